@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package Petrel needs to build, run its tests and its benchmark.
+# Idempotent: packages already present are skipped, so a second run costs a dpkg query.
+# Usage: scripts/install-deps.sh [build|test|bench]   (each level includes the ones before)
+set -euo pipefail
+level=${1:-test}
+
+build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-dev
+            libyaml-cpp-dev libfmt-dev)
+test_pkgs=(libgtest-dev libgmock-dev swaks pflogsumm python3 python3-yaml sqlite3 curl
+           procps)
+bench_pkgs=(postfix)
+
+pkgs=("${build_pkgs[@]}")
+case "$level" in
+  build) ;;
+  test) pkgs+=("${test_pkgs[@]}") ;;
+  bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+# Postfix (bench peer only) must not ask questions nor grab port 25.
+echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq || true
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
