@@ -1,0 +1,122 @@
+// The typed, validated configuration of a Petrel instance.
+//
+// loadConfig() turns one YAML file into a Config, or into a list of errors, each naming
+// `file:line:column`. Unknown keys are errors. Relative paths are resolved against the
+// directory of the config file, so a config and the state it writes can move together.
+// Only source/config/ includes yaml-cpp; every other area sees these plain structs.
+// docs/configuration.md documents every key; keep both in step.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "petrel/core/result.h"
+
+namespace petrel::config {
+
+// "host:port" or "[v6]:port", already split.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string toString() const;
+};
+
+struct Listener {
+  std::string name;  // e.g. "mx"; appears in logs
+  Endpoint address;
+};
+
+// A named map, declared under `tables:` or inline as "type:argument".
+struct TableSpec {
+  std::string name;  // key under tables:, or the inline reference text itself
+  std::string type;  // "inline" | "file"
+  std::map<std::string, std::string> entries;  // type inline: the map itself
+  std::string path;                            // type file: absolute path
+  std::string origin;  // "file:line:column" where the table was declared (for messages)
+};
+
+enum class BareLineEnding { Reject, Normalize };
+
+struct Limits {
+  uint64_t message_size = 25ull * 1024 * 1024;  // Default: 25MB
+  uint32_t recipients_per_message = 1000;       // Default: 1000
+  uint32_t connections = 500;                   // Default: 500
+  uint32_t connections_per_client = 20;         // Default: 20
+  uint32_t command_line_length = 512;           // Default: 512 (RFC 5321 4.5.3.1.4)
+  uint32_t text_line_length = 1000;             // Default: 1000 (RFC 5321 4.5.3.1.6)
+  uint32_t errors_per_session = 10;             // Default: 10; then 421 and disconnect
+  uint64_t idle_timeout = 300;                  // seconds; Default: 5m (RFC 5321 4.5.3.2.7)
+  uint64_t data_timeout = 600;                  // seconds between DATA/BDAT reads; Default: 10m
+  uint64_t session_timeout = 3600;              // whole connection; Default: 1h
+};
+
+struct Smtp {
+  BareLineEnding bare_line_endings = BareLineEnding::Reject;  // Default: reject
+  bool vrfy = false;       // Default: false (VRFY answers 252)
+  std::string banner;      // Default: "<hostname> ESMTP Petrel"
+};
+
+struct Queue {
+  uint64_t max_lifetime = 5 * 86400;  // seconds; Default: 5d
+  uint64_t min_backoff = 300;         // seconds; Default: 5m
+  uint64_t max_backoff = 4 * 3600;    // seconds; Default: 4h
+  uint32_t delivery_concurrency = 0;  // parallel delivery jobs; Default: 0 = 4 x cores
+};
+
+struct Delivery {
+  bool maildir_fsync = true;  // delivery.maildir.fsync; Default: true
+};
+
+struct Status {
+  std::optional<Endpoint> address;  // Default: 127.0.0.1:8025; null disables
+};
+
+struct Log {
+  std::optional<std::string> file;  // Default: null = stderr only
+  std::string syslog_name = "petrel";
+  bool debug = false;
+};
+
+struct Config {
+  std::string source_file;  // absolute path of the YAML file
+  std::string hostname;     // Default: the system host name
+  std::string mail_root;    // absolute; Default: /var/lib/petrel/mail
+  std::string state_dir;    // absolute; Default: /var/lib/petrel
+  uint32_t workers = 0;     // reactor threads; Default: auto (0 = number of cores)
+  std::vector<Listener> listeners;
+  std::vector<std::string> local_domains;  // lower-cased
+  std::map<std::string, TableSpec> tables;
+  std::optional<TableSpec> mailboxes;  // address -> Maildir path below mail_root
+  std::vector<TableSpec> aliases;      // searched in order
+  std::string recipient_delimiter;     // Default: "" (none); e.g. "+"
+  Limits limits;
+  Smtp smtp;
+  Queue queue;
+  Delivery delivery;
+  Status status;
+  Log log;
+};
+
+// One problem found in the file; `where` is "file:line:column".
+struct ConfigError {
+  std::string where;
+  std::string message;
+  std::string toString() const { return where + ": " + message; }
+};
+
+struct LoadResult {
+  std::optional<Config> config;       // set only when errors is empty
+  std::vector<ConfigError> errors;
+};
+
+// Reads and validates the YAML file at `path`. Never throws.
+LoadResult loadConfig(const std::string& path);
+// Same, from text (tests); `name` plays the file name in messages, relative paths
+// resolve against `base_dir`.
+LoadResult loadConfigFromString(const std::string& yaml, const std::string& name,
+                                const std::string& base_dir);
+
+}  // namespace petrel::config

@@ -1,0 +1,24 @@
+// Small string helpers shared by every area (ASCII only: SMTP keywords, domains, keys).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace petrel {
+
+std::string toLower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+bool istartsWith(std::string_view s, std::string_view prefix);
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split(std::string_view s, char sep);
+// Parses a decimal number without sign; nullopt on garbage or overflow.
+std::optional<uint64_t> parseUnsigned(std::string_view s);
+// "25MB", "512k", "1000" -> bytes (binary multiples).
+std::optional<uint64_t> parseSize(std::string_view s);
+// "30s", "5m", "4h", "5d", "300" (seconds) -> seconds.
+std::optional<uint64_t> parseDuration(std::string_view s);
+
+}  // namespace petrel

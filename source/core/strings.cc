@@ -1,0 +1,100 @@
+// ASCII string helpers; see headers/petrel/core/strings.h.
+#include "petrel/core/strings.h"
+
+#include <charconv>
+#include <limits>
+
+namespace petrel {
+
+namespace {
+char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+}  // namespace
+
+std::string toLower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = lowerAscii(c);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+bool istartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
+                        s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    if (pos == std::string_view::npos) {
+      out.push_back(s.substr(start));
+      return out;
+    }
+    out.push_back(s.substr(start, pos - start));
+    start = pos + 1;
+  }
+}
+
+std::optional<uint64_t> parseUnsigned(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+namespace {
+std::optional<uint64_t> parseWithSuffix(std::string_view s,
+                                        uint64_t (*mult)(std::string_view suffix)) {
+  s = trim(s);
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  auto n = parseUnsigned(s.substr(0, digits));
+  if (!n) return std::nullopt;
+  uint64_t m = mult(trim(s.substr(digits)));
+  if (m == 0) return std::nullopt;
+  if (*n > std::numeric_limits<uint64_t>::max() / m) return std::nullopt;
+  return *n * m;
+}
+}  // namespace
+
+std::optional<uint64_t> parseSize(std::string_view s) {
+  return parseWithSuffix(s, [](std::string_view u) -> uint64_t {
+    std::string l = toLower(u);
+    if (l.empty() || l == "b") return 1;
+    if (l == "k" || l == "kb" || l == "kib") return 1024;
+    if (l == "m" || l == "mb" || l == "mib") return 1024 * 1024;
+    if (l == "g" || l == "gb" || l == "gib") return 1024ull * 1024 * 1024;
+    return 0;
+  });
+}
+
+std::optional<uint64_t> parseDuration(std::string_view s) {
+  return parseWithSuffix(s, [](std::string_view u) -> uint64_t {
+    std::string l = toLower(u);
+    if (l.empty() || l == "s") return 1;
+    if (l == "m") return 60;
+    if (l == "h") return 3600;
+    if (l == "d") return 86400;
+    if (l == "w") return 7 * 86400;
+    return 0;
+  });
+}
+
+}  // namespace petrel
