@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "petrel/core/result.h"
@@ -19,10 +20,15 @@ namespace petrel::config {
 
 // "host:port" or "[v6]:port", already split.
 struct Endpoint {
-  std::string host;
+  std::string host;  // an IP address literal; IPv6 without brackets, in canonical form
   uint16_t port = 0;
-  std::string toString() const;
+  std::string toString() const;  // "127.0.0.1:25", "[::1]:25"
+  bool operator==(const Endpoint&) const = default;
 };
+
+// Parses "192.0.2.1:25" or "[2001:db8::1]:25". The host must be an IP address literal
+// (listeners bind to it, so no name resolution happens here); the port must be 1..65535.
+Result<Endpoint> parseEndpoint(std::string_view text);
 
 struct Listener {
   std::string name;  // e.g. "mx"; appears in logs
@@ -114,8 +120,8 @@ struct LoadResult {
 
 // Reads and validates the YAML file at `path`. Never throws.
 LoadResult loadConfig(const std::string& path);
-// Same, from text (tests); `name` plays the file name in messages, relative paths
-// resolve against `base_dir`.
+// Same, from text (tests); `name` plays the file name in messages and becomes
+// Config::source_file; relative paths resolve against `base_dir` (made absolute first).
 LoadResult loadConfigFromString(const std::string& yaml, const std::string& name,
                                 const std::string& base_dir);
 

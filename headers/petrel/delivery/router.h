@@ -1,0 +1,93 @@
+// Router: decides what happens to one recipient address, like Postfix's virtual_alias_maps
+// followed by virtual_mailbox_maps.
+//
+// It owns the mailbox and alias tables built from the config and nothing else; it is pure
+// logic over them (no I/O of its own, no SMTP replies, no logging), so the same answer serves
+// RCPT time (accept / 4xx / 5xx) and delivery time (which Maildir). Const calls are
+// thread-safe; refreshTables() runs on the main thread.
+//
+// Expansion of one address (keys are lower-cased; the domain always is, the local part keeps
+// its case in the returned addresses):
+//   1. non-local domain              -> a final recipient (relayed by a later feature);
+//                                       at top level the outcome is NonLocalDomain instead
+//   2. alias: full address, then without the recipient extension ("alice+tag" -> "alice"),
+//      each key searched in every alias table in order -> expand each target recursively
+//   3. mailbox table (same two keys) -> a final recipient
+//   4. alias catch-all "@domain"     -> expand its targets
+//   5. otherwise                     -> UnknownRecipient 5.1.1
+// Step 4 comes after step 3 (Postfix puts it before): a catch-all never swallows mail for a
+// user who has a mailbox, so no identity entries are needed. A target equal to the address
+// being expanded is final (step 3). Loops and nesting deeper than MaxAliasDepth give
+// PermanentFailure 5.4.6; a table TempFail gives TemporaryFailure 4.3.0.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "petrel/config/config.h"
+#include "petrel/core/result.h"
+#include "petrel/lookup/lookup_table.h"
+
+namespace petrel::delivery {
+
+struct Expansion {
+  enum class Outcome { Accepted, NonLocalDomain, UnknownRecipient, TemporaryFailure, PermanentFailure };
+  Outcome outcome = Outcome::UnknownRecipient;
+  std::vector<std::string> recipients;  // final addresses when Accepted (deduplicated, order kept)
+  std::string status;  // enhanced status code: "2.1.5" when Accepted, else e.g. "5.1.1", "4.3.0"
+  std::string reason;  // human text for the reply, e.g. "User unknown in virtual mailbox table"
+};
+
+class Router {
+ public:
+  // Alias chains longer than this are treated as loops (Postfix: virtual_alias_recursion_limit).
+  static constexpr int MaxAliasDepth = 20;
+  // One address may expand to at most this many final recipients
+  // (Postfix: virtual_alias_expansion_limit).
+  static constexpr size_t MaxExpansionRecipients = 1000;
+
+  // Builds the tables from cfg.mailboxes / cfg.aliases via lookup::makeTable and copies what it
+  // needs from `cfg` (it keeps no reference). `warn` receives table load warnings.
+  Router(const config::Config& cfg, lookup::Warn warn);
+
+  // Case-insensitive.
+  bool isLocalDomain(std::string_view domain) const;
+
+  // `address` is the RCPT TO address without angle brackets. A bare "postmaster" (any case)
+  // means postmaster@<first local domain> (RFC 5321 4.5.1).
+  Expansion expand(std::string_view address) const;
+
+  // Absolute Maildir directory (ending in '/') for a final local address from expand(). Errors:
+  // permanent when the address has no mailbox or is not local; temporary when a table failed
+  // or the mailbox entry is unusable (e.g. a ".." component), so mail waits for the admin.
+  Result<std::string> maildirFor(std::string_view address) const;
+
+  // Calls refresh() on each table. Main thread only.
+  void refreshTables();
+
+ private:
+  struct Address;
+  struct ExpandState;
+  struct TableAnswer;
+
+  std::vector<std::string> lookupKeys(const Address& address) const;
+  TableAnswer searchAliases(const std::vector<std::string>& keys) const;
+  TableAnswer searchMailboxes(const Address& address) const;
+  Result<std::string> mailboxPath(const Address& address, const TableAnswer& answer) const;
+  bool expandLocal(const Address& address, int depth, ExpandState& state) const;
+  bool expandTargets(const Address& address, const std::string& targets, int depth,
+                     ExpandState& state) const;
+  bool addFinalLocal(const Address& address, const std::string& maildir_error,
+                     ExpandState& state) const;
+
+  std::vector<std::string> local_domains_;           // lower-cased, config order
+  std::unordered_set<std::string> local_domain_set_;  // the same, for lookups
+  std::string mail_root_;                             // absolute, no trailing '/'
+  std::string delimiters_;                            // any of these chars starts an extension
+  lookup::TablePtr mailboxes_;                        // null: no local mailboxes at all
+  std::vector<lookup::TablePtr> aliases_;
+};
+
+}  // namespace petrel::delivery

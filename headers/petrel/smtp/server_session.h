@@ -1,0 +1,161 @@
+// The SMTP server protocol (RFC 5321 + PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES,
+// SMTPUTF8, CHUNKING, DSN) as a plain state machine: bytes and verdicts in, actions out.
+//
+//   Connected --EHLO/HELO--> Ready --MAIL--> Mail --RCPT ok--> Rcpt --DATA/BDAT--> Body
+//       ^                     ^  ^                                                  |
+//       |                     |  +------------- 250 queued / refusal --- Committing <-+
+//       +-- RSET/EHLO keep the greeting state; QUIT, timeouts and error limits close.
+//
+// Recipient checks and the commit of a message are asynchronous: the session emits
+// CheckRecipient / CommitMessage and stops reading pipelined commands until the driver calls
+// onRecipientVerdict / onCommitted. Body bytes go to the BodySink the driver passes with
+// onMessageStarted. The session never touches sockets, files or clocks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "petrel/smtp/address.h"
+#include "petrel/smtp/body_reader.h"
+#include "petrel/smtp/reply.h"
+
+namespace petrel::smtp {
+
+struct SessionSettings {
+  std::string hostname;
+  std::string banner;  // text after "220 "
+  uint64_t max_message_size = 25ull * 1024 * 1024;
+  uint32_t max_recipients = 1000;
+  uint32_t max_command_line = 512;
+  uint32_t max_text_line = 1000;
+  uint32_t max_errors = 10;
+  bool vrfy = false;
+  bool normalize_bare_line_endings = false;
+};
+
+struct Envelope {
+  MailParams mail;
+  std::string helo;
+  bool esmtp = false;
+  struct Recipient {
+    RcptParams params;                // as given in RCPT TO
+    std::vector<std::string> expand;  // final addresses the router gave for it
+  };
+  std::vector<Recipient> recipients;
+  uint64_t body_size = 0;  // content octets, as stored
+  bool chunking = false;   // body came by BDAT
+};
+
+// Actions for the driver, in order.
+struct Send {
+  std::string bytes;
+};
+struct Close {};
+struct CheckRecipient {
+  std::string address;
+  bool vrfy = false;  // answer for VRFY rather than RCPT
+};
+// The driver assigns a queue id, prepares storage and calls onMessageStarted(sink).
+struct StartMessage {};
+struct CommitMessage {
+  Envelope envelope;
+};
+// Storage prepared for the current message must be discarded.
+struct AbortMessage {};
+// A refusal the mail log must show (Postfix "reject:" line).
+struct Rejected {
+  std::string stage;  // "CONNECT", "MAIL", "RCPT", "DATA", "END-OF-MESSAGE", "BDAT"
+  Reply reply;
+  std::string from;  // sender, when known
+  std::string to;    // recipient, for RCPT
+};
+using Action = std::variant<Send, Close, CheckRecipient, StartMessage, CommitMessage, AbortMessage,
+                            Rejected>;
+using Actions = std::vector<Action>;
+
+struct RecipientVerdict {
+  bool accepted = false;
+  std::vector<std::string> expand;  // final addresses when accepted
+  Reply refusal;                    // when refused: 550 5.1.1, 554 5.7.1, 451 4.3.0 ...
+};
+
+class ServerSession {
+ public:
+  explicit ServerSession(SessionSettings settings);
+
+  // Greeting; when `refusal` is set (too many connections), sends it and closes.
+  Actions start(std::optional<Reply> refusal = std::nullopt);
+  Actions onInput(std::string_view bytes);
+  Actions onRecipientVerdict(RecipientVerdict verdict);
+  // Storage for the body is ready; content goes to `sink` until commit or abort.
+  Actions onMessageStarted(BodySink& sink);
+  Actions onCommitted(const std::string& queue_id);
+  Actions onCommitFailed(Reply reply);
+  // The driver's timer fired (idle or DATA timeout): 421 4.4.2 and close.
+  Actions onTimeout();
+  // Shutting down (drain): 421 4.3.2 at the next command boundary and close.
+  Actions onShutdown();
+  // The peer went away; returns AbortMessage when a body was in flight.
+  Actions onPeerClosed();
+
+  // Octets received but not yet processed; the driver stops reading while wantsInput() is
+  // false so a client cannot make us buffer without bound while a verdict is pending.
+  size_t bufferedInput() const;
+  bool wantsInput() const;
+  bool inBody() const { return state_ == State::Data || state_ == State::Bdat; }
+  bool closed() const { return closed_; }
+  const std::string& helo() const { return envelope_.helo; }
+  bool esmtp() const { return envelope_.esmtp; }
+
+ private:
+  enum class State { Connected, Ready, Mail, Rcpt, Data, Bdat, BdatDiscard, Committing };
+  enum class Wait { None, Recipient, Storage, Commit };
+
+  class CountingSink;
+
+  void process();
+  void processCommand(std::string_view line);
+  bool processData();
+  bool processBdat();
+  void reply(const Reply& r);
+  void error(const Reply& r);  // a refusal that counts towards max_errors
+  void reject(const Reply& r, std::string stage, std::string to = {});
+  void resetTransaction();
+  void finishBody(bool bare_line_ending);
+  void close();
+
+  void onHelo(std::string_view arg, bool esmtp);
+  void onMail(std::string_view arg);
+  void onRcpt(std::string_view arg);
+  void onData();
+  void onBdat(std::string_view arg);
+  void onVrfy(std::string_view arg);
+
+  SessionSettings settings_;
+  State state_ = State::Connected;
+  Wait wait_ = Wait::None;
+  bool greeted_ = false;
+  bool closed_ = false;
+  bool shutting_down_ = false;
+  bool discarding_long_command_ = false;
+  uint32_t errors_ = 0;
+  std::string in_;
+  Actions out_;
+  Envelope envelope_;
+  RcptParams pending_rcpt_;
+  bool pending_vrfy_ = false;
+  std::unique_ptr<CountingSink> sink_;
+  std::unique_ptr<DotReader> dot_reader_;
+  std::unique_ptr<ChunkScanner> chunk_scanner_;
+  uint64_t bdat_remaining_ = 0;
+  bool bdat_last_ = false;
+  bool bdat_started_ = false;  // StartMessage already requested for this transaction
+  State bdat_return_state_ = State::Ready;  // where an out-of-sequence BDAT goes back to
+  Reply bdat_discard_reply_;
+};
+
+}  // namespace petrel::smtp

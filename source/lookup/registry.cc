@@ -1,0 +1,68 @@
+// The table registry: maps a TableSpec's `type:` word to the backend factory that builds it.
+//
+// Adding a backend means adding one file in backends/ (its class in an anonymous namespace,
+// its factory outside) plus its declaration and one registration line below. The registry
+// owns nothing after construction and does not cache tables: the caller (Router, policy)
+// holds the TablePtr.
+#include <fmt/format.h>
+
+#include <string_view>
+#include <utility>
+
+#include "petrel/lookup/lookup_table.h"
+
+namespace petrel::lookup {
+
+// Factories, one per file in backends/.
+TablePtr makeInlineTable(const config::TableSpec& spec, const Warn& warn);
+TablePtr makeFileTable(const config::TableSpec& spec, const Warn& warn);
+
+namespace {
+
+using Factory = TablePtr (*)(const config::TableSpec&, const Warn&);
+
+struct Registration {
+  std::string_view type;
+  Factory make;
+};
+
+constexpr Registration Backends[] = {
+    {"inline", &makeInlineTable},
+    {"file", &makeFileTable},
+};
+
+// Stands in for a table whose type no backend knows: config validation should have caught
+// it, so every lookup reports a config error instead of guessing an answer.
+class UnknownTypeTable final : public LookupTable {
+ public:
+  UnknownTypeTable(std::string description, std::string error)
+      : description_(std::move(description)), error_(std::move(error)) {}
+
+  LookupResult lookup(std::string_view) const override { return LookupResult::configError(error_); }
+  std::string describe() const override { return description_; }
+
+ private:
+  const std::string description_;
+  const std::string error_;
+};
+
+}  // namespace
+
+TablePtr makeTable(const config::TableSpec& spec, Warn warn) {
+  for (const auto& backend : Backends) {
+    if (backend.type == spec.type) {
+      return backend.make(spec, warn);
+    }
+  }
+  std::string description = fmt::format("{}:{}", spec.type, spec.name);
+  std::string error = fmt::format("table {}: unknown table type \"{}\"", description, spec.type);
+  if (!spec.origin.empty()) {
+    error = fmt::format("{} (declared at {})", error, spec.origin);
+  }
+  if (warn) {
+    warn(error);
+  }
+  return std::make_shared<UnknownTypeTable>(std::move(description), std::move(error));
+}
+
+}  // namespace petrel::lookup

@@ -1,0 +1,143 @@
+// DATA and BDAT content framing; see body_reader.h for the smuggling rules.
+#include "petrel/smtp/body_reader.h"
+
+#include <cstring>
+
+namespace petrel::smtp {
+
+namespace {
+// Writes `content` with every bare CR turned into CRLF (normalize mode).
+void appendNormalized(BodySink& sink, std::string_view content) {
+  size_t start = 0;
+  for (size_t i = 0; i < content.size(); ++i) {
+    if (content[i] == '\r') {
+      sink.append(content.substr(start, i - start));
+      sink.append("\r\n");
+      start = i + 1;
+    }
+  }
+  sink.append(content.substr(start));
+}
+}  // namespace
+
+ReadState DotReader::consume(std::string_view in, size_t& consumed) {
+  size_t pos = 0;
+  size_t run = 0;  // start of lines not yet passed to the sink (passed verbatim in one call)
+  auto flush = [&](size_t upto) {
+    if (upto > run && !line_too_long_) sink_->append(in.substr(run, upto - run));
+    run = upto;
+  };
+  while (pos < in.size()) {
+    const char* base = in.data() + pos;
+    const char* nl = static_cast<const char*>(std::memchr(base, '\n', in.size() - pos));
+    if (in_long_line_) {
+      // Dropping the rest of an overlong line; whatever ends it also ends it for framing.
+      if (nl == nullptr) {
+        pos = in.size();
+        run = pos;
+        break;
+      }
+      pos = size_t(nl - in.data()) + 1;
+      run = pos;
+      in_long_line_ = false;
+      continue;
+    }
+    if (nl == nullptr) {
+      if (in.size() - pos > checks_.max_line) {
+        flush(pos);
+        line_too_long_ = true;
+        in_long_line_ = true;
+        pos = in.size();
+        run = pos;
+      }
+      break;
+    }
+    size_t end = size_t(nl - in.data()) + 1;  // one past '\n'
+    std::string_view line = in.substr(pos, end - pos);
+    bool crlf = line.size() >= 2 && line[line.size() - 2] == '\r';
+    std::string_view content = line.substr(0, line.size() - (crlf ? 2 : 1));
+    bool bare = !crlf || content.find('\r') != std::string_view::npos;
+    if (bare && !checks_.normalize_bare) {
+      flush(pos);
+      consumed = pos;
+      return ReadState::BareLineEnding;
+    }
+    if (crlf && content == ".") {
+      flush(pos);
+      consumed = end;
+      return ReadState::Done;
+    }
+    if (line.size() > checks_.max_line) {
+      flush(pos);
+      line_too_long_ = true;
+    }
+    bool stuffed = !content.empty() && content.front() == '.' && (crlf || content.size() > 1);
+    if (bare || stuffed) {
+      flush(pos);
+      if (stuffed) content.remove_prefix(1);
+      if (!line_too_long_) {
+        if (bare) {
+          appendNormalized(*sink_, content);
+          sink_->append("\r\n");
+        } else {
+          sink_->append(in.substr(pos + 1, end - pos - 1));
+        }
+      }
+      run = end;
+    }
+    pos = end;
+  }
+  flush(pos);
+  consumed = pos;
+  return ReadState::NeedMore;
+}
+
+void ChunkScanner::feed(std::string_view in) {
+  size_t run = 0;
+  auto flush = [&](size_t upto) {
+    if (upto > run) sink_->append(in.substr(run, upto - run));
+    run = upto;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (prev_cr_) {
+      prev_cr_ = false;
+      if (c == '\n') {
+        line_len_ = 0;
+        continue;
+      }
+      bare_ = true;  // a CR not followed by LF
+      if (checks_.normalize_bare) {
+        flush(i);
+        sink_->append("\n");
+      }
+      line_len_ = 0;
+    }
+    if (c == '\r') {
+      prev_cr_ = true;
+      continue;
+    }
+    if (c == '\n') {
+      bare_ = true;
+      if (checks_.normalize_bare) {
+        flush(i);
+        sink_->append("\r\n");
+        run = i + 1;
+      }
+      line_len_ = 0;
+      continue;
+    }
+    if (++line_len_ + 2 > checks_.max_line) line_too_long_ = true;
+  }
+  flush(in.size());
+}
+
+void ChunkScanner::finish() {
+  if (prev_cr_) {
+    prev_cr_ = false;
+    bare_ = true;
+    if (checks_.normalize_bare) sink_->append("\n");
+  }
+}
+
+}  // namespace petrel::smtp
