@@ -136,11 +136,9 @@ def main():
     if a.run_info:
         with open(a.run_info) as f:
             info = json.load(f)
-        info["type"] = "run"
-        out_lines.append(info)
+        out_lines.append({"type": "run", **info})
     for r in reps:
-        r = dict(r, type="rep")
-        out_lines.append(r)
+        out_lines.append({"type": "rep", **r})
 
     scenarios = []
     for r in reps:

@@ -68,9 +68,12 @@ bool validLocalPart(std::string_view lp, bool utf8) {
       if (c == '\\') {
         ++i;
         if (i + 1 >= lp.size()) return false;
+        // quoted-pairSMTP is a backslash and %d32-126: no CR, NUL or TAB smuggled through.
+        unsigned char e = lp[i];
+        if (e < 32 || e > 126) return false;
         continue;
       }
-      if (c == '"' || (c < 32 && c != '\t') || c == 127) return false;
+      if (c == '"' || c < 32 || c == 127) return false;  // qtextSMTP has no controls, no TAB
       if (c >= 0x80 && !utf8) return false;
     }
     return true;
@@ -152,7 +155,7 @@ std::optional<ParseFailure> parsePath(std::string_view path, PathKind kind, bool
     return ParseFailure{Reply(501, status, fmt::format("Bad {} address syntax", what))};
   };
   const char* what = kind == PathKind::Sender ? "sender" : "recipient";
-  if (path.size() > MaxPathLength) {
+  if (path.size() + 2 > MaxPathLength) {  // the limit includes the angle brackets
     return ParseFailure{Reply(501, status, fmt::format("Bad {} address: too long", what))};
   }
   // A source route "@a,@b:" is accepted and ignored (RFC 5321 4.1.2, C).
@@ -217,6 +220,16 @@ std::vector<Param> splitParams(std::string_view rest) {
 ParseFailure unsupported(const Param& p) {
   return ParseFailure{Reply(555, "5.5.4", fmt::format("Unsupported option: {}", p.key))};
 }
+// Decoded DSN values go into DSN headers (Original-Envelope-Id, Original-Recipient): no
+// control characters, so no CRLF injection. `ascii`: printable US-ASCII only (ENVID, RFC 3461
+// 4.4).
+bool printable(std::string_view s, bool ascii) {
+  for (unsigned char c : s) {
+    if (c < 32 || c == 127 || (ascii && c > 127)) return false;
+  }
+  return true;
+}
+
 ParseFailure badValue(const Param& p) {
   return ParseFailure{Reply(501, "5.5.4", fmt::format("Bad parameter syntax: {}", p.key))};
 }
@@ -298,7 +311,7 @@ std::optional<ParseFailure> parseMailFrom(std::string_view arg, MailParams& out)
       out.dsn_ret = v == "full" ? "FULL" : "HDRS";
     } else if (p.key == "ENVID") {
       auto v = decodeXtext(p.value);
-      if (!v || p.value.size() > MaxEnvidLength) return badValue(p);
+      if (!v || p.value.size() > MaxEnvidLength || !printable(*v, true)) return badValue(p);
       out.dsn_envid = *v;
     } else {
       return unsupported(p);
@@ -334,12 +347,16 @@ std::optional<ParseFailure> parseRcptTo(std::string_view arg, bool utf8_allowed,
     } else if (p.key == "ORCPT") {
       // addr-type ";" xtext (RFC 3461 4.2); utf-8-addr-xtext is accepted as-is
       size_t semi = p.value.find(';');
-      if (semi == std::string_view::npos || semi == 0) return badValue(p);
+      if (semi == std::string_view::npos || semi == 0 ||
+          !printable(p.value.substr(0, semi), true)) {
+        return badValue(p);
+      }
       auto v = decodeXtext(p.value.substr(semi + 1));
       if (!v) {
         if (!utf8_allowed) return badValue(p);
         v = std::string(p.value.substr(semi + 1));
       }
+      if (!printable(*v, false)) return badValue(p);
       out.dsn_orcpt = fmt::format("{};{}", p.value.substr(0, semi), *v);
     } else {
       return unsupported(p);

@@ -31,22 +31,42 @@ ReadState DotReader::consume(std::string_view in, size_t& consumed) {
     const char* base = in.data() + pos;
     const char* nl = static_cast<const char*>(std::memchr(base, '\n', in.size() - pos));
     if (in_long_line_) {
-      // Dropping the rest of an overlong line; whatever ends it also ends it for framing.
-      if (nl == nullptr) {
-        pos = in.size();
-        run = pos;
-        break;
+      // Dropping the rest of an overlong line. Its line endings are still checked, so the
+      // result does not depend on where the input was split, and a bare LF ending it is
+      // still bare for the end-of-data rule below.
+      for (; pos < in.size(); ++pos) {
+        bool cr_before = long_line_cr_;
+        long_line_cr_ = in[pos] == '\r';
+        if (in[pos] != '\n' && !cr_before) continue;
+        if (!checks_.normalize_bare && (in[pos] != '\n' || !cr_before)) {
+          consumed = pos;
+          return ReadState::BareLineEnding;
+        }
+        if (in[pos] == '\n') {
+          after_crlf_ = cr_before;
+          in_long_line_ = false;
+          long_line_cr_ = false;
+          ++pos;
+          break;
+        }
       }
-      pos = size_t(nl - in.data()) + 1;
       run = pos;
-      in_long_line_ = false;
       continue;
     }
     if (nl == nullptr) {
       if (in.size() - pos > checks_.max_line) {
+        std::string_view partial = in.substr(pos);
+        size_t cr = partial.find('\r');
+        if (!checks_.normalize_bare && cr != std::string_view::npos && cr + 1 < partial.size()) {
+          // A CR not followed by LF (there is no LF here): as bare as in a complete line.
+          flush(pos);
+          consumed = pos;
+          return ReadState::BareLineEnding;
+        }
         flush(pos);
         line_too_long_ = true;
         in_long_line_ = true;
+        long_line_cr_ = partial.back() == '\r';
         pos = in.size();
         run = pos;
       }
@@ -62,16 +82,19 @@ ReadState DotReader::consume(std::string_view in, size_t& consumed) {
       consumed = pos;
       return ReadState::BareLineEnding;
     }
-    if (crlf && content == ".") {
+    // SMTP smuggling: only <CRLF>.<CRLF> ends the data. In normalize mode a "." line after a
+    // bare line ending is content, like the bare "." line itself.
+    if (crlf && content == "." && after_crlf_) {
       flush(pos);
       consumed = end;
       return ReadState::Done;
     }
+    after_crlf_ = crlf;
     if (line.size() > checks_.max_line) {
       flush(pos);
       line_too_long_ = true;
     }
-    bool stuffed = !content.empty() && content.front() == '.' && (crlf || content.size() > 1);
+    bool stuffed = content.size() > 1 && content.front() == '.';
     if (bare || stuffed) {
       flush(pos);
       if (stuffed) content.remove_prefix(1);

@@ -42,6 +42,8 @@ std::string_view stripCr(std::string_view line) {
 
 ServerSession::ServerSession(SessionSettings settings) : settings_(std::move(settings)) {}
 
+ServerSession::~ServerSession() = default;
+
 Actions ServerSession::start(std::optional<Reply> refusal) {
   if (refusal) {
     reply(*refusal);
@@ -423,6 +425,7 @@ void ServerSession::finishBody(bool bare_line_ending) {
     return;
   }
   envelope_.body_size = sink_->size();
+  bdat_started_ = false;  // the stored body now belongs to the commit, not to this transaction
   state_ = State::Committing;
   wait_ = Wait::Commit;
   out_.push_back(CommitMessage{envelope_});
@@ -432,7 +435,6 @@ Actions ServerSession::onCommitted(const std::string& queue_id) {
   PETREL_ASSERT(wait_ == Wait::Commit);
   wait_ = Wait::None;
   reply(Reply(250, "2.0.0", fmt::format("Ok: queued as {}", queue_id)));
-  bdat_started_ = false;  // storage now belongs to the queue: nothing to abort
   resetTransaction();
   process();
   return std::move(out_);
@@ -441,7 +443,6 @@ Actions ServerSession::onCommitted(const std::string& queue_id) {
 Actions ServerSession::onCommitFailed(Reply r) {
   PETREL_ASSERT(wait_ == Wait::Commit);
   wait_ = Wait::None;
-  bdat_started_ = false;
   reply(r);
   resetTransaction();
   process();

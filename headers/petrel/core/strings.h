@@ -21,4 +21,7 @@ std::optional<uint64_t> parseSize(std::string_view s);
 // "30s", "5m", "4h", "5d", "300" (seconds) -> seconds.
 std::optional<uint64_t> parseDuration(std::string_view s);
 
+// JSON string literal content: quotes, backslashes and control characters escaped.
+std::string jsonEscape(std::string_view s);
+
 }  // namespace petrel

@@ -21,6 +21,7 @@
 // PermanentFailure 5.4.6; a table TempFail gives TemporaryFailure 4.3.0.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -33,11 +34,19 @@
 namespace petrel::delivery {
 
 struct Expansion {
-  enum class Outcome { Accepted, NonLocalDomain, UnknownRecipient, TemporaryFailure, PermanentFailure };
+  enum class Outcome {
+    Accepted,
+    NonLocalDomain,
+    UnknownRecipient,
+    TemporaryFailure,
+    PermanentFailure
+  };
   Outcome outcome = Outcome::UnknownRecipient;
   std::vector<std::string> recipients;  // final addresses when Accepted (deduplicated, order kept)
   std::string status;  // enhanced status code: "2.1.5" when Accepted, else e.g. "5.1.1", "4.3.0"
-  std::string reason;  // human text for the reply, e.g. "User unknown in virtual mailbox table"
+  // Human text, e.g. "User unknown in virtual mailbox table", "alias loop". For
+  // TemporaryFailure it is the failing table's error (names files): log it, do not send it.
+  std::string reason;
 };
 
 class Router {
@@ -64,29 +73,32 @@ class Router {
   // or the mailbox entry is unusable (e.g. a ".." component), so mail waits for the admin.
   Result<std::string> maildirFor(std::string_view address) const;
 
-  // Calls refresh() on each table. Main thread only.
-  void refreshTables();
+  // Calls refresh() on each table. Main thread only. Const because the Router's own state does
+  // not change (the tables swap their contents atomically), so a shared_ptr<const Router>
+  // can be refreshed while reactors use it.
+  void refreshTables() const;
 
  private:
-  struct Address;
-  struct ExpandState;
-  struct TableAnswer;
+  struct Address;      // defined in router.cc
+  struct TableAnswer;  // defined in router.cc
+  struct ExpandState;  // defined in router.cc
 
+  std::optional<Address> parseAddress(std::string_view text) const;
   std::vector<std::string> lookupKeys(const Address& address) const;
-  TableAnswer searchAliases(const std::vector<std::string>& keys) const;
-  TableAnswer searchMailboxes(const Address& address) const;
-  Result<std::string> mailboxPath(const Address& address, const TableAnswer& answer) const;
-  bool expandLocal(const Address& address, int depth, ExpandState& state) const;
-  bool expandTargets(const Address& address, const std::string& targets, int depth,
+  static TableAnswer search(const std::vector<lookup::TablePtr>& tables,
+                            const std::vector<std::string>& keys);
+  Result<std::string> mailboxPath(const Address& address, const TableAnswer& mailbox) const;
+  bool expandAddress(const Address& address, int depth, ExpandState& state) const;
+  bool expandTargets(const Address& address, const TableAnswer& alias, int depth,
                      ExpandState& state) const;
-  bool addFinalLocal(const Address& address, const std::string& maildir_error,
-                     ExpandState& state) const;
+  bool finishWithMailbox(const Address& address, const TableAnswer& mailbox,
+                         ExpandState& state) const;
 
-  std::vector<std::string> local_domains_;           // lower-cased, config order
+  std::vector<std::string> local_domains_;            // lower-cased, config order
   std::unordered_set<std::string> local_domain_set_;  // the same, for lookups
   std::string mail_root_;                             // absolute, no trailing '/'
   std::string delimiters_;                            // any of these chars starts an extension
-  lookup::TablePtr mailboxes_;                        // null: no local mailboxes at all
+  std::vector<lookup::TablePtr> mailboxes_;           // zero or one table
   std::vector<lookup::TablePtr> aliases_;
 };
 

@@ -26,7 +26,9 @@ struct LookupResult {
   std::string value;  // set when Found
   std::string error;  // set when TempFail or ConfigError; names the table
 
-  static LookupResult found(std::string value) { return {LookupStatus::Found, std::move(value), {}}; }
+  static LookupResult found(std::string value) {
+    return {LookupStatus::Found, std::move(value), {}};
+  }
   static LookupResult notFound() { return {LookupStatus::NotFound, {}, {}}; }
   static LookupResult tempFail(std::string error) {
     return {LookupStatus::TempFail, {}, std::move(error)};

@@ -37,6 +37,8 @@ class DotReader {
   LineChecks checks_;
   BodySink* sink_;
   bool in_long_line_ = false;  // dropping the rest of an overlong line
+  bool long_line_cr_ = false;  // the last byte dropped was a CR
+  bool after_crlf_ = true;     // the previous line ended with a real CRLF (or DATA's own)
   bool line_too_long_ = false;
 };
 

@@ -86,6 +86,7 @@ struct RecipientVerdict {
 class ServerSession {
  public:
   explicit ServerSession(SessionSettings settings);
+  ~ServerSession();  // out of line: CountingSink is complete only in server_session.cc
 
   // Greeting; when `refusal` is set (too many connections), sends it and closes.
   Actions start(std::optional<Reply> refusal = std::nullopt);
@@ -108,6 +109,8 @@ class ServerSession {
   bool wantsInput() const;
   bool inBody() const { return state_ == State::Data || state_ == State::Bdat; }
   bool closed() const { return closed_; }
+  // The transaction so far (recipients accepted, sender); valid until the next action batch.
+  const Envelope& envelope() const { return envelope_; }
   const std::string& helo() const { return envelope_.helo; }
   bool esmtp() const { return envelope_.esmtp; }
 

@@ -16,10 +16,9 @@
 // a reload never blocks them for the duration of a parse. This backend does not watch the
 // file itself (no inotify): the main thread calls refresh() about once a second.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
@@ -164,15 +163,15 @@ class FileTable final : public LookupTable {
       }
       size_t blank = line.find_first_of(" \t");
       std::string_view key = line.substr(0, blank);
-      std::string_view value = blank == std::string_view::npos ? std::string_view{}
-                                                              : trim(line.substr(blank));
+      std::string_view value =
+          blank == std::string_view::npos ? std::string_view{} : trim(line.substr(blank));
       if (value.empty()) {
         warn(fmt::format("table {}: line {}: missing value: skipping", description_, line_number));
         continue;
       }
       if (!snapshot.map.insert(key, std::string(value))) {
-        warn(fmt::format("table {}: line {}: duplicate key \"{}\": keeping the first",
-                         description_, line_number, key));
+        warn(fmt::format("table {}: line {}: duplicate key \"{}\": keeping the first", description_,
+                         line_number, key));
       }
     }
     return snapshot;

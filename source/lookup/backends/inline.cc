@@ -14,11 +14,13 @@ namespace {
 
 class InlineTable final : public LookupTable {
  public:
-  InlineTable(const config::TableSpec& spec, const Warn& warn) : description_("inline:" + spec.name) {
+  InlineTable(const config::TableSpec& spec, const Warn& warn)
+      : description_("inline:" + spec.name) {
     for (const auto& [key, raw_value] : spec.entries) {
       std::string_view value = trim(raw_value);
       if (value.empty()) {
-        report(warn, fmt::format("table {}: key \"{}\": missing value: skipping", description_, key));
+        report(warn,
+               fmt::format("table {}: key \"{}\": missing value: skipping", description_, key));
         continue;
       }
       // std::map keys are unique, so a duplicate can only differ in case.

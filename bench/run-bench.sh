@@ -1,0 +1,481 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions are also called from the cleanup trap
+# Petrel vs Postfix: SMTP accept and end-to-end Maildir delivery throughput and memory, measured
+# in one run on this machine, alternating the two servers. See docs/performance.md.
+#
+# Usage: bench/run-bench.sh [options]      (as root: it starts a private Postfix instance)
+#   --reps N           measured repetitions per server and scenario (default 3; 1 with --quick)
+#   --quick            smaller message counts, for a smoke run
+#   --scenario NAME    run only this scenario (repeatable, or comma-separated); see --list
+#   --only SERVER      petrel or postfix: run one server only (no ratios)
+#   --no-build         do not (re)build Petrel; use build-bench/petrel as it is
+#   --petrel-bin PATH  benchmark this Petrel binary (implies --no-build)
+#   --out FILE         results, JSON lines (default bench/results/bench-DATE-TIME.jsonl);
+#                      the tables also go to FILE with .txt instead of .jsonl
+#   --timeout S        per-phase limit for the harness: accept, then delivery (default 300)
+#   --postfix-port P   Postfix SMTP port on 127.0.0.1 (default 2626)
+#   --petrel-port P    Petrel SMTP port on 127.0.0.1 (default 2727; status port: --status-port, 8727)
+#   --no-warmup        skip the unmeasured warm-up batch each server gets first
+#   --no-deps          do not run scripts/install-deps.sh bench
+#   --no-cgroup        find server processes by pid instead of a cpuacct cgroup (no server CPU)
+#   --keep             keep the temporary directory (configs, logs, mail) at the end
+#   --list             print the scenarios and exit
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+PY=/usr/bin/python3
+SMTP_SOURCE=/usr/sbin/smtp-source
+
+# ---- scenarios: sessions, messages (total), message size in bytes; quick: messages ----------
+all_scenarios=(single-1k parallel-1k parallel-100k)
+declare -A SC_SESS=([single-1k]=1 [parallel-1k]=20 [parallel-100k]=20)
+declare -A SC_MSGS=([single-1k]=1000 [parallel-1k]=5000 [parallel-100k]=1000)
+declare -A SC_QUICK=([single-1k]=200 [parallel-1k]=1000 [parallel-100k]=200)
+declare -A SC_SIZE=([single-1k]=1024 [parallel-1k]=1024 [parallel-100k]=102400)
+RCPT=alice@example.test
+
+reps=""; quick=0; scenarios=(); only=""; build=1; petrel_bin=""; out=""; keep=0
+phase_timeout=300; postfix_port=2626; petrel_port=2727; status_port=8727; warmup=1; deps=1; cgroup_ok=1
+vmail_uid=${PETREL_BENCH_VMAIL_UID:-5000}   # owner of Postfix's virtual Maildirs (no passwd entry needed)
+
+log() { printf '[run-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+usage() { sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+need_arg() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "option $1 needs a value"; fi; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) need_arg "$@"; reps=$2; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --scenario) need_arg "$@"; IFS=, read -ra s <<<"$2"; scenarios+=("${s[@]}"); shift 2 ;;
+    --only) need_arg "$@"; only=$2; shift 2 ;;
+    --no-build) build=0; shift ;;
+    --petrel-bin) need_arg "$@"; petrel_bin=$2; build=0; shift 2 ;;
+    --out) need_arg "$@"; out=$2; shift 2 ;;
+    --timeout) need_arg "$@"; phase_timeout=$2; shift 2 ;;
+    --postfix-port) need_arg "$@"; postfix_port=$2; shift 2 ;;
+    --petrel-port) need_arg "$@"; petrel_port=$2; shift 2 ;;
+    --status-port) need_arg "$@"; status_port=$2; shift 2 ;;
+    --no-warmup) warmup=0; shift ;;
+    --no-deps) deps=0; shift ;;
+    --no-cgroup) cgroup_ok=0; shift ;;
+    --keep) keep=1; shift ;;
+    --list)
+      for s in "${all_scenarios[@]}"; do
+        printf '%-14s %2d session(s) x %5d msgs (quick: %4d) x %6d bytes\n' "$s" \
+          "${SC_SESS[$s]}" "${SC_MSGS[$s]}" "${SC_QUICK[$s]}" "${SC_SIZE[$s]}"
+      done; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+
+[ -n "$reps" ] || { if ((quick)); then reps=1; else reps=3; fi; }
+[[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer"
+[[ "$phase_timeout" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer (seconds)"
+for p in "$postfix_port" "$petrel_port" "$status_port"; do
+  if ! [[ "$p" =~ ^[1-9][0-9]*$ ]] || ((p > 65535)); then die "bad port: $p"; fi
+done
+[ ${#scenarios[@]} -gt 0 ] || scenarios=("${all_scenarios[@]}")
+for s in "${scenarios[@]}"; do
+  [ -n "${SC_SESS[$s]:-}" ] || die "unknown scenario '$s' (known: ${all_scenarios[*]})"
+done
+case "$only" in
+  "") servers=(petrel postfix) ;;
+  petrel|postfix) servers=("$only") ;;
+  *) die "--only takes petrel or postfix" ;;
+esac
+want() { [[ " ${servers[*]} " == *" $1 "* ]]; }
+
+if want postfix && [ "$(id -u)" -ne 0 ]; then
+  die "run as root: the Postfix instance is started with 'postfix -c DIR start' (or use --only petrel)"
+fi
+
+# ---- state used by the cleanup trap -------------------------------------------------------
+tmp=""; petrel_pid=""; postfix_started=0; cgroups=(); child_pid=""
+cg_root=/sys/fs/cgroup/cpuacct      # cgroup v1 cpuacct, as smtpbench.py --cgroup expects
+use_cg=0
+
+pid_alive() {   # running and not a zombie
+  local st
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st##*) }; [ "${st%% *}" != Z ]
+}
+pid_gone() { ! pid_alive "$1"; }
+
+# wait_for TIMEOUT WHAT CMD...: poll CMD every 0.2 s until it succeeds or TIMEOUT seconds pass.
+wait_for() {
+  local timeout=$1 what=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  log "waiting up to ${timeout}s for $what"
+  until "$@"; do
+    if ((SECONDS >= deadline)); then log "timed out after ${timeout}s waiting for $what"; return 1; fi
+    sleep 0.2
+  done
+}
+
+all_gone() { local p; for p in "$@"; do pid_alive "$p" && return 1; done; return 0; }
+descendants() { local c; for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done; }
+
+# run_tracked [--log FILE] CMD...: run CMD in the background (its output appended to FILE) and
+# wait for it, so that a signal to this script is handled at once (not only after CMD ends) and
+# the cleanup can stop CMD and its children. (No redirection on the call itself: the traps would
+# inherit it.)
+run_tracked() {
+  if [ "$1" = --log ]; then
+    local logf=$2; shift 2
+    "$@" >>"$logf" 2>&1 &
+  else
+    "$@" >&2 &
+  fi
+  child_pid=$!
+  local rc=0
+  wait "$child_pid" || rc=$?
+  child_pid=""
+  return "$rc"
+}
+
+stop_child() {
+  [ -n "$child_pid" ] || return 0
+  local pids
+  # shellcheck disable=SC2207
+  pids=("$child_pid" $(descendants "$child_pid"))
+  log "stopping the running command (pids ${pids[*]})"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  if ! wait_for 15 "the running command (pids ${pids[*]}) to exit" all_gone "${pids[@]}"; then
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
+  wait "$child_pid" 2>/dev/null || true
+  child_pid=""
+}
+
+cg_procs() { cat "$cg_root/$1/cgroup.procs" 2>/dev/null || true; }
+cg_empty() { [ -z "$(cg_procs "$1")" ]; }
+
+stop_petrel() {
+  [ -n "$petrel_pid" ] || return 0
+  if pid_alive "$petrel_pid"; then
+    log "stopping Petrel (pid $petrel_pid) with SIGTERM"
+    kill -TERM "$petrel_pid" 2>/dev/null || true
+    if ! wait_for 30 "Petrel (pid $petrel_pid) to exit after SIGTERM" pid_gone "$petrel_pid"; then
+      log "Petrel did not exit: SIGKILL to pid $petrel_pid"
+      kill -KILL "$petrel_pid" 2>/dev/null || true
+      wait_for 10 "Petrel (pid $petrel_pid) to die after SIGKILL" pid_gone "$petrel_pid" || true
+    fi
+  fi
+  wait "$petrel_pid" 2>/dev/null || true
+  petrel_pid=""
+}
+
+postfix_master_pid() { tr -d ' \n' <"$tmp/postfix/queue/pid/master.pid" 2>/dev/null || true; }
+
+stop_postfix() {
+  ((postfix_started)) || return 0
+  local conf=$tmp/postfix/conf master
+  master=$(postfix_master_pid)
+  log "stopping the private Postfix instance ($conf)"
+  timeout 60 postfix -c "$conf" stop >/dev/null 2>&1 || true
+  if [ -n "$master" ] &&
+     ! wait_for 30 "Postfix master (pid $master) to exit" pid_gone "$master"; then
+    log "Postfix master still running: 'postfix abort'"
+    timeout 30 postfix -c "$conf" abort >/dev/null 2>&1 || true
+    wait_for 10 "Postfix master (pid $master) to exit after abort" pid_gone "$master" || true
+  fi
+  # Children of this instance only (our cgroup, or the master's children), never others.
+  local left=""
+  if ((use_cg)); then
+    wait_for 10 "Postfix child processes to exit" cg_empty "$cg_postfix" || true
+    left=$(cg_procs "$cg_postfix")
+  elif [ -n "$master" ]; then
+    left=$(pgrep -P "$master" 2>/dev/null || true)
+  fi
+  if [ -n "$left" ]; then
+    log "killing leftover Postfix processes of this instance: ${left//$'\n'/ }"
+    # shellcheck disable=SC2086
+    kill -KILL $left 2>/dev/null || true
+  fi
+  postfix_started=0
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  stop_child
+  stop_petrel
+  stop_postfix
+  local cg
+  for cg in "${cgroups[@]}"; do
+    if [ -d "$cg_root/$cg" ]; then
+      wait_for 10 "cgroup $cg to become empty" cg_empty "$cg" || true
+      rmdir "$cg_root/$cg" 2>/dev/null || log "could not remove cgroup $cg_root/$cg"
+    fi
+  done
+  if [ -n "$tmp" ] && [ -d "$tmp" ]; then
+    if ((rc != 0)); then
+      for f in "$tmp/postfix/postfix.log" "$tmp/petrel/petrel.log" "$tmp/petrel/stderr.log"; do
+        [ -s "$f" ] && { log "last lines of $f:"; tail -n 15 "$f" >&2; }
+      done
+    fi
+    if ((keep)); then
+      log "kept $tmp"
+    elif ((rc != 0)); then
+      rm -rf "$tmp/postfix/mail" "$tmp/petrel/mail"
+      log "failed: kept configs and logs in $tmp (mailboxes removed)"
+    else
+      rm -rf "$tmp"
+    fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+# ---- dependencies and build ---------------------------------------------------------------
+if ((deps)); then
+  log "checking packages: scripts/install-deps.sh bench"
+  timeout 1800 "$repo/scripts/install-deps.sh" bench || die "scripts/install-deps.sh bench failed"
+fi
+[ -x "$SMTP_SOURCE" ] || die "$SMTP_SOURCE missing (Debian package postfix)"
+
+if want petrel; then
+  [ -n "$petrel_bin" ] || petrel_bin=$repo/build-bench/petrel
+  if ((build)); then
+    cd "$repo"
+    if [ -f build-bench/build.ninja ]; then
+      log "reconfiguring build-bench/ (release, no tests)"
+      run_tracked timeout 600 meson configure build-bench -Dbuildtype=release -Dtests=false \
+        || die "meson configure failed"
+    else
+      log "configuring build-bench/ (release, no tests)"
+      run_tracked timeout 600 meson setup build-bench --buildtype=release -Dtests=false \
+        || die "meson setup failed"
+    fi
+    log "building Petrel (limit 60 min)"
+    run_tracked timeout 3600 ninja -C build-bench || die "build failed (or took over 60 min)"
+    cd - >/dev/null
+  fi
+  [ -x "$petrel_bin" ] || die "no Petrel binary at $petrel_bin (build it, or use --only postfix)"
+  petrel_bin=$(cd "$(dirname "$petrel_bin")" && pwd)/$(basename "$petrel_bin")
+fi
+
+# ---- temporary tree and cgroups -----------------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/petrel-bench.XXXXXX")
+chmod 755 "$tmp"          # Postfix daemons (user postfix) and the vmail uid must traverse it
+log "temporary directory: $tmp"
+
+run_id=$(date +%Y%m%d-%H%M%S)
+[ -n "$out" ] || out=$repo/bench/results/bench-$run_id.jsonl
+mkdir -p "$(dirname "$out")"
+out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
+text_out=${out%.jsonl}.txt
+raw=$tmp/raw.jsonl; : >"$raw"
+
+cg_postfix=petrel-bench-$$-postfix
+cg_petrel=petrel-bench-$$-petrel
+if ((cgroup_ok)) && [ -d "$cg_root" ] && mkdir "$cg_root/$cg_postfix" 2>/dev/null; then
+  cgroups+=("$cg_postfix")
+  mkdir "$cg_root/$cg_petrel"; cgroups+=("$cg_petrel")
+  use_cg=1
+  log "measuring through cpuacct cgroups $cg_postfix and $cg_petrel (all processes, server CPU)"
+else
+  log "no cgroup (--no-cgroup, or no writable cgroup v1 cpuacct): finding server processes by pid, no server CPU time"
+fi
+
+port_free() { "$PY" "$here/wait_smtp.py" "127.0.0.1:$1" --free --what "$2"; }
+
+# ---- Postfix: private instance ------------------------------------------------------------
+start_postfix() {
+  local d=$tmp/postfix
+  mkdir -p "$d/conf" "$d/mail"
+  mkdir -m 755 "$d/queue"              # post-install creates the subdirectories with owners
+  chown "$vmail_uid:$vmail_uid" "$d/mail"
+  cat >"$d/conf/main.cf" <<EOF
+# Private benchmark instance made by bench/run-bench.sh; not the system's /etc/postfix.
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+maillog_file = $d/postfix.log
+maillog_file_prefixes = $d
+myhostname = bench-postfix.example.test
+mydomain = example.test
+myorigin = \$myhostname
+mydestination =
+relay_domains =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+biff = no
+append_dot_mydomain = no
+smtpd_banner = \$myhostname ESMTP
+virtual_mailbox_domains = example.test
+virtual_mailbox_base = $d/mail
+virtual_mailbox_maps = hash:$d/conf/vmailbox
+virtual_uid_maps = static:$vmail_uid
+virtual_gid_maps = static:$vmail_uid
+EOF
+  # Debian's master.cf with the SMTP listener moved to loopback and no chroot (no content filters).
+  cat >"$d/conf/master.cf" <<EOF
+127.0.0.1:$postfix_port inet n -  n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+  printf '%s\n' "alice@example.test example.test/alice/" "bob@example.test example.test/bob/" \
+    >"$d/conf/vmailbox"
+  timeout 60 postmap -c "$d/conf" "hash:$d/conf/vmailbox"
+  port_free "$postfix_port" "Postfix's port" || die "127.0.0.1:$postfix_port is in use (--postfix-port)"
+  timeout 60 postfix -c "$d/conf" check || die "postfix check failed for $d/conf"
+  log "starting the private Postfix instance on 127.0.0.1:$postfix_port ($d/conf)"
+  postfix_started=1
+  (
+    if ((use_cg)); then echo "$BASHPID" >"$cg_root/$cg_postfix/cgroup.procs"; fi
+    exec timeout 60 postfix -c "$d/conf" start
+  ) || die "postfix start failed"
+  "$PY" "$here/wait_smtp.py" "127.0.0.1:$postfix_port" --timeout 30 --what "Postfix (private instance)" \
+    || die "Postfix did not come up"
+  postfix_version=$(postconf -c "$d/conf" -h mail_version 2>/dev/null || echo unknown)
+}
+
+# ---- Petrel -------------------------------------------------------------------------------
+start_petrel() {
+  local d=$tmp/petrel
+  mkdir -p "$d/mail" "$d/state"
+  "$PY" "$here/petrel_config.py" "$repo/config-examples/quickstart.yaml" "$d/petrel.yaml" \
+    --dir "$d" --smtp "127.0.0.1:$petrel_port" --status "127.0.0.1:$status_port"
+  port_free "$petrel_port" "Petrel's port" || die "127.0.0.1:$petrel_port is in use (--petrel-port)"
+  port_free "$status_port" "Petrel's status port" || die "127.0.0.1:$status_port is in use (--status-port)"
+  log "starting Petrel: $petrel_bin serve --config $d/petrel.yaml"
+  (
+    if ((use_cg)); then echo "$BASHPID" >"$cg_root/$cg_petrel/cgroup.procs"; fi
+    exec "$petrel_bin" serve --config "$d/petrel.yaml"
+  ) >"$d/stdout.log" 2>"$d/stderr.log" </dev/null &
+  petrel_pid=$!
+  "$PY" "$here/wait_smtp.py" "127.0.0.1:$petrel_port" --timeout 30 --pid "$petrel_pid" \
+    --what "Petrel (pid $petrel_pid)" || die "Petrel did not come up (see $d/stderr.log)"
+  petrel_version=$(timeout 10 "$petrel_bin" --version 2>/dev/null | head -n 1 || true)
+  [ -n "$petrel_version" ] || petrel_version=unknown
+}
+
+postfix_version=""; petrel_version=""
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
+load1=${loadavg_start%% *}
+if (( ${load1%%.*} >= $(nproc) / 2 )); then
+  log "warning: load average $loadavg_start on $(nproc) CPUs: other work on this machine will disturb the numbers"
+fi
+if want postfix; then start_postfix; fi
+if want petrel; then start_petrel; fi
+
+# ---- measuring ----------------------------------------------------------------------------
+mail_root() { if [ "$1" = petrel ]; then echo "$tmp/petrel/mail"; else echo "$tmp/postfix/mail"; fi; }
+port_of() { if [ "$1" = petrel ]; then echo "$petrel_port"; else echo "$postfix_port"; fi; }
+
+# bench SERVER LABEL SESSIONS MESSAGES SIZE OUTFILE: one smtpbench.py repetition
+bench() {
+  local server=$1 label=$2 sessions=$3 messages=$4 size=$5 outfile=$6 root args
+  root=$(mail_root "$server")
+  # Empty the mailboxes, flush the page cache's dirty data so one server's writeback does not
+  # land in the other's measurement, and let the disk settle.
+  timeout 300 "$PY" "$here/count_maildir.py" --delete "$root" >/dev/null || die "resetting $root timed out"
+  timeout 120 sync || log "warning: sync took over 120 s"
+  sleep 1
+  args=(--target "127.0.0.1:$(port_of "$server")" --label "$label" --sessions "$sessions"
+        --messages "$messages" --size "$size" --to "$RCPT" --reps 1 --timeout "$phase_timeout"
+        --smtp-source "$SMTP_SOURCE" --out "$outfile" --pss-every 1
+        --count-cmd "$PY $here/count_maildir.py $root"
+        --reset-cmd "$PY $here/count_maildir.py --delete $root")
+  if ((use_cg)); then
+    if [ "$server" = petrel ]; then args+=(--cgroup "$cg_petrel"); else args+=(--cgroup "$cg_postfix"); fi
+  elif [ "$server" = petrel ]; then
+    args+=(--pid-cmd "echo $petrel_pid; pgrep -P $petrel_pid")
+  else
+    args+=(--pid-cmd "m=\$(tr -d ' ' < $tmp/postfix/queue/pid/master.pid); echo \$m; pgrep -P \$m")
+  fi
+  # smtpbench.py bounds each phase by --timeout; this outer limit only catches a hung harness.
+  run_tracked --log "$tmp/harness.log" timeout $((3 * phase_timeout + 300)) "$PY" "$here/smtpbench.py" "${args[@]}" \
+    || die "smtpbench.py failed or hung for $label (see $tmp/harness.log)"
+}
+
+if ((warmup)); then
+  for server in "${servers[@]}"; do
+    log "warm-up (not measured): $server, 2 sessions x 100 msgs x 1 KB"
+    bench "$server" "$server/warmup/0" 2 100 1024 "$tmp/warmup.jsonl"
+    "$PY" "$here/report.py" rep-line "$tmp/warmup.jsonl" >&2
+  done
+fi
+
+for sc in "${scenarios[@]}"; do
+  sessions=${SC_SESS[$sc]}; size=${SC_SIZE[$sc]}
+  if ((quick)); then messages=${SC_QUICK[$sc]}; else messages=${SC_MSGS[$sc]}; fi
+  log "scenario $sc: $sessions session(s) x $messages msgs x $size bytes, $reps rep(s), order: ${servers[*]}"
+  for ((rep = 1; rep <= reps; rep++)); do
+    for server in "${servers[@]}"; do
+      bench "$server" "$server/$sc/$rep" "$sessions" "$messages" "$size" "$raw"
+      "$PY" "$here/report.py" rep-line "$raw" >&2
+    done
+  done
+done
+
+# ---- results ------------------------------------------------------------------------------
+pf_problems=""
+if want postfix; then
+  pf_problems=$(grep -cE 'status=(deferred|bounced)|fatal:|panic:' "$tmp/postfix/postfix.log" || true)
+fi
+git_rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+RUN_ID=$run_id GIT_REV=$git_rev PETREL_VERSION=$petrel_version POSTFIX_VERSION=$postfix_version \
+REPS=$reps QUICK=$quick SERVERS="${servers[*]}" SCENARIOS="${scenarios[*]}" USE_CG=$use_cg \
+PF_PROBLEMS=$pf_problems LOADAVG_START=$loadavg_start PETREL_BIN=$petrel_bin "$PY" - >"$tmp/run-info.json" <<'EOF'
+import json, os, platform
+e = os.environ
+cpu = ""
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except (OSError, StopIteration):
+    pass
+print(json.dumps({
+    "run_id": e["RUN_ID"], "git": e["GIT_REV"], "petrel_version": e["PETREL_VERSION"] or None,
+    "petrel_bin": e["PETREL_BIN"] or None, "postfix_version": e["POSTFIX_VERSION"] or None,
+    "reps": int(e["REPS"]), "quick": e["QUICK"] == "1", "servers": e["SERVERS"].split(),
+    "scenarios": e["SCENARIOS"].split(), "cgroup": e["USE_CG"] == "1",
+    "postfix_log_problems": int(e["PF_PROBLEMS"]) if e["PF_PROBLEMS"] else None,
+    "host": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count(), "cpu": cpu,
+    "loadavg_start": e["LOADAVG_START"].split(), "loadavg_end": open("/proc/loadavg").read().split()[:3],
+}))
+EOF
+
+echo
+rc=0
+"$PY" "$here/report.py" final "$raw" --run-info "$tmp/run-info.json" --out "$out" --text "$text_out" || rc=$?
+echo
+log "results: $out (tables: $text_out)"
+if [ -n "$pf_problems" ] && [ "$pf_problems" != 0 ]; then
+  log "warning: the Postfix log has $pf_problems deferred/bounced/fatal lines"
+  rc=1
+fi
+((rc == 0)) || log "some repetitions failed"
+exit "$rc"

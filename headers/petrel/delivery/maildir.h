@@ -1,0 +1,45 @@
+// Maildir delivery: writes messages into Maildir directories (tmp/ -> new/), durably.
+//
+// Blocking code for a worker thread (dispatcher.offload), never for a reactor loop. It owns
+// the on-disk steps only: creating the Maildir, the unique file name, the CRLF -> LF copy,
+// fsync of files and directories. It does not decide where mail goes (Router does), build the
+// header prefix (the caller does) or retry: every failure is reported per item as a temporary
+// Error and the queue decides when to try again.
+//
+// Durability: when fsync is on, a successful item's file, its new/ directory entry and any
+// directory created on the way are on disk before deliverMaildirBatch() returns.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "petrel/core/result.h"
+
+namespace petrel::delivery {
+
+// Bodies in files are copied in chunks of this many bytes (memory per delivery is bounded).
+constexpr size_t MaildirChunkSize = 64 * 1024;
+
+struct MaildirItem {
+  std::string maildir;        // absolute dir ending in '/'
+  std::string header_prefix;  // e.g. "Return-Path: <a@b>\nDelivered-To: alice@example.test\n",
+                              // already LF; written as is
+  std::string_view body;      // message in wire format (CRLF line ends, already dot-unstuffed),
+                              // used if body_path is empty; must outlive the call
+  std::string body_path;      // or a file holding the wire-format message (large messages)
+  Status result = Unit{};     // out: per item outcome (temporary error on I/O failure)
+  std::string filename;       // out: the final path in new/ (empty on failure)
+};
+
+// Delivers every item: creates tmp/ new/ cur/ (mode 0700, with parents) when missing, writes
+// header_prefix + body converting CRLF to LF (a lone CR is kept), fsync(file) if `fsync`,
+// renames tmp -> new, then fsyncs each distinct new/ directory once (one fsync covers several
+// renames). Unique names per the Maildir spec: "<sec>.M<usec>P<pid>Q<counter>.<host>,S=<size>"
+// where size is the byte size of the file as written. On any failure the tmp file is removed
+// and that item's result is a temporary Error saying what failed (with strerror text, e.g. for
+// ENOSPC / EDQUOT / EIO). Items are independent: one failing does not stop the others.
+void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std::string& hostname);
+
+}  // namespace petrel::delivery

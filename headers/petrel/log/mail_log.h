@@ -1,0 +1,61 @@
+// MailLog: the only code that formats the mail log, in the syslog line format and field
+// names Postfix admins and pflogsumm read (docs/logging.md is the grammar):
+//
+//   Nov 22 16:53:00 mail petrel/smtpd[4242]: 3F2A91C04B10: client=unknown[127.0.0.1]
+//   Nov 22 16:53:00 mail petrel/qmgr[4242]: 3F2A91C04B10: from=<a@b>, size=2412, nrcpt=1 (queue active)
+//   Nov 22 16:53:00 mail petrel/virtual[4242]: 3F2A91C04B10: to=<bob@example.org>, relay=virtual, delay=0.31, delays=0.2/0/0/0.11, dsn=2.0.0, status=sent (delivered to maildir)
+//   Nov 22 16:53:00 mail petrel/qmgr[4242]: 3F2A91C04B10: removed
+//   Nov 22 16:53:00 mail petrel/smtpd[4242]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <x@y>: ...; from=<a@b> to=<x@y> proto=ESMTP helo=<h>
+//
+// Lines go to stderr and, when configured, appended to a file. Thread-safe: each line is
+// written with one write(2) under a mutex. Secrets never reach this API.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace petrel::log {
+
+// Which Postfix program a line impersonates; pflogsumm keys its parsing on these names.
+enum class Program { Master, Smtpd, Qmgr, Virtual, Bounce, Cleanup };
+
+struct LogSettings {
+  std::string syslog_name = "petrel";
+  std::optional<std::string> file;
+  bool to_stderr = true;
+  bool debug = false;
+};
+
+// (Re)configures the sinks; reopens the file (SIGHUP, log rotation).
+void configure(const LogSettings& settings);
+void write(Program program, std::string_view text);
+void debug(std::string_view text);
+bool debugEnabled();
+
+struct Delays {
+  double before_queue = 0;  // arrival to commit
+  double in_queue = 0;      // commit to delivery start
+  double setup = 0;
+  double transmission = 0;  // delivery itself
+};
+
+namespace mail {
+void connect(std::string_view client);
+void disconnect(std::string_view client, std::string_view stats);
+void client(std::string_view id, std::string_view client);
+void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt);
+// status: "sent" | "deferred" | "bounced"
+void delivery(std::string_view id, std::string_view to, std::string_view orig_to,
+              std::string_view relay, double delay, const Delays& delays, std::string_view dsn,
+              std::string_view status, std::string_view text);
+void removed(std::string_view id);
+void bounceCreated(std::string_view id, std::string_view bounce_id);
+void reject(std::string_view stage, std::string_view client, std::string_view reply,
+            std::string_view from, std::string_view to, std::string_view proto,
+            std::string_view helo);
+void warning(Program program, std::string_view text);
+void info(Program program, std::string_view text);
+}  // namespace mail
+
+}  // namespace petrel::log

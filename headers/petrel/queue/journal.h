@@ -1,0 +1,96 @@
+// The queue journal: every queued message and recipient lives in one SQLite database in WAL
+// mode with synchronous=FULL, so a committed row survives kill -9 and power loss.
+//
+// Journal owns the only writing connection and the thread that uses it. Requests from any
+// thread are batched into one transaction (group commit: one fsync for all the sessions that
+// asked while the previous commit was syncing); each request runs in a savepoint, so one
+// failing request does not fail its neighbours. `done` runs on the journal thread after the
+// COMMIT (or the failure): it must only hand the result to a loop (Dispatcher::post).
+//
+// Readers (delivery workers, the control socket) use their own read-only connections.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "petrel/core/result.h"
+#include "petrel/queue/db.h"
+
+namespace petrel::queue {
+
+struct StoredRecipient {
+  int64_t idx = 0;
+  std::string address;       // final mailbox address
+  std::string orig_address;  // as given in RCPT TO
+  std::string dsn_notify;
+  std::string dsn_orcpt;
+  int64_t attempts = 0;
+  int64_t next_attempt = 0;  // unix seconds
+  std::string last_error;
+};
+
+struct StoredMessage {
+  std::string id;
+  int64_t arrival_us = 0;  // unix microseconds
+  std::string sender;
+  uint64_t size = 0;
+  std::string client;    // "host[ip]"
+  std::string helo;
+  std::string protocol;  // "ESMTP", "SMTP", "UTF8SMTP", ...
+  std::string dsn_envid;
+  std::string dsn_ret;
+  bool smtputf8 = false;
+  bool held = false;
+  std::string body;        // content in wire format when stored inline
+  std::string spool_path;  // or the spool file holding it
+  std::vector<StoredRecipient> recipients;  // only those still to deliver
+};
+
+class Journal {
+ public:
+  using Work = std::function<Status(Db&)>;
+  using Done = std::function<void(const Status&)>;
+
+  // Opens (creating) the database and starts the writer thread.
+  static Result<std::unique_ptr<Journal>> open(const std::string& path);
+  ~Journal();  // commits what is queued, then stops the thread
+
+  void submit(Work work, Done done);
+  const std::string& path() const { return path_; }
+
+  // Statements for Work functions and readers.
+  static Status insertMessage(Db& db, const StoredMessage& m);
+  static Status deleteMessage(Db& db, const std::string& id);
+  static Status deleteRecipient(Db& db, const std::string& id, int64_t idx);
+  static Status deferRecipient(Db& db, const std::string& id, int64_t idx, int64_t attempts,
+                               int64_t next_attempt, const std::string& error);
+  static Status setHeld(Db& db, const std::string& id, bool held);
+  static Result<int64_t> remainingRecipients(Db& db, const std::string& id);
+  // Loads messages (all, or the one with `id`), with or without their body.
+  static Result<std::vector<StoredMessage>> load(Db& db, const std::string& id, bool with_body);
+  static Result<std::string> maxId(Db& db);
+
+ private:
+  explicit Journal(std::string path, std::unique_ptr<Db> db);
+  void run();
+
+  struct Request {
+    Work work;
+    Done done;
+  };
+  std::string path_;
+  std::unique_ptr<Db> db_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Request> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace petrel::queue

@@ -1,0 +1,87 @@
+// QueueManager: the scheduler of the queue, on the main loop (Postfix's qmgr).
+//
+// It knows every queued message by id and state (ready, active, deferred, held) without
+// holding bodies. Ready messages go in batches to delivery jobs on the thread pool; each job
+// reads its messages from the journal with its own read connection, routes each recipient
+// and delivers into Maildirs (one directory fsync per batch and folder). The results come
+// back here and become one journal transaction per batch: delivered and bounced recipients
+// are removed, deferred ones get their next attempt (exponential backoff), a message with no
+// recipient left is removed with its spool file, bounces are queued as new messages.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "petrel/core/result.h"
+#include "petrel/queue/journal.h"
+#include "petrel/server/runtime.h"
+
+namespace petrel::server {
+
+class QueueManager {
+ public:
+  QueueManager(event::Dispatcher& main, Runtime& runtime);
+  ~QueueManager();
+
+  // Loads the queue after a start or a crash; removes spool files no message points to.
+  Status recover();
+  // A message was committed (main loop).
+  void enqueued(const std::string& id, int64_t arrival_us);
+
+  // Operator commands (main loop); `done` runs on the main loop.
+  void flush();
+  void hold(const std::string& id, std::function<void(Status)> done);
+  void release(const std::string& id, std::function<void(Status)> done);
+  void remove(const std::string& id, std::function<void(Result<size_t>)> done);  // id or "ALL"
+  void list(std::function<void(Result<std::vector<queue::StoredMessage>>)> done);
+  void show(const std::string& id, std::function<void(Result<queue::StoredMessage>)> done);
+  // Writes a row through the journal: the queue is writable (health check).
+  void probe(std::function<void(Status)> done);
+
+  struct Summary {
+    size_t messages = 0, active = 0, deferred = 0, held = 0, ready = 0;
+    double oldest_age_seconds = 0;
+  };
+  Summary summary() const;
+
+  // Stop starting deliveries; `done` runs when the jobs in flight have finished.
+  void stop(std::function<void()> done);
+
+ private:
+  enum class State { Ready, Active, Deferred, Held };
+  struct Entry {
+    int64_t arrival_us = 0;
+    State state = State::Ready;
+    bool hold_requested = false;  // "queue hold" while active
+  };
+  struct RecipientResult;
+  struct MessageResult;
+  struct BatchResult;
+
+  void pump();
+  void onTick();
+  void launch(std::vector<std::string> ids);
+  void finishBatch(std::shared_ptr<BatchResult> batch);
+  void applied(const std::shared_ptr<BatchResult>& batch, const Status& st);
+  void makeReady(const std::string& id);
+  static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path);
+
+  event::Dispatcher* main_;
+  Runtime* rt_;
+  uv_timer_t* timer_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::deque<std::string> ready_;
+  std::multimap<int64_t, std::string> deferred_;  // next attempt (unix seconds) -> id
+  size_t jobs_ = 0;
+  bool stopping_ = false;
+  std::function<void()> stopped_;
+};
+
+}  // namespace petrel::server

@@ -1,0 +1,85 @@
+// Runtime: what the threads of one Petrel process share.
+//
+// The config and the router are swapped together on SIGHUP; a session takes a Snapshot when
+// it starts and keeps it, so a reload never changes the rules under an established session.
+// Metrics are plain atomics read by the status endpoint. Queue ids are unique and increasing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "petrel/config/config.h"
+#include "petrel/delivery/router.h"
+#include "petrel/event/dispatcher.h"
+#include "petrel/queue/journal.h"
+
+namespace petrel::server {
+
+class QueueManager;
+
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const delivery::Router> router;
+};
+
+struct Metrics {
+  std::atomic<uint64_t> connections_total{0};
+  std::atomic<int64_t> connections_active{0};
+  std::atomic<uint64_t> messages_received{0};
+  std::atomic<uint64_t> deliveries_sent{0};
+  std::atomic<uint64_t> deliveries_deferred{0};
+  std::atomic<uint64_t> deliveries_bounced{0};
+
+  void countRejection(const std::string& stage, int code, const std::string& status);
+  std::map<std::string, uint64_t> rejections() const;  // label text -> count
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, uint64_t> rejections_;
+};
+
+// Connections in total and per client address (limits.connections*).
+class ConnectionLimiter {
+ public:
+  // false: over a limit; `why` says which.
+  bool tryAcquire(const std::string& ip, uint32_t max_total, uint32_t max_per_client,
+                  std::string& why);
+  void release(const std::string& ip);
+
+ private:
+  std::mutex mutex_;
+  uint32_t total_ = 0;
+  std::unordered_map<std::string, uint32_t> per_client_;
+};
+
+class Runtime {
+ public:
+  Snapshot snapshot() const;
+  void install(Snapshot s);
+
+  queue::Journal* journal = nullptr;
+  event::Dispatcher* main = nullptr;  // the main loop: queue manager, control, status
+  QueueManager* queue_manager = nullptr;  // lives on `main`
+  std::string spool_dir;
+  Metrics metrics;
+  ConnectionLimiter limiter;
+
+ private:
+  mutable std::mutex mutex_;
+  Snapshot current_;
+};
+
+// Queue ids: 12 upper-case hex digits of microseconds since 2024-01-01, strictly increasing
+// within the process and above every id already in the queue (seedQueueIds).
+std::string nextQueueId();
+void seedQueueIds(const std::string& highest_existing);
+
+// Microseconds since the epoch (wall clock), for arrival times and delays.
+int64_t nowMicros();
+
+}  // namespace petrel::server

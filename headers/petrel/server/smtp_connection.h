@@ -1,0 +1,67 @@
+// SmtpConnection: drives one smtp::ServerSession over one accepted TCP connection.
+//
+// It is the only place where SMTP actions become libuv calls: replies are coalesced into one
+// write per input batch, recipient checks go to the router, bodies to a MessageStore, commits
+// to the journal, refusals to the mail log. The connection frees itself once its handles are
+// closed and no asynchronous work (a commit) still points at it.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "petrel/server/message_store.h"
+#include "petrel/server/runtime.h"
+#include "petrel/smtp/server_session.h"
+
+namespace petrel::server {
+
+class Worker;
+
+class SmtpConnection {
+ public:
+  // Takes over `client` (already accepted, initialised on the worker's loop).
+  SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* client);
+  void start();
+  void shutdown();  // drain: 421 at the next command boundary
+
+ private:
+  ~SmtpConnection();
+  void run(smtp::Actions actions);
+  void onRead(ssize_t nread, const uv_buf_t* buf);
+  void flushWrites();
+  void closeNow();
+  void maybeDestroy();
+  void armTimer();
+  void updateReading();
+  void startMessage();
+  void commit(smtp::Envelope envelope);
+  void committed(const Status& st, const std::string& id);
+  smtp::RecipientVerdict checkRecipient(const std::string& address);
+  std::string receivedHeader(const smtp::Envelope& env) const;
+  std::string protocol() const;
+
+  Worker* worker_;
+  Runtime* rt_;
+  Snapshot snap_;
+  uv_tcp_t* tcp_;
+  uv_timer_t* timer_;
+  int open_handles_ = 0;
+  int pending_ops_ = 0;  // async work that will call back into this object
+  bool closing_ = false;
+  bool reading_ = false;
+  bool counted_ = false;  // holds a ConnectionLimiter slot
+  int writes_in_flight_ = 0;
+  std::string out_;
+  std::unique_ptr<smtp::ServerSession> session_;
+  std::string client_ip_;
+  std::string client_;  // "unknown[ip]"
+  int64_t session_start_ms_ = 0;
+  std::shared_ptr<MessageStore> store_;
+  std::string queue_id_;
+  int64_t arrival_us_ = 0;
+  uint32_t messages_ = 0;
+};
+
+}  // namespace petrel::server

@@ -1,0 +1,1098 @@
+// Loads one YAML file into the typed Config of headers/petrel/config/config.h.
+//
+// This file owns the walk over the YAML tree: type checks, defaults, path resolution, table
+// references and the checks that span several keys. It collects every problem it finds, each
+// with the 1-based file:line:column of the offending node (of the parent, for a missing key),
+// sorted by position; it never stops at the first one and never throws.
+//
+// It deliberately does not open tables, bind addresses or create directories: a config that
+// loads can still fail to start, and the areas that own those resources report that.
+//
+// yaml-cpp stays inside source/config/. All reading goes through Section, which checks that a
+// node is a mapping and reports duplicate and unknown keys. Nothing here calls operator[] on a
+// node: the node it returns for a missing key has no mark to report.
+#include <fmt/format.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "petrel/config/config.h"
+#include "petrel/core/strings.h"
+
+namespace petrel::config {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view DefaultMailRoot = "/var/lib/petrel/mail";
+constexpr std::string_view DefaultStateDir = "/var/lib/petrel";
+constexpr uint16_t DefaultStatusPort = 8025;
+constexpr uint64_t MaxWorkers = 64;
+// RFC 5321 4.5.3.1.4 and 4.5.3.1.6: we may accept longer lines, never demand shorter ones.
+constexpr uint64_t MinCommandLineLength = 512;
+constexpr uint64_t MinTextLineLength = 1000;
+
+// ---- reporting -------------------------------------------------------------------------------
+
+// A problem at a 0-based yaml-cpp position; line -1 means the file as a whole.
+struct Problem {
+  int line = -1;
+  int column = -1;
+  std::string message;
+};
+
+class Reporter {
+ public:
+  explicit Reporter(std::string file) : file_(std::move(file)) {}
+
+  void add(const YAML::Mark& mark, std::string message) {
+    if (mark.is_null()) {
+      problems_.push_back({-1, -1, std::move(message)});
+    } else {
+      problems_.push_back({mark.line, mark.column, std::move(message)});
+    }
+  }
+
+  // "file:line:column", 1-based, as editors and compilers print it.
+  std::string where(const YAML::Mark& mark) const {
+    if (mark.is_null()) {
+      return file_;
+    }
+    return fmt::format("{}:{}:{}", file_, mark.line + 1, mark.column + 1);
+  }
+
+  bool empty() const { return problems_.empty(); }
+
+  // Sorted by position; problems at the same place keep the order they were found in.
+  std::vector<ConfigError> errors() const {
+    std::vector<Problem> sorted = problems_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Problem& a, const Problem& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    std::vector<ConfigError> out;
+    for (const Problem& p : sorted) {
+      std::string where = p.line < 0 ? file_ : fmt::format("{}:{}:{}", file_, p.line + 1,
+                                                           p.column + 1);
+      out.push_back({std::move(where), p.message});
+    }
+    return out;
+  }
+
+ private:
+  std::string file_;
+  std::vector<Problem> problems_;
+};
+
+// How a node reads in "expected X, got Y".
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Scalar:
+      return fmt::format("'{}'", node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'x'?)" when one candidate is a likely typo of `word`, else "".
+template <typename Candidates>
+std::string suggestion(std::string_view word, const Candidates& candidates) {
+  std::string_view best;
+  size_t best_distance = 3;  // more than two edits away is a different word, not a typo
+  for (std::string_view candidate : candidates) {
+    // One edit in three letters at most: "adress" -> "address", but not "foo" -> "log".
+    size_t d = editDistance(word, candidate);
+    if (d < best_distance && d * 3 <= word.size()) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", best);
+}
+
+// ---- small validators ------------------------------------------------------------------------
+
+bool isAsciiAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool hasControlChars(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+// Listener and table names appear in logs and in table references, where ':' would make
+// them look like "type:argument".
+bool isName(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return isAsciiAlnum(c) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// RFC 1035 2.3.1 preferred name syntax (letters, digits, inner hyphens; labels up to 63,
+// names up to 253 octets), with digits allowed first (RFC 1123 2.1). An all-digit last label
+// is refused because that is an IP address, which is not a domain.
+bool looksLikeDomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) {
+    return false;
+  }
+  std::vector<std::string_view> labels = split(s, '.');
+  for (std::string_view label : labels) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    if (!std::all_of(label.begin(), label.end(),
+                     [](char c) { return isAsciiAlnum(c) || c == '-'; })) {
+      return false;
+    }
+  }
+  std::string_view last = labels.back();
+  return !std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string systemHostname() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') {
+    return "localhost";
+  }
+  return std::string(name.data());
+}
+
+// Absolute and lexically normal, without a trailing '/': "var/mail/" -> "<base>/var/mail".
+std::string resolvePath(const fs::path& base, std::string_view text) {
+  fs::path p(text);
+  fs::path resolved = (p.is_absolute() ? p : base / p).lexically_normal();
+  if (!resolved.has_filename() && resolved != resolved.root_path()) {
+    resolved = resolved.parent_path();
+  }
+  return resolved.string();
+}
+
+// "5m" rather than "300s" when the value came from a config that probably said "5m".
+std::string formatDuration(uint64_t seconds) {
+  constexpr std::array<std::pair<uint64_t, char>, 4> units{
+      {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
+  for (auto [size, unit] : units) {
+    if (seconds != 0 && seconds % size == 0) {
+      return fmt::format("{}{}", seconds / size, unit);
+    }
+  }
+  return "0s";
+}
+
+bool isWildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+// Two bind addresses overlap when the kernel would refuse the second one: same port, and the
+// same host or a wildcard of the same family.
+bool overlaps(const Endpoint& a, const Endpoint& b) {
+  if (a.port != b.port) {
+    return false;
+  }
+  bool a_v6 = a.host.find(':') != std::string::npos;
+  bool b_v6 = b.host.find(':') != std::string::npos;
+  return a.host == b.host || (a_v6 == b_v6 && (isWildcard(a.host) || isWildcard(b.host)));
+}
+
+// ---- reading mappings ------------------------------------------------------------------------
+
+// One key: value pair of a mapping, with the dotted path used in messages.
+struct Field {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+  std::string path;  // "limits.message_size", "listeners[0].address"
+
+  // Where problems with the value are reported. An empty value ("key:" and nothing) carries
+  // the mark of whatever follows it, often the next line, so those point at the key instead.
+  YAML::Mark mark() const { return value.IsNull() ? key_node.Mark() : value.Mark(); }
+};
+
+// The i-th element of a list field, as a field of its own ("aliases[1]").
+Field element(const Field& list, const YAML::Node& node, size_t i) {
+  return Field{list.key, list.key_node, node, fmt::format("{}[{}]", list.path, i)};
+}
+
+// A mapping node being read. A null node counts as an empty mapping, so a section whose keys
+// are all commented out means "all defaults".
+class Section {
+ public:
+  // `mark` is where keys missing from this section are reported (the section's own node, or
+  // its key when the value is empty); `path` is "" for the top level.
+  Section(Reporter& reporter, const YAML::Node& node, const YAML::Mark& mark, std::string path)
+      : reporter_(reporter), mark_(mark), path_(std::move(path)) {
+    if (node.IsNull()) {
+      return;
+    }
+    if (!node.IsMap()) {
+      is_mapping_ = false;
+      reporter_.add(mark_, path_.empty() ? fmt::format("expected a mapping of keys to values at "
+                                                       "the top level, got {}",
+                                                       describe(node))
+                                         : fmt::format("{}: expected a mapping, got {}", path_,
+                                                       describe(node)));
+      return;
+    }
+    for (const auto& entry : node) {
+      const YAML::Node& key = entry.first;
+      if (!key.IsScalar()) {
+        reporter_.add(key.Mark(), fmt::format("expected a plain key{}, got {}", inPath(),
+                                              describe(key)));
+        continue;
+      }
+      if (const Field* first = find(key.Scalar())) {
+        reporter_.add(key.Mark(), fmt::format("duplicate key '{}'{} (first at line {})",
+                                              key.Scalar(), inPath(),
+                                              first->key_node.Mark().line + 1));
+        continue;
+      }
+      fields_.push_back(Field{key.Scalar(), key, entry.second, childPath(key.Scalar())});
+    }
+  }
+
+  Section(Reporter& reporter, const Field& field)
+      : Section(reporter, field.value, field.mark(), field.path) {}
+
+  bool isMapping() const { return is_mapping_; }
+  const YAML::Mark& mark() const { return mark_; }
+  const std::vector<Field>& fields() const { return fields_; }
+
+  const Field* find(std::string_view key) const {
+    auto it = std::find_if(fields_.begin(), fields_.end(),
+                           [&](const Field& f) { return f.key == key; });
+    return it == fields_.end() ? nullptr : &*it;
+  }
+
+  // Like find(), but a missing key is an error, reported at this section; `hint` follows it.
+  const Field* require(std::string_view key, std::string_view hint = {}) const {
+    const Field* f = find(key);
+    if (f == nullptr && is_mapping_) {
+      reporter_.add(mark_, fmt::format("missing required key '{}'{}{}{}", key, inPath(),
+                                       hint.empty() ? "" : " ", hint));
+    }
+    return f;
+  }
+
+  // Reports every key that is not in `known`.
+  void allowOnly(std::initializer_list<std::string_view> known) const {
+    for (const Field& f : fields_) {
+      if (std::find(known.begin(), known.end(), f.key) == known.end()) {
+        reporter_.add(f.key_node.Mark(), fmt::format("unknown key '{}'{}{}", f.key, inPath(),
+                                                     suggestion(f.key, known)));
+      }
+    }
+  }
+
+ private:
+  std::string inPath() const { return path_.empty() ? std::string() : " in " + path_; }
+  std::string childPath(const std::string& key) const {
+    return path_.empty() ? key : fmt::format("{}.{}", path_, key);
+  }
+
+  Reporter& reporter_;
+  YAML::Mark mark_;
+  std::string path_;
+  bool is_mapping_ = true;
+  std::vector<Field> fields_;
+};
+
+// ---- the loader ------------------------------------------------------------------------------
+
+class Loader {
+ public:
+  Loader(Reporter& reporter, fs::path base_dir)
+      : reporter_(reporter), base_dir_(std::move(base_dir)) {}
+
+  Config load(const YAML::Node& root, const YAML::Mark& root_mark);
+
+ private:
+  void report(const Field& f, std::string_view problem) {
+    reporter_.add(f.mark(), fmt::format("{}: {}", f.path, problem));
+  }
+
+  // Value readers: each reports what is wrong and returns nullopt.
+  std::optional<std::string> scalar(const Field& f, std::string_view expected);
+  std::optional<std::string> text(const Field& f) { return scalar(f, "a string"); }
+  std::optional<uint64_t> number(const Field& f, uint64_t min, uint64_t max);
+  std::optional<uint64_t> size(const Field& f);
+  std::optional<uint64_t> duration(const Field& f);
+  std::optional<bool> boolean(const Field& f);
+  std::optional<std::string> path(const Field& f);
+  std::optional<Endpoint> endpoint(const Field& f);
+  std::optional<TableSpec> tableRef(const Field& f, const Config& c);
+
+  // Setters: leave `out` (the default) alone when the key is absent or wrong.
+  template <typename T>
+  void setNumber(const Section& s, std::string_view key, T& out, uint64_t min) {
+    if (const Field* f = s.find(key)) {
+      if (auto v = number(*f, min, std::numeric_limits<T>::max())) {
+        out = static_cast<T>(*v);
+      }
+    }
+  }
+  void setSize(const Section& s, std::string_view key, uint64_t& out) {
+    if (const Field* f = s.find(key)) {
+      out = size(*f).value_or(out);
+    }
+  }
+  void setDuration(const Section& s, std::string_view key, uint64_t& out) {
+    if (const Field* f = s.find(key)) {
+      out = duration(*f).value_or(out);
+    }
+  }
+  void setBool(const Section& s, std::string_view key, bool& out) {
+    if (const Field* f = s.find(key)) {
+      out = boolean(*f).value_or(out);
+    }
+  }
+  void setPath(const Section& s, std::string_view key, std::string& out) {
+    if (const Field* f = s.find(key)) {
+      out = path(*f).value_or(out);
+    }
+  }
+
+  void loadHostname(const Section& top, Config& c);
+  void loadWorkers(const Section& top, Config& c);
+  void loadTables(const Section& top, Config& c);
+  std::optional<TableSpec> table(const Field& f);
+  bool inlineMap(const Field& f, std::map<std::string, std::string>& entries);
+  void loadListeners(const Section& top, Config& c);
+  void loadDomains(const Section& top, Config& c);
+  void loadMailboxes(const Section& top, Config& c);
+  void loadAliases(const Section& top, Config& c);
+  void loadRecipientDelimiter(const Section& top, Config& c);
+  void loadLimits(const Section& top, Config& c);
+  void loadSmtp(const Section& top, Config& c);
+  void loadQueue(const Section& top, Config& c);
+  void loadDelivery(const Section& top, Config& c);
+  void loadStatus(const Section& top, Config& c);
+  void loadLog(const Section& top, Config& c);
+
+  Reporter& reporter_;
+  fs::path base_dir_;
+  // Every name under tables:, valid or not, so that a reference to a broken table does not
+  // add "unknown table" to the error already reported for it.
+  std::set<std::string> declared_tables_;
+  // Where each entry of Config::listeners was written, for the status address check.
+  std::vector<YAML::Mark> listener_marks_;
+};
+
+std::optional<std::string> Loader::scalar(const Field& f, std::string_view expected) {
+  if (!f.value.IsScalar()) {
+    report(f, fmt::format("expected {}, got {}", expected, describe(f.value)));
+    return std::nullopt;
+  }
+  return f.value.Scalar();
+}
+
+std::optional<uint64_t> Loader::number(const Field& f, uint64_t min, uint64_t max) {
+  auto s = scalar(f, "a number");
+  if (!s) {
+    return std::nullopt;
+  }
+  auto v = parseUnsigned(trim(*s));
+  if (!v) {
+    report(f, fmt::format("expected a number, got '{}'", *s));
+    return std::nullopt;
+  }
+  if (*v < min || *v > max) {
+    report(f, max == std::numeric_limits<uint32_t>::max() ||
+                      max == std::numeric_limits<uint64_t>::max()
+                  ? fmt::format("must be at least {}, got {}", min, *v)
+                  : fmt::format("must be from {} to {}, got {}", min, max, *v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<uint64_t> Loader::size(const Field& f) {
+  constexpr std::string_view Expected = "a size such as 25MB, 512k or 1000 (bytes)";
+  auto s = scalar(f, Expected);
+  if (!s) {
+    return std::nullopt;
+  }
+  auto v = parseSize(*s);
+  if (!v) {
+    report(f, fmt::format("expected {}, got '{}'", Expected, *s));
+    return std::nullopt;
+  }
+  if (*v == 0) {
+    report(f, "must not be zero");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<uint64_t> Loader::duration(const Field& f) {
+  constexpr std::string_view Expected = "a duration such as 30s, 5m, 4h, 5d or 300 (seconds)";
+  auto s = scalar(f, Expected);
+  if (!s) {
+    return std::nullopt;
+  }
+  auto v = parseDuration(*s);
+  if (!v) {
+    report(f, fmt::format("expected {}, got '{}'", Expected, *s));
+    return std::nullopt;
+  }
+  if (*v == 0) {
+    report(f, "must not be zero");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> Loader::boolean(const Field& f) {
+  auto s = scalar(f, "true or false");
+  if (!s) {
+    return std::nullopt;
+  }
+  // The YAML 1.1 spellings too, as yaml-cpp's own as<bool>() accepts them.
+  std::string word = toLower(*s);
+  if (word == "true" || word == "yes" || word == "on") {
+    return true;
+  }
+  if (word == "false" || word == "no" || word == "off") {
+    return false;
+  }
+  report(f, fmt::format("expected true or false, got '{}'", *s));
+  return std::nullopt;
+}
+
+std::optional<std::string> Loader::path(const Field& f) {
+  auto s = scalar(f, "a path");
+  if (!s) {
+    return std::nullopt;
+  }
+  if (s->empty()) {
+    report(f, "expected a path, got ''");
+    return std::nullopt;
+  }
+  if (s->find('\0') != std::string::npos) {
+    report(f, "a path cannot contain NUL");
+    return std::nullopt;
+  }
+  return resolvePath(base_dir_, *s);
+}
+
+std::optional<Endpoint> Loader::endpoint(const Field& f) {
+  auto s = scalar(f, "an address such as 127.0.0.1:25 or [::1]:25");
+  if (!s) {
+    return std::nullopt;
+  }
+  Result<Endpoint> r = parseEndpoint(*s);
+  if (!r) {
+    report(f, r.error().message());
+    return std::nullopt;
+  }
+  return *r;
+}
+
+std::string unknownTableType(std::string_view type) {
+  return fmt::format("unknown table type '{}' (known: inline, file)", type);
+}
+
+// A table reference: the name of an entry under tables:, or "type:argument" as in Postfix.
+std::optional<TableSpec> Loader::tableRef(const Field& f, const Config& c) {
+  constexpr std::string_view Expected = "a table name or type:argument";
+  auto ref = scalar(f, Expected);
+  if (!ref) {
+    return std::nullopt;
+  }
+  if (ref->empty()) {
+    report(f, fmt::format("expected {}, got ''", Expected));
+    return std::nullopt;
+  }
+  size_t colon = ref->find(':');
+  if (colon == std::string::npos) {
+    if (auto it = c.tables.find(*ref); it != c.tables.end()) {
+      return it->second;
+    }
+    if (!declared_tables_.contains(*ref)) {
+      report(f, fmt::format("unknown table '{}'{}", *ref, suggestion(*ref, declared_tables_)));
+    }
+    return std::nullopt;
+  }
+  std::string type = ref->substr(0, colon);
+  std::string argument = ref->substr(colon + 1);
+  if (type == "inline") {
+    report(f, "an inline table cannot be written as a reference; declare it under tables:");
+    return std::nullopt;
+  }
+  if (type != "file") {
+    report(f, unknownTableType(type));
+    return std::nullopt;
+  }
+  if (argument.empty()) {
+    report(f, "'file:' needs a path, e.g. file:/etc/petrel/aliases");
+    return std::nullopt;
+  }
+  TableSpec spec;
+  spec.name = *ref;
+  spec.type = type;
+  spec.path = resolvePath(base_dir_, argument);
+  spec.origin = reporter_.where(f.mark());
+  return spec;
+}
+
+Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
+  Config c;
+  c.mail_root = DefaultMailRoot;
+  c.state_dir = DefaultStateDir;
+  c.status.address = Endpoint{"127.0.0.1", DefaultStatusPort};
+
+  Section top(reporter_, root, root_mark, "");
+  if (!top.isMapping()) {
+    return c;
+  }
+  top.allowOnly({"hostname", "mail_root", "state_dir", "workers", "listeners", "domains",
+                 "tables", "mailboxes", "aliases", "recipient_delimiter", "limits", "smtp",
+                 "queue", "delivery", "status", "log"});
+  loadHostname(top, c);
+  setPath(top, "mail_root", c.mail_root);
+  setPath(top, "state_dir", c.state_dir);
+  loadWorkers(top, c);
+  loadTables(top, c);  // before anything that refers to a table
+  loadListeners(top, c);
+  loadDomains(top, c);
+  loadMailboxes(top, c);
+  loadAliases(top, c);
+  loadRecipientDelimiter(top, c);
+  loadLimits(top, c);
+  loadSmtp(top, c);
+  loadQueue(top, c);
+  loadDelivery(top, c);
+  loadStatus(top, c);
+  loadLog(top, c);
+  if (c.smtp.banner.empty()) {
+    c.smtp.banner = fmt::format("{} ESMTP Petrel", c.hostname);
+  }
+  return c;
+}
+
+void Loader::loadHostname(const Section& top, Config& c) {
+  c.hostname = systemHostname();
+  const Field* f = top.find("hostname");
+  if (f == nullptr) {
+    return;
+  }
+  if (auto v = text(*f)) {
+    if (looksLikeDomain(*v)) {
+      c.hostname = *v;
+    } else {
+      report(*f, fmt::format("'{}' is not a valid host name", *v));
+    }
+  }
+}
+
+void Loader::loadWorkers(const Section& top, Config& c) {
+  const Field* f = top.find("workers");
+  if (f == nullptr) {
+    return;
+  }
+  constexpr std::string_view Expected = "'auto' or a number from 1 to 64";
+  auto s = scalar(*f, Expected);
+  if (!s) {
+    return;
+  }
+  if (iequals(*s, "auto")) {
+    c.workers = 0;
+    return;
+  }
+  auto n = parseUnsigned(*s);
+  if (!n || *n < 1 || *n > MaxWorkers) {
+    report(*f, fmt::format("expected {}, got '{}'", Expected, *s));
+    return;
+  }
+  c.workers = static_cast<uint32_t>(*n);
+}
+
+void Loader::loadTables(const Section& top, Config& c) {
+  const Field* f = top.find("tables");
+  if (f == nullptr) {
+    return;
+  }
+  Section tables(reporter_, *f);
+  for (const Field& t : tables.fields()) {
+    declared_tables_.insert(t.key);
+    if (!isName(t.key)) {
+      reporter_.add(t.key_node.Mark(),
+                    fmt::format("tables: '{}' is not a valid table name (use letters, digits, "
+                                "'-', '_' and '.')",
+                                t.key));
+      continue;
+    }
+    if (auto spec = table(t)) {
+      c.tables.emplace(t.key, std::move(*spec));
+    }
+  }
+}
+
+std::optional<TableSpec> Loader::table(const Field& f) {
+  Section s(reporter_, f);
+  if (!s.isMapping()) {
+    return std::nullopt;
+  }
+  TableSpec spec;
+  spec.name = f.key;
+  spec.origin = reporter_.where(f.key_node.Mark());
+  const Field* type = s.require("type");
+  std::optional<std::string> kind = type ? text(*type) : std::nullopt;
+  if (kind == "inline") {
+    s.allowOnly({"type", "map"});
+    const Field* map = s.require("map");
+    if (map == nullptr || !inlineMap(*map, spec.entries)) {
+      return std::nullopt;
+    }
+  } else if (kind == "file") {
+    s.allowOnly({"type", "path"});
+    const Field* p = s.require("path");
+    std::optional<std::string> resolved = p ? path(*p) : std::nullopt;
+    if (!resolved) {
+      return std::nullopt;
+    }
+    spec.path = *resolved;
+  } else {
+    s.allowOnly({"type", "map", "path"});
+    if (kind) {
+      report(*type, unknownTableType(*kind));
+    }
+    return std::nullopt;
+  }
+  spec.type = *kind;
+  return spec;
+}
+
+// Keys are lower-cased because lookups are case-insensitive (the router lower-cases what it
+// looks up); values are kept as written.
+bool Loader::inlineMap(const Field& f, std::map<std::string, std::string>& entries) {
+  Section map(reporter_, f);
+  if (!map.isMapping()) {
+    return false;
+  }
+  bool ok = true;
+  for (const Field& entry : map.fields()) {
+    std::string key = toLower(entry.key);
+    auto value = text(entry);
+    if (!value) {
+      ok = false;
+      continue;
+    }
+    if (!entries.emplace(key, *value).second) {
+      reporter_.add(entry.key_node.Mark(),
+                    fmt::format("duplicate key '{}' in {} (keys are case-insensitive)",
+                                entry.key, f.path));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+void Loader::loadListeners(const Section& top, Config& c) {
+  const Field* f = top.require("listeners");
+  if (f == nullptr) {
+    return;
+  }
+  if (!f->value.IsSequence()) {
+    report(*f, fmt::format("expected a list of listeners, got {}", describe(f->value)));
+    return;
+  }
+  if (f->value.size() == 0) {
+    report(*f, "at least one listener is required");
+    return;
+  }
+  std::map<std::string, int> names;  // name -> 0-based line of its first use
+  size_t i = 0;
+  for (const YAML::Node& node : f->value) {
+    Section s(reporter_, element(*f, node, i++));
+    s.allowOnly({"name", "address"});
+    const Field* name_field = s.require("name");
+    const Field* address_field = s.require("address");
+    Listener listener;
+    bool ok = name_field != nullptr && address_field != nullptr;
+    if (name_field != nullptr) {
+      if (auto name = text(*name_field)) {
+        if (!isName(*name)) {
+          report(*name_field, fmt::format("'{}' is not a valid listener name (use letters, "
+                                          "digits, '-', '_' and '.')",
+                                          *name));
+          ok = false;
+        } else if (auto [it, fresh] = names.emplace(*name, name_field->mark().line); !fresh) {
+          report(*name_field, fmt::format("duplicate listener name '{}' (first at line {})",
+                                          *name, it->second + 1));
+          ok = false;
+        }
+        listener.name = *name;
+      } else {
+        ok = false;
+      }
+    }
+    if (address_field != nullptr) {
+      if (auto address = endpoint(*address_field)) {
+        listener.address = *address;
+        for (const Listener& other : c.listeners) {
+          if (overlaps(*address, other.address)) {
+            report(*address_field,
+                   fmt::format("{} overlaps listener '{}' ({})", address->toString(), other.name,
+                               other.address.toString()));
+            ok = false;
+            break;
+          }
+        }
+      } else {
+        ok = false;
+      }
+    }
+    if (ok) {
+      c.listeners.push_back(std::move(listener));
+      listener_marks_.push_back(address_field->mark());
+    }
+  }
+}
+
+void Loader::loadDomains(const Section& top, Config& c) {
+  constexpr std::string_view Hint = "(an empty list, local: [], means no local mailboxes)";
+  const Field* f = top.require("domains", Hint);
+  if (f == nullptr) {
+    return;
+  }
+  Section domains(reporter_, *f);
+  domains.allowOnly({"local"});
+  const Field* local = domains.require("local", Hint);
+  if (local == nullptr) {
+    return;
+  }
+  if (!local->value.IsSequence()) {
+    report(*local, fmt::format("expected a list of domains, got {}", describe(local->value)));
+    return;
+  }
+  size_t i = 0;
+  for (const YAML::Node& node : local->value) {
+    Field item = element(*local, node, i++);
+    auto name = scalar(item, "a domain");
+    if (!name) {
+      continue;
+    }
+    std::string domain = toLower(*name);
+    if (!looksLikeDomain(domain)) {
+      report(item, fmt::format("'{}' is not a valid domain name", *name));
+    } else if (std::find(c.local_domains.begin(), c.local_domains.end(), domain) !=
+               c.local_domains.end()) {
+      report(item, fmt::format("duplicate domain '{}'", domain));
+    } else {
+      c.local_domains.push_back(std::move(domain));
+    }
+  }
+}
+
+void Loader::loadMailboxes(const Section& top, Config& c) {
+  const Field* f = top.find("mailboxes");
+  if (f != nullptr && !f->value.IsNull()) {
+    c.mailboxes = tableRef(*f, c);
+  } else if (!c.local_domains.empty()) {
+    reporter_.add(top.mark(), "missing required key 'mailboxes' (domains.local is not empty, "
+                              "so local mail needs a mailbox table)");
+  }
+}
+
+void Loader::loadAliases(const Section& top, Config& c) {
+  const Field* f = top.find("aliases");
+  if (f == nullptr || f->value.IsNull()) {
+    return;
+  }
+  if (f->value.IsScalar()) {
+    if (auto spec = tableRef(*f, c)) {
+      c.aliases.push_back(std::move(*spec));
+    }
+    return;
+  }
+  if (!f->value.IsSequence()) {
+    report(*f, fmt::format("expected a table reference or a list of them, got {}",
+                           describe(f->value)));
+    return;
+  }
+  size_t i = 0;
+  for (const YAML::Node& node : f->value) {
+    if (auto spec = tableRef(element(*f, node, i++), c)) {
+      c.aliases.push_back(std::move(*spec));
+    }
+  }
+}
+
+void Loader::loadRecipientDelimiter(const Section& top, Config& c) {
+  const Field* f = top.find("recipient_delimiter");
+  if (f == nullptr) {
+    return;
+  }
+  auto s = text(*f);
+  if (!s) {
+    return;
+  }
+  if (s->size() > 1 || (s->size() == 1 && static_cast<unsigned char>((*s)[0]) >= 0x80)) {
+    report(*f, fmt::format("must be a single ASCII character or empty, got '{}'", *s));
+  } else if (*s == "@" || *s == " " || hasControlChars(*s)) {
+    report(*f, fmt::format("'{}' cannot separate an address extension", *s));
+  } else {
+    c.recipient_delimiter = *s;
+  }
+}
+
+void Loader::loadLimits(const Section& top, Config& c) {
+  const Field* f = top.find("limits");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"message_size", "recipients_per_message", "connections", "connections_per_client",
+               "command_line_length", "text_line_length", "errors_per_session", "idle_timeout",
+               "data_timeout", "session_timeout"});
+  Limits& l = c.limits;
+  setSize(s, "message_size", l.message_size);
+  setNumber(s, "recipients_per_message", l.recipients_per_message, 1);
+  setNumber(s, "connections", l.connections, 1);
+  setNumber(s, "connections_per_client", l.connections_per_client, 1);
+  setNumber(s, "command_line_length", l.command_line_length, MinCommandLineLength);
+  setNumber(s, "text_line_length", l.text_line_length, MinTextLineLength);
+  setNumber(s, "errors_per_session", l.errors_per_session, 1);
+  setDuration(s, "idle_timeout", l.idle_timeout);
+  setDuration(s, "data_timeout", l.data_timeout);
+  setDuration(s, "session_timeout", l.session_timeout);
+}
+
+void Loader::loadSmtp(const Section& top, Config& c) {
+  const Field* f = top.find("smtp");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"bare_line_endings", "vrfy", "banner"});
+  if (const Field* b = s.find("bare_line_endings")) {
+    constexpr std::string_view Expected = "reject or normalize";
+    if (auto v = scalar(*b, Expected)) {
+      if (*v == "reject") {
+        c.smtp.bare_line_endings = BareLineEnding::Reject;
+      } else if (*v == "normalize") {
+        c.smtp.bare_line_endings = BareLineEnding::Normalize;
+      } else {
+        report(*b, fmt::format("expected {}, got '{}'", Expected, *v));
+      }
+    }
+  }
+  setBool(s, "vrfy", c.smtp.vrfy);
+  if (const Field* b = s.find("banner")) {
+    if (auto v = text(*b)) {
+      // It goes on the wire after "220 "; a CR or LF would inject a line.
+      if (v->empty()) {
+        report(*b, "must not be empty (leave it out for the default)");
+      } else if (hasControlChars(*v)) {
+        report(*b, "must not contain control characters");
+      } else {
+        c.smtp.banner = *v;
+      }
+    }
+  }
+}
+
+void Loader::loadQueue(const Section& top, Config& c) {
+  const Field* f = top.find("queue");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"max_lifetime", "min_backoff", "max_backoff", "delivery_concurrency"});
+  setDuration(s, "max_lifetime", c.queue.max_lifetime);
+  setDuration(s, "min_backoff", c.queue.min_backoff);
+  setDuration(s, "max_backoff", c.queue.max_backoff);
+  setNumber(s, "delivery_concurrency", c.queue.delivery_concurrency, 0);
+  if (c.queue.min_backoff > c.queue.max_backoff) {
+    // One of them was set, or the defaults would be wrong; point at the one that was.
+    const Field* at = s.find("min_backoff") ? s.find("min_backoff") : s.find("max_backoff");
+    reporter_.add(at ? at->mark() : s.mark(),
+                  fmt::format("queue.min_backoff ({}) must not exceed queue.max_backoff ({})",
+                              formatDuration(c.queue.min_backoff),
+                              formatDuration(c.queue.max_backoff)));
+  }
+}
+
+void Loader::loadDelivery(const Section& top, Config& c) {
+  const Field* f = top.find("delivery");
+  if (f == nullptr) {
+    return;
+  }
+  Section delivery(reporter_, *f);
+  delivery.allowOnly({"maildir"});
+  if (const Field* m = delivery.find("maildir")) {
+    Section maildir(reporter_, *m);
+    maildir.allowOnly({"fsync"});
+    setBool(maildir, "fsync", c.delivery.maildir_fsync);
+  }
+}
+
+void Loader::loadStatus(const Section& top, Config& c) {
+  std::optional<YAML::Mark> address_mark;  // set when status.address was written
+  if (const Field* f = top.find("status")) {
+    if (f->value.IsNull()) {
+      c.status.address.reset();  // "status: null" reads as "no status endpoint"
+      return;
+    }
+    Section s(reporter_, *f);
+    s.allowOnly({"address"});
+    if (const Field* address = s.find("address")) {
+      address_mark = address->mark();
+      c.status.address.reset();
+      if (!address->value.IsNull()) {
+        c.status.address = endpoint(*address);
+      }
+    }
+  }
+  if (!c.status.address) {
+    return;
+  }
+  for (size_t i = 0; i < c.listeners.size(); ++i) {
+    const Listener& l = c.listeners[i];
+    if (overlaps(*c.status.address, l.address)) {
+      reporter_.add(address_mark.value_or(listener_marks_[i]),
+                    fmt::format("the status endpoint {} overlaps listener '{}' ({})",
+                                c.status.address->toString(), l.name, l.address.toString()));
+    }
+  }
+}
+
+void Loader::loadLog(const Section& top, Config& c) {
+  const Field* f = top.find("log");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"file", "syslog_name", "debug"});
+  if (const Field* file = s.find("file"); file != nullptr && !file->value.IsNull()) {
+    c.log.file = path(*file);
+  }
+  if (const Field* name = s.find("syslog_name")) {
+    if (auto v = text(*name)) {
+      if (v->empty() || hasControlChars(*v) || v->find(' ') != std::string::npos) {
+        report(*name, fmt::format("expected a name without spaces, got '{}'", *v));
+      } else {
+        c.log.syslog_name = *v;
+      }
+    }
+  }
+  setBool(s, "debug", c.log.debug);
+}
+
+// Reads a whole file; the error text is strerror's.
+std::optional<std::string> readFile(const std::string& path, std::string& error) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string text;
+  std::array<char, 8192> chunk{};
+  size_t n = 0;
+  while ((n = std::fread(chunk.data(), 1, chunk.size(), file)) > 0) {
+    text.append(chunk.data(), n);
+  }
+  bool failed = std::ferror(file) != 0;
+  int saved = errno;
+  std::fclose(file);
+  if (failed) {
+    error = std::strerror(saved);
+    return std::nullopt;
+  }
+  return text;
+}
+
+}  // namespace
+
+LoadResult loadConfigFromString(const std::string& yaml, const std::string& name,
+                                const std::string& base_dir) {
+  Reporter reporter(name);
+  std::optional<Config> config;
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    if (documents.size() > 1) {
+      reporter.add(documents[1].Mark(), "only one YAML document is allowed (found '---')");
+    }
+    // An empty file has no document at all; report its missing keys at 1:1.
+    YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+    YAML::Mark root_mark = documents.empty() ? YAML::Mark() : root.Mark();
+    std::error_code ec;
+    fs::path base = fs::absolute(base_dir, ec);
+    Loader loader(reporter, ec ? fs::path(base_dir) : base.lexically_normal());
+    config = loader.load(root, root_mark);
+    config->source_file = name;
+  } catch (const YAML::ParserException& e) {
+    reporter.add(e.mark, fmt::format("syntax error: {}", e.msg));
+  } catch (const YAML::Exception& e) {
+    reporter.add(e.mark, e.msg);
+  } catch (const std::exception& e) {
+    reporter.add(YAML::Mark::null_mark(), fmt::format("cannot load: {}", e.what()));
+  } catch (...) {
+    reporter.add(YAML::Mark::null_mark(), "cannot load: unknown error");
+  }
+  if (!reporter.empty()) {
+    return LoadResult{std::nullopt, reporter.errors()};
+  }
+  return LoadResult{std::move(config), {}};
+}
+
+LoadResult loadConfig(const std::string& path) {
+  try {
+    std::string error;
+    std::optional<std::string> text = readFile(path, error);
+    if (!text) {
+      return LoadResult{std::nullopt, {{path, fmt::format("cannot read: {}", error)}}};
+    }
+    std::error_code ec;
+    fs::path absolute = fs::absolute(path, ec).lexically_normal();
+    if (ec) {
+      return LoadResult{std::nullopt, {{path, fmt::format("cannot read: {}", ec.message())}}};
+    }
+    LoadResult result = loadConfigFromString(*text, path, absolute.parent_path().string());
+    if (result.config) {
+      result.config->source_file = absolute.string();
+    }
+    return result;
+  } catch (const std::exception& e) {
+    return LoadResult{std::nullopt, {{path, fmt::format("cannot load: {}", e.what())}}};
+  }
+}
+
+}  // namespace petrel::config

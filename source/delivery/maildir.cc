@@ -1,0 +1,348 @@
+// Maildir delivery (see headers/petrel/delivery/maildir.h): tmp/ write, fsync, rename to
+// new/, one directory fsync per new/ per batch.
+//
+// Per item:  ensure Maildir ─▶ open tmp/<name> (O_EXCL) ─▶ copy prefix + body (CRLF -> LF)
+//            ─▶ fsync ─▶ close ─▶ rename to new/<name>,S=<size>
+// then per distinct new/ directory: fsync. Any failure before the rename unlinks the tmp
+// file; a failed directory fsync unlinks the delivered files it was meant to cover, so the
+// queue's retry does not produce a duplicate.
+//
+// This file does no retries, no logging and no quota accounting; it never reads a whole
+// body file into memory (MaildirChunkSize at a time).
+#include "petrel/delivery/maildir.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace petrel::delivery {
+
+namespace {
+
+// Distinguishes deliveries within one process and microsecond (Maildir spec "Q" part).
+std::atomic<uint64_t> delivery_counter{0};
+
+std::string systemErrorText(int err) {
+  char buf[256];
+  // strerror_r has two signatures (GNU returns char*, XSI int); these overloads pick either.
+  struct Pick {
+    static const char* text(int rc, const char* buf) { return rc == 0 ? buf : "unknown error"; }
+    static const char* text(const char* s, const char*) { return s; }
+  };
+  return Pick::text(strerror_r(err, buf, sizeof buf), buf);
+}
+
+Error systemError(std::string_view what, const std::string& path, int err) {
+  return Error::temporary(fmt::format("{} {}: {}", what, path, systemErrorText(err)));
+}
+
+// The Maildir spec asks to encode '/' and ':' in the host part so it stays one path component
+// and does not collide with the ":2,flags" info suffix.
+std::string maildirHostName(const std::string& hostname) {
+  std::string out;
+  for (char c : hostname) {
+    if (c == '/') {
+      out += "\\057";
+    } else if (c == ':') {
+      out += "\\072";
+    } else {
+      out += c;
+    }
+  }
+  return out.empty() ? "localhost" : out;
+}
+
+std::string uniqueName(const std::string& host) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return fmt::format("{}.M{}P{}Q{}.{}", now.tv_sec, now.tv_nsec / 1000, ::getpid(),
+                     delivery_counter.fetch_add(1, std::memory_order_relaxed), host);
+}
+
+std::string parentOf(const std::string& dir) {
+  size_t slash = dir.find_last_of('/');
+  return slash == 0 ? "/" : dir.substr(0, slash);
+}
+
+Status fsyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return systemError("cannot open directory", dir, errno);
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return systemError("cannot fsync directory", dir, err);
+  }
+  return okStatus();
+}
+
+// mkdir -p with mode 0700. `dir` has no trailing '/'. Records the parent of every directory it
+// creates in `created_in` so their new entries can be fsynced.
+Status makeDirectories(const std::string& dir, std::set<std::string>& created_in) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    created_in.insert(parentOf(dir));
+    return okStatus();
+  }
+  int err = errno;
+  if (err == EEXIST) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return okStatus();
+    }
+    return systemError("cannot create directory", dir, ENOTDIR);
+  }
+  if (err == ENOENT && dir != "/" && !dir.empty()) {
+    if (Status parent = makeDirectories(parentOf(dir), created_in); !parent) {
+      return parent;
+    }
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      created_in.insert(parentOf(dir));
+      return okStatus();
+    }
+    err = errno;
+    if (err == EEXIST) {
+      return okStatus();  // a concurrent delivery created it
+    }
+  }
+  return systemError("cannot create directory", dir, err);
+}
+
+Status ensureMaildir(const std::string& maildir, bool fsync) {
+  std::set<std::string> created_in;
+  for (const char* sub : {"tmp", "new", "cur"}) {
+    if (Status made = makeDirectories(maildir + sub, created_in); !made) {
+      return made;
+    }
+  }
+  if (fsync) {
+    // A new Maildir must survive a crash as well as the file in it.
+    for (const std::string& dir : created_in) {
+      if (Status synced = fsyncDirectory(dir); !synced) {
+        return synced;
+      }
+    }
+  }
+  return okStatus();
+}
+
+// Writes to a file descriptor through a bounded buffer, turning CRLF into LF. The CR of a pair
+// split across two put() calls is held back until the next byte is known.
+class LfWriter {
+ public:
+  LfWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {
+    buffer_.reserve(MaildirChunkSize);
+  }
+
+  // Copies `data` unchanged.
+  Status putRaw(std::string_view data) {
+    while (!data.empty()) {
+      size_t n = std::min(data.size(), MaildirChunkSize - buffer_.size());
+      buffer_.append(data.data(), n);
+      data.remove_prefix(n);
+      if (buffer_.size() >= MaildirChunkSize) {
+        if (Status s = flush(); !s) {
+          return s;
+        }
+      }
+    }
+    return okStatus();
+  }
+
+  // Copies `data` with CRLF -> LF; a CR not followed by LF is content and is kept.
+  Status putWire(std::string_view data) {
+    if (pending_cr_ && !data.empty()) {
+      pending_cr_ = false;
+      if (data.front() != '\n') {
+        if (Status s = putRaw("\r"); !s) {
+          return s;
+        }
+      }
+    }
+    while (!data.empty()) {
+      size_t cr = data.find('\r');
+      if (Status s = putRaw(data.substr(0, cr)); !s || cr == std::string_view::npos) {
+        return s;
+      }
+      data.remove_prefix(cr + 1);
+      if (data.empty()) {
+        pending_cr_ = true;  // the LF may start the next chunk
+      } else if (data.front() != '\n') {
+        if (Status s = putRaw("\r"); !s) {
+          return s;
+        }
+      }
+    }
+    return okStatus();
+  }
+
+  Status finish() {
+    if (pending_cr_) {
+      pending_cr_ = false;
+      if (Status s = putRaw("\r"); !s) {
+        return s;
+      }
+    }
+    return flush();
+  }
+
+  uint64_t size() const { return written_ + buffer_.size(); }
+
+ private:
+  Status flush() {
+    std::string_view rest = buffer_;
+    while (!rest.empty()) {
+      ssize_t n = ::write(fd_, rest.data(), rest.size());
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        return systemError("cannot write", path_, errno);
+      }
+      rest.remove_prefix(static_cast<size_t>(n));
+      written_ += static_cast<uint64_t>(n);
+    }
+    buffer_.clear();
+    return okStatus();
+  }
+
+  const int fd_;
+  const std::string path_;
+  std::string buffer_;
+  uint64_t written_ = 0;
+  bool pending_cr_ = false;
+};
+
+Status copyBodyFile(const std::string& body_path, LfWriter& writer) {
+  int fd = ::open(body_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return systemError("cannot open message file", body_path, errno);
+  }
+  std::string chunk(MaildirChunkSize, '\0');
+  Status status = okStatus();
+  for (;;) {
+    ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    if (n == 0) {
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      status = systemError("cannot read message file", body_path, errno);
+      break;
+    }
+    status = writer.putWire(std::string_view(chunk.data(), static_cast<size_t>(n)));
+    if (!status) {
+      break;
+    }
+  }
+  ::close(fd);
+  return status;
+}
+
+// Writes the message into tmp/ and renames it into new/. Returns the final path.
+Result<std::string> deliverOne(const MaildirItem& item, bool fsync, const std::string& host) {
+  const std::string& maildir = item.maildir;
+  // Names are unique by construction; O_EXCL guards against a clock step plus pid reuse.
+  std::string name;
+  std::string tmp_path;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    name = uniqueName(host);
+    tmp_path = maildir + "tmp/" + name;
+    fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno != EEXIST || attempt >= 3)) {
+      return systemError("cannot create", tmp_path, errno);
+    }
+  }
+
+  LfWriter writer(fd, tmp_path);
+  Status status = writer.putRaw(item.header_prefix);
+  if (status) {
+    status =
+        item.body_path.empty() ? writer.putWire(item.body) : copyBodyFile(item.body_path, writer);
+  }
+  if (status) {
+    status = writer.finish();
+  }
+  if (status && fsync && ::fsync(fd) != 0) {
+    status = systemError("cannot fsync", tmp_path, errno);
+  }
+  // close() can report a deferred write error (NFS, some quota implementations).
+  if (::close(fd) != 0 && status) {
+    status = systemError("cannot close", tmp_path, errno);
+  }
+  std::string final_path = fmt::format("{}new/{},S={}", maildir, name, writer.size());
+  if (status && ::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+    status = systemError("cannot rename into", final_path, errno);
+  }
+  if (!status) {
+    ::unlink(tmp_path.c_str());
+    return status.error();
+  }
+  return final_path;
+}
+
+}  // namespace
+
+void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std::string& hostname) {
+  const std::string host = maildirHostName(hostname);
+  std::set<std::string> ensured;  // Maildirs checked in this batch
+  // new/ directory -> indexes of the items renamed into it.
+  std::map<std::string, std::vector<size_t>> renamed_into;
+
+  for (size_t i = 0; i < items.size(); ++i) {
+    MaildirItem& item = items[i];
+    item.filename.clear();
+    item.result = okStatus();
+    if (item.maildir.empty() || item.maildir.front() != '/' || item.maildir.back() != '/') {
+      // Router::maildirFor() never returns such a path: a caller bug, not worth a bounce.
+      item.result = Error::temporary(
+          fmt::format("maildir \"{}\" is not an absolute directory ending in '/'", item.maildir));
+      continue;
+    }
+    if (ensured.count(item.maildir) == 0) {
+      if (Status made = ensureMaildir(item.maildir, fsync); !made) {
+        item.result = made.error();
+        continue;
+      }
+      ensured.insert(item.maildir);
+    }
+    Result<std::string> delivered = deliverOne(item, fsync, host);
+    if (!delivered) {
+      item.result = delivered.error();
+      continue;
+    }
+    item.filename = std::move(delivered.value());
+    renamed_into[item.maildir + "new"].push_back(i);
+  }
+
+  if (!fsync) {
+    return;
+  }
+  for (const auto& [dir, indexes] : renamed_into) {
+    Status synced = fsyncDirectory(dir);
+    if (synced) {
+      continue;
+    }
+    // The renames may not be durable; undo them so the queue's retry delivers exactly once.
+    for (size_t i : indexes) {
+      ::unlink(items[i].filename.c_str());
+      items[i].filename.clear();
+      items[i].result = synced.error();
+    }
+  }
+}
+
+}  // namespace petrel::delivery

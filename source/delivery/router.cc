@@ -1,0 +1,333 @@
+// Router: recipient address -> final recipients (aliases) -> Maildir (mailboxes).
+//
+// See headers/petrel/delivery/router.h for the expansion order. This file owns address
+// normalisation, lookup key construction, recursive alias expansion with loop detection and the
+// Maildir path rules. It does no I/O of its own (the tables may) and formats no SMTP replies:
+// callers turn an Expansion's status/reason into one.
+#include "petrel/delivery/router.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "petrel/core/strings.h"
+
+namespace petrel::delivery {
+
+using lookup::LookupStatus;
+using Outcome = Expansion::Outcome;
+
+// An address with its domain lower-cased; the local part keeps the case it was given in.
+struct Router::Address {
+  std::string local;
+  std::string domain;
+
+  std::string text() const { return local + "@" + domain; }
+  std::string key() const { return toLower(local) + "@" + domain; }
+};
+
+// A search over several tables with several keys.
+struct Router::TableAnswer {
+  lookup::LookupResult result;
+  std::string key;  // the key that was found
+};
+
+// The work of one expand() call. Every method returning bool returns false after recording
+// the failure that ends the expansion.
+struct Router::ExpandState {
+  std::string top_key;
+  std::vector<std::string> recipients;
+  std::unordered_set<std::string> recipient_keys;  // for deduplication (case-insensitive)
+  std::unordered_set<std::string> on_path;         // aliases being expanded: loop detection
+  std::unordered_set<std::string> done;            // addresses fully expanded already
+  std::optional<Expansion> failure;
+
+  bool fail(Outcome outcome, std::string_view status, std::string reason) {
+    failure = Expansion{outcome, {}, std::string(status), std::move(reason)};
+    return false;
+  }
+
+  // The reason is the table's own error text (it names the table and the cause) for the log;
+  // callers reply with a generic text such as Postfix's "Temporary lookup failure".
+  bool tableFailed(const TableAnswer& answer) {
+    bool temporary = answer.result.status == lookup::LookupStatus::TempFail;
+    std::string reason = answer.result.error;
+    if (reason.empty()) {
+      reason = temporary ? "Temporary lookup failure" : "Server configuration error";
+    }
+    return fail(Outcome::TemporaryFailure, temporary ? "4.3.0" : "4.3.5", std::move(reason));
+  }
+
+  bool unknown(const Address& address) {
+    constexpr std::string_view UnknownUser = "User unknown in virtual mailbox table";
+    if (address.key() == top_key) {
+      return fail(Outcome::UnknownRecipient, "5.1.1", std::string(UnknownUser));
+    }
+    return fail(Outcome::UnknownRecipient, "5.1.1",
+                fmt::format("<{}>: {}", address.text(), UnknownUser));
+  }
+
+  bool addFinal(const Address& address) {
+    if (recipient_keys.insert(address.key()).second) {
+      if (recipients.size() >= MaxExpansionRecipients) {
+        return fail(Outcome::PermanentFailure, "5.4.6", "alias expansion too large");
+      }
+      recipients.push_back(address.text());
+    }
+    return true;
+  }
+};
+
+namespace {
+
+// "local@domain" split at the last '@' (a quoted local part may contain one). Returns nullopt
+// when either side is empty or there is no '@'.
+std::optional<std::pair<std::string_view, std::string_view>> splitAddress(std::string_view text) {
+  size_t at = text.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == text.size()) {
+    return std::nullopt;
+  }
+  return std::pair{text.substr(0, at), text.substr(at + 1)};
+}
+
+bool hasDotDotComponent(std::string_view path) {
+  for (std::string_view component : split(path, '/')) {
+    if (component == "..") {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Router::Router(const config::Config& cfg, lookup::Warn warn)
+    : mail_root_(cfg.mail_root), delimiters_(cfg.recipient_delimiter) {
+  for (const std::string& domain : cfg.local_domains) {
+    std::string lower = toLower(domain);
+    if (local_domain_set_.insert(lower).second) {
+      local_domains_.push_back(std::move(lower));
+    }
+  }
+  while (mail_root_.size() > 1 && mail_root_.back() == '/') {
+    mail_root_.pop_back();
+  }
+  if (cfg.mailboxes) {
+    mailboxes_.push_back(lookup::makeTable(*cfg.mailboxes, warn));
+  }
+  for (const config::TableSpec& spec : cfg.aliases) {
+    aliases_.push_back(lookup::makeTable(spec, warn));
+  }
+}
+
+bool Router::isLocalDomain(std::string_view domain) const {
+  return local_domain_set_.count(toLower(domain)) != 0;
+}
+
+void Router::refreshTables() const {
+  for (const auto& table : mailboxes_) {
+    table->refresh();
+  }
+  for (const auto& table : aliases_) {
+    table->refresh();
+  }
+}
+
+std::optional<Router::Address> Router::parseAddress(std::string_view text) const {
+  text = trim(text);
+  // RFC 5321 4.5.1: "RCPT TO:<Postmaster>" without a domain must be accepted.
+  if (iequals(text, "postmaster")) {
+    if (local_domains_.empty()) {
+      return std::nullopt;
+    }
+    return Address{std::string(text), local_domains_.front()};
+  }
+  auto parts = splitAddress(text);
+  if (!parts) {
+    return std::nullopt;
+  }
+  return Address{std::string(parts->first), toLower(parts->second)};
+}
+
+std::vector<std::string> Router::lookupKeys(const Address& address) const {
+  std::vector<std::string> keys{address.key()};
+  if (!delimiters_.empty()) {
+    // "alice+tag" -> "alice"; a local part that starts with the delimiter has no base.
+    size_t pos = address.local.find_first_of(delimiters_);
+    if (pos != std::string::npos && pos > 0) {
+      keys.push_back(toLower(std::string_view(address.local).substr(0, pos)) + "@" +
+                     address.domain);
+    }
+  }
+  return keys;
+}
+
+Router::TableAnswer Router::search(const std::vector<lookup::TablePtr>& tables,
+                                   const std::vector<std::string>& keys) {
+  // Key-major like Postfix: an exact entry in a later table beats a weaker key in an earlier
+  // one. Any failure stops the search: we cannot know what the failed table would have said.
+  for (const std::string& key : keys) {
+    for (const auto& table : tables) {
+      lookup::LookupResult result = table->lookup(key);
+      if (result.status != LookupStatus::NotFound) {
+        return {std::move(result), key};
+      }
+    }
+  }
+  return {lookup::LookupResult::notFound(), {}};
+}
+
+Result<std::string> Router::mailboxPath(const Address& address, const TableAnswer& answer) const {
+  const std::string& value = answer.result.value;
+  std::string path;
+  if (!value.empty() && value.back() == '/') {
+    path = value.front() == '/' ? value : fmt::format("{}/{}", mail_root_, value);
+  } else {
+    // Any other value ("yes") means the default layout, named after the key that matched,
+    // so "alice+tag" lands in alice's Maildir.
+    std::string_view local = std::string_view(answer.key).substr(0, answer.key.rfind('@'));
+    path = fmt::format("{}/{}/{}/", mail_root_, address.domain, toLower(local));
+  }
+  if (hasDotDotComponent(path)) {
+    return Error::temporary(
+        fmt::format("mailbox of {}: path \"{}\" has a \"..\" component", address.text(), path));
+  }
+  return path;
+}
+
+bool Router::finishWithMailbox(const Address& address, const TableAnswer& mailbox,
+                               ExpandState& state) const {
+  switch (mailbox.result.status) {
+    case LookupStatus::Found: {
+      // Check the path now so a broken entry defers at RCPT time instead of after queueing.
+      Result<std::string> path = mailboxPath(address, mailbox);
+      if (!path) {
+        return state.fail(Outcome::TemporaryFailure, "4.3.5", path.error().message());
+      }
+      return state.addFinal(address);
+    }
+    case LookupStatus::NotFound:
+      return state.unknown(address);
+    default:
+      return state.tableFailed(mailbox);
+  }
+}
+
+bool Router::expandAddress(const Address& address, int depth, ExpandState& state) const {
+  if (!isLocalDomain(address.domain)) {
+    return state.addFinal(address);  // relayed by a later feature
+  }
+  std::string key = address.key();
+  if (state.done.count(key) != 0) {
+    return true;
+  }
+  if (state.on_path.count(key) != 0) {
+    return state.fail(Outcome::PermanentFailure, "5.4.6", "alias loop");
+  }
+  if (depth > MaxAliasDepth) {
+    return state.fail(Outcome::PermanentFailure, "5.4.6", "alias loop");
+  }
+
+  std::vector<std::string> keys = lookupKeys(address);
+  bool ok = false;
+  if (TableAnswer alias = search(aliases_, keys); alias.result.status == LookupStatus::Found) {
+    ok = expandTargets(address, alias, depth, state);
+  } else if (alias.result.status != LookupStatus::NotFound) {
+    return state.tableFailed(alias);
+  } else if (TableAnswer mailbox = search(mailboxes_, keys);
+             mailbox.result.status != LookupStatus::NotFound) {
+    ok = finishWithMailbox(address, mailbox, state);
+  } else if (TableAnswer catch_all = search(aliases_, {"@" + address.domain});
+             catch_all.result.status == LookupStatus::Found) {
+    ok = expandTargets(address, catch_all, depth, state);
+  } else if (catch_all.result.status != LookupStatus::NotFound) {
+    return state.tableFailed(catch_all);
+  } else {
+    return state.unknown(address);
+  }
+  if (ok) {
+    state.done.insert(std::move(key));
+  }
+  return ok;
+}
+
+bool Router::expandTargets(const Address& address, const TableAnswer& alias, int depth,
+                           ExpandState& state) const {
+  std::vector<Address> targets;
+  std::string_view rest = alias.result.value;
+  while (!rest.empty()) {
+    size_t end = rest.find_first_of(", \t");
+    std::string_view token = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    if (token.size() >= 2 && token.front() == '<' && token.back() == '>') {
+      token = token.substr(1, token.size() - 2);
+    }
+    if (token.empty()) {
+      continue;
+    }
+    if (token.find('@') == std::string_view::npos) {
+      // A bare name stays in the domain of the alias: "sales@b.test: bob" means bob@b.test.
+      targets.push_back(Address{std::string(token), address.domain});
+    } else if (auto parts = splitAddress(token)) {
+      targets.push_back(Address{std::string(parts->first), toLower(parts->second)});
+    } else {
+      return state.fail(Outcome::TemporaryFailure, "4.3.5",
+                        fmt::format("alias {} has a bad target \"{}\"", alias.key, token));
+    }
+  }
+  if (targets.empty()) {
+    return state.fail(Outcome::TemporaryFailure, "4.3.5",
+                      fmt::format("alias {} has no target", alias.key));
+  }
+
+  std::string key = address.key();
+  state.on_path.insert(key);
+  for (const Address& target : targets) {
+    // An address that maps to itself ("alice -> alice, archive") is final: deliver it.
+    bool ok = target.key() == key
+                  ? finishWithMailbox(address, search(mailboxes_, lookupKeys(address)), state)
+                  : expandAddress(target, depth + 1, state);
+    if (!ok) {
+      return false;
+    }
+  }
+  state.on_path.erase(key);
+  return true;
+}
+
+Expansion Router::expand(std::string_view text) const {
+  std::optional<Address> address = parseAddress(text);
+  if (!address) {
+    return Expansion{Outcome::PermanentFailure, {}, "5.1.3", "Bad recipient address syntax"};
+  }
+  if (!isLocalDomain(address->domain)) {
+    return Expansion{Outcome::NonLocalDomain, {}, "5.7.1", "Relay access denied"};
+  }
+  ExpandState state;
+  state.top_key = address->key();
+  if (!expandAddress(*address, 0, state)) {
+    return std::move(*state.failure);
+  }
+  return Expansion{Outcome::Accepted, std::move(state.recipients), "2.1.5", "Ok"};
+}
+
+Result<std::string> Router::maildirFor(std::string_view text) const {
+  std::optional<Address> address = parseAddress(text);
+  if (!address) {
+    return Error::permanent(fmt::format("bad mailbox address \"{}\"", text));
+  }
+  if (!isLocalDomain(address->domain)) {
+    return Error::permanent(fmt::format("{}: not a local domain", address->text()));
+  }
+  TableAnswer mailbox = search(mailboxes_, lookupKeys(*address));
+  switch (mailbox.result.status) {
+    case LookupStatus::Found:
+      return mailboxPath(*address, mailbox);
+    case LookupStatus::NotFound:
+      return Error::permanent(fmt::format("{}: no mailbox", address->text()));
+    default:
+      return Error::temporary(mailbox.result.error);
+  }
+}
+
+}  // namespace petrel::delivery

@@ -1,0 +1,172 @@
+// Mail log sinks and line formats; see mail_log.h.
+#include "petrel/log/mail_log.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace petrel::log {
+
+namespace {
+
+struct Sinks {
+  std::mutex mutex;
+  LogSettings settings;
+  int file_fd = -1;
+  std::string host;
+  pid_t pid = 0;
+};
+
+Sinks& sinks() {
+  static Sinks s;
+  return s;
+}
+
+const char* programName(Program p) {
+  switch (p) {
+    case Program::Master: return "master";
+    case Program::Smtpd: return "smtpd";
+    case Program::Qmgr: return "qmgr";
+    case Program::Virtual: return "virtual";
+    case Program::Bounce: return "bounce";
+    case Program::Cleanup: return "cleanup";
+  }
+  return "petrel";
+}
+
+void writeAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // nowhere left to report a logging failure
+    }
+    off += size_t(n);
+  }
+}
+
+std::string shortHost() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  std::string h(buf);
+  if (auto dot = h.find('.'); dot != std::string::npos) h.resize(dot);
+  return h.empty() ? "localhost" : h;
+}
+
+// Postfix style: two decimals below 10 s, whole seconds above, no trailing zeros.
+std::string delayText(double v) {
+  if (v < 0.005) return "0";
+  std::string t = v < 10 ? fmt::format("{:.2f}", v) : fmt::format("{:.0f}", v);
+  if (t.find('.') != std::string::npos) {
+    while (t.back() == '0') t.pop_back();
+    if (t.back() == '.') t.pop_back();
+  }
+  return t;
+}
+
+}  // namespace
+
+void configure(const LogSettings& settings) {
+  auto& s = sinks();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.settings = settings;
+  s.host = shortHost();
+  s.pid = getpid();
+  if (s.file_fd >= 0) ::close(s.file_fd);
+  s.file_fd = -1;
+  if (settings.file) {
+    s.file_fd = ::open(settings.file->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (s.file_fd < 0) {
+      writeAll(2, fmt::format("petrel: cannot open log file {}: {}\n", *settings.file,
+                              std::strerror(errno)));
+    }
+  }
+}
+
+void write(Program program, std::string_view text) {
+  auto& s = sinks();
+  time_t now = time(nullptr);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.host.empty()) {
+    s.host = shortHost();
+    s.pid = getpid();
+  }
+  std::string line = fmt::format("{} {} {}/{}[{}]: {}\n", stamp, s.host, s.settings.syslog_name,
+                                 programName(program), s.pid, text);
+  if (s.settings.to_stderr) writeAll(2, line);
+  if (s.file_fd >= 0) writeAll(s.file_fd, line);
+}
+
+bool debugEnabled() { return sinks().settings.debug; }
+
+void debug(std::string_view text) {
+  if (debugEnabled()) write(Program::Master, fmt::format("debug: {}", text));
+}
+
+namespace mail {
+
+void connect(std::string_view client) {
+  write(Program::Smtpd, fmt::format("connect from {}", client));
+}
+
+void disconnect(std::string_view client, std::string_view stats) {
+  write(Program::Smtpd, fmt::format("disconnect from {}{}{}", client, stats.empty() ? "" : " ",
+                                    stats));
+}
+
+void client(std::string_view id, std::string_view client) {
+  write(Program::Smtpd, fmt::format("{}: client={}", id, client));
+}
+
+void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt) {
+  write(Program::Qmgr,
+        fmt::format("{}: from=<{}>, size={}, nrcpt={} (queue active)", id, from, size, nrcpt));
+}
+
+void delivery(std::string_view id, std::string_view to, std::string_view orig_to,
+              std::string_view relay, double delay, const Delays& d, std::string_view dsn,
+              std::string_view status, std::string_view text) {
+  std::string orig = orig_to.empty() || orig_to == to ? std::string()
+                                                      : fmt::format("orig_to=<{}>, ", orig_to);
+  write(Program::Virtual,
+        fmt::format("{}: to=<{}>, {}relay={}, delay={}, delays={}/{}/{}/{}, dsn={}, status={} ({})",
+                    id, to, orig, relay, delayText(delay), delayText(d.before_queue),
+                    delayText(d.in_queue), delayText(d.setup), delayText(d.transmission), dsn,
+                    status, text));
+}
+
+void removed(std::string_view id) { write(Program::Qmgr, fmt::format("{}: removed", id)); }
+
+void bounceCreated(std::string_view id, std::string_view bounce_id) {
+  write(Program::Bounce,
+        fmt::format("{}: sender non-delivery notification: {}", id, bounce_id));
+}
+
+void reject(std::string_view stage, std::string_view client, std::string_view reply,
+            std::string_view from, std::string_view to, std::string_view proto,
+            std::string_view helo) {
+  std::string tail = fmt::format("from=<{}>", from);
+  if (!to.empty()) tail += fmt::format(" to=<{}>", to);
+  tail += fmt::format(" proto={}", proto);
+  if (!helo.empty()) tail += fmt::format(" helo=<{}>", helo);
+  write(Program::Smtpd,
+        fmt::format("NOQUEUE: reject: {} from {}: {}; {}", stage, client, reply, tail));
+}
+
+void warning(Program program, std::string_view text) {
+  write(program, fmt::format("warning: {}", text));
+}
+
+void info(Program program, std::string_view text) { write(program, text); }
+
+}  // namespace mail
+}  // namespace petrel::log

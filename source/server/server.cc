@@ -1,0 +1,451 @@
+// The serve process: startup, signals, reload, drain, status and control handlers.
+#include "petrel/server/server.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "petrel/core/strings.h"
+#include "petrel/log/mail_log.h"
+#include "petrel/server/queue_manager.h"
+#include "petrel/server/request_server.h"
+#include "petrel/server/runtime.h"
+#include "petrel/server/worker.h"
+
+namespace petrel::server {
+
+namespace {
+
+constexpr uint64_t DrainSeconds = 30;
+
+Status makeDir(const std::string& path) {
+  std::string partial;
+  for (auto part : split(path, '/')) {
+    partial += std::string(part) + "/";
+    if (part.empty()) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Error::config(fmt::format("cannot create {}: {}", partial, std::strerror(errno)));
+    }
+  }
+  return okStatus();
+}
+
+log::LogSettings logSettings(const config::Config& cfg) {
+  log::LogSettings s;
+  s.syslog_name = cfg.log.syslog_name;
+  s.file = cfg.log.file;
+  s.debug = cfg.log.debug;
+  return s;
+}
+
+Snapshot makeSnapshot(const config::Config& cfg) {
+  Snapshot s;
+  s.config = std::make_shared<const config::Config>(cfg);
+  s.router = std::make_shared<const delivery::Router>(cfg, [](const std::string& w) {
+    log::mail::warning(log::Program::Master, w);
+  });
+  return s;
+}
+
+std::string formatTime(int64_t unix_seconds) {
+  time_t t = time_t(unix_seconds);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%a %b %e %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string queueJson(const std::vector<queue::StoredMessage>& all) {
+  std::string out = "[";
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto& m = all[i];
+    if (i > 0) out += ",";
+    out += fmt::format(
+        "\n{{\"id\":\"{}\",\"arrival\":{},\"sender\":\"{}\",\"size\":{},\"held\":{},"
+        "\"client\":\"{}\",\"recipients\":[",
+        m.id, m.arrival_us / 1000000, jsonEscape(m.sender), m.size, m.held ? "true" : "false",
+        jsonEscape(m.client));
+    for (size_t k = 0; k < m.recipients.size(); ++k) {
+      const auto& r = m.recipients[k];
+      out += fmt::format(
+          "{}{{\"address\":\"{}\",\"orig_address\":\"{}\",\"status\":\"{}\",\"attempts\":{},"
+          "\"next_attempt\":{},\"last_error\":\"{}\"}}",
+          k > 0 ? "," : "", jsonEscape(r.address), jsonEscape(r.orig_address),
+          r.attempts > 0 ? "deferred" : "pending", r.attempts, r.next_attempt,
+          jsonEscape(r.last_error));
+    }
+    out += "]}";
+  }
+  out += all.empty() ? "]\n" : "\n]\n";
+  return out;
+}
+
+// mailq-style listing.
+std::string queueText(const std::vector<queue::StoredMessage>& all) {
+  if (all.empty()) return "Mail queue is empty\n";
+  std::string out = "-Queue ID-    --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
+  uint64_t bytes = 0;
+  for (const auto& m : all) {
+    bytes += m.size;
+    out += fmt::format("{:<12}{} {:>8} {:<20}  {}\n", m.id, m.held ? "!" : " ", m.size,
+                       formatTime(m.arrival_us / 1000000),
+                       m.sender.empty() ? "MAILER-DAEMON" : m.sender);
+    for (const auto& r : m.recipients) {
+      if (!r.last_error.empty()) out += fmt::format("{:45}({})\n", "", r.last_error);
+      out += fmt::format("{:45}{}\n", "", r.address);
+    }
+    out += "\n";
+  }
+  out += fmt::format("-- {} Kbytes in {} Request{}.\n", (bytes + 1023) / 1024, all.size(),
+                     all.size() == 1 ? "" : "s");
+  return out;
+}
+
+class Process {
+ public:
+  explicit Process(std::string config_path) : config_path_(std::move(config_path)) {}
+  int run();
+
+ private:
+  void onSignal(int signum);
+  void reload();
+  void drain();
+  void finishDrain();
+  void handleStatus(const std::string& request, RequestServer::Respond respond);
+  void handleControl(const std::string& request, RequestServer::Respond respond);
+  std::string metrics() const;
+
+  std::string config_path_;
+  uv_loop_t* loop_ = nullptr;
+  Runtime rt_;
+  std::unique_ptr<event::Dispatcher> main_;
+  std::unique_ptr<queue::Journal> journal_;
+  std::unique_ptr<QueueManager> qmgr_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<RequestServer> status_;
+  std::unique_ptr<RequestServer> control_;
+  std::vector<uv_signal_t*> signals_;
+  uv_timer_t refresh_timer_;
+  uv_timer_t drain_timer_;
+  size_t workers_draining_ = 0;
+  bool draining_ = false;
+  bool finished_ = false;
+};
+
+int Process::run() {
+  auto loaded = config::loadConfig(config_path_);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.toString());
+    fmt::print(stderr, "petrel: fatal: invalid configuration, not starting\n");
+    return 1;
+  }
+  const config::Config& cfg = *loaded.config;
+  log::configure(logSettings(cfg));
+  rt_.spool_dir = cfg.state_dir + "/spool";
+  for (const auto& dir : {cfg.state_dir, rt_.spool_dir, cfg.mail_root}) {
+    if (auto st = makeDir(dir); !st) {
+      log::mail::warning(log::Program::Master, fmt::format("fatal: {}", st.error().message()));
+      return 1;
+    }
+  }
+  auto journal = queue::Journal::open(cfg.state_dir + "/queue.db");
+  if (!journal) {
+    log::mail::warning(log::Program::Master,
+                       fmt::format("fatal: {}", journal.error().message()));
+    return 1;
+  }
+  journal_ = std::move(journal.value());
+  rt_.journal = journal_.get();
+  rt_.install(makeSnapshot(cfg));
+
+  loop_ = uv_default_loop();
+  main_ = std::make_unique<event::Dispatcher>(loop_);
+  rt_.main = main_.get();
+  qmgr_ = std::make_unique<QueueManager>(*main_, rt_);
+  rt_.queue_manager = qmgr_.get();
+  if (auto st = qmgr_->recover(); !st) {
+    log::mail::warning(log::Program::Master,
+                       fmt::format("fatal: queue recovery: {}", st.error().message()));
+    return 1;
+  }
+
+  unsigned n = cfg.workers > 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(rt_);
+    if (auto st = w->start(cfg); !st) {
+      log::mail::warning(log::Program::Master, fmt::format("fatal: {}", st.error().message()));
+      for (auto& started : workers_) started->stop();
+      return 1;
+    }
+    workers_.push_back(std::move(w));
+  }
+
+  control_ = std::make_unique<RequestServer>(
+      loop_, "\n", 4096, [this](const std::string& r, RequestServer::Respond respond) {
+        handleControl(r, std::move(respond));
+      });
+  if (auto st = control_->listenUnix(cfg.state_dir + "/control.sock"); !st) {
+    log::mail::warning(log::Program::Master, fmt::format("fatal: {}", st.error().message()));
+    return 1;
+  }
+  if (cfg.status.address) {
+    status_ = std::make_unique<RequestServer>(
+        loop_, "\r\n\r\n", 8192, [this](const std::string& r, RequestServer::Respond respond) {
+          handleStatus(r, std::move(respond));
+        });
+    if (auto st = status_->listenTcp(*cfg.status.address); !st) {
+      log::mail::warning(log::Program::Master, fmt::format("fatal: {}", st.error().message()));
+      return 1;
+    }
+  }
+
+  for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
+    auto* s = new uv_signal_t;
+    uv_signal_init(loop_, s);
+    s->data = this;
+    uv_signal_start(s, [](uv_signal_t* h, int sig) { static_cast<Process*>(h->data)->onSignal(sig); },
+                    signum);
+    signals_.push_back(s);
+  }
+  // File tables notice edits within a second (Postfix needs `postmap`; we do not).
+  uv_timer_init(loop_, &refresh_timer_);
+  refresh_timer_.data = this;
+  uv_timer_start(
+      &refresh_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Process*>(t->data);
+        auto snap = self->rt_.snapshot();
+        const_cast<delivery::Router&>(*snap.router).refreshTables();
+      },
+      1000, 1000);
+  uv_timer_init(loop_, &drain_timer_);
+  drain_timer_.data = this;
+
+  std::string listen;
+  for (const auto& l : cfg.listeners) listen += " " + l.address.toString();
+  log::mail::info(log::Program::Master,
+                  fmt::format("daemon started -- version {}, configuration {}, {} workers, "
+                              "listening on{}",
+                              PETREL_VERSION, cfg.source_file, n, listen));
+  uv_run(loop_, UV_RUN_DEFAULT);
+
+  // Drained: workers have no sessions, deliveries are done.
+  for (auto& w : workers_) w->stop();
+  workers_.clear();
+  qmgr_.reset();
+  journal_.reset();  // commits anything still queued
+  log::mail::info(log::Program::Master, "daemon stopped");
+  return 0;
+}
+
+void Process::onSignal(int signum) {
+  if (signum == SIGHUP) {
+    reload();
+  } else {
+    drain();
+  }
+}
+
+void Process::reload() {
+  auto loaded = config::loadConfig(config_path_);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) {
+      log::mail::warning(log::Program::Master, fmt::format("reload: {}", e.toString()));
+    }
+    log::mail::warning(log::Program::Master,
+                       "reload failed: keeping the running configuration");
+    return;
+  }
+  auto old = rt_.snapshot();
+  const config::Config& cfg = *loaded.config;
+  bool listeners_changed = cfg.listeners.size() != old.config->listeners.size();
+  for (size_t i = 0; !listeners_changed && i < cfg.listeners.size(); ++i) {
+    listeners_changed = cfg.listeners[i].address.toString() !=
+                        old.config->listeners[i].address.toString();
+  }
+  if (listeners_changed || cfg.state_dir != old.config->state_dir) {
+    log::mail::warning(log::Program::Master,
+                       "listeners and state_dir change only on restart; other settings reloaded");
+  }
+  log::configure(logSettings(cfg));
+  rt_.install(makeSnapshot(cfg));
+  log::mail::info(log::Program::Master,
+                  fmt::format("reload -- version {}, configuration {}", PETREL_VERSION,
+                              cfg.source_file));
+}
+
+void Process::drain() {
+  if (draining_) return;
+  draining_ = true;
+  log::mail::info(log::Program::Master, "terminating on signal: draining sessions");
+  if (status_) status_->close();
+  workers_draining_ = workers_.size();
+  for (auto& w : workers_) {
+    w->drain([this] {
+      main_->post([this] {
+        if (--workers_draining_ == 0) finishDrain();
+      });
+    });
+  }
+  uv_timer_start(
+      &drain_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Process*>(t->data);
+        log::mail::warning(log::Program::Master, "drain deadline passed: closing sessions");
+        self->finishDrain();
+      },
+      DrainSeconds * 1000, 0);
+}
+
+void Process::finishDrain() {
+  if (finished_) return;
+  finished_ = true;
+  qmgr_->stop([this] {
+    uv_timer_stop(&drain_timer_);
+    uv_timer_stop(&refresh_timer_);
+    control_->close();
+    for (auto* s : signals_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(s),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+    }
+    signals_.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&refresh_timer_), nullptr);
+    main_->close();
+    uv_stop(loop_);
+  });
+}
+
+std::string Process::metrics() const {
+  const auto& m = rt_.metrics;
+  auto q = qmgr_->summary();
+  std::string out;
+  auto counter = [&out](const char* name, const char* help, const char* type, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  counter("petrel_connections_total", "SMTP connections accepted.", "counter",
+          m.connections_total.load());
+  counter("petrel_connections_active", "SMTP connections open now.", "gauge",
+          m.connections_active.load());
+  counter("petrel_messages_received_total", "Messages accepted into the queue (250 sent).",
+          "counter", m.messages_received.load());
+  counter("petrel_messages_delivered_total", "Recipients delivered.", "counter",
+          m.deliveries_sent.load());
+  counter("petrel_messages_deferred_total", "Delivery attempts deferred.", "counter",
+          m.deliveries_deferred.load());
+  counter("petrel_messages_bounced_total", "Recipients bounced.", "counter",
+          m.deliveries_bounced.load());
+  out += "# HELP petrel_rejections_total SMTP refusals by stage and reply.\n";
+  out += "# TYPE petrel_rejections_total counter\n";
+  for (const auto& [labels, n] : m.rejections()) {
+    out += fmt::format("petrel_rejections_total{{{}}} {}\n", labels, n);
+  }
+  counter("petrel_queue_messages", "Messages in the queue.", "gauge", q.messages);
+  out += "# HELP petrel_queue_messages_by_state Messages in the queue by state.\n";
+  out += "# TYPE petrel_queue_messages_by_state gauge\n";
+  out += fmt::format("petrel_queue_messages_by_state{{state=\"ready\"}} {}\n", q.ready);
+  out += fmt::format("petrel_queue_messages_by_state{{state=\"active\"}} {}\n", q.active);
+  out += fmt::format("petrel_queue_messages_by_state{{state=\"deferred\"}} {}\n", q.deferred);
+  out += fmt::format("petrel_queue_messages_by_state{{state=\"held\"}} {}\n", q.held);
+  counter("petrel_queue_oldest_age_seconds", "Age of the oldest queued message.", "gauge",
+          fmt::format("{:.3f}", q.oldest_age_seconds));
+  return out;
+}
+
+void Process::handleStatus(const std::string& request, RequestServer::Respond respond) {
+  std::string path = httpRequestPath(request);
+  if (path.empty()) {
+    respond(httpResponse(400, "text/plain", "bad request\n"));
+  } else if (path == "/healthz") {
+    qmgr_->probe([respond](Status st) {
+      if (st) {
+        respond(httpResponse(200, "text/plain", "ok\n"));
+      } else {
+        respond(httpResponse(503, "text/plain",
+                             fmt::format("queue not writable: {}\n", st.error().message())));
+      }
+    });
+  } else if (path == "/metrics") {
+    respond(httpResponse(200, "text/plain; version=0.0.4", metrics()));
+  } else if (path == "/queue") {
+    auto q = qmgr_->summary();
+    respond(httpResponse(
+        200, "application/json",
+        fmt::format("{{\"messages\":{},\"ready\":{},\"active\":{},\"deferred\":{},\"held\":{},"
+                    "\"oldest_age_seconds\":{:.3f}}}\n",
+                    q.messages, q.ready, q.active, q.deferred, q.held, q.oldest_age_seconds)));
+  } else {
+    respond(httpResponse(404, "text/plain", "not found\n"));
+  }
+}
+
+// Control protocol: one line "<command> [argument]"; the answer starts with "ok" or
+// "error: <why>" on its own line, followed by the payload. See docs/operations.md.
+void Process::handleControl(const std::string& request, RequestServer::Respond respond) {
+  std::string line(trim(request));
+  size_t sp = line.find(' ');
+  std::string cmd = line.substr(0, sp);
+  std::string arg = sp == std::string::npos ? "" : std::string(trim(line.substr(sp + 1)));
+  auto fail = [respond](const std::string& why) { respond(fmt::format("error: {}\n", why)); };
+  auto status = [respond, fail](Status st) {
+    if (st) {
+      respond("ok\n");
+    } else {
+      fail(st.error().message());
+    }
+  };
+  if (cmd == "list" || cmd == "list-json") {
+    bool json = cmd == "list-json";
+    qmgr_->list([respond, fail, json](Result<std::vector<queue::StoredMessage>> r) {
+      if (!r) return fail(r.error().message());
+      respond("ok\n" + (json ? queueJson(*r) : queueText(*r)));
+    });
+  } else if (cmd == "show" && !arg.empty()) {
+    qmgr_->show(arg, [respond, fail](Result<queue::StoredMessage> r) {
+      if (!r) return fail(r.error().message());
+      std::string out = "ok\n" + queueJson({*r});
+      out += "--- message ---\n";
+      if (!r->spool_path.empty()) {
+        out += fmt::format("(body in spool file {})\n", r->spool_path);
+      } else {
+        out += r->body;
+      }
+      respond(out);
+    });
+  } else if (cmd == "delete" && !arg.empty()) {
+    qmgr_->remove(arg, [respond, fail](Result<size_t> r) {
+      if (!r) return fail(r.error().message());
+      respond(fmt::format("ok\n{} message{} deleted\n", *r, *r == 1 ? "" : "s"));
+    });
+  } else if (cmd == "flush") {
+    qmgr_->flush();
+    respond("ok\n");
+  } else if (cmd == "hold" && !arg.empty()) {
+    qmgr_->hold(arg, status);
+  } else if (cmd == "release" && !arg.empty()) {
+    qmgr_->release(arg, status);
+  } else if (cmd == "reload") {
+    reload();
+    respond("ok\n");
+  } else {
+    fail(fmt::format("unknown command '{}'", line));
+  }
+}
+
+}  // namespace
+
+int serve(const std::string& config_path) {
+  // The libuv pool runs Maildir deliveries and spool writes; 4 threads are too few.
+  setenv("UV_THREADPOOL_SIZE", "16", 0);
+  signal(SIGPIPE, SIG_IGN);
+  Process p(config_path);
+  return p.run();
+}
+
+}  // namespace petrel::server

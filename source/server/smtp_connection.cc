@@ -1,0 +1,428 @@
+// Session driver: SMTP actions -> libuv, router, MessageStore, journal, mail log.
+#include "petrel/server/smtp_connection.h"
+
+#include <fmt/format.h>
+#include <time.h>
+
+#include <deque>
+#include <unordered_set>
+
+#include "petrel/log/mail_log.h"
+#include "petrel/server/queue_manager.h"
+#include "petrel/server/worker.h"
+
+namespace petrel::server {
+
+namespace {
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string data;
+  SmtpConnection* conn;
+};
+
+std::string peerAddress(uv_tcp_t* tcp) {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+  char ip[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<sockaddr_in*>(&ss), ip, sizeof ip);
+  } else {
+    uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&ss), ip, sizeof ip);
+  }
+  return ip;
+}
+
+std::string rfc5322Date() {
+  time_t now = time(nullptr);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char buf[64];
+  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  return buf;
+}
+
+int64_t monotonicMs(uv_loop_t* loop) { return int64_t(uv_now(loop)); }
+
+smtp::SessionSettings sessionSettings(const config::Config& cfg) {
+  smtp::SessionSettings s;
+  s.hostname = cfg.hostname;
+  s.banner = cfg.smtp.banner.empty() ? fmt::format("{} ESMTP Petrel", cfg.hostname)
+                                     : cfg.smtp.banner;
+  s.max_message_size = cfg.limits.message_size;
+  s.max_recipients = cfg.limits.recipients_per_message;
+  s.max_command_line = cfg.limits.command_line_length;
+  s.max_text_line = cfg.limits.text_line_length;
+  s.max_errors = cfg.limits.errors_per_session;
+  s.vrfy = cfg.smtp.vrfy;
+  s.normalize_bare_line_endings = cfg.smtp.bare_line_endings == config::BareLineEnding::Normalize;
+  return s;
+}
+
+}  // namespace
+
+SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* client)
+    : worker_(&worker), rt_(&runtime), snap_(runtime.snapshot()), tcp_(client),
+      timer_(new uv_timer_t) {
+  tcp_->data = this;
+  uv_timer_init(worker.loop(), timer_);
+  timer_->data = this;
+  open_handles_ = 2;
+  client_ip_ = peerAddress(tcp_);
+  // No reverse DNS yet (it arrives with the resolver): Postfix's notation for that.
+  client_ = fmt::format("unknown[{}]", client_ip_);
+  session_start_ms_ = monotonicMs(worker.loop());
+  worker_->add(this);
+}
+
+SmtpConnection::~SmtpConnection() { worker_->remove(this); }
+
+void SmtpConnection::start() {
+  const auto& cfg = *snap_.config;
+  rt_->metrics.connections_total++;
+  rt_->metrics.connections_active++;
+  std::optional<smtp::Reply> refusal;
+  std::string why;
+  if (rt_->limiter.tryAcquire(client_ip_, cfg.limits.connections,
+                              cfg.limits.connections_per_client, why)) {
+    counted_ = true;
+  } else {
+    refusal = smtp::Reply(421, "4.7.0", fmt::format("{} Error: {}", cfg.hostname, why));
+    log::mail::warning(log::Program::Smtpd, fmt::format("{}: {}", client_, why));
+    rt_->metrics.countRejection("CONNECT", 421, "4.7.0");
+  }
+  log::mail::connect(client_);
+  session_ = std::make_unique<smtp::ServerSession>(sessionSettings(cfg));
+  run(session_->start(refusal));
+  if (!closing_) {
+    updateReading();
+    armTimer();
+  }
+}
+
+void SmtpConnection::shutdown() {
+  if (closing_ || !session_) return;
+  run(session_->onShutdown());
+}
+
+void SmtpConnection::run(smtp::Actions actions) {
+  std::deque<smtp::Action> queue(std::make_move_iterator(actions.begin()),
+                                 std::make_move_iterator(actions.end()));
+  while (!queue.empty()) {
+    smtp::Action action = std::move(queue.front());
+    queue.pop_front();
+    auto more = [&](smtp::Actions next) {
+      for (auto& a : next) queue.push_back(std::move(a));
+    };
+    if (auto* send = std::get_if<smtp::Send>(&action)) {
+      out_ += send->bytes;
+    } else if (std::holds_alternative<smtp::Close>(action)) {
+      flushWrites();
+      closing_ = true;
+      if (writes_in_flight_ == 0) closeNow();
+      return;
+    } else if (auto* check = std::get_if<smtp::CheckRecipient>(&action)) {
+      more(session_->onRecipientVerdict(checkRecipient(check->address)));
+    } else if (std::holds_alternative<smtp::StartMessage>(action)) {
+      startMessage();
+      more(session_->onMessageStarted(*store_));
+    } else if (auto* c = std::get_if<smtp::CommitMessage>(&action)) {
+      commit(std::move(c->envelope));
+    } else if (std::holds_alternative<smtp::AbortMessage>(action)) {
+      if (store_) {
+        store_->abort();
+        store_.reset();
+      }
+    } else if (auto* r = std::get_if<smtp::Rejected>(&action)) {
+      log::mail::reject(r->stage, client_, r->reply.oneLine(), r->from, r->to, protocol(),
+                        session_->helo());
+      rt_->metrics.countRejection(r->stage, r->reply.code, r->reply.enhanced);
+    }
+  }
+  flushWrites();
+}
+
+smtp::RecipientVerdict SmtpConnection::checkRecipient(const std::string& address) {
+  using Outcome = delivery::Expansion::Outcome;
+  auto e = snap_.router->expand(address);
+  smtp::RecipientVerdict v;
+  switch (e.outcome) {
+    case Outcome::Accepted:
+      v.accepted = true;
+      v.expand = std::move(e.recipients);
+      break;
+    case Outcome::NonLocalDomain:
+      // Relaying comes with the relay-control work; until then nobody may relay.
+      v.refusal = smtp::Reply(554, "5.7.1", fmt::format("<{}>: Relay access denied", address));
+      break;
+    case Outcome::UnknownRecipient:
+      v.refusal = smtp::Reply(
+          550, e.status.empty() ? "5.1.1" : e.status,
+          fmt::format("<{}>: Recipient address rejected: {}", address, e.reason));
+      break;
+    case Outcome::TemporaryFailure:
+      v.refusal = smtp::Reply(451, e.status.empty() ? "4.3.0" : e.status,
+                              fmt::format("<{}>: Temporary lookup failure", address));
+      log::mail::warning(log::Program::Smtpd,
+                         fmt::format("recipient lookup for {} failed: {}", address, e.reason));
+      break;
+    case Outcome::PermanentFailure:
+      v.refusal = smtp::Reply(
+          550, e.status.empty() ? "5.1.0" : e.status,
+          fmt::format("<{}>: Recipient address rejected: {}", address, e.reason));
+      break;
+  }
+  return v;
+}
+
+std::string SmtpConnection::protocol() const {
+  if (!session_ || !session_->esmtp()) return "SMTP";
+  return session_->envelope().mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
+}
+
+// RFC 5321 4.4 trace header; one "for" clause only when there is exactly one recipient
+// (naming several would disclose Bcc recipients to each other).
+std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
+  std::string h = fmt::format("Received: from {} ({} [{}])\r\n\tby {} (Petrel) with {} id {}",
+                              env.helo.empty() ? "unknown" : env.helo, "unknown", client_ip_,
+                              snap_.config->hostname, protocol(), queue_id_);
+  if (env.recipients.size() == 1) {
+    h += fmt::format("\r\n\tfor <{}>", env.recipients[0].params.recipient.text);
+  }
+  h += fmt::format(";\r\n\t{}\r\n", rfc5322Date());
+  return h;
+}
+
+void SmtpConnection::startMessage() {
+  queue_id_ = nextQueueId();
+  arrival_us_ = nowMicros();
+  store_ = std::make_shared<MessageStore>(worker_->dispatcher(), rt_->spool_dir + "/" + queue_id_);
+  store_->onDrained([this] { updateReading(); });
+  store_->append(receivedHeader(session_->envelope()));
+}
+
+void SmtpConnection::commit(smtp::Envelope envelope) {
+  auto store = std::move(store_);
+  store_.reset();
+  store->onDrained(nullptr);
+  ++pending_ops_;
+  auto m = std::make_shared<queue::StoredMessage>();
+  m->id = queue_id_;
+  m->arrival_us = arrival_us_;
+  m->sender = envelope.mail.sender.text;
+  m->client = client_;
+  m->helo = envelope.helo;
+  m->protocol = protocol();
+  m->dsn_envid = envelope.mail.dsn_envid;
+  m->dsn_ret = envelope.mail.dsn_ret;
+  m->smtputf8 = envelope.mail.smtputf8;
+  // One queue recipient per final address; duplicates (alice and an alias to her) collapse
+  // as in Postfix's cleanup.
+  std::unordered_set<std::string> seen;
+  int64_t idx = 0;
+  for (const auto& r : envelope.recipients) {
+    for (const auto& addr : r.expand) {
+      if (!seen.insert(addr).second) continue;
+      queue::StoredRecipient sr;
+      sr.idx = idx++;
+      sr.address = addr;
+      sr.orig_address = r.params.recipient.text;
+      sr.dsn_notify = r.params.dsn_notify;
+      sr.dsn_orcpt = r.params.dsn_orcpt;
+      m->recipients.push_back(std::move(sr));
+    }
+  }
+  store->finish([this, store, m](Status st) {
+    if (!st) {
+      store->abort();
+      committed(st, m->id);
+      return;
+    }
+    m->size = store->size();
+    if (store->inlined()) {
+      m->body = store->takeInlineBody();
+    } else {
+      m->spool_path = store->spoolPath();
+    }
+    auto* dispatcher = &worker_->dispatcher();
+    Runtime* rt = rt_;
+    rt_->journal->submit(
+        [m](queue::Db& db) { return queue::Journal::insertMessage(db, *m); },
+        [this, dispatcher, rt, m, store](const Status& st) {
+          // Journal thread: the row is durable (or not). Log in Postfix order, then hand the
+          // message to the queue manager and the reply to the session.
+          if (st) {
+            log::mail::client(m->id, m->client);
+            log::mail::queued(m->id, m->sender, m->size, m->recipients.size());
+            rt->main->post([rt, id = m->id, arrival = m->arrival_us] {
+              rt->queue_manager->enqueued(id, arrival);
+            });
+          }
+          m->body.clear();
+          dispatcher->post([this, st, id = m->id, store] {
+            if (!st) store->abort();
+            committed(st, id);
+          });
+        });
+  });
+}
+
+void SmtpConnection::committed(const Status& st, const std::string& id) {
+  --pending_ops_;
+  if (st) rt_->metrics.messages_received++;
+  if (!st) {
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("{}: {}: queue write failed: {}", id, client_,
+                                   st.error().message()));
+  }
+  if (closing_ || session_->closed()) {
+    maybeDestroy();
+    return;
+  }
+  if (st) {
+    ++messages_;
+    run(session_->onCommitted(id));
+  } else {
+    run(session_->onCommitFailed(smtp::Reply(451, "4.3.0", "Error: queue file write error")));
+  }
+  if (!closing_) {
+    updateReading();
+    armTimer();
+  }
+}
+
+void SmtpConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
+  if (closing_) return;
+  if (nread < 0) {
+    run(session_->onPeerClosed());
+    if (session_->inBody()) {
+      log::mail::info(log::Program::Smtpd, fmt::format("lost connection after DATA from {}",
+                                                       client_));
+    }
+    closeNow();
+    return;
+  }
+  if (nread == 0) return;
+  run(session_->onInput(std::string_view(buf->base, size_t(nread))));
+  if (!closing_) {
+    updateReading();
+    armTimer();
+  }
+}
+
+void SmtpConnection::updateReading() {
+  if (closing_) return;
+  bool want = session_->wantsInput() && (!store_ || store_->backlog() < 2 * MessageStore::WriteChunk);
+  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  if (want && !reading_) {
+    reading_ = true;
+    uv_read_start(
+        stream,
+        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+          auto* self = static_cast<SmtpConnection*>(h->data);
+          *buf = uv_buf_init(self->worker_->readBuffer(), unsigned(self->worker_->readBufferSize()));
+        },
+        [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+          static_cast<SmtpConnection*>(s->data)->onRead(nread, buf);
+        });
+  } else if (!want && reading_) {
+    reading_ = false;
+    uv_read_stop(stream);
+  }
+}
+
+void SmtpConnection::armTimer() {
+  if (closing_) return;
+  const auto& limits = snap_.config->limits;
+  uint64_t timeout_ms = (session_->inBody() ? limits.data_timeout : limits.idle_timeout) * 1000;
+  int64_t session_left =
+      session_start_ms_ + int64_t(limits.session_timeout * 1000) - monotonicMs(worker_->loop());
+  if (session_left < 0) session_left = 0;
+  timeout_ms = std::min<uint64_t>(timeout_ms, uint64_t(session_left));
+  uv_timer_start(
+      timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<SmtpConnection*>(t->data);
+        if (self->closing_) return;
+        log::mail::info(log::Program::Smtpd,
+                        fmt::format("timeout after {} from {}",
+                                    self->session_->inBody() ? "DATA" : "command",
+                                    self->client_));
+        self->run(self->session_->onTimeout());
+      },
+      timeout_ms, 0);
+}
+
+void SmtpConnection::flushWrites() {
+  if (out_.empty() || tcp_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(tcp_))) {
+    out_.clear();
+    return;
+  }
+  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  uv_buf_t b = uv_buf_init(out_.data(), unsigned(out_.size()));
+  int n = writes_in_flight_ > 0 ? UV_EAGAIN : uv_try_write(stream, &b, 1);
+  if (n == int(out_.size())) {
+    out_.clear();
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    out_.clear();
+    closing_ = true;
+    closeNow();
+    return;
+  }
+  auto* w = new WriteRequest{{}, out_.substr(n > 0 ? size_t(n) : 0), this};
+  out_.clear();
+  w->req.data = w;
+  uv_buf_t wb = uv_buf_init(w->data.data(), unsigned(w->data.size()));
+  ++writes_in_flight_;
+  ++pending_ops_;
+  uv_write(&w->req, stream, &wb, 1, [](uv_write_t* req, int status) {
+    auto* w = static_cast<WriteRequest*>(req->data);
+    SmtpConnection* self = w->conn;
+    delete w;
+    --self->writes_in_flight_;
+    --self->pending_ops_;
+    if (status < 0 || (self->closing_ && self->writes_in_flight_ == 0)) {
+      self->closing_ = true;
+      self->closeNow();
+    }
+    self->maybeDestroy();
+  });
+}
+
+void SmtpConnection::closeNow() {
+  closing_ = true;
+  if (tcp_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(tcp_))) return;
+  if (store_) {
+    store_->abort();
+    store_.reset();
+  }
+  if (session_ && !session_->closed()) (void)session_->onPeerClosed();
+  if (counted_) rt_->limiter.release(client_ip_);
+  counted_ = false;
+  rt_->metrics.connections_active--;
+  log::mail::disconnect(client_, messages_ > 0 ? fmt::format("commands={}", messages_) : "");
+  uv_timer_stop(timer_);
+  auto onClose = [](uv_handle_t* h) {
+    auto* self = static_cast<SmtpConnection*>(h->data);
+    if (h == reinterpret_cast<uv_handle_t*>(self->timer_)) {
+      delete self->timer_;
+      self->timer_ = nullptr;
+    } else {
+      delete self->tcp_;
+      self->tcp_ = nullptr;
+    }
+    --self->open_handles_;
+    self->maybeDestroy();
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp_), onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), onClose);
+}
+
+void SmtpConnection::maybeDestroy() {
+  if (open_handles_ == 0 && pending_ops_ == 0) delete this;
+}
+
+}  // namespace petrel::server

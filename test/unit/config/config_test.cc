@@ -1,0 +1,464 @@
+// Tests for loadConfig(): the real example files, defaults, path resolution, table references,
+// and the exact text and position of errors. Most cases load YAML from a string named
+// "t.yaml" with base directory /etc/petrel, so expected paths and positions are literal.
+#include "petrel/config/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace petrel::config {
+namespace {
+
+using Errors = std::vector<std::string>;
+
+// Two lines that satisfy every required key; tests append their own keys from line 3 on.
+constexpr std::string_view Minimal =
+    "listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
+    "domains: {local: []}\n";
+
+std::string examplePath(std::string_view file) {
+  return std::string(PETREL_SOURCE_ROOT) + "/config-examples/" + std::string(file);
+}
+
+LoadResult load(std::string_view yaml) {
+  return loadConfigFromString(std::string(yaml), "t.yaml", "/etc/petrel");
+}
+
+// Loads Minimal followed by `extra`; the test fails if there are errors.
+Config loadOk(std::string_view extra = {}) {
+  LoadResult r = load(std::string(Minimal) + std::string(extra));
+  for (const ConfigError& e : r.errors) {
+    ADD_FAILURE() << e.toString();
+  }
+  return r.config.value_or(Config{});
+}
+
+Errors errorsOf(const LoadResult& r) {
+  Errors out;
+  for (const ConfigError& e : r.errors) {
+    out.push_back(e.toString());
+  }
+  return out;
+}
+
+Errors errorsWith(std::string_view extra) {
+  LoadResult r = load(std::string(Minimal) + std::string(extra));
+  EXPECT_FALSE(r.config.has_value());
+  return errorsOf(r);
+}
+
+TEST(ConfigTest, QuickstartLoads) {
+  const std::string dir = std::string(PETREL_SOURCE_ROOT) + "/config-examples";
+  LoadResult r = loadConfig(examplePath("quickstart.yaml"));
+  ASSERT_EQ(errorsOf(r), Errors{});
+  ASSERT_TRUE(r.config.has_value());
+  const Config& c = *r.config;
+  EXPECT_EQ(c.source_file, dir + "/quickstart.yaml");
+  EXPECT_EQ(c.hostname, "mail.example.test");
+  EXPECT_EQ(c.mail_root, dir + "/var/mail");
+  EXPECT_EQ(c.state_dir, dir + "/var/state");
+  EXPECT_EQ(c.workers, 0u);
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].name, "mx");
+  EXPECT_EQ(c.listeners[0].address.toString(), "127.0.0.1:2525");
+  EXPECT_EQ(c.local_domains, std::vector<std::string>{"example.test"});
+  ASSERT_TRUE(c.mailboxes.has_value());
+  EXPECT_EQ(c.mailboxes->name, "mailboxes");
+  EXPECT_EQ(c.mailboxes->type, "inline");
+  EXPECT_EQ(c.mailboxes->entries.at("alice@example.test"), "example.test/alice/");
+  EXPECT_EQ(c.mailboxes->entries.at("bob@example.test"), "example.test/bob/");
+  ASSERT_EQ(c.aliases.size(), 1u);
+  EXPECT_EQ(c.aliases[0].entries.at("postmaster@example.test"), "alice@example.test");
+  EXPECT_EQ(c.recipient_delimiter, "+");
+  ASSERT_TRUE(c.status.address.has_value());
+  EXPECT_EQ(c.status.address->toString(), "127.0.0.1:8025");
+  EXPECT_FALSE(c.log.file.has_value());
+}
+
+TEST(ConfigTest, BadTyposExampleReportsEveryError) {
+  const std::string path = examplePath("bad-typos.yaml");
+  LoadResult r = loadConfig(path);
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_EQ(errorsOf(r),
+            (Errors{
+                path + ":6:10: workers: expected 'auto' or a number from 1 to 64, got 'many'",
+                path + ":9:5: missing required key 'address' in listeners[0]",
+                path + ":10:5: unknown key 'adress' in listeners[0] (did you mean 'address'?)",
+                path + ":12:14: listeners[1].address: port must be a number from 1 to 65535, "
+                       "got '99999'",
+                path + ":23:11: tables.aliases.type: unknown table type 'ldap' (known: inline, "
+                       "file)",
+                path + ":25:12: mailboxes: unknown table 'mailbox' (did you mean 'mailboxes'?)",
+                path + ":28:17: limits.message_size: expected a size such as 25MB, 512k or 1000 "
+                       "(bytes), got '25 megs'",
+                path + ":30:16: queue.min_backoff (1h) must not exceed queue.max_backoff (5m)",
+            }));
+}
+
+TEST(ConfigTest, Defaults) {
+  Config c = loadOk();
+  std::array<char, 256> host{};
+  ASSERT_EQ(gethostname(host.data(), host.size() - 1), 0);
+  EXPECT_EQ(c.source_file, "t.yaml");
+  EXPECT_EQ(c.hostname, host.data());
+  EXPECT_EQ(c.mail_root, "/var/lib/petrel/mail");
+  EXPECT_EQ(c.state_dir, "/var/lib/petrel");
+  EXPECT_EQ(c.workers, 0u);
+  EXPECT_TRUE(c.local_domains.empty());
+  EXPECT_TRUE(c.tables.empty());
+  EXPECT_FALSE(c.mailboxes.has_value());
+  EXPECT_TRUE(c.aliases.empty());
+  EXPECT_EQ(c.recipient_delimiter, "");
+  EXPECT_EQ(c.limits.message_size, 25u * 1024 * 1024);
+  EXPECT_EQ(c.limits.recipients_per_message, 1000u);
+  EXPECT_EQ(c.limits.connections, 500u);
+  EXPECT_EQ(c.limits.connections_per_client, 20u);
+  EXPECT_EQ(c.limits.command_line_length, 512u);
+  EXPECT_EQ(c.limits.text_line_length, 1000u);
+  EXPECT_EQ(c.limits.errors_per_session, 10u);
+  EXPECT_EQ(c.limits.idle_timeout, 300u);
+  EXPECT_EQ(c.limits.data_timeout, 600u);
+  EXPECT_EQ(c.limits.session_timeout, 3600u);
+  EXPECT_EQ(c.smtp.bare_line_endings, BareLineEnding::Reject);
+  EXPECT_FALSE(c.smtp.vrfy);
+  EXPECT_EQ(c.smtp.banner, c.hostname + " ESMTP Petrel");
+  EXPECT_EQ(c.queue.max_lifetime, 5u * 86400);
+  EXPECT_EQ(c.queue.min_backoff, 300u);
+  EXPECT_EQ(c.queue.max_backoff, 4u * 3600);
+  EXPECT_EQ(c.queue.delivery_concurrency, 0u);
+  EXPECT_TRUE(c.delivery.maildir_fsync);
+  ASSERT_TRUE(c.status.address.has_value());
+  EXPECT_EQ(*c.status.address, (Endpoint{"127.0.0.1", 8025}));
+  EXPECT_FALSE(c.log.file.has_value());
+  EXPECT_EQ(c.log.syslog_name, "petrel");
+  EXPECT_FALSE(c.log.debug);
+}
+
+TEST(ConfigTest, EmptySectionsMeanDefaults) {
+  Config c = loadOk("limits:\nsmtp: {}\nqueue:\ndelivery: {maildir: }\nlog:\n");
+  EXPECT_EQ(c.limits.message_size, 25u * 1024 * 1024);
+  EXPECT_TRUE(c.delivery.maildir_fsync);
+  EXPECT_TRUE(c.status.address.has_value());
+}
+
+TEST(ConfigTest, EveryKeySet) {
+  Config c = loadOk(R"(hostname: MX.Example.org
+workers: 8
+recipient_delimiter: "-"
+limits:
+  message_size: 10MB
+  recipients_per_message: 50
+  connections: 100
+  connections_per_client: 5
+  command_line_length: 2048
+  text_line_length: 1000
+  errors_per_session: 3
+  idle_timeout: 30s
+  data_timeout: 2m
+  session_timeout: 1h
+smtp: {bare_line_endings: normalize, vrfy: true, banner: "mx.example.org ESMTP ready"}
+queue: {max_lifetime: 2d, min_backoff: 1m, max_backoff: 1h, delivery_concurrency: 16}
+delivery: {maildir: {fsync: no}}
+log: {file: /var/log/petrel.log, syslog_name: petrel-mx, debug: true}
+)");
+  EXPECT_EQ(c.hostname, "MX.Example.org");
+  EXPECT_EQ(c.workers, 8u);
+  EXPECT_EQ(c.recipient_delimiter, "-");
+  EXPECT_EQ(c.limits.message_size, 10u * 1024 * 1024);
+  EXPECT_EQ(c.limits.recipients_per_message, 50u);
+  EXPECT_EQ(c.limits.connections, 100u);
+  EXPECT_EQ(c.limits.connections_per_client, 5u);
+  EXPECT_EQ(c.limits.command_line_length, 2048u);
+  EXPECT_EQ(c.limits.errors_per_session, 3u);
+  EXPECT_EQ(c.limits.idle_timeout, 30u);
+  EXPECT_EQ(c.limits.data_timeout, 120u);
+  EXPECT_EQ(c.limits.session_timeout, 3600u);
+  EXPECT_EQ(c.smtp.bare_line_endings, BareLineEnding::Normalize);
+  EXPECT_TRUE(c.smtp.vrfy);
+  EXPECT_EQ(c.smtp.banner, "mx.example.org ESMTP ready");
+  EXPECT_EQ(c.queue.max_lifetime, 2u * 86400);
+  EXPECT_EQ(c.queue.min_backoff, 60u);
+  EXPECT_EQ(c.queue.max_backoff, 3600u);
+  EXPECT_EQ(c.queue.delivery_concurrency, 16u);
+  EXPECT_FALSE(c.delivery.maildir_fsync);
+  EXPECT_EQ(c.log.file, "/var/log/petrel.log");
+  EXPECT_EQ(c.log.syslog_name, "petrel-mx");
+  EXPECT_TRUE(c.log.debug);
+}
+
+TEST(ConfigTest, UnknownKeyNamesFileLineColumn) {
+  EXPECT_EQ(errorsOf(load("listeners:\n"
+                          "  - name: mx\n"
+                          "    address: '127.0.0.1:25'\n"
+                          "    foo: 1\n"
+                          "domains: {local: []}\n")),
+            Errors{"t.yaml:4:5: unknown key 'foo' in listeners[0]"});
+  EXPECT_EQ(errorsWith("mailbox: m\n"),
+            Errors{"t.yaml:3:1: unknown key 'mailbox' (did you mean 'mailboxes'?)"});
+  EXPECT_EQ(errorsWith("limits: {message_sise: 1}\n"),
+            Errors{"t.yaml:3:10: unknown key 'message_sise' in limits (did you mean "
+                   "'message_size'?)"});
+}
+
+TEST(ConfigTest, DuplicateKey) {
+  EXPECT_EQ(errorsWith("workers: 2\nworkers: 3\n"),
+            Errors{"t.yaml:4:1: duplicate key 'workers' (first at line 3)"});
+}
+
+TEST(ConfigTest, SyntaxErrorPosition) {
+  EXPECT_EQ(errorsOf(load("hostname: a\nlisteners: [1\nworkers: 2\n")),
+            Errors{"t.yaml:3:8: syntax error: end of sequence flow not found"});
+  // A tab where YAML needs spaces.
+  EXPECT_EQ(errorsOf(load("hostname: a\n\tworkers: 2\n")),
+            Errors{"t.yaml:2:1: syntax error: illegal tab when looking for indentation"});
+}
+
+TEST(ConfigTest, CollectsAllErrorsSortedByPosition) {
+  EXPECT_EQ(errorsOf(load("limits:\n"
+                          "  message_size: huge\n"
+                          "  idle_timeout: soon\n"
+                          "listeners:\n"
+                          "  - name: mx\n"
+                          "    address: '127.0.0.1:0'\n"
+                          "smtp: {vrfy: maybe}\n"
+                          "bogus: 1\n")),
+            (Errors{
+                "t.yaml:1:1: missing required key 'domains' (an empty list, local: [], means "
+                "no local mailboxes)",
+                "t.yaml:2:17: limits.message_size: expected a size such as 25MB, 512k or 1000 "
+                "(bytes), got 'huge'",
+                "t.yaml:3:17: limits.idle_timeout: expected a duration such as 30s, 5m, 4h, 5d "
+                "or 300 (seconds), got 'soon'",
+                "t.yaml:6:14: listeners[0].address: port must be a number from 1 to 65535, got "
+                "'0'",
+                "t.yaml:7:14: smtp.vrfy: expected true or false, got 'maybe'",
+                "t.yaml:8:1: unknown key 'bogus'",
+            }));
+}
+
+TEST(ConfigTest, SizesAndDurations) {
+  Config c = loadOk("limits: {message_size: 512k, idle_timeout: 300, data_timeout: 1w}\n");
+  EXPECT_EQ(c.limits.message_size, 512u * 1024);
+  EXPECT_EQ(c.limits.idle_timeout, 300u);
+  EXPECT_EQ(c.limits.data_timeout, 7u * 86400);
+  EXPECT_EQ(loadOk("limits: {message_size: 1000}\n").limits.message_size, 1000u);
+
+  EXPECT_EQ(errorsWith("limits: {message_size: 0}\n"),
+            Errors{"t.yaml:3:24: limits.message_size: must not be zero"});
+  EXPECT_EQ(errorsWith("limits: {message_size: [1]}\n"),
+            Errors{"t.yaml:3:24: limits.message_size: expected a size such as 25MB, 512k or "
+                   "1000 (bytes), got a list"});
+  EXPECT_EQ(errorsWith("queue: {max_lifetime: 5 days}\n"),
+            Errors{"t.yaml:3:23: queue.max_lifetime: expected a duration such as 30s, 5m, 4h, "
+                   "5d or 300 (seconds), got '5 days'"});
+  EXPECT_EQ(errorsWith("limits:\n  session_timeout:\n"),
+            Errors{"t.yaml:4:3: limits.session_timeout: expected a duration such as 30s, 5m, "
+                   "4h, 5d or 300 (seconds), got null"});
+}
+
+TEST(ConfigTest, NumbersAndRanges) {
+  EXPECT_EQ(errorsWith("limits: {command_line_length: 100, text_line_length: 999}\n"),
+            (Errors{"t.yaml:3:31: limits.command_line_length: must be at least 512, got 100",
+                    "t.yaml:3:54: limits.text_line_length: must be at least 1000, got 999"}));
+  EXPECT_EQ(errorsWith("limits: {connections: -5}\n"),
+            Errors{"t.yaml:3:23: limits.connections: expected a number, got '-5'"});
+  EXPECT_EQ(errorsWith("limits: {connections: 4294967296}\n"),
+            Errors{"t.yaml:3:23: limits.connections: must be at least 1, got 4294967296"});
+  EXPECT_EQ(loadOk("workers: AUTO\n").workers, 0u);
+  EXPECT_EQ(loadOk("workers: 64\n").workers, 64u);
+  EXPECT_EQ(errorsWith("workers: 0\n"),
+            Errors{"t.yaml:3:10: workers: expected 'auto' or a number from 1 to 64, got '0'"});
+}
+
+TEST(ConfigTest, RelativePathsResolveAgainstTheConfigDirectory) {
+  Config c = loadOk(R"(mail_root: ../srv/mail/
+state_dir: ./state
+tables:
+  users: {type: file, path: tables/users}
+aliases: ["file:aliases", "file:/etc/aliases"]
+log: {file: log/../petrel.log}
+)");
+  EXPECT_EQ(c.mail_root, "/etc/srv/mail");
+  EXPECT_EQ(c.state_dir, "/etc/petrel/state");
+  EXPECT_EQ(c.tables.at("users").path, "/etc/petrel/tables/users");
+  ASSERT_EQ(c.aliases.size(), 2u);
+  EXPECT_EQ(c.aliases[0].path, "/etc/petrel/aliases");
+  EXPECT_EQ(c.aliases[1].path, "/etc/aliases");
+  EXPECT_EQ(c.log.file, "/etc/petrel/petrel.log");
+
+  LoadResult r = loadConfigFromString(std::string(Minimal) + "state_dir: s\n", "t.yaml",
+                                      "/etc/petrel/../petrel2/");
+  ASSERT_TRUE(r.config.has_value());
+  EXPECT_EQ(r.config->state_dir, "/etc/petrel2/s");
+}
+
+TEST(ConfigTest, NamedAndInlineTableReferences) {
+  Config c = loadOk(R"(tables:
+  boxes:
+    type: inline
+    map: {Alice@Example.ORG: Example.org/Alice/}
+  more: {type: file, path: /etc/petrel/more}
+mailboxes: "file:/etc/petrel/mailboxes"
+aliases: boxes
+)");
+  ASSERT_TRUE(c.mailboxes.has_value());
+  EXPECT_EQ(c.mailboxes->name, "file:/etc/petrel/mailboxes");
+  EXPECT_EQ(c.mailboxes->type, "file");
+  EXPECT_EQ(c.mailboxes->path, "/etc/petrel/mailboxes");
+  EXPECT_EQ(c.mailboxes->origin, "t.yaml:8:12");
+
+  ASSERT_EQ(c.aliases.size(), 1u);
+  const TableSpec& boxes = c.aliases[0];
+  EXPECT_EQ(boxes.name, "boxes");
+  EXPECT_EQ(boxes.type, "inline");
+  EXPECT_EQ(boxes.origin, "t.yaml:4:3");
+  // Keys are lower-cased for case-insensitive lookups; values stay as written.
+  EXPECT_EQ(boxes.entries, (std::map<std::string, std::string>{
+                               {"alice@example.org", "Example.org/Alice/"}}));
+  EXPECT_EQ(c.tables.at("more").type, "file");
+}
+
+TEST(ConfigTest, BadTableReferences) {
+  EXPECT_EQ(errorsWith(R"(tables:
+  boxes: {type: ldap, uri: "ldap://x"}
+  good: {type: inline, map: {a: b}, path: x}
+mailboxes: boxes
+aliases: [nope, "cidr:/etc/x", "file:", good]
+)"),
+            (Errors{
+                "t.yaml:4:17: tables.boxes.type: unknown table type 'ldap' (known: inline, file)",
+                "t.yaml:4:23: unknown key 'uri' in tables.boxes",
+                "t.yaml:5:37: unknown key 'path' in tables.good",
+                // No "unknown table 'boxes'": its declaration was reported already.
+                "t.yaml:7:11: aliases[0]: unknown table 'nope'",
+                "t.yaml:7:17: aliases[1]: unknown table type 'cidr' (known: inline, file)",
+                "t.yaml:7:32: aliases[2]: 'file:' needs a path, e.g. file:/etc/petrel/aliases",
+            }));
+  EXPECT_EQ(errorsWith("tables:\n  m: {type: inline, map: {a: 1, A: 2}}\n"),
+            Errors{"t.yaml:4:33: duplicate key 'A' in tables.m.map (keys are case-insensitive)"});
+  EXPECT_EQ(errorsWith("tables:\n  m: {map: {}}\n"),
+            Errors{"t.yaml:4:6: missing required key 'type' in tables.m"});
+}
+
+TEST(ConfigTest, MailboxesRequiredWithLocalDomains) {
+  EXPECT_EQ(errorsOf(load("listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
+                          "domains: {local: [Example.ORG, example.net]}\n")),
+            Errors{"t.yaml:1:1: missing required key 'mailboxes' (domains.local is not empty, so "
+                   "local mail needs a mailbox table)"});
+  LoadResult r = load("listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
+                      "domains: {local: [Example.ORG, example.net]}\n"
+                      "mailboxes: 'file:boxes'\n");
+  ASSERT_EQ(errorsOf(r), Errors{});
+  EXPECT_EQ(r.config->local_domains, (std::vector<std::string>{"example.org", "example.net"}));
+}
+
+TEST(ConfigTest, BadDomains) {
+  EXPECT_EQ(errorsOf(load("listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
+                          "domains: {local: [ok.test, bad_one.test, OK.test, 192.0.2.1]}\n"
+                          "mailboxes: 'file:boxes'\n")),
+            (Errors{"t.yaml:2:28: domains.local[1]: 'bad_one.test' is not a valid domain name",
+                    "t.yaml:2:42: domains.local[2]: duplicate domain 'ok.test'",
+                    "t.yaml:2:51: domains.local[3]: '192.0.2.1' is not a valid domain name"}));
+  EXPECT_EQ(errorsOf(load("listeners: [{name: mx, address: '127.0.0.1:25'}]\ndomains: {}\n")),
+            Errors{"t.yaml:2:10: missing required key 'local' in domains (an empty list, local: "
+                   "[], means no local mailboxes)"});
+}
+
+TEST(ConfigTest, Listeners) {
+  LoadResult r = load("listeners:\n"
+                      "  - {name: mx, address: '0.0.0.0:25'}\n"
+                      "  - {name: v6, address: '[::0001]:25'}\n"
+                      "domains: {local: []}\n");
+  ASSERT_EQ(errorsOf(r), Errors{});
+  EXPECT_EQ(r.config->listeners[1].address.host, "::1");
+  EXPECT_EQ(r.config->listeners[1].address.toString(), "[::1]:25");
+
+  EXPECT_EQ(errorsOf(load("listeners:\n"
+                          "  - {name: mx, address: '0.0.0.0:25'}\n"
+                          "  - {name: mx, address: '127.0.0.1:25'}\n"
+                          "  - {name: v6, address: '::1:25'}\n"
+                          "  - {name: host, address: 'localhost:25'}\n"
+                          "domains: {local: []}\n")),
+            (Errors{"t.yaml:3:12: listeners[1].name: duplicate listener name 'mx' (first at "
+                    "line 2)",
+                    "t.yaml:3:25: listeners[1].address: 127.0.0.1:25 overlaps listener 'mx' "
+                    "(0.0.0.0:25)",
+                    "t.yaml:4:25: listeners[2].address: an IPv6 address needs brackets, e.g. "
+                    "[::1]:25",
+                    "t.yaml:5:27: listeners[3].address: 'localhost' is not an IP address (names "
+                    "are not resolved; IPv6 goes in brackets)"}));
+  EXPECT_EQ(errorsOf(load("listeners: []\ndomains: {local: []}\n")),
+            Errors{"t.yaml:1:12: listeners: at least one listener is required"});
+  EXPECT_EQ(errorsOf(load("domains: {local: []}\n")),
+            Errors{"t.yaml:1:1: missing required key 'listeners'"});
+}
+
+TEST(ConfigTest, StatusEndpoint) {
+  EXPECT_FALSE(loadOk("status: null\n").status.address.has_value());
+  EXPECT_FALSE(loadOk("status: {address: null}\n").status.address.has_value());
+  EXPECT_FALSE(loadOk("status:\n  address: ~\n").status.address.has_value());
+  EXPECT_EQ(loadOk("status: {address: '[::1]:9000'}\n").status.address,
+            (Endpoint{"::1", 9000}));
+  EXPECT_EQ(errorsWith("status: {address: '127.0.0.1:25'}\n"),
+            Errors{"t.yaml:3:19: the status endpoint 127.0.0.1:25 overlaps listener 'mx' "
+                   "(127.0.0.1:25)"});
+}
+
+TEST(ConfigTest, StringKeys) {
+  EXPECT_EQ(errorsWith("recipient_delimiter: '+-'\nsmtp: {banner: \"a\\r\\nb\"}\n"),
+            (Errors{"t.yaml:3:22: recipient_delimiter: must be a single ASCII character or "
+                    "empty, got '+-'",
+                    "t.yaml:4:16: smtp.banner: must not contain control characters"}));
+  EXPECT_EQ(loadOk("recipient_delimiter: ''\n").recipient_delimiter, "");
+  EXPECT_EQ(errorsWith("hostname: 'mail example'\n"),
+            Errors{"t.yaml:3:11: hostname: 'mail example' is not a valid host name"});
+}
+
+TEST(ConfigTest, BackoffOrder) {
+  EXPECT_EQ(errorsWith("queue: {max_backoff: 1m}\n"),
+            Errors{"t.yaml:3:22: queue.min_backoff (5m) must not exceed queue.max_backoff (1m)"});
+  EXPECT_EQ(loadOk("queue: {min_backoff: 4h}\n").queue.min_backoff, 4u * 3600);
+}
+
+TEST(ConfigTest, WholeFileProblems) {
+  EXPECT_EQ(errorsOf(load("")), (Errors{"t.yaml:1:1: missing required key 'listeners'",
+                                        "t.yaml:1:1: missing required key 'domains' (an empty "
+                                        "list, local: [], means no local mailboxes)"}));
+  EXPECT_EQ(errorsOf(load("- a\n- b\n")),
+            Errors{"t.yaml:1:1: expected a mapping of keys to values at the top level, got a "
+                   "list"});
+  EXPECT_EQ(errorsOf(load(std::string(Minimal) + "---\nworkers: 2\n")),
+            Errors{"t.yaml:4:1: only one YAML document is allowed (found '---')"});
+}
+
+TEST(ConfigTest, MissingFileIsAnErrorNotAnException) {
+  LoadResult r = loadConfig("/nonexistent/petrel.yaml");
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_EQ(errorsOf(r),
+            Errors{"/nonexistent/petrel.yaml: cannot read: No such file or directory"});
+  r = loadConfig(std::string(PETREL_SOURCE_ROOT) + "/config-examples");
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_EQ(r.errors.size(), 1u);
+}
+
+TEST(ParseEndpointTest, AcceptsIpLiterals) {
+  EXPECT_EQ(parseEndpoint("192.0.2.1:25").value(), (Endpoint{"192.0.2.1", 25}));
+  EXPECT_EQ(parseEndpoint("[2001:DB8::1]:587").value(), (Endpoint{"2001:db8::1", 587}));
+  EXPECT_EQ(parseEndpoint("[::]:65535")->toString(), "[::]:65535");
+}
+
+TEST(ParseEndpointTest, RejectsTheRest) {
+  for (std::string_view bad : {"", "192.0.2.1", "192.0.2.1:", "192.0.2.1:65536", ":25",
+                               "[::1]25", "[::1:25", "[192.0.2.1]:25", "example.org:25",
+                               "192.0.2.1:+25", "192.0.2.256:25"}) {
+    EXPECT_FALSE(parseEndpoint(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace petrel::config

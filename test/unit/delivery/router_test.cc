@@ -1,0 +1,401 @@
+// Tests for delivery::Router (source/delivery/router.cc): alias expansion, mailbox checks,
+// Maildir paths and table failures, over inline and file tables.
+#include "petrel/delivery/router.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace petrel::delivery {
+namespace {
+
+using Outcome = Expansion::Outcome;
+using Recipients = std::vector<std::string>;
+
+config::TableSpec inlineTable(std::string name, std::map<std::string, std::string> entries) {
+  config::TableSpec spec;
+  spec.name = std::move(name);
+  spec.type = "inline";
+  spec.entries = std::move(entries);
+  return spec;
+}
+
+// The quick-start setup plus a second local domain.
+config::Config baseConfig() {
+  config::Config cfg;
+  cfg.hostname = "mail.example.test";
+  cfg.mail_root = "/var/lib/petrel/mail";
+  cfg.local_domains = {"example.test", "other.test"};
+  cfg.recipient_delimiter = "+";
+  cfg.mailboxes = inlineTable("mailboxes", {
+                                               {"alice@example.test", "example.test/alice/"},
+                                               {"bob@example.test", "example.test/bob/"},
+                                               {"carol@example.test", "yes"},
+                                               {"dave@other.test", "/srv/mail/dave/"},
+                                           });
+  cfg.aliases = {inlineTable("aliases", {{"postmaster@example.test", "alice@example.test"}})};
+  return cfg;
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  Router router(const config::Config& cfg) {
+    return Router(cfg, [this](const std::string& w) { warnings_.push_back(w); });
+  }
+  std::vector<std::string> warnings_;
+};
+
+void expectAccepted(const Expansion& e, const Recipients& recipients) {
+  EXPECT_EQ(e.outcome, Outcome::Accepted) << e.status << " " << e.reason;
+  EXPECT_EQ(e.recipients, recipients);
+  EXPECT_EQ(e.status, "2.1.5");
+}
+
+TEST_F(RouterTest, AcceptsAMailboxAddress) {
+  Router r = router(baseConfig());
+  expectAccepted(r.expand("alice@example.test"), {"alice@example.test"});
+  EXPECT_TRUE(warnings_.empty());
+}
+
+TEST_F(RouterTest, DomainIsCaseInsensitiveAndLocalPartKeepsItsCase) {
+  Router r = router(baseConfig());
+  EXPECT_TRUE(r.isLocalDomain("Example.TEST"));
+  EXPECT_FALSE(r.isLocalDomain("example.org"));
+  expectAccepted(r.expand("Alice@EXAMPLE.test"), {"Alice@example.test"});
+  EXPECT_EQ(r.maildirFor("Alice@EXAMPLE.test").value(), "/var/lib/petrel/mail/example.test/alice/");
+}
+
+TEST_F(RouterTest, RecipientDelimiterFallsBackToTheBaseAddress) {
+  Router r = router(baseConfig());
+  expectAccepted(r.expand("alice+lists@example.test"), {"alice+lists@example.test"});
+  EXPECT_EQ(r.maildirFor("alice+lists@example.test").value(),
+            "/var/lib/petrel/mail/example.test/alice/");
+  // A local part starting with the delimiter has no base address.
+  EXPECT_EQ(r.expand("+alice@example.test").outcome, Outcome::UnknownRecipient);
+}
+
+TEST_F(RouterTest, FullAddressWithExtensionIsLookedUpFirst) {
+  config::Config cfg = baseConfig();
+  cfg.aliases.push_back(inlineTable("tags", {{"alice+spam@example.test", "bob@example.test"}}));
+  Router r = router(cfg);
+  expectAccepted(r.expand("alice+spam@example.test"), {"bob@example.test"});
+  expectAccepted(r.expand("alice+ham@example.test"), {"alice+ham@example.test"});
+}
+
+TEST_F(RouterTest, WithoutDelimiterTheExtensionIsPartOfTheName) {
+  config::Config cfg = baseConfig();
+  cfg.recipient_delimiter = "";
+  Router r = router(cfg);
+  EXPECT_EQ(r.expand("alice+tag@example.test").outcome, Outcome::UnknownRecipient);
+}
+
+TEST_F(RouterTest, UnknownUserIsRejected) {
+  Router r = router(baseConfig());
+  Expansion e = r.expand("nobody@example.test");
+  EXPECT_EQ(e.outcome, Outcome::UnknownRecipient);
+  EXPECT_EQ(e.status, "5.1.1");
+  EXPECT_EQ(e.reason, "User unknown in virtual mailbox table");
+  EXPECT_TRUE(e.recipients.empty());
+}
+
+TEST_F(RouterTest, NonLocalDomainAtTopLevelIsNotAccepted) {
+  Router r = router(baseConfig());
+  Expansion e = r.expand("someone@example.org");
+  EXPECT_EQ(e.outcome, Outcome::NonLocalDomain);
+  EXPECT_TRUE(e.recipients.empty());
+}
+
+TEST_F(RouterTest, BadSyntaxIsAPermanentFailure) {
+  Router r = router(baseConfig());
+  for (const char* bad : {"", "alice", "@example.test", "alice@"}) {
+    Expansion e = r.expand(bad);
+    EXPECT_EQ(e.outcome, Outcome::PermanentFailure) << bad;
+    EXPECT_EQ(e.status, "5.1.3") << bad;
+  }
+}
+
+TEST_F(RouterTest, AliasToManyKeepsOrderAndDropsDuplicates) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["team@example.test"] =
+      "bob@example.test, alice@example.test  carol@example.test,BOB@example.test";
+  Router r = router(cfg);
+  expectAccepted(r.expand("team@example.test"),
+                 {"bob@example.test", "alice@example.test", "carol@example.test"});
+}
+
+TEST_F(RouterTest, AliasesExpandRecursivelyAcrossTables) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["all@example.test"] = "staff@example.test, friends@example.org";
+  cfg.aliases.push_back(inlineTable("more", {{"staff@example.test", "postmaster, bob@example.test"},
+                                             {"shared@other.test", "all@example.test"}}));
+  Router r = router(cfg);
+  // "postmaster" in a value means postmaster@<the alias's domain>, itself an alias of alice.
+  expectAccepted(r.expand("all@example.test"),
+                 {"alice@example.test", "bob@example.test", "friends@example.org"});
+  expectAccepted(r.expand("shared@other.test"),
+                 {"alice@example.test", "bob@example.test", "friends@example.org"});
+}
+
+TEST_F(RouterTest, ExactKeyInALaterTableBeatsCatchAllInAnEarlierOne) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["@other.test"] = "alice@example.test";
+  cfg.aliases.push_back(inlineTable("later", {{"sales@other.test", "bob@example.test"}}));
+  Router r = router(cfg);
+  expectAccepted(r.expand("sales@other.test"), {"bob@example.test"});
+}
+
+TEST_F(RouterTest, DiamondShapedAliasesAreNotALoop) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["top@example.test"] = "left@example.test right@example.test";
+  cfg.aliases[0].entries["left@example.test"] = "bottom@example.test";
+  cfg.aliases[0].entries["right@example.test"] = "bottom@example.test";
+  cfg.aliases[0].entries["bottom@example.test"] = "bob@example.test";
+  Router r = router(cfg);
+  expectAccepted(r.expand("top@example.test"), {"bob@example.test"});
+}
+
+TEST_F(RouterTest, AliasLoopIsAPermanentFailure) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["a@example.test"] = "b@example.test";
+  cfg.aliases[0].entries["b@example.test"] = "c@example.test";
+  cfg.aliases[0].entries["c@example.test"] = "bob@example.test, A@Example.test";
+  Router r = router(cfg);
+  Expansion e = r.expand("a@example.test");
+  EXPECT_EQ(e.outcome, Outcome::PermanentFailure);
+  EXPECT_EQ(e.status, "5.4.6");
+  EXPECT_EQ(e.reason, "alias loop");
+  EXPECT_TRUE(e.recipients.empty());
+}
+
+TEST_F(RouterTest, OverlyDeepAliasChainIsTreatedAsALoop) {
+  config::Config cfg = baseConfig();
+  for (int i = 0; i < 30; ++i) {
+    cfg.aliases[0].entries["hop" + std::to_string(i) + "@example.test"] =
+        "hop" + std::to_string(i + 1) + "@example.test";
+  }
+  cfg.aliases[0].entries["hop30@example.test"] = "bob@example.test";
+  Router r = router(cfg);
+  // hop11 .. hop30 are 20 nested aliases: the limit. One more is too deep.
+  expectAccepted(r.expand("hop11@example.test"), {"bob@example.test"});
+  Expansion e = r.expand("hop10@example.test");
+  EXPECT_EQ(e.outcome, Outcome::PermanentFailure);
+  EXPECT_EQ(e.status, "5.4.6");
+}
+
+TEST_F(RouterTest, AnAddressMappedToItselfIsDelivered) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["alice@example.test"] = "alice@example.test, archive@example.org";
+  Router r = router(cfg);
+  expectAccepted(r.expand("alice@example.test"), {"alice@example.test", "archive@example.org"});
+}
+
+TEST_F(RouterTest, SelfMappingWithoutMailboxIsUnknown) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["ghost@example.test"] = "ghost@example.test";
+  Router r = router(cfg);
+  EXPECT_EQ(r.expand("ghost@example.test").outcome, Outcome::UnknownRecipient);
+}
+
+TEST_F(RouterTest, AliasTargetWithoutMailboxMakesTheRecipientUnknown) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["list@example.test"] = "bob@example.test, gone@example.test";
+  Router r = router(cfg);
+  Expansion e = r.expand("list@example.test");
+  EXPECT_EQ(e.outcome, Outcome::UnknownRecipient);
+  EXPECT_EQ(e.status, "5.1.1");
+  EXPECT_EQ(e.reason, "<gone@example.test>: User unknown in virtual mailbox table");
+}
+
+TEST_F(RouterTest, CatchAllTakesAddressesWithoutAliasOrMailbox) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["@example.test"] = "bob@example.test";
+  cfg.aliases[0].entries["sales@example.test"] = "carol@example.test";
+  Router r = router(cfg);
+  expectAccepted(r.expand("anything@example.test"), {"bob@example.test"});
+  expectAccepted(r.expand("Whatever+tag@EXAMPLE.test"), {"bob@example.test"});
+  expectAccepted(r.expand("sales@example.test"), {"carol@example.test"});
+  expectAccepted(r.expand("alice@example.test"), {"alice@example.test"});  // has a mailbox
+  EXPECT_EQ(r.expand("anything@other.test").outcome, Outcome::UnknownRecipient);
+}
+
+TEST_F(RouterTest, CatchAllToAnAddressWithoutMailboxIsUnknownNotAHang) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["@example.test"] = "typo@example.test";
+  Router r = router(cfg);
+  // typo@ falls into the catch-all again, which maps it to itself: final, but no mailbox.
+  Expansion e = r.expand("someone@example.test");
+  EXPECT_EQ(e.outcome, Outcome::UnknownRecipient);
+  EXPECT_EQ(e.reason, "<typo@example.test>: User unknown in virtual mailbox table");
+}
+
+TEST_F(RouterTest, CatchAllCycleBetweenDomainsIsALoop) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["@example.test"] = "x@other.test";
+  cfg.aliases[0].entries["@other.test"] = "y@example.test";
+  Router r = router(cfg);
+  Expansion e = r.expand("someone@example.test");
+  EXPECT_EQ(e.outcome, Outcome::PermanentFailure);
+  EXPECT_EQ(e.status, "5.4.6");
+  EXPECT_EQ(e.reason, "alias loop");
+}
+
+TEST_F(RouterTest, PostmasterWithoutDomainMeansTheFirstLocalDomain) {
+  Router r = router(baseConfig());
+  expectAccepted(r.expand("postmaster"), {"alice@example.test"});
+  expectAccepted(r.expand("PostMaster"), {"alice@example.test"});
+  expectAccepted(r.expand("POSTMASTER@Example.Test"), {"alice@example.test"});
+  EXPECT_EQ(r.expand("postmaster@other.test").outcome, Outcome::UnknownRecipient);
+}
+
+TEST_F(RouterTest, ExpansionToNonLocalAddressesIsKeptForRelaying) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["fwd@example.test"] = "Someone@Gmail.example";
+  Router r = router(cfg);
+  expectAccepted(r.expand("fwd@example.test"), {"Someone@gmail.example"});
+}
+
+TEST_F(RouterTest, ExpansionSizeIsLimited) {
+  config::Config cfg = baseConfig();
+  std::string many;
+  for (size_t i = 0; i <= Router::MaxExpansionRecipients; ++i) {
+    many += "user" + std::to_string(i) + "@example.org ";
+  }
+  cfg.aliases[0].entries["huge@example.test"] = many;
+  Router r = router(cfg);
+  Expansion e = r.expand("huge@example.test");
+  EXPECT_EQ(e.outcome, Outcome::PermanentFailure);
+  EXPECT_EQ(e.status, "5.4.6");
+}
+
+TEST_F(RouterTest, EmptyAliasValueDefers) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].entries["empty@example.test"] = " , ,";
+  Router r = router(cfg);
+  Expansion e = r.expand("empty@example.test");
+  EXPECT_EQ(e.outcome, Outcome::TemporaryFailure);
+  EXPECT_EQ(e.status, "4.3.5");
+}
+
+TEST_F(RouterTest, MaildirPathRules) {
+  config::Config cfg = baseConfig();
+  cfg.mail_root = "/var/lib/petrel/mail/";  // a trailing '/' is tolerated
+  cfg.mailboxes->entries["Eve@Example.Test"] = "anything-but-a-path";
+  Router r = router(cfg);
+  // Relative path below mail_root.
+  EXPECT_EQ(r.maildirFor("bob@example.test").value(), "/var/lib/petrel/mail/example.test/bob/");
+  // Any non-path value: <mail_root>/<domain>/<localpart>/, lower-cased.
+  EXPECT_EQ(r.maildirFor("CAROL@example.test").value(), "/var/lib/petrel/mail/example.test/carol/");
+  EXPECT_EQ(r.maildirFor("eve@example.test").value(), "/var/lib/petrel/mail/example.test/eve/");
+  // Absolute path as given.
+  EXPECT_EQ(r.maildirFor("dave@other.test").value(), "/srv/mail/dave/");
+  // Bare postmaster works here too when it has a mailbox entry.
+  EXPECT_FALSE(r.maildirFor("postmaster").ok());
+}
+
+TEST_F(RouterTest, MaildirForFailures) {
+  Router r = router(baseConfig());
+  Result<std::string> unknown = r.maildirFor("nobody@example.test");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_FALSE(unknown.error().temporary());
+  Result<std::string> remote = r.maildirFor("someone@example.org");
+  ASSERT_FALSE(remote.ok());
+  EXPECT_FALSE(remote.error().temporary());
+}
+
+TEST_F(RouterTest, DotDotInAMailboxPathIsRefusedAndDefers) {
+  config::Config cfg = baseConfig();
+  cfg.mailboxes->entries["mallory@example.test"] = "example.test/../../../etc/";
+  cfg.mailboxes->entries["trudy@example.test"] = "/srv/mail/../root/";
+  cfg.mailboxes->entries["fine@example.test"] = "example.test/..hidden/";
+  Router r = router(cfg);
+  for (const char* address : {"mallory@example.test", "trudy@example.test"}) {
+    Result<std::string> path = r.maildirFor(address);
+    ASSERT_FALSE(path.ok()) << address;
+    EXPECT_TRUE(path.error().temporary()) << address;
+    EXPECT_NE(path.error().message().find(".."), std::string::npos);
+    Expansion e = r.expand(address);
+    EXPECT_EQ(e.outcome, Outcome::TemporaryFailure) << address;
+    EXPECT_EQ(e.status, "4.3.5") << address;
+  }
+  EXPECT_EQ(r.maildirFor("fine@example.test").value(),
+            "/var/lib/petrel/mail/example.test/..hidden/");
+}
+
+TEST_F(RouterTest, NoMailboxTableMeansEveryLocalUserIsUnknown) {
+  config::Config cfg = baseConfig();
+  cfg.mailboxes.reset();
+  Router r = router(cfg);
+  EXPECT_EQ(r.expand("alice@example.test").outcome, Outcome::UnknownRecipient);
+  EXPECT_EQ(r.expand("postmaster").outcome, Outcome::UnknownRecipient);
+}
+
+TEST_F(RouterTest, UnknownTableTypeDefersWithConfigurationError) {
+  config::Config cfg = baseConfig();
+  cfg.aliases[0].type = "ldap";
+  Router r = router(cfg);
+  EXPECT_EQ(warnings_.size(), 1u);
+  Expansion e = r.expand("alice@example.test");
+  EXPECT_EQ(e.outcome, Outcome::TemporaryFailure);
+  EXPECT_EQ(e.status, "4.3.5");
+}
+
+class RouterFileTableTest : public RouterTest {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/petrel-router-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(RouterFileTableTest, MissingAliasFileTempFailsUntilItAppears) {
+  config::Config cfg = baseConfig();
+  config::TableSpec file;
+  file.name = "virtual";
+  file.type = "file";
+  file.path = dir_ + "/virtual";
+  cfg.aliases.push_back(file);
+  Router r = router(cfg);
+  ASSERT_EQ(warnings_.size(), 1u);
+
+  // Every local address must consult every alias table, so all of them defer...
+  for (const char* address : {"alice@example.test", "postmaster@example.test"}) {
+    Expansion e = r.expand(address);
+    EXPECT_EQ(e.outcome, Outcome::TemporaryFailure) << address;
+    EXPECT_EQ(e.status, "4.3.0") << address;
+    EXPECT_EQ(e.reason, "table file:" + file.path + ": cannot open: No such file or directory")
+        << address;
+  }
+  // ...while relaying decisions do not depend on the tables.
+  EXPECT_EQ(r.expand("someone@example.org").outcome, Outcome::NonLocalDomain);
+
+  std::FILE* f = std::fopen(file.path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("sales@example.test bob@example.test\n", f);
+  std::fclose(f);
+  r.refreshTables();
+  expectAccepted(r.expand("alice@example.test"), {"alice@example.test"});
+  expectAccepted(r.expand("sales@example.test"), {"bob@example.test"});
+}
+
+TEST_F(RouterFileTableTest, MissingMailboxFileTempFails) {
+  config::Config cfg = baseConfig();
+  cfg.mailboxes->type = "file";
+  cfg.mailboxes->path = dir_ + "/mailboxes";
+  Router r = router(cfg);
+  Expansion e = r.expand("bob@example.test");
+  EXPECT_EQ(e.outcome, Outcome::TemporaryFailure);
+  EXPECT_EQ(e.status, "4.3.0");
+  Result<std::string> path = r.maildirFor("bob@example.test");
+  ASSERT_FALSE(path.ok());
+  EXPECT_TRUE(path.error().temporary());
+}
+
+}  // namespace
+}  // namespace petrel::delivery
