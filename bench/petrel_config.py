@@ -24,6 +24,11 @@ cfg["state_dir"] = os.path.join(d, "state")
 cfg["listeners"] = [{"name": "mx", "address": a.smtp}]
 cfg.setdefault("status", {})
 cfg["status"]["address"] = a.status
+# Same durability as Postfix: never benchmark with Maildir fsync off (the default is on).
+maildir = (cfg.get("delivery") or {}).get("maildir") or {}
+if maildir.get("fsync") is False:
+    maildir["fsync"] = True
+    print("petrel_config: delivery.maildir.fsync forced back to true for the benchmark")
 cfg.setdefault("log", {})
 cfg["log"]["file"] = os.path.join(d, "petrel.log")
 

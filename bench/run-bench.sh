@@ -395,9 +395,23 @@ if want petrel; then start_petrel; fi
 mail_root() { if [ "$1" = petrel ]; then echo "$tmp/petrel/mail"; else echo "$tmp/postfix/mail"; fi; }
 port_of() { if [ "$1" = petrel ]; then echo "$petrel_port"; else echo "$postfix_port"; fi; }
 
+# server_up SERVER: fail loudly if the server died (e.g. a stray "pkill petrel" elsewhere).
+server_up() {
+  local m
+  if [ "$1" = petrel ]; then
+    pid_alive "$petrel_pid" || die "Petrel (pid $petrel_pid) is no longer running; see $tmp/petrel/petrel.log"
+  else
+    m=$(postfix_master_pid)
+    if [ -z "$m" ] || ! pid_alive "$m"; then
+      die "the Postfix master is no longer running; see $tmp/postfix/postfix.log"
+    fi
+  fi
+}
+
 # bench SERVER LABEL SESSIONS MESSAGES SIZE OUTFILE: one smtpbench.py repetition
 bench() {
   local server=$1 label=$2 sessions=$3 messages=$4 size=$5 outfile=$6 root args
+  server_up "$server"
   root=$(mail_root "$server")
   # Empty the mailboxes, flush the page cache's dirty data so one server's writeback does not
   # land in the other's measurement, and let the disk settle.
@@ -419,6 +433,7 @@ bench() {
   # smtpbench.py bounds each phase by --timeout; this outer limit only catches a hung harness.
   run_tracked --log "$tmp/harness.log" timeout $((3 * phase_timeout + 300)) "$PY" "$here/smtpbench.py" "${args[@]}" \
     || die "smtpbench.py failed or hung for $label (see $tmp/harness.log)"
+  server_up "$server"
 }
 
 if ((warmup)); then

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 namespace petrel::queue {
 
 namespace {
@@ -73,10 +75,11 @@ Journal::~Journal() {
   thread_.join();
 }
 
-void Journal::submit(Work work, Done done) {
+void Journal::submit(Work work, Done done, bool urgent) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    queue_.push_back({std::move(work), std::move(done)});
+    queue_.push_back({std::move(work), std::move(done), urgent});
+    if (urgent) ++urgent_queued_;
   }
   cv_.notify_one();
 }
@@ -88,7 +91,12 @@ void Journal::run() {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (queue_.empty() && stop_) return;
+      if (urgent_queued_ == 0 && !stop_) {
+        cv_.wait_for(lock, std::chrono::milliseconds(LazyCommitDelayMs),
+                     [this] { return stop_ || urgent_queued_ > 0; });
+      }
       batch.swap(queue_);
+      urgent_queued_ = 0;
     }
     std::vector<Status> results(batch.size(), okStatus());
     Status tx = db_->exec("BEGIN IMMEDIATE");

@@ -19,6 +19,7 @@ namespace petrel::server {
 namespace {
 
 constexpr size_t BatchSize = 32;
+constexpr size_t MinParallelJobs = 2;
 
 int64_t nowSeconds() { return int64_t(time(nullptr)); }
 
@@ -177,6 +178,9 @@ void QueueManager::pump() {
   Snapshot snap = rt_->snapshot();
   size_t limit = concurrency(*snap.config);
   while (jobs_ < limit && !ready_.empty()) {
+    // Group delivery: with jobs already running, wait for a full batch (or for a job to
+    // finish) so that one directory fsync and one journal commit cover many messages.
+    if (jobs_ >= MinParallelJobs && ready_.size() < BatchSize) break;
     std::vector<std::string> ids;
     while (ids.size() < BatchSize && !ready_.empty()) {
       std::string id = std::move(ready_.front());
@@ -357,6 +361,7 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
       deferred_.emplace(nowSeconds() + 60, id);
     }
     --jobs_;
+    maybeStopped();
     pump();
     return;
   }
@@ -379,6 +384,10 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
       counter++;
     }
   }
+  // The job is done with the thread pool; its results still have to be committed.
+  --jobs_;
+  ++updates_pending_;
+  pump();
   rt_->journal->submit(
       [batch](queue::Db& db) -> Status {
         for (auto& mr : batch->messages) {
@@ -403,7 +412,8 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
         }
         return okStatus();
       },
-      [this, batch](const Status& st) { main_->post([this, batch, st] { applied(batch, st); }); });
+      [this, batch](const Status& st) { main_->post([this, batch, st] { applied(batch, st); }); },
+      /*urgent=*/false);
 }
 
 void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Status& st) {
@@ -440,14 +450,17 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
     it->second.state = State::Deferred;
     deferred_.emplace(st ? mr.next_attempt : nowSeconds() + 60, mr.id);
   }
-  --jobs_;
-  if (stopping_ && jobs_ == 0 && stopped_) {
+  --updates_pending_;
+  maybeStopped();
+  pump();
+}
+
+void QueueManager::maybeStopped() {
+  if (stopping_ && jobs_ == 0 && updates_pending_ == 0 && stopped_) {
     auto fn = std::move(stopped_);
     stopped_ = nullptr;
     fn();
-    return;
   }
-  pump();
 }
 
 void QueueManager::flush() {
@@ -616,11 +629,8 @@ QueueManager::Summary QueueManager::summary() const {
 
 void QueueManager::stop(std::function<void()> done) {
   stopping_ = true;
-  if (jobs_ == 0) {
-    done();
-    return;
-  }
   stopped_ = std::move(done);
+  maybeStopped();
 }
 
 }  // namespace petrel::server

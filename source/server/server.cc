@@ -2,6 +2,7 @@
 #include "petrel/server/server.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -443,6 +444,8 @@ void Process::handleControl(const std::string& request, RequestServer::Respond r
 int serve(const std::string& config_path) {
   // The libuv pool runs Maildir deliveries and spool writes; 4 threads are too few.
   setenv("UV_THREADPOOL_SIZE", "16", 0);
+  // One malloc arena per thread-pool thread would keep freed message buffers per thread.
+  mallopt(M_ARENA_MAX, 2);
   signal(SIGPIPE, SIG_IGN);
   Process p(config_path);
   return p.run();

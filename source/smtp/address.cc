@@ -218,6 +218,13 @@ std::vector<Param> splitParams(std::string_view rest) {
 }
 
 ParseFailure unsupported(const Param& p) {
+  // Echo the keyword only when it is one (esmtp-keyword, RFC 5321 4.1.2): raw client bytes
+  // (a bare CR, NUL, 8-bit) must not reach a reply line, nor make it longer than 512 octets.
+  bool keyword = !p.key.empty() && p.key.size() <= 64 && p.key.front() != '-';
+  for (char c : p.key) {
+    keyword &= (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  }
+  if (!keyword) return ParseFailure{Reply(555, "5.5.4", "Unsupported option")};
   return ParseFailure{Reply(555, "5.5.4", fmt::format("Unsupported option: {}", p.key))};
 }
 // Decoded DSN values go into DSN headers (Original-Envelope-Id, Original-Recipient): no

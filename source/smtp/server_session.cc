@@ -163,7 +163,11 @@ void ServerSession::processCommand(std::string_view line) {
   } else if (verb == "connect" || verb == "get" || verb == "post" || verb == "user" ||
              verb == "pass") {
     // Another protocol talking to us (e.g. an HTTP client): say so and hang up.
-    reject(Reply(221, "2.7.0", "Error: I can break rules, too. Goodbye."), "CONNECT");
+    // Not counted as an error: the session ends with this one reply either way.
+    Reply r(221, "2.7.0", "Error: I can break rules, too. Goodbye.");
+    out_.push_back(Rejected{"CONNECT", r, envelope_.mail.sender.text, {}});
+    reply(r);
+    resetTransaction();  // BDAT chunks already stored are aborted
     close();
   } else if (verb.empty()) {
     error(Reply(500, "5.5.2", "Error: bad syntax"));
@@ -265,6 +269,7 @@ void ServerSession::onVrfy(std::string_view arg) {
 Actions ServerSession::onRecipientVerdict(RecipientVerdict verdict) {
   PETREL_ASSERT(wait_ == Wait::Recipient);
   wait_ = Wait::None;
+  if (closed_) return {};  // a timeout or shutdown closed the session meanwhile
   const std::string& addr = pending_rcpt_.recipient.text;
   if (pending_vrfy_) {
     if (verdict.accepted) {
@@ -308,6 +313,7 @@ void ServerSession::onBdat(std::string_view arg) {
   if (!size || parts.size() > 2 || (parts.size() == 2 && !last)) {
     // Without a size we cannot find where the chunk ends: the stream is lost (RFC 3030 2).
     error(Reply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
+    resetTransaction();  // BDAT chunks already stored are aborted
     close();
     return;
   }
@@ -335,6 +341,7 @@ void ServerSession::onBdat(std::string_view arg) {
 Actions ServerSession::onMessageStarted(BodySink& sink) {
   PETREL_ASSERT(wait_ == Wait::Storage);
   wait_ = Wait::None;
+  if (closed_) return {};  // closed meanwhile; the AbortMessage was already sent
   sink_ = std::make_unique<CountingSink>(sink, settings_.max_message_size);
   LineChecks checks{settings_.max_text_line, settings_.normalize_bare_line_endings};
   if (envelope_.chunking) {
@@ -399,6 +406,7 @@ void ServerSession::finishBody(bool bare_line_ending) {
   if (bare_line_ending) {
     out_.push_back(AbortMessage{});
     bdat_started_ = false;
+    state_ = State::Ready;  // out of the body: resetTransaction() must not abort it again
     Reply r(554, "5.6.0", "Error: bare <LF> or <CR> received in message content");
     if (envelope_.chunking) {
       // BDAT framing is unambiguous, so the session can go on.
@@ -415,6 +423,7 @@ void ServerSession::finishBody(bool bare_line_ending) {
   if (sink_->over() || too_long) {
     out_.push_back(AbortMessage{});
     bdat_started_ = false;
+    state_ = State::Ready;  // out of the body: resetTransaction() must not abort it again
     Reply r = sink_->over()
                   ? Reply(552, "5.3.4", "Error: message file too big")
                   : Reply(554, "5.6.0",
@@ -434,6 +443,7 @@ void ServerSession::finishBody(bool bare_line_ending) {
 Actions ServerSession::onCommitted(const std::string& queue_id) {
   PETREL_ASSERT(wait_ == Wait::Commit);
   wait_ = Wait::None;
+  if (closed_) return {};  // closed meanwhile: the message is queued, nobody to tell
   reply(Reply(250, "2.0.0", fmt::format("Ok: queued as {}", queue_id)));
   resetTransaction();
   process();
@@ -443,6 +453,7 @@ Actions ServerSession::onCommitted(const std::string& queue_id) {
 Actions ServerSession::onCommitFailed(Reply r) {
   PETREL_ASSERT(wait_ == Wait::Commit);
   wait_ = Wait::None;
+  if (closed_) return {};
   reply(r);
   resetTransaction();
   process();
@@ -451,7 +462,7 @@ Actions ServerSession::onCommitFailed(Reply r) {
 
 Actions ServerSession::onTimeout() {
   if (closed_) return {};
-  if (inBody() || bdat_started_) out_.push_back(AbortMessage{});
+  if (inBody() || bdat_started_ || wait_ == Wait::Storage) out_.push_back(AbortMessage{});
   bdat_started_ = false;
   reply(Reply(421, "4.4.2", fmt::format("{} Error: timeout exceeded", settings_.hostname)));
   close();

@@ -50,7 +50,7 @@ struct Limits {
   uint64_t message_size = 25ull * 1024 * 1024;  // Default: 25MB
   uint32_t recipients_per_message = 1000;       // Default: 1000
   uint32_t connections = 500;                   // Default: 500
-  uint32_t connections_per_client = 20;         // Default: 20
+  uint32_t connections_per_client = 50;         // Default: 50 (Postfix smtpd_client_connection_count_limit)
   uint32_t command_line_length = 512;           // Default: 512 (RFC 5321 4.5.3.1.4)
   uint32_t text_line_length = 1000;             // Default: 1000 (RFC 5321 4.5.3.1.6)
   uint32_t errors_per_session = 10;             // Default: 10; then 421 and disconnect

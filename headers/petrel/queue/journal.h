@@ -61,7 +61,10 @@ class Journal {
   static Result<std::unique_ptr<Journal>> open(const std::string& path);
   ~Journal();  // commits what is queued, then stops the thread
 
-  void submit(Work work, Done done);
+  // `urgent`: someone waits for this commit (a client for its 250). Non-urgent requests
+  // (delivery results) wait up to LazyCommitDelay for company, so they share an fsync.
+  void submit(Work work, Done done, bool urgent = true);
+  static constexpr int LazyCommitDelayMs = 20;
   const std::string& path() const { return path_; }
 
   // Statements for Work functions and readers.
@@ -83,12 +86,14 @@ class Journal {
   struct Request {
     Work work;
     Done done;
+    bool urgent;
   };
   std::string path_;
   std::unique_ptr<Db> db_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<Request> queue_;
+  size_t urgent_queued_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };

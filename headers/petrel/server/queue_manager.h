@@ -71,6 +71,7 @@ class QueueManager {
   void finishBatch(std::shared_ptr<BatchResult> batch);
   void applied(const std::shared_ptr<BatchResult>& batch, const Status& st);
   void makeReady(const std::string& id);
+  void maybeStopped();
   static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path);
 
   event::Dispatcher* main_;
@@ -79,7 +80,8 @@ class QueueManager {
   std::unordered_map<std::string, Entry> entries_;
   std::deque<std::string> ready_;
   std::multimap<int64_t, std::string> deferred_;  // next attempt (unix seconds) -> id
-  size_t jobs_ = 0;
+  size_t jobs_ = 0;             // delivery jobs on the thread pool
+  size_t updates_pending_ = 0;  // their results, not yet committed
   bool stopping_ = false;
   std::function<void()> stopped_;
 };

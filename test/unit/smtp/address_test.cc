@@ -232,6 +232,11 @@ TEST(Address, UnknownParametersAre555) {
   EXPECT_EQ(rcptError("<b@example.test> SIZE=10"), "555 5.5.4 Unsupported option: SIZE");
   EXPECT_EQ(rcptError("<b@example.test> RET=FULL"), "555 5.5.4 Unsupported option: RET");
   EXPECT_EQ(rcptError("<b@example.test> SMTPUTF8"), "555 5.5.4 Unsupported option: SMTPUTF8");
+  // Only a well-formed keyword is echoed: a bare CR would split the reply line.
+  EXPECT_EQ(mailError("<a@example.test> X\rY=1"), "555 5.5.4 Unsupported option");
+  EXPECT_EQ(mailError("<a@example.test> X\xC3\xB6"), "555 5.5.4 Unsupported option");
+  EXPECT_EQ(mailError("<a@example.test> " + std::string(400, 'K')), "555 5.5.4 Unsupported option");
+  EXPECT_EQ(mailError("<a@example.test> X-FOO-1"), "555 5.5.4 Unsupported option: X-FOO-1");
 }
 
 TEST(Address, DsnRetAndEnvid) {

@@ -21,7 +21,7 @@
 //   T: timeout          onTimeout()
 //   X: shutdown         onShutdown()
 //   P: peer closed      onPeerClosed()
-// The transcript ends with "== open" or "== closed" (plus "buffered=N" if input is left).
+// The transcript ends with "== closed", or "== open" (plus "buffered=N" if input is left).
 //
 // Regenerating goldens: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='Golden*' rewrites
 // every .ref from the current code. Review each changed .ref by hand against the RFCs before
@@ -195,7 +195,9 @@ std::string runScript(const std::string& script, Feed feed) {
     }
   }
   std::string end = session.closed() ? "== closed" : "== open";
-  if (session.bufferedInput() > 0) end += fmt::format(" buffered={}", session.bufferedInput());
+  if (!session.closed() && session.bufferedInput() > 0) {
+    end += fmt::format(" buffered={}", session.bufferedInput());
+  }
   t.note(end);
   return t.text();
 }
@@ -495,6 +497,43 @@ TEST(ServerSession, TimeoutWhileStorageIsPreparedAbortsIt) {
         "START\nABORT\n> 421 4.4.2 mail.example.test Error: timeout exceeded\nCLOSE\n"))
         << t.text();
     EXPECT_EQ(t.problems(), 0) << t.text();
+  }
+}
+
+TEST(ServerSession, NothingAfterCloseWhenTheDriverAnswersLate) {
+  // Timeout while the commit runs: the driver still finishes it and reports back.
+  ServerSession s(defaultSettings());
+  s.start();
+  s.onInput("EHLO x\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n");
+  s.onRecipientVerdict(RecipientVerdict{true, {"b@example.test"}, {}});
+  s.onInput("DATA\r\n");
+  MemorySink sink;
+  s.onMessageStarted(sink);
+  Actions a = s.onInput("hi\r\n.\r\nNOOP\r\n");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<CommitMessage>(a[0]));
+  Transcript t;
+  t.record(s.onTimeout(), &sink);
+  EXPECT_EQ(t.text(), "> 421 4.4.2 mail.example.test Error: timeout exceeded\nCLOSE\n");
+  EXPECT_TRUE(s.onCommitted("Q1").empty());
+
+  // A verdict arriving after a timeout.
+  ServerSession v(defaultSettings());
+  v.start();
+  v.onInput("EHLO x\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n");
+  v.onTimeout();
+  EXPECT_TRUE(v.onRecipientVerdict(RecipientVerdict{true, {"b@example.test"}, {}}).empty());
+}
+
+TEST(ServerSession, ClosingBetweenChunksAbortsTheStoredChunks) {
+  // Whatever ends the session between two BDAT chunks discards what is stored.
+  for (std::string_view last : {"BDAT nonsense\r\n", "GET / HTTP/1.1\r\n", "QUIT\r\n"}) {
+    Driver d;
+    d.send("EHLO x\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nBDAT 2\r\nab");
+    d.send(last);
+    EXPECT_TRUE(d.session.closed()) << last;
+    EXPECT_TRUE(d.t.text().ends_with("ABORT\nCLOSE\n")) << d.t.text();
+    EXPECT_EQ(d.t.problems(), 0) << d.t.text();
   }
 }
 

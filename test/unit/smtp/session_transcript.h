@@ -13,7 +13,8 @@
 //   REJECT RCPT 550 5.1.1 ... from=<...> [to=<...>]   Rejected
 //   CLOSE                        Close
 //   !! what                      a broken driver contract (Send after Close, ABORT without a
-//                                message, a malformed reply ...); tests fail on any of these.
+//                                message, a malformed or overlong reply, a control character
+//                                in a reply ...); tests fail on any of these.
 //
 // It owns nothing of the session; it does not answer checks itself (callers do, so the golden
 // scripts decide every verdict explicitly).
@@ -177,6 +178,12 @@ class Transcript {
         problem("reply code changes within a multi-line reply");
       }
       if (l.size() + 2 > 512) problem("reply line longer than 512 octets (RFC 5321 4.5.3.1.5)");
+      for (unsigned char c : l) {
+        if (c < 0x20 || c == 0x7f) {
+          problem("control character in a reply line (echoed client input?)");
+          break;
+        }
+      }
     }
   }
   void line(const Close&, const MemorySink*) {

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds every libFuzzer target in test/fuzz/ with clang (ASan + UBSan) and runs each for N
+# seconds (default 30). Usage: test/fuzz/run.sh [seconds]
+#
+# Work files (binaries, corpora, crash artifacts) go to $PETREL_FUZZ_DIR
+# (default ${TMPDIR:-/tmp}/petrel-fuzz); corpora are kept between runs. Seeds for the session
+# target are made from the golden dialogs in test/testdata/smtp/*.in. Exit status 1 when a
+# target failed to build or found a crash; the crash input is printed with how to replay it.
+set -euo pipefail
+
+seconds="${1:-30}"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
+cxx="${CXX:-clang++}"
+targets=(smtp_session_fuzz address_fuzz)
+
+if ! command -v "$cxx" >/dev/null; then
+  echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
+  exit 1
+fi
+mkdir -p "$work"
+
+flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -I "$root/headers" -I "$root/test/unit/smtp")
+lib_sources=("$root/source/core/strings.cc" "$root"/source/smtp/*.cc)
+
+# Seeds: the golden dialogs as session-fuzzer input (4 settings bytes, then the client bytes;
+# T:/X:/P: steps become 0xFF events; verdicts and commits are answered by the target itself).
+seed_session() {
+  local out="$work/seeds/smtp_session_fuzz"
+  mkdir -p "$out"
+  python3 - "$root/test/testdata/smtp" "$out" <<'PY'
+import os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+def unescape(s):
+    s = re.sub(r'\{\{(\d+)\*(.)\}\}', lambda m: m.group(2) * int(m.group(1)), s)
+    b = bytearray(); i = 0; raw = s.encode()
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x5c and i + 1 < len(raw):
+            n = chr(raw[i + 1])
+            if n in 'rnt\\':
+                b += {'r': b'\r', 'n': b'\n', 't': b'\t', '\\': b'\\'}[n]; i += 2; continue
+            if n == 'x':
+                b.append(int(raw[i + 2:i + 4], 16)); i += 4; continue
+        b.append(c); i += 1
+    return bytes(b)
+for name in sorted(os.listdir(src)):
+    if not name.endswith('.in'):
+        continue
+    header = bytearray([0, 3, 9, 4])  # 4 recipients, 10 errors, 25 MiB, 512/1000 lines
+    body = bytearray()
+    for line in open(os.path.join(src, name), encoding='utf-8'):
+        line = line.rstrip('\n')
+        if line.startswith('#set normalize=1'): header[0] |= 1
+        if line.startswith('#set vrfy=1'): header[0] |= 2
+        if line.startswith('C: '): body += unescape(line[3:]) + b'\r\n' + b'\xff.'
+        elif line.startswith('C+: '): body += unescape(line[4:]).replace(b'\xff', b'\xff\xff') + b'\xff.'
+        elif line.startswith('T: '): body += b'\xfft'
+        elif line.startswith('X: '): body += b'\xffs'
+        elif line.startswith('P: '): body += b'\xffp'
+    with open(os.path.join(out, name[:-3]), 'wb') as f:
+        f.write(bytes(header) + bytes(body))
+PY
+}
+
+seed_address() {
+  local out="$work/seeds/address_fuzz"
+  mkdir -p "$out"
+  local i=0
+  for arg in '<>' '<alice@example.test> SIZE=100 BODY=8BITMIME' '<a@b> RET=HDRS ENVID=x+2By' \
+             '<@r.example:a@example.test>' '<"john doe"@example.test>' '<a@[IPv6:2001:db8::1]>' \
+             'postmaster' '<jöran@bücher.example> SMTPUTF8'; do
+    printf '\x00%s' "$arg" >"$out/mail-$i"; i=$((i + 1))
+  done
+  for arg in '<bob@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob+40example.test' \
+             '<postmaster>' '<用户@例子.广告>' '<b@example.test> ORCPT=utf-8;jö@example.test'; do
+    printf '\x03%s' "$arg" >"$out/rcpt-$i"; i=$((i + 1))
+  done
+}
+
+seed_session
+seed_address
+
+status=0
+for t in "${targets[@]}"; do
+  echo "== $t: building"
+  if ! "$cxx" "${flags[@]}" "${lib_sources[@]}" "$root/test/fuzz/$t.cc" -lfmt -o "$work/$t"; then
+    echo "== $t: BUILD FAILED" >&2
+    status=1
+    continue
+  fi
+  mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
+  echo "== $t: running ${seconds}s"
+  if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 -dict="$root/test/fuzz/smtp.dict" \
+      -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" "$work/seeds/$t" \
+      >"$work/$t.log" 2>&1; then
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done' "$work/$t.log" || true
+    echo "== $t: ok ($(ls "$work/corpus/$t" | wc -l) corpus files)"
+  else
+    status=1
+    tail -n 40 "$work/$t.log" >&2
+    echo "== $t: FAILED; artifacts in $work/artifacts/$t/; replay: $work/$t <file>" >&2
+  fi
+done
+exit "$status"

@@ -1,0 +1,284 @@
+# Helpers for the integration scenarios; every t-NN-name/run.sh sources this file first.
+#
+# It owns the per-test scratch directory ($T, removed on exit), the petrel process started by
+# start_petrel (killed on exit if the test did not stop it), free loopback ports, the config
+# derived from config-examples/quickstart.yaml, and the assert/wait helpers. It deliberately
+# does not talk SMTP: scenarios do that with real clients (swaks, Python smtplib) or with the
+# raw-socket client in lib.py, which `py` puts on PYTHONPATH.
+#
+# Exit codes follow meson: 0 pass, 1 fail, 77 skip (a tool is missing).
+#
+# Typical use:
+#   source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+#   write_config 'limits: {connections_per_client: 3}'
+#   start_petrel
+#   py <<'EOF' ... EOF
+#   stop_petrel
+#   pass
+
+set -euo pipefail
+
+IT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PETREL_SOURCE_ROOT="${PETREL_SOURCE_ROOT:-$(cd "$IT_DIR/../.." && pwd)}"
+PETREL="${PETREL:-$PETREL_SOURCE_ROOT/build/petrel}"
+PYTHON=/usr/bin/python3
+TEST_NAME="$(basename "$(cd "$(dirname "${BASH_SOURCE[1]:-$0}")" && pwd)")"
+
+# ---- reporting -------------------------------------------------------------------------------
+
+log() { printf '%s: %s\n' "$TEST_NAME" "$*" >&2; }
+
+fail() {
+  printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+  exit 1
+}
+
+skip() {
+  printf '%s: SKIP: %s\n' "$TEST_NAME" "$*" >&2
+  exit 77
+}
+
+pass() {
+  printf '%s: PASS\n' "$TEST_NAME" >&2
+  exit 0
+}
+
+# need_tool NAME...: skip the test when a program is missing.
+need_tool() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || skip "missing tool: $t"
+  done
+}
+
+[[ -x "$PETREL" ]] || skip "petrel binary not found at $PETREL (build first or set PETREL)"
+[[ -x "$PYTHON" ]] || skip "missing tool: $PYTHON"
+"$PYTHON" -c 'import yaml' 2>/dev/null || skip "missing Python module yaml (python3-yaml)"
+
+# ---- scratch directory and cleanup -----------------------------------------------------------
+
+T="$(mktemp -d /tmp/petrel-it.XXXXXX)"
+CONF="$T/petrel.yaml"
+MAIL_ROOT="$T/var/mail"
+STATE_DIR="$T/var/state"
+PETREL_LOG="$T/petrel.log"   # stderr of the current petrel serve (appended across restarts)
+PETREL_PID=""
+PETREL_EXIT=""
+EXTRA_PIDS=()
+
+_cleanup() {
+  local rc=$?
+  set +e
+  local p
+  for p in "${EXTRA_PIDS[@]}"; do
+    kill -9 "$p" 2>/dev/null
+  done
+  if [[ -n "$PETREL_PID" ]] && kill -0 "$PETREL_PID" 2>/dev/null; then
+    kill -9 "$PETREL_PID" 2>/dev/null
+    wait "$PETREL_PID" 2>/dev/null
+  fi
+  if [[ $rc -ne 0 && $rc -ne 77 && -f "$PETREL_LOG" ]]; then
+    printf '%s: ---- last lines of the petrel log (%s) ----\n' "$TEST_NAME" "$PETREL_LOG" >&2
+    tail -n 60 "$PETREL_LOG" >&2
+    printf '%s: ----\n' "$TEST_NAME" >&2
+  fi
+  if [[ -n "${KEEP_TMP:-}" ]]; then
+    printf '%s: keeping %s\n' "$TEST_NAME" "$T" >&2
+  else
+    rm -rf "$T"
+  fi
+  exit $rc
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- ports -----------------------------------------------------------------------------------
+
+# pick_port: prints a loopback TCP port that was free a moment ago.
+pick_port() {
+  "$PYTHON" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+SMTP_PORT="$(pick_port)"
+STATUS_PORT="$(pick_port)"
+while [[ "$STATUS_PORT" == "$SMTP_PORT" ]]; do STATUS_PORT="$(pick_port)"; done
+export SMTP_PORT STATUS_PORT MAIL_ROOT STATE_DIR CONF T PETREL
+
+# ---- python ----------------------------------------------------------------------------------
+
+# py [ARGS]: runs /usr/bin/python3 with lib.py importable; the script usually comes on stdin.
+py() {
+  PYTHONPATH="$IT_DIR${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$@"
+}
+
+# ---- config ----------------------------------------------------------------------------------
+
+# write_config [EXTRA_YAML]: writes $CONF from the quick-start shape (example.test, alice, bob,
+# postmaster -> alice) on $SMTP_PORT / $STATUS_PORT, then deep-merges EXTRA_YAML into it
+# (mappings merge key by key; anything else, null included, replaces; a key written with a
+# trailing "!", like "mailboxes!:", replaces the whole value instead of merging into it).
+write_config() {
+  local extra="${1:-}"
+  EXTRA_YAML="$extra" py - "$CONF" <<'EOF'
+import os, sys, yaml
+base = {
+    "hostname": "mail.example.test",
+    "mail_root": "var/mail",
+    "state_dir": "var/state",
+    "workers": 2,
+    "listeners": [{"name": "mx", "address": "127.0.0.1:%s" % os.environ["SMTP_PORT"]}],
+    "domains": {"local": ["example.test"]},
+    "tables": {
+        "mailboxes": {"type": "inline", "map": {
+            "alice@example.test": "example.test/alice/",
+            "bob@example.test": "example.test/bob/"}},
+        "aliases": {"type": "inline", "map": {
+            "postmaster@example.test": "alice@example.test"}},
+    },
+    "mailboxes": "mailboxes",
+    "aliases": ["aliases"],
+    "recipient_delimiter": "+",
+    "status": {"address": "127.0.0.1:%s" % os.environ["STATUS_PORT"]},
+    "log": {"file": None},
+}
+def merge(a, b):
+    for k, v in b.items():
+        if k.endswith("!"):
+            a[k[:-1]] = v
+        elif isinstance(v, dict) and isinstance(a.get(k), dict):
+            merge(a[k], v)
+        else:
+            a[k] = v
+extra = yaml.safe_load(os.environ.get("EXTRA_YAML") or "") or {}
+merge(base, extra)
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    f.write("# Written by test/integration/lib.sh write_config\n")
+    yaml.safe_dump(base, f, allow_unicode=True, sort_keys=False, default_flow_style=False)
+EOF
+}
+
+# ---- the petrel process ----------------------------------------------------------------------
+
+# petrel ARGS...: runs the CLI against $CONF (petrel queue list --json ...).
+petrel() { "$PETREL" "$@" --config "$CONF"; }
+
+# start_petrel [TIMEOUT]: starts `petrel serve` in the background and waits until it logged
+# "daemon started" (or died: then the test fails with its log).
+start_petrel() {
+  local timeout="${1:-15}"
+  local before=0
+  [[ -f "$PETREL_LOG" ]] && before="$(wc -l <"$PETREL_LOG")"
+  : >>"$PETREL_LOG"
+  "$PETREL" serve --config "$CONF" >>"$PETREL_LOG" 2>&1 &
+  PETREL_PID=$!
+  PETREL_EXIT=""
+  local deadline=$((SECONDS + timeout))
+  while :; do
+    if tail -n +"$((before + 1))" "$PETREL_LOG" | grep -q 'petrel/master\[[0-9]*\]: daemon started'; then
+      break
+    fi
+    if ! kill -0 "$PETREL_PID" 2>/dev/null; then
+      wait "$PETREL_PID" && PETREL_EXIT=0 || PETREL_EXIT=$?
+      PETREL_PID=""
+      fail "petrel serve exited with status $PETREL_EXIT before logging 'daemon started'"
+    fi
+    ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting for petrel to log 'daemon started'"
+    sleep 0.05
+  done
+  wait_for 10 "SMTP port $SMTP_PORT to accept connections" port_open "$SMTP_PORT"
+}
+
+port_open() {
+  "$PYTHON" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.close()' "$1" 2>/dev/null
+}
+
+# stop_petrel [TIMEOUT]: SIGTERM, wait for the exit, assert status 0.
+stop_petrel() {
+  local timeout="${1:-40}"
+  [[ -n "$PETREL_PID" ]] || fail "stop_petrel: petrel is not running"
+  kill -TERM "$PETREL_PID"
+  wait_for "$timeout" "petrel (pid $PETREL_PID) to exit after SIGTERM" not_running "$PETREL_PID"
+  wait "$PETREL_PID" && PETREL_EXIT=0 || PETREL_EXIT=$?
+  PETREL_PID=""
+  [[ "$PETREL_EXIT" == 0 ]] || fail "petrel exited with status $PETREL_EXIT after SIGTERM (want 0)"
+}
+
+# kill9_petrel: SIGKILL, as a crash would.
+kill9_petrel() {
+  [[ -n "$PETREL_PID" ]] || fail "kill9_petrel: petrel is not running"
+  kill -9 "$PETREL_PID" 2>/dev/null || true
+  wait "$PETREL_PID" 2>/dev/null || true
+  PETREL_PID=""
+}
+
+not_running() { ! kill -0 "$1" 2>/dev/null || [[ "$(ps -o stat= -p "$1" 2>/dev/null)" == Z* ]]; }
+
+# ---- waiting ---------------------------------------------------------------------------------
+
+# wait_for TIMEOUT WHAT CMD...: polls CMD every 0.1s until it succeeds; fails saying WHAT.
+wait_for() {
+  local timeout="$1" what="$2"
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting for $what"
+    sleep 0.1
+  done
+}
+
+# ---- mailboxes and queue ---------------------------------------------------------------------
+
+# count_maildir BOX: number of delivered files in $MAIL_ROOT/BOX/new (BOX like example.test/alice).
+count_maildir() {
+  local dir="$MAIL_ROOT/$1/new"
+  if [[ -d "$dir" ]]; then
+    find "$dir" -maxdepth 1 -type f | wc -l
+  else
+    echo 0
+  fi
+}
+
+# maildir_has BOX N: true when BOX holds exactly N messages (for wait_for).
+maildir_has() { [[ "$(count_maildir "$1")" -eq "$2" ]]; }
+maildir_at_least() { [[ "$(count_maildir "$1")" -ge "$2" ]]; }
+
+# log_has PATTERN: true when the petrel log has a line matching the extended regex.
+log_has() { grep -Eq -- "$1" "$PETREL_LOG"; }
+log_count() { grep -Ec -- "$1" "$PETREL_LOG" || true; }
+
+# queue_count: messages in `petrel queue list --json`.
+queue_count() {
+  petrel queue list --json | py -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+queue_empty() { [[ "$(queue_count)" -eq 0 ]]; }
+
+# spool_count: files in the spool directory.
+spool_count() { find "$STATE_DIR/spool" -mindepth 1 | wc -l; }
+
+# db_count TABLE: rows in queue.db (read-only; the server may be running).
+db_count() { sqlite3 -readonly "$STATE_DIR/queue.db" "SELECT count(*) FROM $1"; }
+
+# ---- assertions ------------------------------------------------------------------------------
+
+assert_eq() {  # EXPECTED ACTUAL WHAT
+  [[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+
+assert_log() {  # PATTERN WHAT
+  log_has "$1" || fail "$2: no log line matches /$1/"
+}
+
+assert_no_log() {  # PATTERN WHAT
+  if log_has "$1"; then
+    fail "$2: unexpected log line: $(grep -E -m1 -- "$1" "$PETREL_LOG")"
+  fi
+}
+
+assert_file_contains() {  # FILE PATTERN WHAT
+  grep -Eq -- "$2" "$1" || fail "$3: $1 does not match /$2/; it holds: $(head -c 2000 "$1")"
+}
