@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Write the benchmark's Petrel config: config-examples/quickstart.yaml with the listener,
-status address, mail_root, state_dir and log file replaced (everything else, e.g. the
-mailbox table with alice@ and bob@example.test, is kept as in the quick start).
+status address, mail_root, state_dir and log file replaced, limits.connections_per_client
+lifted (as Postfix does for mynetworks) and Maildir fsync kept on; everything else, e.g. the
+mailbox table with alice@ and bob@example.test, is kept as in the quick start.
 
   petrel_config.py QUICKSTART.yaml OUT.yaml --dir DIR --smtp 127.0.0.1:2727 --status 127.0.0.1:8727
 """
@@ -29,6 +30,12 @@ maildir = (cfg.get("delivery") or {}).get("maildir") or {}
 if maildir.get("fsync") is False:
     maildir["fsync"] = True
     print("petrel_config: delivery.maildir.fsync forced back to true for the benchmark")
+# Postfix exempts $mynetworks (here 127.0.0.0/8) from its per-client connection limits
+# (smtpd_client_event_limit_exceptions); match that, or 20 sessions that reconnect after each
+# message race the server's connection count and get 421s.
+limits = cfg.setdefault("limits", {}) or {}
+cfg["limits"] = limits
+limits["connections_per_client"] = max(int(limits.get("connections", 500)), 500)
 cfg.setdefault("log", {})
 cfg["log"]["file"] = os.path.join(d, "petrel.log")
 

@@ -2,7 +2,8 @@
 # Builds every libFuzzer target in test/fuzz/ with clang (ASan + UBSan) and runs each for N
 # seconds (default 30). Usage: test/fuzz/run.sh [seconds]
 #
-# Work files (binaries, corpora, crash artifacts) go to $PETREL_FUZZ_DIR
+# Inputs that once crashed a target live in test/fuzz/regressions/<target>/ and are replayed
+# first on every run. Work files (binaries, corpora, crash artifacts) go to $PETREL_FUZZ_DIR
 # (default ${TMPDIR:-/tmp}/petrel-fuzz); corpora are kept between runs. Seeds for the session
 # target are made from the golden dialogs in test/testdata/smtp/*.in. Exit status 1 when a
 # target failed to build or found a crash; the crash input is printed with how to replay it.
@@ -95,6 +96,7 @@ for t in "${targets[@]}"; do
   echo "== $t: running ${seconds}s"
   if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 -dict="$root/test/fuzz/smtp.dict" \
       -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" "$work/seeds/$t" \
+      "$root/test/fuzz/regressions/$t" \
       >"$work/$t.log" 2>&1; then
     grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done' "$work/$t.log" || true
     echo "== $t: ok ($(ls "$work/corpus/$t" | wc -l) corpus files)"
