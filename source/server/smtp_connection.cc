@@ -15,6 +15,8 @@ namespace petrel::server {
 
 namespace {
 
+constexpr size_t MaxPendingOutput = 256 * 1024;
+
 struct WriteRequest {
   uv_write_t req;
   std::string data;
@@ -313,8 +315,12 @@ void SmtpConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
 
 void SmtpConnection::updateReading() {
   if (closing_) return;
-  bool want = session_->wantsInput() && (!store_ || store_->backlog() < 2 * MessageStore::WriteChunk);
   auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  // Backpressure: a client that does not read our replies, or sends a body faster than the
+  // spool takes it, is not read from until that drains.
+  bool want = session_->wantsInput() &&
+              (!store_ || store_->backlog() < 2 * MessageStore::WriteChunk) &&
+              uv_stream_get_write_queue_size(stream) < MaxPendingOutput;
   if (want && !reading_) {
     reading_ = true;
     uv_read_start(
@@ -387,6 +393,8 @@ void SmtpConnection::flushWrites() {
     if (status < 0 || (self->closing_ && self->writes_in_flight_ == 0)) {
       self->closing_ = true;
       self->closeNow();
+    } else {
+      self->updateReading();
     }
     self->maybeDestroy();
   });

@@ -181,6 +181,13 @@ void ServerSession::onHelo(std::string_view arg, bool esmtp) {
     error(Reply(501, "5.5.4", esmtp ? "Syntax: EHLO hostname" : "Syntax: HELO hostname"));
     return;
   }
+  // The HELO name goes into the Received: header and the log: no control characters.
+  for (unsigned char c : arg) {
+    if (c < 0x20 || c == 0x7f) {
+      error(Reply(501, "5.5.2", "Error: invalid HELO/EHLO hostname"));
+      return;
+    }
+  }
   resetTransaction();
   envelope_.helo = std::string(arg);
   envelope_.esmtp = esmtp;
