@@ -13,6 +13,8 @@
 // node: the node it returns for a missing key has no mark to report.
 #include <fmt/format.h>
 #include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 #include <initializer_list>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -1016,6 +1019,50 @@ void Loader::loadLog(const Section& top, Config& c) {
   setBool(s, "debug", c.log.debug);
 }
 
+// Sees only where documents start; the parse that builds nodes is YAML::Load's.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+};
+
+// YAML::Load() parses the first document and silently drops whatever follows it, and
+// YAML::LoadAll() loops forever on some broken input (a stray ',' at the top level yields an
+// empty document without being consumed). So we look for a second document ourselves, and
+// never ask for a third. Returns false when the text cannot be read as YAML at all.
+bool checkSingleDocument(const std::string& yaml, Reporter& reporter) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentProbe probe;
+  if (!parser.HandleNextDocument(probe) || !parser.HandleNextDocument(probe) ||
+      probe.starts.size() < 2) {
+    return true;
+  }
+  const YAML::Mark& first = probe.starts[0];
+  const YAML::Mark& second = probe.starts[1];
+  if (second.pos == first.pos) {  // the parser is stuck: nothing was consumed
+    size_t pos = static_cast<size_t>(std::max(second.pos, 0));
+    reporter.add(second, pos < yaml.size()
+                             ? fmt::format("syntax error: unexpected '{}'", yaml[pos])
+                             : std::string("syntax error"));
+    return false;
+  }
+  reporter.add(second, "a second YAML document starts here; only one is allowed per file");
+  return true;
+}
+
 // Reads a whole file; the error text is strerror's.
 std::optional<std::string> readFile(const std::string& path, std::string& error) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
@@ -1046,18 +1093,19 @@ LoadResult loadConfigFromString(const std::string& yaml, const std::string& name
   Reporter reporter(name);
   std::optional<Config> config;
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
-    if (documents.size() > 1) {
-      reporter.add(documents[1].Mark(), "only one YAML document is allowed (found '---')");
+    YAML::Node root = YAML::Load(yaml);
+    if (!checkSingleDocument(yaml, reporter)) {
+      return LoadResult{std::nullopt, reporter.errors()};
     }
-    // An empty file has no document at all; report its missing keys at 1:1.
-    YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-    YAML::Mark root_mark = documents.empty() ? YAML::Mark() : root.Mark();
+    // An empty file has no document and its null node no mark; report missing keys at 1:1.
+    YAML::Mark root_mark = root.Mark().is_null() ? YAML::Mark() : root.Mark();
     std::error_code ec;
     fs::path base = fs::absolute(base_dir, ec);
     Loader loader(reporter, ec ? fs::path(base_dir) : base.lexically_normal());
     config = loader.load(root, root_mark);
     config->source_file = name;
+  } catch (const YAML::DeepRecursion& e) {
+    reporter.add(e.mark, "syntax error: nested too deeply");  // its own msg says "bad file"
   } catch (const YAML::ParserException& e) {
     reporter.add(e.mark, fmt::format("syntax error: {}", e.msg));
   } catch (const YAML::Exception& e) {

@@ -2,7 +2,7 @@
 // new/, one directory fsync per new/ per batch.
 //
 // Per item:  ensure Maildir ─▶ open tmp/<name> (O_EXCL) ─▶ copy prefix + body (CRLF -> LF)
-//            ─▶ fsync ─▶ close ─▶ rename to new/<name>,S=<size>
+// then per item: fsync ─▶ close ─▶ rename to new/<name>,S=<size>
 // then per distinct new/ directory: fsync. Any failure before the rename unlinks the tmp
 // file; a failed directory fsync unlinks the delivered files it was meant to cover, so the
 // queue's retry does not produce a duplicate.
@@ -196,7 +196,7 @@ class LfWriter {
     return flush();
   }
 
-  uint64_t size() const { return written_ + buffer_.size(); }
+  uint64_t size() const { return written + buffer_.size(); }
 
  private:
   Status flush() {
@@ -210,7 +210,7 @@ class LfWriter {
         return systemError("cannot write", path_, errno);
       }
       rest.remove_prefix(static_cast<size_t>(n));
-      written_ += static_cast<uint64_t>(n);
+      written += static_cast<uint64_t>(n);
     }
     buffer_.clear();
     return okStatus();
@@ -219,7 +219,7 @@ class LfWriter {
   const int fd_;
   const std::string path_;
   std::string buffer_;
-  uint64_t written_ = 0;
+  uint64_t written = 0;
   bool pending_cr_ = false;
 };
 
@@ -251,23 +251,28 @@ Status copyBodyFile(const std::string& body_path, LfWriter& writer) {
   return status;
 }
 
-// Writes the message into tmp/ and renames it into new/. Returns the final path.
-Result<std::string> deliverOne(const MaildirItem& item, bool fsync, const std::string& host) {
+// A message written into tmp/ whose file is still open, waiting for its fsync and rename.
+struct TmpFile {
+  int fd = -1;
+  std::string tmp_path;
+  std::string final_path;
+};
+
+// Writes the message into tmp/ and leaves the file open for finishTmp().
+Result<TmpFile> writeTmp(const MaildirItem& item, const std::string& host) {
   const std::string& maildir = item.maildir;
   // Names are unique by construction; O_EXCL guards against a clock step plus pid reuse.
   std::string name;
-  std::string tmp_path;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
+  TmpFile t;
+  for (int attempt = 0; t.fd < 0; ++attempt) {
     name = uniqueName(host);
-    tmp_path = maildir + "tmp/" + name;
-    fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && (errno != EEXIST || attempt >= 3)) {
-      return systemError("cannot create", tmp_path, errno);
+    t.tmp_path = maildir + "tmp/" + name;
+    t.fd = ::open(t.tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (t.fd < 0 && (errno != EEXIST || attempt >= 3)) {
+      return systemError("cannot create", t.tmp_path, errno);
     }
   }
-
-  LfWriter writer(fd, tmp_path);
+  LfWriter writer(t.fd, t.tmp_path);
   Status status = writer.putRaw(item.header_prefix);
   if (status) {
     status =
@@ -276,22 +281,34 @@ Result<std::string> deliverOne(const MaildirItem& item, bool fsync, const std::s
   if (status) {
     status = writer.finish();
   }
-  if (status && fsync && ::fsync(fd) != 0) {
-    status = systemError("cannot fsync", tmp_path, errno);
-  }
-  // close() can report a deferred write error (NFS, some quota implementations).
-  if (::close(fd) != 0 && status) {
-    status = systemError("cannot close", tmp_path, errno);
-  }
-  std::string final_path = fmt::format("{}new/{},S={}", maildir, name, writer.size());
-  if (status && ::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
-    status = systemError("cannot rename into", final_path, errno);
-  }
   if (!status) {
-    ::unlink(tmp_path.c_str());
+    ::close(t.fd);
+    ::unlink(t.tmp_path.c_str());
     return status.error();
   }
-  return final_path;
+  t.final_path = fmt::format("{}new/{},S={}", maildir, name, writer.size());
+  return t;
+}
+
+// fsync, close and rename into new/. Returns the final path.
+Result<std::string> finishTmp(TmpFile& t, bool fsync) {
+  Status status = okStatus();
+  if (fsync && ::fsync(t.fd) != 0) {
+    status = systemError("cannot fsync", t.tmp_path, errno);
+  }
+  // close() can report a deferred write error (NFS, some quota implementations).
+  if (::close(t.fd) != 0 && status) {
+    status = systemError("cannot close", t.tmp_path, errno);
+  }
+  t.fd = -1;
+  if (status && ::rename(t.tmp_path.c_str(), t.final_path.c_str()) != 0) {
+    status = systemError("cannot rename into", t.final_path, errno);
+  }
+  if (!status) {
+    ::unlink(t.tmp_path.c_str());
+    return status.error();
+  }
+  return t.final_path;
 }
 
 }  // namespace
@@ -301,6 +318,7 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
   std::set<std::string> ensured;  // Maildirs checked in this batch
   // new/ directory -> indexes of the items renamed into it.
   std::map<std::string, std::vector<size_t>> renamed_into;
+  std::vector<std::pair<size_t, TmpFile>> open_files;  // item index -> its open tmp file
 
   for (size_t i = 0; i < items.size(); ++i) {
     MaildirItem& item = items[i];
@@ -319,13 +337,23 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
       }
       ensured.insert(item.maildir);
     }
-    Result<std::string> delivered = deliverOne(item, fsync, host);
-    if (!delivered) {
-      item.result = delivered.error();
+    Result<TmpFile> written = writeTmp(item, host);
+    if (!written) {
+      item.result = written.error();
       continue;
     }
-    item.filename = std::move(delivered.value());
-    renamed_into[item.maildir + "new"].push_back(i);
+    open_files.emplace_back(i, std::move(written.value()));
+  }
+  // All files are written before the first fsync: the file system commits them together, so
+  // the fsyncs after the first find little left to do (one journal commit, not one each).
+  for (auto& [i, tmp] : open_files) {
+    Result<std::string> delivered = finishTmp(tmp, fsync);
+    if (!delivered) {
+      items[i].result = delivered.error();
+      continue;
+    }
+    items[i].filename = std::move(delivered.value());
+    renamed_into[items[i].maildir + "new"].push_back(i);
   }
 
   if (!fsync) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -446,6 +447,12 @@ int serve(const std::string& config_path) {
   setenv("UV_THREADPOOL_SIZE", "16", 0);
   // One malloc arena per thread-pool thread would keep freed message buffers per thread.
   mallopt(M_ARENA_MAX, 2);
+  // Every connection and every tmp file of a delivery batch is a descriptor.
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   signal(SIGPIPE, SIG_IGN);
   Process p(config_path);
   return p.run();

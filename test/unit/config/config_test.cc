@@ -433,7 +433,19 @@ TEST(ConfigTest, WholeFileProblems) {
             Errors{"t.yaml:1:1: expected a mapping of keys to values at the top level, got a "
                    "list"});
   EXPECT_EQ(errorsOf(load(std::string(Minimal) + "---\nworkers: 2\n")),
-            Errors{"t.yaml:4:1: only one YAML document is allowed (found '---')"});
+            Errors{"t.yaml:3:1: a second YAML document starts here; only one is allowed per "
+                   "file"});
+  // yaml-cpp alone would keep the list and silently drop the mapping after it.
+  EXPECT_EQ(errorsOf(load("- a\nlisteners: []\n")),
+            (Errors{"t.yaml:1:1: expected a mapping of keys to values at the top level, got a "
+                    "list",
+                    "t.yaml:2:1: a second YAML document starts here; only one is allowed per "
+                    "file"}));
+  // YAML::LoadAll() never returns on this one.
+  EXPECT_EQ(errorsOf(load(", listeners: []\n")),
+            Errors{"t.yaml:1:1: syntax error: unexpected ','"});
+  EXPECT_EQ(errorsOf(load("a: " + std::string(5000, '['))),
+            Errors{"t.yaml:1:1998: syntax error: nested too deeply"});
 }
 
 TEST(ConfigTest, MissingFileIsAnErrorNotAnException) {
