@@ -370,6 +370,8 @@ start_petrel() {
     --dir "$d" --smtp "127.0.0.1:$petrel_port" --status "127.0.0.1:$status_port"
   port_free "$petrel_port" "Petrel's port" || die "127.0.0.1:$petrel_port is in use (--petrel-port)"
   port_free "$status_port" "Petrel's status port" || die "127.0.0.1:$status_port is in use (--status-port)"
+  timeout 30 "$petrel_bin" check-config --config "$d/petrel.yaml" </dev/null >&2 \
+    || die "petrel check-config rejected the benchmark config $d/petrel.yaml"
   log "starting Petrel: $petrel_bin serve --config $d/petrel.yaml"
   (
     if ((use_cg)); then echo "$BASHPID" >"$cg_root/$cg_petrel/cgroup.procs"; fi
@@ -378,7 +380,7 @@ start_petrel() {
   petrel_pid=$!
   "$PY" "$here/wait_smtp.py" "127.0.0.1:$petrel_port" --timeout 30 --pid "$petrel_pid" \
     --what "Petrel (pid $petrel_pid)" || die "Petrel did not come up (see $d/stderr.log)"
-  petrel_version=$(timeout 10 "$petrel_bin" --version 2>/dev/null | head -n 1 || true)
+  petrel_version=$(timeout 10 "$petrel_bin" version 2>/dev/null </dev/null | head -n 1 || true)
   [ -n "$petrel_version" ] || petrel_version=unknown
 }
 
@@ -421,14 +423,14 @@ bench() {
   args=(--target "127.0.0.1:$(port_of "$server")" --label "$label" --sessions "$sessions"
         --messages "$messages" --size "$size" --to "$RCPT" --reps 1 --timeout "$phase_timeout"
         --smtp-source "$SMTP_SOURCE" --out "$outfile" --pss-every 1
-        --count-cmd "$PY $here/count_maildir.py $root"
-        --reset-cmd "$PY $here/count_maildir.py --delete $root")
+        --count-cmd "$(printf '%q ' "$PY" "$here/count_maildir.py" "$root")"
+        --reset-cmd "$(printf '%q ' "$PY" "$here/count_maildir.py" --delete "$root")")
   if ((use_cg)); then
     if [ "$server" = petrel ]; then args+=(--cgroup "$cg_petrel"); else args+=(--cgroup "$cg_postfix"); fi
   elif [ "$server" = petrel ]; then
     args+=(--pid-cmd "echo $petrel_pid; pgrep -P $petrel_pid")
   else
-    args+=(--pid-cmd "m=\$(tr -d ' ' < $tmp/postfix/queue/pid/master.pid); echo \$m; pgrep -P \$m")
+    args+=(--pid-cmd "m=\$(tr -d ' ' < $(printf '%q' "$tmp/postfix/queue/pid/master.pid")); echo \$m; pgrep -P \$m")
   fi
   # smtpbench.py bounds each phase by --timeout; this outer limit only catches a hung harness.
   run_tracked --log "$tmp/harness.log" timeout $((3 * phase_timeout + 300)) "$PY" "$here/smtpbench.py" "${args[@]}" \

@@ -11,6 +11,8 @@
 // yaml-cpp stays inside source/config/. All reading goes through Section, which checks that a
 // node is a mapping and reports duplicate and unknown keys. Nothing here calls operator[] on a
 // node: the node it returns for a missing key has no mark to report.
+#include "petrel/config/config.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
@@ -32,7 +34,6 @@
 #include <utility>
 #include <vector>
 
-#include "petrel/config/config.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::config {
@@ -88,8 +89,8 @@ class Reporter {
     });
     std::vector<ConfigError> out;
     for (const Problem& p : sorted) {
-      std::string where = p.line < 0 ? file_ : fmt::format("{}:{}:{}", file_, p.line + 1,
-                                                           p.column + 1);
+      std::string where =
+          p.line < 0 ? file_ : fmt::format("{}:{}:{}", file_, p.line + 1, p.column + 1);
       out.push_back({std::move(where), p.message});
     }
     return out;
@@ -157,9 +158,8 @@ bool isAsciiAlnum(char c) {
 }
 
 bool hasControlChars(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 // Listener and table names appear in logs and in table references, where ':' would make
@@ -276,14 +276,14 @@ class Section {
     for (const auto& entry : node) {
       const YAML::Node& key = entry.first;
       if (!key.IsScalar()) {
-        reporter_.add(key.Mark(), fmt::format("expected a plain key{}, got {}", inPath(),
-                                              describe(key)));
+        reporter_.add(key.Mark(),
+                      fmt::format("expected a plain key{}, got {}", inPath(), describe(key)));
         continue;
       }
       if (const Field* first = find(key.Scalar())) {
-        reporter_.add(key.Mark(), fmt::format("duplicate key '{}'{} (first at line {})",
-                                              key.Scalar(), inPath(),
-                                              first->key_node.Mark().line + 1));
+        reporter_.add(key.Mark(),
+                      fmt::format("duplicate key '{}'{} (first at line {})", key.Scalar(), inPath(),
+                                  first->key_node.Mark().line + 1));
         continue;
       }
       fields_.push_back(Field{key.Scalar(), key, entry.second, childPath(key.Scalar())});
@@ -298,8 +298,8 @@ class Section {
   const std::vector<Field>& fields() const { return fields_; }
 
   const Field* find(std::string_view key) const {
-    auto it = std::find_if(fields_.begin(), fields_.end(),
-                           [&](const Field& f) { return f.key == key; });
+    auto it =
+        std::find_if(fields_.begin(), fields_.end(), [&](const Field& f) { return f.key == key; });
     return it == fields_.end() ? nullptr : &*it;
   }
 
@@ -584,9 +584,9 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   if (!top.isMapping()) {
     return c;
   }
-  top.allowOnly({"hostname", "mail_root", "state_dir", "workers", "listeners", "domains",
-                 "tables", "mailboxes", "aliases", "recipient_delimiter", "limits", "smtp",
-                 "queue", "delivery", "status", "log"});
+  top.allowOnly({"hostname", "mail_root", "state_dir", "workers", "listeners", "domains", "tables",
+                 "mailboxes", "aliases", "recipient_delimiter", "limits", "smtp", "queue",
+                 "delivery", "status", "log"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -718,9 +718,9 @@ bool Loader::inlineMap(const Field& f, std::map<std::string, std::string>& entri
       continue;
     }
     if (!entries.emplace(key, *value).second) {
-      reporter_.add(entry.key_node.Mark(),
-                    fmt::format("duplicate key '{}' in {} (keys are case-insensitive)",
-                                entry.key, f.path));
+      reporter_.add(
+          entry.key_node.Mark(),
+          fmt::format("duplicate key '{}' in {} (keys are case-insensitive)", entry.key, f.path));
       ok = false;
     }
   }
@@ -757,8 +757,8 @@ void Loader::loadListeners(const Section& top, Config& c) {
                                           *name));
           ok = false;
         } else if (auto [it, fresh] = names.emplace(*name, name_field->mark().line); !fresh) {
-          report(*name_field, fmt::format("duplicate listener name '{}' (first at line {})",
-                                          *name, it->second + 1));
+          report(*name_field, fmt::format("duplicate listener name '{}' (first at line {})", *name,
+                                          it->second + 1));
           ok = false;
         }
         listener.name = *name;
@@ -829,8 +829,9 @@ void Loader::loadMailboxes(const Section& top, Config& c) {
   if (f != nullptr && !f->value.IsNull()) {
     c.mailboxes = tableRef(*f, c);
   } else if (!c.local_domains.empty()) {
-    reporter_.add(top.mark(), "missing required key 'mailboxes' (domains.local is not empty, "
-                              "so local mail needs a mailbox table)");
+    reporter_.add(top.mark(),
+                  "missing required key 'mailboxes' (domains.local is not empty, "
+                  "so local mail needs a mailbox table)");
   }
 }
 
@@ -846,8 +847,8 @@ void Loader::loadAliases(const Section& top, Config& c) {
     return;
   }
   if (!f->value.IsSequence()) {
-    report(*f, fmt::format("expected a table reference or a list of them, got {}",
-                           describe(f->value)));
+    report(*f,
+           fmt::format("expected a table reference or a list of them, got {}", describe(f->value)));
     return;
   }
   size_t i = 0;
@@ -946,10 +947,10 @@ void Loader::loadQueue(const Section& top, Config& c) {
   if (c.queue.min_backoff > c.queue.max_backoff) {
     // One of them was set, or the defaults would be wrong; point at the one that was.
     const Field* at = s.find("min_backoff") ? s.find("min_backoff") : s.find("max_backoff");
-    reporter_.add(at ? at->mark() : s.mark(),
-                  fmt::format("queue.min_backoff ({}) must not exceed queue.max_backoff ({})",
-                              formatDuration(c.queue.min_backoff),
-                              formatDuration(c.queue.max_backoff)));
+    reporter_.add(
+        at ? at->mark() : s.mark(),
+        fmt::format("queue.min_backoff ({}) must not exceed queue.max_backoff ({})",
+                    formatDuration(c.queue.min_backoff), formatDuration(c.queue.max_backoff)));
   }
 }
 
@@ -1054,9 +1055,8 @@ bool checkSingleDocument(const std::string& yaml, Reporter& reporter) {
   const YAML::Mark& second = probe.starts[1];
   if (second.pos == first.pos) {  // the parser is stuck: nothing was consumed
     size_t pos = static_cast<size_t>(std::max(second.pos, 0));
-    reporter.add(second, pos < yaml.size()
-                             ? fmt::format("syntax error: unexpected '{}'", yaml[pos])
-                             : std::string("syntax error"));
+    reporter.add(second, pos < yaml.size() ? fmt::format("syntax error: unexpected '{}'", yaml[pos])
+                                           : std::string("syntax error"));
     return false;
   }
   reporter.add(second, "a second YAML document starts here; only one is allowed per file");

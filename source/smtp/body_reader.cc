@@ -90,7 +90,8 @@ ReadState DotReader::consume(std::string_view in, size_t& consumed) {
       return ReadState::Done;
     }
     after_crlf_ = crlf;
-    if (line.size() > checks_.max_line) {
+    // A bare LF counts as the CRLF it is stored as (normalize mode), as in ChunkScanner.
+    if (line.size() + (crlf ? 0 : 1) > checks_.max_line) {
       flush(pos);
       line_too_long_ = true;
     }

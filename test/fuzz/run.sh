@@ -57,7 +57,8 @@ for name in sorted(os.listdir(src)):
         if line.startswith('#set normalize=1'): header[0] |= 1
         if line.startswith('#set vrfy=1'): header[0] |= 2
         if line.startswith('C: '): body += unescape(line[3:]) + b'\r\n' + b'\xff.'
-        elif line.startswith('C+: '): body += unescape(line[4:]).replace(b'\xff', b'\xff\xff') + b'\xff.'
+        elif line.startswith('C+: '):
+            body += unescape(line[4:]).replace(b'\xff', b'\xff\xff') + b'\xff.'
         elif line.startswith('T: '): body += b'\xfft'
         elif line.startswith('X: '): body += b'\xffs'
         elif line.startswith('P: '): body += b'\xffp'

@@ -137,8 +137,8 @@ Run run(const SessionSettings& settings, const std::vector<Op>& ops, bool byte_b
       }
       actions = std::move(next);
     }
-    if (!session.closed() && session.bufferedInput() > std::max(settings.max_command_line,
-                                                                 settings.max_text_line)) {
+    if (!session.closed() &&
+        session.bufferedInput() > std::max(settings.max_command_line, settings.max_text_line)) {
       t.problem("open session buffers more than a line: " +
                 std::to_string(session.bufferedInput()));
     }

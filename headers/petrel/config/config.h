@@ -115,7 +115,7 @@ struct ConfigError {
 
 struct LoadResult {
   std::optional<Config> config;       // set only when errors is empty
-  std::vector<ConfigError> errors;
+  std::vector<ConfigError> errors;    // all of them, sorted by line and column
 };
 
 // Reads and validates the YAML file at `path`. Never throws.

@@ -117,7 +117,7 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c.limits.message_size, 25u * 1024 * 1024);
   EXPECT_EQ(c.limits.recipients_per_message, 1000u);
   EXPECT_EQ(c.limits.connections, 500u);
-  EXPECT_EQ(c.limits.connections_per_client, 20u);
+  EXPECT_EQ(c.limits.connections_per_client, 50u);
   EXPECT_EQ(c.limits.command_line_length, 512u);
   EXPECT_EQ(c.limits.text_line_length, 1000u);
   EXPECT_EQ(c.limits.errors_per_session, 10u);
@@ -318,8 +318,8 @@ aliases: boxes
   EXPECT_EQ(boxes.type, "inline");
   EXPECT_EQ(boxes.origin, "t.yaml:4:3");
   // Keys are lower-cased for case-insensitive lookups; values stay as written.
-  EXPECT_EQ(boxes.entries, (std::map<std::string, std::string>{
-                               {"alice@example.org", "Example.org/Alice/"}}));
+  EXPECT_EQ(boxes.entries,
+            (std::map<std::string, std::string>{{"alice@example.org", "Example.org/Alice/"}}));
   EXPECT_EQ(c.tables.at("more").type, "file");
 }
 
@@ -350,9 +350,10 @@ TEST(ConfigTest, MailboxesRequiredWithLocalDomains) {
                           "domains: {local: [Example.ORG, example.net]}\n")),
             Errors{"t.yaml:1:1: missing required key 'mailboxes' (domains.local is not empty, so "
                    "local mail needs a mailbox table)"});
-  LoadResult r = load("listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
-                      "domains: {local: [Example.ORG, example.net]}\n"
-                      "mailboxes: 'file:boxes'\n");
+  LoadResult r = load(
+      "listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
+      "domains: {local: [Example.ORG, example.net]}\n"
+      "mailboxes: 'file:boxes'\n");
   ASSERT_EQ(errorsOf(r), Errors{});
   EXPECT_EQ(r.config->local_domains, (std::vector<std::string>{"example.org", "example.net"}));
 }
@@ -370,10 +371,11 @@ TEST(ConfigTest, BadDomains) {
 }
 
 TEST(ConfigTest, Listeners) {
-  LoadResult r = load("listeners:\n"
-                      "  - {name: mx, address: '0.0.0.0:25'}\n"
-                      "  - {name: v6, address: '[::0001]:25'}\n"
-                      "domains: {local: []}\n");
+  LoadResult r = load(
+      "listeners:\n"
+      "  - {name: mx, address: '0.0.0.0:25'}\n"
+      "  - {name: v6, address: '[::0001]:25'}\n"
+      "domains: {local: []}\n");
   ASSERT_EQ(errorsOf(r), Errors{});
   EXPECT_EQ(r.config->listeners[1].address.host, "::1");
   EXPECT_EQ(r.config->listeners[1].address.toString(), "[::1]:25");
@@ -402,8 +404,7 @@ TEST(ConfigTest, StatusEndpoint) {
   EXPECT_FALSE(loadOk("status: null\n").status.address.has_value());
   EXPECT_FALSE(loadOk("status: {address: null}\n").status.address.has_value());
   EXPECT_FALSE(loadOk("status:\n  address: ~\n").status.address.has_value());
-  EXPECT_EQ(loadOk("status: {address: '[::1]:9000'}\n").status.address,
-            (Endpoint{"::1", 9000}));
+  EXPECT_EQ(loadOk("status: {address: '[::1]:9000'}\n").status.address, (Endpoint{"::1", 9000}));
   EXPECT_EQ(errorsWith("status: {address: '127.0.0.1:25'}\n"),
             Errors{"t.yaml:3:19: the status endpoint 127.0.0.1:25 overlaps listener 'mx' "
                    "(127.0.0.1:25)"});
@@ -444,8 +445,9 @@ TEST(ConfigTest, WholeFileProblems) {
   // YAML::LoadAll() never returns on this one.
   EXPECT_EQ(errorsOf(load(", listeners: []\n")),
             Errors{"t.yaml:1:1: syntax error: unexpected ','"});
-  EXPECT_EQ(errorsOf(load("a: " + std::string(5000, '['))),
-            Errors{"t.yaml:1:1998: syntax error: nested too deeply"});
+  LoadResult deep = load("a: " + std::string(5000, '['));
+  ASSERT_EQ(deep.errors.size(), 1u);
+  EXPECT_EQ(deep.errors[0].message, "syntax error: nested too deeply");
 }
 
 TEST(ConfigTest, MissingFileIsAnErrorNotAnException) {
@@ -465,9 +467,9 @@ TEST(ParseEndpointTest, AcceptsIpLiterals) {
 }
 
 TEST(ParseEndpointTest, RejectsTheRest) {
-  for (std::string_view bad : {"", "192.0.2.1", "192.0.2.1:", "192.0.2.1:65536", ":25",
-                               "[::1]25", "[::1:25", "[192.0.2.1]:25", "example.org:25",
-                               "192.0.2.1:+25", "192.0.2.256:25"}) {
+  for (std::string_view bad :
+       {"", "192.0.2.1", "192.0.2.1:", "192.0.2.1:65536", ":25", "[::1]25", "[::1:25",
+        "[192.0.2.1]:25", "example.org:25", "192.0.2.1:+25", "192.0.2.256:25"}) {
     EXPECT_FALSE(parseEndpoint(bad).ok()) << bad;
   }
 }

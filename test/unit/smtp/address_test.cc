@@ -74,11 +74,11 @@ TEST(Address, BrokenBracketsAreSyntaxErrors) {
 }
 
 TEST(Address, BadMailboxSyntax) {
-  for (const char* bad : {"<a@-x.example>", "<a@x-.example>", "<a@exa_mple.test>",
-                          "<a@example..test>", "<a@example.test.>", "<a.@example.test>",
-                          "<.a@example.test>", "<a..b@example.test>", "<a b@example.test>",
-                          "<a@>", "<@example.test>", "<a@[]>", "<a@[192.0.2.1>",
-                          "<a(comment)@example.test>", "<a@b@example.test>"}) {
+  for (const char* bad :
+       {"<a@-x.example>", "<a@x-.example>", "<a@exa_mple.test>", "<a@example..test>",
+        "<a@example.test.>", "<a.@example.test>", "<.a@example.test>", "<a..b@example.test>",
+        "<a b@example.test>", "<a@>", "<@example.test>", "<a@[]>", "<a@[192.0.2.1>",
+        "<a(comment)@example.test>", "<a@b@example.test>"}) {
     EXPECT_EQ(mailError(bad), BadSender) << bad;
     EXPECT_EQ(rcptError(bad), BadRecipient) << bad;
   }
@@ -88,8 +88,7 @@ TEST(Address, BadMailboxSyntax) {
 
 TEST(Address, SourceRoutesAreAcceptedAndIgnored) {
   // RFC 5321 4.1.2 and appendix C: A-d-l is obsolete; the receiver strips it.
-  EXPECT_EQ(sender("<@relay1.example,@relay2.example:alice@example.test>"),
-            "alice@example.test");
+  EXPECT_EQ(sender("<@relay1.example,@relay2.example:alice@example.test>"), "alice@example.test");
   EXPECT_EQ(recipient("<@relay.example:bob@example.test>"), "bob@example.test");
   EXPECT_EQ(rcptError("<@relay.example>"), BadRecipient);
   EXPECT_EQ(rcptError("<@relay.example:>"), BadRecipient);
@@ -113,11 +112,10 @@ TEST(Address, QuotedLocalParts) {
 TEST(Address, QuotedLocalPartsCarryNoControlCharacters) {
   // qtextSMTP and quoted-pairSMTP are %d32-126 (RFC 5321 4.1.2): a CR, NUL or TAB smuggled
   // through quotes would reach logs, headers and the queue file.
-  for (std::string bad : {std::string("<\"a\\\rb\"@example.test>"),
-                          std::string("<\"a\\\x01z\"@example.test>"),
-                          "<\"a\\\0z\"@example.test>"s,
-                          std::string("<\"a\tb\"@example.test>"),
-                          std::string("<\"a\x7f\"@example.test>")}) {
+  for (std::string bad :
+       {std::string("<\"a\\\rb\"@example.test>"), std::string("<\"a\\\x01z\"@example.test>"),
+        "<\"a\\\0z\"@example.test>"s, std::string("<\"a\tb\"@example.test>"),
+        std::string("<\"a\x7f\"@example.test>")}) {
     EXPECT_EQ(rcptError(bad), BadRecipient) << bad;
   }
 }
@@ -196,8 +194,8 @@ TEST(Address, InvalidUtf8IsRefusedEvenWithSmtputf8) {
            std::string("<a\xED\xA0\x80@example.test>"),      // UTF-16 surrogate
            std::string("<a\xF4\x90\x80\x80@example.test>"),  // above U+10FFFF
            std::string("<a\xF8\x88\x80\x80\x80@example.test>"),
-           std::string("<a\x80@example.test>"),              // lone continuation byte
-           std::string("<a@example.test\xE2\x82>"),          // truncated at the end
+           std::string("<a\x80@example.test>"),      // lone continuation byte
+           std::string("<a@example.test\xE2\x82>"),  // truncated at the end
        }) {
     EXPECT_EQ(mailError(bad + " SMTPUTF8"), BadSender) << bad;
     EXPECT_EQ(rcptError(bad, true), BadRecipient) << bad;
@@ -272,8 +270,8 @@ TEST(Address, DsnNotify) {
   EXPECT_EQ(rcptError("<b@example.test>", false, &r), "");
   EXPECT_EQ(r.dsn_notify, "");
   // RFC 3461 4.1: NEVER stands alone.
-  for (const char* bad : {"NOTIFY=NEVER,DELAY", "NOTIFY=SOMETIMES", "NOTIFY=", "NOTIFY",
-                          "NOTIFY=SUCCESS,,FAILURE"}) {
+  for (const char* bad :
+       {"NOTIFY=NEVER,DELAY", "NOTIFY=SOMETIMES", "NOTIFY=", "NOTIFY", "NOTIFY=SUCCESS,,FAILURE"}) {
     EXPECT_EQ(rcptError(std::string("<b@example.test> ") + bad),
               "501 5.5.4 Bad parameter syntax: NOTIFY")
         << bad;
@@ -284,8 +282,7 @@ TEST(Address, DsnOrcpt) {
   RcptParams r;
   EXPECT_EQ(rcptError("<b@example.test> ORCPT=rfc822;bob+40example.test", false, &r), "");
   EXPECT_EQ(r.dsn_orcpt, "rfc822;bob@example.test");
-  EXPECT_EQ(rcptError("<b@example.test> ORCPT=rfc822;b@example.test NOTIFY=NEVER", false, &r),
-            "");
+  EXPECT_EQ(rcptError("<b@example.test> ORCPT=rfc822;b@example.test NOTIFY=NEVER", false, &r), "");
   EXPECT_EQ(r.dsn_orcpt, "rfc822;b@example.test");
   EXPECT_EQ(r.dsn_notify, "NEVER");
   for (const char* bad : {"ORCPT=bob@example.test", "ORCPT=;bob@example.test", "ORCPT",

@@ -23,8 +23,8 @@ struct Sink : BodySink {
 // stay buffered and are offered again with the next read.
 struct DotResult {
   ReadState state = ReadState::NeedMore;
-  std::string content;   // what reached the sink
-  std::string rest;      // input after the end (pipelined commands) or left unconsumed
+  std::string content;  // what reached the sink
+  std::string rest;     // input after the end (pipelined commands) or left unconsumed
   bool line_too_long = false;
 
   bool operator==(const DotResult&) const = default;
@@ -108,8 +108,8 @@ TEST(DotReader, RemovesOneLeadingDot) {
 TEST(DotReader, OnlyCrlfDotCrlfEndsTheData) {
   // SMTP smuggling: none of these is an end, in either mode. In reject mode the first bare
   // line ending stops the read before anything after it reaches the sink.
-  for (std::string_view smuggle : {"\n.\n", "\r.\r", "\n.\r\n", "\r.\r\n", "\r\n.\n",
-                                   "\r\n.\r", "\r\n.\r\r\n", "\n.\r\r\n"}) {
+  for (std::string_view smuggle :
+       {"\n.\n", "\r.\r", "\n.\r\n", "\r.\r\n", "\r\n.\n", "\r\n.\r", "\r\n.\r\r\n", "\n.\r\r\n"}) {
     std::string in = "Subject: x\r\n\r\nhi" + std::string(smuggle) +
                      "MAIL FROM:<attacker@example.test>\r\nRCPT TO:<victim@example.test>\r\n";
     DotResult r = readDot(in);
@@ -131,8 +131,8 @@ TEST(DotReader, BareLfRejectModeStopsAtTheLine) {
 }
 
 TEST(DotReader, BareCrRejectModeStopsAtTheLine) {
-  for (std::string_view in : {"ok\r\nb\rad\r\n.\r\n", "ok\r\nbad\r\r\n.\r\n",
-                              "ok\r\n\r\r\n.\r\n"}) {
+  for (std::string_view in :
+       {"ok\r\nb\rad\r\n.\r\n", "ok\r\nbad\r\r\n.\r\n", "ok\r\n\r\r\n.\r\n"}) {
     DotResult r = readDot(in);
     EXPECT_EQ(r.state, ReadState::BareLineEnding) << in;
     EXPECT_EQ(r.content, "ok\r\n") << in;
@@ -210,6 +210,15 @@ TEST(DotReader, OverlongLineEndingInBareLfIsNotAnEndOfData) {
   }
 }
 
+TEST(DotReader, NormalizedLineStaysWithinTheLimit) {
+  // "1234567<LF>" is 8 octets on the wire but 9 once stored with CRLF: too long for 8.
+  DotResult r = readDot("1234567\n\r\n.\r\n", LineChecks{8, true});
+  EXPECT_TRUE(r.line_too_long);
+  r = readDot("123456\n\r\n.\r\n", LineChecks{8, true});
+  EXPECT_FALSE(r.line_too_long);
+  EXPECT_EQ(r.content, "123456\r\n\r\n");
+}
+
 TEST(DotReader, CustomLineLimit) {
   DotResult r = readDot("12345678\r\n.\r\n", LineChecks{10, false});
   EXPECT_FALSE(r.line_too_long);
@@ -248,9 +257,9 @@ TEST(DotReader, SameResultWhateverTheSplit) {
           split.rest = whole.rest;
           split.line_too_long = whole.line_too_long;
         }
-        EXPECT_EQ(whole, split)
-            << "normalize=" << checks.normalize_bare << " max=" << checks.max_line
-            << " step=" << step << " input=" << testing::PrintToString(in.substr(0, 40));
+        EXPECT_EQ(whole, split) << "normalize=" << checks.normalize_bare
+                                << " max=" << checks.max_line << " step=" << step
+                                << " input=" << testing::PrintToString(in.substr(0, 40));
       }
     }
   }
@@ -293,8 +302,7 @@ TEST(ChunkScanner, CrAtChunkEndFollowedByLf) {
 
 TEST(ChunkScanner, CrAtChunkEndFollowedByOtherByte) {
   EXPECT_EQ(scan({"abc\r", "def\r\n"}), (ChunkResult{"abc\rdef\r\n", true, false}));
-  EXPECT_EQ(scan({"abc\r", "def\r\n"}, normalize()),
-            (ChunkResult{"abc\r\ndef\r\n", true, false}));
+  EXPECT_EQ(scan({"abc\r", "def\r\n"}, normalize()), (ChunkResult{"abc\r\ndef\r\n", true, false}));
 }
 
 TEST(ChunkScanner, CrAtTheVeryEnd) {
@@ -335,8 +343,13 @@ TEST(ChunkScanner, LineLimitIncludesTheCrlfAndSpansChunks) {
 
 TEST(ChunkScanner, SameResultWhateverTheSplit) {
   const std::vector<std::string> inputs = {
-      "a\r\nb\r\n", "a\rb\nc\r\r\n", "\r", "\r\r\n\n", std::string(999, 'x') + "\r\n",
-      std::string(998, 'x') + "\r\r\n", "x\n" + std::string(998, 'y') + "\r\n",
+      "a\r\nb\r\n",
+      "a\rb\nc\r\r\n",
+      "\r",
+      "\r\r\n\n",
+      std::string(999, 'x') + "\r\n",
+      std::string(998, 'x') + "\r\r\n",
+      "x\n" + std::string(998, 'y') + "\r\n",
   };
   for (const LineChecks& checks : {LineChecks{}, normalize()}) {
     for (const std::string& in : inputs) {

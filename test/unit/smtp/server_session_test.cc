@@ -429,7 +429,8 @@ TEST(ServerSession, EnvelopeCarriesExpansionsAndDsnParameters) {
   ServerSession s(defaultSettings());
   s.start();
   s.onInput("EHLO x\r\nMAIL FROM:<a@example.test> RET=HDRS ENVID=id+2B1\r\n");
-  s.onInput("RCPT TO:<list@example.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;list+40example.test\r\n");
+  s.onInput(
+      "RCPT TO:<list@example.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;list+40example.test\r\n");
   RecipientVerdict v;
   v.accepted = true;
   v.expand = {"x@example.test", "y@example.test"};

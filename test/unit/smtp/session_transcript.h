@@ -114,8 +114,7 @@ inline std::optional<std::string> unescapeBytes(std::string_view s) {
         i += 2;
         break;
       }
-      default:
-        return std::nullopt;
+      default: return std::nullopt;
     }
   }
   return out;
