@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "petrel/config/config.h"
+#include "petrel/delivery/router.h"
 #include "petrel/server/server.h"
 
 namespace petrel::cli {
@@ -121,6 +122,13 @@ int run(int argc, char** argv) {
   if (cmd == "serve" && args.size() == 1) return server::serve(config_path);
   if (cmd == "check-config" && args.size() == 1) {
     auto loaded = config::loadConfig(config_path);
+    if (loaded.errors.empty()) {
+      std::vector<std::string> warnings;
+      delivery::Router router(*loaded.config,
+                              [&warnings](const std::string& w) { warnings.push_back(w); });
+      for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+      loaded.errors = delivery::checkPostmaster(*loaded.config, router);
+    }
     for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.toString());
     if (!loaded.errors.empty()) {
       fmt::print(stderr, "petrel: {} error{} in {}\n", loaded.errors.size(),

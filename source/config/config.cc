@@ -820,6 +820,7 @@ void Loader::loadDomains(const Section& top, Config& c) {
       report(item, fmt::format("duplicate domain '{}'", domain));
     } else {
       c.local_domains.push_back(std::move(domain));
+      c.local_domain_origins.push_back(reporter_.where(item.mark()));
     }
   }
 }

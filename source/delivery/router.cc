@@ -330,4 +330,23 @@ Result<std::string> Router::maildirFor(std::string_view text) const {
   }
 }
 
+std::vector<config::ConfigError> checkPostmaster(const config::Config& cfg, const Router& router) {
+  std::vector<config::ConfigError> errors;
+  for (size_t i = 0; i < cfg.local_domains.size(); ++i) {
+    const std::string& domain = cfg.local_domains[i];
+    Expansion e = router.expand("postmaster@" + domain);
+    if (e.outcome == Expansion::Outcome::Accepted ||
+        e.outcome == Expansion::Outcome::TemporaryFailure) {
+      continue;
+    }
+    std::string where = i < cfg.local_domain_origins.size() ? cfg.local_domain_origins[i]
+                                                             : cfg.source_file;
+    errors.push_back({where, fmt::format("postmaster@{} does not reach a mailbox ({}); RFC 5321 "
+                                         "requires it: add an alias such as "
+                                         "'postmaster@{}: you@{}'",
+                                         domain, e.reason, domain, domain)});
+  }
+  return errors;
+}
+
 }  // namespace petrel::delivery

@@ -164,7 +164,13 @@ int Process::run() {
   }
   journal_ = std::move(journal.value());
   rt_.journal = journal_.get();
-  rt_.install(makeSnapshot(cfg));
+  Snapshot snap = makeSnapshot(cfg);
+  if (auto errors = delivery::checkPostmaster(cfg, *snap.router); !errors.empty()) {
+    for (const auto& e : errors) fmt::print(stderr, "{}\n", e.toString());
+    fmt::print(stderr, "petrel: fatal: invalid configuration, not starting\n");
+    return 1;
+  }
+  rt_.install(std::move(snap));
 
   loop_ = uv_default_loop();
   main_ = std::make_unique<event::Dispatcher>(loop_);
@@ -275,8 +281,16 @@ void Process::reload() {
     log::mail::warning(log::Program::Master,
                        "listeners and state_dir change only on restart; other settings reloaded");
   }
+  Snapshot snap = makeSnapshot(cfg);
+  if (auto errors = delivery::checkPostmaster(cfg, *snap.router); !errors.empty()) {
+    for (const auto& e : errors) {
+      log::mail::warning(log::Program::Master, fmt::format("reload: {}", e.toString()));
+    }
+    log::mail::warning(log::Program::Master, "reload failed: keeping the running configuration");
+    return;
+  }
   log::configure(logSettings(cfg));
-  rt_.install(makeSnapshot(cfg));
+  rt_.install(std::move(snap));
   log::mail::info(log::Program::Master,
                   fmt::format("reload -- version {}, configuration {}", PETREL_VERSION,
                               cfg.source_file));

@@ -94,6 +94,7 @@ struct Config {
   uint32_t workers = 0;     // reactor threads; Default: auto (0 = number of cores)
   std::vector<Listener> listeners;
   std::vector<std::string> local_domains;  // lower-cased
+  std::vector<std::string> local_domain_origins;  // "file:line:column" of each, same order
   std::map<std::string, TableSpec> tables;
   std::optional<TableSpec> mailboxes;  // address -> Maildir path below mail_root
   std::vector<TableSpec> aliases;      // searched in order

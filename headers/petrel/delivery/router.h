@@ -102,4 +102,9 @@ class Router {
   std::vector<lookup::TablePtr> aliases_;
 };
 
+// RFC 5321 4.5.1: every local domain must accept mail for postmaster. Returns one error per
+// local domain whose postmaster address does not reach a mailbox (table failures excepted:
+// they are temporary and logged by the table itself).
+std::vector<config::ConfigError> checkPostmaster(const config::Config& cfg, const Router& router);
+
 }  // namespace petrel::delivery
