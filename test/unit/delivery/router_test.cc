@@ -399,3 +399,23 @@ TEST_F(RouterFileTableTest, MissingMailboxFileTempFails) {
 
 }  // namespace
 }  // namespace petrel::delivery
+
+namespace petrel::delivery {
+namespace {
+
+TEST(PostmasterCheckTest, EveryLocalDomainNeedsAPostmaster) {
+  config::Config cfg = baseConfig();
+  cfg.local_domain_origins = {"petrel.yaml:9:12", "petrel.yaml:9:26"};
+  Router r(cfg, [](const std::string&) {});
+  auto errors = checkPostmaster(cfg, r);
+  ASSERT_EQ(errors.size(), 1u);  // example.test has one, other.test does not
+  EXPECT_EQ(errors[0].where, "petrel.yaml:9:26");
+  EXPECT_NE(errors[0].message.find("postmaster@other.test"), std::string::npos);
+
+  cfg.aliases[0].entries["@other.test"] = "dave@other.test";  // a catch-all covers it too
+  Router fixed(cfg, [](const std::string&) {});
+  EXPECT_TRUE(checkPostmaster(cfg, fixed).empty());
+}
+
+}  // namespace
+}  // namespace petrel::delivery
