@@ -114,6 +114,13 @@ py() {
   PYTHONPATH="$IT_DIR${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$@"
 }
 
+# py_bg ARGS...: like py, in the background; sets PY_BG_PID (killed on exit if still running).
+py_bg() {
+  PYTHONPATH="$IT_DIR${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$@" &
+  PY_BG_PID=$!
+  EXTRA_PIDS+=("$PY_BG_PID")
+}
+
 # ---- config ----------------------------------------------------------------------------------
 
 # write_config [EXTRA_YAML]: writes $CONF from the quick-start shape (example.test, alice, bob,

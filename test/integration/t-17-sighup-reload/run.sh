@@ -9,12 +9,15 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 echo "sales@example.test bob@example.test" >"$T/aliases.txt"
-base_extra='
+# config_with [YAML]: the test's config; YAML goes under tables: (indented two spaces).
+config_with() {
+  write_config "
+aliases: [aliases, filealiases]
 tables:
   filealiases: {type: file, path: aliases.txt}
-aliases: [aliases, filealiases]
-'
-write_config "$base_extra"
+${1:-}"
+}
+config_with
 start_petrel
 
 cat >"$T/session.py" <<'EOF'
@@ -36,9 +39,8 @@ c.expect("QUIT", 221)
 open(fifo_out, "w").write(qid + "\n")
 EOF
 mkfifo "$T/to-session" "$T/from-session"
-py "$T/session.py" "$T/to-session" "$T/from-session" &
-SESSION_PID=$!
-EXTRA_PIDS+=("$SESSION_PID")
+py_bg "$T/session.py" "$T/to-session" "$T/from-session"
+SESSION_PID=$PY_BG_PID
 exec 7<"$T/from-session"
 read -r -t 15 line <&7 || fail "the early session did not get ready within 15s"
 assert_eq ready "$line" "early session"
@@ -52,7 +54,7 @@ c.expect("RCPT TO:<carol@example.test>", 550, "5.1.1")
 c.expect("QUIT", 221)
 EOF
 
-write_config "$base_extra
+config_with "
   mailboxes:
     map:
       carol@example.test: example.test/carol/
@@ -89,7 +91,7 @@ c.expect("QUIT", 221)
 EOF
 
 # `petrel reload` over the control socket; a file table needs no reload at all.
-write_config "$base_extra
+config_with "
   mailboxes:
     map:
       dave@example.test: example.test/dave/
