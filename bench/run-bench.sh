@@ -221,7 +221,7 @@ cleanup() {
     if ((keep)); then
       log "kept $tmp"
     elif ((rc != 0)); then
-      rm -rf "$tmp/postfix/mail" "$tmp/petrel/mail"
+      rm -rf "$tmp/postfix/mail" "$tmp/petrel/mail" "$tmp/trash"
       log "failed: kept configs and logs in $tmp (mailboxes removed)"
     else
       rm -rf "$tmp"
@@ -415,16 +415,18 @@ bench() {
   local server=$1 label=$2 sessions=$3 messages=$4 size=$5 outfile=$6 root args
   server_up "$server"
   root=$(mail_root "$server")
-  # Empty the mailboxes, flush the page cache's dirty data so one server's writeback does not
-  # land in the other's measurement, and let the disk settle.
-  timeout 300 "$PY" "$here/count_maildir.py" --delete "$root" >/dev/null || die "resetting $root timed out"
+  # Empty the mailboxes by moving them to the trash (deleting thousands of files here would make
+  # the next repetition's file creations crawl, see count_maildir.py), flush the page cache's
+  # dirty data so one server's writeback does not land in the other's measurement, and let the
+  # disk settle.
+  timeout 300 "$PY" "$here/count_maildir.py" --trash "$tmp/trash" "$root" >/dev/null || die "resetting $root timed out"
   timeout 120 sync || log "warning: sync took over 120 s"
   sleep 1
   args=(--target "127.0.0.1:$(port_of "$server")" --label "$label" --sessions "$sessions"
         --messages "$messages" --size "$size" --to "$RCPT" --reps 1 --timeout "$phase_timeout"
         --smtp-source "$SMTP_SOURCE" --out "$outfile" --pss-every 1
         --count-cmd "$(printf '%q ' "$PY" "$here/count_maildir.py" "$root")"
-        --reset-cmd "$(printf '%q ' "$PY" "$here/count_maildir.py" --delete "$root")")
+        --reset-cmd "$(printf '%q ' "$PY" "$here/count_maildir.py" --trash "$tmp/trash" "$root")")
   if ((use_cg)); then
     if [ "$server" = petrel ]; then args+=(--cgroup "$cg_petrel"); else args+=(--cgroup "$cg_postfix"); fi
   elif [ "$server" = petrel ]; then

@@ -365,9 +365,10 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
     pump();
     return;
   }
-  if (getenv("PETREL_TRACE_BATCHES")) {
-    fprintf(stderr, "batch n=%zu job_ms=%.2f jobs=%zu ready=%zu\n", batch->ids.size(),
-            double(batch->end_us - batch->start_us) / 1000, jobs_, ready_.size());
+  if (log::debugEnabled()) {
+    log::debug(fmt::format("delivery batch: {} messages in {:.2f} ms; {} jobs running, {} ready",
+                           batch->ids.size(), double(batch->end_us - batch->start_us) / 1000,
+                           jobs_, ready_.size()));
   }
   for (auto& mr : batch->messages) {
     if (!mr.found) continue;

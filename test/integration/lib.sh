@@ -116,7 +116,7 @@ py() {
 
 # py_bg ARGS...: like py, in the background; sets PY_BG_PID (killed on exit if still running).
 py_bg() {
-  PYTHONPATH="$IT_DIR${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$@" &
+  PYTHONPATH="$IT_DIR${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$@" <&0 &
   PY_BG_PID=$!
   EXTRA_PIDS+=("$PY_BG_PID")
 }

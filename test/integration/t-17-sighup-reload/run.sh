@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Setup: one `petrel serve` on 127.0.0.1:$SMTP_PORT (SMTP) and 127.0.0.1:$STATUS_PORT
-#   (status); quick-start config plus a `file:` alias table; raw Python sockets as clients.
+#   (status); quick-start config plus a `file:` alias table; raw Python sockets as clients,
+#   one of them in the background across the reload.
 # Reload: carol@example.test is unknown (550); the config gains a mailbox for carol and petrel
 # gets SIGHUP ("reload --" in the log); a new session may now send to carol. A session opened
 # before the reload, in the middle of a transaction, keeps working and its message is
@@ -20,30 +21,30 @@ ${1:-}"
 config_with
 start_petrel
 
-cat >"$T/session.py" <<'EOF'
-import os, sys, time
+# A session opened before the reload sits mid-transaction until $T/go exists.
+py_bg - <<'EOF'
+import os, time
 from lib import *
-fifo_in, fifo_out = sys.argv[1], sys.argv[2]
-# A session opened before the reload: it sits mid-transaction until told to go on.
+T = os.environ["T"]
 c = Client()
 c.ehlo("early.example.net")
 c.expect("MAIL FROM:<early@example.net>", 250)
 c.expect("RCPT TO:<alice@example.test>", 250)
-open(fifo_out, "w").write("ready\n")
-open(fifo_in).read()          # blocks until the reload happened
+open(os.path.join(T, "ready"), "w").close()
+deadline = time.time() + 60
+while not os.path.exists(os.path.join(T, "go")):
+    check(time.time() < deadline, "early session: no go signal within 60s")
+    time.sleep(0.05)
 c.expect("RCPT TO:<bob@example.test>", 250, "2.1.5")
 c.expect("DATA", 354)
 msg = make_message("early", ["opened before the reload"], msgid="<early@example.net>")
 qid = queued_id(c.expect_raw(dot_stuff(msg), 250, "2.0.0"))
 c.expect("QUIT", 221)
-open(fifo_out, "w").write(qid + "\n")
+open(os.path.join(T, "early-id.tmp"), "w").write(qid)
+os.rename(os.path.join(T, "early-id.tmp"), os.path.join(T, "early-id"))
 EOF
-mkfifo "$T/to-session" "$T/from-session"
-py_bg "$T/session.py" "$T/to-session" "$T/from-session"
 SESSION_PID=$PY_BG_PID
-exec 7<"$T/from-session"
-read -r -t 15 line <&7 || fail "the early session did not get ready within 15s"
-assert_eq ready "$line" "early session"
+wait_for 15 "the early session to be mid-transaction" test -e "$T/ready"
 
 py <<'EOF'
 from lib import *
@@ -69,9 +70,10 @@ files = wait_maildir("example.test/carol", 1)
 check_delivered(files[0], "sender@example.net", "carol@example.test", msg, queue_id=qid)
 EOF
 
-echo go >"$T/to-session"
-read -r -t 15 early_id <&7 || fail "the early session did not finish within 15s"
+touch "$T/go"
+wait_for 15 "the early session to finish its transaction" test -e "$T/early-id"
 wait "$SESSION_PID" || fail "the session opened before the reload failed (see above)"
+early_id="$(cat "$T/early-id")"
 wait_for 10 "the early message in alice's and bob's Maildirs" eval \
   'maildir_has example.test/alice 1 && maildir_has example.test/bob 1'
 grep -q "id $early_id" "$MAIL_ROOT"/example.test/bob/new/* || fail "bob's message is not $early_id"
@@ -98,8 +100,8 @@ config_with "
 "
 petrel reload >/dev/null || fail "petrel reload failed"
 assert_eq 2 "$(log_count 'petrel/master\[[0-9]+\]: reload -- ')" "'reload --' lines"
-echo "support@example.test dave@example.test" >"$T/aliases.new"
-cat "$T/aliases.txt" "$T/aliases.new" >"$T/aliases.tmp" && mv "$T/aliases.tmp" "$T/aliases.txt"
+{ cat "$T/aliases.txt"; echo "support@example.test dave@example.test"; } >"$T/aliases.tmp"
+mv "$T/aliases.tmp" "$T/aliases.txt"
 py <<'EOF'
 import time
 from lib import *
