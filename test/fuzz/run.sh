@@ -13,7 +13,7 @@ seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz address_fuzz)
+targets=(smtp_session_fuzz address_fuzz config_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -82,20 +82,35 @@ seed_address() {
   done
 }
 
+seed_config() {
+  local out="$work/seeds/config_fuzz"
+  mkdir -p "$out"
+  cp "$root"/config-examples/*.yaml "$out/"
+}
+
 seed_session
 seed_address
+seed_config
 
 status=0
 for t in "${targets[@]}"; do
   echo "== $t: building"
-  if ! "$cxx" "${flags[@]}" "${lib_sources[@]}" "$root/test/fuzz/$t.cc" -lfmt -o "$work/$t"; then
+  sources=("${lib_sources[@]}")
+  libs=(-lfmt)
+  dict="$root/test/fuzz/smtp.dict"
+  if [ "$t" = config_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root"/source/config/*.cc)
+    libs=(-lyaml-cpp -lfmt)
+    dict="$root/test/fuzz/yaml.dict"
+  fi
+  if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then
     echo "== $t: BUILD FAILED" >&2
     status=1
     continue
   fi
   mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
   echo "== $t: running ${seconds}s"
-  if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 -dict="$root/test/fuzz/smtp.dict" \
+  if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 -dict="$dict" \
       -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" "$work/seeds/$t" \
       "$root/test/fuzz/regressions/$t" \
       >"$work/$t.log" 2>&1; then

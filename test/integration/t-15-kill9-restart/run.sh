@@ -6,7 +6,9 @@
 # messages (one small, kept in queue.db; one of 1 MB, kept in the spool) get their 250, and
 # petrel is killed with SIGKILL right after the second 250. After a restart both are still
 # queued (CLI, queue.db, spool); once the obstacle is gone, `petrel queue flush` delivers each
-# exactly once, byte for byte, and the queue and spool end up empty.
+# exactly once, byte for byte, and the queue and spool end up empty. A third message, 5 MB
+# and half-sent (spooled, never acknowledged) when the SIGKILL hits, leaves nothing behind:
+# its spool file is gone after the restart and it is never queued or delivered.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool sqlite3
 
@@ -17,13 +19,24 @@ start_petrel
 export PETREL_PID
 
 py <<'EOF'
-import os, signal
+import os, signal, time
 from lib import *
 
 small = make_message("durable small", ["kept in the queue database"], msgid="<durable-small@example.net>")
 big = make_message("durable big", ["%06d %s" % (i, "x" * 90) for i in range(11000)],
                    msgid="<durable-big@example.net>")
 ids = []
+partial = Client()
+partial.ehlo()
+partial.expect("MAIL FROM:<partial@example.net>", 250)
+partial.expect("RCPT TO:<alice@example.test>", 250)
+partial.expect("DATA", 354)
+partial.send(make_message("never finished", ["p" * 900] * 5500, msgid="<partial@example.net>"))
+spool = os.path.join(STATE_DIR, "spool")
+deadline = time.time() + 10
+while not os.listdir(spool):
+    check(time.time() < deadline, "the half-sent message never reached the spool")
+    time.sleep(0.05)
 c = Client()
 c.ehlo()
 for msg in (small, big):
@@ -38,8 +51,9 @@ EOF
 kill9_petrel
 
 assert_eq 2 "$(db_count messages)" "rows in queue.db messages after SIGKILL"
-assert_eq 1 "$(spool_count)" "spool files after SIGKILL (the 1 MB message)"
+assert_eq 2 "$(spool_count)" "spool files after SIGKILL (the 1 MB message and the half-sent one)"
 start_petrel
+assert_eq 1 "$(spool_count)" "spool files after the restart (only the 1 MB message)"
 assert_log 'petrel/qmgr\[[0-9]+\]: recovered 2 queued messages' "recovery log line"
 wait_for 15 "both messages to be deferred after the restart" eval \
   '[[ $(log_count "to=<alice@example\.test>, relay=virtual, .*status=deferred") -ge 2 ]]'
@@ -81,5 +95,6 @@ check_delivered(seen[IDS[1]], "sender@example.net", "alice@example.test", BIG, q
 EOF
 assert_eq 0 "$(spool_count)" "spool files after delivery"
 assert_eq 0 "$(db_count messages)" "rows in queue.db messages after delivery"
+assert_no_log 'from=<partial@example\.net>' "the half-sent message was queued"
 stop_petrel
 pass

@@ -8,7 +8,7 @@
 # (exit 1) and binds nothing. The same config without the mistakes is valid.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-base() {  # 19 lines
+base() {  # 20 lines
   cat <<EOF
 hostname: mail.example.test
 mail_root: var/mail
