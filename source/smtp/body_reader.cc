@@ -90,12 +90,13 @@ ReadState DotReader::consume(std::string_view in, size_t& consumed) {
       return ReadState::Done;
     }
     after_crlf_ = crlf;
-    // A bare LF counts as the CRLF it is stored as (normalize mode), as in ChunkScanner.
-    if (line.size() + (crlf ? 0 : 1) > checks_.max_line) {
+    bool stuffed = content.size() > 1 && content.front() == '.';
+    // The limit applies to the line as stored: without the stuffed dot (RFC 5321 4.5.3.1.6),
+    // and a bare LF counts as the CRLF it is stored as (normalize mode), as in ChunkScanner.
+    if (line.size() + (crlf ? 0 : 1) - (stuffed ? 1 : 0) > checks_.max_line) {
       flush(pos);
       line_too_long_ = true;
     }
-    bool stuffed = content.size() > 1 && content.front() == '.';
     if (bare || stuffed) {
       flush(pos);
       if (stuffed) content.remove_prefix(1);

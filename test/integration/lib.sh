@@ -90,7 +90,7 @@ _cleanup() {
   exit $rc
 }
 trap _cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 # ---- ports -----------------------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ print(s.getsockname()[1])'
 SMTP_PORT="$(pick_port)"
 STATUS_PORT="$(pick_port)"
 while [[ "$STATUS_PORT" == "$SMTP_PORT" ]]; do STATUS_PORT="$(pick_port)"; done
-export SMTP_PORT STATUS_PORT MAIL_ROOT STATE_DIR CONF T PETREL
+export SMTP_PORT STATUS_PORT MAIL_ROOT STATE_DIR CONF T PETREL PETREL_SOURCE_ROOT
 
 # ---- python ----------------------------------------------------------------------------------
 
@@ -123,34 +123,22 @@ py_bg() {
 
 # ---- config ----------------------------------------------------------------------------------
 
-# write_config [EXTRA_YAML]: writes $CONF from the quick-start shape (example.test, alice, bob,
-# postmaster -> alice) on $SMTP_PORT / $STATUS_PORT, then deep-merges EXTRA_YAML into it
+# write_config [EXTRA_YAML]: writes $CONF from config-examples/quickstart.yaml (example.test,
+# alice, bob, postmaster -> alice, mail_root var/mail, state_dir var/state, delimiter "+")
+# listening on $SMTP_PORT / $STATUS_PORT with 2 workers, then deep-merges EXTRA_YAML into it
 # (mappings merge key by key; anything else, null included, replaces; a key written with a
 # trailing "!", like "mailboxes!:", replaces the whole value instead of merging into it).
 write_config() {
   local extra="${1:-}"
   EXTRA_YAML="$extra" py - "$CONF" <<'EOF'
 import os, sys, yaml
-base = {
-    "hostname": "mail.example.test",
-    "mail_root": "var/mail",
-    "state_dir": "var/state",
-    "workers": 2,
-    "listeners": [{"name": "mx", "address": "127.0.0.1:%s" % os.environ["SMTP_PORT"]}],
-    "domains": {"local": ["example.test"]},
-    "tables": {
-        "mailboxes": {"type": "inline", "map": {
-            "alice@example.test": "example.test/alice/",
-            "bob@example.test": "example.test/bob/"}},
-        "aliases": {"type": "inline", "map": {
-            "postmaster@example.test": "alice@example.test"}},
-    },
-    "mailboxes": "mailboxes",
-    "aliases": ["aliases"],
-    "recipient_delimiter": "+",
-    "status": {"address": "127.0.0.1:%s" % os.environ["STATUS_PORT"]},
-    "log": {"file": None},
-}
+# The quick-start file itself, with this test's ports, two workers and nothing else changed.
+with open(os.path.join(os.environ["PETREL_SOURCE_ROOT"], "config-examples", "quickstart.yaml"),
+          encoding="utf-8") as f:
+    base = yaml.safe_load(f)
+base["listeners"] = [{"name": "mx", "address": "127.0.0.1:%s" % os.environ["SMTP_PORT"]}]
+base["status"] = {"address": "127.0.0.1:%s" % os.environ["STATUS_PORT"]}
+base["workers"] = 2
 def merge(a, b):
     for k, v in b.items():
         if k.endswith("!"):
@@ -184,7 +172,7 @@ start_petrel() {
   PETREL_EXIT=""
   local deadline=$((SECONDS + timeout))
   while :; do
-    if tail -n +"$((before + 1))" "$PETREL_LOG" | grep -q 'petrel/master\[[0-9]*\]: daemon started'; then
+    if tail -n +"$((before + 1))" "$PETREL_LOG" | grep 'petrel/master\[[0-9]*\]: daemon started' >/dev/null; then
       break
     fi
     if ! kill -0 "$PETREL_PID" 2>/dev/null; then

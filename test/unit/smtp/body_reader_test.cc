@@ -176,8 +176,12 @@ TEST(DotReader, LineLimitIncludesTheCrlf) {
   EXPECT_TRUE(r.line_too_long);
   EXPECT_EQ(r.rest, "");
 
-  // A stuffed dot counts: it is on the wire.
+  // The duplicated dot does not count (RFC 5321 4.5.3.1.6): 1001 octets on the wire, 1000
+  // stored.
   r = readDot("." + ok + "\r\n.\r\n");
+  EXPECT_FALSE(r.line_too_long);
+  EXPECT_EQ(r.content, ok + "\r\n");
+  r = readDot(".." + ok + "\r\n.\r\n");
   EXPECT_TRUE(r.line_too_long);
 }
 
