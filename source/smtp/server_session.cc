@@ -241,6 +241,12 @@ void ServerSession::onRcpt(std::string_view arg) {
     error(Reply(503, "5.5.1", "Error: need MAIL command"));
     return;
   }
+  if (bdat_started_) {
+    // The Received: header naming the recipients is already stored (RFC 3030 2: recipients
+    // come before the first BDAT).
+    error(Reply(503, "5.5.1", "Error: RCPT after BDAT"));
+    return;
+  }
   RcptParams rcpt;
   if (auto failure = parseRcptTo(arg, envelope_.mail.smtputf8, rcpt)) {
     error(failure->reply);
@@ -386,6 +392,7 @@ bool ServerSession::processBdat() {
     if (state_ == State::Bdat) chunk_scanner_->feed(std::string_view(in_).substr(0, n));
     in_.erase(0, n);
     bdat_remaining_ -= n;
+    if (state_ == State::Bdat) bdat_octets_ += n;
   }
   if (bdat_remaining_ > 0) return false;
   if (state_ == State::BdatDiscard) {
@@ -400,7 +407,7 @@ bool ServerSession::processBdat() {
   }
   if (!bdat_last_) {
     state_ = State::Rcpt;
-    reply(Reply(250, "2.0.0", fmt::format("{} octets received", sink_->size())));
+    reply(Reply(250, "2.0.0", fmt::format("{} octets received", bdat_octets_)));
     return true;
   }
   chunk_scanner_->finish();
@@ -514,6 +521,7 @@ void ServerSession::resetTransaction() {
   std::string helo = std::move(envelope_.helo);
   bool esmtp = envelope_.esmtp;
   envelope_ = Envelope{};
+  bdat_octets_ = 0;
   envelope_.helo = std::move(helo);
   envelope_.esmtp = esmtp;
   sink_.reset();

@@ -155,6 +155,7 @@ class ServerSession {
   std::unique_ptr<DotReader> dot_reader_;
   std::unique_ptr<ChunkScanner> chunk_scanner_;
   uint64_t bdat_remaining_ = 0;
+  uint64_t bdat_octets_ = 0;  // received in this transaction's chunks, as the client counts
   bool bdat_last_ = false;
   bool bdat_started_ = false;  // StartMessage already requested for this transaction
   State bdat_return_state_ = State::Ready;  // where an out-of-sequence BDAT goes back to
