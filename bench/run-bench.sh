@@ -18,6 +18,10 @@
 #   --no-warmup        skip the unmeasured warm-up batch each server gets first
 #   --no-deps          do not run scripts/install-deps.sh bench
 #   --no-cgroup        find server processes by pid instead of a cpuacct cgroup (no server CPU)
+#   --settle S         pause before each repetition (default 31; 2 with --quick): on ext4
+#                      without a journal, inodes freed in the last 30 s (vm.dirty_expire_
+#                      centisecs) slow every file creation, so Postfix's deleted queue files
+#                      would otherwise tax the Petrel repetition that follows it
 #   --keep             keep the temporary directory (configs, logs, mail) at the end
 #   --list             print the scenarios and exit
 set -euo pipefail
@@ -36,7 +40,7 @@ declare -A SC_SIZE=([single-1k]=1024 [parallel-1k]=1024 [parallel-100k]=102400)
 RCPT=alice@example.test
 
 reps=""; quick=0; scenarios=(); only=""; build=1; petrel_bin=""; out=""; keep=0
-phase_timeout=300; postfix_port=2626; petrel_port=2727; status_port=8727; warmup=1; deps=1; cgroup_ok=1
+settle=""; phase_timeout=300; postfix_port=2626; petrel_port=2727; status_port=8727; warmup=1; deps=1; cgroup_ok=1
 vmail_uid=${PETREL_BENCH_VMAIL_UID:-5000}   # owner of Postfix's virtual Maildirs (no passwd entry needed)
 
 log() { printf '[run-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
     --no-warmup) warmup=0; shift ;;
     --no-deps) deps=0; shift ;;
     --no-cgroup) cgroup_ok=0; shift ;;
+    --settle) need_arg "$@"; settle=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --list)
       for s in "${all_scenarios[@]}"; do
@@ -72,6 +77,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$reps" ] || { if ((quick)); then reps=1; else reps=3; fi; }
+[ -n "$settle" ] || { if ((quick)); then settle=2; else settle=31; fi; }
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer"
 [[ "$phase_timeout" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer (seconds)"
 for p in "$postfix_port" "$petrel_port" "$status_port"; do
@@ -421,7 +427,7 @@ bench() {
   # disk settle.
   timeout 300 "$PY" "$here/count_maildir.py" --trash "$tmp/trash" "$root" >/dev/null || die "resetting $root timed out"
   timeout 120 sync || log "warning: sync took over 120 s"
-  sleep 1
+  sleep "$settle"
   args=(--target "127.0.0.1:$(port_of "$server")" --label "$label" --sessions "$sessions"
         --messages "$messages" --size "$size" --to "$RCPT" --reps 1 --timeout "$phase_timeout"
         --smtp-source "$SMTP_SOURCE" --out "$outfile" --pss-every 1
