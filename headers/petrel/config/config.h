@@ -30,9 +30,28 @@ struct Endpoint {
 // (listeners bind to it, so no name resolution happens here); the port must be 1..65535.
 Result<Endpoint> parseEndpoint(std::string_view text);
 
+// STARTTLS policy of a listener (RFC 3207, RFC 8314).
+enum class TlsMode {
+  None,      // no STARTTLS
+  Optional,  // STARTTLS offered (port 25 style)
+  Required,  // STARTTLS offered; MAIL/AUTH refused before it (530 5.7.0)
+  Implicit,  // TLS from the first byte (port 465)
+};
+
+enum class AuthMode {
+  None,      // AUTH not offered
+  Optional,  // AUTH offered (over TLS unless auth_plaintext)
+  Required,  // MAIL refused before AUTH (530 5.7.0)
+};
+
 struct Listener {
   std::string name;  // e.g. "mx"; appears in logs
   Endpoint address;
+  TlsMode tls = TlsMode::None;        // Default: none
+  AuthMode auth = AuthMode::None;     // Default: none
+  bool auth_plaintext = false;        // offer AUTH before TLS; Default: false
+  std::string restrictions = "default";  // a key of Config::restrictions; Default: "default"
+  std::string origin;                 // "file:line:column" of the listener entry
 };
 
 // A named map, declared under `tables:` or inline as "type:argument".
@@ -57,6 +76,7 @@ struct Limits {
   uint64_t idle_timeout = 300;                  // seconds; Default: 5m (RFC 5321 4.5.3.2.7)
   uint64_t data_timeout = 600;                  // seconds between DATA/BDAT reads; Default: 10m
   uint64_t session_timeout = 3600;              // whole connection; Default: 1h
+  uint32_t auth_failures_per_client = 10;       // then 421 4.7.0 and disconnect; Default: 10
 };
 
 struct Smtp {
@@ -74,6 +94,39 @@ struct Queue {
 
 struct Delivery {
   bool maildir_fsync = true;  // delivery.maildir.fsync; Default: true
+};
+
+struct Tls {
+  struct Certificate {
+    std::string cert;  // absolute path, PEM chain
+    std::string key;   // absolute path, PEM key
+  };
+  // First = default, others by SNI. Default: empty; a listener with tls != none then gets a
+  // self-signed certificate generated into <state_dir>/tls/ on first start.
+  std::vector<Certificate> certificates;
+  std::string min_version = "1.2";  // "1.2" | "1.3"; Default: "1.2"
+};
+
+struct Auth {
+  std::string backend = "table";      // "table" | "dovecot"; Default: table
+  std::string credentials_db;         // absolute; Default: <state_dir>/credentials.db
+  std::string dovecot_socket;         // required when backend is dovecot
+  std::vector<std::string> mechanisms = {"PLAIN", "LOGIN"};  // upper-cased
+  // sender address -> comma-separated users allowed to use it (smtpd_sender_login_maps).
+  // Default: none (then every address in a local domain belongs to the user of that name).
+  std::optional<TableSpec> sender_login;
+};
+
+struct Relay {
+  // Clients allowed to relay by permit_mynetworks. Default: [127.0.0.1/32, "::1/128"]
+  std::vector<std::string> mynetworks = {"127.0.0.1/32", "::1/128"};
+  std::string mynetworks_origin;  // "file:line:column" of the list, for error messages
+};
+
+// Postfix-style restriction lists for one listener; check names as in Postfix.
+struct RestrictionSet {
+  std::vector<std::string> client, helo, sender, recipient;
+  std::string origin;  // "file:line:column"
 };
 
 struct Status {
@@ -100,6 +153,15 @@ struct Config {
   std::vector<TableSpec> aliases;      // searched in order
   std::string recipient_delimiter;     // Default: "" (none); e.g. "+"
   Limits limits;
+  Tls tls;
+  Auth auth;
+  Relay relay;
+  // Named restriction sets; listeners pick one by name. Defaults (always present unless the
+  // config defines a set of the same name):
+  //   default:    recipient: [permit_mynetworks, permit_sasl_authenticated,
+  //                           reject_unauth_destination]
+  //   submission: recipient: [reject_sender_login_mismatch, permit_sasl_authenticated, reject]
+  std::map<std::string, RestrictionSet> restrictions;
   Smtp smtp;
   Queue queue;
   Delivery delivery;

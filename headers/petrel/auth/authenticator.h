@@ -1,0 +1,51 @@
+// Authenticator: checks SASL credentials against a user database, asynchronously.
+//
+// Backends: "table" (crypt(3) hashes in the SQLite credentials database that `petrel user`
+// maintains; verification runs on the thread pool) and "dovecot" (Dovecot's auth-client
+// socket protocol, so a site that runs Dovecot keeps one user database).
+// `done` is always called later on the caller's loop, never inside verify().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "petrel/auth/sasl.h"
+#include "petrel/core/result.h"
+#include "petrel/event/dispatcher.h"
+
+namespace petrel::auth {
+
+struct Verdict {
+  bool ok = false;
+  std::string user;    // canonical user name when ok (what logs and sender checks use)
+  std::string reason;  // for the log when not ok ("bad password", "unknown user")
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Result error = temporary failure (database or Dovecot unreachable): 454 4.7.0.
+  virtual void verify(event::Dispatcher& loop, const Credentials& credentials,
+                      const std::string& client_ip,
+                      std::function<void(Result<Verdict>)> done) = 0;
+};
+
+struct AuthSettings {
+  std::string backend = "table";  // "table" | "dovecot"
+  std::string credentials_db;     // table: path of the SQLite credentials database
+  std::string dovecot_socket;     // dovecot: path of the auth-client socket
+};
+
+Result<std::shared_ptr<Authenticator>> makeAuthenticator(const AuthSettings& settings);
+
+// The credentials database used by the "table" backend and `petrel user`.
+// Table `users(name TEXT PRIMARY KEY, hash TEXT NOT NULL)`; names are lower-cased.
+Status addUser(const std::string& db_path, const std::string& name, const std::string& password);
+Status setPassword(const std::string& db_path, const std::string& name,
+                   const std::string& password);
+Status deleteUser(const std::string& db_path, const std::string& name);
+// Blocking; for the thread pool and tests. Verdict.ok false for unknown user or bad password.
+Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& credentials);
+
+}  // namespace petrel::auth

@@ -1,0 +1,58 @@
+// Restriction lists (Postfix smtpd_*_restrictions): per SMTP stage, an ordered list of
+// checks; the first decisive answer wins. Pure logic over a PolicyContext: no I/O.
+//
+// Checks implemented: permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination,
+// reject_sender_login_mismatch, permit, reject, defer. A recipient-stage list that ends
+// without a decision falls through to reject_unauth_destination, so no configuration can
+// make an open relay by omission.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "petrel/core/result.h"
+#include "petrel/policy/cidr.h"
+
+namespace petrel::policy {
+
+enum class Stage { Client, Helo, Sender, Recipient };
+
+// Everything a check may look at; filled in by the session driver.
+struct PolicyContext {
+  std::string client_ip;     // "127.0.0.1", "::1"
+  std::string helo;
+  std::string sasl_user;     // empty when not authenticated
+  std::string sender;        // MAIL FROM address, "" for <>
+  std::string recipient;     // RCPT TO address
+  // Is the recipient's domain one we accept mail for (local, or relay_domains later)?
+  std::function<bool(std::string_view domain)> is_our_destination;
+  // Which users may send as `sender`? (reject_sender_login_mismatch.) Empty = nobody owns it.
+  std::function<std::vector<std::string>(std::string_view sender)> sender_owners;
+};
+
+struct Decision {
+  enum class Kind { Permit, Reject, Defer, Dunno } kind = Kind::Dunno;
+  int code = 0;          // 554, 553, 450 ...
+  std::string enhanced;  // "5.7.1"
+  std::string text;      // "<x@y>: Relay access denied"
+  std::string rule;      // which check decided, e.g. "reject_unauth_destination"
+};
+
+class RestrictionList {
+ public:
+  // Parses check names (Postfix spelling). Unknown names are Config errors.
+  static Result<RestrictionList> parse(Stage stage, const std::vector<std::string>& checks,
+                                       CidrList mynetworks);
+  Decision evaluate(const PolicyContext& ctx) const;
+  const std::vector<std::string>& checks() const { return checks_; }
+
+ private:
+  Stage stage_ = Stage::Recipient;
+  std::vector<std::string> checks_;
+  CidrList mynetworks_;
+};
+
+}  // namespace petrel::policy
