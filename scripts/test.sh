@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test: unit tests (GoogleTest) and the
-# integration tests that drive the real binary with real clients (swaks, smtplib, pflogsumm).
+# integration tests that drive the real binary with real clients (swaks, smtplib, openssl
+# s_client, Dovecot, pflogsumm). The TLS area is built and tested twice: against OpenSSL 3
+# (the default build, everything runs) and against BoringSSL (the TLS unit tests and the
+# TLS integration tests).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh" test
@@ -8,3 +11,9 @@ cd "$root"
 [ -f build-test/build.ninja ] || meson setup build-test --buildtype=debugoptimized
 ninja -C build-test
 meson test -C build-test --print-errorlogs --num-processes 1 "$@"
+
+[ -f build-test-boringssl/build.ninja ] ||
+  meson setup build-test-boringssl --buildtype=debugoptimized -Dtls=boringssl
+ninja -C build-test-boringssl
+build-test-boringssl/test/petrel-unit --gtest_filter='Tls*:*Tls*:*StartTls*'
+meson test -C build-test-boringssl --print-errorlogs --num-processes 1 --suite tls

@@ -5,12 +5,18 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
+#include <uv.h>
 
+#include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "petrel/auth/authenticator.h"
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
 #include "petrel/server/server.h"
@@ -33,6 +39,11 @@ commands:
   queue hold ID            keep a message from being delivered
   queue release ID         let a held message be delivered again
   reload                   reload the configuration (like SIGHUP)
+  user add NAME            add a user to the credentials database (auth.credentials_db)
+  user passwd NAME         set a user's password
+  user del NAME            remove a user
+                           (the password comes from stdin when it is not a terminal, one
+                           line; otherwise it is asked twice with echo off; never in argv)
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -88,6 +99,173 @@ int control(const std::string& config_path, const std::string& request) {
   return 0;
 }
 
+// ---- petrel user / petrel auth-test -----------------------------------------------------------
+
+// Loads the config, printing its errors; nullopt when it has any.
+std::optional<config::Config> loadOrReport(const std::string& config_path) {
+  auto loaded = config::loadConfig(config_path);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.toString());
+    return std::nullopt;
+  }
+  return std::move(*loaded.config);
+}
+
+// auth.credentials_db, which the loader defaults to <state_dir>/credentials.db.
+std::string credentialsDb(const config::Config& c) {
+  return c.auth.credentials_db.empty() ? c.state_dir + "/credentials.db" : c.auth.credentials_db;
+}
+
+termios saved_termios;
+volatile sig_atomic_t echo_off = 0;
+
+// A signal while echo is off must not leave the terminal silent.
+void restoreTerminalAndExit(int sig) {
+  if (echo_off) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
+  ssize_t ignored = ::write(STDERR_FILENO, "\n", 1);
+  (void)ignored;
+  _exit(128 + sig);
+}
+
+// Reads one line from fd 0 without its line end; nullopt at EOF before any byte.
+std::optional<std::string> readLine() {
+  std::string line;
+  char c;
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && line.empty()) return std::nullopt;
+    if (n <= 0 || c == '\n') break;
+    line.push_back(c);
+    if (line.size() > 4096) break;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+// The password for `petrel user`/`auth-test`: one line of stdin when it is not a terminal
+// (scripts), else asked on the terminal with echo off, twice when `confirm`.
+Result<std::string> readPassword(bool confirm) {
+  if (!isatty(STDIN_FILENO)) {
+    auto line = readLine();
+    if (!line || line->empty()) return Error::permanent("no password on standard input");
+    if (line->size() > 4096) return Error::permanent("password longer than 4096 octets");
+    return std::move(*line);
+  }
+  if (tcgetattr(STDIN_FILENO, &saved_termios) != 0) {
+    return Error::permanent(fmt::format("cannot read the terminal: {}", std::strerror(errno)));
+  }
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) std::signal(sig, restoreTerminalAndExit);
+  termios quiet = saved_termios;
+  quiet.c_lflag &= ~tcflag_t(ECHO);
+  quiet.c_lflag |= ECHONL;
+  echo_off = 1;
+  tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  fmt::print(stderr, "Password: ");
+  std::fflush(stderr);
+  auto first = readLine();
+  std::optional<std::string> second = first;
+  if (confirm && first) {
+    fmt::print(stderr, "Retype password: ");
+    std::fflush(stderr);
+    second = readLine();
+  }
+  tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
+  echo_off = 0;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) std::signal(sig, SIG_DFL);
+  if (!first || first->empty()) return Error::permanent("empty password");
+  if (first != second) return Error::permanent("the passwords do not match");
+  if (first->size() > 4096) return Error::permanent("password longer than 4096 octets");
+  return std::move(*first);
+}
+
+// petrel user add|passwd|del NAME
+int userCommand(const std::string& config_path, const std::string& sub, const std::string& name) {
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return 1;
+  std::string db = credentialsDb(*cfg);
+  if (cfg->auth.backend != "table") {
+    fmt::print(stderr, "petrel: note: auth.backend is {}; AUTH does not use {}\n",
+               cfg->auth.backend, db);
+  }
+  Status st = okStatus();
+  if (sub == "del") {
+    st = auth::deleteUser(db, name);
+  } else {
+    auto password = readPassword(true);
+    if (!password) {
+      fmt::print(stderr, "petrel: {}\n", password.error().message());
+      return 1;
+    }
+    if (sub == "add") {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(db).parent_path(), ec);
+      st = auth::addUser(db, name, *password);
+    } else {
+      st = auth::setPassword(db, name, *password);
+    }
+    explicit_bzero(password->data(), password->size());
+  }
+  if (!st) {
+    fmt::print(stderr, "petrel: user {}: {}\n", sub, st.error().message());
+    return 1;
+  }
+  const char* done = sub == "add" ? "added" : sub == "del" ? "deleted" : "password changed";
+  fmt::print("petrel: user {} {} in {}\n", name, done, db);
+  return 0;
+}
+
+// petrel auth-test USER [--client-ip IP] (hidden; for the integration tests): runs the
+// configured authenticator once on a private loop with the password from stdin, as if a client
+// at IP (default 127.0.0.1) had sent it. Prints "ok USER", "fail REASON" or "tempfail REASON";
+// exit 0, 1, 2 (3: could not even try).
+int authTestCommand(const std::string& config_path, const std::string& user,
+                    const std::string& client_ip) {
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return 3;
+  auth::AuthSettings settings;
+  settings.backend = cfg->auth.backend;
+  settings.credentials_db = credentialsDb(*cfg);
+  settings.dovecot_socket = cfg->auth.dovecot_socket;
+  auto authenticator = auth::makeAuthenticator(settings);
+  if (!authenticator) {
+    fmt::print(stderr, "petrel: {}\n", authenticator.error().message());
+    return 3;
+  }
+  auto password = readPassword(false);
+  if (!password) {
+    fmt::print(stderr, "petrel: {}\n", password.error().message());
+    return 3;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::optional<Result<auth::Verdict>> result;
+  {
+    event::Dispatcher dispatcher(&loop);
+    auth::Credentials credentials{"", user, std::move(*password)};
+    (*authenticator)->verify(dispatcher, credentials, client_ip, [&](Result<auth::Verdict> r) {
+      result = std::move(r);
+      dispatcher.close();
+    });
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&loop);
+  if (!result) {
+    fmt::print("tempfail no answer\n");
+    return 2;
+  }
+  if (!*result) {
+    fmt::print("tempfail {}\n", result->error().message());
+    return 2;
+  }
+  if (!(*result)->ok) {
+    fmt::print("fail {}\n", (*result)->reason);
+    return 1;
+  }
+  fmt::print("ok {}\n", (*result)->user);
+  return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -139,6 +317,16 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cmd == "reload" && args.size() == 1) return control(config_path, "reload");
+  if (cmd == "user" && args.size() == 3 &&
+      (args[1] == "add" || args[1] == "passwd" || args[1] == "del")) {
+    return userCommand(config_path, args[1], args[2]);
+  }
+  if (cmd == "auth-test" && args.size() == 2) {
+    return authTestCommand(config_path, args[1], "127.0.0.1");
+  }
+  if (cmd == "auth-test" && args.size() == 4 && args[2] == "--client-ip") {
+    return authTestCommand(config_path, args[1], args[3]);
+  }
   if (cmd == "queue" && args.size() >= 2) {
     const std::string& sub = args[1];
     if (sub == "list" && args.size() == 2) return control(config_path, "list");

@@ -5,8 +5,10 @@
 // with the 1-based file:line:column of the offending node (of the parent, for a missing key),
 // sorted by position; it never stops at the first one and never throws.
 //
-// It deliberately does not open tables, bind addresses or create directories: a config that
-// loads can still fail to start, and the areas that own those resources report that.
+// It deliberately does not open tables or certificate files, bind addresses or create
+// directories: a config that loads can still fail to start, and the areas that own those
+// resources report that. mynetworks blocks and restriction names are checked with the policy
+// area's own parser and name list, so the loader and the policy code cannot disagree.
 //
 // yaml-cpp stays inside source/config/. All reading goes through Section, which checks that a
 // node is a mapping and reports duplicate and unknown keys. Nothing here calls operator[] on a
@@ -14,6 +16,7 @@
 #include "petrel/config/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
@@ -35,6 +38,8 @@
 #include <vector>
 
 #include "petrel/core/strings.h"
+#include "petrel/policy/cidr.h"
+#include "petrel/policy/restrictions.h"
 
 namespace petrel::config {
 
@@ -49,6 +54,10 @@ constexpr uint64_t MaxWorkers = 64;
 // RFC 5321 4.5.3.1.4 and 4.5.3.1.6: we may accept longer lines, never demand shorter ones.
 constexpr uint64_t MinCommandLineLength = 512;
 constexpr uint64_t MinTextLineLength = 1000;
+constexpr std::string_view CredentialsDbName = "credentials.db";
+// The origin of values the file did not write (built-in restriction sets, default mynetworks).
+constexpr std::string_view BuiltIn = "(built-in)";
+constexpr std::array<std::string_view, 2> KnownMechanisms{"PLAIN", "LOGIN"};
 
 // ---- reporting -------------------------------------------------------------------------------
 
@@ -360,6 +369,31 @@ class Loader {
   std::optional<std::string> path(const Field& f);
   std::optional<Endpoint> endpoint(const Field& f);
   std::optional<TableSpec> tableRef(const Field& f, const Config& c);
+  // One of `options`, spelled exactly; otherwise "expected a, b or c, got 'x'".
+  template <typename T>
+  std::optional<T> oneOf(const Field& f,
+                         std::initializer_list<std::pair<std::string_view, T>> options) {
+    std::string expected;
+    size_t i = 0;
+    for (const auto& option : options) {
+      if (i > 0) {
+        expected += i + 1 == options.size() ? " or " : ", ";
+      }
+      expected += option.first;
+      ++i;
+    }
+    auto v = scalar(f, expected);
+    if (!v) {
+      return std::nullopt;
+    }
+    for (const auto& [word, value] : options) {
+      if (*v == word) {
+        return value;
+      }
+    }
+    report(f, fmt::format("expected {}, got '{}'", expected, *v));
+    return std::nullopt;
+  }
 
   // Setters: leave `out` (the default) alone when the key is absent or wrong.
   template <typename T>
@@ -397,11 +431,19 @@ class Loader {
   std::optional<TableSpec> table(const Field& f);
   bool inlineMap(const Field& f, std::map<std::string, std::string>& entries);
   void loadListeners(const Section& top, Config& c);
+  void loadListenerSecurity(const Section& s, Listener& listener);
   void loadDomains(const Section& top, Config& c);
   void loadMailboxes(const Section& top, Config& c);
   void loadAliases(const Section& top, Config& c);
   void loadRecipientDelimiter(const Section& top, Config& c);
   void loadLimits(const Section& top, Config& c);
+  void loadTls(const Section& top, Config& c);
+  void loadAuth(const Section& top, Config& c);
+  void loadMechanisms(const Field& f, Auth& a);
+  void loadRelay(const Section& top, Config& c);
+  void loadRestrictions(const Section& top, Config& c);
+  std::optional<RestrictionSet> restrictionSet(const Field& f);
+  void checkListenerRestrictions(const Config& c);
   void loadSmtp(const Section& top, Config& c);
   void loadQueue(const Section& top, Config& c);
   void loadDelivery(const Section& top, Config& c);
@@ -415,6 +457,10 @@ class Loader {
   std::set<std::string> declared_tables_;
   // Where each entry of Config::listeners was written, for the status address check.
   std::vector<YAML::Mark> listener_marks_;
+  // Every listener's `restrictions:` field, checked once the restriction sets are known.
+  std::vector<Field> restriction_refs_;
+  // Every name under restrictions:, valid or not (as declared_tables_).
+  std::set<std::string> declared_restriction_sets_;
 };
 
 std::optional<std::string> Loader::scalar(const Field& f, std::string_view expected) {
@@ -584,9 +630,10 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   if (!top.isMapping()) {
     return c;
   }
-  top.allowOnly({"hostname", "mail_root", "state_dir", "workers", "listeners", "domains", "tables",
-                 "mailboxes", "aliases", "recipient_delimiter", "limits", "smtp", "queue",
-                 "delivery", "status", "log"});
+  top.allowOnly({"hostname", "mail_root", "state_dir", "workers", "listeners",
+                 "domains",  "tables",    "mailboxes", "aliases", "recipient_delimiter",
+                 "limits",   "tls",       "auth",      "relay",   "restrictions",
+                 "smtp",     "queue",     "delivery",  "status",  "log"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -598,6 +645,11 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadAliases(top, c);
   loadRecipientDelimiter(top, c);
   loadLimits(top, c);
+  loadTls(top, c);
+  loadAuth(top, c);  // after state_dir and tables
+  loadRelay(top, c);
+  loadRestrictions(top, c);
+  checkListenerRestrictions(c);
   loadSmtp(top, c);
   loadQueue(top, c);
   loadDelivery(top, c);
@@ -743,11 +795,13 @@ void Loader::loadListeners(const Section& top, Config& c) {
   std::map<std::string, int> names;  // name -> 0-based line of its first use
   size_t i = 0;
   for (const YAML::Node& node : f->value) {
-    Section s(reporter_, element(*f, node, i++));
-    s.allowOnly({"name", "address"});
+    Field entry = element(*f, node, i++);
+    Section s(reporter_, entry);
+    s.allowOnly({"name", "address", "tls", "auth", "auth_plaintext", "restrictions"});
     const Field* name_field = s.require("name");
     const Field* address_field = s.require("address");
     Listener listener;
+    listener.origin = reporter_.where(entry.mark());
     bool ok = name_field != nullptr && address_field != nullptr;
     if (name_field != nullptr) {
       if (auto name = text(*name_field)) {
@@ -782,10 +836,50 @@ void Loader::loadListeners(const Section& top, Config& c) {
         ok = false;
       }
     }
+    loadListenerSecurity(s, listener);
+    if (const Field* r = s.find("restrictions")) {
+      if (auto set = text(*r)) {
+        listener.restrictions = *set;
+        restriction_refs_.push_back(*r);  // checked when the sets are known
+      }
+    }
     if (ok) {
       c.listeners.push_back(std::move(listener));
       listener_marks_.push_back(address_field->mark());
     }
+  }
+}
+
+// tls, auth and auth_plaintext of one listener, and the one combination that cannot work.
+void Loader::loadListenerSecurity(const Section& s, Listener& listener) {
+  const Field* tls = s.find("tls");
+  const Field* auth = s.find("auth");
+  std::optional<TlsMode> tls_mode = listener.tls;
+  std::optional<AuthMode> auth_mode = listener.auth;
+  if (tls != nullptr) {
+    tls_mode = oneOf<TlsMode>(*tls, {{"none", TlsMode::None},
+                                     {"optional", TlsMode::Optional},
+                                     {"required", TlsMode::Required},
+                                     {"implicit", TlsMode::Implicit}});
+  }
+  if (auth != nullptr) {
+    auth_mode = oneOf<AuthMode>(*auth, {{"none", AuthMode::None},
+                                        {"optional", AuthMode::Optional},
+                                        {"required", AuthMode::Required}});
+  }
+  std::optional<bool> plaintext = listener.auth_plaintext;
+  if (const Field* p = s.find("auth_plaintext")) {
+    plaintext = boolean(*p);
+  }
+  listener.tls = tls_mode.value_or(listener.tls);
+  listener.auth = auth_mode.value_or(listener.auth);
+  listener.auth_plaintext = plaintext.value_or(listener.auth_plaintext);
+  // The session offers AUTH only over TLS unless auth_plaintext says otherwise (RFC 4954 4:
+  // PLAIN and LOGIN send the password in the clear). Without either there is no TLS to wait
+  // for, so AUTH would never appear in EHLO and auth: required would refuse every MAIL.
+  if (tls_mode && auth_mode && plaintext && *auth_mode != AuthMode::None &&
+      *tls_mode == TlsMode::None && !*plaintext) {
+    report(*auth, "AUTH would never be offered: set tls or auth_plaintext");
   }
 }
 
@@ -886,7 +980,7 @@ void Loader::loadLimits(const Section& top, Config& c) {
   Section s(reporter_, *f);
   s.allowOnly({"message_size", "recipients_per_message", "connections", "connections_per_client",
                "command_line_length", "text_line_length", "errors_per_session", "idle_timeout",
-               "data_timeout", "session_timeout"});
+               "data_timeout", "session_timeout", "auth_failures_per_client"});
   Limits& l = c.limits;
   setSize(s, "message_size", l.message_size);
   setNumber(s, "recipients_per_message", l.recipients_per_message, 1);
@@ -898,6 +992,265 @@ void Loader::loadLimits(const Section& top, Config& c) {
   setDuration(s, "idle_timeout", l.idle_timeout);
   setDuration(s, "data_timeout", l.data_timeout);
   setDuration(s, "session_timeout", l.session_timeout);
+  setNumber(s, "auth_failures_per_client", l.auth_failures_per_client, 1);
+}
+
+void Loader::loadTls(const Section& top, Config& c) {
+  const Field* f = top.find("tls");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"certificates", "min_version"});
+  if (const Field* certs = s.find("certificates"); certs != nullptr && !certs->value.IsNull()) {
+    if (!certs->value.IsSequence()) {
+      report(*certs, fmt::format("expected a list of {{cert, key}} entries, got {}",
+                                 describe(certs->value)));
+    } else {
+      size_t i = 0;
+      for (const YAML::Node& node : certs->value) {
+        Section entry(reporter_, element(*certs, node, i++));
+        if (!entry.isMapping()) {
+          continue;
+        }
+        entry.allowOnly({"cert", "key"});
+        // Only resolved here: the TLS area reports files it cannot read when it starts.
+        const Field* cert = entry.require("cert");
+        const Field* key = entry.require("key");
+        std::optional<std::string> cert_path = cert ? path(*cert) : std::nullopt;
+        std::optional<std::string> key_path = key ? path(*key) : std::nullopt;
+        if (cert_path && key_path) {
+          c.tls.certificates.push_back({*cert_path, *key_path});
+        }
+      }
+    }
+  }
+  if (const Field* v = s.find("min_version")) {
+    // Quoted or not: YAML reads 1.2 as the scalar "1.2" either way.
+    if (auto version = oneOf<std::string_view>(*v, {{"1.2", "1.2"}, {"1.3", "1.3"}})) {
+      c.tls.min_version = *version;
+    }
+  }
+}
+
+void Loader::loadAuth(const Section& top, Config& c) {
+  Auth& a = c.auth;
+  a.credentials_db = resolvePath(c.state_dir, CredentialsDbName);
+  const Field* f = top.find("auth");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"backend", "credentials_db", "dovecot_socket", "mechanisms", "sender_login"});
+  std::optional<std::string_view> backend = a.backend;
+  if (const Field* b = s.find("backend")) {
+    backend = oneOf<std::string_view>(*b, {{"table", "table"}, {"dovecot", "dovecot"}});
+    if (backend) {
+      a.backend = *backend;
+    }
+  }
+  const Field* db = s.find("credentials_db");
+  if (db != nullptr) {
+    setPath(s, "credentials_db", a.credentials_db);
+  }
+  const Field* socket = s.find("dovecot_socket");
+  if (socket != nullptr) {
+    setPath(s, "dovecot_socket", a.dovecot_socket);
+  }
+  // Each backend has its own key; the other one's would be silently ignored, so it is refused.
+  if (backend == "dovecot") {
+    s.require("dovecot_socket",
+              "(backend dovecot needs Dovecot's auth-client socket, e.g. "
+              "/run/dovecot/auth-client)");
+    if (db != nullptr) {
+      report(*db, "is used only by backend table, and backend is dovecot");
+    }
+  } else if (backend == "table" && socket != nullptr) {
+    report(*socket, "is used only by backend dovecot, and backend is table");
+  }
+  if (const Field* m = s.find("mechanisms")) {
+    loadMechanisms(*m, a);
+  }
+  if (const Field* sl = s.find("sender_login"); sl != nullptr && !sl->value.IsNull()) {
+    a.sender_login = tableRef(*sl, c);
+  }
+}
+
+// auth.mechanisms: names are case-insensitive (RFC 4422 3.1 defines them upper-case) and
+// stored upper-cased; Petrel implements PLAIN and LOGIN only.
+void Loader::loadMechanisms(const Field& f, Auth& a) {
+  if (!f.value.IsSequence()) {
+    report(f, fmt::format("expected a list of SASL mechanisms such as [PLAIN, LOGIN], got {}",
+                          describe(f.value)));
+    return;
+  }
+  if (f.value.size() == 0) {
+    report(f,
+           "at least one mechanism is required (to turn AUTH off, set auth: none on the "
+           "listener)");
+    return;
+  }
+  std::vector<std::string> mechanisms;
+  bool ok = true;
+  size_t i = 0;
+  for (const YAML::Node& node : f.value) {
+    Field item = element(f, node, i++);
+    auto name = scalar(item, "a SASL mechanism name");
+    if (!name) {
+      ok = false;
+      continue;
+    }
+    std::string upper = *name;
+    std::transform(upper.begin(), upper.end(), upper.begin(), [](char ch) {
+      return ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 32) : ch;
+    });
+    if (std::find(KnownMechanisms.begin(), KnownMechanisms.end(), upper) == KnownMechanisms.end()) {
+      report(item, fmt::format("unknown mechanism '{}' (known: PLAIN, LOGIN)", *name));
+      ok = false;
+    } else if (std::find(mechanisms.begin(), mechanisms.end(), upper) != mechanisms.end()) {
+      report(item, fmt::format("duplicate mechanism '{}'", upper));
+      ok = false;
+    } else {
+      mechanisms.push_back(std::move(upper));
+    }
+  }
+  if (ok) {
+    a.mechanisms = std::move(mechanisms);
+  }
+}
+
+void Loader::loadRelay(const Section& top, Config& c) {
+  c.relay.mynetworks_origin = BuiltIn;
+  const Field* f = top.find("relay");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"mynetworks"});
+  const Field* m = s.find("mynetworks");
+  if (m == nullptr) {
+    return;
+  }
+  // null is refused rather than guessed: "nobody" and "the default" are both plausible readings.
+  if (!m->value.IsSequence()) {
+    report(*m, fmt::format("expected a list of networks such as [127.0.0.1/32, \"::1/128\"] "
+                           "([] for none), got {}",
+                           describe(m->value)));
+    return;
+  }
+  std::vector<std::string> blocks;
+  size_t i = 0;
+  for (const YAML::Node& node : m->value) {
+    Field item = element(*m, node, i++);
+    auto text = scalar(item, "a network such as 192.0.2.0/24");
+    if (!text) {
+      continue;
+    }
+    Result<policy::Cidr> cidr = policy::Cidr::parse(*text);
+    if (!cidr) {
+      report(item, cidr.error().message());
+      continue;
+    }
+    blocks.push_back(cidr->toString());  // canonical: "127.0.0.1" -> "127.0.0.1/32"
+  }
+  c.relay.mynetworks = std::move(blocks);
+  c.relay.mynetworks_origin = reporter_.where(m->mark());
+}
+
+void Loader::loadRestrictions(const Section& top, Config& c) {
+  if (const Field* f = top.find("restrictions")) {
+    Section sets(reporter_, *f);
+    for (const Field& set : sets.fields()) {
+      declared_restriction_sets_.insert(set.key);
+      if (!isName(set.key)) {
+        reporter_.add(set.key_node.Mark(),
+                      fmt::format("restrictions: '{}' is not a valid restriction set name (use "
+                                  "letters, digits, '-', '_' and '.')",
+                                  set.key));
+        continue;
+      }
+      if (auto rs = restrictionSet(set)) {
+        c.restrictions.emplace(set.key, std::move(*rs));
+      }
+    }
+  }
+  // The built-in sets (config.h); a set of the same name in the file replaces one entirely.
+  if (!declared_restriction_sets_.contains("default")) {
+    RestrictionSet set;
+    set.recipient = {"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination"};
+    set.origin = BuiltIn;
+    c.restrictions.emplace("default", std::move(set));
+  }
+  if (!declared_restriction_sets_.contains("submission")) {
+    RestrictionSet set;
+    set.recipient = {"reject_sender_login_mismatch", "permit_sasl_authenticated", "reject"};
+    set.origin = BuiltIn;
+    c.restrictions.emplace("submission", std::move(set));
+  }
+}
+
+std::optional<RestrictionSet> Loader::restrictionSet(const Field& f) {
+  Section s(reporter_, f);
+  if (!s.isMapping()) {
+    return std::nullopt;
+  }
+  s.allowOnly({"client", "helo", "sender", "recipient"});
+  RestrictionSet set;
+  set.origin = reporter_.where(f.key_node.Mark());
+  const std::vector<std::string>& known = policy::knownRestrictions();
+  bool ok = true;
+  const std::array<std::pair<std::string_view, std::vector<std::string>*>, 4> stages{{
+      {"client", &set.client},
+      {"helo", &set.helo},
+      {"sender", &set.sender},
+      {"recipient", &set.recipient},
+  }};
+  for (auto [stage, checks] : stages) {
+    const Field* list = s.find(stage);
+    if (list == nullptr || list->value.IsNull()) {
+      continue;
+    }
+    if (!list->value.IsSequence()) {
+      report(*list, fmt::format("expected a list of restrictions, got {}", describe(list->value)));
+      ok = false;
+      continue;
+    }
+    size_t i = 0;
+    for (const YAML::Node& node : list->value) {
+      Field item = element(*list, node, i++);
+      auto name = scalar(item, "a restriction name");
+      if (!name) {
+        ok = false;
+      } else if (std::find(known.begin(), known.end(), *name) == known.end()) {
+        report(item,
+               fmt::format("unknown restriction '{}' (known: {})", *name, fmt::join(known, ", ")));
+        ok = false;
+      } else {
+        checks->push_back(*name);
+      }
+    }
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  return set;
+}
+
+// A listener's restrictions: must name a set; checked after all sets, built-ins included, are
+// known. A set that was declared but is broken has its own errors already.
+void Loader::checkListenerRestrictions(const Config& c) {
+  for (const Field& ref : restriction_refs_) {
+    const std::string& name = ref.value.Scalar();
+    if (c.restrictions.contains(name) || declared_restriction_sets_.contains(name)) {
+      continue;
+    }
+    std::vector<std::string> known;
+    for (const auto& entry : c.restrictions) {
+      known.push_back(entry.first);
+    }
+    report(ref,
+           fmt::format("unknown restriction set '{}' (known: {})", name, fmt::join(known, ", ")));
+  }
 }
 
 void Loader::loadSmtp(const Section& top, Config& c) {

@@ -123,8 +123,14 @@ void disconnect(std::string_view client, std::string_view stats) {
                                     stats));
 }
 
-void client(std::string_view id, std::string_view client) {
-  write(Program::Smtpd, fmt::format("{}: client={}", id, client));
+void client(std::string_view id, std::string_view client, std::string_view sasl_method,
+            std::string_view sasl_username) {
+  if (sasl_username.empty()) {
+    write(Program::Smtpd, fmt::format("{}: client={}", id, client));
+  } else {
+    write(Program::Smtpd, fmt::format("{}: client={}, sasl_method={}, sasl_username={}", id,
+                                      client, sasl_method, sasl_username));
+  }
 }
 
 void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt) {

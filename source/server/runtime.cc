@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <ctime>
 
 namespace petrel::server {
 
@@ -41,6 +43,33 @@ void ConnectionLimiter::release(const std::string& ip) {
   auto it = per_client_.find(ip);
   if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
   if (total_ > 0) --total_;
+}
+
+namespace {
+constexpr int64_t AuthFailureWindow = 3600;
+
+void prune(std::vector<int64_t>& v, int64_t now) {
+  v.erase(v.begin(), std::find_if(v.begin(), v.end(),
+                                  [now](int64_t t) { return t > now - AuthFailureWindow; }));
+}
+}  // namespace
+
+uint32_t AuthFailures::record(const std::string& ip) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int64_t now = int64_t(time(nullptr));
+  auto& v = failures_[ip];
+  prune(v, now);
+  v.push_back(now);
+  if (failures_.size() > 100000) failures_.clear();  // bounded memory under a spray of IPs
+  return uint32_t(v.size());
+}
+
+uint32_t AuthFailures::count(const std::string& ip) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = failures_.find(ip);
+  if (it == failures_.end()) return 0;
+  prune(it->second, int64_t(time(nullptr)));
+  return uint32_t(it->second.size());
 }
 
 Snapshot Runtime::snapshot() const {

@@ -45,12 +45,59 @@ log::LogSettings logSettings(const config::Config& cfg) {
   return s;
 }
 
-Snapshot makeSnapshot(const config::Config& cfg) {
+// Everything a session needs, built from one config: router, TLS certificates, the
+// authenticator, restriction lists. Startup and reload share this, so a reload re-reads
+// certificates and tables without touching established sessions.
+Result<Snapshot> makeSnapshot(const config::Config& cfg) {
+  auto warn = [](const std::string& w) { log::mail::warning(log::Program::Master, w); };
   Snapshot s;
   s.config = std::make_shared<const config::Config>(cfg);
-  s.router = std::make_shared<const delivery::Router>(cfg, [](const std::string& w) {
-    log::mail::warning(log::Program::Master, w);
-  });
+  s.router = std::make_shared<const delivery::Router>(cfg, warn);
+  bool tls_used = false, auth_used = false;
+  for (const auto& l : cfg.listeners) {
+    tls_used |= l.tls != config::TlsMode::None;
+    auth_used |= l.auth != config::AuthMode::None;
+  }
+  if (tls_used) {
+    tls::ServerSettings ts;
+    ts.min_version = cfg.tls.min_version;
+    for (const auto& c : cfg.tls.certificates) ts.certificates.push_back({c.cert, c.key});
+    if (ts.certificates.empty()) {
+      // Quick start: a self-signed certificate, made once and kept in the state directory.
+      std::string cert = cfg.state_dir + "/tls/self-signed.crt";
+      std::string key = cfg.state_dir + "/tls/self-signed.key";
+      if (auto st = tls::ensureSelfSigned(cfg.hostname, cert, key); !st) return st.error();
+      ts.certificates.push_back({cert, key});
+    }
+    auto ctx = tls::ServerContext::create(ts);
+    if (!ctx) return ctx.error();
+    s.tls = std::move(ctx.value());
+    for (const auto& d : s.tls->describe()) log::mail::info(log::Program::Master, "TLS: " + d);
+  }
+  if (auth_used) {
+    auth::AuthSettings as;
+    as.backend = cfg.auth.backend;
+    as.credentials_db = cfg.auth.credentials_db;
+    as.dovecot_socket = cfg.auth.dovecot_socket;
+    auto a = auth::makeAuthenticator(as);
+    if (!a) return a.error();
+    s.authenticator = std::move(a.value());
+  }
+  if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
+  std::vector<policy::Cidr> blocks;
+  for (const auto& n : cfg.relay.mynetworks) {
+    auto c = policy::Cidr::parse(n);
+    if (!c) return c.error();
+    blocks.push_back(*c);
+  }
+  auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
+  for (const auto& [name, set] : cfg.restrictions) {
+    auto list = policy::RestrictionList::parse(policy::Stage::Recipient, set.recipient,
+                                               policy::CidrList(blocks));
+    if (!list) return list.error();
+    sets->emplace(name, std::move(list.value()));
+  }
+  s.recipient_restrictions = std::move(sets);
   return s;
 }
 
@@ -164,13 +211,17 @@ int Process::run() {
   }
   journal_ = std::move(journal.value());
   rt_.journal = journal_.get();
-  Snapshot snap = makeSnapshot(cfg);
-  if (auto errors = delivery::checkPostmaster(cfg, *snap.router); !errors.empty()) {
+  auto snap = makeSnapshot(cfg);
+  if (!snap) {
+    log::mail::warning(log::Program::Master, fmt::format("fatal: {}", snap.error().message()));
+    return 1;
+  }
+  if (auto errors = delivery::checkPostmaster(cfg, *snap->router); !errors.empty()) {
     for (const auto& e : errors) fmt::print(stderr, "{}\n", e.toString());
     fmt::print(stderr, "petrel: fatal: invalid configuration, not starting\n");
     return 1;
   }
-  rt_.install(std::move(snap));
+  rt_.install(std::move(snap.value()));
 
   loop_ = uv_default_loop();
   main_ = std::make_unique<event::Dispatcher>(loop_);
@@ -281,8 +332,13 @@ void Process::reload() {
     log::mail::warning(log::Program::Master,
                        "listeners and state_dir change only on restart; other settings reloaded");
   }
-  Snapshot snap = makeSnapshot(cfg);
-  if (auto errors = delivery::checkPostmaster(cfg, *snap.router); !errors.empty()) {
+  auto snap = makeSnapshot(cfg);
+  if (!snap) {
+    log::mail::warning(log::Program::Master, fmt::format("reload: {}", snap.error().message()));
+    log::mail::warning(log::Program::Master, "reload failed: keeping the running configuration");
+    return;
+  }
+  if (auto errors = delivery::checkPostmaster(cfg, *snap->router); !errors.empty()) {
     for (const auto& e : errors) {
       log::mail::warning(log::Program::Master, fmt::format("reload: {}", e.toString()));
     }
@@ -290,7 +346,7 @@ void Process::reload() {
     return;
   }
   log::configure(logSettings(cfg));
-  rt_.install(std::move(snap));
+  rt_.install(std::move(snap.value()));
   log::mail::info(log::Program::Master,
                   fmt::format("reload -- version {}, configuration {}", PETREL_VERSION,
                               cfg.source_file));

@@ -7,6 +7,7 @@
 #include <deque>
 #include <unordered_set>
 
+#include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/worker.h"
@@ -47,7 +48,8 @@ std::string rfc5322Date() {
 
 int64_t monotonicMs(uv_loop_t* loop) { return int64_t(uv_now(loop)); }
 
-smtp::SessionSettings sessionSettings(const config::Config& cfg) {
+smtp::SessionSettings sessionSettings(const config::Config& cfg, const config::Listener& l,
+                                      bool auth_available) {
   smtp::SessionSettings s;
   s.hostname = cfg.hostname;
   s.banner = cfg.smtp.banner.empty() ? fmt::format("{} ESMTP Petrel", cfg.hostname)
@@ -59,14 +61,28 @@ smtp::SessionSettings sessionSettings(const config::Config& cfg) {
   s.max_errors = cfg.limits.errors_per_session;
   s.vrfy = cfg.smtp.vrfy;
   s.normalize_bare_line_endings = cfg.smtp.bare_line_endings == config::BareLineEnding::Normalize;
+  s.starttls = l.tls == config::TlsMode::Optional || l.tls == config::TlsMode::Required;
+  s.tls_required = l.tls == config::TlsMode::Required;
+  s.implicit_tls = l.tls == config::TlsMode::Implicit;
+  s.auth = l.auth != config::AuthMode::None && auth_available;
+  s.auth_required = l.auth == config::AuthMode::Required;
+  s.auth_plaintext = l.auth_plaintext;
+  s.auth_mechanisms = cfg.auth.mechanisms;
   return s;
 }
 
 }  // namespace
 
-SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* client)
+SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* client,
+                               const std::string& listener)
     : worker_(&worker), rt_(&runtime), snap_(runtime.snapshot()), tcp_(client),
       timer_(new uv_timer_t) {
+  for (const auto& l : snap_.config->listeners) {
+    if (l.name == listener) listener_ = &l;
+  }
+  // A reload may have renamed the listener this socket was opened for: keep its old rules.
+  static const config::Listener fallback;
+  if (listener_ == nullptr) listener_ = &fallback;
   tcp_->data = this;
   uv_timer_init(worker.loop(), timer_);
   timer_->data = this;
@@ -95,7 +111,9 @@ void SmtpConnection::start() {
     rt_->metrics.countRejection("CONNECT", 421, "4.7.0");
   }
   log::mail::connect(client_);
-  session_ = std::make_unique<smtp::ServerSession>(sessionSettings(cfg));
+  session_ = std::make_unique<smtp::ServerSession>(
+      sessionSettings(cfg, *listener_, snap_.authenticator != nullptr));
+  if (listener_->tls == config::TlsMode::Implicit && !refusal) startTls();
   run(session_->start(refusal));
   if (!closing_) {
     updateReading();
@@ -121,6 +139,10 @@ void SmtpConnection::run(smtp::Actions actions) {
       out_ += send->bytes;
     } else if (std::holds_alternative<smtp::Close>(action)) {
       flushWrites();
+      if (tls_) {
+        tls_->shutdown();
+        writeRaw(tls_->takeOutput());
+      }
       closing_ = true;
       if (writes_in_flight_ == 0) closeNow();
       return;
@@ -136,6 +158,11 @@ void SmtpConnection::run(smtp::Actions actions) {
         store_->abort();
         store_.reset();
       }
+    } else if (std::holds_alternative<smtp::StartTls>(action)) {
+      flushWrites();  // the 220 goes out in plaintext
+      startTls();
+    } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
+      authenticate(std::move(*a));
     } else if (auto* r = std::get_if<smtp::Rejected>(&action)) {
       log::mail::reject(r->stage, client_, r->reply.oneLine(), r->from, r->to, protocol(),
                         session_->helo());
@@ -147,15 +174,42 @@ void SmtpConnection::run(smtp::Actions actions) {
 
 smtp::RecipientVerdict SmtpConnection::checkRecipient(const std::string& address) {
   using Outcome = delivery::Expansion::Outcome;
-  auto e = snap_.router->expand(address);
+  const delivery::Router& router = *snap_.router;
   smtp::RecipientVerdict v;
+  // Restrictions first (relay permission, sender ownership), as smtpd_recipient_restrictions.
+  auto sets = snap_.recipient_restrictions;
+  auto it = sets->find(listener_->restrictions);
+  if (it != sets->end()) {
+    policy::PolicyContext ctx;
+    ctx.client_ip = client_ip_;
+    ctx.helo = session_->helo();
+    ctx.sasl_user = session_->authenticatedUser();
+    ctx.sender = session_->envelope().mail.sender.text;
+    ctx.recipient = address;
+    ctx.is_our_destination = [&router](std::string_view d) { return router.isLocalDomain(d); };
+    ctx.sender_owners = [this](std::string_view s) { return senderOwners(s); };
+    policy::Decision d = it->second.evaluate(ctx);
+    if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+      v.refusal = smtp::Reply(d.code, d.enhanced, d.text);
+      return v;
+    }
+  }
+  auto at = address.rfind('@');
+  std::string_view domain =
+      at == std::string::npos ? std::string_view() : std::string_view(address).substr(at + 1);
+  if (at != std::string::npos && !router.isLocalDomain(domain)) {
+    // Permitted relaying: the recipient stays as given and waits for the outbound relay.
+    v.accepted = true;
+    v.expand = {address};
+    return v;
+  }
+  auto e = router.expand(address);
   switch (e.outcome) {
     case Outcome::Accepted:
       v.accepted = true;
       v.expand = std::move(e.recipients);
       break;
     case Outcome::NonLocalDomain:
-      // Relaying comes with the relay-control work; until then nobody may relay.
       v.refusal = smtp::Reply(554, "5.7.1", fmt::format("<{}>: Relay access denied", address));
       break;
     case Outcome::UnknownRecipient:
@@ -178,17 +232,54 @@ smtp::RecipientVerdict SmtpConnection::checkRecipient(const std::string& address
   return v;
 }
 
+// Who may use `sender` as envelope sender: auth.sender_login when configured, else the
+// address itself (without a recipient-delimiter extension) when its domain is local.
+std::vector<std::string> SmtpConnection::senderOwners(std::string_view sender) const {
+  std::vector<std::string> owners;
+  if (snap_.sender_login) {
+    auto r = snap_.sender_login->lookup(toLower(sender));
+    if (r.status == lookup::LookupStatus::Found) {
+      for (auto part : split(r.value, ',')) {
+        auto t = trim(part);
+        if (!t.empty()) owners.push_back(toLower(t));
+      }
+    }
+    return owners;
+  }
+  auto at = sender.rfind('@');
+  if (at == std::string_view::npos || !snap_.router->isLocalDomain(sender.substr(at + 1))) {
+    return owners;
+  }
+  std::string local(sender.substr(0, at));
+  const std::string& delim = snap_.config->recipient_delimiter;
+  if (!delim.empty()) {
+    auto cut = local.find_first_of(delim);
+    if (cut != std::string::npos && cut > 0) local.resize(cut);
+  }
+  owners.push_back(toLower(local + "@" + std::string(sender.substr(at + 1))));
+  return owners;
+}
+
+// RFC 3848 / RFC 6531 protocol names: ESMTP, plus S for TLS and A for AUTH.
 std::string SmtpConnection::protocol() const {
   if (!session_ || !session_->esmtp()) return "SMTP";
-  return session_->envelope().mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
+  std::string p = session_->envelope().mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
+  if (session_->inTls()) p += "S";
+  if (!session_->authenticatedUser().empty()) p += "A";
+  return p;
 }
 
 // RFC 5321 4.4 trace header; one "for" clause only when there is exactly one recipient
 // (naming several would disclose Bcc recipients to each other).
 std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
-  std::string h = fmt::format("Received: from {} ({} [{}])\r\n\tby {} (Petrel) with {} id {}",
-                              env.helo.empty() ? "unknown" : env.helo, "unknown", client_ip_,
-                              snap_.config->hostname, protocol(), queue_id_);
+  std::string h = fmt::format("Received: from {} ({} [{}])\r\n",
+                              env.helo.empty() ? "unknown" : env.helo, "unknown", client_ip_);
+  if (tls_ && tls_->handshakeDone()) {
+    h += fmt::format("\t(using {} with cipher {} ({}/{} bits))\r\n", tls_->version(),
+                     tls_->cipher(), tls_->cipherBits(), tls_->cipherBits());
+  }
+  h += fmt::format("\tby {} (Petrel) with {} id {}", snap_.config->hostname, protocol(),
+                   queue_id_);
   if (env.recipients.size() == 1) {
     h += fmt::format("\r\n\tfor <{}>", env.recipients[0].params.recipient.text);
   }
@@ -251,11 +342,12 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
     Runtime* rt = rt_;
     rt_->journal->submit(
         [m](queue::Db& db) { return queue::Journal::insertMessage(db, *m); },
-        [this, dispatcher, rt, m, store](const Status& st) {
+        [this, dispatcher, rt, m, store, sasl_method = session_->authMechanism(),
+         sasl_user = session_->authenticatedUser()](const Status& st) {
           // Journal thread: the row is durable (or not). Log in Postfix order, then hand the
           // message to the queue manager and the reply to the session.
           if (st) {
-            log::mail::client(m->id, m->client);
+            log::mail::client(m->id, m->client, sasl_method, sasl_user);
             log::mail::queued(m->id, m->sender, m->size, m->recipients.size());
             rt->main->post([rt, id = m->id, arrival = m->arrival_us] {
               rt->queue_manager->enqueued(id, arrival);
@@ -306,6 +398,10 @@ void SmtpConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread == 0) return;
+  if (tls_) {
+    onCiphertext(std::string_view(buf->base, size_t(nread)));
+    return;
+  }
   run(session_->onInput(std::string_view(buf->base, size_t(nread))));
   if (!closing_) {
     updateReading();
@@ -361,25 +457,35 @@ void SmtpConnection::armTimer() {
 }
 
 void SmtpConnection::flushWrites() {
-  if (out_.empty() || tcp_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(tcp_))) {
+  if (out_.empty()) return;
+  if (tls_) {
+    if (auto st = tls_->write(out_); !st) {
+      log::mail::warning(log::Program::Smtpd,
+                         fmt::format("TLS write to {}: {}", client_, st.error().message()));
+    }
     out_.clear();
+    writeRaw(tls_->takeOutput());
+    return;
+  }
+  std::string bytes = std::move(out_);
+  out_.clear();
+  writeRaw(std::move(bytes));
+}
+
+void SmtpConnection::writeRaw(std::string bytes) {
+  if (bytes.empty() || tcp_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(tcp_))) {
     return;
   }
   auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
-  uv_buf_t b = uv_buf_init(out_.data(), unsigned(out_.size()));
+  uv_buf_t b = uv_buf_init(bytes.data(), unsigned(bytes.size()));
   int n = writes_in_flight_ > 0 ? UV_EAGAIN : uv_try_write(stream, &b, 1);
-  if (n == int(out_.size())) {
-    out_.clear();
-    return;
-  }
+  if (n == int(bytes.size())) return;
   if (n < 0 && n != UV_EAGAIN) {
-    out_.clear();
     closing_ = true;
     closeNow();
     return;
   }
-  auto* w = new WriteRequest{{}, out_.substr(n > 0 ? size_t(n) : 0), this};
-  out_.clear();
+  auto* w = new WriteRequest{{}, bytes.substr(n > 0 ? size_t(n) : 0), this};
   w->req.data = w;
   uv_buf_t wb = uv_buf_init(w->data.data(), unsigned(w->data.size()));
   ++writes_in_flight_;
@@ -398,6 +504,135 @@ void SmtpConnection::flushWrites() {
     }
     self->maybeDestroy();
   });
+}
+
+void SmtpConnection::startTls() {
+  auto engine = snap_.tls ? tls::Engine::server(snap_.tls)
+                          : Result<std::unique_ptr<tls::Engine>>(
+                                Error::temporary("no TLS certificate is loaded"));
+  if (!engine) {
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("cannot start TLS for {}: {}", client_,
+                                   engine.error().message()));
+    closing_ = true;
+    closeNow();
+    return;
+  }
+  tls_ = std::move(engine.value());
+}
+
+// Bytes from the network on a TLS connection: handshake, then decrypted commands.
+void SmtpConnection::onCiphertext(std::string_view bytes) {
+  Status st = tls_->feed(bytes);
+  writeRaw(tls_->takeOutput());
+  if (!st) {
+    log::mail::warning(log::Program::Smtpd, fmt::format("TLS library problem with {}: {}",
+                                                        client_, st.error().message()));
+    if (session_->inBody()) (void)session_->onPeerClosed();
+    closeNow();
+    return;
+  }
+  if (!tls_logged_ && tls_->handshakeDone()) {
+    tls_logged_ = true;
+    log::mail::info(log::Program::Smtpd,
+                    fmt::format("{} TLS connection established from {}: {} with cipher {} "
+                                "({}/{} bits){}",
+                                listener_->tls == config::TlsMode::Implicit ? "Implicit"
+                                                                           : "Anonymous",
+                                client_, tls_->version(), tls_->cipher(), tls_->cipherBits(),
+                                tls_->cipherBits(), tls_->sessionReused() ? ", resumed" : ""));
+  }
+  std::string plain = tls_->takePlaintext();
+  if (!plain.empty()) run(session_->onInput(plain));
+  if (!closing_ && tls_->peerClosed()) {
+    run(session_->onPeerClosed());
+    closeNow();
+    return;
+  }
+  if (!closing_) {
+    flushWrites();
+    updateReading();
+    armTimer();
+  }
+}
+
+void SmtpConnection::authenticate(smtp::Authenticate request) {
+  const uint32_t limit = snap_.config->limits.auth_failures_per_client;
+  if (rt_->auth_failures.count(client_ip_) >= limit) {
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("{}: too many AUTH failures from this client; refused",
+                                   client_));
+    run(session_->onAuthRefused());
+    return;
+  }
+  ++pending_ops_;
+  std::string mechanism = request.mechanism;
+  std::string user = request.credentials.authcid;
+  snap_.authenticator->verify(
+      worker_->dispatcher(), request.credentials, client_ip_,
+      [this, mechanism, user, limit](Result<auth::Verdict> r) {
+        --pending_ops_;
+        if (closing_ || session_->closed()) {
+          maybeDestroy();
+          return;
+        }
+        if (!r) {
+          log::mail::warning(log::Program::Smtpd,
+                             fmt::format("{}: SASL {} authentication aborted: {}", client_,
+                                         mechanism, r.error().message()));
+          run(session_->onAuthResult(false, "", true, false));
+        } else if (r->ok) {
+          log::mail::info(log::Program::Smtpd,
+                          fmt::format("{}: SASL {} authentication succeeded: sasl_username={}",
+                                      client_, mechanism, r->user));
+          run(session_->onAuthResult(true, r->user, false, false));
+        } else {
+          uint32_t n = rt_->auth_failures.record(client_ip_);
+          log::mail::warning(log::Program::Smtpd,
+                             fmt::format("{}: SASL {} authentication failed: {}, sasl_username={}",
+                                         client_, mechanism, r->reason, user));
+          rt_->metrics.countRejection("AUTH", 535, "5.7.8");
+          bool drop = n >= limit;
+          // A growing pause before each 535 slows password guessing (Postfix's error sleep).
+          uint64_t delay = std::min<uint64_t>(++auth_failures_, 5) * 1000;
+          after(delay, [this, drop] { run(session_->onAuthResult(false, "", false, drop)); });
+          return;
+        }
+        if (!closing_) {
+          updateReading();
+          armTimer();
+        }
+      });
+}
+
+void SmtpConnection::after(uint64_t ms, std::function<void()> fn) {
+  struct Pending {
+    uv_timer_t timer;
+    SmtpConnection* conn;
+    std::function<void()> fn;
+  };
+  auto* p = new Pending{{}, this, std::move(fn)};
+  uv_timer_init(worker_->loop(), &p->timer);
+  p->timer.data = p;
+  ++pending_ops_;
+  uv_timer_start(
+      &p->timer,
+      [](uv_timer_t* t) {
+        auto* p = static_cast<Pending*>(t->data);
+        SmtpConnection* self = p->conn;
+        --self->pending_ops_;
+        if (!self->closing_ && !self->session_->closed()) {
+          p->fn();
+          if (!self->closing_) {
+            self->updateReading();
+            self->armTimer();
+          }
+        }
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete static_cast<Pending*>(h->data); });
+        self->maybeDestroy();
+      },
+      ms, 0);
 }
 
 void SmtpConnection::closeNow() {

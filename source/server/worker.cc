@@ -14,6 +14,15 @@
 
 namespace petrel::server {
 
+namespace {
+// A listening socket and which configured listener it is.
+struct ListenerHandle {
+  uv_tcp_t tcp;
+  Worker* worker;
+  std::string name;
+};
+}  // namespace
+
 Status resolveEndpoint(const config::Endpoint& ep, sockaddr_storage& out) {
   std::memset(&out, 0, sizeof out);
   if (uv_ip4_addr(ep.host.c_str(), ep.port, reinterpret_cast<sockaddr_in*>(&out)) == 0) {
@@ -51,14 +60,15 @@ Status Worker::start(const config::Config& cfg) {
       return Error::config(
           fmt::format("listener {}: cannot bind {}: {}", l.name, l.address.toString(), why));
     }
-    auto* tcp = new uv_tcp_t;
+    auto* handle = new ListenerHandle{{}, this, l.name};
+    auto* tcp = &handle->tcp;
     uv_tcp_init(&loop_, tcp);
     uv_tcp_open(tcp, fd);
-    tcp->data = this;
+    tcp->data = handle;
     int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 511, &Worker::onConnection);
     if (rc != 0) {
       uv_close(reinterpret_cast<uv_handle_t*>(tcp),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+               [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
       return Error::config(fmt::format("listener {}: cannot listen on {}: {}", l.name,
                                        l.address.toString(), uv_strerror(rc)));
     }
@@ -69,7 +79,8 @@ Status Worker::start(const config::Config& cfg) {
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<Worker*>(server->data);
+  auto* listener = static_cast<ListenerHandle*>(server->data);
+  Worker* self = listener->worker;
   if (status < 0) {
     log::mail::warning(log::Program::Smtpd, fmt::format("accept: {}", uv_strerror(status)));
     return;
@@ -82,13 +93,13 @@ void Worker::onConnection(uv_stream_t* server, int status) {
     return;
   }
   uv_tcp_nodelay(client, 1);
-  (new SmtpConnection(*self, *self->rt_, client))->start();
+  (new SmtpConnection(*self, *self->rt_, client, listener->name))->start();
 }
 
 void Worker::closeListeners() {
   for (auto* l : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(l),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+             [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
   }
   listeners_.clear();
 }

@@ -33,6 +33,7 @@ class ServerSession::CountingSink : public BodySink {
 
 namespace {
 constexpr size_t MaxBufferedInput = 64 * 1024;
+constexpr size_t MaxAuthLine = 12288;
 
 std::string_view stripCr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -40,7 +41,8 @@ std::string_view stripCr(std::string_view line) {
 }
 }  // namespace
 
-ServerSession::ServerSession(SessionSettings settings) : settings_(std::move(settings)) {}
+ServerSession::ServerSession(SessionSettings settings)
+    : settings_(std::move(settings)), in_tls_(settings_.implicit_tls) {}
 
 ServerSession::~ServerSession() = default;
 
@@ -68,7 +70,11 @@ bool ServerSession::wantsInput() const {
 }
 
 void ServerSession::process() {
-  while (!closed_ && wait_ == Wait::None) {
+  while (!closed_ && (wait_ == Wait::None || wait_ == Wait::AuthResponse)) {
+    if (wait_ == Wait::AuthResponse) {
+      if (!processAuthResponse()) return;
+      continue;
+    }
     if (state_ == State::Data) {
       if (!processData()) return;
       continue;
@@ -94,9 +100,12 @@ void ServerSession::process() {
       error(Reply(500, "5.5.2", "Error: command line too long"));
       continue;
     }
+    // RFC 4954 4: an AUTH line with its initial response may be up to 12288 octets.
+    size_t limit = istartsWith(in_, "auth ") ? std::max<size_t>(MaxAuthLine, settings_.max_command_line)
+                                             : settings_.max_command_line;
     size_t nl = in_.find('\n');
     if (nl == std::string::npos) {
-      if (in_.size() > settings_.max_command_line) {
+      if (in_.size() > limit) {
         in_.clear();
         discarding_long_command_ = true;
       }
@@ -105,7 +114,7 @@ void ServerSession::process() {
     // RFC 5321 4.5.3.1.4: 512 octets including CRLF. A bare LF also ends a command line,
     // as in Postfix; only message content is strict about line endings.
     size_t length = nl + 1 + ((nl > 0 && in_[nl - 1] == '\r') ? 0 : 1);
-    if (length > settings_.max_command_line) {
+    if (length > limit) {
       in_.erase(0, nl + 1);
       error(Reply(500, "5.5.2", "Error: command line too long"));
       continue;
@@ -153,13 +162,15 @@ void ServerSession::processCommand(std::string_view line) {
     resetTransaction();
     close();
   } else if (verb == "help") {
-    reply(Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT"));
+    reply(Reply(214, "2.0.0", "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT"));
   } else if (verb == "vrfy") {
     onVrfy(arg);
   } else if (verb == "expn") {
     error(Reply(502, "5.5.1", "Error: EXPN is not supported"));
-  } else if (verb == "starttls" || verb == "auth") {
-    error(Reply(502, "5.5.1", "Error: command not implemented"));
+  } else if (verb == "starttls") {
+    onStartTls(arg);
+  } else if (verb == "auth") {
+    onAuth(arg);
   } else if (verb == "connect" || verb == "get" || verb == "post" || verb == "user" ||
              verb == "pass") {
     // Another protocol talking to us (e.g. an HTTP client): say so and hang up.
@@ -199,16 +210,173 @@ void ServerSession::onHelo(std::string_view arg, bool esmtp) {
   }
   Reply r;
   r.code = 250;
-  r.lines = {settings_.hostname,
-             "PIPELINING",
-             fmt::format("SIZE {}", settings_.max_message_size),
-             "VRFY",
-             "ENHANCEDSTATUSCODES",
-             "8BITMIME",
-             "DSN",
-             "SMTPUTF8",
-             "CHUNKING"};
+  r.lines = ehloKeywords();
   reply(r);
+}
+
+std::vector<std::string> ServerSession::ehloKeywords() const {
+  std::vector<std::string> k = {settings_.hostname, "PIPELINING",
+                                fmt::format("SIZE {}", settings_.max_message_size), "VRFY"};
+  if (settings_.starttls && !in_tls_) k.push_back("STARTTLS");
+  if (settings_.auth && auth_user_.empty() && (in_tls_ || settings_.auth_plaintext)) {
+    std::string line = "AUTH";
+    for (const auto& m : settings_.auth_mechanisms) line += " " + m;
+    k.push_back(line);
+  }
+  for (const char* kw : {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}) {
+    k.push_back(kw);
+  }
+  return k;
+}
+
+void ServerSession::onStartTls(std::string_view arg) {
+  if (in_tls_) {
+    error(Reply(554, "5.5.1", "Error: TLS already active"));
+    return;
+  }
+  if (!settings_.starttls) {
+    error(Reply(502, "5.5.1", "Error: command not implemented"));
+    return;
+  }
+  if (!arg.empty()) {
+    error(Reply(501, "5.5.4", "Syntax: STARTTLS"));
+    return;
+  }
+  reply(Reply(220, "2.0.0", "Ready to start TLS"));
+  // RFC 3207 4.2: forget everything learnt in plaintext, and never treat bytes that came
+  // after the STARTTLS line as commands (they were sent before the TLS session existed).
+  in_.clear();
+  resetTransaction();
+  greeted_ = false;
+  envelope_.helo.clear();
+  envelope_.esmtp = false;
+  auth_user_.clear();
+  auth_mechanism_.clear();
+  state_ = State::Connected;
+  in_tls_ = true;
+  out_.push_back(StartTls{});
+}
+
+void ServerSession::onAuth(std::string_view arg) {
+  if (!settings_.auth) {
+    error(Reply(502, "5.5.1", "Error: authentication not enabled"));
+    return;
+  }
+  if (!greeted_) {
+    error(Reply(503, "5.5.1", "Error: send EHLO first"));
+    return;
+  }
+  if (!in_tls_ && !settings_.auth_plaintext) {
+    if (settings_.starttls) {
+      error(Reply(530, "5.7.0", "Must issue a STARTTLS command first"));
+    } else {
+      error(Reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
+    }
+    return;
+  }
+  if (!auth_user_.empty()) {
+    error(Reply(503, "5.5.1", "Error: already authenticated"));
+    return;
+  }
+  if (state_ != State::Ready) {
+    error(Reply(503, "5.5.1", "Error: MAIL transaction in progress"));
+    return;
+  }
+  auto parts = split(arg, ' ');
+  std::string mech = parts.empty() ? "" : toLower(parts[0]);
+  for (auto& c : mech) c = char(std::toupper(static_cast<unsigned char>(c)));
+  bool offered = false;
+  for (const auto& m : settings_.auth_mechanisms) offered |= m == mech;
+  sasl_ = offered ? auth::makeMechanism(mech) : nullptr;
+  if (parts.size() > 2 || mech.empty()) {
+    sasl_.reset();
+    error(Reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
+    return;
+  }
+  if (!sasl_) {
+    error(Reply(504, "5.5.4", "Unsupported authentication mechanism"));
+    return;
+  }
+  auth_mechanism_ = mech;
+  std::optional<std::string_view> initial;
+  if (parts.size() == 2) initial = parts[1];
+  authStep(sasl_->start(initial));
+}
+
+void ServerSession::authStep(auth::Step step) {
+  if (auto* c = std::get_if<auth::Challenge>(&step)) {
+    wait_ = Wait::AuthResponse;
+    Reply r;
+    r.code = 334;
+    r.lines = {c->base64};
+    reply(r);
+  } else if (auto* d = std::get_if<auth::Done>(&step)) {
+    wait_ = Wait::AuthVerdict;
+    out_.push_back(Authenticate{auth_mechanism_, std::move(d->credentials)});
+  } else {
+    const auto& f = std::get<auth::Failed>(step);
+    wait_ = Wait::None;
+    sasl_.reset();
+    error(Reply(f.code, f.enhanced, f.text));
+  }
+}
+
+bool ServerSession::processAuthResponse() {
+  size_t nl = in_.find('\n');
+  if (nl == std::string::npos) {
+    if (in_.size() > MaxAuthLine) {
+      in_.clear();
+      discarding_long_command_ = true;
+      wait_ = Wait::None;
+      sasl_.reset();
+    }
+    return false;
+  }
+  std::string line(stripCr(std::string_view(in_).substr(0, nl)));
+  in_.erase(0, nl + 1);
+  if (line.size() + 2 > MaxAuthLine) {
+    wait_ = Wait::None;
+    sasl_.reset();
+    error(Reply(500, "5.5.6", "Authentication Exchange line is too long"));
+    return true;
+  }
+  authStep(sasl_->respond(line));
+  return true;
+}
+
+Actions ServerSession::onAuthRefused() {
+  if (closed_) return {};
+  PETREL_ASSERT(wait_ == Wait::AuthVerdict);
+  wait_ = Wait::None;
+  sasl_.reset();
+  auth_mechanism_.clear();
+  reply(Reply(421, "4.7.0",
+              fmt::format("{} Error: too many authentication failures", settings_.hostname)));
+  close();
+  return std::move(out_);
+}
+
+Actions ServerSession::onAuthResult(bool ok, const std::string& user, bool temporary, bool drop) {
+  if (closed_) return {};
+  PETREL_ASSERT(wait_ == Wait::AuthVerdict);
+  wait_ = Wait::None;
+  sasl_.reset();
+  if (ok) {
+    auth_user_ = user;
+    reply(Reply(235, "2.7.0", "Authentication successful"));
+  } else if (temporary) {
+    reply(Reply(454, "4.7.0", "Temporary authentication failure"));
+  } else {
+    auth_mechanism_.clear();
+    error(Reply(535, "5.7.8", "Error: authentication failed"));
+    if (drop && !closed_) {
+      reply(Reply(421, "4.7.0",
+                  fmt::format("{} Error: too many authentication failures", settings_.hostname)));
+      close();
+    }
+  }
+  process();
+  return std::move(out_);
 }
 
 void ServerSession::onMail(std::string_view arg) {
@@ -218,6 +386,14 @@ void ServerSession::onMail(std::string_view arg) {
   }
   if (state_ != State::Ready) {
     error(Reply(503, "5.5.1", "Error: nested MAIL command"));
+    return;
+  }
+  if (settings_.tls_required && !in_tls_) {
+    error(Reply(530, "5.7.0", "Must issue a STARTTLS command first"));
+    return;
+  }
+  if (settings_.auth_required && auth_user_.empty()) {
+    error(Reply(530, "5.7.0", "Authentication required"));
     return;
   }
   MailParams mail;

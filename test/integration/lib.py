@@ -7,10 +7,12 @@ never retries: a test sees exactly what the server did.
 
 Environment (set by lib.sh): SMTP_PORT, STATUS_PORT, MAIL_ROOT, STATE_DIR, CONF, PETREL.
 """
+import base64
 import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -59,11 +61,36 @@ class Reply:
 class Client:
     """One SMTP connection over a plain socket. Every read has a timeout."""
 
-    def __init__(self, port=None, timeout=15, host="127.0.0.1", greet=True):
-        self.sock = socket.create_connection((host, port or SMTP_PORT), timeout=timeout)
+    def __init__(self, port=None, timeout=15, host="127.0.0.1", greet=True, source=None,
+                 implicit_tls=False):
+        """SOURCE: local address to connect from (like "127.0.0.2"). IMPLICIT_TLS: run TLS
+        from the first byte (port 465 style, no certificate verification)."""
+        self.sock = socket.create_connection((host, port or SMTP_PORT), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         self.buf = b""
+        if implicit_tls:
+            self.wrap_tls()
         self.banner = self.read_reply() if greet else None
+
+    def wrap_tls(self, server_hostname=None, context=None):
+        """Runs the TLS handshake on the socket as it is (after a 220 to STARTTLS, or at once
+        for implicit TLS). Bytes already buffered in plaintext are an error: they would be
+        replies the server sent before TLS and the client could mistake for TLS ones."""
+        check(self.buf == b"", "plaintext bytes buffered before the TLS handshake: %r" % self.buf)
+        self.sock = (context or tls_context()).wrap_socket(self.sock,
+                                                           server_hostname=server_hostname)
+        return self.sock
+
+    def starttls(self, server_hostname=None, context=None):
+        """STARTTLS (expects 220 2.0.0), then the handshake. Send EHLO again afterwards."""
+        r = self.expect("STARTTLS", 220, "2.0.0")
+        self.wrap_tls(server_hostname, context)
+        return r
+
+    def peer_cert_der(self):
+        """The server's certificate (DER bytes) once in TLS."""
+        return self.sock.getpeercert(binary_form=True)
 
     def send(self, data):
         if isinstance(data, str):
@@ -126,7 +153,7 @@ class Client:
                 self.buf += chunk
         except socket.timeout:
             return False
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
             return True
 
     def close(self):
@@ -303,3 +330,69 @@ def metrics():
         name, value = line.rsplit(" ", 1)
         out[name] = float(value)
     return out
+
+
+# ---- TLS and AUTH ------------------------------------------------------------------------
+
+
+def tls_context(minimum=None, maximum=None):
+    """A client context that does not verify the server (test certificates are self-signed).
+    MINIMUM / MAXIMUM: ssl.TLSVersion bounds, when a test needs a given version."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def b64(text):
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    return base64.b64encode(text).decode("ascii")
+
+
+def auth_plain(user, password, authzid=""):
+    """The AUTH PLAIN initial response (RFC 4616): base64(authzid NUL user NUL password)."""
+    return b64("%s\0%s\0%s" % (authzid, user, password))
+
+
+def ehlo_keywords(reply):
+    """{KEYWORD: "params"} of an EHLO reply (the first line, the greeting, is skipped)."""
+    out = {}
+    for line in reply.lines[1:]:
+        kw, _, params = line.partition(" ")
+        out[kw.upper()] = params
+    return out
+
+
+def received_headers(path):
+    """The Received: fields of a delivered file, each unfolded to one line, top first."""
+    with open(path, "rb") as f:
+        data = f.read().decode("utf-8", "replace")
+    head = data.split("\n\n", 1)[0]
+    fields = re.split(r"\n(?=\S)", head)
+    return [re.sub(r"\n[ \t]+", " ", f) for f in fields if f.lower().startswith("received:")]
+
+
+def petrel_log():
+    """The text of the petrel log ($T/petrel.log) so far."""
+    with open(os.path.join(os.environ["T"], "petrel.log"), encoding="utf-8",
+              errors="replace") as f:
+        return f.read()
+
+
+def wait_log(pattern, timeout=15, what=None):
+    """Waits until the petrel log has a line matching the regex PATTERN; returns the match."""
+    deadline = time.time() + timeout
+    rx = re.compile(pattern, re.M)
+    while True:
+        m = rx.search(petrel_log())
+        if m:
+            return m
+        if time.time() > deadline:
+            fail("timed out after %ds waiting for %s (no log line matches /%s/)"
+                 % (timeout, what or "a log line", pattern))
+        time.sleep(0.1)

@@ -277,3 +277,63 @@ assert_no_log() {  # PATTERN WHAT
 assert_file_contains() {  # FILE PATTERN WHAT
   grep -Eq -- "$2" "$1" || fail "$3: $1 does not match /$2/; it holds: $(head -c 2000 "$1")"
 }
+
+# ---- extra listeners, users, certificates (TLS / AUTH / relay scenarios) --------------------
+
+PICKED_PORTS=()
+
+# pick_ports VAR...: sets (and exports) each VAR to a free loopback port that differs from
+# $SMTP_PORT, $STATUS_PORT and every port handed out before. Write the whole `listeners:` list
+# in write_config's EXTRA_YAML (a list replaces the default one).
+pick_ports() {
+  local name p taken=" $SMTP_PORT $STATUS_PORT ${PICKED_PORTS[*]:-} "
+  for name in "$@"; do
+    p="$(pick_port)"
+    while [[ "$taken" == *" $p "* ]]; do p="$(pick_port)"; done
+    taken+="$p "
+    PICKED_PORTS+=("$p")
+    printf -v "$name" '%s' "$p"
+    export "${name?}"
+  done
+}
+
+# add_user NAME PASSWORD: `petrel user add NAME` with the password on stdin (not a terminal).
+add_user() {
+  local out
+  out="$(printf '%s\n' "$2" | petrel user add "$1" 2>&1)" || fail "petrel user add $1 failed: $out"
+}
+
+# need_swaks_tls: skip unless swaks can speak TLS (it needs Net::SSLeay: libnet-ssleay-perl).
+need_swaks_tls() {
+  need_tool swaks
+  swaks --support 2>&1 | grep -q '=== TLS supported' ||
+    skip "swaks lacks TLS support (install libnet-ssleay-perl and libio-socket-ssl-perl)"
+}
+
+# make_cert PREFIX CN SERIAL [SAN...]: a self-signed EC P-256 certificate for CN (subjectAltName
+# DNS:CN plus any SANs) with a chosen serial (like 0x1001), written to PREFIX.crt and PREFIX.key.
+make_cert() {
+  local prefix="$1" cn="$2" serial="$3" san s
+  shift 3
+  san="DNS:$cn"
+  for s in "$@"; do san+=",DNS:$s"; done
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj "/CN=$cn" -addext "subjectAltName=$san" -set_serial "$serial" \
+    -keyout "$prefix.key" -out "$prefix.crt" >/dev/null 2>&1 || fail "openssl req for $cn failed"
+}
+
+# starttls_cert PORT [S_CLIENT_ARGS...]: the leaf certificate (PEM) the server on 127.0.0.1:PORT
+# presents after STARTTLS; empty when the handshake fails. Pass -servername NAME for SNI,
+# -noservername for none.
+starttls_cert() {
+  local port="$1"
+  shift
+  timeout 15 openssl s_client -starttls smtp -connect "127.0.0.1:$port" "$@" </dev/null 2>/dev/null |
+    openssl x509 2>/dev/null || true
+}
+
+# cert_serial / cert_subject / cert_sans: fields of the PEM certificate on stdin
+# ("1001", "CN = mail.example.test", "DNS:mail.example.test").
+cert_serial() { openssl x509 -noout -serial | sed 's/^serial=//'; }
+cert_subject() { openssl x509 -noout -subject | sed 's/^subject=//'; }
+cert_sans() { openssl x509 -noout -ext subjectAltName | sed -n '2,$p' | tr -d ' '; }

@@ -6,6 +6,7 @@
 // `done` is always called later on the caller's loop, never inside verify().
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,6 +36,9 @@ struct AuthSettings {
   std::string backend = "table";  // "table" | "dovecot"
   std::string credentials_db;     // table: path of the SQLite credentials database
   std::string dovecot_socket;     // dovecot: path of the auth-client socket
+  // dovecot: a request without an answer after this long is a temporary failure. Not a config
+  // key (tests shorten it). Default: 10 s
+  uint64_t dovecot_timeout_ms = 10000;
 };
 
 Result<std::shared_ptr<Authenticator>> makeAuthenticator(const AuthSettings& settings);

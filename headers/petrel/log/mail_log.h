@@ -43,7 +43,9 @@ struct Delays {
 namespace mail {
 void connect(std::string_view client);
 void disconnect(std::string_view client, std::string_view stats);
-void client(std::string_view id, std::string_view client);
+// With sasl_method/sasl_username when the client authenticated (Postfix's format).
+void client(std::string_view id, std::string_view client, std::string_view sasl_method = {},
+            std::string_view sasl_username = {});
 void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt);
 // status: "sent" | "deferred" | "bounced"
 void delivery(std::string_view id, std::string_view to, std::string_view orig_to,

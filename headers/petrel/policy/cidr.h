@@ -19,7 +19,9 @@ struct Cidr {
   // "192.0.2.0/24", "2001:db8::/32", "127.0.0.1" (= /32). Host bits set is an error, as in
   // Postfix ("non-null host address bits").
   static Result<Cidr> parse(std::string_view text);
-  bool contains(std::string_view ip) const;  // false for malformed ip or other family
+  // False for a malformed ip or another family; an IPv4-mapped IPv6 ip (::ffff:a.b.c.d)
+  // counts as IPv4 against an IPv4 block.
+  bool contains(std::string_view ip) const;
   std::string toString() const;
 };
 

@@ -41,6 +41,10 @@ struct Decision {
   std::string rule;      // which check decided, e.g. "reject_unauth_destination"
 };
 
+// The check names parse() accepts, in the order docs/configuration.md lists them (the config
+// loader validates restriction sets against this list).
+const std::vector<std::string>& knownRestrictions();
+
 class RestrictionList {
  public:
   // Parses check names (Postfix spelling). Unknown names are Config errors.

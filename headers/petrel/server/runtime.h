@@ -16,7 +16,11 @@
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
 #include "petrel/event/dispatcher.h"
+#include "petrel/auth/authenticator.h"
+#include "petrel/lookup/lookup_table.h"
+#include "petrel/policy/restrictions.h"
 #include "petrel/queue/journal.h"
+#include "petrel/tls/tls.h"
 
 namespace petrel::server {
 
@@ -25,6 +29,11 @@ class QueueManager;
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const delivery::Router> router;
+  std::shared_ptr<tls::ServerContext> tls;            // null when no listener uses TLS
+  std::shared_ptr<auth::Authenticator> authenticator;  // null when no listener offers AUTH
+  std::shared_ptr<const lookup::LookupTable> sender_login;  // auth.sender_login, or null
+  // Restriction sets by name (recipient stage).
+  std::shared_ptr<const std::map<std::string, policy::RestrictionList>> recipient_restrictions;
 };
 
 struct Metrics {
@@ -57,6 +66,18 @@ class ConnectionLimiter {
   std::unordered_map<std::string, uint32_t> per_client_;
 };
 
+// Failed AUTH attempts per client address over the last hour (limits.auth_failures_per_client).
+class AuthFailures {
+ public:
+  // Records a failure; returns the count within the window, this one included.
+  uint32_t record(const std::string& ip);
+  uint32_t count(const std::string& ip);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::vector<int64_t>> failures_;  // ip -> unix seconds
+};
+
 class Runtime {
  public:
   Snapshot snapshot() const;
@@ -68,6 +89,7 @@ class Runtime {
   std::string spool_dir;
   Metrics metrics;
   ConnectionLimiter limiter;
+  AuthFailures auth_failures;
 
  private:
   mutable std::mutex mutex_;

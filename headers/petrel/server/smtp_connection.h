@@ -8,8 +8,10 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "petrel/server/message_store.h"
 #include "petrel/server/runtime.h"
@@ -21,8 +23,9 @@ class Worker;
 
 class SmtpConnection {
  public:
-  // Takes over `client` (already accepted, initialised on the worker's loop).
-  SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* client);
+  // Takes over `client` (already accepted, initialised on the worker's loop), which arrived on
+  // the listener named `listener`.
+  SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* client, const std::string& listener);
   void start();
   void shutdown();  // drain: 421 at the next command boundary
 
@@ -31,6 +34,11 @@ class SmtpConnection {
   void run(smtp::Actions actions);
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void flushWrites();
+  void writeRaw(std::string bytes);
+  void onCiphertext(std::string_view bytes);
+  void startTls();
+  void authenticate(smtp::Authenticate request);
+  void after(uint64_t ms, std::function<void()> fn);
   void closeNow();
   void maybeDestroy();
   void armTimer();
@@ -41,6 +49,7 @@ class SmtpConnection {
   smtp::RecipientVerdict checkRecipient(const std::string& address);
   std::string receivedHeader(const smtp::Envelope& env) const;
   std::string protocol() const;
+  std::vector<std::string> senderOwners(std::string_view sender) const;
 
   Worker* worker_;
   Runtime* rt_;
@@ -55,6 +64,10 @@ class SmtpConnection {
   int writes_in_flight_ = 0;
   std::string out_;
   std::unique_ptr<smtp::ServerSession> session_;
+  const config::Listener* listener_ = nullptr;  // points into snap_.config
+  std::unique_ptr<tls::Engine> tls_;
+  bool tls_logged_ = false;
+  uint32_t auth_failures_ = 0;  // in this session, for the growing delay
   std::string client_ip_;
   std::string client_;  // "unknown[ip]"
   int64_t session_start_ms_ = 0;

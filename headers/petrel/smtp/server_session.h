@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "petrel/auth/sasl.h"
 #include "petrel/smtp/address.h"
 #include "petrel/smtp/body_reader.h"
 #include "petrel/smtp/reply.h"
@@ -35,6 +36,17 @@ struct SessionSettings {
   uint32_t max_errors = 10;
   bool vrfy = false;
   bool normalize_bare_line_endings = false;
+  // STARTTLS (RFC 3207): offered while not in TLS; `tls_required` refuses MAIL and AUTH
+  // before it (530 5.7.0). `implicit_tls`: the connection is TLS from the first byte.
+  bool starttls = false;
+  bool tls_required = false;
+  bool implicit_tls = false;
+  // AUTH (RFC 4954): offered over TLS, or also in plaintext when auth_plaintext is set;
+  // `auth_required` refuses MAIL before a successful AUTH (530 5.7.0).
+  bool auth = false;
+  bool auth_required = false;
+  bool auth_plaintext = false;
+  std::vector<std::string> auth_mechanisms = {"PLAIN", "LOGIN"};
 };
 
 struct Envelope {
@@ -66,6 +78,15 @@ struct CommitMessage {
 };
 // Storage prepared for the current message must be discarded.
 struct AbortMessage {};
+// The 220 to STARTTLS has been queued (Send before this action): flush it in plaintext, then
+// run the connection through TLS. Everything the client sent after the STARTTLS line was
+// discarded by the session (RFC 3207 5: no plaintext injection into the TLS session).
+struct StartTls {};
+// SASL produced credentials: verify them and call onAuthResult.
+struct Authenticate {
+  std::string mechanism;
+  auth::Credentials credentials;
+};
 // A refusal the mail log must show (Postfix "reject:" line).
 struct Rejected {
   std::string stage;  // "CONNECT", "MAIL", "RCPT", "DATA", "END-OF-MESSAGE", "BDAT"
@@ -74,7 +95,7 @@ struct Rejected {
   std::string to;    // recipient, for RCPT
 };
 using Action = std::variant<Send, Close, CheckRecipient, StartMessage, CommitMessage, AbortMessage,
-                            Rejected>;
+                            Rejected, StartTls, Authenticate>;
 using Actions = std::vector<Action>;
 
 struct RecipientVerdict {
@@ -96,6 +117,13 @@ class ServerSession {
   Actions onMessageStarted(BodySink& sink);
   Actions onCommitted(const std::string& queue_id);
   Actions onCommitFailed(Reply reply);
+  // The authenticator's answer to Authenticate. `user` is the canonical name when ok;
+  // `temporary` failures answer 454 4.7.0. Too many failures close the session (421 4.7.0):
+  // `drop` tells the session the client IP is over its limit.
+  Actions onAuthResult(bool ok, const std::string& user, bool temporary, bool drop);
+  // The client's address is over its AUTH failure limit: the credentials were not even
+  // checked. Answers 421 4.7.0 and closes (no 535: the password may well be right).
+  Actions onAuthRefused();
   // The driver's timer fired (idle or DATA timeout): 421 4.4.2 and close.
   Actions onTimeout();
   // Shutting down (drain): 421 4.3.2 at the next command boundary and close.
@@ -113,10 +141,13 @@ class ServerSession {
   const Envelope& envelope() const { return envelope_; }
   const std::string& helo() const { return envelope_.helo; }
   bool esmtp() const { return envelope_.esmtp; }
+  bool inTls() const { return in_tls_; }
+  const std::string& authenticatedUser() const { return auth_user_; }
+  const std::string& authMechanism() const { return auth_mechanism_; }
 
  private:
   enum class State { Connected, Ready, Mail, Rcpt, Data, Bdat, BdatDiscard, Committing };
-  enum class Wait { None, Recipient, Storage, Commit };
+  enum class Wait { None, Recipient, Storage, Commit, AuthResponse, AuthVerdict };
 
   class CountingSink;
 
@@ -137,6 +168,11 @@ class ServerSession {
   void onData();
   void onBdat(std::string_view arg);
   void onVrfy(std::string_view arg);
+  void onStartTls(std::string_view arg);
+  void onAuth(std::string_view arg);
+  void authStep(auth::Step step);
+  bool processAuthResponse();
+  std::vector<std::string> ehloKeywords() const;
 
   SessionSettings settings_;
   State state_ = State::Connected;
@@ -160,6 +196,10 @@ class ServerSession {
   bool bdat_started_ = false;  // StartMessage already requested for this transaction
   State bdat_return_state_ = State::Ready;  // where an out-of-sequence BDAT goes back to
   Reply bdat_discard_reply_;
+  bool in_tls_ = false;
+  std::string auth_user_;  // set after a successful AUTH
+  std::string auth_mechanism_;
+  std::unique_ptr<auth::Mechanism> sasl_;  // the exchange in progress
 };
 
 }  // namespace petrel::smtp

@@ -6,6 +6,7 @@
 // ciphertext it produces, and reads/writes plaintext (memory BIOs under the hood).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,11 +40,26 @@ class ServerContext {
   virtual std::vector<std::string> describe() const = 0;
 };
 
+// Remembers the newest session per server for Engine::client, so that the next connection to
+// the same server resumes it (abbreviated handshake). Thread-safe: one cache may serve every
+// worker. Entries are keyed by sni, verify and ca_file, so a session made without
+// verification is never resumed by a client that requires it.
+class ClientSessionCache {
+ public:
+  virtual ~ClientSessionCache() = default;
+  // Keeps at most `max_entries` servers; storing one more drops the least recently stored.
+  static std::shared_ptr<ClientSessionCache> create(std::size_t max_entries = 1000);
+  virtual std::size_t size() const = 0;
+};
+
 struct ClientSettings {
   std::string sni;               // server name to send, and to verify when verify is set
   bool verify = false;           // check the chain against ca_file and the name against sni
   std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
-  std::string min_version = "1.2";
+  std::string min_version = "1.2";  // "1.0" | "1.1" | "1.2" | "1.3"
+  std::string max_version;          // "" = the newest the library has; else as min_version
+  std::shared_ptr<ClientSessionCache> sessions;  // null: every handshake is a full one
+  bool session_tickets = true;  // false: TLS 1.2 resumes by session id (the server's cache)
 };
 
 // One TLS connection. Not thread-safe; used on one loop.
@@ -75,6 +91,8 @@ class Engine {
   // Client side: did the peer certificate verify (chain and name)? With the reason when not.
   virtual bool peerVerified() const = 0;
   virtual std::string verifyError() const = 0;
+  // Subject CN of the peer's certificate ("" if none), for logs ("peer CN" in Postfix).
+  virtual std::string peerCommonName() const { return {}; }
 };
 
 // Writes a new self-signed certificate (EC P-256, SAN = hostname, 10 years) and its key

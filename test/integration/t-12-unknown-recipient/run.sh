@@ -7,7 +7,7 @@
 # reaches only the known one.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-write_config
+write_config 'relay: {mynetworks: []}'  # 127.0.0.1 is an outsider here: relaying is refused
 start_petrel
 
 py <<'EOF'

@@ -13,7 +13,8 @@ N=6
 M=7
 LOGFILE="$T/var/log/mail.log"
 mkdir -p "$T/var/log"
-write_config 'log: {file: var/log/mail.log}'
+write_config 'log: {file: var/log/mail.log}
+relay: {mynetworks: []}'
 start_petrel
 
 N=$N M=$M py <<'EOF'

@@ -137,6 +137,37 @@ TEST(ConfigTest, Defaults) {
   EXPECT_FALSE(c.log.file.has_value());
   EXPECT_EQ(c.log.syslog_name, "petrel");
   EXPECT_FALSE(c.log.debug);
+  EXPECT_EQ(c.limits.auth_failures_per_client, 10u);
+
+  const Listener& l = c.listeners.at(0);
+  EXPECT_EQ(l.tls, TlsMode::None);
+  EXPECT_EQ(l.auth, AuthMode::None);
+  EXPECT_FALSE(l.auth_plaintext);
+  EXPECT_EQ(l.restrictions, "default");
+  EXPECT_EQ(l.origin, "t.yaml:1:13");
+  EXPECT_TRUE(c.tls.certificates.empty());
+  EXPECT_EQ(c.tls.min_version, "1.2");
+  EXPECT_EQ(c.auth.backend, "table");
+  EXPECT_EQ(c.auth.credentials_db, "/var/lib/petrel/credentials.db");
+  EXPECT_EQ(c.auth.dovecot_socket, "");
+  EXPECT_EQ(c.auth.mechanisms, (std::vector<std::string>{"PLAIN", "LOGIN"}));
+  EXPECT_FALSE(c.auth.sender_login.has_value());
+  EXPECT_EQ(c.relay.mynetworks, (std::vector<std::string>{"127.0.0.1/32", "::1/128"}));
+  EXPECT_EQ(c.relay.mynetworks_origin, "(built-in)");
+  ASSERT_EQ(c.restrictions.size(), 2u);
+  const RestrictionSet& def = c.restrictions.at("default");
+  EXPECT_TRUE(def.client.empty());
+  EXPECT_TRUE(def.helo.empty());
+  EXPECT_TRUE(def.sender.empty());
+  EXPECT_EQ(def.recipient,
+            (std::vector<std::string>{"permit_mynetworks", "permit_sasl_authenticated",
+                                      "reject_unauth_destination"}));
+  EXPECT_EQ(def.origin, "(built-in)");
+  const RestrictionSet& sub = c.restrictions.at("submission");
+  EXPECT_TRUE(sub.client.empty());
+  EXPECT_EQ(sub.recipient, (std::vector<std::string>{"reject_sender_login_mismatch",
+                                                     "permit_sasl_authenticated", "reject"}));
+  EXPECT_EQ(sub.origin, "(built-in)");
 }
 
 TEST(ConfigTest, EmptySectionsMeanDefaults) {
@@ -458,6 +489,316 @@ TEST(ConfigTest, MissingFileIsAnErrorNotAnException) {
   r = loadConfig(std::string(PETREL_SOURCE_ROOT) + "/config-examples");
   EXPECT_FALSE(r.config.has_value());
   EXPECT_EQ(r.errors.size(), 1u);
+}
+
+TEST(ConfigTest, EmptySubmissionSectionsMeanDefaults) {
+  Config c = loadOk("tls:\nauth: {}\nrelay:\nrestrictions:\n");
+  EXPECT_EQ(c.tls.min_version, "1.2");
+  EXPECT_EQ(c.auth.backend, "table");
+  EXPECT_EQ(c.auth.credentials_db, "/var/lib/petrel/credentials.db");
+  EXPECT_EQ(c.relay.mynetworks, (std::vector<std::string>{"127.0.0.1/32", "::1/128"}));
+  EXPECT_EQ(c.restrictions.size(), 2u);
+}
+
+TEST(ConfigTest, ListenerTlsAuthAndRestrictions) {
+  LoadResult r = load(R"(listeners:
+  - name: mx
+    address: "0.0.0.0:25"
+    tls: optional
+  - name: submission
+    address: "0.0.0.0:587"
+    tls: required
+    auth: required
+    restrictions: submission
+  - {name: submissions, address: "0.0.0.0:465", tls: implicit, auth: optional,
+     auth_plaintext: yes, restrictions: strict}
+  - {name: lan, address: "10.0.0.1:2525", auth: optional, auth_plaintext: true}
+domains: {local: []}
+restrictions:
+  strict:
+    client: [permit_mynetworks, reject]
+)");
+  ASSERT_EQ(errorsOf(r), Errors{});
+  const std::vector<Listener>& l = r.config->listeners;
+  ASSERT_EQ(l.size(), 4u);
+  EXPECT_EQ(l[0].tls, TlsMode::Optional);
+  EXPECT_EQ(l[0].auth, AuthMode::None);
+  EXPECT_EQ(l[0].restrictions, "default");
+  EXPECT_EQ(l[0].origin, "t.yaml:2:5");
+  EXPECT_EQ(l[1].tls, TlsMode::Required);
+  EXPECT_EQ(l[1].auth, AuthMode::Required);
+  EXPECT_FALSE(l[1].auth_plaintext);
+  EXPECT_EQ(l[1].restrictions, "submission");
+  EXPECT_EQ(l[1].origin, "t.yaml:5:5");
+  // Implicit TLS with auth_plaintext is pointless but harmless.
+  EXPECT_EQ(l[2].tls, TlsMode::Implicit);
+  EXPECT_EQ(l[2].auth, AuthMode::Optional);
+  EXPECT_TRUE(l[2].auth_plaintext);
+  EXPECT_EQ(l[2].restrictions, "strict");
+  EXPECT_EQ(l[2].origin, "t.yaml:10:5");
+  // No TLS, but AUTH in plaintext was asked for.
+  EXPECT_EQ(l[3].tls, TlsMode::None);
+  EXPECT_EQ(l[3].auth, AuthMode::Optional);
+  EXPECT_TRUE(l[3].auth_plaintext);
+  EXPECT_EQ(r.config->restrictions.size(), 3u);
+}
+
+TEST(ConfigTest, BadListenerTlsAndAuth) {
+  EXPECT_EQ(errorsOf(load(R"(listeners:
+  - {name: a, address: "127.0.0.1:25", tls: starttls, auth: yes}
+  - {name: b, address: "127.0.0.1:26", auth: required}
+  - {name: c, address: "127.0.0.1:27", auth: optional, auth_plaintext: false}
+  - {name: d, address: "127.0.0.1:28", auth: optional, auth_plaintext: maybe}
+  - {name: e, address: "127.0.0.1:29", tls: [], auth: required}
+  - {name: f, address: "127.0.0.1:30", auth: none, auth_plaintext: no, restriction: x}
+domains: {local: []}
+)")),
+            (Errors{
+                "t.yaml:2:45: listeners[0].tls: expected none, optional, required or implicit, "
+                "got 'starttls'",
+                "t.yaml:2:61: listeners[0].auth: expected none, optional or required, got 'yes'",
+                "t.yaml:3:46: listeners[1].auth: AUTH would never be offered: set tls or "
+                "auth_plaintext",
+                "t.yaml:4:46: listeners[2].auth: AUTH would never be offered: set tls or "
+                "auth_plaintext",
+                "t.yaml:5:72: listeners[3].auth_plaintext: expected true or false, got 'maybe'",
+                "t.yaml:6:45: listeners[4].tls: expected none, optional, required or implicit, "
+                "got a list",
+                "t.yaml:7:72: unknown key 'restriction' in listeners[5] (did you mean "
+                "'restrictions'?)",
+            }));
+}
+
+TEST(ConfigTest, ListenerRestrictionsMustNameASet) {
+  EXPECT_EQ(errorsOf(load(R"(listeners:
+  - {name: a, address: "127.0.0.1:25", restrictions: submision}
+  - {name: b, address: "127.0.0.1:26", restrictions: broken}
+  - {name: c, address: "127.0.0.1:27", restrictions: [default]}
+  - {name: d, address: "127.0.0.1:28", restrictions: mine}
+domains: {local: []}
+restrictions:
+  mine: {recipient: [permit_sasl_authenticated]}
+  broken: {recipient: [permit_sasl]}
+)")),
+            (Errors{
+                "t.yaml:2:54: listeners[0].restrictions: unknown restriction set 'submision' "
+                "(known: default, mine, submission)",
+                // No "unknown restriction set 'broken'": its own error says what is wrong.
+                "t.yaml:4:54: listeners[2].restrictions: expected a string, got a list",
+                "t.yaml:9:24: restrictions.broken.recipient[0]: unknown restriction "
+                "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
+                "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
+                "defer)",
+            }));
+}
+
+TEST(ConfigTest, Tls) {
+  Config c = loadOk(R"(tls:
+  certificates:
+    - cert: tls/mail.crt
+      key: tls/mail.key
+    - {cert: /etc/ssl/other.pem, key: /etc/ssl/private/other.key}
+  min_version: 1.3
+)");
+  ASSERT_EQ(c.tls.certificates.size(), 2u);
+  EXPECT_EQ(c.tls.certificates[0].cert, "/etc/petrel/tls/mail.crt");
+  EXPECT_EQ(c.tls.certificates[0].key, "/etc/petrel/tls/mail.key");
+  EXPECT_EQ(c.tls.certificates[1].cert, "/etc/ssl/other.pem");
+  EXPECT_EQ(c.tls.certificates[1].key, "/etc/ssl/private/other.key");
+  EXPECT_EQ(c.tls.min_version, "1.3");
+  EXPECT_EQ(loadOk("tls: {min_version: '1.2', certificates: []}\n").tls.min_version, "1.2");
+  // Existence is not the loader's business.
+  EXPECT_EQ(loadOk("tls: {certificates: [{cert: /nonexistent.crt, key: /nonexistent.key}]}\n")
+                .tls.certificates.size(),
+            1u);
+
+  EXPECT_EQ(errorsWith(R"(tls:
+  certificates:
+    - {cert: a.crt}
+    - {cert: b.crt, key: b.key, chain: c.pem}
+    - {cert: "", key: d.key}
+    - c.pem
+  min_version: 1.1
+  ciphers: HIGH
+)"),
+            (Errors{
+                "t.yaml:5:7: missing required key 'key' in tls.certificates[0]",
+                "t.yaml:6:33: unknown key 'chain' in tls.certificates[1]",
+                "t.yaml:7:14: tls.certificates[2].cert: expected a path, got ''",
+                "t.yaml:8:7: tls.certificates[3]: expected a mapping, got 'c.pem'",
+                "t.yaml:9:16: tls.min_version: expected 1.2 or 1.3, got '1.1'",
+                "t.yaml:10:3: unknown key 'ciphers' in tls",
+            }));
+  EXPECT_EQ(errorsWith("tls: {certificates: a.crt}\n"),
+            Errors{"t.yaml:3:21: tls.certificates: expected a list of {cert, key} entries, got "
+                   "'a.crt'"});
+}
+
+TEST(ConfigTest, Auth) {
+  Config c = loadOk(R"(state_dir: state
+tables:
+  senders: {type: inline, map: {alice@example.org: alice}}
+auth:
+  backend: table
+  mechanisms: [login, Plain]
+  sender_login: senders
+)");
+  EXPECT_EQ(c.auth.backend, "table");
+  EXPECT_EQ(c.auth.credentials_db, "/etc/petrel/state/credentials.db");
+  EXPECT_EQ(c.auth.mechanisms, (std::vector<std::string>{"LOGIN", "PLAIN"}));
+  ASSERT_TRUE(c.auth.sender_login.has_value());
+  EXPECT_EQ(c.auth.sender_login->name, "senders");
+  EXPECT_EQ(c.auth.sender_login->entries.at("alice@example.org"), "alice");
+
+  c = loadOk("auth: {credentials_db: users.db, sender_login: 'file:senders'}\n");
+  EXPECT_EQ(c.auth.credentials_db, "/etc/petrel/users.db");
+  ASSERT_TRUE(c.auth.sender_login.has_value());
+  EXPECT_EQ(c.auth.sender_login->path, "/etc/petrel/senders");
+  EXPECT_FALSE(loadOk("auth: {sender_login: null}\n").auth.sender_login.has_value());
+
+  c = loadOk("auth: {backend: dovecot, dovecot_socket: /run/dovecot/auth-client}\n");
+  EXPECT_EQ(c.auth.backend, "dovecot");
+  EXPECT_EQ(c.auth.dovecot_socket, "/run/dovecot/auth-client");
+  EXPECT_EQ(c.auth.credentials_db, "/var/lib/petrel/credentials.db");
+}
+
+TEST(ConfigTest, BadAuth) {
+  EXPECT_EQ(errorsWith("auth: {backend: ldap, mechanisms: [PLAIN, CRAM-MD5, plain], "
+                       "sender_login: nope, realm: x}\n"),
+            (Errors{
+                "t.yaml:3:17: auth.backend: expected table or dovecot, got 'ldap'",
+                "t.yaml:3:43: auth.mechanisms[1]: unknown mechanism 'CRAM-MD5' (known: PLAIN, "
+                "LOGIN)",
+                "t.yaml:3:53: auth.mechanisms[2]: duplicate mechanism 'PLAIN'",
+                "t.yaml:3:75: auth.sender_login: unknown table 'nope'",
+                "t.yaml:3:81: unknown key 'realm' in auth",
+            }));
+  EXPECT_EQ(errorsWith("auth:\n  backend: dovecot\n  credentials_db: users.db\n"),
+            (Errors{"t.yaml:4:3: missing required key 'dovecot_socket' in auth (backend dovecot "
+                    "needs Dovecot's auth-client socket, e.g. /run/dovecot/auth-client)",
+                    "t.yaml:5:19: auth.credentials_db: is used only by backend table, and "
+                    "backend is dovecot"}));
+  EXPECT_EQ(errorsWith("auth: {dovecot_socket: /run/dovecot/auth-client}\n"),
+            Errors{"t.yaml:3:24: auth.dovecot_socket: is used only by backend dovecot, and "
+                   "backend is table"});
+  EXPECT_EQ(errorsWith("auth: {mechanisms: []}\n"),
+            Errors{"t.yaml:3:20: auth.mechanisms: at least one mechanism is required (to turn "
+                   "AUTH off, set auth: none on the listener)"});
+  EXPECT_EQ(errorsWith("auth: {mechanisms: PLAIN}\n"),
+            Errors{"t.yaml:3:20: auth.mechanisms: expected a list of SASL mechanisms such as "
+                   "[PLAIN, LOGIN], got 'PLAIN'"});
+}
+
+TEST(ConfigTest, Relay) {
+  Config c = loadOk(R"(relay:
+  mynetworks: [127.0.0.1, "::1/128", 10.0.4.0/24, "2001:DB8::/32", "0.0.0.0/0"]
+)");
+  EXPECT_EQ(c.relay.mynetworks, (std::vector<std::string>{"127.0.0.1/32", "::1/128", "10.0.4.0/24",
+                                                          "2001:db8::/32", "0.0.0.0/0"}));
+  EXPECT_EQ(c.relay.mynetworks_origin, "t.yaml:4:15");
+  c = loadOk("relay: {mynetworks: []}\n");
+  EXPECT_TRUE(c.relay.mynetworks.empty());
+  EXPECT_EQ(c.relay.mynetworks_origin, "t.yaml:3:21");
+
+  EXPECT_EQ(errorsWith(R"(relay:
+  mynetworks:
+    - 192.0.2.1/24
+    - 10.0.0.0/33
+    - "[::1]/128"
+    - 10.0.0
+    - 10.0.0.0/8
+    - {net: 10.0.0.0/8}
+  relayhost: x
+)"),
+            (Errors{
+                "t.yaml:5:7: relay.mynetworks[0]: non-null host address bits in "
+                "\"192.0.2.1/24\", perhaps you should use \"192.0.2.0/24\" instead",
+                "t.yaml:6:7: relay.mynetworks[1]: bad net/mask pattern \"10.0.0.0/33\": the "
+                "prefix length must be a number from 0 to 32",
+                "t.yaml:7:7: relay.mynetworks[2]: bad net/mask pattern \"[::1]/128\": write "
+                "IPv6 blocks without brackets, e.g. \"::1/128\"",
+                "t.yaml:8:7: relay.mynetworks[3]: bad net/mask pattern \"10.0.0\": '10.0.0' is "
+                "not an IPv4 or IPv6 address",
+                "t.yaml:10:7: relay.mynetworks[5]: expected a network such as 192.0.2.0/24, got "
+                "a mapping",
+                "t.yaml:11:3: unknown key 'relayhost' in relay",
+            }));
+  EXPECT_EQ(errorsWith("relay: {mynetworks: 127.0.0.0/8}\n"),
+            Errors{"t.yaml:3:21: relay.mynetworks: expected a list of networks such as "
+                   "[127.0.0.1/32, \"::1/128\"] ([] for none), got '127.0.0.0/8'"});
+  EXPECT_EQ(errorsWith("relay:\n  mynetworks:\n"),
+            Errors{"t.yaml:4:3: relay.mynetworks: expected a list of networks such as "
+                   "[127.0.0.1/32, \"::1/128\"] ([] for none), got null"});
+}
+
+TEST(ConfigTest, Restrictions) {
+  Config c = loadOk(R"(restrictions:
+  default:
+    client: [permit_mynetworks, defer]
+    helo: []
+    sender: [reject_sender_login_mismatch]
+    recipient: [permit_sasl_authenticated, reject_unauth_destination, permit]
+  relay-only:
+    recipient:
+  empty:
+)");
+  ASSERT_EQ(c.restrictions.size(), 4u);  // default (replaced), submission, relay-only, empty
+  const RestrictionSet& def = c.restrictions.at("default");
+  EXPECT_EQ(def.client, (std::vector<std::string>{"permit_mynetworks", "defer"}));
+  EXPECT_TRUE(def.helo.empty());
+  EXPECT_EQ(def.sender, (std::vector<std::string>{"reject_sender_login_mismatch"}));
+  EXPECT_EQ(def.recipient, (std::vector<std::string>{"permit_sasl_authenticated",
+                                                     "reject_unauth_destination", "permit"}));
+  EXPECT_EQ(def.origin, "t.yaml:4:3");
+  EXPECT_EQ(c.restrictions.at("submission").origin, "(built-in)");
+  EXPECT_TRUE(c.restrictions.at("relay-only").recipient.empty());
+  EXPECT_EQ(c.restrictions.at("relay-only").origin, "t.yaml:9:3");
+  EXPECT_TRUE(c.restrictions.at("empty").recipient.empty());
+
+  // Redefining submission keeps the built-in default.
+  c = loadOk("restrictions: {submission: {recipient: [permit_sasl_authenticated, reject]}}\n");
+  EXPECT_EQ(c.restrictions.at("submission").recipient,
+            (std::vector<std::string>{"permit_sasl_authenticated", "reject"}));
+  EXPECT_EQ(c.restrictions.at("default").origin, "(built-in)");
+}
+
+TEST(ConfigTest, BadRestrictions) {
+  EXPECT_EQ(errorsWith(R"(restrictions:
+  default:
+    client: [check_client_access clients, permit]
+    data: [reject_unauth_pipelining]
+    recipient: permit_mynetworks, reject
+  "bad name": {}
+  other: [reject]
+  third:
+    sender: [reject, [defer], Permit]
+)"),
+            (Errors{
+                "t.yaml:5:14: restrictions.default.client[0]: unknown restriction "
+                "'check_client_access clients' (known: permit_mynetworks, "
+                "permit_sasl_authenticated, reject_unauth_destination, "
+                "reject_sender_login_mismatch, permit, reject, defer)",
+                "t.yaml:6:5: unknown key 'data' in restrictions.default",
+                "t.yaml:7:16: restrictions.default.recipient: expected a list of restrictions, "
+                "got 'permit_mynetworks, reject'",
+                "t.yaml:8:3: restrictions: 'bad name' is not a valid restriction set name (use "
+                "letters, digits, '-', '_' and '.')",
+                "t.yaml:9:10: restrictions.other: expected a mapping, got a list",
+                "t.yaml:11:22: restrictions.third.sender[1]: expected a restriction name, got a "
+                "list",
+                "t.yaml:11:31: restrictions.third.sender[2]: unknown restriction 'Permit' "
+                "(known: permit_mynetworks, permit_sasl_authenticated, "
+                "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
+                "defer)",
+            }));
+  EXPECT_EQ(errorsWith("restrictions: [default]\n"),
+            Errors{"t.yaml:3:15: restrictions: expected a mapping, got a list"});
+}
+
+TEST(ConfigTest, AuthFailuresPerClient) {
+  EXPECT_EQ(loadOk("limits: {auth_failures_per_client: 3}\n").limits.auth_failures_per_client, 3u);
+  EXPECT_EQ(errorsWith("limits: {auth_failures_per_client: 0}\n"),
+            Errors{"t.yaml:3:36: limits.auth_failures_per_client: must be at least 1, got 0"});
 }
 
 TEST(ParseEndpointTest, AcceptsIpLiterals) {

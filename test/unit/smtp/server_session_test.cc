@@ -8,7 +8,8 @@
 // Script lines (.in):
 //   #set key=value      a SessionSettings override, before the first step: normalize, vrfy,
 //                       max_recipients, max_message_size, max_command_line, max_text_line,
-//                       max_errors
+//                       max_errors, starttls, tls_required, implicit_tls, auth, auth_required,
+//                       auth_plaintext
 //   # text              comment; blank lines are ignored
 //   C: text             the client sends text + CRLF
 //   C+: text            the client sends exactly text (no CRLF added)
@@ -21,6 +22,8 @@
 //   T: timeout          onTimeout()
 //   X: shutdown         onShutdown()
 //   P: peer closed      onPeerClosed()
+//   A: ok USER          onAuthResult for the pending AUTHENTICATE (also: A: fail,
+//                       A: fail drop, A: tempfail; A: refused = onAuthRefused)
 // The transcript ends with "== closed", or "== open" (plus "buffered=N" if input is left).
 //
 // Regenerating goldens: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='Golden*' rewrites
@@ -98,6 +101,18 @@ std::string runScript(const std::string& script, Feed feed) {
       settings.max_text_line = uint32_t(*value);
     } else if (key == "max_errors") {
       settings.max_errors = uint32_t(*value);
+    } else if (key == "starttls") {
+      settings.starttls = *value != 0;
+    } else if (key == "tls_required") {
+      settings.tls_required = *value != 0;
+    } else if (key == "implicit_tls") {
+      settings.implicit_tls = *value != 0;
+    } else if (key == "auth") {
+      settings.auth = *value != 0;
+    } else if (key == "auth_required") {
+      settings.auth_required = *value != 0;
+    } else if (key == "auth_plaintext") {
+      settings.auth_plaintext = *value != 0;
     } else {
       t.problem(fmt::format("unknown setting: {}", key));
     }
@@ -142,7 +157,13 @@ std::string runScript(const std::string& script, Feed feed) {
       if (feed == Feed::AsWritten) {
         t.record(session.onInput(*bytes), sink());
       } else {
-        for (char c : *bytes) t.record(session.onInput(std::string_view(&c, 1)), sink());
+        // After STARTTLS the rest of a network write belongs to the TLS engine, not to the
+        // session (the driver switches transports), so byte-by-byte feeding stops there too.
+        int tls_before = t.starttlsCount();
+        for (char c : *bytes) {
+          t.record(session.onInput(std::string_view(&c, 1)), sink());
+          if (t.starttlsCount() != tls_before) break;
+        }
       }
     } else if (kind == "V") {
       if (t.pendingChecks() == 0) {
@@ -190,6 +211,24 @@ std::string runScript(const std::string& script, Feed feed) {
       t.record(session.onShutdown(), sink());
     } else if (kind == "P") {
       t.record(session.onPeerClosed(), sink());
+    } else if (kind == "A") {
+      if (!t.pendingAuth()) {
+        t.problem("A: without a pending AUTHENTICATE");
+        continue;
+      }
+      t.answeredAuth();
+      if (words[0] == "ok" && words.size() == 2) {
+        t.record(session.onAuthResult(true, std::string(words[1]), false, false), sink());
+      } else if (words[0] == "fail") {
+        bool drop = words.size() == 2 && words[1] == "drop";
+        t.record(session.onAuthResult(false, "", false, drop), sink());
+      } else if (words[0] == "tempfail") {
+        t.record(session.onAuthResult(false, "", true, false), sink());
+      } else if (words[0] == "refused") {
+        t.record(session.onAuthRefused(), sink());
+      } else {
+        t.problem("expected A: ok USER | fail [drop] | tempfail | refused");
+      }
     } else {
       t.problem("unknown step");
     }

@@ -12,6 +12,8 @@
 //   ABORT                        AbortMessage
 //   REJECT RCPT 550 5.1.1 ... from=<...> [to=<...>]   Rejected
 //   CLOSE                        Close
+//   STARTTLS                     StartTls (the driver switches to TLS)
+//   AUTHENTICATE PLAIN authzid=<..> user=<..> password=<..>   Authenticate
 //   !! what                      a broken driver contract (Send after Close, ABORT without a
 //                                message, a malformed or overlong reply, a control character
 //                                in a reply ...); tests fail on any of these.
@@ -138,6 +140,9 @@ class Transcript {
   void answeredCheck() { --pending_checks_; }
   void answeredStart() { pending_start_ = false; }
   void answeredCommit() { pending_commit_ = false; }
+  bool pendingAuth() const { return pending_auth_; }
+  int starttlsCount() const { return starttls_; }
+  void answeredAuth() { pending_auth_ = false; }
   bool closed() const { return closed_; }
   // The last CHECK's address (for verdicts that expand to it).
   const std::string& lastChecked() const { return last_checked_; }
@@ -244,6 +249,17 @@ class Transcript {
     message_open_ = false;
     pending_start_ = false;
   }
+  void line(const StartTls&, const MemorySink*) {
+    note("STARTTLS");
+    ++starttls_;
+  }
+  void line(const Authenticate& a, const MemorySink*) {
+    note(fmt::format("AUTHENTICATE {} authzid=<{}> user=<{}> password=<{}>", a.mechanism,
+                     escapeBytes(a.credentials.authzid), escapeBytes(a.credentials.authcid),
+                     escapeBytes(a.credentials.password)));
+    if (pending_auth_) problem("AUTHENTICATE while another is pending");
+    pending_auth_ = true;
+  }
   void line(const Rejected& r, const MemorySink*) {
     std::string l = fmt::format("REJECT {} {} from=<{}>", r.stage, escapeBytes(r.reply.oneLine()),
                                 escapeBytes(r.from));
@@ -258,6 +274,8 @@ class Transcript {
   int pending_checks_ = 0;
   bool pending_start_ = false;
   bool pending_commit_ = false;
+  bool pending_auth_ = false;
+  int starttls_ = 0;
   bool message_open_ = false;  // START seen, neither COMMIT nor ABORT yet
   std::string last_checked_;
   std::optional<Envelope> last_commit_;

@@ -1,0 +1,326 @@
+// The credentials database: user names and crypt(3) hashes in SQLite, maintained by
+// `petrel user` and read by the "table" authenticator.
+//
+// Owns the schema, the hashing (libxcrypt, yescrypt for new hashes) and one read-only
+// connection per thread for verification. It does not decide when to run: verifyWithTable()
+// blocks for as long as the hash takes (tens of milliseconds by design), so the authenticator
+// runs it on the thread pool, never on a loop. Nothing here logs, and passwords are wiped
+// from the buffers this file allocates once they are hashed.
+//
+// The file is created with mode 0600 (hashes are secrets too) and uses SQLite's default
+// rollback journal, so a read-only connection needs no write access to anything.
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "petrel/auth/authenticator.h"
+
+namespace petrel::auth {
+
+namespace {
+
+constexpr size_t MaxNameLength = 255;
+constexpr int BusyTimeoutMs = 5000;
+
+// A yescrypt hash with libxcrypt's default cost, for when crypt_gensalt cannot make a fresh one:
+// unknown users are checked against a hash of this cost so they take as long as known ones.
+constexpr const char* FallbackDummyHash =
+    "$y$j9T$Nh4dbSx4ZgA0xdtcXk4rJ.$fFgKrnWlHGQeHzqOcbBgsU.2pivLkrre7R5cDWMj.3D";
+
+struct SqliteCloser {
+  void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+using SqlitePtr = std::unique_ptr<sqlite3, SqliteCloser>;
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+Error dbError(const std::string& path, sqlite3* db) {
+  return Error::temporary(
+      fmt::format("credentials database {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+// Lower-cased (ASCII), surrounding blanks removed; empty, over-long or control-character names
+// are refused. The same rule applies when adding and when verifying, so "Alice " logs in as
+// "alice".
+Result<std::string> normalizeName(std::string_view name) {
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  if (name.empty()) return Error::permanent("empty user name");
+  if (name.size() > MaxNameLength) {
+    return Error::permanent(fmt::format("user name longer than {} octets", MaxNameLength));
+  }
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return Error::permanent("control character in user name");
+    out.push_back(c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c);
+  }
+  return out;
+}
+
+Status checkPassword(const std::string& password) {
+  if (password.empty()) return Error::permanent("empty password");
+  // crypt(3) stops at a NUL: "a\0b" would become "a".
+  if (password.find('\0') != std::string::npos) return Error::permanent("NUL in password");
+  return okStatus();
+}
+
+// crypt_data is 32 KiB: one per thread, not on the stack.
+crypt_data& cryptData() {
+  thread_local auto data = std::make_unique<crypt_data>();
+  return *data;
+}
+
+// crypt_rn: NULL (not a "*0" token) on failure.
+std::optional<std::string> cryptHash(const std::string& password, const char* setting) {
+  crypt_data& data = cryptData();
+  std::memset(&data, 0, sizeof data);
+  const char* h = crypt_rn(password.c_str(), setting, &data, int(sizeof data));
+  std::optional<std::string> out;
+  if (h != nullptr && h[0] != '*') out = std::string(h);
+  explicit_bzero(&data, sizeof data);
+  return out;
+}
+
+Result<std::string> hashPassword(const std::string& password) {
+  // Count 0 = libxcrypt's default cost; no random bytes given = it reads them from the OS.
+  char* setting = crypt_gensalt_ra("$y$", 0, nullptr, 0);
+  if (setting == nullptr) {
+    return Error::temporary(fmt::format("cannot make a yescrypt salt: {}", strerror(errno)));
+  }
+  auto hash = cryptHash(password, setting);
+  std::free(setting);
+  if (!hash) return Error::temporary("crypt(3) failed to hash the password");
+  return *hash;
+}
+
+const std::string& dummyHash() {
+  static const std::string hash = [] {
+    auto h = hashPassword("petrel-dummy-password");
+    return h ? *h : std::string(FallbackDummyHash);
+  }();
+  return hash;
+}
+
+// Compares in time that depends only on the lengths (which a hash format fixes anyway).
+bool constantTimeEqual(const std::string& a, const std::string& b) {
+  size_t n = a.size() > b.size() ? a.size() : b.size();
+  volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff = diff | (x ^ y);
+  }
+  return diff == 0;
+}
+
+// Empty, or the user itself: Petrel has no proxy authorization.
+bool authzidAllowed(const std::string& authzid, const std::string& user) {
+  if (authzid.empty()) return true;
+  auto z = normalizeName(authzid);
+  return z && *z == user;
+}
+
+// Opens for writing, creating the file (mode 0600) and the table when `create`.
+Result<SqlitePtr> openForWrite(const std::string& path, bool create) {
+  if (create) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return Error::temporary(
+          fmt::format("cannot create credentials database {}: {}", path, strerror(errno)));
+    }
+    ::close(fd);
+  } else if (::access(path.c_str(), F_OK) != 0) {
+    return Error::permanent(fmt::format("credentials database {} does not exist", path));
+  }
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  SqlitePtr db(raw);
+  if (rc != SQLITE_OK) return dbError(path, raw);
+  sqlite3_busy_timeout(raw, BusyTimeoutMs);
+  if (sqlite3_exec(raw,
+                   "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, hash TEXT NOT NULL)",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return dbError(path, raw);
+  }
+  return db;
+}
+
+// Runs one statement with up to two text parameters; returns the number of changed rows.
+Result<int> execute(const std::string& path, sqlite3* db, const char* sql, const std::string& a,
+                    const std::string* b = nullptr) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) return dbError(path, db);
+  StmtPtr stmt(raw);
+  sqlite3_bind_text(raw, 1, a.data(), int(a.size()), SQLITE_STATIC);
+  if (b != nullptr) sqlite3_bind_text(raw, 2, b->data(), int(b->size()), SQLITE_STATIC);
+  int rc = sqlite3_step(raw);
+  if (rc == SQLITE_CONSTRAINT) return Error::permanent("constraint");
+  if (rc != SQLITE_DONE) return dbError(path, db);
+  return sqlite3_changes(db);
+}
+
+// One read-only connection per thread (the thread pool's threads each keep theirs). It is
+// reopened when the file was replaced (another inode), so `rm` + `petrel user add` works
+// without a restart; in-place changes are seen anyway, SQLite checks at each transaction.
+class ReadConnection {
+ public:
+  static Result<ReadConnection*> forPath(const std::string& path) {
+    thread_local std::unique_ptr<ReadConnection> conn;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      conn.reset();
+      return Error::temporary(
+          fmt::format("cannot open credentials database {}: {}", path, strerror(errno)));
+    }
+    if (conn && conn->path_ == path && conn->dev_ == st.st_dev && conn->ino_ == st.st_ino) {
+      return conn.get();
+    }
+    conn.reset();
+    sqlite3* raw = nullptr;
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    SqlitePtr db(raw);
+    if (rc != SQLITE_OK) return dbError(path, raw);
+    sqlite3_busy_timeout(raw, BusyTimeoutMs);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(raw, "SELECT hash FROM users WHERE name = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      return dbError(path, raw);
+    }
+    conn.reset(new ReadConnection(path, st, std::move(db), StmtPtr(stmt)));
+    return conn.get();
+  }
+
+  // The stored hash, nullopt for an unknown user.
+  Result<std::optional<std::string>> lookup(const std::string& name) {
+    sqlite3_stmt* s = stmt_.get();
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, name.data(), int(name.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    std::optional<std::string> hash;
+    if (rc == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(s, 0);
+      hash = std::string(text ? reinterpret_cast<const char*>(text) : "");
+      rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) return dbError(path_, db_.get());
+    return hash;
+  }
+
+ private:
+  ReadConnection(std::string path, const struct stat& st, SqlitePtr db, StmtPtr stmt)
+      : path_(std::move(path)),
+        dev_(st.st_dev),
+        ino_(st.st_ino),
+        db_(std::move(db)),
+        stmt_(std::move(stmt)) {}
+
+  std::string path_;
+  dev_t dev_;
+  ino_t ino_;
+  SqlitePtr db_;  // declared before stmt_: the statement is finalized first
+  StmtPtr stmt_;
+};
+
+// Stores a new hash for `name`; `insert` adds a user, otherwise an existing one is changed.
+Status storePassword(const std::string& db_path, const std::string& name,
+                     const std::string& password, bool insert) {
+  auto user = normalizeName(name);
+  if (!user) return user.error();
+  auto ok = checkPassword(password);
+  if (!ok) return ok.error();
+  auto hash = hashPassword(password);
+  if (!hash) return hash.error();
+  auto db = openForWrite(db_path, insert);
+  if (!db) return db.error();
+  auto changed = insert ? execute(db_path, db->get(),
+                                  "INSERT INTO users(name, hash) VALUES(?1, ?2)", *user, &*hash)
+                        : execute(db_path, db->get(), "UPDATE users SET hash = ?2 WHERE name = ?1",
+                                  *user, &*hash);
+  if (!changed) {
+    if (insert && !changed.error().temporary()) {
+      return Error::permanent(fmt::format("user {} already exists", *user));
+    }
+    return changed.error();
+  }
+  if (*changed == 0) return Error::permanent(fmt::format("no such user: {}", *user));
+  return okStatus();
+}
+
+}  // namespace
+
+Status addUser(const std::string& db_path, const std::string& name, const std::string& password) {
+  return storePassword(db_path, name, password, true);
+}
+
+Status setPassword(const std::string& db_path, const std::string& name,
+                   const std::string& password) {
+  return storePassword(db_path, name, password, false);
+}
+
+Status deleteUser(const std::string& db_path, const std::string& name) {
+  auto user = normalizeName(name);
+  if (!user) return user.error();
+  auto db = openForWrite(db_path, false);
+  if (!db) return db.error();
+  auto changed = execute(db_path, db->get(), "DELETE FROM users WHERE name = ?1", *user);
+  if (!changed) return changed.error();
+  if (*changed == 0) return Error::permanent(fmt::format("no such user: {}", *user));
+  return okStatus();
+}
+
+Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& credentials) {
+  auto conn = ReadConnection::forPath(db_path);
+  if (!conn) return conn.error();
+  // The dummy hash is made before the lookup: its first use costs a hash, and that must not
+  // fall on the first unknown user.
+  const std::string& dummy = dummyHash();
+
+  auto name = normalizeName(credentials.authcid);
+  std::optional<std::string> stored;
+  if (name) {
+    auto found = (*conn)->lookup(*name);
+    if (!found) return found.error();
+    stored = std::move(*found);
+  }
+  // Unknown (or unusable) names cost one hash of the default cost as well, so the time of an
+  // answer does not tell whether the user exists.
+  const std::string& setting = stored ? *stored : dummy;
+  bool password_ok = checkPassword(credentials.password).ok();
+  auto computed = cryptHash(password_ok ? credentials.password : std::string("x"), setting.c_str());
+  bool match = computed && constantTimeEqual(*computed, setting);
+
+  Verdict v;
+  if (!stored) {
+    v.reason = "unknown user";
+  } else if (!computed) {
+    v.reason = "unusable password hash";
+  } else if (!match || !password_ok) {
+    v.reason = "bad password";
+  } else if (!authzidAllowed(credentials.authzid, *name)) {
+    // The SASL layer refuses these already; checked again for direct callers.
+    v.reason = "authorization identity differs";
+  } else {
+    v.ok = true;
+    v.user = *name;
+  }
+  return v;
+}
+
+}  // namespace petrel::auth
