@@ -140,15 +140,17 @@ Result<std::shared_ptr<const ClientCtx>> makeClientCtx(const std::string& ca_fil
 // once configured).
 Result<std::shared_ptr<const ClientCtx>> clientCtx(const std::string& ca_file) {
   static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const ClientCtx>> contexts;
+  // Never destroyed: freeing SSL_CTXs from a static destructor could run after OpenSSL's own
+  // atexit cleanup.
+  static auto* contexts = new std::map<std::string, std::shared_ptr<const ClientCtx>>;
   std::lock_guard lock(mutex);
-  auto it = contexts.find(ca_file);
-  if (it != contexts.end() && it->second->sameFile(ca_file)) {
+  auto it = contexts->find(ca_file);
+  if (it != contexts->end() && it->second->sameFile(ca_file)) {
     return it->second;
   }
   auto made = makeClientCtx(ca_file);
   if (made) {
-    contexts[ca_file] = *made;
+    (*contexts)[ca_file] = *made;
   }
   return made;
 }

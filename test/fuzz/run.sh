@@ -13,7 +13,7 @@ seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz address_fuzz config_fuzz)
+targets=(smtp_session_fuzz address_fuzz config_fuzz sasl_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -24,7 +24,7 @@ mkdir -p "$work"
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I "$root/headers" -I "$root/test/unit/smtp")
-lib_sources=("$root/source/core/strings.cc" "$root"/source/smtp/*.cc)
+lib_sources=("$root/source/core/strings.cc" "$root"/source/smtp/*.cc "$root/source/auth/sasl.cc")
 
 # Seeds: the golden dialogs as session-fuzzer input (4 settings bytes, then the client bytes;
 # T:/X:/P: steps become 0xFF events; verdicts and commits are answered by the target itself).
@@ -88,9 +88,19 @@ seed_config() {
   cp "$root"/config-examples/*.yaml "$out/"
 }
 
+seed_sasl() {
+  local out="$work/seeds/sasl_fuzz"
+  mkdir -p "$out"
+  printf '\x02AGFsaWNlAHNlY3JldA==' >"$out/plain-ir"
+  printf '\x00\nAGFsaWNlAHNlY3JldA==' >"$out/plain"
+  printf '\x01YWxpY2U=\nc2VjcmV0' >"$out/login"
+  printf '\x01*' >"$out/cancel"
+}
+
 seed_session
 seed_address
 seed_config
+seed_sasl
 
 status=0
 for t in "${targets[@]}"; do
@@ -99,7 +109,7 @@ for t in "${targets[@]}"; do
   libs=(-lfmt)
   dict="$root/test/fuzz/smtp.dict"
   if [ "$t" = config_fuzz ]; then
-    sources=("$root/source/core/strings.cc" "$root"/source/config/*.cc)
+    sources=("$root/source/core/strings.cc" "$root"/source/config/*.cc "$root"/source/policy/*.cc)
     libs=(-lyaml-cpp -lfmt)
     dict="$root/test/fuzz/yaml.dict"
   fi

@@ -185,6 +185,37 @@ grep -q 'passwd-file(mallory.*unknown user' "$DC/dovecot.log" ||
   fail "Dovecot did not log the unknown user: $(cat "$DC/dovecot.log")"
 grep -qF 'Dove pw' "$DC/dovecot.log" && fail "a password reached Dovecot's log"
 
+# The same Dovecot behind SMTP AUTH: a real server session on an implicit-TLS listener,
+# Python's smtplib as the mail client.
+SUB_PORT="$(pick_port)"
+write_config "auth: {backend: dovecot, dovecot_socket: $SOCK}
+listeners:
+  - {name: mx, address: '127.0.0.1:$SMTP_PORT'}
+  - {name: submissions, address: '127.0.0.1:$SUB_PORT', tls: implicit, auth: required}"
+start_petrel
+SUB_PORT="$SUB_PORT" py <<'PYEOF'
+import os, smtplib, ssl
+from lib import *
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+port = int(os.environ["SUB_PORT"])
+s = smtplib.SMTP_SSL("127.0.0.1", port, context=ctx, source_address=("127.0.0.21", 0))
+code, _ = s.login("alice", "Dove pw")
+check(code == 235, "AUTH through Dovecot: %r" % code)
+s.sendmail("alice@example.test", ["bob@example.test"], b"Subject: via dovecot\r\n\r\nhello\r\n")
+s.quit()
+s = smtplib.SMTP_SSL("127.0.0.1", port, context=ctx, source_address=("127.0.0.22", 0))
+try:
+    s.login("alice", "not the password")
+    check(False, "a wrong password was accepted through Dovecot")
+except smtplib.SMTPAuthenticationError as e:
+    check(e.smtp_code == 535, "wrong password through Dovecot: %r" % (e.smtp_code,))
+PYEOF
+wait_for 10 "the message authenticated through Dovecot in bob's Maildir" maildir_at_least example.test/bob 1
+assert_log 'client=unknown\[127\.0\.0\.21\], sasl_method=PLAIN, sasl_username=alice' "queue line with the Dovecot user"
+stop_petrel
+
 # Dovecot stopped: its socket refuses (or is gone); the check is temporary, at once.
 kill -TERM "$DOVECOT_PID"
 wait_for 20 "dovecot (pid $DOVECOT_PID) to exit" not_running "$DOVECOT_PID"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the TLS test certificates (test/unit/tls/tls_test.cc). They are committed; run
-# this only to replace them. Validity is 100 years so the tests never expire.
+# this only to replace them (then update the notAfter dates in TlsServerContext tests).
+# Validity is 100 years so the tests never expire.
 #   ca.crt / ca.key                      test CA ("Petrel Test CA")
 #   mail.example.test.{crt,key}          leaf signed by the CA: DNS:mail.example.test
 #   other.example.test.{crt,key}         leaf signed by the CA: DNS:other.example.test and

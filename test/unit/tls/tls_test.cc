@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -539,11 +539,9 @@ TEST(TlsServerContext, DescribesEachCertificate) {
   ASSERT_TRUE(ctx);
   auto lines = ctx->describe();
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(std::regex_match(
-      lines[0],
-      std::regex(R"(CN=mail\.example\.test, notAfter=2\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
-      << lines[0];
-  EXPECT_EQ(lines[1].rfind("CN=other.example.test, notAfter=", 0), 0u) << lines[1];
+  // The dates of the committed files (make-certs.sh changes them).
+  EXPECT_EQ(lines[0], "CN=mail.example.test, notAfter=2126-10-29T18:15:24Z");
+  EXPECT_EQ(lines[1], "CN=other.example.test, notAfter=2126-10-29T18:15:24Z");
 }
 
 TEST(TlsServerContext, ErrorsNameTheFile) {
@@ -600,7 +598,7 @@ TEST(TlsServerContext, EngineOutlivesTheContextHandle) {
 
 // --- ensureSelfSigned -----------------------------------------------------------------------
 
-class TlsSelfSigned : public ::testing::Test {
+class TlsTempDir : public ::testing::Test {
  protected:
   void SetUp() override {
     char pattern[] = "/tmp/petrel-tls-XXXXXX";
@@ -621,6 +619,24 @@ class TlsSelfSigned : public ::testing::Test {
 
   std::string root_;
 };
+
+using TlsSelfSigned = TlsTempDir;
+using TlsClientCa = TlsTempDir;
+
+TEST_F(TlsClientCa, AChangedCaFileIsReloaded) {
+  std::string ca = root_ + "/ca.pem";
+  fs::copy_file(testdata("self-signed.crt"), ca);
+  ClientSettings settings = clientFor("mail.example.test", /*verify=*/true);
+  settings.ca_file = ca;
+  Pair before(settings, makeServer());
+  before.pump();
+  EXPECT_FALSE(before.client->handshakeDone());
+
+  fs::copy_file(testdata("ca.crt"), ca, fs::copy_options::overwrite_existing);
+  Pair after(settings, makeServer());
+  ASSERT_TRUE(after.established()) << after.client_error;
+  EXPECT_TRUE(after.client->peerVerified());
+}
 
 TEST_F(TlsSelfSigned, CreatesAPairTheServerAcceptsAndClientsCanPin) {
   std::string cert = root_ + "/state/tls/cert.pem";
