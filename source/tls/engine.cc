@@ -185,6 +185,7 @@ class EngineImpl final : public Engine {
     }
 #endif
     SSL_set_app_data(ssl_.get(), nullptr);
+    ssl_.reset();  // before the contexts it came from (members die in reverse order)
   }
 
   void holdServerContext(std::shared_ptr<ServerContext> context) {
@@ -417,6 +418,16 @@ class EngineImpl final : public Engine {
         return fail(fmt::format("TLS handshake failed: {}", why));
       }
       handshake_done_ = true;
+#ifdef OPENSSL_IS_BORINGSSL
+      // A BoringSSL server holds its TLS 1.3 NewSessionTickets back until its first write
+      // (its tls13_server.cc: "do a zero-byte write if they wish to flush the tickets"). Send
+      // them now, as OpenSSL does, so a client that hears nothing more can still resume.
+      if (is_server_ && pending_.empty()) {
+        ERR_clear_error();
+        SSL_write(ssl_.get(), "", 0);
+        ERR_clear_error();
+      }
+#endif
       if (!pending_.empty()) {
         std::string pending = std::exchange(pending_, {});
         if (Status st = encrypt(pending); !st) {

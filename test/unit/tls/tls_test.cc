@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace petrel::tls {
@@ -520,6 +522,27 @@ TEST(TlsSessions, CacheKeepsTheNewestEntries) {
   ClientSettings last = clientFor("a.other.example.test");
   last.sessions = cache;
   EXPECT_TRUE(connectOnce(last, ctx, true));
+}
+
+TEST(TlsSessions, ContextAndCacheAreSharedAcrossThreads) {
+  // Workers share one ServerContext and one ClientSessionCache; engines stay on one thread.
+  auto ctx = makeServer({mailCert(), otherCert()});
+  auto cache = ClientSessionCache::create();
+  std::atomic<int> established{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      ClientSettings s = clientFor(t % 2 == 0 ? "mail.example.test" : "other.example.test", true);
+      s.sessions = cache;
+      for (int i = 0; i < 10; ++i) {
+        Pair p(s, ctx);
+        if (p.established()) ++established;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(established.load(), 40);
+  EXPECT_EQ(cache->size(), 2u);
 }
 
 // --- ServerContext --------------------------------------------------------------------------
