@@ -63,9 +63,22 @@ TEST(ConfigTest, QuickstartLoads) {
   EXPECT_EQ(c.mail_root, dir + "/var/mail");
   EXPECT_EQ(c.state_dir, dir + "/var/state");
   EXPECT_EQ(c.workers, 0u);
-  ASSERT_EQ(c.listeners.size(), 1u);
+  ASSERT_EQ(c.listeners.size(), 3u);
   EXPECT_EQ(c.listeners[0].name, "mx");
   EXPECT_EQ(c.listeners[0].address.toString(), "127.0.0.1:2525");
+  EXPECT_EQ(c.listeners[0].tls, TlsMode::Optional);
+  EXPECT_EQ(c.listeners[0].auth, AuthMode::None);
+  EXPECT_EQ(c.listeners[1].name, "submission");
+  EXPECT_EQ(c.listeners[1].address.toString(), "127.0.0.1:5587");
+  EXPECT_EQ(c.listeners[1].tls, TlsMode::Required);
+  EXPECT_EQ(c.listeners[1].auth, AuthMode::Required);
+  EXPECT_EQ(c.listeners[1].restrictions, "submission");
+  EXPECT_EQ(c.listeners[2].address.toString(), "127.0.0.1:5465");
+  EXPECT_EQ(c.listeners[2].tls, TlsMode::Implicit);
+  EXPECT_TRUE(c.tls.certificates.empty());  // the quick start makes a self-signed one
+  EXPECT_EQ(c.auth.backend, "table");
+  EXPECT_EQ(c.auth.credentials_db, dir + "/var/state/credentials.db");
+  EXPECT_EQ(c.relay.mynetworks, std::vector<std::string>{"127.0.0.1/32"});
   EXPECT_EQ(c.local_domains, std::vector<std::string>{"example.test"});
   ASSERT_TRUE(c.mailboxes.has_value());
   EXPECT_EQ(c.mailboxes->name, "mailboxes");
