@@ -32,8 +32,26 @@ std::string dirOf(const std::string& path) {
 
 }  // namespace
 
-MessageStore::MessageStore(event::Dispatcher& dispatcher, std::string spool_path)
-    : dispatcher_(&dispatcher), spool_path_(std::move(spool_path)) {}
+MessageStore::MessageStore(event::Dispatcher& dispatcher, SpoolSlots& slots)
+    : dispatcher_(&dispatcher), slots_(&slots) {}
+
+void MessageStore::takeSlot() {
+  if (slot_.path.empty()) slot_ = slots_->acquire();
+}
+
+namespace {
+// An existing slot is overwritten in place; a missing one (a slot freed before its first
+// write) is created, and `created` says its directory entry still needs an fsync.
+int openSlot(const std::string& path, bool& created, std::string& err) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    created = fd >= 0;
+  }
+  if (fd < 0) err = fmt::format("cannot open spool file {}: {}", path, std::strerror(errno));
+  return fd;
+}
+}  // namespace
 
 MessageStore::~MessageStore() {
   // Only reached with no work in flight (completions hold a reference).
@@ -44,7 +62,10 @@ void MessageStore::append(std::string_view content) {
   if (aborted_) return;
   buffer_.append(content);
   size_ += content.size();
-  if (!spooled_ && buffer_.size() > InlineLimit) spooled_ = true;
+  if (!spooled_ && buffer_.size() > InlineLimit) {
+    spooled_ = true;
+    takeSlot();
+  }
   if (spooled_ && buffer_.size() >= WriteChunk) writeMore();
 }
 
@@ -58,14 +79,8 @@ void MessageStore::writeMore() {
   bool open_first = fd_ < 0;
   auto fd = std::make_shared<int>(fd_);
   dispatcher_->offload(
-      [chunk, err, fd, open_first, path = spool_path_] {
-        if (open_first) {
-          *fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-          if (*fd < 0) {
-            *err = fmt::format("cannot create spool file {}: {}", path, std::strerror(errno));
-            return;
-          }
-        }
+      [chunk, err, fd, open_first, path = slot_.path, created = created_] {
+        if (open_first && (*fd = openSlot(path, *created, *err)) < 0) return;
         *err = writeAll(*fd, *chunk);
       },
       [self, err, fd] {
@@ -87,6 +102,7 @@ void MessageStore::writeMore() {
 
 void MessageStore::finish(std::function<void(Status)> done) {
   finish_done_ = std::move(done);
+  if (spooled_) takeSlot();
   if (!spooled_) {
     auto cb = std::move(finish_done_);
     finish_done_ = nullptr;
@@ -96,8 +112,9 @@ void MessageStore::finish(std::function<void(Status)> done) {
   if (!writing_) finishNow();
 }
 
-// Writes what is left, then fdatasync(file) and fsync(directory): the file and its name
-// are durable before the queue row that points to it is committed.
+// Writes what is left, truncates the slot to this body's length, then fdatasync(file) and,
+// for a new slot, fsync(directory): the body and its name are durable before the queue row
+// that points to it is committed.
 void MessageStore::finishNow() {
   auto self = shared_from_this();
   auto chunk = std::make_shared<std::string>(std::move(buffer_));
@@ -106,27 +123,21 @@ void MessageStore::finishNow() {
   auto fd = std::make_shared<int>(fd_);
   writing_ = true;
   dispatcher_->offload(
-      [chunk, err, fd, path = spool_path_] {
+      [chunk, err, fd, path = slot_.path, created = created_, size = size_] {
         if (!err->empty()) return;
-        if (*fd < 0) {
-          *fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-          if (*fd < 0) {
-            *err = fmt::format("cannot create spool file {}: {}", path, std::strerror(errno));
-            return;
-          }
-        }
+        if (*fd < 0 && (*fd = openSlot(path, *created, *err)) < 0) return;
         *err = writeAll(*fd, *chunk);
+        if (err->empty() && ::ftruncate(*fd, off_t(size)) != 0) *err = std::strerror(errno);
         if (err->empty() && ::fdatasync(*fd) != 0) *err = std::strerror(errno);
         ::close(*fd);
         *fd = -1;
-        if (err->empty()) {
+        if (err->empty() && *created) {
           int dfd = ::open(dirOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
           if (dfd >= 0) {
             if (::fsync(dfd) != 0) *err = std::strerror(errno);
             ::close(dfd);
           }
         }
-        if (!err->empty()) ::unlink(path.c_str());
       },
       [self, err, fd] {
         self->writing_ = false;
@@ -140,6 +151,8 @@ void MessageStore::finishNow() {
         if (err->empty()) {
           done(okStatus());
         } else {
+          self->slots_->release(self->slot_.path);  // its content is garbage, the slot is not
+          self->slot_ = {};
           done(Error::temporary(fmt::format("spool write failed: {}", *err)));
         }
       });
@@ -155,16 +168,16 @@ void MessageStore::abort() {
 }
 
 void MessageStore::cleanup() {
-  if (!spooled_) return;
+  if (slot_.path.empty()) return;
   int fd = fd_;
   fd_ = -1;
   auto self = shared_from_this();
-  dispatcher_->offload(
-      [fd, path = spool_path_] {
-        if (fd >= 0) ::close(fd);
-        ::unlink(path.c_str());
-      },
-      [self] {});
+  // The slot is free again once its descriptor is closed; nothing is unlinked.
+  dispatcher_->offload([fd] { if (fd >= 0) ::close(fd); },
+                       [self] {
+                         self->slots_->release(self->slot_.path);
+                         self->slot_ = {};
+                       });
 }
 
 }  // namespace petrel::server

@@ -127,16 +127,8 @@ Status QueueManager::recover() {
     }
     entries_.emplace(m.id, e);
   }
-  // Spool files of messages that never got their 250 (crash between write and commit).
-  if (DIR* d = opendir(rt_->spool_dir.c_str())) {
-    while (auto* ent = readdir(d)) {
-      std::string name = ent->d_name;
-      if (name == "." || name == "..") continue;
-      std::string path = rt_->spool_dir + "/" + name;
-      if (!spool_files.count(path)) ::unlink(path.c_str());
-    }
-    closedir(d);
-  }
+  // Slots of messages that never got their 250 (crash between write and commit) are free.
+  rt_->spool_slots->recover(spool_files);
   if (!entries_.empty()) {
     log::mail::info(log::Program::Qmgr,
                     fmt::format("recovered {} queued messages ({} due now)", entries_.size(),
@@ -439,15 +431,19 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
       log::mail::queued(mr.bounce->id, "", mr.bounce->size, mr.bounce->recipients.size());
       enqueued(mr.bounce->id, mr.bounce->arrival_us);
     }
+    // Deleted by the operator while this job read its body: its slot is free only now.
+    if (auto held = release_after_job_.find(mr.id); held != release_after_job_.end()) {
+      rt_->spool_slots->release(held->second);
+      release_after_job_.erase(held);
+      continue;
+    }
     if (st && mr.removed) {
       log::mail::removed(mr.id);
-      if (!mr.meta.spool_path.empty()) {
-        main_->offload([path = mr.meta.spool_path] { ::unlink(path.c_str()); }, nullptr);
-      }
+      rt_->spool_slots->release(mr.meta.spool_path);
       if (it != entries_.end()) entries_.erase(it);
       continue;
     }
-    if (it == entries_.end()) continue;  // deleted by the operator meanwhile
+    if (it == entries_.end()) continue;
     if (it->second.hold_requested) {
       it->second.state = State::Held;
       continue;
@@ -536,9 +532,7 @@ void QueueManager::remove(const std::string& id, std::function<void(Result<size_
         for (const auto& i : ids) {
           auto m = queue::Journal::load(db, i, false);
           if (!m) return m.error();
-          if (!m->empty() && !m->front().spool_path.empty()) {
-            spools->push_back(m->front().spool_path);
-          }
+          spools->push_back(m->empty() ? std::string() : m->front().spool_path);
           if (auto st = queue::Journal::deleteMessage(db, i); !st) return st;
         }
         return okStatus();
@@ -549,16 +543,19 @@ void QueueManager::remove(const std::string& id, std::function<void(Result<size_
             done(st.error());
             return;
           }
-          for (const auto& i : ids) {
-            entries_.erase(i);
+          for (size_t k = 0; k < ids.size(); ++k) {
+            const std::string& i = ids[k];
+            auto it = entries_.find(i);
+            bool active = it != entries_.end() && it->second.state == State::Active;
+            if (active) {
+              release_after_job_[i] = (*spools)[k];  // a delivery job may be reading it
+            } else {
+              rt_->spool_slots->release((*spools)[k]);
+            }
+            if (it != entries_.end()) entries_.erase(it);
             log::mail::info(log::Program::Qmgr, fmt::format("{}: removed by operator", i));
             log::mail::removed(i);
           }
-          main_->offload(
-              [spools] {
-                for (const auto& p : *spools) ::unlink(p.c_str());
-              },
-              nullptr);
           done(ids.size());
         });
       });

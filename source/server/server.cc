@@ -175,6 +175,7 @@ class Process {
   Runtime rt_;
   std::unique_ptr<event::Dispatcher> main_;
   std::unique_ptr<queue::Journal> journal_;
+  std::unique_ptr<SpoolSlots> spool_slots_;
   std::unique_ptr<QueueManager> qmgr_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<RequestServer> status_;
@@ -211,6 +212,8 @@ int Process::run() {
   }
   journal_ = std::move(journal.value());
   rt_.journal = journal_.get();
+  spool_slots_ = std::make_unique<SpoolSlots>(rt_.spool_dir);
+  rt_.spool_slots = spool_slots_.get();
   auto snap = makeSnapshot(cfg);
   if (!snap) {
     log::mail::warning(log::Program::Master, fmt::format("fatal: {}", snap.error().message()));

@@ -290,7 +290,7 @@ std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
 void SmtpConnection::startMessage() {
   queue_id_ = nextQueueId();
   arrival_us_ = nowMicros();
-  store_ = std::make_shared<MessageStore>(worker_->dispatcher(), rt_->spool_dir + "/" + queue_id_);
+  store_ = std::make_shared<MessageStore>(worker_->dispatcher(), *rt_->spool_slots);
   store_->onDrained([this] { updateReading(); });
   store_->append(receivedHeader(session_->envelope()));
 }

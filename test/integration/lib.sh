@@ -252,8 +252,11 @@ queue_count() {
 }
 queue_empty() { [[ "$(queue_count)" -eq 0 ]]; }
 
-# spool_count: files in the spool directory.
-spool_count() { find "$STATE_DIR/spool" -mindepth 1 | wc -l; }
+# spool_count: spool slots in use by queued messages. Free slots stay on disk to be reused
+# (they are never unlinked), so "nothing left behind" means no queue row names a slot.
+spool_count() { db_count "messages WHERE spool_path IS NOT NULL"; }
+# spool_file_count: files in the spool directory, free slots included.
+spool_file_count() { find "$STATE_DIR/spool" -mindepth 1 | wc -l; }
 
 # db_count TABLE: rows in queue.db (read-only; the server may be running).
 db_count() { sqlite3 -readonly "$STATE_DIR/queue.db" "SELECT count(*) FROM $1"; }

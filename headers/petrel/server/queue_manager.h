@@ -80,6 +80,8 @@ class QueueManager {
   std::unordered_map<std::string, Entry> entries_;
   std::deque<std::string> ready_;
   std::multimap<int64_t, std::string> deferred_;  // next attempt (unix seconds) -> id
+  // Spool slots of messages deleted while a delivery job was reading them.
+  std::unordered_map<std::string, std::string> release_after_job_;
   size_t jobs_ = 0;             // delivery jobs on the thread pool
   size_t updates_pending_ = 0;  // their results, not yet committed
   bool stopping_ = false;

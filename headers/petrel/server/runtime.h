@@ -20,6 +20,7 @@
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/restrictions.h"
 #include "petrel/queue/journal.h"
+#include "petrel/server/spool_slots.h"
 #include "petrel/tls/tls.h"
 
 namespace petrel::server {
@@ -87,6 +88,7 @@ class Runtime {
   event::Dispatcher* main = nullptr;  // the main loop: queue manager, control, status
   QueueManager* queue_manager = nullptr;  // lives on `main`
   std::string spool_dir;
+  SpoolSlots* spool_slots = nullptr;  // owned by the process, lives as long as the workers
   Metrics metrics;
   ConnectionLimiter limiter;
   AuthFailures auth_failures;

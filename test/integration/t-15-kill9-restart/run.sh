@@ -8,7 +8,7 @@
 # queued (CLI, queue.db, spool); once the obstacle is gone, `petrel queue flush` delivers each
 # exactly once, byte for byte, and the queue and spool end up empty. A third message, 5 MB
 # and half-sent (spooled, never acknowledged) when the SIGKILL hits, leaves nothing behind:
-# its spool file is gone after the restart and it is never queued or delivered.
+# its spool slot is free after the restart and it is never queued or delivered.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool sqlite3
 
@@ -51,9 +51,11 @@ EOF
 kill9_petrel
 
 assert_eq 2 "$(db_count messages)" "rows in queue.db messages after SIGKILL"
-assert_eq 2 "$(spool_count)" "spool files after SIGKILL (the 1 MB message and the half-sent one)"
+assert_eq 2 "$(spool_file_count)" "spool files after SIGKILL (the 1 MB message and the half-sent one)"
+assert_eq 1 "$(spool_count)" "spool slots named by the queue after SIGKILL (the 1 MB message)"
 start_petrel
-assert_eq 1 "$(spool_count)" "spool files after the restart (only the 1 MB message)"
+assert_eq 1 "$(spool_count)" "spool slots in use after the restart (only the 1 MB message)"
+assert_eq 2 "$(spool_file_count)" "spool files after the restart (the half-sent one is a free slot)"
 assert_log 'petrel/qmgr\[[0-9]+\]: recovered 2 queued messages' "recovery log line"
 wait_for 15 "both messages to be deferred after the restart" eval \
   '[[ $(log_count "to=<alice@example\.test>, relay=virtual, .*status=deferred") -ge 2 ]]'
