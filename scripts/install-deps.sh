@@ -8,10 +8,11 @@ level=${1:-test}
 build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-dev
             libyaml-cpp-dev libfmt-dev libcrypt-dev libssl-dev)
 # swaks needs the two Perl TLS modules for --tls; msmtp, smtplib, openssl s_client and a
-# real Dovecot are the TLS/AUTH peers; aiosmtpd is the "foreign" sink of the relay tests.
+# real Dovecot are the TLS/AUTH peers; aiosmtpd is the "foreign" sink of the relay tests;
+# dnslib is the DNS server of t-40-dns.
 test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-perl msmtp
-           openssl pflogsumm python3 python3-yaml python3-aiosmtpd sqlite3 curl procps
-           android-libboringssl-dev dovecot-core)
+           openssl pflogsumm python3 python3-yaml python3-aiosmtpd python3-dnslib sqlite3 curl
+           procps android-libboringssl-dev dovecot-core)
 bench_pkgs=(postfix)
 
 pkgs=("${build_pkgs[@]}")

@@ -47,10 +47,15 @@ void Cache::put(std::string_view name, Type type, const Answer& answer, uint64_t
   if (limits_.max_bytes == 0) return;
   uint32_t ttl = answer.ttl;
   switch (answer.status) {
-    case Answer::Status::Found: ttl = std::min(ttl, limits_.max_ttl); break;
+    case Answer::Status::Found:
+      ttl = std::min(ttl, limits_.max_ttl);
+      break;
     case Answer::Status::NxDomain:
-    case Answer::Status::NoData: ttl = std::min(ttl, limits_.max_negative_ttl); break;
-    case Answer::Status::TempFail: return;
+    case Answer::Status::NoData:
+      ttl = std::min(ttl, limits_.max_negative_ttl);
+      break;
+    case Answer::Status::TempFail:
+      return;
   }
   if (ttl == 0) return;
   std::string k = key(name, type);

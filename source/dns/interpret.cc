@@ -39,8 +39,8 @@ std::optional<std::string> rejectReason(const wire::Message& response, uint16_t 
     // Some servers drop the question from a truncated answer or from an error (FORMERR to an
     // EDNS query). Such a response carries no data; the worst a forger can do with it is
     // send us to TCP or to the next server, and he needs the id for that too.
-    bool no_data = response.tc || (response.rcode != wire::NoError &&
-                                   response.rcode != wire::NxDomain);
+    bool no_data =
+        response.tc || (response.rcode != wire::NoError && response.rcode != wire::NxDomain);
     if (no_data && response.answer.empty()) return std::nullopt;
     return std::string("no question section");
   }
@@ -55,8 +55,7 @@ std::optional<std::string> rejectReason(const wire::Message& response, uint16_t 
   return std::nullopt;
 }
 
-Outcome interpret(const wire::Message& response, std::string_view qname, Type qtype,
-                  int max_hops) {
+Outcome interpret(const wire::Message& response, std::string_view qname, Type qtype, int max_hops) {
   const uint16_t rcode = response.rcode;
   if (rcode != wire::NoError && rcode != wire::NxDomain) {
     Outcome out;
@@ -87,7 +86,7 @@ Outcome interpret(const wire::Message& response, std::string_view qname, Type qt
     }
     if (hops == max_hops) {
       return finalAnswer(Answer::Status::TempFail,
-                   fmt::format("CNAME chain from {} longer than {}", qname, max_hops));
+                         fmt::format("CNAME chain from {} longer than {}", qname, max_hops));
     }
     ++hops;
     chain_ttl = std::min(chain_ttl, sanitizeTtl(cname->ttl));
@@ -109,10 +108,18 @@ Outcome interpret(const wire::Message& response, std::string_view qname, Type qt
       ttl = std::min(ttl, sanitizeTtl(r->ttl));
       switch (qtype) {
         case Type::A:
-        case Type::AAAA: a.addresses.push_back(r->data); break;
-        case Type::MX: a.mx.push_back({r->preference, r->data}); break;
-        case Type::TXT: a.txt.push_back(r->data); break;
-        case Type::PTR: a.ptr.push_back(r->data); break;
+        case Type::AAAA:
+          a.addresses.push_back(r->data);
+          break;
+        case Type::MX:
+          a.mx.push_back({r->preference, r->data});
+          break;
+        case Type::TXT:
+          a.txt.push_back(r->data);
+          break;
+        case Type::PTR:
+          a.ptr.push_back(r->data);
+          break;
       }
     }
     a.status = Answer::Status::Found;
@@ -124,7 +131,8 @@ Outcome interpret(const wire::Message& response, std::string_view qname, Type qt
   // field, and without an SOA it is not cached (TTL 0). The SOA must belong to a zone that
   // contains the name, or it says nothing about it.
   auto soa = std::find_if(response.authority.begin(), response.authority.end(), [&](auto& r) {
-    return r.klass == wire::ClassIN && r.type == wire::TypeSOA && isSameOrAncestor(r.owner, current);
+    return r.klass == wire::ClassIN && r.type == wire::TypeSOA &&
+           isSameOrAncestor(r.owner, current);
   });
   bool has_soa = soa != response.authority.end();
   uint32_t negative_ttl =

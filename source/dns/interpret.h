@@ -33,7 +33,7 @@ struct Outcome {
   Kind kind = Kind::Retry;
   Answer answer;
   std::string chase_to;
-  int hops = 0;                  // CNAMEs followed in this response
+  int hops = 0;                     // CNAMEs followed in this response
   uint32_t chain_ttl = UINT32_MAX;  // smallest TTL among them
   std::string error;
 };

@@ -29,8 +29,8 @@ Status checkQueryName(std::string_view name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '*' || c == '/' || c == '.';
     if (!ok) {
-      return Error::permanent(fmt::format("invalid character 0x{:02x} in domain name",
-                                          static_cast<unsigned char>(c)));
+      return Error::permanent(
+          fmt::format("invalid character 0x{:02x} in domain name", static_cast<unsigned char>(c)));
     }
     if (c == '.') {
       if (label == 0) return Error::permanent(fmt::format("empty label in domain name {}", name));

@@ -26,6 +26,8 @@
 // the exact question); only answer-section records on the CNAME chain are used and only an
 // ancestor's SOA from the authority section; the additional section is never read. A rejected
 // datagram is counted and ignored, so it cannot end the try early either.
+#include "petrel/dns/resolver.h"
+
 #include <fmt/format.h>
 #include <uv.h>
 
@@ -36,7 +38,6 @@
 #include "cache.h"
 #include "interpret.h"
 #include "petrel/dns/names.h"
-#include "petrel/dns/resolver.h"
 #include "petrel/event/dispatcher.h"
 #include "servers.h"
 #include "wire.h"
@@ -109,8 +110,7 @@ class UvResolver final : public Resolver {
         loop_(dispatcher.loop()),
         options_(std::move(options)),
         servers_(std::move(servers)),
-        cache_(CacheLimits{options_.cache_max_bytes, options_.max_ttl,
-                           options_.max_negative_ttl}),
+        cache_(CacheLimits{options_.cache_max_bytes, options_.max_ttl, options_.max_negative_ttl}),
         buffer_(new char[BufferSize]) {}
 
   ~UvResolver() override {
@@ -264,8 +264,8 @@ void UvResolver::step(const RequestPtr& r) {
 
 void UvResolver::advance(const RequestPtr& r, const Outcome& o) {
   if (r->hops + o.hops > MaxCnameHops) {
-    finish(r, tempFail(fmt::format("CNAME chain from {} longer than {}", r->original,
-                                   MaxCnameHops)));
+    finish(r,
+           tempFail(fmt::format("CNAME chain from {} longer than {}", r->original, MaxCnameHops)));
     return;
   }
   if (o.kind == Outcome::Kind::Final) {
@@ -414,7 +414,8 @@ void UvResolver::onDatagram(Attempt* a, const uint8_t* data, size_t size) {
     ++stats_.rejected;
     // UDP: keep listening, the real answer may still come. TCP: the stream is not ours to
     // resynchronise; this server failed.
-    if (a->tcp_mode) tryFailed(a, fmt::format("bad answer from {} over TCP: {}", a->server.text, *why));
+    if (a->tcp_mode)
+      tryFailed(a, fmt::format("bad answer from {} over TCP: {}", a->server.text, *why));
     return;
   }
   if (msg->tc && !a->tcp_mode) {
@@ -550,9 +551,10 @@ void UvResolver::onTcpRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
   UvResolver* self = a->owner;
   if (nread < 0) {
     ++self->stats_.network_errors;
-    self->tryFailed(a, fmt::format("TCP from {}: {}", a->server.text,
-                                   nread == UV_EOF ? std::string("connection closed before the answer")
-                                                   : uvError(int(nread))));
+    self->tryFailed(a,
+                    fmt::format("TCP from {}: {}", a->server.text,
+                                nread == UV_EOF ? std::string("connection closed before the answer")
+                                                : uvError(int(nread))));
     return;
   }
   a->tcp_in.insert(a->tcp_in.end(), buf->base, buf->base + nread);
@@ -568,21 +570,30 @@ void UvResolver::onTcpRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
 
 std::string_view typeName(Type type) {
   switch (type) {
-    case Type::A: return "A";
-    case Type::AAAA: return "AAAA";
-    case Type::MX: return "MX";
-    case Type::TXT: return "TXT";
-    case Type::PTR: return "PTR";
+    case Type::A:
+      return "A";
+    case Type::AAAA:
+      return "AAAA";
+    case Type::MX:
+      return "MX";
+    case Type::TXT:
+      return "TXT";
+    case Type::PTR:
+      return "PTR";
   }
   return "?";
 }
 
 std::string_view statusName(Answer::Status status) {
   switch (status) {
-    case Answer::Status::Found: return "Found";
-    case Answer::Status::NxDomain: return "NxDomain";
-    case Answer::Status::NoData: return "NoData";
-    case Answer::Status::TempFail: return "TempFail";
+    case Answer::Status::Found:
+      return "Found";
+    case Answer::Status::NxDomain:
+      return "NxDomain";
+    case Answer::Status::NoData:
+      return "NoData";
+    case Answer::Status::TempFail:
+      return "TempFail";
   }
   return "?";
 }

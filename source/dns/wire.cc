@@ -108,8 +108,8 @@ Result<std::vector<uint8_t>> toWire(const ldns_pkt* pkt) {
   size_t size = 0;
   ldns_status st = ldns_pkt2wire(&wire, pkt, &size);
   if (st != LDNS_STATUS_OK) {
-    return Error::permanent(fmt::format("cannot encode DNS message: {}",
-                                        ldns_get_errorstr_by_id(st)));
+    return Error::permanent(
+        fmt::format("cannot encode DNS message: {}", ldns_get_errorstr_by_id(st)));
   }
   std::vector<uint8_t> out(wire, wire + size);
   std::free(wire);  // LDNS_MALLOC is malloc
@@ -132,13 +132,20 @@ Result<ldns_rdf*> toDname(std::string_view name) {
 
 std::string rcodeName(uint16_t rcode) {
   switch (rcode) {
-    case NoError: return "NOERROR";
-    case FormErr: return "FORMERR";
-    case ServFail: return "SERVFAIL";
-    case NxDomain: return "NXDOMAIN";
-    case NotImp: return "NOTIMP";
-    case Refused: return "REFUSED";
-    default: return fmt::format("RCODE{}", rcode);
+    case NoError:
+      return "NOERROR";
+    case FormErr:
+      return "FORMERR";
+    case ServFail:
+      return "SERVFAIL";
+    case NxDomain:
+      return "NXDOMAIN";
+    case NotImp:
+      return "NOTIMP";
+    case Refused:
+      return "REFUSED";
+    default:
+      return fmt::format("RCODE{}", rcode);
   }
 }
 

@@ -93,9 +93,9 @@ struct ResponseSpec {
   uint16_t rcode = NoError;
   bool tc = false;
   bool keep_question = true;
-  std::vector<std::string> answer;
-  std::vector<std::string> authority;
-  std::vector<std::string> additional;
+  std::vector<std::string> answer = {};
+  std::vector<std::string> authority = {};
+  std::vector<std::string> additional = {};
 };
 Result<std::vector<uint8_t>> makeResponseForTest(const Message& query, const ResponseSpec& spec);
 

@@ -503,7 +503,7 @@ void ClientSession::onStartTlsReply(const Reply& r) {
   using client::TlsPolicy;
   if (r.code == 220) {
     state_ = State::Handshake;
-    out_.push_back(client::StartTls{});
+    out_.emplace_back(std::in_place_type<client::StartTls>);
     return;
   }
   if (r.code == 421) {
@@ -585,7 +585,7 @@ void ClientSession::onAuthReply(const Reply& r) {
     send(fmt::format("{}\r\n", auth::encodeBase64(c.password)), true);
   } else if (r.code / 100 == 4 || r.code / 100 == 5) {
     // Deferred, also for 535: wrong credentials are our configuration, not the recipients'.
-    connectionFailed(&r, "AUTH", "", "authentication failed", true);
+    connectionFailed(&r, "AUTH", "", "SASL authentication failed", true);
   } else {
     protocolError("unexpected reply to AUTH", &r, "AUTH");
   }
@@ -739,7 +739,8 @@ void ClientSession::onTransactionReply(const Reply& r) {
   }
   Pending p = pending_.front();
   pending_.pop_front();
-  static constexpr std::string_view Names[] = {"RSET", "MAIL FROM", "RCPT TO", "DATA", "end of DATA"};
+  static constexpr std::string_view Names[] = {"RSET", "MAIL FROM", "RCPT TO", "DATA",
+                                               "end of DATA"};
   std::string_view command = Names[int(p.what)];
   int cls = r.code / 100;
   if (r.code == 421) {
@@ -787,7 +788,7 @@ void ClientSession::onTransactionReply(const Reply& r) {
       if (r.code == 354) {
         if (mail_ok_ && accepted_ > 0) {
           state_ = State::Body;
-          out_.push_back(client::SendBody{});
+          out_.emplace_back(std::in_place_type<client::SendBody>);
           return;
         }
         // A pipelining peer that says 354 although it accepted nobody: end the empty message
@@ -832,7 +833,7 @@ void ClientSession::onFinalReply(const Reply& r) {
 // --- Outcomes and endings ---
 
 void ClientSession::send(std::string bytes, bool secret) {
-  out_.push_back(client::Send{std::move(bytes), secret});
+  out_.emplace_back(client::Send{std::move(bytes), secret});
 }
 
 void ClientSession::settle(size_t i, RecipientStatus status, std::string dsn, const Reply* reply,
@@ -906,7 +907,7 @@ void ClientSession::sendQuit() {
 void ClientSession::close() {
   state_ = State::Closed;
   in_.clear();
-  out_.push_back(client::Close{});
+  out_.emplace_back(std::in_place_type<client::Close>);
 }
 
 std::string_view ClientSession::currentCommand() const {

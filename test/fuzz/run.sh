@@ -5,15 +5,16 @@
 # Inputs that once crashed a target live in test/fuzz/regressions/<target>/ and are replayed
 # first on every run. Work files (binaries, corpora, crash artifacts) go to $PETREL_FUZZ_DIR
 # (default ${TMPDIR:-/tmp}/petrel-fuzz); corpora are kept between runs. Seeds for the session
-# target are made from the golden dialogs in test/testdata/smtp/*.in. Exit status 1 when a
-# target failed to build or found a crash; the crash input is printed with how to replay it.
+# targets are made from the golden dialogs in test/testdata/smtp/*.in and smtp-client/*.in.
+# Exit status 1 when a target failed to build or found a crash; the crash input is printed with
+# how to replay it.
 set -euo pipefail
 
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz address_fuzz config_fuzz sasl_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -67,6 +68,66 @@ for name in sorted(os.listdir(src)):
 PY
 }
 
+# Seeds for the client target: the client golden dialogs (3 bytes of settings and job shape,
+# then the server bytes; D: and later J: steps become 0xFF events, see smtp_client_fuzz.cc).
+seed_client() {
+  local out="$work/seeds/smtp_client_fuzz"
+  mkdir -p "$out"
+  python3 - "$root/test/testdata/smtp-client" "$out" <<'PY'
+import os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+def unescape(s):
+    s = re.sub(r'\{\{(\d+)\*(.)\}\}', lambda m: m.group(2) * int(m.group(1)), s)
+    b = bytearray(); i = 0; raw = s.encode()
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x5c and i + 1 < len(raw):
+            n = chr(raw[i + 1])
+            if n in 'rnt\\':
+                b += {'r': b'\r', 'n': b'\n', 't': b'\t', '\\': b'\\'}[n]; i += 2; continue
+            if n == 'x':
+                b.append(int(raw[i + 2:i + 4], 16)); i += 4; continue
+        b.append(c); i += 1
+    return bytes(b)
+policies = {'none': 0, 'may': 1, 'encrypt': 2, 'verify': 3}
+events = {'tls started': b's', 'timeout': b't', 'closed': b'p', 'quit': b'q'}
+for name in sorted(os.listdir(src)):
+    if not name.endswith('.in'):
+        continue
+    header = bytearray([1, 0, 0])
+    body = bytearray()
+    jobs = 0
+    for line in open(os.path.join(src, name), encoding='utf-8'):
+        line = line.rstrip('\n')
+        m = re.match(r'#set (\w+)=(.*)', line)
+        if m:
+            k, v = m.groups()
+            if k == 'tls': header[0] = (header[0] & ~3) | policies.get(v, 1)
+            if k == 'implicit_tls': header[0] |= 4
+            if k == 'auth': header[0] |= 8
+            if k == 'auth_plaintext': header[0] |= 16
+        elif line.startswith('J: '):
+            jobs += 1
+            if jobs > 1:
+                body += b'\xffn'; continue
+            words = line[3:].split(' ')
+            header[1] = min(4, sum(w.startswith('to=') for w in words))
+            if '8bit' in words: header[1] |= 8
+            if 'smtputf8' in words: header[1] |= 16
+            if any(w.startswith('to=') and '\\x' in w for w in words): header[1] |= 32
+            if any(w.startswith(('notify=', 'orcpt=')) for w in words): header[1] |= 64
+            size = next((int(w[5:]) for w in words if w.startswith('size=')), 0)
+            header[2] = sum(size > limit for limit in (0, 100, 1000, 10000))
+        elif line.startswith(('S: ', 'S+: ')):
+            data = unescape(line[line.index(' ') + 1:]).replace(b'\xff', b'\xff\xff')
+            body += data + (b'\r\n' if line.startswith('S: ') else b'') + b'\xff.'
+        elif line.startswith('D: tls failed'): body += b'\xfff'
+        elif line.startswith('D: '): body += b'\xff' + events.get(line[3:], b'.')
+    with open(os.path.join(out, name[:-3]), 'wb') as f:
+        f.write(bytes(header) + bytes(body))
+PY
+}
+
 seed_address() {
   local out="$work/seeds/address_fuzz"
   mkdir -p "$out"
@@ -98,6 +159,7 @@ seed_sasl() {
 }
 
 seed_session
+seed_client
 seed_address
 seed_config
 seed_sasl
@@ -119,10 +181,15 @@ for t in "${targets[@]}"; do
     continue
   fi
   mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
+  # A target that never crashed has no regressions/ directory (libFuzzer refuses a missing one).
+  regressions=()
+  if [ -d "$root/test/fuzz/regressions/$t" ]; then
+    regressions=("$root/test/fuzz/regressions/$t")
+  fi
   echo "== $t: running ${seconds}s"
   if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 -dict="$dict" \
       -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" "$work/seeds/$t" \
-      "$root/test/fuzz/regressions/$t" \
+      "${regressions[@]}" \
       >"$work/$t.log" 2>&1; then
     grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done' "$work/$t.log" || true
     echo "== $t: ok ($(ls "$work/corpus/$t" | wc -l) corpus files)"

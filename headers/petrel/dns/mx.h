@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "petrel/dns/resolver.h"
@@ -18,15 +19,15 @@ namespace petrel::dns {
 // spreads across equal MX hosts (RFC 5321 5.1: "the SMTP client SHOULD try them in random
 // order"). Exchanges are kept as they are, "." included: a null MX mixed with other records
 // is a broken zone and the caller skips the "." entry.
-template <std::uniform_random_bit_generator Rng>
-std::vector<MxRecord> sortMx(std::vector<MxRecord> mx, Rng&& rng) {
+template <typename Rng>
+requires std::uniform_random_bit_generator<std::remove_cvref_t<Rng>> std::vector<MxRecord> sortMx(
+    std::vector<MxRecord> mx, Rng&& rng) {
   std::stable_sort(mx.begin(), mx.end(), [](const MxRecord& a, const MxRecord& b) {
     return a.preference < b.preference;
   });
   for (auto first = mx.begin(); first != mx.end();) {
-    auto last = std::find_if(first, mx.end(), [&](const MxRecord& r) {
-      return r.preference != first->preference;
-    });
+    auto last = std::find_if(first, mx.end(),
+                             [&](const MxRecord& r) { return r.preference != first->preference; });
     std::shuffle(first, last, rng);
     first = last;
   }

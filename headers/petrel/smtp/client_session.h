@@ -27,8 +27,13 @@
 // - 8-bit content to a peer without 8BITMIME is sent as it is, without BODY=: RFC 6152 makes
 //   downgrading optional, converting to quoted-printable breaks signatures, and practically
 //   every server takes 8-bit data. A message needing SMTPUTF8 is never downgraded (5.6.7).
-// - A peer that offers neither DSN nor the ones we ask for: NOTIFY/ORCPT/RET/ENVID are left
-//   out and JobResult::peer_dsn says so (RFC 3461 4.1: we then owe "relayed" DSNs).
+// - A peer without DSN: NOTIFY/ORCPT/RET/ENVID are left out and JobResult::peer_dsn says so
+//   (RFC 3461 4.1: we then owe "relayed" DSNs). An ORCPT we cannot encode is left out too.
+// - A 5xx to the greeting, EHLO+HELO or AUTH defers (Outcome::host_failure): the host refuses
+//   us, not the recipients; the driver may try the next MX, and the queue lifetime bounces.
+//   Only MAIL, RCPT, DATA and end-of-data answers (and our SIZE/SMTPUTF8 checks) bounce.
+// - A pipelining peer that answers DATA with 354 after refusing every RCPT gets a lone "."
+//   (the empty message ends the transaction; no content is sent).
 // - CHUNKING is recorded but not used: DATA is enough for 7bit and 8BITMIME content.
 // - After a transaction that ended without the final DATA reply (no recipient accepted, DATA
 //   refused) the next job starts with RSET; quit() needs none.
@@ -145,6 +150,9 @@ class ClientSession {
   // Waits for the greeting; the first job is sent once the connection is set up.
   ClientSession(client::Settings settings, client::Job job);
 
+  // Bytes from the peer, split anywhere (after StartTls: the TLS engine's plaintext). Replies
+  // are taken as they complete; a line over 4 KiB or a reply over 128 lines is a protocol error,
+  // so at most one reply line is ever buffered.
   client::Actions onInput(std::string_view bytes);
   // The TLS handshake after StartTls succeeded (certificate checks included); EHLO again.
   client::Actions onTlsStarted();

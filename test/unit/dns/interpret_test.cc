@@ -237,8 +237,8 @@ TEST(DnsInterpret, NxDomainTtlIsTheSmallerOfSoaTtlAndMinimum) {
 }
 
 TEST(DnsInterpret, NxDomainWithoutSoaIsNotCacheable) {
-  Outcome o = interpret(response("nope.example.org", Type::A, wire::NxDomain), "nope.example.org",
-                        Type::A);
+  Outcome o =
+      interpret(response("nope.example.org", Type::A, wire::NxDomain), "nope.example.org", Type::A);
   EXPECT_EQ(o.answer.status, Answer::Status::NxDomain);
   EXPECT_EQ(o.answer.ttl, 0u);
 }
@@ -284,7 +284,8 @@ TEST(DnsInterpret, TopBitTtlCountsAsZero) {
 // ---- interpret: server failures ------------------------------------------------------------
 
 TEST(DnsInterpret, ErrorRcodesMeanAskAnotherServer) {
-  for (uint16_t rcode : {wire::ServFail, wire::Refused, wire::FormErr, wire::NotImp, uint16_t(9)}) {
+  for (uint16_t rcode : std::initializer_list<uint16_t>{wire::ServFail, wire::Refused,
+                                                        wire::FormErr, wire::NotImp, uint16_t(9)}) {
     Outcome o = interpret(response("example.org", Type::A, rcode), "example.org", Type::A);
     EXPECT_EQ(o.kind, Outcome::Kind::Retry) << rcode;
     EXPECT_EQ(o.error, wire::rcodeName(rcode));

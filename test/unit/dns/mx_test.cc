@@ -21,8 +21,8 @@ TEST(DnsSortMx, AscendingPreference) {
 }
 
 TEST(DnsSortMx, EqualPreferencesAreShuffledWithinTheirGroup) {
-  const std::vector<MxRecord> mx = {{20, "b1"}, {10, "a1"}, {20, "b2"}, {10, "a2"},
-                                    {20, "b3"}, {30, "c"}};
+  const std::vector<MxRecord> mx = {{20, "b1"}, {10, "a1"}, {20, "b2"},
+                                    {10, "a2"}, {20, "b3"}, {30, "c"}};
   std::set<std::vector<std::string>> seen_a, seen_b;
   for (unsigned seed = 0; seed < 200; ++seed) {
     std::mt19937 rng(seed);
@@ -33,8 +33,8 @@ TEST(DnsSortMx, EqualPreferencesAreShuffledWithinTheirGroup) {
     EXPECT_EQ(first, (std::set<std::string>{"a1", "a2"}));
     EXPECT_EQ(middle, (std::set<std::string>{"b1", "b2", "b3"}));
     EXPECT_EQ(n[5], "c");
-    seen_a.insert({n[0], n[1]});
-    seen_b.insert({n[2], n[3], n[4]});
+    seen_a.insert(std::vector<std::string>{n[0], n[1]});
+    seen_b.insert(std::vector<std::string>{n[2], n[3], n[4]});
   }
   EXPECT_EQ(seen_a.size(), 2u);  // both orders of the two
   EXPECT_EQ(seen_b.size(), 6u);  // all 3! orders of the three

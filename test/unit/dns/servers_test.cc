@@ -12,7 +12,8 @@ namespace petrel::dns {
 namespace {
 
 uint16_t port(const ServerAddress& s) {
-  if (s.addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&s.addr)->sin_port);
+  if (s.addr.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&s.addr)->sin_port);
   return ntohs(reinterpret_cast<const sockaddr_in6*>(&s.addr)->sin6_port);
 }
 
@@ -29,12 +30,12 @@ TEST(DnsServers, ParseForms) {
     uint16_t port;
     const char* text;
   };
-  for (const Case& c : {Case{"192.0.2.53", AF_INET, 53, "192.0.2.53:53"},
-                        Case{"127.0.0.1:5353", AF_INET, 5353, "127.0.0.1:5353"},
-                        Case{"2001:db8::53", AF_INET6, 53, "[2001:db8::53]:53"},
-                        Case{"::1", AF_INET6, 53, "[::1]:53"},
-                        Case{"[::1]", AF_INET6, 53, "[::1]:53"},
-                        Case{"[2001:db8::53]:5300", AF_INET6, 5300, "[2001:db8::53]:5300"}}) {
+  for (const Case& c :
+       {Case{"192.0.2.53", AF_INET, 53, "192.0.2.53:53"},
+        Case{"127.0.0.1:5353", AF_INET, 5353, "127.0.0.1:5353"},
+        Case{"2001:db8::53", AF_INET6, 53, "[2001:db8::53]:53"},
+        Case{"::1", AF_INET6, 53, "[::1]:53"}, Case{"[::1]", AF_INET6, 53, "[::1]:53"},
+        Case{"[2001:db8::53]:5300", AF_INET6, 5300, "[2001:db8::53]:5300"}}) {
     auto s = parseServer(c.in);
     ASSERT_TRUE(s.ok()) << c.in << ": " << s.error().message();
     EXPECT_EQ(s->addr.ss_family, c.family) << c.in;
@@ -44,9 +45,9 @@ TEST(DnsServers, ParseForms) {
 }
 
 TEST(DnsServers, ParseErrorsAreConfigErrors) {
-  for (const char* in : {"", "dns.example", "192.0.2.53:", "192.0.2.53:0", "192.0.2.53:65536",
-                         "192.0.2.53:x", "[::1", "[::1]5353", "[::1]:", "[192.0.2.1]:53",
-                         "300.0.0.1", "2001:db8::zz"}) {
+  for (const char* in :
+       {"", "dns.example", "192.0.2.53:", "192.0.2.53:0", "192.0.2.53:65536", "192.0.2.53:x",
+        "[::1", "[::1]5353", "[::1]:", "[192.0.2.1]:53", "300.0.0.1", "2001:db8::zz"}) {
     auto s = parseServer(in);
     ASSERT_FALSE(s.ok()) << in;
     EXPECT_EQ(s.error().kind(), Error::Kind::Config) << in;
@@ -99,8 +100,9 @@ TEST_F(DnsServersFile, CallerListWithABadEntryIsAConfigError) {
 }
 
 TEST_F(DnsServersFile, FirstThreeValidNameservers) {
-  write("nameserver 192.0.2.1\nnameserver bogus\nnameserver 192.0.2.2:53\n"
-        "nameserver 2001:db8::2\nnameserver 192.0.2.3\nnameserver 192.0.2.4\n");
+  write(
+      "nameserver 192.0.2.1\nnameserver bogus\nnameserver 192.0.2.2:53\n"
+      "nameserver 2001:db8::2\nnameserver 192.0.2.3\nnameserver 192.0.2.4\n");
   auto s = loadServers({}, path_);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(texts(*s),

@@ -35,12 +35,15 @@ TEST(DnsWire, QueryHeaderAndQuestion) {
   ASSERT_TRUE(q.ok());
   const std::vector<uint8_t>& b = *q;
   ASSERT_GE(b.size(), 12u);
-  EXPECT_EQ(u16(b, 0), 0xbeef);             // id
-  EXPECT_EQ(u16(b, 2), 0x0100);             // QR=0, opcode QUERY, RD=1, nothing else
-  EXPECT_EQ(u16(b, 4), 1);                  // QDCOUNT
+  EXPECT_EQ(u16(b, 0), 0xbeef);                      // id
+  EXPECT_EQ(u16(b, 2), 0x0100);                      // QR=0, opcode QUERY, RD=1, nothing else
+  EXPECT_EQ(u16(b, 4), 1);                           // QDCOUNT
   EXPECT_EQ(u16(b, 6) + u16(b, 8) + u16(b, 10), 0);  // no other records without EDNS
   // 4mail7example3org0, then type and class; the case is sent as given.
-  const std::string wire_name("\x04Mail\x07" "Example\x03ORG\x00", 18);
+  const std::string wire_name(
+      "\x04Mail\x07"
+      "Example\x03ORG\x00",
+      18);
   EXPECT_EQ(std::string(b.begin() + 12, b.begin() + 12 + 18), wire_name);
   EXPECT_EQ(u16(b, 30), TypeMX);
   EXPECT_EQ(u16(b, 32), ClassIN);
@@ -89,11 +92,11 @@ TEST(DnsWire, HandWrittenResponseWithCompression) {
   // id 0x1234, QR RD RA, NOERROR; example.org A -> 192.0.2.1 TTL 300, the answer's owner
   // a compression pointer to offset 12.
   const std::vector<uint8_t> b = {
-      0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,  // header
-      0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x03, 'o', 'r', 'g', 0x00,      // qname
-      0x00, 0x01, 0x00, 0x01,                                                  // A IN
-      0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c,              // ptr, A IN 300
-      0x00, 0x04, 192, 0, 2, 1};
+      0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,        // header
+      0x07, 'e',  'x',  'a',  'm',  'p',  'l',  'e',  0x03, 'o',  'r',  'g',  0x00,  // qname
+      0x00, 0x01, 0x00, 0x01,                                                        // A IN
+      0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c,  // ptr, A IN 300
+      0x00, 0x04, 192,  0,    2,    1};
   Message m = parsed(b);
   EXPECT_EQ(m.id, 0x1234);
   EXPECT_TRUE(m.qr);
@@ -111,8 +114,8 @@ TEST(DnsWire, MalformedOctetsAreAnError) {
   const std::vector<uint8_t> short_header = {0x12, 0x34, 0x81};
   EXPECT_FALSE(parseMessage(short_header.data(), short_header.size()).ok());
   // ANCOUNT says 1, nothing follows the question.
-  std::vector<uint8_t> b = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
-                            0x00, 0x01, 'a', 0x00, 0x00, 0x01, 0x00, 0x01};
+  std::vector<uint8_t> b = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+                            0x00, 0x00, 0x01, 'a',  0x00, 0x00, 0x01, 0x00, 0x01};
   auto m = parseMessage(b.data(), b.size());
   EXPECT_FALSE(m.ok());
   // A compression pointer that points at itself.
@@ -123,8 +126,8 @@ TEST(DnsWire, MalformedOctetsAreAnError) {
 
 TEST(DnsWire, ARecords) {
   Message q = query("example.org", TypeA);
-  Message r = parsed(respond(q, {.answer = {"example.org. 300 IN A 192.0.2.1",
-                                            "EXAMPLE.org. 200 IN A 192.0.2.2"}}));
+  Message r = parsed(respond(
+      q, {.answer = {"example.org. 300 IN A 192.0.2.1", "EXAMPLE.org. 200 IN A 192.0.2.2"}}));
   EXPECT_EQ(r.id, 0x4242);
   EXPECT_TRUE(r.qr);
   ASSERT_EQ(r.questions.size(), 1u);
@@ -144,8 +147,8 @@ TEST(DnsWire, AaaaRecord) {
 
 TEST(DnsWire, MxRecords) {
   Message q = query("example.org", TypeMX);
-  Message r = parsed(respond(q, {.answer = {"example.org. 300 IN MX 10 MX1.example.org.",
-                                            "example.org. 300 IN MX 0 ."}}));
+  Message r = parsed(respond(
+      q, {.answer = {"example.org. 300 IN MX 10 MX1.example.org.", "example.org. 300 IN MX 0 ."}}));
   ASSERT_EQ(r.answer.size(), 2u);
   EXPECT_EQ(r.answer[0].preference, 10);
   EXPECT_EQ(r.answer[0].data, "mx1.example.org");
@@ -164,8 +167,9 @@ TEST(DnsWire, TxtStringsAreConcatenated) {
 
 TEST(DnsWire, PtrAndCnameTargets) {
   Message q = query("1.2.0.192.in-addr.arpa", TypePTR);
-  Message r = parsed(respond(q, {.answer = {"1.2.0.192.in-addr.arpa. 300 IN CNAME 1.0/26.2.0.192.in-addr.arpa.",
-                                            "1.0/26.2.0.192.in-addr.arpa. 300 IN PTR Host.Example.org."}}));
+  Message r = parsed(
+      respond(q, {.answer = {"1.2.0.192.in-addr.arpa. 300 IN CNAME 1.0/26.2.0.192.in-addr.arpa.",
+                             "1.0/26.2.0.192.in-addr.arpa. 300 IN PTR Host.Example.org."}}));
   ASSERT_EQ(r.answer.size(), 2u);
   EXPECT_EQ(r.answer[0].type, TypeCNAME);
   EXPECT_EQ(r.answer[0].data, "1.0/26.2.0.192.in-addr.arpa");

@@ -150,7 +150,9 @@ class ClientTranscript {
     }
     const std::vector<std::string> want = std::move(jobs_.front());
     jobs_.pop_front();
-    if (r.recipients.size() != want.size()) problem("RESULT does not have one outcome per recipient");
+    if (r.recipients.size() != want.size()) {
+      problem("RESULT does not have one outcome per recipient");
+    }
     for (size_t i = 0; i < r.recipients.size(); ++i) {
       const client::Outcome& o = r.recipients[i];
       std::string l = fmt::format("  <{}> {} {}", escapeBytes(o.recipient), toString(o.status),
@@ -166,8 +168,12 @@ class ClientTranscript {
       char cls = o.status == RecipientStatus::Delivered ? '2'
                  : o.status == RecipientStatus::Deferred ? '4'
                                                          : '5';
-      if (o.dsn.size() < 5 || o.dsn[0] != cls || o.dsn[1] != '.') problem("dsn does not match status");
-      if (o.status == RecipientStatus::Delivered && !body_sent_) problem("delivered without a body");
+      if (o.dsn.size() < 5 || o.dsn[0] != cls || o.dsn[1] != '.') {
+        problem("dsn does not match status");
+      }
+      if (o.status == RecipientStatus::Delivered && !body_sent_) {
+        problem("delivered without a body");
+      }
       if (!o.reply && o.detail.empty()) problem("outcome without a reason");
     }
   }
@@ -641,7 +647,9 @@ TEST(DotStuff, OutputIsCrlfCleanAndEndsOnce) {
       ASSERT_LT(i + 1, out.size());
       EXPECT_EQ(out[i + 1], '\n') << i;
     }
-    if (out[i] == '\n') EXPECT_EQ(out[i - 1], '\r') << i;
+    if (out[i] == '\n') {
+      EXPECT_EQ(out[i - 1], '\r') << i;
+    }
   }
   EXPECT_EQ(out.find("\r\n.\r\n"), out.size() - 5);
 }
