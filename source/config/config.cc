@@ -365,6 +365,8 @@ class Loader {
   std::optional<uint64_t> number(const Field& f, uint64_t min, uint64_t max);
   std::optional<uint64_t> size(const Field& f);
   std::optional<uint64_t> duration(const Field& f);
+  std::optional<uint64_t> quantity(const Field& f, std::string_view expected,
+                                   std::optional<uint64_t> (*parse)(std::string_view));
   std::optional<bool> boolean(const Field& f);
   std::optional<std::string> path(const Field& f);
   std::optional<Endpoint> endpoint(const Field& f);
@@ -491,15 +493,16 @@ std::optional<uint64_t> Loader::number(const Field& f, uint64_t min, uint64_t ma
   return v;
 }
 
-std::optional<uint64_t> Loader::size(const Field& f) {
-  constexpr std::string_view Expected = "a size such as 25MB, 512k or 1000 (bytes)";
-  auto s = scalar(f, Expected);
+// A positive quantity with an optional unit suffix; `parse` is parseSize or parseDuration.
+std::optional<uint64_t> Loader::quantity(const Field& f, std::string_view expected,
+                                         std::optional<uint64_t> (*parse)(std::string_view)) {
+  auto s = scalar(f, expected);
   if (!s) {
     return std::nullopt;
   }
-  auto v = parseSize(*s);
+  auto v = parse(*s);
   if (!v) {
-    report(f, fmt::format("expected {}, got '{}'", Expected, *s));
+    report(f, fmt::format("expected {}, got '{}'", expected, *s));
     return std::nullopt;
   }
   if (*v == 0) {
@@ -509,22 +512,12 @@ std::optional<uint64_t> Loader::size(const Field& f) {
   return v;
 }
 
+std::optional<uint64_t> Loader::size(const Field& f) {
+  return quantity(f, "a size such as 25MB, 512k or 1000 (bytes)", &parseSize);
+}
+
 std::optional<uint64_t> Loader::duration(const Field& f) {
-  constexpr std::string_view Expected = "a duration such as 30s, 5m, 4h, 5d or 300 (seconds)";
-  auto s = scalar(f, Expected);
-  if (!s) {
-    return std::nullopt;
-  }
-  auto v = parseDuration(*s);
-  if (!v) {
-    report(f, fmt::format("expected {}, got '{}'", Expected, *s));
-    return std::nullopt;
-  }
-  if (*v == 0) {
-    report(f, "must not be zero");
-    return std::nullopt;
-  }
-  return v;
+  return quantity(f, "a duration such as 30s, 5m, 4h, 5d or 300 (seconds)", &parseDuration);
 }
 
 std::optional<bool> Loader::boolean(const Field& f) {

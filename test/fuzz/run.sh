@@ -13,6 +13,7 @@ set -euo pipefail
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
+export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
 targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz)
 
@@ -34,20 +35,9 @@ seed_session() {
   mkdir -p "$out"
   python3 - "$root/test/testdata/smtp" "$out" <<'PY'
 import os, re, sys
+sys.path.insert(0, os.environ['PETREL_FUZZ_HERE'])
+from golden_escapes import unescape
 src, out = sys.argv[1], sys.argv[2]
-def unescape(s):
-    s = re.sub(r'\{\{(\d+)\*(.)\}\}', lambda m: m.group(2) * int(m.group(1)), s)
-    b = bytearray(); i = 0; raw = s.encode()
-    while i < len(raw):
-        c = raw[i]
-        if c == 0x5c and i + 1 < len(raw):
-            n = chr(raw[i + 1])
-            if n in 'rnt\\':
-                b += {'r': b'\r', 'n': b'\n', 't': b'\t', '\\': b'\\'}[n]; i += 2; continue
-            if n == 'x':
-                b.append(int(raw[i + 2:i + 4], 16)); i += 4; continue
-        b.append(c); i += 1
-    return bytes(b)
 for name in sorted(os.listdir(src)):
     if not name.endswith('.in'):
         continue
@@ -75,20 +65,9 @@ seed_client() {
   mkdir -p "$out"
   python3 - "$root/test/testdata/smtp-client" "$out" <<'PY'
 import os, re, sys
+sys.path.insert(0, os.environ['PETREL_FUZZ_HERE'])
+from golden_escapes import unescape
 src, out = sys.argv[1], sys.argv[2]
-def unescape(s):
-    s = re.sub(r'\{\{(\d+)\*(.)\}\}', lambda m: m.group(2) * int(m.group(1)), s)
-    b = bytearray(); i = 0; raw = s.encode()
-    while i < len(raw):
-        c = raw[i]
-        if c == 0x5c and i + 1 < len(raw):
-            n = chr(raw[i + 1])
-            if n in 'rnt\\':
-                b += {'r': b'\r', 'n': b'\n', 't': b'\t', '\\': b'\\'}[n]; i += 2; continue
-            if n == 'x':
-                b.append(int(raw[i + 2:i + 4], 16)); i += 4; continue
-        b.append(c); i += 1
-    return bytes(b)
 policies = {'none': 0, 'may': 1, 'encrypt': 2, 'verify': 3}
 events = {'tls started': b's', 'timeout': b't', 'closed': b'p', 'quit': b'q'}
 for name in sorted(os.listdir(src)):
