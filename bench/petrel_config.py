@@ -5,6 +5,13 @@ lifted (as Postfix does for mynetworks) and Maildir fsync kept on; everything el
 mailbox table with alice@ and bob@example.test, is kept as in the quick start.
 
   petrel_config.py QUICKSTART.yaml OUT.yaml --dir DIR --smtp 127.0.0.1:2727 --status 127.0.0.1:8727
+      [--relayhost "[127.0.0.9]:2828"]
+
+--relayhost (the relay scenarios): send every non-local domain to that next hop (docs/relay.md:
+relay.relayhost, no MX lookup with [host]) without TLS (relay.tls: none; Postfix's smtp client
+has no TLS in the benchmark either), at most 20 connections to it at once
+(relay.destination_concurrency: 20, Postfix's default_destination_concurrency_limit).
+relay.mynetworks stays as in the quick start (127.0.0.1/32, where smtp-source connects from).
 """
 import argparse, os, yaml
 
@@ -14,6 +21,7 @@ ap.add_argument("out")
 ap.add_argument("--dir", required=True, help="directory for mail, state and log")
 ap.add_argument("--smtp", required=True)
 ap.add_argument("--status", required=True)
+ap.add_argument("--relayhost", default="", help="next hop for every non-local domain")
 a = ap.parse_args()
 
 with open(a.template) as f:
@@ -36,6 +44,12 @@ if maildir.get("fsync") is False:
 limits = cfg.setdefault("limits", {}) or {}
 cfg["limits"] = limits
 limits["connections_per_client"] = max(int(limits.get("connections", 500)), 500)
+if a.relayhost:
+    relay = cfg.get("relay") or {}
+    cfg["relay"] = relay
+    relay["relayhost"] = a.relayhost
+    relay["tls"] = "none"
+    relay["destination_concurrency"] = 20
 cfg.setdefault("log", {})
 cfg["log"]["file"] = os.path.join(d, "petrel.log")
 

@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <set>
@@ -449,6 +450,9 @@ class Loader {
   void loadSmtp(const Section& top, Config& c);
   void loadQueue(const Section& top, Config& c);
   void loadDelivery(const Section& top, Config& c);
+  void loadDns(const Section& top, Config& c);
+  void loadRelayhostAuth(const Field& f, Relay& r);
+  std::vector<std::string> domainList(const Field& f, const std::vector<std::string>& taken);
   void loadStatus(const Section& top, Config& c);
   void loadLog(const Section& top, Config& c);
 
@@ -461,6 +465,8 @@ class Loader {
   std::vector<YAML::Mark> listener_marks_;
   // Every listener's `restrictions:` field, checked once the restriction sets are known.
   std::vector<Field> restriction_refs_;
+  // The fields of the domains the last domainList() call returned.
+  std::vector<Field> domain_fields_;
   // Every name under restrictions:, valid or not (as declared_tables_).
   std::set<std::string> declared_restriction_sets_;
 };
@@ -626,7 +632,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   top.allowOnly({"hostname", "mail_root", "state_dir", "workers", "listeners",
                  "domains",  "tables",    "mailboxes", "aliases", "recipient_delimiter",
                  "limits",   "tls",       "auth",      "relay",   "restrictions",
-                 "smtp",     "queue",     "delivery",  "status",  "log"});
+                 "smtp",     "queue",     "delivery",  "dns",     "status",  "log"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -646,6 +652,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadSmtp(top, c);
   loadQueue(top, c);
   loadDelivery(top, c);
+  loadDns(top, c);
   loadStatus(top, c);
   loadLog(top, c);
   if (c.smtp.banner.empty()) {
@@ -883,18 +890,30 @@ void Loader::loadDomains(const Section& top, Config& c) {
     return;
   }
   Section domains(reporter_, *f);
-  domains.allowOnly({"local"});
-  const Field* local = domains.require("local", Hint);
-  if (local == nullptr) {
-    return;
+  domains.allowOnly({"local", "relay"});
+  if (const Field* local = domains.require("local", Hint)) {
+    c.local_domains = domainList(*local, {});
+    for (const Field& item : domain_fields_) {
+      c.local_domain_origins.push_back(reporter_.where(item.mark()));
+    }
   }
-  if (!local->value.IsSequence()) {
-    report(*local, fmt::format("expected a list of domains, got {}", describe(local->value)));
-    return;
+  if (const Field* relay = domains.find("relay"); relay != nullptr && !relay->value.IsNull()) {
+    c.relay_domains = domainList(*relay, c.local_domains);
+  }
+}
+
+// A list of domains, lower-cased; duplicates and domains already in `taken` are errors.
+// domain_fields_ gets the field of each domain returned.
+std::vector<std::string> Loader::domainList(const Field& f, const std::vector<std::string>& taken) {
+  std::vector<std::string> out;
+  domain_fields_.clear();
+  if (!f.value.IsSequence()) {
+    report(f, fmt::format("expected a list of domains, got {}", describe(f.value)));
+    return out;
   }
   size_t i = 0;
-  for (const YAML::Node& node : local->value) {
-    Field item = element(*local, node, i++);
+  for (const YAML::Node& node : f.value) {
+    Field item = element(f, node, i++);
     auto name = scalar(item, "a domain");
     if (!name) {
       continue;
@@ -902,14 +921,17 @@ void Loader::loadDomains(const Section& top, Config& c) {
     std::string domain = toLower(*name);
     if (!looksLikeDomain(domain)) {
       report(item, fmt::format("'{}' is not a valid domain name", *name));
-    } else if (std::find(c.local_domains.begin(), c.local_domains.end(), domain) !=
-               c.local_domains.end()) {
+    } else if (std::find(out.begin(), out.end(), domain) != out.end()) {
       report(item, fmt::format("duplicate domain '{}'", domain));
+    } else if (std::find(taken.begin(), taken.end(), domain) != taken.end()) {
+      report(item, fmt::format("'{}' is a local domain; a domain is either local or relayed",
+                               domain));
     } else {
-      c.local_domains.push_back(std::move(domain));
-      c.local_domain_origins.push_back(reporter_.where(item.mark()));
+      out.push_back(std::move(domain));
+      domain_fields_.push_back(item);
     }
   }
+  return out;
 }
 
 void Loader::loadMailboxes(const Section& top, Config& c) {
@@ -1119,7 +1141,51 @@ void Loader::loadRelay(const Section& top, Config& c) {
     return;
   }
   Section s(reporter_, *f);
-  s.allowOnly({"mynetworks"});
+  s.allowOnly({"mynetworks", "relayhost", "relayhost_auth", "transport", "tls", "tls_policy",
+               "tls_ca_file", "destination_concurrency", "connection_cache_time", "timeouts"});
+  Relay& r = c.relay;
+  if (const Field* h = s.find("relayhost"); h != nullptr && !h->value.IsNull()) {
+    if (auto v = scalar(*h, "a next hop such as [smtp.example.net]:587 or example.net")) {
+      if (auto hop = parseNextHop(*v)) {
+        r.relayhost = *hop;
+      } else {
+        report(*h, hop.error().message());
+      }
+    }
+  }
+  if (const Field* a = s.find("relayhost_auth"); a != nullptr && !a->value.IsNull()) {
+    loadRelayhostAuth(*a, r);
+    if (!r.relayhost) {
+      report(*a, "is used only with relay.relayhost, which is not set");
+    }
+  }
+  if (const Field* t = s.find("transport"); t != nullptr && !t->value.IsNull()) {
+    r.transport = tableRef(*t, c);
+  }
+  if (const Field* t = s.find("tls")) {
+    if (auto p = oneOf<TlsPolicy>(*t, {{"none", TlsPolicy::None},
+                                       {"may", TlsPolicy::May},
+                                       {"encrypt", TlsPolicy::Encrypt},
+                                       {"verify", TlsPolicy::Verify}})) {
+      r.tls = *p;
+    }
+  }
+  if (const Field* t = s.find("tls_policy"); t != nullptr && !t->value.IsNull()) {
+    r.tls_policy = tableRef(*t, c);
+  }
+  setPath(s, "tls_ca_file", r.tls_ca_file);
+  setNumber(s, "destination_concurrency", r.destination_concurrency, 1);
+  setDuration(s, "connection_cache_time", r.connection_cache_time);
+  if (const Field* t = s.find("timeouts")) {
+    Section ts(reporter_, *t);
+    ts.allowOnly({"connect", "greeting", "command", "data_init", "data_block", "data_done"});
+    setDuration(ts, "connect", r.timeouts.connect);
+    setDuration(ts, "greeting", r.timeouts.greeting);
+    setDuration(ts, "command", r.timeouts.command);
+    setDuration(ts, "data_init", r.timeouts.data_init);
+    setDuration(ts, "data_block", r.timeouts.data_block);
+    setDuration(ts, "data_done", r.timeouts.data_done);
+  }
   const Field* m = s.find("mynetworks");
   if (m == nullptr) {
     return;
@@ -1148,6 +1214,47 @@ void Loader::loadRelay(const Section& top, Config& c) {
   }
   c.relay.mynetworks = std::move(blocks);
   c.relay.mynetworks_origin = reporter_.where(m->mark());
+}
+
+// relay.relayhost_auth: the password comes from a file (first line), never from the YAML,
+// so the config can be world-readable while the password file is not.
+void Loader::loadRelayhostAuth(const Field& f, Relay& r) {
+  Section s(reporter_, f);
+  if (!s.isMapping()) {
+    return;
+  }
+  s.allowOnly({"user", "password_file", "plaintext"});
+  Relay::Credentials cred;
+  if (const Field* u = s.require("user", "(the SASL user name for the relayhost)")) {
+    if (auto v = text(*u)) {
+      if (v->empty() || hasControlChars(*v)) {
+        report(*u, "must be a non-empty name without control characters");
+      } else {
+        cred.user = *v;
+      }
+    }
+  }
+  const Field* pf = s.require("password_file", "(a file whose first line is the password)");
+  if (pf != nullptr) {
+    if (auto p = path(*pf)) {
+      cred.password_file = *p;
+      std::ifstream in(*p);
+      std::string line;
+      if (!in || !std::getline(in, line)) {
+        report(*pf, fmt::format("cannot read {}: {}", *p, strerror(errno)));
+      } else {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) {
+          report(*pf, fmt::format("{}: the first line (the password) is empty", *p));
+        }
+        cred.password = std::move(line);
+      }
+    }
+  }
+  setBool(s, "plaintext", cred.plaintext);
+  if (!cred.user.empty() && !cred.password.empty()) {
+    r.relayhost_auth = std::move(cred);
+  }
 }
 
 void Loader::loadRestrictions(const Section& top, Config& c) {
@@ -1286,7 +1393,16 @@ void Loader::loadQueue(const Section& top, Config& c) {
     return;
   }
   Section s(reporter_, *f);
-  s.allowOnly({"max_lifetime", "min_backoff", "max_backoff", "delivery_concurrency"});
+  s.allowOnly({"max_lifetime", "min_backoff", "max_backoff", "delivery_concurrency",
+               "delay_warning"});
+  if (const Field* w = s.find("delay_warning")) {
+    // 0 (or off) turns the warning off; any other value is a duration.
+    if (w->value.IsScalar() && (w->value.Scalar() == "0" || w->value.Scalar() == "off")) {
+      c.queue.delay_warning = 0;
+    } else {
+      setDuration(s, "delay_warning", c.queue.delay_warning);
+    }
+  }
   setDuration(s, "max_lifetime", c.queue.max_lifetime);
   setDuration(s, "min_backoff", c.queue.min_backoff);
   setDuration(s, "max_backoff", c.queue.max_backoff);
@@ -1312,6 +1428,41 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     Section maildir(reporter_, *m);
     maildir.allowOnly({"fsync"});
     setBool(maildir, "fsync", c.delivery.maildir_fsync);
+  }
+}
+
+void Loader::loadDns(const Section& top, Config& c) {
+  const Field* f = top.find("dns");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"servers"});
+  const Field* servers = s.find("servers");
+  if (servers == nullptr || servers->value.IsNull()) {
+    return;
+  }
+  if (!servers->value.IsSequence()) {
+    report(*servers, fmt::format("expected a list such as [\"127.0.0.1:53\"], got {}",
+                                 describe(servers->value)));
+    return;
+  }
+  size_t i = 0;
+  for (const YAML::Node& node : servers->value) {
+    Field item = element(*servers, node, i++);
+    auto v = scalar(item, "a server address such as 192.0.2.53 or 127.0.0.1:5353");
+    if (!v) {
+      continue;
+    }
+    // "ip", "ip:port", "v6", "[v6]:port": an endpoint, or an address given without a port.
+    bool ok = parseEndpoint(*v).ok() || parseEndpoint(*v + ":53").ok() ||
+              parseEndpoint("[" + *v + "]:53").ok();
+    if (!ok) {
+      report(item, fmt::format("'{}' is not a server address (ip, ip:port or [ipv6]:port; "
+                               "names are not resolved)", *v));
+      continue;
+    }
+    c.dns.servers.push_back(*v);
   }
 }
 

@@ -81,4 +81,76 @@ Result<Endpoint> parseEndpoint(std::string_view text) {
   return Endpoint{*canonical, static_cast<uint16_t>(*number)};
 }
 
+std::string NextHop::toString() const {
+  std::string h = mx_lookup ? host : "[" + host + "]";
+  return port == 25 ? h : fmt::format("{}:{}", h, port);
+}
+
+Result<NextHop> parseNextHop(std::string_view text) {
+  text = trim(text);
+  if (text.starts_with("smtp:")) text.remove_prefix(5);
+  NextHop hop;
+  std::string_view host = text;
+  std::optional<std::string_view> port;
+  if (text.starts_with('[')) {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return Error::config("missing ']' in the next hop");
+    host = text.substr(1, close - 1);
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (!rest.starts_with(':')) return Error::config("expected ':port' after ']'");
+      port = rest.substr(1);
+    }
+    hop.mx_lookup = false;
+  } else if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (port) {
+    auto number = parseUnsigned(*port);
+    if (!number || *number < 1 || *number > 65535) {
+      return Error::config(fmt::format("port must be a number from 1 to 65535, got '{}'", *port));
+    }
+    hop.port = static_cast<uint16_t>(*number);
+  }
+  std::string h(host);
+  if (auto v6 = canonicalIp(AF_INET6, h)) {
+    if (hop.mx_lookup) return Error::config("an IPv6 next hop needs brackets, e.g. [2001:db8::1]");
+    hop.host = *v6;
+  } else if (auto v4 = canonicalIp(AF_INET, h)) {
+    if (hop.mx_lookup) {
+      return Error::config(fmt::format("'{}' is an address, not a domain: write [{}] to use it "
+                                       "without an MX lookup", h, h));
+    }
+    hop.host = *v4;
+  } else {
+    hop.host = toLower(h);
+    if (hop.host.ends_with('.')) hop.host.pop_back();
+    bool ok = !hop.host.empty() && hop.host.size() <= 253;
+    for (char ch : hop.host) {
+      ok = ok && (isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' || ch == '_');
+    }
+    if (!ok) return Error::config(fmt::format("'{}' is not a host name or [address]", h));
+  }
+  return hop;
+}
+
+std::optional<TlsPolicy> parseTlsPolicy(std::string_view word) {
+  if (word == "none") return TlsPolicy::None;
+  if (word == "may") return TlsPolicy::May;
+  if (word == "encrypt") return TlsPolicy::Encrypt;
+  if (word == "verify") return TlsPolicy::Verify;
+  return std::nullopt;
+}
+
+std::string_view toString(TlsPolicy policy) {
+  switch (policy) {
+    case TlsPolicy::None: return "none";
+    case TlsPolicy::May: return "may";
+    case TlsPolicy::Encrypt: return "encrypt";
+    case TlsPolicy::Verify: return "verify";
+  }
+  return "may";
+}
+
 }  // namespace petrel::config

@@ -118,6 +118,13 @@ Router::Router(const config::Config& cfg, lookup::Warn warn)
   for (const config::TableSpec& spec : cfg.aliases) {
     aliases_.push_back(lookup::makeTable(spec, warn));
   }
+  for (const std::string& domain : cfg.relay_domains) {
+    relay_domain_set_.insert(toLower(domain));
+  }
+  if (cfg.relay.transport) transport_ = lookup::makeTable(*cfg.relay.transport, warn);
+  if (cfg.relay.tls_policy) tls_policy_ = lookup::makeTable(*cfg.relay.tls_policy, warn);
+  relayhost_ = cfg.relay.relayhost;
+  default_tls_ = cfg.relay.tls;
 }
 
 bool Router::isLocalDomain(std::string_view domain) const {
@@ -128,6 +135,8 @@ void Router::refreshTables() const {
   for (const auto& table : mailboxes_) {
     table->refresh();
   }
+  if (transport_) transport_->refresh();
+  if (tls_policy_) tls_policy_->refresh();
   for (const auto& table : aliases_) {
     table->refresh();
   }

@@ -239,4 +239,59 @@ Result<std::vector<uint8_t>> makeResponseForTest(const Message& query, const Res
   return toWire(pkt.get());
 }
 
+Result<std::string> dnssecKeyRoundTripForTest(std::string_view owner, uint8_t algorithm) {
+  if (!ldns_key_algo_supported(algorithm)) {
+    return Error::permanent(fmt::format("DNSSEC algorithm {} is not supported", algorithm));
+  }
+  uint16_t bits = algorithm == LDNS_SIGN_RSASHA256 ? 1024 : 256;
+  ldns_key* key = ldns_key_new_frm_algorithm(ldns_signing_algorithm(algorithm), bits);
+  if (key == nullptr) {
+    return Error::temporary(fmt::format("cannot make a key of DNSSEC algorithm {}", algorithm));
+  }
+  // The key list owns the key from here on (ldns_key_list_free frees its keys).
+  std::unique_ptr<ldns_key_list, void (*)(ldns_key_list*)> keys(ldns_key_list_new(),
+                                                                ldns_key_list_free);
+  if (!keys || !ldns_key_list_push_key(keys.get(), key)) {
+    ldns_key_deep_free(key);
+    return Error::temporary("cannot allocate a key list");
+  }
+  auto zone = toDname(owner);
+  if (!zone) return zone.error();
+  ldns_key_set_pubkey_owner(key, *zone);
+  ldns_key_set_flags(key, LDNS_KEY_ZONE_KEY);
+
+  using RrList = std::unique_ptr<ldns_rr_list, void (*)(ldns_rr_list*)>;
+  RrList dnskeys(ldns_rr_list_new(), ldns_rr_list_deep_free);
+  ldns_rr* dnskey = ldns_key2rr(key);
+  if (dnskey == nullptr || !dnskeys || !ldns_rr_list_push_rr(dnskeys.get(), dnskey)) {
+    if (dnskey != nullptr) ldns_rr_free(dnskey);
+    return Error::temporary("ldns_key2rr failed");
+  }
+  ldns_key_set_keytag(key, ldns_calc_keytag(dnskey));
+
+  RrList rrset(ldns_rr_list_new(), ldns_rr_list_deep_free);
+  ldns_rr* a = nullptr;
+  std::string line = fmt::format("{}. 300 IN A 192.0.2.1", normalizedName(owner));
+  if (!rrset || ldns_rr_new_frm_str(&a, line.c_str(), 0, nullptr, nullptr) != LDNS_STATUS_OK ||
+      !ldns_rr_list_push_rr(rrset.get(), a)) {
+    if (a != nullptr) ldns_rr_free(a);
+    return Error::temporary("cannot make the RRset to sign");
+  }
+  RrList sigs(ldns_sign_public(rrset.get(), keys.get()), ldns_rr_list_deep_free);
+  if (!sigs || ldns_rr_list_rr_count(sigs.get()) != 1) {
+    return Error::temporary("ldns_sign_public made no signature");
+  }
+  ldns_status st = ldns_verify(rrset.get(), sigs.get(), dnskeys.get(), nullptr);
+  if (st != LDNS_STATUS_OK) {
+    return Error::permanent(
+        fmt::format("the signature does not verify: {}", ldns_get_errorstr_by_id(st)));
+  }
+  char* text = ldns_rr2str(dnskey);
+  if (text == nullptr) return Error::temporary("cannot print the DNSKEY record");
+  std::string out(text);
+  std::free(text);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 }  // namespace petrel::dns::wire

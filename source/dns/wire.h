@@ -99,4 +99,12 @@ struct ResponseSpec {
 };
 Result<std::vector<uint8_t>> makeResponseForTest(const Message& query, const ResponseSpec& spec);
 
+// Test hook for the BoringSSL build, where wire.cc, libldns and OpenSSL 3's libcrypto are one
+// sealed object (docs/dns.md, "Building with BoringSSL"): runs ldns's DNSSEC key code, which
+// works on OpenSSL 3 key objects. Makes a key of DNSSEC algorithm `algorithm` (8 RSASHA256,
+// 13 ECDSAP256SHA256, 15 ED25519) for the zone `owner`, turns it into its DNSKEY record
+// (ldns_key2rr), signs a one-record RRset with it and verifies that signature against the
+// DNSKEY. Returns the DNSKEY record in presentation form.
+Result<std::string> dnssecKeyRoundTripForTest(std::string_view owner, uint8_t algorithm);
+
 }  // namespace petrel::dns::wire

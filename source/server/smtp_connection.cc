@@ -186,7 +186,9 @@ smtp::RecipientVerdict SmtpConnection::checkRecipient(const std::string& address
     ctx.sasl_user = session_->authenticatedUser();
     ctx.sender = session_->envelope().mail.sender.text;
     ctx.recipient = address;
-    ctx.is_our_destination = [&router](std::string_view d) { return router.isLocalDomain(d); };
+    ctx.is_our_destination = [&router](std::string_view d) {
+      return router.isLocalDomain(d) || router.isRelayDomain(d);
+    };
     ctx.sender_owners = [this](std::string_view s) { return senderOwners(s); };
     policy::Decision d = it->second.evaluate(ctx);
     if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {

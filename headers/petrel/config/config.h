@@ -30,6 +30,23 @@ struct Endpoint {
 // (listeners bind to it, so no name resolution happens here); the port must be 1..65535.
 Result<Endpoint> parseEndpoint(std::string_view text);
 
+// A next hop as Postfix writes it (relayhost, transport entries): "[host]:port" or "[host]"
+// connects to host itself; "host:port" or "host" looks up host's MX records first. An
+// optional "smtp:" prefix is accepted. The port defaults to 25.
+struct NextHop {
+  std::string host;  // lower-cased domain, or an IP literal (IPv6 without brackets)
+  uint16_t port = 25;
+  bool mx_lookup = true;  // false for the bracketed form
+  std::string toString() const;  // "[10.0.0.5]:25", "example.org"
+  bool operator==(const NextHop&) const = default;
+};
+Result<NextHop> parseNextHop(std::string_view text);
+
+// Outbound STARTTLS policy per destination, as Postfix's smtp_tls_security_level.
+enum class TlsPolicy { None, May, Encrypt, Verify };
+std::optional<TlsPolicy> parseTlsPolicy(std::string_view word);  // "none" | "may" | ...
+std::string_view toString(TlsPolicy policy);
+
 // STARTTLS policy of a listener (RFC 3207, RFC 8314).
 enum class TlsMode {
   None,      // no STARTTLS
@@ -90,6 +107,7 @@ struct Queue {
   uint64_t min_backoff = 300;         // seconds; Default: 5m
   uint64_t max_backoff = 4 * 3600;    // seconds; Default: 4h
   uint32_t delivery_concurrency = 0;  // parallel delivery jobs; Default: 0 = 4 x cores
+  uint64_t delay_warning = 0;         // seconds; one "delayed" DSN after this; Default: 0 = off
 };
 
 struct Delivery {
@@ -117,10 +135,34 @@ struct Auth {
   std::optional<TableSpec> sender_login;
 };
 
+// Outbound SMTP (docs/relay.md).
 struct Relay {
   // Clients allowed to relay by permit_mynetworks. Default: [127.0.0.1/32, "::1/128"]
   std::vector<std::string> mynetworks = {"127.0.0.1/32", "::1/128"};
   std::string mynetworks_origin;  // "file:line:column" of the list, for error messages
+  std::optional<NextHop> relayhost;  // Default: null (deliver by MX)
+  struct Credentials {
+    std::string user;
+    std::string password;       // first line of password_file, read at load time
+    std::string password_file;  // absolute
+    bool plaintext = false;     // AUTH allowed without TLS; Default: false
+  };
+  std::optional<Credentials> relayhost_auth;  // Default: null
+  std::optional<TableSpec> transport;         // domain -> next hop; Default: null
+  TlsPolicy tls = TlsPolicy::May;             // Default: may
+  std::optional<TableSpec> tls_policy;        // domain -> none|may|encrypt|verify
+  std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  uint32_t destination_concurrency = 20;      // Default: 20
+  uint64_t connection_cache_time = 5;         // seconds; Default: 5s
+  struct Timeouts {  // seconds; defaults from RFC 5321 4.5.3.2
+    uint64_t connect = 30, greeting = 300, command = 300, data_init = 120, data_block = 180,
+             data_done = 600;
+  } timeouts;
+};
+
+struct Dns {
+  // "ip[:port]" entries. Default: empty = the nameservers of /etc/resolv.conf.
+  std::vector<std::string> servers;
 };
 
 // Postfix-style restriction lists for one listener; check names as in Postfix.
@@ -148,6 +190,7 @@ struct Config {
   std::vector<Listener> listeners;
   std::vector<std::string> local_domains;  // lower-cased
   std::vector<std::string> local_domain_origins;  // "file:line:column" of each, same order
+  std::vector<std::string> relay_domains;  // domains.relay, lower-cased; Default: none
   std::map<std::string, TableSpec> tables;
   std::optional<TableSpec> mailboxes;  // address -> Maildir path below mail_root
   std::vector<TableSpec> aliases;      // searched in order
@@ -165,6 +208,7 @@ struct Config {
   Smtp smtp;
   Queue queue;
   Delivery delivery;
+  Dns dns;
   Status status;
   Log log;
 };

@@ -63,6 +63,17 @@ class Router {
 
   // Case-insensitive.
   bool isLocalDomain(std::string_view domain) const;
+  // domains.relay: any recipient is accepted at RCPT and relayed (backup MX, gateway).
+  bool isRelayDomain(std::string_view domain) const;
+
+  // Where mail for a non-local `domain` goes (docs/relay.md): the relay.transport entry of the
+  // domain (then of each parent as ".parent"), else relay.relayhost, else the domain itself by
+  // MX. A failing table or an unusable transport entry is a temporary error: mail waits for
+  // the admin. Source: relay_route.cc.
+  Result<config::NextHop> nextHop(std::string_view domain) const;
+  // The outbound TLS policy for `domain`: its relay.tls_policy entry, else relay.tls. An
+  // unknown word in the table falls back to the stricter of `encrypt` and relay.tls.
+  config::TlsPolicy tlsPolicy(std::string_view domain) const;
 
   // `address` is the RCPT TO address without angle brackets. A bare "postmaster" (any case)
   // means postmaster@<first local domain> (RFC 5321 4.5.1).
@@ -100,6 +111,11 @@ class Router {
   std::string delimiters_;                            // any of these chars starts an extension
   std::vector<lookup::TablePtr> mailboxes_;           // zero or one table
   std::vector<lookup::TablePtr> aliases_;
+  std::unordered_set<std::string> relay_domain_set_;
+  lookup::TablePtr transport_;   // or null
+  lookup::TablePtr tls_policy_;  // or null
+  std::optional<config::NextHop> relayhost_;
+  config::TlsPolicy default_tls_ = config::TlsPolicy::May;
 };
 
 // RFC 5321 4.5.1: every local domain must accept mail for postmaster. Returns one error per

@@ -1,11 +1,16 @@
 // wire: queries built with ldns, and responses (made with ldns through makeResponseForTest, and
-// one written out by hand) parsed back into plain values.
+// one written out by hand) parsed back into plain values. Also ldns's DNSSEC key code (OpenSSL 3
+// underneath) in the same process as TLS handshakes: in the BoringSSL build that is what the
+// sealed ldns object is for (docs/dns.md, "Building with BoringSSL").
 #include "../../../source/dns/wire.h"
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "petrel/tls/tls.h"
 
 namespace petrel::dns::wire {
 namespace {
@@ -214,6 +219,118 @@ TEST(DnsWire, NormalizedName) {
   EXPECT_EQ(normalizedName("."), ".");
   EXPECT_EQ(normalizedName(""), ".");
   EXPECT_EQ(normalizedName("a\\."), "a\\.");  // an escaped dot belongs to the label
+}
+
+// --- DNSSEC keys (ldns_key2rr) next to TLS ---------------------------------------------------
+
+constexpr uint8_t RsaSha256 = 8, EcdsaP256Sha256 = 13, Ed25519 = 15;
+
+std::string dnskeyFor(uint8_t algorithm) {
+  auto r = dnssecKeyRoundTripForTest("Signed.Example.TEST.", algorithm);
+  EXPECT_TRUE(r.ok()) << "algorithm " << int(algorithm) << ": "
+                      << (r ? "" : r.error().message());
+  return r ? *r : std::string{};
+}
+
+void expectDnskey(uint8_t algorithm) {
+  std::string rr = dnskeyFor(algorithm);
+  EXPECT_EQ(rr.rfind("signed.example.test.\t", 0), 0u) << rr;
+  EXPECT_NE(rr.find("\tIN\tDNSKEY\t256 3 " + std::to_string(algorithm) + " "), std::string::npos)
+      << rr;
+}
+
+TEST(DnsWireDnssec, KeyToDnskeySignAndVerify) {
+  expectDnskey(RsaSha256);
+  expectDnskey(EcdsaP256Sha256);
+  expectDnskey(Ed25519);
+}
+
+TEST(DnsWireDnssec, EveryKeyIsNew) { EXPECT_NE(dnskeyFor(EcdsaP256Sha256), dnskeyFor(EcdsaP256Sha256)); }
+
+TEST(DnsWireDnssec, UnsupportedAlgorithm) {
+  EXPECT_FALSE(dnssecKeyRoundTripForTest("example.test", 200).ok());
+}
+
+std::string tlsTestdata(std::string_view file) {
+  return std::string(PETREL_SOURCE_ROOT) + "/test/testdata/tls/" + std::string(file);
+}
+
+// A TLS client and server engine (whichever library the build uses) joined in memory.
+struct TlsPair {
+  std::unique_ptr<tls::Engine> client;
+  std::unique_ptr<tls::Engine> server;
+
+  TlsPair() {
+    tls::ServerSettings settings;
+    settings.certificates = {
+        {tlsTestdata("mail.example.test.crt"), tlsTestdata("mail.example.test.key")}};
+    auto ctx = tls::ServerContext::create(settings);
+    EXPECT_TRUE(ctx) << ctx.error().message();
+    if (!ctx) return;
+    tls::ClientSettings cs;
+    cs.sni = "mail.example.test";
+    cs.verify = true;
+    cs.ca_file = tlsTestdata("ca.crt");
+    auto c = tls::Engine::client(cs);
+    auto s = tls::Engine::server(*ctx);
+    EXPECT_TRUE(c) << c.error().message();
+    EXPECT_TRUE(s) << s.error().message();
+    if (c && s) {
+      client = std::move(*c);
+      server = std::move(*s);
+    }
+  }
+
+  // One round of ciphertext each way; false when neither side had anything to send.
+  bool step() {
+    std::string to_server = client->takeOutput();
+    std::string to_client = server->takeOutput();
+    if (!to_server.empty()) EXPECT_TRUE(server->feed(to_server).ok());
+    if (!to_client.empty()) EXPECT_TRUE(client->feed(to_client).ok());
+    return !to_server.empty() || !to_client.empty();
+  }
+
+  void pump() {
+    for (int round = 0; round < 50 && step(); ++round) {
+    }
+  }
+
+  void expectWorking() {
+    ASSERT_TRUE(client && server);
+    pump();
+    EXPECT_TRUE(client->handshakeDone());
+    EXPECT_TRUE(server->handshakeDone());
+    EXPECT_TRUE(client->peerVerified()) << client->verifyError();
+    ASSERT_TRUE(client->write("EHLO dnssec.example.test\r\n").ok());
+    pump();
+    EXPECT_EQ(server->takePlaintext(), "EHLO dnssec.example.test\r\n");
+    ASSERT_TRUE(server->write("250 ok\r\n").ok());
+    pump();
+    EXPECT_EQ(client->takePlaintext(), "250 ok\r\n");
+  }
+};
+
+// ldns's key code and the TLS library in one process: before, between and in the middle of
+// handshakes. With -Dtls=boringssl, ldns must reach OpenSSL 3's libcrypto (sealed with it) and
+// the TLS engines BoringSSL, or this crashes in ldns_key2rr.
+TEST(DnsWireDnssec, InTheSameProcessAsTlsHandshakes) {
+  SCOPED_TRACE("TLS library: " + tls::libraryName());
+  TlsPair before;
+  before.expectWorking();
+
+  expectDnskey(EcdsaP256Sha256);
+  expectDnskey(RsaSha256);
+
+  TlsPair during;
+  ASSERT_TRUE(during.client && during.server);
+  EXPECT_TRUE(during.step());  // ClientHello out, the server's first flight back
+  expectDnskey(Ed25519);
+  expectDnskey(EcdsaP256Sha256);
+  during.expectWorking();
+
+  TlsPair after;
+  after.expectWorking();
+  expectDnskey(RsaSha256);
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+// Router: the next hop and TLS policy of a non-local domain (docs/relay.md, "Routing").
+#include <fmt/format.h>
+
+#include "petrel/core/strings.h"
+#include "petrel/delivery/router.h"
+
+namespace petrel::delivery {
+
+namespace {
+
+// The domain itself, then each parent as ".parent" (Postfix transport_maps matching with
+// parent_domain_matches_subdomains off: "example.org" does not match "a.example.org", but
+// ".example.org" does).
+std::vector<std::string> domainKeys(std::string_view domain) {
+  std::vector<std::string> keys{std::string(domain)};
+  for (size_t dot = domain.find('.'); dot != std::string_view::npos;
+       dot = domain.find('.', dot + 1)) {
+    keys.push_back(std::string(domain.substr(dot)));
+  }
+  return keys;
+}
+
+}  // namespace
+
+bool Router::isRelayDomain(std::string_view domain) const {
+  return relay_domain_set_.count(toLower(domain)) != 0;
+}
+
+Result<config::NextHop> Router::nextHop(std::string_view domain_text) const {
+  std::string domain = toLower(domain_text);
+  if (transport_) {
+    for (const std::string& key : domainKeys(domain)) {
+      lookup::LookupResult r = transport_->lookup(key);
+      if (r.status == lookup::LookupStatus::NotFound) continue;
+      if (r.status != lookup::LookupStatus::Found) return Error::temporary(r.error);
+      auto hop = config::parseNextHop(r.value);
+      if (!hop) {
+        return Error::temporary(fmt::format("{}: entry for {}: {}", transport_->describe(), key,
+                                            hop.error().message()));
+      }
+      return hop;
+    }
+  }
+  if (relayhost_) return *relayhost_;
+  config::NextHop hop;
+  hop.host = domain;
+  return hop;
+}
+
+config::TlsPolicy Router::tlsPolicy(std::string_view domain_text) const {
+  if (!tls_policy_) return default_tls_;
+  for (const std::string& key : domainKeys(toLower(domain_text))) {
+    lookup::LookupResult r = tls_policy_->lookup(key);
+    if (r.status == lookup::LookupStatus::NotFound) continue;
+    if (r.status == lookup::LookupStatus::Found) {
+      if (auto p = config::parseTlsPolicy(trim(r.value))) return *p;
+    }
+    // A broken entry or table must not weaken TLS.
+    return std::max(default_tls_, config::TlsPolicy::Encrypt);
+  }
+  return default_tls_;
+}
+
+}  // namespace petrel::delivery
