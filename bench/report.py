@@ -3,6 +3,8 @@
 
   report.py rep-line RAW
       one human-readable line for the last repetition in RAW.
+  report.py rep-ok RAW
+      exit status 0 if the last repetition in RAW delivered every message, 1 if not.
   report.py final RAW --run-info FILE --out RESULTS.jsonl [--text TABLE.txt]
       prints one table per scenario (medians over the successful repetitions, Petrel/Postfix
       ratios) and writes RESULTS.jsonl:
@@ -13,6 +15,8 @@
       Exit status 1 if any repetition failed (smtp-source error or not all messages delivered).
 
 smtpbench.py runs with --reps 1 each time and labels are "SERVER/SCENARIO/REP".
+Scenarios named relay-* count deliveries at the relay sink (run-bench.sh's SC_KIND), not in
+Maildirs; the run info then has the sink's address and its calibrated rate (sink_msgs_per_s).
 """
 import argparse, json, statistics, sys
 
@@ -43,13 +47,25 @@ def load_reps(path):
     return reps
 
 
+def is_relay(scenario):
+    return scenario.startswith("relay")
+
+
 def fmt_rep(r):
+    where = " to the sink" if is_relay(r["scenario"]) else ""
     s = (f"{r['server']:<7} {r['scenario']:<13} rep {r['rep']}: "
          f"accepted {r['accept_msgs_per_s']:.0f} msgs/s in {r['accept_s']:.2f} s, ")
     if r.get("e2e_deliveries_per_s"):
-        s += f"delivered {r['e2e_deliveries_per_s']:.0f} msgs/s in {r['e2e_s']:.2f} s, "
+        s += f"delivered{where} {r['e2e_deliveries_per_s']:.0f} msgs/s in {r['e2e_s']:.2f} s, "
+        if (r.get("delivered") or 0) > r["expected"]:
+            s += f"(counted {r['delivered']} for {r['expected']}: stray deliveries), "
+    elif r["rc"] == 0:
+        why = (f"no progress for the last {r.get('stall_s') or '?'} s" if r.get("stalled")
+               else "time limit")
+        s += (f"delivered{where} {r.get('delivered')}/{r['expected']} "
+              f"(INCOMPLETE: {why}, gave up {r.get('e2e_wait_s', 0):.0f} s after the last accept), ")
     else:
-        s += f"delivered {r.get('delivered')}/{r['expected']} (INCOMPLETE), "
+        s += f"delivered{where} {r.get('delivered')}/{r['expected']} (INCOMPLETE), "
     s += f"peak RSS {r['peak_rss_mb']:.1f} MB (PSS {r['peak_pss_mb']:.1f} MB, {r['peak_nproc']} procs)"
     if r.get("server_cpu_s") is not None:
         s += f", server CPU {r['server_cpu_s']:.2f} s"
@@ -94,10 +110,15 @@ def size_str(n):
     return f"{n // 1024} KB" if n % 1024 == 0 else f"{n} B"
 
 
-def table(scenario, sums):
+def table(scenario, sums, info):
     any_s = next(iter(sums.values()))
     lines = [f"== {scenario}: {any_s['sessions']} session(s) x {any_s['messages']} msgs x "
              f"{size_str(any_s['size'])}, medians over {max(s['reps'] for s in sums.values())} rep(s)"]
+    if is_relay(scenario):
+        sink_rate = info.get("sink_msgs_per_s")
+        lines.append(f"   relayed to the sink {info.get('relay_sink') or '?'}; delivered = messages the "
+                     f"sink received; the sink alone took "
+                     f"{f'{sink_rate:.0f}' if sink_rate else '?'} msgs/s")
     hdr = f"{'':<26}{'petrel':>12}{'postfix':>12}{'petrel/postfix':>17}"
     lines.append(hdr)
     rows = [("accepted msgs/s", "median_accept_msgs_per_s", "{:.0f}", "higher is better"),
@@ -114,12 +135,21 @@ def table(scenario, sums):
         lines.append(f"{name:<26}{cells[0]:>12}{cells[1]:>12}{rcell:>17}  {note}")
     okc = [f"{sums[s]['ok_reps']}/{sums[s]['reps']}" if s in sums else "-" for s in SERVERS]
     lines.append(f"{'successful reps':<26}{okc[0]:>12}{okc[1]:>12}")
+    if is_relay(scenario):
+        sink_rate = info.get("sink_msgs_per_s")
+        fastest = max((s["median_delivered_msgs_per_s"] or 0 for s in sums.values()), default=0)
+        if sink_rate and fastest > sink_rate / 2:
+            lines.append(f"WARNING: a server delivered {fastest:.0f} msgs/s, more than half of what the "
+                         f"sink alone takes ({sink_rate:.0f}): the sink may be the bottleneck")
+        if "petrel" in sums and info.get("petrel_relay_config") is False:
+            lines.append("NOTE: this Petrel binary rejected the relay settings (no outbound relay): "
+                         "its relay repetitions cannot succeed")
     return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["rep-line", "final"])
+    ap.add_argument("mode", choices=["rep-line", "rep-ok", "final"])
     ap.add_argument("raw")
     ap.add_argument("--run-info", default="")
     ap.add_argument("--out", default="")
@@ -131,8 +161,11 @@ def main():
         if reps:
             print(fmt_rep(reps[-1]))
         return 0
+    if a.mode == "rep-ok":
+        return 0 if reps and reps[-1]["ok"] else 1
 
     out_lines = []
+    info = {}
     if a.run_info:
         with open(a.run_info) as f:
             info = json.load(f)
@@ -163,7 +196,7 @@ def main():
                 "server_cpu_per_msg": ratio(p["median_server_cpu_ms_per_msg"],
                                             q["median_server_cpu_ms_per_msg"]),
             })
-        texts.append(table(sc, sums))
+        texts.append(table(sc, sums, info))
 
     failed = [r for r in reps if not r["ok"]]
     text = "\n\n".join(texts)

@@ -32,6 +32,7 @@ const char* programName(Program p) {
     case Program::Smtpd: return "smtpd";
     case Program::Qmgr: return "qmgr";
     case Program::Virtual: return "virtual";
+    case Program::Smtp: return "smtp";
     case Program::Bounce: return "bounce";
     case Program::Cleanup: return "cleanup";
   }
@@ -138,12 +139,12 @@ void queued(std::string_view id, std::string_view from, uint64_t size, size_t nr
         fmt::format("{}: from=<{}>, size={}, nrcpt={} (queue active)", id, from, size, nrcpt));
 }
 
-void delivery(std::string_view id, std::string_view to, std::string_view orig_to,
-              std::string_view relay, double delay, const Delays& d, std::string_view dsn,
+void delivery(Program program, std::string_view id, std::string_view to,
+              std::string_view orig_to, std::string_view relay, double delay, const Delays& d, std::string_view dsn,
               std::string_view status, std::string_view text) {
   std::string orig = orig_to.empty() || orig_to == to ? std::string()
                                                       : fmt::format("orig_to=<{}>, ", orig_to);
-  write(Program::Virtual,
+  write(program,
         fmt::format("{}: to=<{}>, {}relay={}, delay={}, delays={}/{}/{}/{}, dsn={}, status={} ({})",
                     id, to, orig, relay, delayText(delay), delayText(d.before_queue),
                     delayText(d.in_queue), delayText(d.setup), delayText(d.transmission), dsn,

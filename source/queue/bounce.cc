@@ -67,14 +67,29 @@ std::string composeBounce(const BounceInput& in) {
     if (!f.orcpt.empty()) add(fmt::format("Original-Recipient: {}", f.orcpt));
     add("Action: failed");
     add(fmt::format("Status: {}", f.status));
-    add(fmt::format("Diagnostic-Code: X-Petrel; {}", f.diagnostic));
+    if (!f.remote_mta.empty()) add(fmt::format("Remote-MTA: dns; {}", f.remote_mta));
+    if (!f.diagnostic_code.empty()) {
+      add(fmt::format("Diagnostic-Code: smtp; {}", f.diagnostic_code));
+    } else {
+      add(fmt::format("Diagnostic-Code: X-Petrel; {}", f.diagnostic));
+    }
   }
   add("");
   add(fmt::format("--{}", boundary));
-  add("Content-Description: Undelivered Message Headers");
-  add("Content-Type: text/rfc822-headers");
-  add("");
-  out.append(in.original_headers);
+  bool full = in.return_full && in.original.size() <= MaxReturnedContent &&
+              in.original.find("\r\n\r\n") != std::string_view::npos;
+  if (full) {
+    add("Content-Description: Undelivered Message");
+    add("Content-Type: message/rfc822");
+    add("");
+    out.append(in.original);
+    if (!in.original.ends_with("\r\n")) add("");
+  } else {
+    add("Content-Description: Undelivered Message Headers");
+    add("Content-Type: text/rfc822-headers");
+    add("");
+    out.append(headerSection(in.original));
+  }
   add("");
   add(fmt::format("--{}--", boundary));
   return out;

@@ -67,6 +67,16 @@ struct QueueManager::RecipientResult {
   enum class Kind { Sent, Deferred, Bounced } kind = Kind::Deferred;
   std::string dsn;
   std::string text;
+  std::string relay = "virtual";      // "virtual", "none" or "host[ip]:port"
+  std::optional<log::Delays> delays;  // relayed: its own job's times
+  std::string remote_mta;             // relayed: the host that answered (DSN Remote-MTA)
+  std::string diagnostic;             // relayed: its reply (DSN Diagnostic-Code)
+};
+
+// The recipients of one message that go to one next hop.
+struct PendingRelay {
+  RelayJob job;
+  std::vector<size_t> results;  // MessageResult::results index of each job recipient
 };
 
 struct QueueManager::MessageResult {
@@ -74,6 +84,8 @@ struct QueueManager::MessageResult {
   bool found = false;
   queue::StoredMessage meta;  // without body
   std::vector<RecipientResult> results;
+  std::vector<PendingRelay> relay;             // jobs for the relay agent
+  std::shared_ptr<const std::string> content;  // loaded when relayed
   std::optional<queue::StoredMessage> bounce;
   int64_t next_attempt = 0;  // for the deferred ones
   bool removed = false;      // filled in by the journal transaction
@@ -85,10 +97,20 @@ struct QueueManager::BatchResult {
   std::string error;  // the batch could not even read the queue
   int64_t start_us = 0;
   int64_t end_us = 0;
+  Snapshot snap;  // the configuration the batch routed with
 };
 
-QueueManager::QueueManager(event::Dispatcher& main, Runtime& runtime)
-    : main_(&main), rt_(&runtime), timer_(new uv_timer_t) {
+struct QueueManager::RelayInFlight {
+  MessageResult message;
+  Snapshot snap;
+  size_t outstanding = 0;
+  int64_t start_us = 0;
+};
+
+QueueManager::QueueManager(event::Dispatcher& main, Runtime& runtime,
+                           std::unique_ptr<RelayAgent> relay)
+    : main_(&main), rt_(&runtime), timer_(new uv_timer_t), relay_(std::move(relay)) {
+  relay_->configure(*rt_->snapshot().config);
   uv_timer_init(main.loop(), timer_);
   timer_->data = this;
   uv_timer_start(
@@ -191,9 +213,9 @@ void QueueManager::launch(std::vector<std::string> ids) {
   ++jobs_;
   auto batch = std::make_shared<BatchResult>();
   batch->ids = std::move(ids);
-  Snapshot snap = rt_->snapshot();
+  batch->snap = rt_->snapshot();
   std::string path = rt_->journal->path();
-  main_->offload([batch, snap, path] { runBatch(*batch, snap, path); },
+  main_->offload([batch, path] { runBatch(*batch, batch->snap, path); },
                  [this, batch] { finishBatch(batch); });
 }
 
@@ -236,9 +258,8 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
       auto at = rcpt.address.rfind('@');
       std::string domain = at == std::string::npos ? "" : rcpt.address.substr(at + 1);
       if (!snap.router->isLocalDomain(domain)) {
-        rr.kind = Kind::Deferred;
-        rr.dsn = "4.4.1";
-        rr.text = "delivery to other hosts is not available in this version";
+        rr.relay = "none";
+        addRelayRecipient(mr, rr, domain, *snap.router);
       } else if (auto dir = snap.router->maildirFor(rcpt.address); !dir) {
         rr.kind = dir.error().temporary() ? Kind::Deferred : Kind::Bounced;
         rr.dsn = dir.error().temporary() ? "4.3.0" : "5.1.1";
@@ -258,6 +279,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
       }
       mr.results.push_back(std::move(rr));
     }
+    if (!mr.relay.empty()) loadRelayContent(mr, m);
   }
   delivery::deliverMaildirBatch(items, cfg.delivery.maildir_fsync, cfg.hostname);
   for (size_t i = 0; i < items.size(); ++i) {
@@ -273,77 +295,169 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
       rr.text = items[i].result.error().message();
     }
   }
-  // Expiry, next attempts and bounces.
-  int64_t now = nowSeconds();
   li = 0;
   for (auto& mr : batch.messages) {
     if (!mr.found) continue;
-    const queue::StoredMessage& m = loaded[li++];
-    bool expired = now - m.arrival_us / 1000000 > int64_t(cfg.queue.max_lifetime);
-    int64_t max_attempts = 0;
-    std::vector<queue::FailedRecipient> failed;
-    for (auto& rr : mr.results) {
-      if (rr.kind == Kind::Deferred && expired) {
-        rr.kind = Kind::Bounced;
-        rr.text = fmt::format("message expired in queue: {}", rr.text);
-        rr.dsn = "4.4.7";
-      }
-      if (rr.kind == Kind::Deferred) max_attempts = std::max(max_attempts, rr.rcpt.attempts + 1);
-      if (rr.kind == Kind::Bounced && notifyOnFailure(rr.rcpt.dsn_notify)) {
-        failed.push_back({rr.rcpt.address, rr.rcpt.dsn_orcpt, rr.dsn, rr.text});
-      }
-    }
-    mr.next_attempt = now + int64_t(backoff(cfg.queue, max_attempts));
-    // Never bounce a bounce (null sender), RFC 5321 6.1.
-    if (!failed.empty() && !m.sender.empty()) {
-      queue::StoredMessage b;
-      b.id = nextQueueId();
-      b.arrival_us = nowMicros();
-      b.client = "local";
-      b.helo = cfg.hostname;
-      b.protocol = "LOCAL";
-      queue::BounceInput in;
-      in.original_id = m.id;
-      in.original_sender = m.sender;
-      in.envid = m.dsn_envid;
-      in.arrival_unix = m.arrival_us / 1000000;
-      in.hostname = cfg.hostname;
-      in.bounce_id = b.id;
-      in.date = rfc5322Now();
-      in.failed = std::move(failed);
-      std::string headers_copy;
-      if (m.spool_path.empty()) {
-        in.original_headers = queue::headerSection(m.body);
-      } else if (FILE* f = fopen(m.spool_path.c_str(), "rb")) {
-        headers_copy.resize(64 * 1024);
-        headers_copy.resize(fread(headers_copy.data(), 1, headers_copy.size(), f));
-        fclose(f);
-        in.original_headers = queue::headerSection(headers_copy);
-      }
-      b.body = queue::composeBounce(in);
-      b.size = b.body.size();
-      auto e = snap.router->expand(m.sender);
-      std::vector<std::string> to = e.outcome == delivery::Expansion::Outcome::Accepted
-                                        ? e.recipients
-                                        : std::vector<std::string>{m.sender};
-      for (size_t i = 0; i < to.size(); ++i) {
-        queue::StoredRecipient r;
-        r.idx = int64_t(i);
-        r.address = to[i];
-        r.orig_address = m.sender;
-        b.recipients.push_back(std::move(r));
-      }
-      mr.bounce = std::move(b);
-    }
-    mr.meta = m;
-    mr.meta.body.clear();
+    queue::StoredMessage& m = loaded[li++];
+    std::string body = std::move(m.body);
+    mr.meta = std::move(m);
+    if (mr.relay.empty()) settle(mr, snap, body);
   }
   batch.end_us = nowMicros();
 }
 
-// Main loop: log, count, and make the outcome durable in one journal transaction.
-void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
+// Expiry, next attempt and the bounce of one message whose recipients all have a result.
+// `content`: the message when it is at hand; else its headers are read from the spool file
+// (thread pool only).
+void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_view content) {
   using Kind = RecipientResult::Kind;
+  const config::Config& cfg = *snap.config;
+  const queue::StoredMessage& m = mr.meta;
+  int64_t now = nowSeconds();
+  bool expired = now - m.arrival_us / 1000000 > int64_t(cfg.queue.max_lifetime);
+  int64_t max_attempts = 0;
+  std::vector<queue::FailedRecipient> failed;
+  for (auto& rr : mr.results) {
+    if (rr.kind == Kind::Deferred && expired) {
+      rr.kind = Kind::Bounced;
+      rr.text = fmt::format("message expired in queue: {}", rr.text);
+      rr.dsn = "4.4.7";
+    }
+    if (rr.kind == Kind::Deferred) max_attempts = std::max(max_attempts, rr.rcpt.attempts + 1);
+    if (rr.kind == Kind::Bounced && notifyOnFailure(rr.rcpt.dsn_notify)) {
+      queue::FailedRecipient f{rr.rcpt.address, rr.rcpt.dsn_orcpt, rr.dsn, rr.text};
+      f.remote_mta = rr.remote_mta;
+      f.diagnostic_code = rr.diagnostic;
+      failed.push_back(std::move(f));
+    }
+  }
+  mr.next_attempt = now + int64_t(backoff(cfg.queue, max_attempts));
+  if (failed.empty()) return;
+  if (m.sender.empty()) {
+    // Never bounce a bounce (RFC 5321 6.1, RFC 3461 6.2): the failure is logged, nothing sent.
+    log::mail::info(log::Program::Bounce,
+                    fmt::format("{}: undeliverable mail from <> discarded: {} recipient(s)",
+                                m.id, failed.size()));
+    return;
+  }
+  queue::StoredMessage b;
+  b.id = nextQueueId();
+  b.arrival_us = nowMicros();
+  b.client = "local";
+  b.helo = cfg.hostname;
+  b.protocol = "LOCAL";
+  queue::BounceInput in;
+  in.original_id = m.id;
+  in.original_sender = m.sender;
+  in.envid = m.dsn_envid;
+  in.arrival_unix = m.arrival_us / 1000000;
+  in.hostname = cfg.hostname;
+  in.bounce_id = b.id;
+  in.date = rfc5322Now();
+  in.failed = std::move(failed);
+  std::string spool_copy;
+  if (content.empty() && !m.spool_path.empty()) {
+    if (FILE* f = fopen(m.spool_path.c_str(), "rb")) {
+      // RET=FULL returns the whole message (up to the cap composeBounce applies).
+      spool_copy.resize(m.dsn_ret == "FULL" ? queue::MaxReturnedContent + 1 : 64 * 1024);
+      spool_copy.resize(fread(spool_copy.data(), 1, spool_copy.size(), f));
+      fclose(f);
+    }
+    content = spool_copy;
+  }
+  in.original = content;
+  in.return_full = m.dsn_ret == "FULL";  // RFC 3461 4.3
+  b.body = queue::composeBounce(in);
+  b.size = b.body.size();
+  auto e = snap.router->expand(m.sender);
+  std::vector<std::string> to = e.outcome == delivery::Expansion::Outcome::Accepted
+                                    ? e.recipients
+                                    : std::vector<std::string>{m.sender};
+  for (size_t i = 0; i < to.size(); ++i) {
+    queue::StoredRecipient r;
+    r.idx = int64_t(i);
+    r.address = to[i];
+    r.orig_address = m.sender;
+    b.recipients.push_back(std::move(r));
+  }
+  mr.bounce = std::move(b);
+}
+
+// Thread pool: the recipient goes to the relay job of its next hop (one per message and hop).
+void QueueManager::addRelayRecipient(MessageResult& mr, RecipientResult& rr,
+                                     const std::string& domain, const delivery::Router& router) {
+  auto hop = router.nextHop(domain);
+  if (!hop) {
+    rr.kind = RecipientResult::Kind::Deferred;
+    rr.dsn = "4.3.0";
+    rr.text = hop.error().message();
+    return;
+  }
+  config::TlsPolicy tls = router.tlsPolicy(hop->mx_lookup ? domain : hop->host);
+  auto it = std::find_if(mr.relay.begin(), mr.relay.end(), [&](const PendingRelay& p) {
+    return p.job.hop == *hop && p.job.tls == tls;
+  });
+  if (it == mr.relay.end()) {
+    PendingRelay p;
+    p.job.queue_id = mr.id;
+    p.job.hop = *hop;
+    p.job.tls = tls;
+    mr.relay.push_back(std::move(p));
+    it = std::prev(mr.relay.end());
+  }
+  smtp::RcptParams params;
+  params.recipient.text = rr.rcpt.address;
+  params.dsn_notify = rr.rcpt.dsn_notify;
+  params.dsn_orcpt = rr.rcpt.dsn_orcpt;
+  it->job.job.recipients.push_back(std::move(params));
+  it->results.push_back(mr.results.size());  // rr is appended next
+}
+
+// Thread pool: the content for the relay jobs (inline, or read from the spool slot).
+void QueueManager::loadRelayContent(MessageResult& mr, const queue::StoredMessage& m) {
+  auto content = std::make_shared<std::string>();
+  if (m.spool_path.empty()) {
+    *content = m.body;
+  } else {
+    FILE* f = fopen(m.spool_path.c_str(), "rb");
+    bool ok = f != nullptr;
+    if (ok) {
+      char buf[64 * 1024];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, f)) > 0) content->append(buf, n);
+      ok = !ferror(f);
+      fclose(f);
+    }
+    if (!ok) {
+      std::string why = fmt::format("cannot read queue file {}: {}", m.spool_path, strerror(errno));
+      for (const auto& p : mr.relay) {
+        for (size_t i : p.results) {
+          mr.results[i].kind = RecipientResult::Kind::Deferred;
+          mr.results[i].dsn = "4.3.0";
+          mr.results[i].text = why;
+        }
+      }
+      mr.relay.clear();
+      return;
+    }
+  }
+  bool eight_bit = std::any_of(content->begin(), content->end(),
+                               [](char c) { return static_cast<unsigned char>(c) > 127; });
+  for (auto& p : mr.relay) {
+    smtp::client::Job& job = p.job.job;
+    job.sender.text = m.sender;
+    job.size = content->size();
+    job.is_8bit = eight_bit;
+    job.needs_smtputf8 = m.smtputf8;
+    job.dsn_ret = m.dsn_ret;
+    job.dsn_envid = m.dsn_envid;
+    p.job.content = content;
+  }
+  mr.content = std::move(content);
+}
+
+// Main loop: messages routed only locally are recorded now; the others wait for the relay.
+void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
   if (!batch->error.empty()) {
     log::mail::warning(log::Program::Qmgr, fmt::format("delivery batch: {}", batch->error));
     for (const auto& id : batch->ids) {
@@ -362,29 +476,102 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
                            batch->ids.size(), double(batch->end_us - batch->start_us) / 1000,
                            jobs_, ready_.size()));
   }
+  // The job is done with the thread pool; its results still have to be committed.
+  --jobs_;
+  auto local = std::make_shared<BatchResult>();
+  local->start_us = batch->start_us;
+  local->end_us = batch->end_us;
+  for (auto& mr : batch->messages) {
+    if (mr.found && !mr.relay.empty()) {
+      startRelay(std::move(mr), batch->snap);
+    } else {
+      local->messages.push_back(std::move(mr));
+    }
+  }
+  if (!local->messages.empty()) record(local);
+  pump();
+}
+
+void QueueManager::startRelay(MessageResult mr, const Snapshot& snap) {
+  ++relays_;
+  auto flight = std::make_shared<RelayInFlight>();
+  flight->message = std::move(mr);
+  flight->snap = snap;
+  flight->outstanding = flight->message.relay.size();
+  flight->start_us = nowMicros();
+  for (size_t j = 0; j < flight->message.relay.size(); ++j) {
+    relay_->submit(flight->message.relay[j].job, [this, flight, j](RelayResult r) {
+      using Kind = RecipientResult::Kind;
+      MessageResult& m = flight->message;
+      const PendingRelay& p = m.relay[j];
+      log::Delays d;
+      d.in_queue = double(flight->start_us - m.meta.arrival_us) / 1e6;
+      d.setup = r.setup;
+      d.transmission = r.transmission;
+      std::string host = r.relay.substr(0, r.relay.find('['));
+      for (size_t k = 0; k < p.results.size(); ++k) {
+        RecipientResult& rr = m.results[p.results[k]];
+        rr.relay = r.relay;
+        rr.delays = d;
+        if (k >= r.outcomes.size()) {  // the agent stopped before trying
+          rr.kind = Kind::Deferred;
+          rr.dsn = "4.3.2";
+          rr.text = "delivery interrupted: mail system shutting down";
+          continue;
+        }
+        const smtp::client::Outcome& o = r.outcomes[k];
+        rr.kind = o.status == smtp::client::RecipientStatus::Delivered ? Kind::Sent
+                  : o.status == smtp::client::RecipientStatus::Bounced ? Kind::Bounced
+                                                                        : Kind::Deferred;
+        rr.dsn = o.dsn;
+        rr.text = describeOutcome(o, r.relay);
+        if (o.reply) {
+          rr.remote_mta = host;
+          rr.diagnostic = o.reply->oneLine();
+        }
+      }
+      if (--flight->outstanding == 0) finishRelay(flight);
+    });
+  }
+}
+
+void QueueManager::finishRelay(const std::shared_ptr<RelayInFlight>& flight) {
+  MessageResult& m = flight->message;
+  settle(m, flight->snap, m.content ? std::string_view(*m.content) : std::string_view());
+  m.content.reset();
+  m.relay.clear();
+  auto batch = std::make_shared<BatchResult>();
+  batch->start_us = flight->start_us;
+  batch->end_us = nowMicros();
+  batch->messages.push_back(std::move(m));
+  --relays_;
+  record(batch);
+}
+
+// Main loop: log, count, and make the outcome durable in one journal transaction.
+void QueueManager::record(std::shared_ptr<BatchResult> batch) {
+  using Kind = RecipientResult::Kind;
   for (auto& mr : batch->messages) {
     if (!mr.found) continue;
-    double delay = double(batch->end_us - mr.meta.arrival_us) / 1e6;
-    log::Delays d;
-    d.in_queue = double(batch->start_us - mr.meta.arrival_us) / 1e6;
-    d.transmission = double(batch->end_us - batch->start_us) / 1e6;
+    double delay = double(nowMicros() - mr.meta.arrival_us) / 1e6;
+    log::Delays batch_delays;
+    batch_delays.in_queue = double(batch->start_us - mr.meta.arrival_us) / 1e6;
+    batch_delays.transmission = double(batch->end_us - batch->start_us) / 1e6;
     for (const auto& rr : mr.results) {
       const char* status = rr.kind == Kind::Sent       ? "sent"
                            : rr.kind == Kind::Bounced ? "bounced"
                                                       : "deferred";
-      bool local = rr.kind == Kind::Sent || rr.dsn == "4.3.0";
-      log::mail::delivery(mr.id, rr.rcpt.address, rr.rcpt.orig_address,
-                          local ? "virtual" : "none", delay, d, rr.dsn, status, rr.text);
+      bool relayed = rr.relay != "virtual";
+      log::mail::delivery(relayed ? log::Program::Smtp : log::Program::Virtual, mr.id,
+                          rr.rcpt.address, rr.rcpt.orig_address, rr.relay, delay,
+                          rr.delays ? *rr.delays : batch_delays, rr.dsn, status, rr.text);
       auto& counter = rr.kind == Kind::Sent      ? rt_->metrics.deliveries_sent
                       : rr.kind == Kind::Bounced ? rt_->metrics.deliveries_bounced
                                                  : rt_->metrics.deliveries_deferred;
       counter++;
     }
   }
-  // The job is done with the thread pool; its results still have to be committed.
-  --jobs_;
   ++updates_pending_;
-  pump();
   rt_->journal->submit(
       [batch](queue::Db& db) -> Status {
         for (auto& mr : batch->messages) {
@@ -457,7 +644,7 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
 }
 
 void QueueManager::maybeStopped() {
-  if (stopping_ && jobs_ == 0 && updates_pending_ == 0 && stopped_) {
+  if (stopping_ && jobs_ == 0 && relays_ == 0 && updates_pending_ == 0 && stopped_) {
     auto fn = std::move(stopped_);
     stopped_ = nullptr;
     fn();
@@ -632,7 +819,13 @@ QueueManager::Summary QueueManager::summary() const {
 void QueueManager::stop(std::function<void()> done) {
   stopping_ = true;
   stopped_ = std::move(done);
+  relay_->stop([this] { maybeStopped(); });
   maybeStopped();
+}
+
+void QueueManager::reconfigure(const config::Config& cfg, dns::ResolverPtr resolver) {
+  relay_->configure(cfg);
+  if (resolver) relay_->setResolver(std::move(resolver));
 }
 
 }  // namespace petrel::server

@@ -229,7 +229,14 @@ int Process::run() {
   loop_ = uv_default_loop();
   main_ = std::make_unique<event::Dispatcher>(loop_);
   rt_.main = main_.get();
-  qmgr_ = std::make_unique<QueueManager>(*main_, rt_);
+  auto resolver = dns::Resolver::create(*main_, cfg.dns.servers);
+  if (!resolver) {
+    log::mail::warning(log::Program::Master,
+                       fmt::format("fatal: dns: {}", resolver.error().message()));
+    return 1;
+  }
+  qmgr_ = std::make_unique<QueueManager>(
+      *main_, rt_, std::make_unique<RelayAgent>(*main_, std::move(resolver.value())));
   rt_.queue_manager = qmgr_.get();
   if (auto st = qmgr_->recover(); !st) {
     log::mail::warning(log::Program::Master,
@@ -348,8 +355,21 @@ void Process::reload() {
     log::mail::warning(log::Program::Master, "reload failed: keeping the running configuration");
     return;
   }
+  dns::ResolverPtr resolver;
+  if (cfg.dns.servers != old.config->dns.servers) {
+    auto created = dns::Resolver::create(*main_, cfg.dns.servers);
+    if (!created) {
+      log::mail::warning(log::Program::Master,
+                         fmt::format("reload: dns: {}", created.error().message()));
+      log::mail::warning(log::Program::Master,
+                         "reload failed: keeping the running configuration");
+      return;
+    }
+    resolver = std::move(created.value());
+  }
   log::configure(logSettings(cfg));
   rt_.install(std::move(snap.value()));
+  qmgr_->reconfigure(cfg, std::move(resolver));
   log::mail::info(log::Program::Master,
                   fmt::format("reload -- version {}, configuration {}", PETREL_VERSION,
                               cfg.source_file));

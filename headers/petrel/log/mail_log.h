@@ -18,7 +18,7 @@
 namespace petrel::log {
 
 // Which Postfix program a line impersonates; pflogsumm keys its parsing on these names.
-enum class Program { Master, Smtpd, Qmgr, Virtual, Bounce, Cleanup };
+enum class Program { Master, Smtpd, Qmgr, Virtual, Smtp, Bounce, Cleanup };
 
 struct LogSettings {
   std::string syslog_name = "petrel";
@@ -48,7 +48,8 @@ void client(std::string_view id, std::string_view client, std::string_view sasl_
             std::string_view sasl_username = {});
 void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt);
 // status: "sent" | "deferred" | "bounced"
-void delivery(std::string_view id, std::string_view to, std::string_view orig_to,
+// `program`: Virtual for Maildir deliveries, Smtp for relayed ones.
+void delivery(Program program, std::string_view id, std::string_view to, std::string_view orig_to,
               std::string_view relay, double delay, const Delays& delays, std::string_view dsn,
               std::string_view status, std::string_view text);
 void removed(std::string_view id);

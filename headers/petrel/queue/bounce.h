@@ -1,6 +1,7 @@
-// Non-delivery notifications: a minimal RFC 3464 multipart/report (human text, the
-// message/delivery-status part, the original headers). Full DSN work (delay notices,
-// RET=FULL bodies, SUCCESS notifications) comes with the outbound relay.
+// Non-delivery notifications: an RFC 3464 multipart/report (human text, the
+// message/delivery-status part, then the original headers, or the whole original message when
+// the sender asked for RET=FULL and it is not over MaxReturnedContent). Delay notices and
+// SUCCESS notifications are not composed (docs/relay.md).
 #pragma once
 
 #include <string>
@@ -13,8 +14,14 @@ struct FailedRecipient {
   std::string address;     // final address
   std::string orcpt;       // "rfc822;addr" from ORCPT, or empty
   std::string status;      // "5.1.1", "4.4.7"
-  std::string diagnostic;  // why
+  std::string diagnostic;  // why, in our words (the log's text)
+  std::string remote_mta;       // the host that refused it, when one did ("mx.example.net")
+  std::string diagnostic_code;  // that host's reply ("550 5.1.1 <x@y>: User unknown")
 };
+
+// RET=FULL returns messages up to this size whole; bigger ones get their headers only
+// (Postfix's bounce_size_limit plays the same part).
+inline constexpr size_t MaxReturnedContent = 256 * 1024;
 
 struct BounceInput {
   std::string original_id;
@@ -25,7 +32,9 @@ struct BounceInput {
   std::string bounce_id;
   std::string date;  // RFC 5322 date of now
   std::vector<FailedRecipient> failed;
-  std::string_view original_headers;  // header section of the original, CRLF lines
+  // The original message (CRLF lines), or at least its header section.
+  std::string_view original;
+  bool return_full = false;  // RET=FULL: attach `original` whole when it fits
 };
 
 // The whole bounce message in wire format (CRLF line ends).

@@ -7,6 +7,9 @@
 // back here and become one journal transaction per batch: delivered and bounced recipients
 // are removed, deferred ones get their next attempt (exponential backoff), a message with no
 // recipient left is removed with its spool file, bounces are queued as new messages.
+// Recipients in other domains become RelayJobs (one per message and next hop, content loaded
+// by the batch); the RelayAgent sends them from this loop, and the message's results are
+// recorded once its last job has reported.
 #pragma once
 
 #include <uv.h>
@@ -21,13 +24,15 @@
 
 #include "petrel/core/result.h"
 #include "petrel/queue/journal.h"
+#include "petrel/server/relay_agent.h"
 #include "petrel/server/runtime.h"
 
 namespace petrel::server {
 
 class QueueManager {
  public:
-  QueueManager(event::Dispatcher& main, Runtime& runtime);
+  // `relay` sends the outbound mail (on `main`); configured from the current snapshot.
+  QueueManager(event::Dispatcher& main, Runtime& runtime, std::unique_ptr<RelayAgent> relay);
   ~QueueManager();
 
   // Loads the queue after a start or a crash; removes spool files no message points to.
@@ -51,7 +56,11 @@ class QueueManager {
   };
   Summary summary() const;
 
-  // Stop starting deliveries; `done` runs when the jobs in flight have finished.
+  // After a reload: new relay settings, and a new resolver when dns.servers changed.
+  void reconfigure(const config::Config& cfg, dns::ResolverPtr resolver);
+
+  // Stop starting deliveries; `done` runs when the jobs in flight have finished. Relay jobs
+  // in flight are interrupted: their messages stay queued as they were.
   void stop(std::function<void()> done);
 
  private:
@@ -64,15 +73,23 @@ class QueueManager {
   struct RecipientResult;
   struct MessageResult;
   struct BatchResult;
+  struct RelayInFlight;
 
   void pump();
   void onTick();
   void launch(std::vector<std::string> ids);
   void finishBatch(std::shared_ptr<BatchResult> batch);
+  void startRelay(MessageResult mr, const Snapshot& snap);
+  void finishRelay(const std::shared_ptr<RelayInFlight>& flight);
+  void record(std::shared_ptr<BatchResult> batch);
   void applied(const std::shared_ptr<BatchResult>& batch, const Status& st);
   void makeReady(const std::string& id);
   void maybeStopped();
   static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path);
+  static void settle(MessageResult& mr, const Snapshot& snap, std::string_view content);
+  static void addRelayRecipient(MessageResult& mr, RecipientResult& rr, const std::string& domain,
+                                const delivery::Router& router);
+  static void loadRelayContent(MessageResult& mr, const queue::StoredMessage& m);
 
   event::Dispatcher* main_;
   Runtime* rt_;
@@ -82,6 +99,8 @@ class QueueManager {
   std::multimap<int64_t, std::string> deferred_;  // next attempt (unix seconds) -> id
   // Spool slots of messages deleted while a delivery job was reading them.
   std::unordered_map<std::string, std::string> release_after_job_;
+  std::unique_ptr<RelayAgent> relay_;
+  size_t relays_ = 0;           // messages with relay jobs in flight
   size_t jobs_ = 0;             // delivery jobs on the thread pool
   size_t updates_pending_ = 0;  // their results, not yet committed
   bool stopping_ = false;

@@ -3,6 +3,7 @@
 // "t.yaml" with base directory /etc/petrel, so expected paths and positions are literal.
 #include "petrel/config/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -702,6 +703,90 @@ TEST(ConfigTest, BadAuth) {
                    "[PLAIN, LOGIN], got 'PLAIN'"});
 }
 
+TEST(ConfigTest, OutboundRelay) {
+  std::string dir = ::testing::TempDir();
+  std::string pass_file = dir + "/relay.pass";
+  FILE* f = fopen(pass_file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("s3cret\nignored\n", f);
+  fclose(f);
+  Config c = loadOk(fmt::format(R"(tables:
+  transport: {{type: inline, map: {{example.org: "smtp:[10.0.0.5]:25"}}}}
+relay:
+  relayhost: "[smtp.ISP.example]:587"
+  relayhost_auth: {{user: office, password_file: {}}}
+  transport: transport
+  tls: verify
+  destination_concurrency: 5
+  connection_cache_time: 2s
+  timeouts: {{connect: 3s, data_done: 1m}}
+queue: {{delay_warning: 4h}}
+dns: {{servers: ["127.0.0.1:5353", "::1", 192.0.2.53]}}
+)", pass_file));
+  ASSERT_TRUE(c.relay.relayhost);
+  EXPECT_EQ(c.relay.relayhost->host, "smtp.isp.example");
+  EXPECT_EQ(c.relay.relayhost->port, 587);
+  EXPECT_FALSE(c.relay.relayhost->mx_lookup);
+  ASSERT_TRUE(c.relay.relayhost_auth);
+  EXPECT_EQ(c.relay.relayhost_auth->user, "office");
+  EXPECT_EQ(c.relay.relayhost_auth->password, "s3cret");
+  EXPECT_FALSE(c.relay.relayhost_auth->plaintext);
+  ASSERT_TRUE(c.relay.transport);
+  EXPECT_EQ(c.relay.tls, TlsPolicy::Verify);
+  EXPECT_EQ(c.relay.destination_concurrency, 5u);
+  EXPECT_EQ(c.relay.connection_cache_time, 2u);
+  EXPECT_EQ(c.relay.timeouts.connect, 3u);
+  EXPECT_EQ(c.relay.timeouts.data_done, 60u);
+  EXPECT_EQ(c.relay.timeouts.greeting, 300u);
+  EXPECT_EQ(c.queue.delay_warning, 4u * 3600);
+  EXPECT_EQ(c.dns.servers, (std::vector<std::string>{"127.0.0.1:5353", "::1", "192.0.2.53"}));
+
+  c = load("hostname: mx.example.test\ndomains: {local: [], relay: [Partner.example.net]}\n")
+          .config.value();
+  EXPECT_EQ(c.relay_domains, std::vector<std::string>{"partner.example.net"});
+
+  EXPECT_EQ(errorsWith(R"(relay:
+  relayhost: "[smtp.example"
+  tls: sometimes
+  relayhost_auth: {user: u, password_file: /nonexistent/pass}
+dns: {servers: [dns.example]}
+)"),
+            (Errors{
+                "t.yaml:4:14: relay.relayhost: missing ']' in the next hop",
+                "t.yaml:5:8: relay.tls: expected none, may, encrypt or verify, got 'sometimes'",
+                "t.yaml:6:19: relay.relayhost_auth: is used only with relay.relayhost, which "
+                "is not set",
+                "t.yaml:6:44: relay.relayhost_auth.password_file: cannot read "
+                "/nonexistent/pass: No such file or directory",
+                "t.yaml:7:17: dns.servers[0]: 'dns.example' is not a server address (ip, "
+                "ip:port or [ipv6]:port; names are not resolved)",
+            }));
+}
+
+TEST(ConfigTest, NextHopSyntax) {
+  auto hop = parseNextHop("smtp:[10.0.0.5]:2525");
+  ASSERT_TRUE(hop);
+  EXPECT_EQ(hop->host, "10.0.0.5");
+  EXPECT_EQ(hop->port, 2525);
+  EXPECT_FALSE(hop->mx_lookup);
+  EXPECT_EQ(hop->toString(), "[10.0.0.5]:2525");
+  hop = parseNextHop("Example.ORG.");
+  ASSERT_TRUE(hop);
+  EXPECT_EQ(hop->host, "example.org");
+  EXPECT_TRUE(hop->mx_lookup);
+  EXPECT_EQ(hop->port, 25);
+  EXPECT_EQ(hop->toString(), "example.org");
+  hop = parseNextHop("[2001:DB8::1]");
+  ASSERT_TRUE(hop);
+  EXPECT_EQ(hop->host, "2001:db8::1");
+  EXPECT_EQ(hop->toString(), "[2001:db8::1]");
+  EXPECT_FALSE(parseNextHop("10.0.0.5"));  // an address needs brackets
+  EXPECT_FALSE(parseNextHop("[mx.example]:0"));
+  EXPECT_FALSE(parseNextHop("[mx.example]:"));
+  EXPECT_FALSE(parseNextHop("bad host"));
+  EXPECT_FALSE(parseNextHop(""));
+}
+
 TEST(ConfigTest, Relay) {
   Config c = loadOk(R"(relay:
   mynetworks: [127.0.0.1, "::1/128", 10.0.4.0/24, "2001:DB8::/32", "0.0.0.0/0"]
@@ -721,7 +806,7 @@ TEST(ConfigTest, Relay) {
     - 10.0.0
     - 10.0.0.0/8
     - {net: 10.0.0.0/8}
-  relayhost: x
+  smarthost: x
 )"),
             (Errors{
                 "t.yaml:5:7: relay.mynetworks[0]: non-null host address bits in "
@@ -734,7 +819,7 @@ TEST(ConfigTest, Relay) {
                 "not an IPv4 or IPv6 address",
                 "t.yaml:10:7: relay.mynetworks[5]: expected a network such as 192.0.2.0/24, got "
                 "a mapping",
-                "t.yaml:11:3: unknown key 'relayhost' in relay",
+                "t.yaml:11:3: unknown key 'smarthost' in relay",
             }));
   EXPECT_EQ(errorsWith("relay: {mynetworks: 127.0.0.0/8}\n"),
             Errors{"t.yaml:3:21: relay.mynetworks: expected a list of networks such as "

@@ -220,7 +220,7 @@ TEST(BounceTest, ReportNamesEveryFailedRecipientAndKeepsOriginalHeaders) {
   in.failed = {{"bob@example.test", "rfc822;b@example.test", "5.1.1", "no such mailbox"},
                {"carol@example.test", "", "4.4.7", "message expired in queue: disk full"}};
   std::string original = "Subject: hello\r\nFrom: sender@example.org\r\n\r\nsecret body\r\n";
-  in.original_headers = headerSection(original);
+  in.original = original;
   std::string b = composeBounce(in);
   EXPECT_NE(b.find("To: <sender@example.org>\r\n"), std::string::npos);
   EXPECT_NE(b.find("Content-Type: multipart/report; report-type=delivery-status;"),
@@ -236,6 +236,36 @@ TEST(BounceTest, ReportNamesEveryFailedRecipientAndKeepsOriginalHeaders) {
   for (size_t i = 0; i < b.size(); ++i) {
     if (b[i] == '\n') ASSERT_TRUE(i > 0 && b[i - 1] == '\r') << "bare LF at " << i;
   }
+}
+
+TEST(BounceTest, RemoteReplyAndReturnFull) {
+  BounceInput in;
+  in.original_id = "0A0A0A0A0A0A";
+  in.original_sender = "sender@example.org";
+  in.hostname = "mail.example.test";
+  in.bounce_id = "0B0B0B0B0B0C";
+  in.date = "Sun, 22 Nov 2026 17:00:00 +0000";
+  FailedRecipient f{"bob@remote.test", "", "5.1.1", "host mx.remote.test[192.0.2.1] said: ..."};
+  f.remote_mta = "mx.remote.test";
+  f.diagnostic_code = "550 5.1.1 <bob@remote.test>: User unknown";
+  in.failed = {f};
+  std::string original = "Subject: hello\r\n\r\nthe body\r\n";
+  in.original = original;
+  in.return_full = true;
+  std::string b = composeBounce(in);
+  EXPECT_NE(b.find("Remote-MTA: dns; mx.remote.test\r\n"), std::string::npos);
+  EXPECT_NE(b.find("Diagnostic-Code: smtp; 550 5.1.1 <bob@remote.test>: User unknown\r\n"),
+            std::string::npos);
+  EXPECT_NE(b.find("Content-Type: message/rfc822\r\n\r\nSubject: hello\r\n\r\nthe body\r\n"),
+            std::string::npos);
+
+  // Over the cap: headers only, as for RET=HDRS.
+  std::string big = "Subject: big\r\n\r\n" + std::string(MaxReturnedContent, 'x') + "\r\n";
+  in.original = big;
+  b = composeBounce(in);
+  EXPECT_NE(b.find("Content-Type: text/rfc822-headers\r\n\r\nSubject: big\r\n"),
+            std::string::npos);
+  EXPECT_EQ(b.find("xxxx"), std::string::npos);
 }
 
 }  // namespace

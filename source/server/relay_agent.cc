@@ -1,0 +1,774 @@
+// The outbound SMTP delivery agent; see headers/petrel/server/relay_agent.h and docs/relay.md.
+#include "petrel/server/relay_agent.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <random>
+
+#include "petrel/core/strings.h"
+#include "petrel/dns/mx.h"
+#include "petrel/log/mail_log.h"
+
+namespace petrel::server {
+
+using smtp::client::Outcome;
+using smtp::client::RecipientStatus;
+
+namespace {
+
+// Postfix's smtp_mx_address_limit: addresses tried per job before it is deferred.
+constexpr size_t MaxAddresses = 10;
+
+bool isIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+std::string hostAndIp(const std::string& name, const std::string& ip, uint16_t port) {
+  return fmt::format("{}[{}]:{}", name, ip, port);
+}
+
+}  // namespace
+
+std::string describeOutcome(const Outcome& o, const std::string& relay) {
+  std::string text;
+  if (o.reply && o.status == RecipientStatus::Delivered) {
+    text = o.reply->oneLine();
+  } else if (o.reply) {
+    // relay is "name[ip]:port"; Postfix names the host without the port here.
+    std::string host = relay.substr(0, relay.rfind(':'));
+    text = fmt::format("host {} said: {} (in reply to {} command)", host, o.reply->oneLine(),
+                       o.command.empty() ? "our" : o.command);
+  }
+  if (!o.detail.empty()) text = text.empty() ? o.detail : text + "; " + o.detail;
+  return text;
+}
+
+struct RelayAgent::Settings {
+  std::string hostname;
+  std::optional<config::NextHop> relayhost;
+  std::optional<config::Relay::Credentials> credentials;
+  config::Relay::Timeouts timeouts;
+  uint32_t concurrency = 20;
+  uint64_t cache_time = 5;
+  std::string ca_file;
+};
+
+namespace {
+
+struct Pending {
+  RelayJob job;
+  RelayAgent::Done done;
+  uint64_t queued_ms = 0;  // loop time of submit()
+};
+
+}  // namespace
+
+struct RelayAgent::Destination {
+  std::string key;
+  std::deque<Pending> waiting;
+  std::vector<Connection*> idle;
+  size_t connections = 0;
+};
+
+// One outbound connection: resolve, try each address, run jobs until idle too long.
+class RelayAgent::Connection {
+ public:
+  Connection(RelayAgent& agent, Destination& dest, Pending first)
+      : agent_(&agent), dest_(&dest), settings_(agent.settings_), resolver_(agent.resolver_),
+        timer_(new uv_timer_t) {
+    uv_timer_init(agent.loop_->loop(), timer_);
+    timer_->data = this;
+    open_handles_ = 1;
+    current_ = std::move(first);
+    started_ms_ = now();
+  }
+
+  void start() { resolve(); }
+
+  // An idle connection takes another job.
+  void give(Pending p) {
+    current_ = std::move(p);
+    uv_timer_stop(timer_);
+    setup_done_ms_ = now();
+    run(session_->nextJob(current_->job.job));
+  }
+
+  // The agent stops: the job in flight is deferred (it stays in the queue) and the connection
+  // closes at once.
+  void abort() {
+    if (current_) {
+      report(deferredResult("4.3.2", "delivery interrupted: mail system shutting down", false));
+    }
+    finish(false);
+  }
+
+  // Ends an idle connection (cache time over, or the agent stops).
+  void quitIdle() {
+    if (!session_ || !session_->idle()) return;
+    run(session_->quit());
+  }
+
+  bool isIdle() const { return !current_ && session_ && session_->idle() && !closing_; }
+  Destination* destination() const { return dest_; }
+
+ private:
+  enum class Stage { Resolving, Connecting, Session, Closed };
+  struct Target {
+    std::string name;  // MX host name (or the [host] name), for logs, SNI and verify
+    std::string ip;
+  };
+  struct IoRequest {
+    Connection* conn;
+    uint64_t generation;
+  };
+  struct WriteRequest {
+    uv_write_t req;
+    std::string data;
+    IoRequest io;
+  };
+
+  uint64_t now() const { return uv_now(agent_->loop_->loop()); }
+  const RelayJob& job() const { return current_->job; }
+
+  // ---- resolving ------------------------------------------------------------------------
+
+  void resolve() {
+    stage_ = Stage::Resolving;
+    arm(settings_->timeouts.connect * 1000 + 30000);
+    const config::NextHop& hop = job().hop;
+    if (!hop.mx_lookup && isIpLiteral(hop.host)) {
+      targets_.push_back({hop.host, hop.host});
+      connectNext();
+      return;
+    }
+    if (!hop.mx_lookup) {
+      resolveHosts({hop.host}, /*implicit_mx=*/true);
+      return;
+    }
+    queries_.push_back(resolver_->query(hop.host, dns::Type::MX, [this](dns::Answer a) {
+      onMx(std::move(a));
+    }));
+  }
+
+  void onMx(dns::Answer a) {
+    const std::string& domain = job().hop.host;
+    using S = dns::Answer::Status;
+    if (a.status == S::TempFail) {
+      return failAll(RecipientStatus::Deferred, "4.4.3",
+                     fmt::format("Host or domain name not found. Name service error for "
+                                 "name={} type=MX: Host not found, try again ({})",
+                                 domain, a.error),
+                     true);
+    }
+    if (a.status == S::NxDomain) {
+      return failAll(RecipientStatus::Bounced, "5.1.2",
+                     fmt::format("Host or domain name not found. Name service error for "
+                                 "name={} type=MX: Host not found",
+                                 domain),
+                     false);
+    }
+    if (a.status == S::NoData) {
+      resolveHosts({domain}, /*implicit_mx=*/true);  // RFC 5321 5.1: the implicit MX
+      return;
+    }
+    if (dns::isNullMx(a.mx)) {
+      return failAll(RecipientStatus::Bounced, "5.1.10",
+                     fmt::format("Domain {} does not accept mail (nullMX)", domain), false);
+    }
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    std::vector<dns::MxRecord> mx = dns::sortMx(std::move(a.mx), rng);
+    // RFC 5321 5.1: when we are one of the MX hosts, only more preferred ones may be used.
+    std::vector<std::string> hosts;
+    for (const auto& r : mx) {
+      if (r.exchange == ".") continue;
+      if (iequals(r.exchange, settings_->hostname)) break;
+      hosts.push_back(r.exchange);
+    }
+    if (hosts.empty()) {
+      return failAll(RecipientStatus::Bounced, "5.4.6",
+                     fmt::format("mail for {} loops back to myself", domain), false);
+    }
+    resolveHosts(std::move(hosts), false);
+  }
+
+  // A and AAAA of every host, all at once; targets in host order, IPv4 first.
+  void resolveHosts(std::vector<std::string> hosts, bool implicit_mx) {
+    implicit_mx_ = implicit_mx;
+    hosts_ = std::move(hosts);
+    answers_.assign(hosts_.size() * 2, {});
+    answered_ = 0;
+    for (size_t i = 0; i < hosts_.size(); ++i) {
+      for (int v6 = 0; v6 < 2; ++v6) {
+        size_t slot = i * 2 + size_t(v6);
+        queries_.push_back(resolver_->query(
+            hosts_[i], v6 ? dns::Type::AAAA : dns::Type::A, [this, slot](dns::Answer a) {
+              answers_[slot] = std::move(a);
+              if (++answered_ == answers_.size()) onAddresses();
+            }));
+      }
+    }
+  }
+
+  void onAddresses() {
+    using S = dns::Answer::Status;
+    bool temp = false;
+    std::string error;
+    for (size_t i = 0; i < hosts_.size(); ++i) {
+      for (int v6 = 0; v6 < 2; ++v6) {
+        const dns::Answer& a = answers_[i * 2 + size_t(v6)];
+        if (a.status == S::TempFail) {
+          temp = true;
+          error = a.error;
+        }
+        for (const auto& ip : a.addresses) {
+          if (targets_.size() < MaxAddresses) targets_.push_back({hosts_[i], ip});
+        }
+      }
+    }
+    if (!targets_.empty()) {
+      connectNext();
+      return;
+    }
+    if (temp) {
+      return failAll(RecipientStatus::Deferred, "4.4.3",
+                     fmt::format("Host or domain name not found. Name service error for name={} "
+                                 "type=A: Host not found, try again ({})",
+                                 hosts_.front(), error),
+                     true);
+    }
+    if (implicit_mx_) {
+      return failAll(RecipientStatus::Bounced, "5.1.2",
+                     fmt::format("Host or domain name not found. Name service error for "
+                                 "name={} type=A: Host not found",
+                                 hosts_.front()),
+                     false);
+    }
+    // MX records whose hosts have no address: the zone may be fixed later.
+    failAll(RecipientStatus::Deferred, "4.4.3",
+            fmt::format("no MX host for {} has an address", job().hop.host), true);
+  }
+
+  // ---- connecting -----------------------------------------------------------------------
+
+  void connectNext() {
+    queries_.clear();
+    if (attempt_ >= targets_.size()) {
+      // Every address failed as a host: report the last failure.
+      RelayResult r = std::move(last_failure_);
+      report(std::move(r));
+      return finish(true);
+    }
+    stage_ = Stage::Connecting;
+    const Target& t = targets_[attempt_];
+    relay_ = hostAndIp(t.name, t.ip, job().hop.port);
+    sockaddr_storage addr{};
+    if (t.ip.find(':') != std::string::npos) {
+      uv_ip6_addr(t.ip.c_str(), job().hop.port, reinterpret_cast<sockaddr_in6*>(&addr));
+    } else {
+      uv_ip4_addr(t.ip.c_str(), job().hop.port, reinterpret_cast<sockaddr_in*>(&addr));
+    }
+    tcp_ = new uv_tcp_t;
+    uv_tcp_init(agent_->loop_->loop(), tcp_);
+    tcp_->data = this;
+    ++open_handles_;
+    uv_tcp_nodelay(tcp_, 1);
+    auto* req = new uv_connect_t;
+    req->data = new IoRequest{this, generation_};
+    int rc = uv_tcp_connect(req, tcp_, reinterpret_cast<sockaddr*>(&addr),
+                            [](uv_connect_t* req, int status) {
+                              auto* io = static_cast<IoRequest*>(req->data);
+                              Connection* c = io->conn;
+                              bool current = io->generation == c->generation_;
+                              delete io;
+                              delete req;
+                              if (current) c->onConnect(status);
+                            });
+    if (rc != 0) {
+      delete static_cast<IoRequest*>(req->data);
+      delete req;
+      onConnect(rc);
+      return;
+    }
+    arm(settings_->timeouts.connect * 1000);
+  }
+
+  void onConnect(int status) {
+    if (status != 0) {
+      return hostFailed(fmt::format("connect to {}: {}", relay_, uv_strerror(status)));
+    }
+    stage_ = Stage::Session;
+    connected_ms_ = now();
+    setup_done_ms_ = connected_ms_;
+    smtp::client::Settings s;
+    s.helo_name = settings_->hostname;
+    switch (no_tls_retry_ ? config::TlsPolicy::None : job().tls) {
+      case config::TlsPolicy::None: s.tls = smtp::client::TlsPolicy::None; break;
+      case config::TlsPolicy::May: s.tls = smtp::client::TlsPolicy::May; break;
+      case config::TlsPolicy::Encrypt: s.tls = smtp::client::TlsPolicy::Encrypt; break;
+      case config::TlsPolicy::Verify: s.tls = smtp::client::TlsPolicy::Verify; break;
+    }
+    if (settings_->credentials && settings_->relayhost && job().hop == *settings_->relayhost) {
+      s.credentials = auth::Credentials{"", settings_->credentials->user,
+                                        settings_->credentials->password};
+      s.auth_plaintext = settings_->credentials->plaintext;
+    }
+    session_ = std::make_unique<smtp::ClientSession>(std::move(s), current_->job.job);
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(tcp_),
+        [](uv_handle_t*, size_t, uv_buf_t* buf) {
+          static thread_local char chunk[64 * 1024];
+          *buf = uv_buf_init(chunk, sizeof chunk);
+        },
+        [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+          auto* c = static_cast<Connection*>(stream->data);
+          if (reinterpret_cast<uv_stream_t*>(c->tcp_) != stream) return;
+          c->onRead(nread, buf);
+        });
+    armForPhase();
+  }
+
+  // This address failed before taking the job: try the next one.
+  void hostFailed(std::string why) {
+    last_failure_ = deferredResult("4.4.1", why, true);
+    closeTcp();
+    ++attempt_;
+    connectNext();
+  }
+
+  // ---- the session ----------------------------------------------------------------------
+
+  void onRead(ssize_t nread, const uv_buf_t* buf) {
+    if (nread == UV_EOF || nread < 0) {
+      return run(session_->onPeerClosed());
+    }
+    std::string_view bytes(buf->base, size_t(nread));
+    if (!tls_) {
+      return run(session_->onInput(bytes));
+    }
+    bool was_done = tls_->handshakeDone();
+    Status st = tls_->feed(bytes);
+    flushTls();
+    if (!st) {
+      if (!was_done) {
+        tls_failed_ = true;
+        return run(session_->onTlsFailed(st.error().message()));
+      }
+      return run(session_->onPeerClosed());
+    }
+    if (!was_done && tls_->handshakeDone()) {
+      log::mail::info(log::Program::Smtp,
+                      fmt::format("{} TLS connection established to {}: {} with cipher {} "
+                                  "({}/{} bits)",
+                                  tls_->peerVerified() ? "Verified" : "Untrusted", relay_,
+                                  tls_->version(), tls_->cipher(), tls_->cipherBits(),
+                                  tls_->cipherBits()));
+      run(session_->onTlsStarted());
+      if (closing_ || !tls_) return;
+    }
+    std::string plain = tls_->takePlaintext();
+    if (!plain.empty()) run(session_->onInput(plain));
+  }
+
+  void startTls() {
+    tls::ClientSettings ts;
+    ts.sni = targets_[attempt_].name;
+    if (isIpLiteral(ts.sni)) ts.sni.clear();
+    ts.verify = job().tls == config::TlsPolicy::Verify;
+    ts.ca_file = settings_->ca_file;
+    ts.sessions = agent_->tls_sessions_;
+    if (ts.sni.empty() && ts.verify) {
+      tls_failed_ = true;
+      return run(session_->onTlsFailed("cannot verify a certificate for an address literal"));
+    }
+    auto engine = tls::Engine::client(ts);
+    if (!engine) {
+      tls_failed_ = true;
+      return run(session_->onTlsFailed(engine.error().message()));
+    }
+    tls_ = std::move(*engine);
+    flushTls();
+  }
+
+  void run(smtp::client::Actions actions) {
+    for (auto& action : actions) {
+      if (closing_ || !session_) return;
+      if (auto* send = std::get_if<smtp::client::Send>(&action)) {
+        write(std::move(send->bytes));
+      } else if (std::holds_alternative<smtp::client::StartTls>(action)) {
+        startTls();
+      } else if (std::holds_alternative<smtp::client::SendBody>(action)) {
+        write(smtp::dotStuff(*job().content));
+      } else if (auto* result = std::get_if<smtp::client::JobResult>(&action)) {
+        if (!jobDone(std::move(*result))) return;  // moved on to another address
+      } else if (std::holds_alternative<smtp::client::Close>(action)) {
+        return finish(false);
+      }
+    }
+    if (!closing_) armForPhase();
+  }
+
+  // Returns false when the session was dropped to try the next address.
+  bool jobDone(smtp::client::JobResult r) {
+    bool host_failure = std::all_of(r.recipients.begin(), r.recipients.end(), [](const Outcome& o) {
+      return o.host_failure && o.status == RecipientStatus::Deferred;
+    });
+    RelayResult result;
+    result.outcomes = std::move(r.recipients);
+    result.relay = relay_;
+    if (host_failure && !delivered_any_) {
+      // May: a failed handshake is retried once on a new connection without TLS.
+      if (tls_failed_ && job().tls == config::TlsPolicy::May && !no_tls_retry_) {
+        no_tls_retry_ = true;
+        last_failure_ = std::move(result);
+        dropSession();
+        connectNext();
+        return false;
+      }
+      if (attempt_ + 1 < targets_.size()) {
+        last_failure_ = std::move(result);
+        dropSession();
+        ++attempt_;
+        connectNext();
+        return false;
+      }
+    }
+    delivered_any_ = delivered_any_ || !host_failure;
+    host_failed_ = host_failure;
+    report(std::move(result));
+    if (session_->idle()) nextOrIdle();
+    return true;
+  }
+
+  void nextOrIdle() {
+    if (!dest_->waiting.empty() && !agent_->stopping_) {
+      Pending p = std::move(dest_->waiting.front());
+      dest_->waiting.pop_front();
+      give(std::move(p));
+      return;
+    }
+    dest_->idle.push_back(this);
+    if (agent_->stopping_) quitIdle();
+  }
+
+  void report(RelayResult r) {
+    if (!current_) return;
+    uint64_t end = now();
+    uint64_t setup_end = std::max(setup_done_ms_, current_->queued_ms);
+    if (setup_end == 0 || setup_end > end) setup_end = end;
+    r.setup = double(setup_end - current_->queued_ms) / 1000;
+    r.transmission = double(end - setup_end) / 1000;
+    bool host_failure = !r.outcomes.empty() &&
+                        std::all_of(r.outcomes.begin(), r.outcomes.end(), [](const Outcome& o) {
+                          return o.host_failure && o.status == RecipientStatus::Deferred;
+                        });
+    failure_ = host_failure ? std::optional<Outcome>(r.outcomes.front()) : std::nullopt;
+    Pending p = std::move(*current_);
+    current_.reset();
+    p.done(std::move(r));
+  }
+
+  RelayResult deferredResult(const std::string& dsn, const std::string& why, bool host) const {
+    RelayResult r;
+    r.relay = relay_.empty() ? "none" : relay_;
+    for (const auto& rcpt : job().job.recipients) {
+      Outcome o;
+      o.recipient = rcpt.recipient.text;
+      o.status = RecipientStatus::Deferred;
+      o.dsn = dsn;
+      o.detail = why;
+      o.host_failure = host;
+      r.outcomes.push_back(std::move(o));
+    }
+    return r;
+  }
+
+  // Routing or DNS decided for every recipient before any connection.
+  void failAll(RecipientStatus status, const std::string& dsn, const std::string& why,
+               bool host) {
+    RelayResult r = deferredResult(dsn, why, host);
+    for (auto& o : r.outcomes) o.status = status;
+    report(std::move(r));
+    finish(host);
+  }
+
+  // ---- I/O ------------------------------------------------------------------------------
+
+  void write(std::string bytes) {
+    if (tls_) {
+      if (Status st = tls_->write(bytes); !st) {
+        return run(session_->onPeerClosed());
+      }
+      flushTls();
+      return;
+    }
+    writeRaw(std::move(bytes));
+  }
+
+  void flushTls() {
+    std::string out = tls_->takeOutput();
+    if (!out.empty()) writeRaw(std::move(out));
+  }
+
+  void writeRaw(std::string bytes) {
+    if (!tcp_ || bytes.empty()) return;
+    auto* w = new WriteRequest{{}, std::move(bytes), {this, generation_}};
+    w->req.data = w;
+    uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp_), &b, 1,
+                      [](uv_write_t* req, int status) {
+                        auto* w = static_cast<WriteRequest*>(req->data);
+                        Connection* c = w->io.conn;
+                        bool current = w->io.generation == c->generation_;
+                        delete w;
+                        if (current && status < 0 && c->session_ && !c->closing_) {
+                          c->run(c->session_->onPeerClosed());
+                        }
+                      });
+    if (rc != 0) {
+      delete w;
+      run(session_->onPeerClosed());
+    }
+  }
+
+  void arm(uint64_t ms) {
+    uv_timer_start(
+        timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->onTimer(); }, ms, 0);
+  }
+
+  void armForPhase() {
+    if (stage_ != Stage::Session || !session_) return;
+    const auto& t = settings_->timeouts;
+    using P = smtp::client::Phase;
+    switch (session_->phase()) {
+      case P::Greeting: arm(t.greeting * 1000); break;
+      case P::DataInit: arm(t.data_init * 1000); break;
+      case P::DataDone: arm((t.data_block + t.data_done) * 1000); break;
+      case P::Idle:
+        if (!current_) arm(settings_->cache_time * 1000);
+        break;
+      case P::Closed: break;
+      default: arm(t.command * 1000); break;
+    }
+  }
+
+  void onTimer() {
+    switch (stage_) {
+      case Stage::Resolving:
+        queries_.clear();
+        return failAll(RecipientStatus::Deferred, "4.4.3",
+                       fmt::format("DNS lookup for {} timed out", job().hop.host), true);
+      case Stage::Connecting:
+        return hostFailed(fmt::format("connect to {}: Connection timed out", relay_));
+      case Stage::Session:
+        if (session_->idle()) return quitIdle();
+        return run(session_->onTimeout());
+      case Stage::Closed: return;
+    }
+  }
+
+  // The session of this address is over (to try another one); the timer stays.
+  void dropSession() {
+    session_.reset();
+    tls_.reset();
+    tls_failed_ = false;
+    closeTcp();
+  }
+
+  void closeTcp() {
+    if (!tcp_) return;
+    ++generation_;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_));
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* h) {
+      auto* c = static_cast<Connection*>(h->data);
+      delete reinterpret_cast<uv_tcp_t*>(h);
+      c->handleClosed();
+    });
+    tcp_ = nullptr;
+  }
+
+  void finish(bool host_failed) {
+    if (closing_) return;
+    closing_ = true;
+    stage_ = Stage::Closed;
+    queries_.clear();
+    if (current_) {
+      // The session closed without a result for the job (it always reports first), so this
+      // is a safety net: nothing waits forever.
+      report(deferredResult("4.4.2", "lost connection", true));
+    }
+    closeTcp();
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
+      auto* c = static_cast<Connection*>(h->data);
+      delete reinterpret_cast<uv_timer_t*>(h);
+      c->handleClosed();
+    });
+    agent_->connectionEnded(this, (host_failed || host_failed_) && failure_,
+                            failure_ ? &*failure_ : nullptr);
+  }
+
+  void handleClosed() {
+    if (--open_handles_ == 0) delete this;
+  }
+
+  RelayAgent* agent_;
+  Destination* dest_;
+  std::shared_ptr<const Settings> settings_;
+  std::shared_ptr<dns::Resolver> resolver_;
+  uv_timer_t* timer_;
+  uv_tcp_t* tcp_ = nullptr;
+  int open_handles_ = 0;
+  uint64_t generation_ = 0;  // bumped when tcp_ closes: stale callbacks see the difference
+  Stage stage_ = Stage::Resolving;
+  bool closing_ = false;
+
+  std::optional<Pending> current_;
+  uint64_t started_ms_ = 0, connected_ms_ = 0, setup_done_ms_ = 0;
+
+  std::vector<dns::QueryHandlePtr> queries_;
+  std::vector<std::string> hosts_;
+  std::vector<dns::Answer> answers_;
+  size_t answered_ = 0;
+  bool implicit_mx_ = false;
+  std::vector<Target> targets_;
+  size_t attempt_ = 0;
+  std::string relay_;
+  RelayResult last_failure_;       // of the address tried last, reported when none is left
+  std::optional<Outcome> failure_;  // the last job reported failed as a host: why
+
+  std::unique_ptr<smtp::ClientSession> session_;
+  std::unique_ptr<tls::Engine> tls_;
+  bool tls_failed_ = false;
+  bool no_tls_retry_ = false;
+  bool delivered_any_ = false;  // a job got past the host stage on this connection
+  bool host_failed_ = false;    // the last job failed as a host
+};
+
+RelayAgent::RelayAgent(event::Dispatcher& loop, dns::ResolverPtr resolver)
+    : loop_(&loop), resolver_(std::move(resolver)),
+      tls_sessions_(tls::ClientSessionCache::create()) {}
+
+RelayAgent::~RelayAgent() = default;
+
+void RelayAgent::configure(const config::Config& cfg) {
+  auto s = std::make_shared<Settings>();
+  s->hostname = cfg.hostname;
+  s->relayhost = cfg.relay.relayhost;
+  s->credentials = cfg.relay.relayhost_auth;
+  s->timeouts = cfg.relay.timeouts;
+  s->concurrency = cfg.relay.destination_concurrency;
+  s->cache_time = cfg.relay.connection_cache_time;
+  s->ca_file = cfg.relay.tls_ca_file;
+  settings_ = std::move(s);
+}
+
+void RelayAgent::setResolver(dns::ResolverPtr resolver) { resolver_ = std::move(resolver); }
+
+void RelayAgent::submit(RelayJob job, Done done) {
+  // One destination per next hop and TLS policy: connections are shared only by jobs that
+  // would set them up the same way.
+  std::string key = fmt::format("{}|{}", job.hop.toString(), config::toString(job.tls));
+  auto& slot = destinations_[key];
+  if (!slot) {
+    slot = std::make_unique<Destination>();
+    slot->key = key;
+  }
+  Destination& d = *slot;
+  Pending p{std::move(job), std::move(done), uv_now(loop_->loop())};
+  while (!d.idle.empty()) {
+    Connection* c = d.idle.back();
+    d.idle.pop_back();
+    if (c->isIdle()) {
+      c->give(std::move(p));
+      return;
+    }
+  }
+  d.waiting.push_back(std::move(p));
+  if (d.connections < settings_->concurrency) startConnection(d);
+}
+
+void RelayAgent::startConnection(Destination& d) {
+  Pending p = std::move(d.waiting.front());
+  d.waiting.pop_front();
+  ++d.connections;
+  ++connections_;
+  auto* c = new Connection(*this, d, std::move(p));
+  all_.insert(c);
+  c->start();
+}
+
+void RelayAgent::connectionEnded(Connection* c, bool host_failed, const Outcome* why) {
+  auto it = destinations_.end();
+  for (auto i = destinations_.begin(); i != destinations_.end(); ++i) {
+    auto& idle = i->second->idle;
+    idle.erase(std::remove(idle.begin(), idle.end(), c), idle.end());
+  }
+  Destination* d = nullptr;
+  for (auto i = destinations_.begin(); i != destinations_.end(); ++i) {
+    if (i->second.get() == c->destination()) {
+      it = i;
+      d = i->second.get();
+    }
+  }
+  --connections_;
+  all_.erase(c);
+  if (d != nullptr) {
+    --d->connections;
+    if (host_failed && why != nullptr) {
+      // The destination is down: the jobs behind this connection would meet the same fate.
+      while (!d->waiting.empty()) {
+        Pending p = std::move(d->waiting.front());
+        d->waiting.pop_front();
+        RelayResult r;
+        for (const auto& rcpt : p.job.job.recipients) {
+          Outcome o = *why;
+          o.recipient = rcpt.recipient.text;
+          r.outcomes.push_back(std::move(o));
+        }
+        p.done(std::move(r));
+      }
+    }
+    while (!d->waiting.empty() && d->connections < settings_->concurrency && !stopping_) {
+      startConnection(*d);
+    }
+    if (d->connections == 0 && d->waiting.empty()) destinations_.erase(it);
+  }
+  maybeStopped();
+}
+
+void RelayAgent::stop(std::function<void()> done) {
+  stopping_ = true;
+  stopped_ = std::move(done);
+  for (auto& [_, d] : destinations_) {
+    while (!d->waiting.empty()) {
+      Pending p = std::move(d->waiting.front());
+      d->waiting.pop_front();
+      p.done(RelayResult{});  // nothing was tried
+    }
+  }
+  auto all = all_;
+  for (Connection* c : all) c->abort();
+  maybeStopped();
+}
+
+void RelayAgent::maybeStopped() {
+  if (stopping_ && connections_ == 0 && stopped_) {
+    auto fn = std::move(stopped_);
+    stopped_ = nullptr;
+    fn();
+  }
+}
+
+size_t RelayAgent::connections() const { return connections_; }
+
+size_t RelayAgent::waiting() const {
+  size_t n = 0;
+  for (const auto& [_, d] : destinations_) n += d->waiting.size();
+  return n;
+}
+
+}  // namespace petrel::server
