@@ -322,6 +322,7 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
       rr.kind = Kind::Bounced;
       rr.text = fmt::format("message expired in queue: {}", rr.text);
       rr.dsn = "4.4.7";
+      if (rr.relay == "virtual") rr.relay = "none";  // as Postfix's qmgr logs an expiry
     }
     if (rr.kind == Kind::Deferred) max_attempts = std::max(max_attempts, rr.rcpt.attempts + 1);
     if (rr.kind == Kind::Bounced && notifyOnFailure(rr.rcpt.dsn_notify)) {

@@ -13,7 +13,7 @@
 # (530 5.7.0); MAIL before AUTH is 530 5.7.0; PLAIN and LOGIN succeed (235 2.7.0) from every
 # client and the mail arrives "with ESMTPSA"; a wrong password is 535 5.7.8 after a delay;
 # alice may send as alice+tag but not as bob (553 5.7.1); alice may relay after AUTH (the
-# message is queued and deferred dsn=4.4.1, relay=none: there is no outbound relay yet); the
+# message is queued, and deferred dsn=4.4.3, relay=none: the only DNS server is dead); the
 # third failure from one IP is 535 then 421 4.7.0 and a close, and that IP's next AUTH is 421
 # even with the right password. The log has the TLS, SASL and client=...sasl_username lines and
 # never a password.
@@ -24,7 +24,7 @@ need_swaks_tls
 ALICE_PW='Alice-pw-7731'
 BOB_PW='Bob-pw-4410'
 export ALICE_PW BOB_PW
-pick_ports SUB_PORT SUBS_PORT SUBOPT_PORT
+pick_ports SUB_PORT SUBS_PORT SUBOPT_PORT DEAD_DNS_PORT
 write_config "
 listeners:
   - {name: mx, address: '127.0.0.1:$SMTP_PORT', tls: optional}
@@ -35,6 +35,7 @@ listeners:
   - {name: subopt, address: '127.0.0.1:$SUBOPT_PORT', tls: optional, auth: optional,
      restrictions: submission}
 limits: {auth_failures_per_client: 3}
+dns: {servers: ['127.0.0.1:$DEAD_DNS_PORT']}
 "
 add_user alice@example.test "$ALICE_PW"
 add_user bob@example.test "$BOB_PW"
@@ -283,12 +284,12 @@ c.expect("AUTH PLAIN " + auth_plain("bob@example.test", os.environ["BOB_PW"]), 2
 c.expect("QUIT", 221)
 EOF
 
-# ---- the relayed message: queued, then deferred (no outbound relay yet) ----------------------
+# ---- the relayed message: queued, then deferred (its domain cannot be resolved) -------------
 RELAY_ID="$(awk '$1 == "relay" {print $2}' "$T/ids")"
 LOGIN_ID="$(awk '$1 == "login" {print $2}' "$T/ids")"
 RAW_ID="$(awk '$1 == "raw" {print $2}' "$T/ids")"
 wait_for 15 "the relayed message $RELAY_ID to be deferred" log_has \
-  "$RELAY_ID: to=<someone@external\\.example>, relay=none, delay=[0-9.]+, delays=[0-9./]+, dsn=4\\.4\\.1, status=deferred \\("
+  "$RELAY_ID: to=<someone@external\\.example>, relay=none, delay=[0-9.]+, delays=[0-9./]+, dsn=4\\.4\\.3, status=deferred \\(Host or domain name not found"
 RELAY_ID="$RELAY_ID" py <<'EOF'
 import os
 from lib import *

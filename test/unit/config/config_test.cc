@@ -741,8 +741,16 @@ dns: {{servers: ["127.0.0.1:5353", "::1", 192.0.2.53]}}
   EXPECT_EQ(c.queue.delay_warning, 4u * 3600);
   EXPECT_EQ(c.dns.servers, (std::vector<std::string>{"127.0.0.1:5353", "::1", "192.0.2.53"}));
 
-  c = load("hostname: mx.example.test\ndomains: {local: [], relay: [Partner.example.net]}\n")
-          .config.value();
+  LoadResult r = load(
+      "listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
+      "domains: {local: [example.test], relay: [Partner.example.net, example.test]}\n"
+      "mailboxes: 'file:/etc/petrel/mailboxes'\n");
+  EXPECT_EQ(errorsOf(r), Errors{"t.yaml:2:63: domains.relay[1]: 'example.test' is a local "
+                                "domain; a domain is either local or relayed"});
+  r = load("listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
+           "domains: {local: [], relay: [Partner.example.net]}\n");
+  ASSERT_TRUE(r.config);
+  c = *r.config;
   EXPECT_EQ(c.relay_domains, std::vector<std::string>{"partner.example.net"});
 
   EXPECT_EQ(errorsWith(R"(relay:
