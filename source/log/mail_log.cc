@@ -158,6 +158,10 @@ void bounceCreated(std::string_view id, std::string_view bounce_id) {
         fmt::format("{}: sender non-delivery notification: {}", id, bounce_id));
 }
 
+void delayNoticeCreated(std::string_view id, std::string_view notice_id) {
+  write(Program::Bounce, fmt::format("{}: sender delay notification: {}", id, notice_id));
+}
+
 void reject(std::string_view stage, std::string_view client, std::string_view reply,
             std::string_view from, std::string_view to, std::string_view proto,
             std::string_view helo) {

@@ -12,6 +12,19 @@ std::string_view headerSection(std::string_view message) {
   return message.substr(0, end + 2);
 }
 
+namespace {
+
+std::string rfc5322Date(int64_t unix_time) {
+  time_t t = time_t(unix_time);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  char date[64];
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  return date;
+}
+
+}  // namespace
+
 std::string composeBounce(const BounceInput& in) {
   std::string boundary = fmt::format("{}.{}/{}", in.bounce_id, in.arrival_unix, in.hostname);
   std::string out;
@@ -21,7 +34,8 @@ std::string composeBounce(const BounceInput& in) {
   };
   add(fmt::format("From: MAILER-DAEMON@{} (Mail Delivery System)", in.hostname));
   add(fmt::format("To: <{}>", in.original_sender));
-  add("Subject: Undelivered Mail Returned to Sender");
+  add(in.delayed ? "Subject: Delayed Mail (still being retried)"
+                 : "Subject: Undelivered Mail Returned to Sender");
   add(fmt::format("Date: {}", in.date));
   add(fmt::format("Message-Id: <{}@{}>", in.bounce_id, in.hostname));
   add("Auto-Submitted: auto-replied");
@@ -38,8 +52,17 @@ std::string composeBounce(const BounceInput& in) {
   add("");
   add(fmt::format("This is the mail system at host {}.", in.hostname));
   add("");
-  add("I'm sorry to have to inform you that your message could not");
-  add("be delivered to one or more recipients. It's attached below.");
+  if (in.delayed) {
+    add("####################################################################");
+    add("# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #");
+    add("####################################################################");
+    add("");
+    add("Your message could not be delivered yet to one or more recipients.");
+    add(fmt::format("Delivery will be retried until {}.", rfc5322Date(in.retry_until_unix)));
+  } else {
+    add("I'm sorry to have to inform you that your message could not");
+    add("be delivered to one or more recipients. It's attached below.");
+  }
   add("");
   for (const auto& f : in.failed) add(fmt::format("<{}>: {}", f.address, f.diagnostic));
   add("");
@@ -55,17 +78,12 @@ std::string composeBounce(const BounceInput& in) {
   } else {
     add(fmt::format("X-Petrel-Sender: rfc822; {}", in.original_sender));
   }
-  time_t arrival = time_t(in.arrival_unix);
-  struct tm tm;
-  localtime_r(&arrival, &tm);
-  char date[64];
-  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
-  add(fmt::format("Arrival-Date: {}", date));
+  add(fmt::format("Arrival-Date: {}", rfc5322Date(in.arrival_unix)));
   for (const auto& f : in.failed) {
     add("");
     add(fmt::format("Final-Recipient: rfc822; {}", f.address));
     if (!f.orcpt.empty()) add(fmt::format("Original-Recipient: {}", f.orcpt));
-    add("Action: failed");
+    add(in.delayed ? "Action: delayed" : "Action: failed");
     add(fmt::format("Status: {}", f.status));
     if (!f.remote_mta.empty()) add(fmt::format("Remote-MTA: dns; {}", f.remote_mta));
     if (!f.diagnostic_code.empty()) {
@@ -73,10 +91,11 @@ std::string composeBounce(const BounceInput& in) {
     } else {
       add(fmt::format("Diagnostic-Code: X-Petrel; {}", f.diagnostic));
     }
+    if (in.delayed) add(fmt::format("Will-Retry-Until: {}", rfc5322Date(in.retry_until_unix)));
   }
   add("");
   add(fmt::format("--{}", boundary));
-  bool full = in.return_full && in.original.size() <= MaxReturnedContent &&
+  bool full = !in.delayed && in.return_full && in.original.size() <= MaxReturnedContent &&
               in.original.find("\r\n\r\n") != std::string_view::npos;
   if (full) {
     add("Content-Description: Undelivered Message");

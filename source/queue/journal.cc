@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS recipients (
   attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '',
+  delay_warned INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (message_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +58,14 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
   for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                           "PRAGMA foreign_keys=OFF", Schema}) {
     if (auto st = (*db)->exec(sql); !st) return st.error();
+  }
+  // Queues written before delay warnings existed lack the column.
+  if (!(*db)->exec("SELECT delay_warned FROM recipients LIMIT 0")) {
+    if (auto st = (*db)->exec(
+            "ALTER TABLE recipients ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0");
+        !st) {
+      return st.error();
+    }
   }
   return std::unique_ptr<Journal>(new Journal(path, std::move(db.value())));
 }
@@ -174,6 +183,11 @@ Status Journal::deferRecipient(Db& db, const std::string& id, int64_t idx, int64
                   });
 }
 
+Status Journal::setDelayWarned(Db& db, const std::string& id, int64_t idx) {
+  return withStmt(db, "UPDATE recipients SET delay_warned = 1 WHERE message_id = ? AND idx = ?",
+                  [&](Stmt& s) { return s.bind(1, id).bind(2, idx).run(); });
+}
+
 Status Journal::setHeld(Db& db, const std::string& id, bool held) {
   return withStmt(db, "UPDATE messages SET held = ? WHERE id = ?",
                   [&](Stmt& s) { return s.bind(1, int64_t(held)).bind(2, id).run(); });
@@ -225,7 +239,7 @@ Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, 
   st.reset();
   auto r = db.stmt(
       "SELECT idx, address, orig_address, dsn_notify, dsn_orcpt, attempts, next_attempt, "
-      "last_error FROM recipients WHERE message_id = ? ORDER BY idx");
+      "last_error, delay_warned FROM recipients WHERE message_id = ? ORDER BY idx");
   if (!r) return r.error();
   for (auto& m : out) {
     Stmt& rs = **r;
@@ -244,6 +258,7 @@ Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, 
       rc.attempts = rs.integer(5);
       rc.next_attempt = rs.integer(6);
       rc.last_error = rs.text(7);
+      rc.delay_warned = rs.integer(8) != 0;
       m.recipients.push_back(std::move(rc));
     }
     rs.reset();

@@ -45,8 +45,10 @@ Result<queue::Db*> threadReader(const std::string& path) {
   return db.get();
 }
 
-bool notifyOnFailure(const std::string& notify) {
-  return notify.empty() || notify.find("FAILURE") != std::string::npos;
+// RFC 3461 4.1: without NOTIFY, failures are reported and delays may be; NOTIFY=NEVER
+// reports nothing.
+bool notifies(const std::string& notify, std::string_view what) {
+  return notify.empty() || notify.find(what) != std::string::npos;
 }
 
 uint64_t backoff(const config::Queue& q, int64_t attempts) {
@@ -71,6 +73,7 @@ struct QueueManager::RecipientResult {
   std::optional<log::Delays> delays;  // relayed: its own job's times
   std::string remote_mta;             // relayed: the host that answered (DSN Remote-MTA)
   std::string diagnostic;             // relayed: its reply (DSN Diagnostic-Code)
+  bool delay_warned = false;          // named in this round's delay warning
 };
 
 // The recipients of one message that go to one next hop.
@@ -87,6 +90,7 @@ struct QueueManager::MessageResult {
   std::vector<PendingRelay> relay;             // jobs for the relay agent
   std::shared_ptr<const std::string> content;  // loaded when relayed
   std::optional<queue::StoredMessage> bounce;
+  std::optional<queue::StoredMessage> delay_notice;
   int64_t next_attempt = 0;  // for the deferred ones
   bool removed = false;      // filled in by the journal transaction
 };
@@ -314,9 +318,11 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
   const config::Config& cfg = *snap.config;
   const queue::StoredMessage& m = mr.meta;
   int64_t now = nowSeconds();
-  bool expired = now - m.arrival_us / 1000000 > int64_t(cfg.queue.max_lifetime);
+  int64_t age = now - m.arrival_us / 1000000;
+  bool expired = age > int64_t(cfg.queue.max_lifetime);
+  bool warn = cfg.queue.delay_warning > 0 && age >= int64_t(cfg.queue.delay_warning);
   int64_t max_attempts = 0;
-  std::vector<queue::FailedRecipient> failed;
+  std::vector<queue::FailedRecipient> failed, delayed;
   for (auto& rr : mr.results) {
     if (rr.kind == Kind::Deferred && expired) {
       rr.kind = Kind::Bounced;
@@ -325,22 +331,51 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
       if (rr.relay == "virtual") rr.relay = "none";  // as Postfix's qmgr logs an expiry
     }
     if (rr.kind == Kind::Deferred) max_attempts = std::max(max_attempts, rr.rcpt.attempts + 1);
-    if (rr.kind == Kind::Bounced && notifyOnFailure(rr.rcpt.dsn_notify)) {
-      queue::FailedRecipient f{rr.rcpt.address, rr.rcpt.dsn_orcpt, rr.dsn, rr.text};
-      f.remote_mta = rr.remote_mta;
-      f.diagnostic_code = rr.diagnostic;
+    queue::FailedRecipient f{rr.rcpt.address, rr.rcpt.dsn_orcpt, rr.dsn, rr.text};
+    f.remote_mta = rr.remote_mta;
+    f.diagnostic_code = rr.diagnostic;
+    if (rr.kind == Kind::Bounced && notifies(rr.rcpt.dsn_notify, "FAILURE")) {
       failed.push_back(std::move(f));
+    } else if (rr.kind == Kind::Deferred && warn && !rr.rcpt.delay_warned &&
+               notifies(rr.rcpt.dsn_notify, "DELAY")) {
+      rr.delay_warned = true;
+      delayed.push_back(std::move(f));
     }
   }
   mr.next_attempt = now + int64_t(backoff(cfg.queue, max_attempts));
-  if (failed.empty()) return;
   if (m.sender.empty()) {
     // Never bounce a bounce (RFC 5321 6.1, RFC 3461 6.2): the failure is logged, nothing sent.
-    log::mail::info(log::Program::Bounce,
-                    fmt::format("{}: undeliverable mail from <> discarded: {} recipient(s)",
-                                m.id, failed.size()));
+    if (!failed.empty()) {
+      log::mail::info(log::Program::Bounce,
+                      fmt::format("{}: undeliverable mail from <> discarded: {} recipient(s)",
+                                  m.id, failed.size()));
+    }
     return;
   }
+  std::string spool_copy;
+  if ((!failed.empty() || !delayed.empty()) && content.empty() && !m.spool_path.empty()) {
+    if (FILE* f = fopen(m.spool_path.c_str(), "rb")) {
+      // RET=FULL returns the whole message (up to the cap composeBounce applies).
+      spool_copy.resize(m.dsn_ret == "FULL" ? queue::MaxReturnedContent + 1 : 64 * 1024);
+      spool_copy.resize(fread(spool_copy.data(), 1, spool_copy.size(), f));
+      fclose(f);
+    }
+    content = spool_copy;
+  }
+  if (!failed.empty()) {
+    mr.bounce = report(m, std::move(failed), false, snap, content);
+  }
+  if (!delayed.empty()) {
+    mr.delay_notice = report(m, std::move(delayed), true, snap, content);
+  }
+}
+
+// A DSN from <> to the sender of `m`: a failure report, or a delay warning.
+queue::StoredMessage QueueManager::report(const queue::StoredMessage& m,
+                                          std::vector<queue::FailedRecipient> recipients,
+                                          bool delayed, const Snapshot& snap,
+                                          std::string_view content) {
+  const config::Config& cfg = *snap.config;
   queue::StoredMessage b;
   b.id = nextQueueId();
   b.arrival_us = nowMicros();
@@ -355,19 +390,11 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
   in.hostname = cfg.hostname;
   in.bounce_id = b.id;
   in.date = rfc5322Now();
-  in.failed = std::move(failed);
-  std::string spool_copy;
-  if (content.empty() && !m.spool_path.empty()) {
-    if (FILE* f = fopen(m.spool_path.c_str(), "rb")) {
-      // RET=FULL returns the whole message (up to the cap composeBounce applies).
-      spool_copy.resize(m.dsn_ret == "FULL" ? queue::MaxReturnedContent + 1 : 64 * 1024);
-      spool_copy.resize(fread(spool_copy.data(), 1, spool_copy.size(), f));
-      fclose(f);
-    }
-    content = spool_copy;
-  }
+  in.failed = std::move(recipients);
   in.original = content;
   in.return_full = m.dsn_ret == "FULL";  // RFC 3461 4.3
+  in.delayed = delayed;
+  in.retry_until_unix = in.arrival_unix + int64_t(cfg.queue.max_lifetime);
   b.body = queue::composeBounce(in);
   b.size = b.body.size();
   auto e = snap.router->expand(m.sender);
@@ -381,7 +408,7 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
     r.orig_address = m.sender;
     b.recipients.push_back(std::move(r));
   }
-  mr.bounce = std::move(b);
+  return b;
 }
 
 // Thread pool: the recipient goes to the relay job of its next hop (one per message and hop).
@@ -584,9 +611,13 @@ void QueueManager::record(std::shared_ptr<BatchResult> batch) {
                                                              mr.next_attempt, rr.text)
                             : queue::Journal::deleteRecipient(db, mr.id, rr.rcpt.idx);
             if (!st) return st;
+            if (rr.delay_warned) {
+              if (auto w = queue::Journal::setDelayWarned(db, mr.id, rr.rcpt.idx); !w) return w;
+            }
           }
-          if (mr.bounce) {
-            if (auto st = queue::Journal::insertMessage(db, *mr.bounce); !st) return st;
+          for (const auto* notice : {&mr.bounce, &mr.delay_notice}) {
+            if (!*notice) continue;
+            if (auto st = queue::Journal::insertMessage(db, **notice); !st) return st;
           }
           auto left = queue::Journal::remainingRecipients(db, mr.id);
           if (!left) return left.error();
@@ -618,6 +649,13 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
       log::mail::client(mr.bounce->id, "local");
       log::mail::queued(mr.bounce->id, "", mr.bounce->size, mr.bounce->recipients.size());
       enqueued(mr.bounce->id, mr.bounce->arrival_us);
+    }
+    if (st && mr.delay_notice) {
+      log::mail::delayNoticeCreated(mr.id, mr.delay_notice->id);
+      log::mail::client(mr.delay_notice->id, "local");
+      log::mail::queued(mr.delay_notice->id, "", mr.delay_notice->size,
+                        mr.delay_notice->recipients.size());
+      enqueued(mr.delay_notice->id, mr.delay_notice->arrival_us);
     }
     // Deleted by the operator while this job read its body: its slot is free only now.
     if (auto held = release_after_job_.find(mr.id); held != release_after_job_.end()) {

@@ -342,7 +342,12 @@ class RelayAgent::Connection {
   // ---- the session ----------------------------------------------------------------------
 
   void onRead(ssize_t nread, const uv_buf_t* buf) {
-    if (nread == UV_EOF || nread < 0) {
+    if (nread < 0) {
+      if (tls_ && !tls_->handshakeDone()) {
+        // A peer that hangs up instead of finishing the handshake fails TLS, not the host.
+        tls_failed_ = true;
+        return run(session_->onTlsFailed("peer closed the connection during the handshake"));
+      }
       return run(session_->onPeerClosed());
     }
     std::string_view bytes(buf->base, size_t(nread));

@@ -54,6 +54,7 @@ void delivery(Program program, std::string_view id, std::string_view to, std::st
               std::string_view status, std::string_view text);
 void removed(std::string_view id);
 void bounceCreated(std::string_view id, std::string_view bounce_id);
+void delayNoticeCreated(std::string_view id, std::string_view notice_id);
 void reject(std::string_view stage, std::string_view client, std::string_view reply,
             std::string_view from, std::string_view to, std::string_view proto,
             std::string_view helo);

@@ -1,7 +1,8 @@
 // Non-delivery notifications: an RFC 3464 multipart/report (human text, the
 // message/delivery-status part, then the original headers, or the whole original message when
-// the sender asked for RET=FULL and it is not over MaxReturnedContent). Delay notices and
-// SUCCESS notifications are not composed (docs/relay.md).
+// the sender asked for RET=FULL and it is not over MaxReturnedContent). The same report with
+// Action: delayed is the delay warning (queue.delay_warning). SUCCESS notifications are not
+// composed (docs/relay.md).
 #pragma once
 
 #include <string>
@@ -35,6 +36,10 @@ struct BounceInput {
   // The original message (CRLF lines), or at least its header section.
   std::string_view original;
   bool return_full = false;  // RET=FULL: attach `original` whole when it fits
+  // A delay warning instead of a failure report: Action: delayed, headers only, and the
+  // time until which delivery goes on (RFC 3464 2.3.7 Will-Retry-Until).
+  bool delayed = false;
+  int64_t retry_until_unix = 0;
 };
 
 // The whole bounce message in wire format (CRLF line ends).

@@ -33,6 +33,7 @@ struct StoredRecipient {
   int64_t attempts = 0;
   int64_t next_attempt = 0;  // unix seconds
   std::string last_error;
+  bool delay_warned = false;  // a "delayed" DSN went out for it (queue.delay_warning)
 };
 
 struct StoredMessage {
@@ -73,6 +74,7 @@ class Journal {
   static Status deleteRecipient(Db& db, const std::string& id, int64_t idx);
   static Status deferRecipient(Db& db, const std::string& id, int64_t idx, int64_t attempts,
                                int64_t next_attempt, const std::string& error);
+  static Status setDelayWarned(Db& db, const std::string& id, int64_t idx);
   static Status setHeld(Db& db, const std::string& id, bool held);
   static Result<int64_t> remainingRecipients(Db& db, const std::string& id);
   // Loads messages (all, or the one with `id`), with or without their body.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "petrel/core/result.h"
+#include "petrel/queue/bounce.h"
 #include "petrel/queue/journal.h"
 #include "petrel/server/relay_agent.h"
 #include "petrel/server/runtime.h"
@@ -87,6 +88,9 @@ class QueueManager {
   void maybeStopped();
   static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path);
   static void settle(MessageResult& mr, const Snapshot& snap, std::string_view content);
+  static queue::StoredMessage report(const queue::StoredMessage& m,
+                                     std::vector<queue::FailedRecipient> recipients, bool delayed,
+                                     const Snapshot& snap, std::string_view content);
   static void addRelayRecipient(MessageResult& mr, RecipientResult& rr, const std::string& domain,
                                 const delivery::Router& router);
   static void loadRelayContent(MessageResult& mr, const queue::StoredMessage& m);

@@ -268,5 +268,28 @@ TEST(BounceTest, RemoteReplyAndReturnFull) {
   EXPECT_EQ(b.find("xxxx"), std::string::npos);
 }
 
+TEST(BounceTest, DelayWarningSaysDelayedAndWhenRetriesEnd) {
+  BounceInput in;
+  in.original_id = "0A0A0A0A0A0A";
+  in.original_sender = "sender@example.org";
+  in.hostname = "mail.example.test";
+  in.bounce_id = "0B0B0B0B0B0D";
+  in.date = "Sun, 22 Nov 2026 17:00:00 +0000";
+  in.arrival_unix = 1700000000;
+  in.retry_until_unix = 1700000000 + 5 * 86400;
+  in.failed = {{"bob@remote.test", "", "4.4.1", "connect to mx[192.0.2.1]:25: refused"}};
+  std::string original = "Subject: hello\r\n\r\nthe body\r\n";
+  in.original = original;
+  in.return_full = true;  // a warning never returns the content
+  in.delayed = true;
+  std::string b = composeBounce(in);
+  EXPECT_NE(b.find("Subject: Delayed Mail (still being retried)\r\n"), std::string::npos);
+  EXPECT_NE(b.find("Action: delayed\r\nStatus: 4.4.1\r\n"), std::string::npos);
+  EXPECT_NE(b.find("Will-Retry-Until: "), std::string::npos);
+  EXPECT_NE(b.find("Content-Type: text/rfc822-headers\r\n"), std::string::npos);
+  EXPECT_EQ(b.find("the body"), std::string::npos);
+  EXPECT_EQ(b.find("Action: failed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace petrel::queue
