@@ -100,6 +100,7 @@ class RelayAgent::Connection {
   // The agent stops: the job in flight is deferred (it stays in the queue) and the connection
   // closes at once.
   void abort() {
+    if (isIdle()) write("QUIT\r\n");  // courtesy; the reply is not awaited
     if (current_) {
       report(deferredResult("4.3.2", "delivery interrupted: mail system shutting down", false));
     }
@@ -360,7 +361,10 @@ class RelayAgent::Connection {
     if (!st) {
       if (!was_done) {
         tls_failed_ = true;
-        return run(session_->onTlsFailed(st.error().message()));
+        // The session says "TLS handshake failed: " itself.
+        std::string_view why = st.error().message();
+        if (why.starts_with("TLS handshake failed: ")) why.remove_prefix(22);
+        return run(session_->onTlsFailed(why));
       }
       return run(session_->onPeerClosed());
     }

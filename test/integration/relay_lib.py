@@ -22,7 +22,8 @@ OUTDIR/NAME.ready once every socket listens. SPEC.yaml:
       - name: mx2                      # files go to OUTDIR/mx2/
         address: 127.0.0.4:25
         hostname: mx2.remote.test      # greeting and EHLO name (default: the name)
-        starttls: {cert: c.crt, key: c.key}   # offer STARTTLS with this certificate (default: not)
+        starttls: {cert: c.crt, key: c.key}   # offer STARTTLS with this certificate (default: not);
+                                       # max_version: TLSv1_1 makes every handshake fail
         require_tls: false             # 530 to everything but EHLO/NOOP/QUIT before STARTTLS
         auth:                          # offer AUTH (default: not)
           user: relayuser
@@ -255,6 +256,9 @@ class PeerState:
         if cfg.get("starttls"):
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(cfg["starttls"]["cert"], cfg["starttls"]["key"])
+            if cfg["starttls"].get("max_version"):  # "TLSv1_1": a handshake modern clients refuse
+                ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+                ctx.maximum_version = getattr(ssl.TLSVersion, cfg["starttls"]["max_version"])
             self.tls_context = ctx
 
     def event(self, conn, text):
@@ -502,7 +506,7 @@ RELAY_RECEIVED_RE = re.compile(
 
 
 def check_relayed(content, message, where, queue_id=None, helo="client.example.net",
-                  hostname="mx.petrel.test", proto="ESMTP", for_addr=None):
+                  hostname="mx.petrel.test", proto="ESMTP", for_addr=None, client_ip="127.0.0.1"):
     """Asserts CONTENT (what a peer received) is petrel's Received: header for this message
     followed by MESSAGE (as submitted, CRLF) byte for byte. FOR_ADDR: the "for <...>" clause
     the header must have (None: it must have none, as with several recipients)."""
@@ -511,7 +515,7 @@ def check_relayed(content, message, where, queue_id=None, helo="client.example.n
         fail("%s: does not start with petrel's Received: header:\n%r" % (where, content[:400]))
     f = {k: (v.decode() if v is not None else None) for k, v in m.groupdict().items()}
     check(f["helo"] == helo, "%s: Received from %s, want %s" % (where, f["helo"], helo))
-    check(f["ip"] == "127.0.0.1", "%s: Received [%s], want [127.0.0.1]" % (where, f["ip"]))
+    check(f["ip"] == client_ip, "%s: Received [%s], want [%s]" % (where, f["ip"], client_ip))
     check(f["host"] == hostname, "%s: Received by %s, want %s" % (where, f["host"], hostname))
     check(f["proto"] == proto, "%s: Received with %s, want %s" % (where, f["proto"], proto))
     if queue_id is not None:
@@ -566,8 +570,10 @@ def parse_dsn(path):
 def check_dsn(path, sender, failures, hostname="mx.petrel.test", original_subject=None):
     """Asserts the Maildir file PATH is a non-delivery report from <> to SENDER about exactly
     the recipients in FAILURES: {address: {"status": "5.1.1", "diagnostic": REGEX or None,
-    "action": "failed"}}. A "diagnostic" regex is matched (re.search) against the whole
-    Diagnostic-Code value (like "smtp; 550 5.1.1 ..."). Returns parse_dsn's dict."""
+    "action": "failed", "remote_mta": "dns; mx.example.test"}}. A "diagnostic" regex is
+    matched (re.search) against the whole Diagnostic-Code value (like "smtp; 550 5.1.1 ...").
+    "remote_mta" is checked when given (None: the field must be absent). A "status" starting
+    with "^" is a regex. Returns parse_dsn's dict."""
     with open(path, "rb") as f:
         first = f.readline()
     check(first == b"Return-Path: <>\n", "%s: not from the null sender: %r" % (path, first))
@@ -593,13 +599,17 @@ def check_dsn(path, sender, failures, hostname="mx.petrel.test", original_subjec
         r = got[addr.lower()]
         action = want.get("action", "failed")
         check(r.get("action") == action, "%s: %s Action %r, want %r" % (path, addr, r.get("action"), action))
-        check(r.get("status") == want["status"],
-              "%s: %s Status %r, want %r" % (path, addr, r.get("status"), want["status"]))
+        if want["status"].startswith("^"):
+            check(re.search(want["status"], r.get("status") or ""),
+                  "%s: %s Status %r does not match /%s/" % (path, addr, r.get("status"), want["status"]))
+        else:
+            check(r.get("status") == want["status"],
+                  "%s: %s Status %r, want %r" % (path, addr, r.get("status"), want["status"]))
         if want.get("diagnostic"):
             diag = r.get("diagnostic-code")
             check(diag is not None and re.search(want["diagnostic"], diag),
                   "%s: %s Diagnostic-Code %r does not match /%s/" % (path, addr, diag, want["diagnostic"]))
-        if want.get("remote_mta"):
+        if "remote_mta" in want:
             check(r.get("remote-mta") == want["remote_mta"],
                   "%s: %s Remote-MTA %r, want %r" % (path, addr, r.get("remote-mta"), want["remote_mta"]))
     if original_subject is not None:

@@ -9,7 +9,9 @@
 #   - null MX (RFC 7505) -> bounced at once, DSN Status 5.1.10
 #   - NXDOMAIN -> bounced at once, DSN Status 5.1.2
 #   - good@ + bad@ at one peer -> good@ delivered (the peer's envelope holds only good@), DSN for
-#     bad@ only, Status 5.1.1, Diagnostic-Code "smtp; 550 5.1.1 <bad@...>: ..." (RFC 3464)
+#     bad@ only, Status 5.1.1, Remote-MTA "dns; mx.remote.test", Diagnostic-Code
+#     "smtp; 550 5.1.1 <bad@...>: ..." (RFC 3464); DSNs for failures without a peer have no
+#     Remote-MTA
 #   - ok2@ + later@ -> ok2@ delivered, later@ deferred (451 in the log), then delivered alone on
 #     the retry; no DSN
 #   - 554 after DATA -> both recipients bounced, one DSN naming both, Status 5.6.0
@@ -27,6 +29,9 @@
 #   is deferred (dsn=4.4.3, status=deferred), stays in `petrel queue list` as deferred, no DSN.
 #   The config is pointed at the live DNS server, `petrel reload`, `petrel queue flush`: it is
 #   delivered.
+# Part 3 (queue.delay_warning 2s): two messages to slow@ (451 forever), one with NOTIFY=FAILURE:
+#   exactly one "delayed" DSN (Action: delayed, Status 4.3.0, the 451 as Diagnostic-Code), for
+#   the message without NOTIFY, and the messages stay queued.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$IT_DIR/relay_lib.sh"
 need_relay_harness 127.0.0.3:25 127.0.0.4:25
@@ -55,7 +60,7 @@ peers:
     data_reply: '554 5.6.0 Content rejected'
 "
 
-relay_config() {  # DNS_SERVER_PORT MAX_LIFETIME
+relay_config() {  # DNS_SERVER_PORT MAX_LIFETIME [DELAY_WARNING]
   write_config "
 hostname: mx.petrel.test
 dns: {servers: ['127.0.0.1:$1']}
@@ -63,7 +68,7 @@ relay:
   tls: may
   connection_cache_time: 1s
   timeouts: {connect: 3s, greeting: 5s, command: 5s, data_init: 5s, data_block: 5s, data_done: 5s}
-queue: {max_lifetime: $2, min_backoff: 1s, max_backoff: 1s}
+queue: {max_lifetime: $2, min_backoff: 1s, max_backoff: 1s, delay_warning: ${3:-0}}
 "
   check_config
 }
@@ -123,29 +128,34 @@ check(sorted(dsns) == sorted(["nullmx", "nxdomain", "split", "datafail", "loop",
       "DSNs for %s" % sorted(dsns))
 
 A = "alice@example.test"
-d = check_dsn(dsns["nullmx"], A, {"u@nullmx.test": {"status": "5.1.10"}}, original_subject="t-42 nullmx")
+d = check_dsn(dsns["nullmx"], A, {"u@nullmx.test": {"status": "5.1.10", "remote_mta": None}},
+              original_subject="t-42 nullmx")
 check(d["per_message"].get("arrival-date"), "no Arrival-Date in %s" % dsns["nullmx"])
 line("nullmx", "u@nullmx.test", r"[^,]+, .*dsn=5\.1\.10, status=bounced \(")
 
-check_dsn(dsns["nxdomain"], A, {"u@nosuch.test": {"status": "5.1.2"}})
+check_dsn(dsns["nxdomain"], A, {"u@nosuch.test": {"status": "5.1.2", "remote_mta": None}})
 line("nxdomain", "u@nosuch.test", r"[^,]+, .*dsn=5\.1\.2, status=bounced \(")
 
 check_dsn(dsns["split"], A, {"bad@remote.test": {
-    "status": "5.1.1",
+    "status": "5.1.1", "remote_mta": "dns; mx.remote.test",
     "diagnostic": r"^smtp; ?550 5\.1\.1 <bad@remote\.test>: Recipient address rejected: User unknown"}})
 line("split", "bad@remote.test", r"mx\.remote\.test\[127\.0\.0\.3\]:25, .*dsn=5\.1\.1, status=bounced \(.*550 5\.1\.1 <bad@remote\.test>: Recipient address rejected")
 line("split", "good@remote.test", r"mx\.remote\.test\[127\.0\.0\.3\]:25, .*dsn=2\.0\.0, status=sent \(250 ")
 
-both = {"status": "5.6.0", "diagnostic": r"^smtp; ?554 5\.6\.0 Content rejected"}
+both = {"status": "5.6.0", "diagnostic": r"^smtp; ?554 5\.6\.0 Content rejected$",
+        "remote_mta": "dns; mx.datafail.test"}
 check_dsn(dsns["datafail"], A, {"a@datafail.test": both, "b@datafail.test": both})
 for r in ("a@datafail.test", "b@datafail.test"):
     line("datafail", r, r"mx\.datafail\.test\[127\.0\.0\.4\]:25, .*dsn=5\.6\.0, status=bounced \(.*554 5\.6\.0 Content rejected")
 
-check_dsn(dsns["loop"], A, {"u@loop.test": {"status": "5.4.6", "diagnostic": r"loops back to myself"}})
+check_dsn(dsns["loop"], A, {"u@loop.test": {"status": "5.4.6", "diagnostic": r"loops back to myself",
+                                           "remote_mta": None}})
 line("loop", "u@loop.test", r"[^,]+, .*dsn=5\.4\.6, status=bounced \(.*loops back to myself")
 
-check_dsn(dsns["expire"], A, {"slow@remote.test": {"status": "4.4.7", "diagnostic": r"451 4\.3\.0"}})
-check_dsn(dsns["expiredns"], A, {"y@broken.test": {"status": "4.4.7"}})
+check_dsn(dsns["expire"], A, {"slow@remote.test": {
+    "status": "4.4.7", "remote_mta": "dns; mx.remote.test",
+    "diagnostic": r"^smtp; ?451 4\.3\.0 <slow@remote\.test>: Temporary failure"}})
+check_dsn(dsns["expiredns"], A, {"y@broken.test": {"status": "4.4.7", "remote_mta": None}})
 line("expire", "slow@remote.test", r"mx\.remote\.test\[127\.0\.0\.3\]:25, .*status=deferred \(.*451 4\.3\.0 <slow@remote\.test>")
 line("expiredns", "y@broken.test", r"[^,]+, .*dsn=4\.4\.3, status=deferred \(")
 line("expire", "slow@remote.test", r"[^,]+, .*dsn=4\.4\.7, status=bounced \(")
@@ -199,7 +209,7 @@ q = queue_list()
 check([m["id"] for m in q] == [os.environ["DID"]], "queue: %r" % q)
 r = q[0]["recipients"]
 check(len(r) == 1 and r[0]["address"] == "w@remote.test" and r[0]["status"] == "deferred"
-      and r[0]["attempts"] >= 2 and r[0]["last_error"], "queued recipient: %r" % r)
+      and r[0]["attempts"] >= 1 and r[0]["last_error"], "queued recipient: %r" % r)
 EOF
 assert_eq 7 "$(count_maildir example.test/alice)" "DSNs after the DNS failure (none wanted)"
 assert_eq 3 "$(peer_count mx)" "messages at mx while DNS is down"
@@ -213,7 +223,44 @@ petrel queue flush >/dev/null || fail "petrel queue flush failed"
 wait_for 15 "the message at mx after DNS is back" peer_has mx 4
 wait_for 10 "the queue to be empty" queue_empty
 assert_log "$DID: to=<w@remote\\.test>, relay=mx\\.remote\\.test\\[127\\.0\\.0\\.3\\]:25, .*status=sent \\(250 " "delivery after DNS came back"
-assert_eq 7 "$(count_maildir example.test/alice)" "DSNs at the end"
+assert_eq 7 "$(count_maildir example.test/alice)" "DSNs after part 2"
+stop_petrel
+
+# ---- part 3: delay warning ------------------------------------------------------------------------
+relay_config "$DNS_PORT" 1h 2s
+start_petrel
+py <<'EOF'
+from lib import *
+for key, notify in (("warn", ""), ("nowarn", " NOTIFY=FAILURE")):
+    c = Client()
+    c.ehlo()
+    c.expect("MAIL FROM:<alice@example.test>", 250)
+    c.expect("RCPT TO:<slow@remote.test>%s" % notify, 250)
+    c.expect("DATA", 354)
+    c.expect_raw(dot_stuff(make_message("t-42 " + key, ["deferred for a while"], msgid="<t42-%s@example.test>" % key,
+                                        sender="alice@example.test", to="slow@remote.test")), 250, "2.0.0")
+    c.expect("QUIT", 221)
+    c.close()
+EOF
+wait_for 10 "the delay warning in alice's Maildir" maildir_at_least example.test/alice 8
+sleep 3  # a second warning, or one for NOTIFY=FAILURE, would have arrived by now
+assert_eq 8 "$(count_maildir example.test/alice)" "DSNs after the delay warning (one wanted)"
+py <<'EOF'
+import re
+from lib import *
+from relay_lib import *
+for path in maildir_files("example.test/alice"):
+    d = parse_dsn(path)
+    if re.search(r"(?m)^Subject: t-42 warn$", d["headers"]):
+        break
+else:
+    fail("no DSN returns the headers of 't-42 warn'")
+check_dsn(path, "alice@example.test", {"slow@remote.test": {
+    "action": "delayed", "status": r"^4\.3\.0$", "remote_mta": "dns; mx.remote.test",
+    "diagnostic": r"^smtp; ?451 4\.3\.0 <slow@remote\.test>"}})
+EOF
+[[ "$(queue_count)" -eq 2 ]] || fail "the delayed messages should still be queued: $(petrel queue list)"
+petrel queue delete ALL >/dev/null
 stop_petrel
 stop_harness world
 pass

@@ -10,6 +10,8 @@
 #     vname      127.0.0.9:25   mx.vname.test, STARTTLS, certificate for wrong.name.test (in it)
 #     plain      127.0.0.10:25  mx.plain.test, no STARTTLS
 #     plainauth  127.0.0.11:587 no STARTTLS; AUTH offered in plaintext and required
+#     badtls     127.0.0.12:25  mx.badtls.test, offers STARTTLS but every handshake fails
+#                               (TLS 1.1 at most)
 #   Mail comes from alice@example.test over a raw socket from 127.0.0.1; no DSN may reach her.
 # 1. relayhost "[127.0.0.5]:587" + relayhost_auth (password_file) + tls: encrypt: a message to
 #    two domains goes there in one transaction, no MX lookup; the peer saw STARTTLS, then AUTH
@@ -26,10 +28,12 @@
 # 5. relayhost [127.0.0.11]:587, AUTH offered only in plaintext, relayhost_auth.plaintext unset:
 #    no AUTH is sent, the message is deferred (not bounced); with plaintext: true it is
 #    delivered after AUTH in plaintext.
+# 6. tls: may against badtls: the handshake fails, and the message goes in plaintext on a new
+#    connection (docs/relay.md: "may falls back to plaintext when the handshake fails").
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$IT_DIR/relay_lib.sh"
 need_relay_harness 127.0.0.5:587 127.0.0.6:587 127.0.0.7:25 127.0.0.8:25 127.0.0.9:25 \
-  127.0.0.10:25 127.0.0.11:587
+  127.0.0.10:25 127.0.0.11:587 127.0.0.12:25
 
 PASSWORD='s3cret pass:w0rd'
 printf '%s\nsecond line is not the password\n' "$PASSWORD" >"$T/relay.pass"
@@ -38,6 +42,7 @@ make_cert "$T/relay" relay.remote.test 0x4301
 make_cert "$T/vgood" mx.vgood.test 0x4302
 make_cert "$T/vbad" mx.vbad.test 0x4303
 make_cert "$T/vname" wrong.name.test 0x4304
+make_cert "$T/badtls" mx.badtls.test 0x4305
 cat "$T/vgood.crt" "$T/vname.crt" >"$T/ca.pem"
 
 pick_ports DNS_PORT
@@ -53,6 +58,8 @@ dns:
     mx.vname.test: {A: [127.0.0.9]}
     plain.test: {MX: ['10 mx.plain.test']}
     mx.plain.test: {A: [127.0.0.10]}
+    badtls.test: {MX: ['10 mx.badtls.test']}
+    mx.badtls.test: {A: [127.0.0.12]}
 peers:
   - name: relay
     address: 127.0.0.5:587
@@ -74,6 +81,10 @@ peers:
     address: 127.0.0.11:587
     hostname: plainauth.remote.test
     auth: {user: relayuser, password: '$PASSWORD', require_tls: false, required: true}
+  - name: badtls
+    address: 127.0.0.12:25
+    hostname: mx.badtls.test
+    starttls: {cert: $T/badtls.crt, key: $T/badtls.key, max_version: TLSv1_1}
 "
 
 # phase CONFIG_YAML: restart petrel with the common settings plus CONFIG_YAML.
@@ -203,7 +214,6 @@ peer_events plain | grep -q 'C: STARTTLS' && fail "STARTTLS sent to a host that 
 wait_for 15 "vname deferred again (tls_policy: verify)" log_since \
   "$(recipient_line "$(id_of vname)" u@vname.test)mx\\.vname\\.test\\[127\\.0\\.0\\.9\\]:25, .*status=deferred \\("
 assert_no_mail_command vname
-
 # ---- 4. encrypt, with a none entry in tls_policy ------------------------------------------------
 phase "
   tls: encrypt
@@ -250,6 +260,26 @@ wait_for 15 "p5 delivered with AUTH in plaintext" peer_has plainauth 1
 peer_check plainauth p5 far@far.test false relayuser
 peer_events plainauth | grep -Eq 'AUTH (PLAIN|LOGIN) user=relayuser ok \(in plaintext\)$' ||
   fail "no AUTH in plaintext: $(peer_events plainauth)"
+wait_for 10 "the queue to be empty" queue_empty
+
+# ---- 6. may: plaintext after a failed handshake -------------------------------------------------
+phase "
+  tls: may
+"
+submit may-badtls u@badtls.test
+wait_for 15 "may-badtls delivered in plaintext after the failed handshake" peer_has badtls 1
+peer_check badtls may-badtls u@badtls.test false ""
+py <<'EOF'
+import re
+from lib import *
+from relay_lib import *
+ev = peer_events("badtls")
+check(re.search(r"^conn \d+: TLS handshake failed", ev, re.M), "badtls: no failed handshake:\n" + ev)
+mail = re.findall(r"^conn (\d+): C: MAIL", ev, re.M)
+check(len(mail) == 1, "badtls: MAIL on connections %r" % mail)
+check(not re.search(r"^conn %s: C: STARTTLS" % mail[0], ev, re.M),
+      "badtls: the message went on a connection that tried STARTTLS:\n" + ev)
+EOF
 wait_for 10 "the queue to be empty" queue_empty
 
 assert_eq 0 "$(count_maildir example.test/alice)" "DSNs to alice (none wanted)"
