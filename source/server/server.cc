@@ -505,6 +505,18 @@ void Process::handleControl(const std::string& request, RequestServer::Respond r
     qmgr_->show(arg, [respond, fail](Result<queue::StoredMessage> r) {
       if (!r) return fail(r.error().message());
       std::string out = "ok\n" + queueJson({*r});
+      out += "--- recipients ---\n";
+      int64_t now = int64_t(time(nullptr));
+      for (const auto& rc : r->recipients) {
+        if (rc.attempts == 0) {
+          out += fmt::format("{}: pending, not tried yet\n", rc.address);
+          continue;
+        }
+        out += fmt::format("{}: deferred, {} attempt{}, next attempt {} (in {} s)\n", rc.address,
+                           rc.attempts, rc.attempts == 1 ? "" : "s",
+                           formatTime(rc.next_attempt), std::max<int64_t>(0, rc.next_attempt - now));
+        if (!rc.last_error.empty()) out += fmt::format("  last: {}\n", rc.last_error);
+      }
       out += "--- message ---\n";
       if (!r->spool_path.empty()) {
         out += fmt::format("(body in spool file {})\n", r->spool_path);

@@ -65,7 +65,10 @@ check(re.search(r"^-- \d+ Kbytes in 2 Requests\.$", text, re.M), "queue list foo
 
 shown = petrel("queue", "show", ida)
 head, _, content = shown.partition("--- message ---\n")
+head, _, rcpts = head.partition("--- recipients ---\n")
 check(json.loads(head)[0]["id"] == ida, "queue show envelope: %r" % head)
+check(re.search(r"^\S+@\S+: (pending, not tried yet|deferred, \d+ attempts?, next attempt .* \(in \d+ s\))$",
+                rcpts, re.M), "queue show recipients: %r" % rcpts)
 check("Message-ID: <queue-a@example.net>" in content and "for the postmaster" in content,
       "queue show content: %r" % content)
 EOF
