@@ -335,6 +335,7 @@ class RelayAgent::Connection {
   // This address failed before taking the job: try the next one.
   void hostFailed(std::string why) {
     last_failure_ = deferredResult("4.4.1", why, true);
+    last_failure_.relay = "none";  // as Postfix: no host took part; the text names it
     closeTcp();
     ++attempt_;
     connectNext();

@@ -15,7 +15,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -137,11 +137,42 @@ seed_sasl() {
   printf '\x01*' >"$out/cancel"
 }
 
+# Seeds: responses for example.test made with Debian's python3-dnslib (MX with a null MX and a
+# CNAME, A, AAAA, TXT, NXDOMAIN with SOA), each behind its query-type byte.
+seed_dns() {
+  local out="$work/seeds/dns_response_fuzz"
+  mkdir -p "$out"
+  /usr/bin/python3 - "$out" <<'PY' || echo "run.sh: no python3-dnslib: dns_response_fuzz starts without seeds" >&2
+import sys
+from dnslib import DNSRecord, RR, QTYPE, A, AAAA, MX, TXT, CNAME, SOA, RCODE
+out = sys.argv[1]
+def save(name, type_byte, qtype, rrs, rcode=0, auth=()):
+    q = DNSRecord.question("example.test", qtype)
+    r = q.reply()
+    r.header.rcode = rcode
+    for rr in rrs: r.add_answer(rr)
+    for rr in auth: r.add_auth(rr)
+    open(f"{out}/{name}", "wb").write(bytes([type_byte]) + r.pack())
+save("a", 0, "A", [RR("example.test", QTYPE.A, rdata=A("192.0.2.1"), ttl=300)])
+save("aaaa", 1, "AAAA", [RR("example.test", QTYPE.AAAA, rdata=AAAA("2001:db8::1"), ttl=300)])
+save("mx", 2, "MX", [RR("example.test", QTYPE.MX, rdata=MX("mx1.example.test", 10), ttl=300),
+                     RR("example.test", QTYPE.MX, rdata=MX("mx2.example.test", 20), ttl=60)])
+save("nullmx", 2, "MX", [RR("example.test", QTYPE.MX, rdata=MX(".", 0), ttl=300)])
+save("cname", 2, "MX", [RR("example.test", QTYPE.CNAME, rdata=CNAME("other.test"), ttl=300),
+                        RR("other.test", QTYPE.MX, rdata=MX("mx.other.test", 5), ttl=300)])
+save("txt", 3, "TXT", [RR("example.test", QTYPE.TXT, rdata=TXT(["v=spf1 ", "-all"]), ttl=300)])
+save("nx", 0, "A", [], rcode=RCODE.NXDOMAIN,
+     auth=[RR("example.test", QTYPE.SOA, ttl=300,
+              rdata=SOA("ns.example.test", "hostmaster.example.test", (1, 3600, 600, 86400, 300)))])
+PY
+}
+
 seed_session
 seed_client
 seed_address
 seed_config
 seed_sasl
+seed_dns
 
 status=0
 for t in "${targets[@]}"; do
@@ -153,6 +184,12 @@ for t in "${targets[@]}"; do
     sources=("$root/source/core/strings.cc" "$root"/source/config/*.cc "$root"/source/policy/*.cc)
     libs=(-lyaml-cpp -lfmt)
     dict="$root/test/fuzz/yaml.dict"
+  fi
+  if [ "$t" = dns_response_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/dns/wire.cc"
+             "$root/source/dns/interpret.cc" "$root/source/dns/names.cc")
+    libs=(-lldns -lfmt)
+    dict=""  # binary input: no dictionary
   fi
   if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then
     echo "== $t: BUILD FAILED" >&2
@@ -166,7 +203,9 @@ for t in "${targets[@]}"; do
     regressions=("$root/test/fuzz/regressions/$t")
   fi
   echo "== $t: running ${seconds}s"
-  if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 -dict="$dict" \
+  dict_arg=()
+  if [ -n "$dict" ]; then dict_arg=(-dict="$dict"); fi
+  if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 "${dict_arg[@]}" \
       -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" "$work/seeds/$t" \
       "${regressions[@]}" \
       >"$work/$t.log" 2>&1; then
