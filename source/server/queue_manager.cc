@@ -20,6 +20,10 @@ namespace {
 
 constexpr size_t BatchSize = 32;
 constexpr size_t MinParallelJobs = 2;
+// Relayed messages wait in the relay agent with their content in memory; no new delivery
+// batch starts while this much is in flight.
+constexpr size_t MaxRelayMessages = 5000;
+constexpr uint64_t MaxRelayBytes = 256ull << 20;
 
 int64_t nowSeconds() { return int64_t(time(nullptr)); }
 
@@ -195,7 +199,8 @@ void QueueManager::pump() {
   if (stopping_) return;
   Snapshot snap = rt_->snapshot();
   size_t limit = concurrency(*snap.config);
-  while (jobs_ < limit && !ready_.empty()) {
+  while (jobs_ < limit && !ready_.empty() && relays_ < MaxRelayMessages &&
+         relay_bytes_ < MaxRelayBytes) {
     // Group delivery: with jobs already running, wait for a full batch (or for a job to
     // finish) so that one directory fsync and one journal commit cover many messages.
     if (jobs_ >= MinParallelJobs && ready_.size() < BatchSize) break;
@@ -522,6 +527,7 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
 
 void QueueManager::startRelay(MessageResult mr, const Snapshot& snap) {
   ++relays_;
+  relay_bytes_ += mr.content ? mr.content->size() : 0;
   auto flight = std::make_shared<RelayInFlight>();
   flight->message = std::move(mr);
   flight->snap = snap;
@@ -566,6 +572,7 @@ void QueueManager::startRelay(MessageResult mr, const Snapshot& snap) {
 void QueueManager::finishRelay(const std::shared_ptr<RelayInFlight>& flight) {
   MessageResult& m = flight->message;
   settle(m, flight->snap, m.content ? std::string_view(*m.content) : std::string_view());
+  relay_bytes_ -= m.content ? m.content->size() : 0;
   m.content.reset();
   m.relay.clear();
   auto batch = std::make_shared<BatchResult>();

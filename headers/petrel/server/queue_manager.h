@@ -105,6 +105,7 @@ class QueueManager {
   std::unordered_map<std::string, std::string> release_after_job_;
   std::unique_ptr<RelayAgent> relay_;
   size_t relays_ = 0;           // messages with relay jobs in flight
+  uint64_t relay_bytes_ = 0;    // their content, held in memory
   size_t jobs_ = 0;             // delivery jobs on the thread pool
   size_t updates_pending_ = 0;  // their results, not yet committed
   bool stopping_ = false;
