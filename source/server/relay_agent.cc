@@ -84,7 +84,6 @@ class RelayAgent::Connection {
     timer_->data = this;
     open_handles_ = 1;
     current_ = std::move(first);
-    started_ms_ = now();
   }
 
   void start() { resolve(); }
@@ -94,6 +93,7 @@ class RelayAgent::Connection {
     current_ = std::move(p);
     uv_timer_stop(timer_);
     setup_done_ms_ = now();
+    transaction_started_ = true;
     run(session_->nextJob(current_->job.job));
   }
 
@@ -302,8 +302,6 @@ class RelayAgent::Connection {
       return hostFailed(fmt::format("connect to {}: {}", relay_, uv_strerror(status)));
     }
     stage_ = Stage::Session;
-    connected_ms_ = now();
-    setup_done_ms_ = connected_ms_;
     smtp::client::Settings s;
     s.helo_name = settings_->hostname;
     switch (no_tls_retry_ ? config::TlsPolicy::None : job().tls) {
@@ -467,8 +465,9 @@ class RelayAgent::Connection {
   void report(RelayResult r) {
     if (!current_) return;
     uint64_t end = now();
-    uint64_t setup_end = std::max(setup_done_ms_, current_->queued_ms);
-    if (setup_end == 0 || setup_end > end) setup_end = end;
+    // A job that never reached MAIL spent all its time in setup.
+    uint64_t setup_end = transaction_started_ ? std::max(setup_done_ms_, current_->queued_ms) : end;
+    if (setup_end > end) setup_end = end;
     r.setup = double(setup_end - current_->queued_ms) / 1000;
     r.transmission = double(end - setup_end) / 1000;
     bool host_failure = !r.outcomes.empty() &&
@@ -553,7 +552,15 @@ class RelayAgent::Connection {
     if (stage_ != Stage::Session || !session_) return;
     const auto& t = settings_->timeouts;
     using P = smtp::client::Phase;
-    switch (session_->phase()) {
+    P phase = session_->phase();
+    if (current_ && !transaction_started_ &&
+        (phase == P::Mail || phase == P::Rcpt || phase == P::DataInit || phase == P::DataDone)) {
+      // Connection setup (the log's delays "c": DNS, connect, greeting, EHLO, TLS, AUTH) ends
+      // with the first MAIL.
+      transaction_started_ = true;
+      setup_done_ms_ = now();
+    }
+    switch (phase) {
       case P::Greeting: arm(t.greeting * 1000); break;
       case P::DataInit: arm(t.data_init * 1000); break;
       case P::DataDone: arm((t.data_block + t.data_done) * 1000); break;
@@ -637,7 +644,8 @@ class RelayAgent::Connection {
   bool closing_ = false;
 
   std::optional<Pending> current_;
-  uint64_t started_ms_ = 0, connected_ms_ = 0, setup_done_ms_ = 0;
+  uint64_t setup_done_ms_ = 0;       // when the current job's transaction began
+  bool transaction_started_ = false;  // the current job has sent MAIL
 
   std::vector<dns::QueryHandlePtr> queries_;
   std::vector<std::string> hosts_;

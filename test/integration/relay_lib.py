@@ -38,6 +38,13 @@ OUTDIR/NAME.ready once every socket listens. SPEC.yaml:
           odd@remote.test: "552 5.2.2 Mailbox full"   # any reply, as written
         mail_reply: null               # a reply to every MAIL instead of 250 (e.g. "451 4.3.0 ...")
         data_reply: null               # a reply after DATA instead of 250 (nothing is recorded)
+        smtputf8: true                 # announce SMTPUTF8 (RFC 6531; default true)
+        data_size_limit: 20000         # announce "SIZE 20000" and refuse bigger DATA with 552
+                                       # (default: aiosmtpd's 32 MiB)
+        silent: false                  # true: no SMTP at all; accept TCP, read and record what
+                                       # comes, never send a byte (a peer that hangs at greeting)
+      - name: v6                       # IPv6 addresses are written in brackets
+        address: "[::1]:25"
 
 Records under OUTDIR:
     dns-queries.log     one line per DNS question: "udp|tcp NAME TYPE" (NAME without the dot)
@@ -49,14 +56,20 @@ Records under OUTDIR:
                         "tls_version", "auth_user", "auth_mechanism", "mail_from",
                         "mail_options", "rcpt_tos", "rcpt_options", "size"}; written after
                         the .eml, so a .json means the message is complete.
+    PEER/connections.log "TIME open|end CONN live=N": a connection opened, or ended (its QUIT
+                        was read, or it closed, whichever came first: a client may open its
+                        next connection once it has the reply to QUIT); TIME is time.time(),
+                        live the number of connections open after the event. See
+                        peer_connections.
 The peer answers DATA with "250 2.0.0 Ok: queued as <ID>", ID = "<NAME>-<NNNN>" upper-cased
 (MX2-0001), so a test can match petrel's "status=sent (250 ...)" log line to the message.
 
 Imported (lib.sh's `py` puts this directory on sys.path), it gives the checks: peer_messages,
-wait_peer, check_relayed, parse_dsn, check_dsn, dns_ask.
+wait_peer, check_relayed, parse_dsn, check_dsn, dns_ask, peer_connections.
 """
 import asyncio
 import email
+import email.header
 import email.policy
 import json
 import os
@@ -242,6 +255,7 @@ class PeerState:
         self.dir = os.path.join(outdir, self.name)
         os.makedirs(self.dir, exist_ok=True)
         self.conns = 0
+        self.live = set()      # connections open now (connections.log)
         self.seq = 0
         self.rcpt_seen = {}
         self.rcpt_rules = {str(k).lower(): v for k, v in (cfg.get("rcpt") or {}).items()}
@@ -264,6 +278,20 @@ class PeerState:
     def event(self, conn, text):
         with open(os.path.join(self.dir, "events.log"), "a") as f:
             f.write("conn %d: %s\n" % (conn, text))
+
+    def conn_opened(self, conn):
+        self.live.add(conn)
+        self._conn_log("open", conn)
+
+    def conn_ended(self, conn):
+        """At QUIT and again at the close: counted once, at the first."""
+        if conn in self.live:
+            self.live.discard(conn)
+            self._conn_log("end", conn)
+
+    def _conn_log(self, what, conn):
+        with open(os.path.join(self.dir, "connections.log"), "a") as f:
+            f.write("%.6f %s %d live=%d\n" % (time.time(), what, conn, len(self.live)))
 
     def rcpt_reply(self, address):
         addr = address.lower()
@@ -348,6 +376,10 @@ def make_peer_protocol(state, loop):
     else:
         auth_kw = dict(auth_exclude_mechanism=["PLAIN", "LOGIN"])
 
+    size_kw = {}
+    if state.cfg.get("data_size_limit") is not None:
+        size_kw["data_size_limit"] = int(state.cfg["data_size_limit"])
+
     logged = ("EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "QUIT", "NOOP")
 
     class Peer(SMTP):
@@ -361,8 +393,8 @@ def make_peer_protocol(state, loop):
             super().__init__(Handler(), hostname=state.cfg.get("hostname") or state.name,
                              ident="PeerSMTP", tls_context=state.tls_context,
                              require_starttls=bool(state.cfg.get("require_tls")),
-                             enable_SMTPUTF8=True, decode_data=False, timeout=30, loop=loop,
-                             **auth_kw)
+                             enable_SMTPUTF8=bool(state.cfg.get("smtputf8", True)),
+                             decode_data=False, timeout=30, loop=loop, **size_kw, **auth_kw)
 
         def _set_rset_state(self):
             super()._set_rset_state()
@@ -377,9 +409,11 @@ def make_peer_protocol(state, loop):
             super().connection_made(transport)
             if first:
                 state.event(self.conn_id, "connect from %s" % (self.session.peer,))
+                state.conn_opened(self.conn_id)
 
         def connection_lost(self, error):
             state.event(self.conn_id, "disconnect%s" % ("" if error is None else " (%s)" % error))
+            state.conn_ended(self.conn_id)
             super().connection_lost(error)
 
         async def push(self, status):
@@ -408,6 +442,8 @@ def make_peer_protocol(state, loop):
             if cmd == "AUTH" and arg:
                 shown = arg.split()[0] + (" ***" if len(arg.split()) > 1 else "")
             state.event(self.conn_id, "C: %s%s" % (cmd, " " + shown if shown else ""))
+            if cmd == "QUIT" and not arg:
+                state.conn_ended(self.conn_id)
             return await orig(self, arg)
         method.__name__ = "smtp_" + cmd
         if hasattr(orig, "__smtp_syntax__"):
@@ -423,6 +459,28 @@ def make_peer_protocol(state, loop):
     return Peer
 
 
+def make_silent_protocol(state):
+    """A TCP server that never says anything (silent: true): it records the connection and
+    whatever the client sends ("C: <bytes, repr>"), and waits for the client to give up."""
+
+    class Silent(asyncio.Protocol):
+        def connection_made(self, transport):
+            state.conns += 1
+            self.conn_id = state.conns
+            self.transport = transport
+            state.event(self.conn_id, "connect from %s" % (transport.get_extra_info("peername"),))
+            state.conn_opened(self.conn_id)
+
+        def data_received(self, data):
+            state.event(self.conn_id, "C: %r" % data)
+
+        def connection_lost(self, error):
+            state.event(self.conn_id, "disconnect%s" % ("" if error is None else " (%s)" % error))
+            state.conn_ended(self.conn_id)
+
+    return Silent
+
+
 async def serve(spec, outdir, name):
     loop = asyncio.get_running_loop()
     keep = []
@@ -431,7 +489,10 @@ async def serve(spec, outdir, name):
     for cfg in spec.get("peers") or []:
         state = PeerState(cfg, outdir)
         host, port = split_address(cfg["address"])
-        proto = make_peer_protocol(state, loop)
+        if cfg.get("silent"):
+            proto = make_silent_protocol(state)
+        else:
+            proto = make_peer_protocol(state, loop)
         server = await loop.create_server(proto, host=host, port=port, reuse_address=True)
         keep.append(server)
     with open(os.path.join(outdir, name + ".ready.tmp"), "w") as f:
@@ -483,6 +544,24 @@ def peer_events(peer):
         return ""
     with open(p) as f:
         return f.read()
+
+
+def peer_connections(peer):
+    """PEER's connections.log: {"events": [(time, "open"|"end", conn, live)], "count": number
+    of connections opened, "max_live": most open at once, "open": {conn: time},
+    "end": {conn: time}}."""
+    p = os.path.join(relay_dir(), peer, "connections.log")
+    events = []
+    if os.path.exists(p):
+        with open(p) as f:
+            for line in f:
+                t, what, conn, live = line.split()
+                events.append((float(t), what, int(conn), int(live.split("=")[1])))
+    return {"events": events,
+            "count": sum(1 for e in events if e[1] == "open"),
+            "max_live": max([e[3] for e in events], default=0),
+            "open": {e[2]: e[0] for e in events if e[1] == "open"},
+            "end": {e[2]: e[0] for e in events if e[1] == "end"}}
 
 
 def wait_peer(peer, n, timeout=20):
@@ -554,8 +633,16 @@ def parse_dsn(path):
     check(isinstance(blocks, list) and len(blocks) >= 2,
           "%s: delivery-status has %d blocks, want per-message + per-recipient" % (path, len(blocks)))
 
+    def text(v):
+        # compat32 hands raw 8-bit values (a UTF-8 address in Final-Recipient) over as Header
+        # objects of charset unknown-8bit: decode those bytes as UTF-8.
+        if isinstance(v, email.header.Header):
+            return "".join(b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+                           for b, _ in email.header.decode_header(v))
+        return v
+
     def fields(block):
-        return {k.lower(): re.sub(r"\s*\n\s*", " ", v).strip() for k, v in block.items()}
+        return {k.lower(): re.sub(r"\s*\n\s*", " ", text(v)).strip() for k, v in block.items()}
     headers = ""
     if len(parts) >= 3:
         check(parts[2].get_content_type() in ("text/rfc822-headers", "message/rfc822"),

@@ -32,6 +32,20 @@ EOF
   done
 }
 
+# can_bind ADDR: true when a TCP socket can bind ADDR ("127.0.0.3:25", "[::1]:25"); for a part
+# of a test that can be skipped on its own (need_relay_harness skips the whole test).
+can_bind() {
+  "$PYTHON" - "$1" 2>/dev/null <<'EOF'
+import socket, sys
+host, _, port = sys.argv[1].rpartition(":")
+host = host.strip("[]")
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(port)))
+s.close()
+EOF
+}
+
 # start_harness NAME SPEC_YAML: starts `relay_lib.py serve` with SPEC_YAML (written to
 # $RELAY_DIR/NAME.yaml) and waits until every socket listens.
 start_harness() {
