@@ -41,7 +41,9 @@ Result<config::NextHop> Router::nextHop(std::string_view domain_text) const {
       return hop;
     }
   }
-  if (relayhost_) return *relayhost_;
+  // As Postfix's relay_transport: mail for domains we relay for goes to their own MX (we are
+  // their backup MX or gateway), not to the smarthost meant for the rest of the world.
+  if (relayhost_ && !isRelayDomain(domain)) return *relayhost_;
   config::NextHop hop;
   hop.host = domain;
   return hop;

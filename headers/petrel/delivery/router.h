@@ -67,8 +67,8 @@ class Router {
   bool isRelayDomain(std::string_view domain) const;
 
   // Where mail for a non-local `domain` goes (docs/relay.md): the relay.transport entry of the
-  // domain (then of each parent as ".parent"), else relay.relayhost, else the domain itself by
-  // MX. A failing table or an unusable transport entry is a temporary error: mail waits for
+  // domain (then of each parent as ".parent"), else relay.relayhost (not for domains.relay),
+  // else the domain itself by MX. A failing table or an unusable transport entry is a temporary error: mail waits for
   // the admin. Source: relay_route.cc.
   Result<config::NextHop> nextHop(std::string_view domain) const;
   // The outbound TLS policy for `domain`: its relay.tls_policy entry, else relay.tls. An

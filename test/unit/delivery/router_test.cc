@@ -418,4 +418,39 @@ TEST(PostmasterCheckTest, EveryLocalDomainNeedsAPostmaster) {
 }
 
 }  // namespace
+TEST_F(RouterTest, NextHopTransportThenRelayhostThenMx) {
+  config::Config cfg = baseConfig();
+  cfg.relay_domains = {"partner.test"};
+  cfg.relay.transport = inlineTable("transport", {{"example.org", "smtp:[10.0.0.5]:2525"},
+                                                  {".sub.test", "gw.sub.test"},
+                                                  {"broken.test", "[no-bracket"}});
+  cfg.relay.relayhost = config::parseNextHop("[smarthost.test]:587").value();
+  Router r = router(cfg);
+  EXPECT_EQ(r.nextHop("Example.ORG")->toString(), "[10.0.0.5]:2525");
+  EXPECT_EQ(r.nextHop("a.b.sub.test")->toString(), "gw.sub.test");   // parent entry
+  EXPECT_EQ(r.nextHop("sub.test")->toString(), "[smarthost.test]:587");  // ".sub.test" is below
+  EXPECT_EQ(r.nextHop("elsewhere.test")->toString(), "[smarthost.test]:587");
+  EXPECT_EQ(r.nextHop("partner.test")->toString(), "partner.test");  // relay domain: its MX
+  auto broken = r.nextHop("broken.test");
+  ASSERT_FALSE(broken);
+  EXPECT_TRUE(broken.error().temporary());
+  EXPECT_NE(broken.error().message().find("missing ']'"), std::string::npos);
+
+  cfg.relay.relayhost.reset();
+  EXPECT_EQ(router(cfg).nextHop("elsewhere.test")->toString(), "elsewhere.test");
+}
+
+TEST_F(RouterTest, TlsPolicyPerDomainNeverWeakenedByABadEntry) {
+  config::Config cfg = baseConfig();
+  cfg.relay.tls = config::TlsPolicy::May;
+  cfg.relay.tls_policy = inlineTable("tlspol", {{"bank.test", "verify"},
+                                                {".legacy.test", "none"},
+                                                {"typo.test", "verfy"}});
+  Router r = router(cfg);
+  EXPECT_EQ(r.tlsPolicy("bank.test"), config::TlsPolicy::Verify);
+  EXPECT_EQ(r.tlsPolicy("old.legacy.test"), config::TlsPolicy::None);
+  EXPECT_EQ(r.tlsPolicy("other.test"), config::TlsPolicy::May);
+  EXPECT_EQ(r.tlsPolicy("typo.test"), config::TlsPolicy::Encrypt);
+}
+
 }  // namespace petrel::delivery
