@@ -6,7 +6,7 @@ set -euo pipefail
 level=${1:-test}
 
 build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-dev
-            libyaml-cpp-dev libfmt-dev libcrypt-dev libssl-dev)
+            libyaml-cpp-dev libfmt-dev libcrypt-dev libssl-dev libpcre2-dev)
 # swaks needs the two Perl TLS modules for --tls; msmtp, smtplib, openssl s_client and a
 # real Dovecot are the TLS/AUTH peers; aiosmtpd is the "foreign" sink of the relay tests;
 # dnslib is the DNS server of t-40-dns.

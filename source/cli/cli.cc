@@ -1,5 +1,6 @@
 // `petrel` subcommands. The queue commands talk to the running server over its control
-// socket (<state_dir>/control.sock, mode 0600), so they need the same --config.
+// socket (<state_dir>/control.sock, mode 0600), so they need the same --config. `table query`
+// reads the tables itself, through the same lookup registry the server uses.
 #include "petrel/cli/cli.h"
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "petrel/auth/authenticator.h"
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
+#include "petrel/lookup/lookup_table.h"
 #include "petrel/server/server.h"
 
 namespace petrel::cli {
@@ -41,6 +43,11 @@ commands:
   reload                   reload the configuration (like SIGHUP)
   user add NAME            add a user to the credentials database (auth.credentials_db)
   user passwd NAME         set a user's password
+  table query NAME KEY     what a table answers for KEY, like postmap -q: NAME is a table
+                           under tables: or a reference such as cidr:/etc/petrel/clients;
+                           KEY is used as given (the server looks up lower-case addresses).
+                           Exit 0 with the value, 1 not found, 75 temporary failure
+                           (unreadable file), 78 configuration problem
   user del NAME            remove a user
                            (the password comes from stdin when it is not a terminal, one
                            line; otherwise it is asked twice with echo off; never in argv)
@@ -266,6 +273,46 @@ int authTestCommand(const std::string& config_path, const std::string& user,
   return 0;
 }
 
+// ---- petrel table query -----------------------------------------------------------------------
+
+// sysexits.h values, as postmap and the Postfix tools use them.
+constexpr int ExTempFail = 75;
+constexpr int ExConfig = 78;
+
+// petrel table query NAME KEY: builds the table as the server does (same registry, same
+// reference syntax) and prints what it answers for KEY. Warnings about bad lines go to stderr.
+int tableQueryCommand(const std::string& config_path, const std::string& name,
+                      const std::string& key) {
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return ExConfig;
+  Result<config::TableSpec> spec = config::resolveTableReference(*cfg, name);
+  if (!spec) {
+    fmt::print(stderr, "petrel: {}\n", spec.error().message());
+    return ExConfig;
+  }
+  std::vector<std::string> warnings;
+  lookup::TablePtr table =
+      lookup::makeTable(*spec, [&warnings](const std::string& w) { warnings.push_back(w); });
+  lookup::LookupResult r = table->lookup(key);
+  for (const auto& w : warnings) {
+    if (w != r.error) fmt::print(stderr, "warning: {}\n", w);  // the failure is printed below
+  }
+  switch (r.status) {
+    case lookup::LookupStatus::Found:
+      fmt::print("{}\n", r.value);
+      return 0;
+    case lookup::LookupStatus::NotFound:
+      return 1;
+    case lookup::LookupStatus::TempFail:
+      fmt::print(stderr, "petrel: temporary failure: {}\n", r.error);
+      return ExTempFail;
+    case lookup::LookupStatus::ConfigError:
+      fmt::print(stderr, "petrel: {}\n", r.error);
+      return ExConfig;
+  }
+  return ExConfig;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -320,6 +367,9 @@ int run(int argc, char** argv) {
   if (cmd == "user" && args.size() == 3 &&
       (args[1] == "add" || args[1] == "passwd" || args[1] == "del")) {
     return userCommand(config_path, args[1], args[2]);
+  }
+  if (cmd == "table" && args.size() == 4 && args[1] == "query") {
+    return tableQueryCommand(config_path, args[2], args[3]);
   }
   if (cmd == "auth-test" && args.size() == 2) {
     return authTestCommand(config_path, args[1], "127.0.0.1");

@@ -7,8 +7,8 @@
 //
 // It deliberately does not open tables or certificate files, bind addresses or create
 // directories: a config that loads can still fail to start, and the areas that own those
-// resources report that. mynetworks blocks and restriction names are checked with the policy
-// area's own parser and name list, so the loader and the policy code cannot disagree.
+// resources report that. mynetworks blocks and restriction names are checked with the same
+// parser (core's Cidr) and name list (policy's) the server uses, so they cannot disagree.
 //
 // yaml-cpp stays inside source/config/. All reading goes through Section, which checks that a
 // node is a mapping and reports duplicate and unknown keys. Nothing here calls operator[] on a
@@ -38,8 +38,8 @@
 #include <utility>
 #include <vector>
 
+#include "petrel/core/cidr.h"
 #include "petrel/core/strings.h"
-#include "petrel/policy/cidr.h"
 #include "petrel/policy/restrictions.h"
 
 namespace petrel::config {
@@ -217,6 +217,44 @@ std::string resolvePath(const fs::path& base, std::string_view text) {
     resolved = resolved.parent_path();
   }
   return resolved.string();
+}
+
+// The table types that read one file, named by `path:` under tables: or inline as
+// "type:/path". Each is a backend in source/lookup/backends/.
+constexpr std::array<std::string_view, 3> FileTableTypes = {"file", "regexp", "cidr"};
+
+bool isFileTableType(std::string_view type) {
+  return std::find(FileTableTypes.begin(), FileTableTypes.end(), type) != FileTableTypes.end();
+}
+
+std::string unknownTableType(std::string_view type) {
+  return fmt::format("unknown table type '{}' (known: inline, file, regexp, cidr)", type);
+}
+
+// An inline reference "type:argument" as in Postfix; the caller reports the error where it
+// was written. `spec.origin` is left to the caller.
+Result<TableSpec> inlineTableRef(std::string_view ref, const fs::path& base_dir) {
+  size_t colon = ref.find(':');
+  std::string_view type = ref.substr(0, colon);
+  std::string_view argument = colon == std::string_view::npos ? "" : ref.substr(colon + 1);
+  if (type == "inline") {
+    return Error::config(
+        "an inline table cannot be written as a reference; declare it under tables:");
+  }
+  if (!isFileTableType(type)) {
+    return Error::config(unknownTableType(type));
+  }
+  if (argument.empty()) {
+    std::string_view example = type == "file"     ? "/etc/petrel/aliases"
+                               : type == "regexp" ? "/etc/petrel/aliases.regexp"
+                                                  : "/etc/petrel/clients.cidr";
+    return Error::config(fmt::format("'{}:' needs a path, e.g. {}:{}", type, type, example));
+  }
+  TableSpec spec;
+  spec.name = std::string(ref);
+  spec.type = std::string(type);
+  spec.path = resolvePath(base_dir, argument);
+  return spec;
 }
 
 // "5m" rather than "300s" when the value came from a config that probably said "5m".
@@ -572,10 +610,6 @@ std::optional<Endpoint> Loader::endpoint(const Field& f) {
   return *r;
 }
 
-std::string unknownTableType(std::string_view type) {
-  return fmt::format("unknown table type '{}' (known: inline, file)", type);
-}
-
 // A table reference: the name of an entry under tables:, or "type:argument" as in Postfix.
 std::optional<TableSpec> Loader::tableRef(const Field& f, const Config& c) {
   constexpr std::string_view Expected = "a table name or type:argument";
@@ -597,26 +631,13 @@ std::optional<TableSpec> Loader::tableRef(const Field& f, const Config& c) {
     }
     return std::nullopt;
   }
-  std::string type = ref->substr(0, colon);
-  std::string argument = ref->substr(colon + 1);
-  if (type == "inline") {
-    report(f, "an inline table cannot be written as a reference; declare it under tables:");
+  Result<TableSpec> spec = inlineTableRef(*ref, base_dir_);
+  if (!spec) {
+    report(f, spec.error().message());
     return std::nullopt;
   }
-  if (type != "file") {
-    report(f, unknownTableType(type));
-    return std::nullopt;
-  }
-  if (argument.empty()) {
-    report(f, "'file:' needs a path, e.g. file:/etc/petrel/aliases");
-    return std::nullopt;
-  }
-  TableSpec spec;
-  spec.name = *ref;
-  spec.type = type;
-  spec.path = resolvePath(base_dir_, argument);
-  spec.origin = reporter_.where(f.mark());
-  return spec;
+  spec->origin = reporter_.where(f.mark());
+  return std::move(*spec);
 }
 
 Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
@@ -735,7 +756,7 @@ std::optional<TableSpec> Loader::table(const Field& f) {
     if (map == nullptr || !inlineMap(*map, spec.entries)) {
       return std::nullopt;
     }
-  } else if (kind == "file") {
+  } else if (kind && isFileTableType(*kind)) {
     s.allowOnly({"type", "path"});
     const Field* p = s.require("path");
     std::optional<std::string> resolved = p ? path(*p) : std::nullopt;
@@ -1205,7 +1226,7 @@ void Loader::loadRelay(const Section& top, Config& c) {
     if (!text) {
       continue;
     }
-    Result<policy::Cidr> cidr = policy::Cidr::parse(*text);
+    Result<Cidr> cidr = Cidr::parse(*text);
     if (!cidr) {
       report(item, cidr.error().message());
       continue;
@@ -1617,6 +1638,29 @@ LoadResult loadConfigFromString(const std::string& yaml, const std::string& name
     return LoadResult{std::nullopt, reporter.errors()};
   }
   return LoadResult{std::move(config), {}};
+}
+
+Result<TableSpec> resolveTableReference(const Config& c, std::string_view ref) {
+  if (ref.empty()) {
+    return Error::config("expected a table name or type:argument, got ''");
+  }
+  if (ref.find(':') == std::string_view::npos) {
+    if (auto it = c.tables.find(std::string(ref)); it != c.tables.end()) {
+      return it->second;
+    }
+    std::string known;
+    for (const auto& [name, spec] : c.tables) {
+      known += known.empty() ? name : ", " + name;
+    }
+    return Error::config(
+        fmt::format("unknown table '{}' ({})", ref,
+                    known.empty() ? "no tables declared under tables:" : "declared: " + known));
+  }
+  Result<TableSpec> spec = inlineTableRef(ref, fs::path(c.source_file).parent_path());
+  if (spec) {
+    spec->origin = "command line";
+  }
+  return spec;
 }
 
 LoadResult loadConfig(const std::string& path) {

@@ -1,9 +1,11 @@
 // The table registry: maps a TableSpec's `type:` word to the backend factory that builds it.
 //
 // Adding a backend means adding one file in backends/ (its class in an anonymous namespace,
-// its factory outside) plus its declaration and one registration line below. The registry
-// owns nothing after construction and does not cache tables: the caller (Router, policy)
-// holds the TablePtr.
+// its factory outside) plus its declaration and one registration line below. A backend that
+// reads one file derives from FileBackedTable (../file_backed_table.h) and only parses. The
+// config loader validates type words too (FileTableTypes in source/config/config.cc), so a
+// new type needs a line there as well. The registry owns nothing after construction and does
+// not cache tables: the caller (Router, policy, `petrel table query`) holds the TablePtr.
 #include <fmt/format.h>
 
 #include <string_view>
@@ -16,6 +18,8 @@ namespace petrel::lookup {
 // Factories, one per file in backends/.
 TablePtr makeInlineTable(const config::TableSpec& spec, const Warn& warn);
 TablePtr makeFileTable(const config::TableSpec& spec, const Warn& warn);
+TablePtr makeRegexpTable(const config::TableSpec& spec, const Warn& warn);
+TablePtr makeCidrTable(const config::TableSpec& spec, const Warn& warn);
 
 namespace {
 
@@ -29,6 +33,8 @@ struct Registration {
 constexpr Registration Backends[] = {
     {"inline", &makeInlineTable},
     {"file", &makeFileTable},
+    {"regexp", &makeRegexpTable},
+    {"cidr", &makeCidrTable},
 };
 
 // Stands in for a table whose type no backend knows: config validation should have caught

@@ -84,16 +84,16 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg) {
     s.authenticator = std::move(a.value());
   }
   if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
-  std::vector<policy::Cidr> blocks;
+  std::vector<Cidr> blocks;
   for (const auto& n : cfg.relay.mynetworks) {
-    auto c = policy::Cidr::parse(n);
+    auto c = Cidr::parse(n);
     if (!c) return c.error();
     blocks.push_back(*c);
   }
   auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
   for (const auto& [name, set] : cfg.restrictions) {
     auto list = policy::RestrictionList::parse(policy::Stage::Recipient, set.recipient,
-                                               policy::CidrList(blocks));
+                                               CidrList(blocks));
     if (!list) return list.error();
     sets->emplace(name, std::move(list.value()));
   }

@@ -15,7 +15,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -167,12 +167,23 @@ save("nx", 0, "A", [], rcode=RCODE.NXDOMAIN,
 PY
 }
 
+# Seeds for the lookup tables: the examples of regexp_table(5) and cidr_table(5) with a few
+# keys (selector byte 0 regexp, 1 cidr, 2 file; keys after 0xFF, one per line).
+seed_lookup() {
+  local out="$work/seeds/lookup_table_fuzz"
+  mkdir -p "$out"
+  printf '\x00/[%%!@].*[%%!@]/ 550 Sender-specified routing rejected\n/^postmaster@/ OK\nif !/^owner-/\n/^(.*)-outgoing@(.*)$/ 550 Use ${1}@${2} instead\nendif\n/^(a)?b$/i $1 $$\n  continued\n\xffpostmaster@x\nlist-outgoing@example.org\nowner-x-outgoing@y\nb' >"$out/regexp"
+  printf '\x01192.168.1.1 OK\n192.168.0.0/16 REJECT\n2001:db8::1 OK\n2001:db8::/32 REJECT\n!10.0.0.0/8 NOT10\nif [172.16.0.0]/12\n172.16.1.0/24 IN\nendif\n\xff192.168.1.1\n2001:db8::5\n172.16.1.9\n11.0.0.1\n::ffff:10.1.1.1' >"$out/cidr"
+  printf '\x02postmaster@example.test alice@example.test\n# c\nbroken\n\xffpostmaster@example.test' >"$out/file"
+}
+
 seed_session
 seed_client
 seed_address
 seed_config
 seed_sasl
 seed_dns
+seed_lookup
 
 status=0
 for t in "${targets[@]}"; do
@@ -181,9 +192,14 @@ for t in "${targets[@]}"; do
   libs=(-lfmt)
   dict="$root/test/fuzz/smtp.dict"
   if [ "$t" = config_fuzz ]; then
-    sources=("$root/source/core/strings.cc" "$root"/source/config/*.cc "$root"/source/policy/*.cc)
+    sources=("$root"/source/core/*.cc "$root"/source/config/*.cc "$root"/source/policy/*.cc)
     libs=(-lyaml-cpp -lfmt)
     dict="$root/test/fuzz/yaml.dict"
+  fi
+  if [ "$t" = lookup_table_fuzz ]; then
+    sources=("$root"/source/core/*.cc "$root"/source/lookup/*.cc "$root"/source/lookup/backends/*.cc)
+    libs=(-lpcre2-8 -lfmt)
+    dict="$root/test/fuzz/lookup.dict"
   fi
   if [ "$t" = dns_response_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/dns/wire.cc"

@@ -1,4 +1,4 @@
-// The `petrel` command line: serve, check-config, queue ..., version.
+// The `petrel` command line: serve, check-config, queue ..., table query, user ..., version.
 #pragma once
 
 namespace petrel::cli {

@@ -74,9 +74,9 @@ struct Listener {
 // A named map, declared under `tables:` or inline as "type:argument".
 struct TableSpec {
   std::string name;  // key under tables:, or the inline reference text itself
-  std::string type;  // "inline" | "file"
+  std::string type;  // "inline" | "file" | "regexp" | "cidr"
   std::map<std::string, std::string> entries;  // type inline: the map itself
-  std::string path;                            // type file: absolute path
+  std::string path;                            // types file, regexp, cidr: absolute path
   std::string origin;  // "file:line:column" where the table was declared (for messages)
 };
 
@@ -224,6 +224,12 @@ struct LoadResult {
   std::optional<Config> config;       // set only when errors is empty
   std::vector<ConfigError> errors;    // all of them, sorted by line and column
 };
+
+// A table reference as the config's keys take it, for `petrel table query`: the name of an
+// entry under `c.tables`, or an inline "type:path" of a file-based type (file, regexp, cidr),
+// a relative path being relative to the directory of c.source_file. Config errors name the
+// problem the way the loader would ("unknown table type 'x' (known: ...)").
+Result<TableSpec> resolveTableReference(const Config& c, std::string_view ref);
 
 // Reads and validates the YAML file at `path`. Never throws.
 LoadResult loadConfig(const std::string& path);

@@ -1,9 +1,11 @@
-// Lookup tables: the key -> value maps behind mailboxes, aliases and (later) access maps.
+// Lookup tables: the key -> value maps behind mailboxes, aliases, transports and (later)
+// access maps.
 //
 // A LookupTable answers one key at a time with one of four outcomes: found, not found,
 // temporary failure, config error. Backends are reached only through makeTable(), a registry
 // keyed by the config's `type:` word; each backend lives in one file in
-// source/lookup/backends/ and exposes nothing but its factory. This area owns loading,
+// source/lookup/backends/ and exposes nothing but its factory: inline, file, regexp (Postfix
+// regexp_table syntax, PCRE2), cidr (Postfix cidr_table). This area owns loading,
 // reloading and matching; it knows nothing of addresses or SMTP (the Router in delivery/ builds
 // the keys). A table that cannot load never throws and never crashes the daemon: it warns and
 // answers TempFail until it can load. docs/lookup-tables.md describes backends and file format.
@@ -46,9 +48,11 @@ class LookupTable {
  public:
   virtual ~LookupTable() = default;
 
-  // Thread-safe; called concurrently from several reactor threads. Keys are matched
-  // case-insensitively (callers pass lower-case keys; backends lower-case their keys on load).
-  // Never blocks on I/O for the in-memory backends (inline, file).
+  // Thread-safe; called concurrently from several reactor threads. Callers pass lower-case
+  // keys (addresses) or address literals (cidr). inline and file match case-insensitively
+  // (they lower-case their keys on load); regexp matches the key as given, its patterns being
+  // case-insensitive unless a rule's `i` flag says otherwise. Never blocks on I/O for the
+  // in-memory backends (inline, file, regexp, cidr: their files are read by refresh()).
   virtual LookupResult lookup(std::string_view key) const = 0;
 
   // Called periodically (about once a second) from the main thread only. Backends backed by a

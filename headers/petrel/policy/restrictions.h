@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "petrel/core/result.h"
-#include "petrel/policy/cidr.h"
+#include "petrel/core/cidr.h"
 
 namespace petrel::policy {
 

@@ -106,7 +106,7 @@ TEST(ConfigTest, BadTyposExampleReportsEveryError) {
                 path + ":12:14: listeners[1].address: port must be a number from 1 to 65535, "
                        "got '99999'",
                 path + ":23:11: tables.aliases.type: unknown table type 'ldap' (known: inline, "
-                       "file)",
+                       "file, regexp, cidr)",
                 path + ":25:12: mailboxes: unknown table 'mailbox' (did you mean 'mailboxes'?)",
                 path + ":28:17: limits.message_size: expected a size such as 25MB, 512k or 1000 "
                        "(bytes), got '25 megs'",
@@ -373,21 +373,85 @@ TEST(ConfigTest, BadTableReferences) {
   boxes: {type: ldap, uri: "ldap://x"}
   good: {type: inline, map: {a: b}, path: x}
 mailboxes: boxes
-aliases: [nope, "cidr:/etc/x", "file:", good]
+aliases: [nope, "pcre:/etc/x", "file:", good, "regexp:", "cidr:", "inline:x"]
 )"),
             (Errors{
-                "t.yaml:4:17: tables.boxes.type: unknown table type 'ldap' (known: inline, file)",
+                "t.yaml:4:17: tables.boxes.type: unknown table type 'ldap' (known: inline, file, "
+                "regexp, cidr)",
                 "t.yaml:4:23: unknown key 'uri' in tables.boxes",
                 "t.yaml:5:37: unknown key 'path' in tables.good",
                 // No "unknown table 'boxes'": its declaration was reported already.
                 "t.yaml:7:11: aliases[0]: unknown table 'nope'",
-                "t.yaml:7:17: aliases[1]: unknown table type 'cidr' (known: inline, file)",
+                "t.yaml:7:17: aliases[1]: unknown table type 'pcre' (known: inline, file, regexp, "
+                "cidr)",
                 "t.yaml:7:32: aliases[2]: 'file:' needs a path, e.g. file:/etc/petrel/aliases",
+                "t.yaml:7:47: aliases[4]: 'regexp:' needs a path, e.g. "
+                "regexp:/etc/petrel/aliases.regexp",
+                "t.yaml:7:58: aliases[5]: 'cidr:' needs a path, e.g. cidr:/etc/petrel/clients.cidr",
+                "t.yaml:7:67: aliases[6]: an inline table cannot be written as a reference; declare "
+                "it under tables:",
             }));
+  EXPECT_EQ(errorsWith("tables:\n  r: {type: regexp, map: {a: b}}\n  c: {type: cidr}\n"),
+            (Errors{"t.yaml:4:6: missing required key 'path' in tables.r",
+                    "t.yaml:4:21: unknown key 'map' in tables.r",
+                    "t.yaml:5:6: missing required key 'path' in tables.c"}));
   EXPECT_EQ(errorsWith("tables:\n  m: {type: inline, map: {a: 1, A: 2}}\n"),
             Errors{"t.yaml:4:33: duplicate key 'A' in tables.m.map (keys are case-insensitive)"});
   EXPECT_EQ(errorsWith("tables:\n  m: {map: {}}\n"),
             Errors{"t.yaml:4:6: missing required key 'type' in tables.m"});
+}
+
+TEST(ConfigTest, RegexpAndCidrTables) {
+  Config c = loadOk(R"(tables:
+  rewrites: {type: regexp, path: tables/rewrites.regexp}
+  clients: {type: cidr, path: /etc/petrel/clients.cidr}
+aliases: [rewrites, "regexp:more.regexp", "cidr:/etc/petrel/x.cidr"]
+)");
+  EXPECT_EQ(c.tables.at("rewrites").type, "regexp");
+  EXPECT_EQ(c.tables.at("rewrites").path, "/etc/petrel/tables/rewrites.regexp");
+  EXPECT_EQ(c.tables.at("rewrites").origin, "t.yaml:4:3");
+  EXPECT_EQ(c.tables.at("clients").type, "cidr");
+  EXPECT_EQ(c.tables.at("clients").path, "/etc/petrel/clients.cidr");
+  ASSERT_EQ(c.aliases.size(), 3u);
+  EXPECT_EQ(c.aliases[0].name, "rewrites");
+  EXPECT_EQ(c.aliases[1].name, "regexp:more.regexp");
+  EXPECT_EQ(c.aliases[1].type, "regexp");
+  EXPECT_EQ(c.aliases[1].path, "/etc/petrel/more.regexp");
+  EXPECT_EQ(c.aliases[1].origin, "t.yaml:6:21");
+  EXPECT_EQ(c.aliases[2].type, "cidr");
+  EXPECT_EQ(c.aliases[2].path, "/etc/petrel/x.cidr");
+}
+
+TEST(ConfigTest, ResolveTableReferenceForTheCommandLine) {
+  Config c = loadOk("tables:\n  clients: {type: cidr, path: clients.cidr}\n");
+  c.source_file = "/etc/petrel/petrel.yaml";
+
+  Result<TableSpec> named = resolveTableReference(c, "clients");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named->type, "cidr");
+  EXPECT_EQ(named->path, "/etc/petrel/clients.cidr");
+
+  Result<TableSpec> inline_ref = resolveTableReference(c, "regexp:maps/../r.regexp");
+  ASSERT_TRUE(inline_ref.ok());
+  EXPECT_EQ(inline_ref->name, "regexp:maps/../r.regexp");
+  EXPECT_EQ(inline_ref->type, "regexp");
+  EXPECT_EQ(inline_ref->path, "/etc/petrel/r.regexp");
+  EXPECT_EQ(inline_ref->origin, "command line");
+  EXPECT_EQ(resolveTableReference(c, "cidr:/srv/x.cidr")->path, "/srv/x.cidr");
+
+  auto error = [&](std::string_view ref) {
+    Result<TableSpec> r = resolveTableReference(c, ref);
+    EXPECT_FALSE(r.ok()) << ref;
+    return r.ok() ? std::string() : r.error().message();
+  };
+  EXPECT_EQ(error("client"), "unknown table 'client' (declared: clients)");
+  EXPECT_EQ(error("ldap:/x"), "unknown table type 'ldap' (known: inline, file, regexp, cidr)");
+  EXPECT_EQ(error("cidr:"), "'cidr:' needs a path, e.g. cidr:/etc/petrel/clients.cidr");
+  EXPECT_EQ(error("inline:x"),
+            "an inline table cannot be written as a reference; declare it under tables:");
+  EXPECT_EQ(error(""), "expected a table name or type:argument, got ''");
+  c.tables.clear();
+  EXPECT_EQ(error("clients"), "unknown table 'clients' (no tables declared under tables:)");
 }
 
 TEST(ConfigTest, MailboxesRequiredWithLocalDomains) {

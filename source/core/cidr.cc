@@ -1,5 +1,5 @@
-// CIDR blocks for mynetworks (and, later, cidr: tables): parsing with Postfix's strictness and
-// matching of client addresses.
+// CIDR blocks and address literals for mynetworks and cidr tables: parsing with Postfix's
+// strictness and matching of client addresses.
 //
 // Parsing uses inet_pton, so only the standard spellings are accepted: no "127.1", no leading
 // zeros in IPv4 octets, no brackets around IPv6. A block whose host bits are not zero is an
@@ -9,7 +9,7 @@
 // Matching is by family, except that an IPv4-mapped IPv6 client (::ffff:192.0.2.7, what a
 // dual-stack socket reports for an IPv4 peer) is matched as the IPv4 address it carries.
 // Nothing here resolves names or does I/O.
-#include "petrel/policy/cidr.h"
+#include "petrel/core/cidr.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -20,45 +20,9 @@
 
 #include "petrel/core/strings.h"
 
-namespace petrel::policy {
+namespace petrel {
 
 namespace {
-
-struct Address {
-  bool v6 = false;
-  std::array<uint8_t, 16> bytes{};  // IPv4 in the first 4
-};
-
-// Parses an address literal as inet_pton does; std::string because inet_pton needs a NUL.
-std::optional<Address> parseAddress(std::string_view text) {
-  if (text.find('\0') != std::string_view::npos) {
-    return std::nullopt;  // inet_pton would stop at the NUL and accept the prefix
-  }
-  const std::string s(text);
-  Address a;
-  if (s.find(':') != std::string::npos) {
-    a.v6 = true;
-    if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) != 1) {
-      return std::nullopt;
-    }
-    return a;
-  }
-  if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) != 1) {
-    return std::nullopt;
-  }
-  return a;
-}
-
-// ::ffff:a.b.c.d (RFC 4291 2.5.5.2) -> a.b.c.d; anything else unchanged.
-Address unmapped(const Address& a) {
-  constexpr std::array<uint8_t, 12> MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (!a.v6 || !std::equal(MappedPrefix.begin(), MappedPrefix.end(), a.bytes.begin())) {
-    return a;
-  }
-  Address v4;
-  std::copy(a.bytes.begin() + 12, a.bytes.end(), v4.bytes.begin());
-  return v4;
-}
 
 std::string format(bool v6, const std::array<uint8_t, 16>& bytes) {
   std::array<char, INET6_ADDRSTRLEN> buffer{};
@@ -94,6 +58,29 @@ Error badPattern(std::string_view text, std::string_view why) {
 
 }  // namespace
 
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    return std::nullopt;  // inet_pton would stop at the NUL and accept the prefix
+  }
+  const std::string s(text);  // inet_pton needs a NUL
+  IpAddress a;
+  a.v6 = s.find(':') != std::string::npos;
+  if (inet_pton(a.v6 ? AF_INET6 : AF_INET, s.c_str(), a.bytes.data()) != 1) {
+    return std::nullopt;
+  }
+  return a;
+}
+
+IpAddress IpAddress::unmapped() const {
+  constexpr std::array<uint8_t, 12> MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (!v6 || !std::equal(MappedPrefix.begin(), MappedPrefix.end(), bytes.begin())) {
+    return *this;
+  }
+  IpAddress v4;
+  std::copy(bytes.begin() + 12, bytes.end(), v4.bytes.begin());
+  return v4;
+}
+
 Result<Cidr> Cidr::parse(std::string_view text) {
   if (text.empty()) {
     return Error::config(
@@ -103,10 +90,11 @@ Result<Cidr> Cidr::parse(std::string_view text) {
   size_t slash = text.find('/');
   std::string_view host = text.substr(0, slash);
   if (host.starts_with('[')) {
-    // Postfix's main.cf writes [::1]/128 in mynetworks; tables and this config do not.
+    // Postfix's main.cf writes [::1]/128 in mynetworks; this config does not. (Postfix cidr
+    // tables accept brackets too: the cidr table backend strips them before calling parse().)
     return badPattern(text, "write IPv6 blocks without brackets, e.g. \"::1/128\"");
   }
-  std::optional<Address> address = parseAddress(host);
+  std::optional<IpAddress> address = IpAddress::parse(host);
   if (!address) {
     return badPattern(text, fmt::format("'{}' is not an IPv4 or IPv6 address", host));
   }
@@ -135,15 +123,18 @@ Result<Cidr> Cidr::parse(std::string_view text) {
 }
 
 bool Cidr::contains(std::string_view ip) const {
-  std::optional<Address> client = parseAddress(ip);
-  if (!client) {
-    return false;
-  }
+  std::optional<IpAddress> client = IpAddress::parse(ip);
+  return client && contains(*client);
+}
+
+bool Cidr::contains(const IpAddress& ip) const {
   // A v4 block also covers the same client seen through a dual-stack socket. The reverse (a
   // v4 client against a ::ffff:0:0/96 block) is not matched: that block is written for IPv6.
-  const Address a = v6 ? *client : unmapped(*client);
+  const IpAddress a = v6 ? ip : ip.unmapped();
   return a.v6 == v6 && samePrefix(a.bytes, addr, prefix);
 }
+
+bool Cidr::sameFamily(const IpAddress& ip) const { return (v6 ? ip : ip.unmapped()).v6 == v6; }
 
 std::string Cidr::toString() const { return fmt::format("{}/{}", format(v6, addr), prefix); }
 
@@ -152,4 +143,4 @@ bool CidrList::contains(std::string_view ip) const {
                      [&](const Cidr& block) { return block.contains(ip); });
 }
 
-}  // namespace petrel::policy
+}  // namespace petrel

@@ -1,7 +1,7 @@
-// Tests for Cidr and CidrList: the spellings parse() accepts and refuses (with Postfix's host
-// bits message), canonical toString(), prefix edges, and matching across families, including
-// IPv4-mapped IPv6 clients against IPv4 blocks.
-#include "petrel/policy/cidr.h"
+// Tests for IpAddress, Cidr and CidrList (source/core/cidr.cc): the spellings parse() accepts
+// and refuses (with Postfix's host bits message), canonical toString(), prefix edges, and
+// matching across families, including IPv4-mapped IPv6 clients against IPv4 blocks.
+#include "petrel/core/cidr.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace petrel::policy {
+namespace petrel {
 namespace {
 
 Cidr cidr(std::string_view text) {
@@ -146,6 +146,39 @@ TEST(CidrTest, MappedIpv6ClientsMatchIpv4Blocks) {
   EXPECT_FALSE(cidr("::ffff:0:0/96").contains("192.0.2.1"));
 }
 
+TEST(CidrTest, IpAddressParsesOnceForManyBlocks) {
+  std::optional<IpAddress> v4 = IpAddress::parse("192.0.2.7");
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_FALSE(v4->v6);
+  EXPECT_EQ(v4->bytes[3], 7);
+  EXPECT_TRUE(cidr("192.0.2.0/24").contains(*v4));
+  EXPECT_FALSE(cidr("192.0.3.0/24").contains(*v4));
+
+  std::optional<IpAddress> mapped = IpAddress::parse("::ffff:192.0.2.7");
+  ASSERT_TRUE(mapped.has_value());
+  EXPECT_TRUE(mapped->v6);
+  EXPECT_FALSE(mapped->unmapped().v6);
+  EXPECT_EQ(mapped->unmapped().bytes, v4->bytes);
+  EXPECT_TRUE(IpAddress::parse("2001:db8::1")->unmapped().v6);
+
+  for (std::string_view bad :
+       std::vector<std::string_view>{"", "127.1", "010.0.0.1", "[::1]", "::1%lo", "192.0.2.1/32",
+                                     "example.org", std::string_view("192.0.2.1\0", 10)}) {
+    EXPECT_FALSE(IpAddress::parse(bad).has_value()) << bad;
+  }
+}
+
+TEST(CidrTest, SameFamilyFollowsTheMappedRule) {
+  Cidr v4 = cidr("10.0.0.0/8");
+  Cidr v6 = cidr("2001:db8::/32");
+  EXPECT_TRUE(v4.sameFamily(*IpAddress::parse("192.0.2.1")));
+  EXPECT_TRUE(v4.sameFamily(*IpAddress::parse("::ffff:192.0.2.1")));
+  EXPECT_FALSE(v4.sameFamily(*IpAddress::parse("2001:db8::1")));
+  EXPECT_TRUE(v6.sameFamily(*IpAddress::parse("2001:db8::1")));
+  EXPECT_TRUE(v6.sameFamily(*IpAddress::parse("::ffff:192.0.2.1")));
+  EXPECT_FALSE(v6.sameFamily(*IpAddress::parse("192.0.2.1")));
+}
+
 TEST(CidrListTest, AnyBlockMatches) {
   CidrList list({cidr("127.0.0.1/32"), cidr("::1/128"), cidr("10.0.4.0/24")});
   EXPECT_EQ(list.blocks().size(), 3u);
@@ -161,4 +194,4 @@ TEST(CidrListTest, AnyBlockMatches) {
 }
 
 }  // namespace
-}  // namespace petrel::policy
+}  // namespace petrel
