@@ -228,7 +228,27 @@ bool isFileTableType(std::string_view type) {
 }
 
 std::string unknownTableType(std::string_view type) {
-  return fmt::format("unknown table type '{}' (known: inline, file, regexp, cidr)", type);
+  return fmt::format(
+      "unknown table type '{}' (known: inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
+      type);
+}
+
+// A query or filter template: %s (the key), %u (its local part), %d (its domain), %% (a
+// percent sign); the backends bind the values as parameters, never paste them.
+std::optional<std::string> checkTemplate(std::string_view text) {
+  bool has_key = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') continue;
+    if (i + 1 == text.size()) return "ends with a lone '%'";
+    char c = text[++i];
+    if (c == 's' || c == 'u' || c == 'd') {
+      has_key = true;
+    } else if (c != '%') {
+      return fmt::format("unknown expansion '%{}' (known: %s, %u, %d, %%)", c);
+    }
+  }
+  if (!has_key) return "never uses the key (%s, %u or %d)";
+  return std::nullopt;
 }
 
 // An inline reference "type:argument" as in Postfix; the caller reports the error where it
@@ -240,6 +260,10 @@ Result<TableSpec> inlineTableRef(std::string_view ref, const fs::path& base_dir)
   if (type == "inline") {
     return Error::config(
         "an inline table cannot be written as a reference; declare it under tables:");
+  }
+  if (remoteTableKeys(type) != nullptr) {
+    return Error::config(fmt::format(
+        "a {} table needs its settings under tables:; refer to it by its name there", type));
   }
   if (!isFileTableType(type)) {
     return Error::config(unknownTableType(type));
@@ -363,6 +387,9 @@ class Section {
 
   // Reports every key that is not in `known`.
   void allowOnly(std::initializer_list<std::string_view> known) const {
+    allowOnly(std::vector<std::string_view>(known));
+  }
+  void allowOnly(const std::vector<std::string_view>& known) const {
     for (const Field& f : fields_) {
       if (std::find(known.begin(), known.end(), f.key) == known.end()) {
         reporter_.add(f.key_node.Mark(), fmt::format("unknown key '{}'{}{}", f.key, inPath(),
@@ -490,6 +517,7 @@ class Loader {
   void loadDelivery(const Section& top, Config& c);
   void loadDns(const Section& top, Config& c);
   void loadRelayhostAuth(const Field& f, Relay& r);
+  bool remoteTable(const Section& s, const std::string& kind, TableSpec& spec);
   std::vector<std::string> domainList(const Field& f, const std::vector<std::string>& taken);
   void loadStatus(const Section& top, Config& c);
   void loadLog(const Section& top, Config& c);
@@ -756,8 +784,12 @@ std::optional<TableSpec> Loader::table(const Field& f) {
     if (map == nullptr || !inlineMap(*map, spec.entries)) {
       return std::nullopt;
     }
+  } else if (kind && remoteTableKeys(*kind) != nullptr) {
+    if (!remoteTable(s, *kind, spec)) {
+      return std::nullopt;
+    }
   } else if (kind && isFileTableType(*kind)) {
-    s.allowOnly({"type", "path"});
+    s.allowOnly({"type", "path", "cache"});
     const Field* p = s.require("path");
     std::optional<std::string> resolved = p ? path(*p) : std::nullopt;
     if (!resolved) {
@@ -765,14 +797,88 @@ std::optional<TableSpec> Loader::table(const Field& f) {
     }
     spec.path = *resolved;
   } else {
-    s.allowOnly({"type", "map", "path"});
+    s.allowOnly({"type", "map", "path", "cache"});
     if (kind) {
       report(*type, unknownTableType(*kind));
     }
     return std::nullopt;
   }
+  if (const Field* cache = s.find("cache"); cache != nullptr && !cache->value.IsNull()) {
+    Section cs(reporter_, *cache);
+    cs.allowOnly({"ttl", "negative_ttl"});
+    setDuration(cs, "ttl", spec.cache_ttl);
+    setDuration(cs, "negative_ttl", spec.cache_negative_ttl);
+    if (spec.cache_ttl == 0) {
+      cs.require("ttl", "(how long an answer is kept, e.g. 60s)");
+    }
+  }
   spec.type = *kind;
   return spec;
+}
+
+// tables: entries of types sqlite, pgsql, mysql, ldap.
+bool Loader::remoteTable(const Section& s, const std::string& kind, TableSpec& spec) {
+  const RemoteTableKeys& keys = *remoteTableKeys(kind);
+  std::vector<std::string_view> allowed = {"type", "cache"};
+  allowed.insert(allowed.end(), keys.allowed.begin(), keys.allowed.end());
+  s.allowOnly(allowed);
+  bool ok = true;
+  for (std::string_view key : keys.required) {
+    ok = s.require(key) != nullptr && ok;
+  }
+  for (const Field& f : s.fields()) {
+    if (f.key == "type" || f.key == "cache") continue;
+    if (std::find(keys.allowed.begin(), keys.allowed.end(), f.key) == keys.allowed.end()) continue;
+    auto v = scalar(f, "a string");
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    if (f.key == "path" || f.key == "password_file" || f.key == "bind_password_file") {
+      auto p = path(f);
+      if (!p) {
+        ok = false;
+        continue;
+      }
+      if (f.key == "path") {
+        spec.path = *p;
+        continue;
+      }
+      std::ifstream in(*p);
+      std::string line;
+      if (!in || !std::getline(in, line)) {
+        report(f, fmt::format("cannot read {}: {}", *p, strerror(errno)));
+        ok = false;
+        continue;
+      }
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      spec.options[f.key == "password_file" ? "password" : "bind_password"] = line;
+      continue;
+    }
+    if (f.key == "query" || f.key == "filter") {
+      if (auto why = checkTemplate(*v)) {
+        report(f, *why);
+        ok = false;
+        continue;
+      }
+    }
+    if (f.key == "port" || f.key == "timeout") {
+      auto n = f.key == "port" ? number(f, 1, 65535) : duration(f);
+      if (!n) {
+        ok = false;
+        continue;
+      }
+      spec.options[f.key] = std::to_string(*n);
+      continue;
+    }
+    if (f.key == "scope" && *v != "sub" && *v != "one" && *v != "base") {
+      report(f, fmt::format("expected sub, one or base, got '{}'", *v));
+      ok = false;
+      continue;
+    }
+    spec.options[f.key] = *v;
+  }
+  return ok;
 }
 
 // Keys are lower-cased because lookups are case-insensitive (the router lower-cases what it
@@ -1683,6 +1789,24 @@ LoadResult loadConfig(const std::string& path) {
   } catch (const std::exception& e) {
     return LoadResult{std::nullopt, {{path, fmt::format("cannot load: {}", e.what())}}};
   }
+}
+
+const RemoteTableKeys* remoteTableKeys(std::string_view type) {
+  static const RemoteTableKeys sqlite{{"path", "query", "timeout"}, {"path", "query"}};
+  static const RemoteTableKeys pgsql{
+      {"host", "port", "user", "password", "password_file", "database", "query", "timeout"},
+      {"database", "query"}};
+  static const RemoteTableKeys mysql{{"host", "port", "socket", "user", "password",
+                                      "password_file", "database", "query", "timeout"},
+                                     {"database", "query"}};
+  static const RemoteTableKeys ldap{{"uri", "base", "scope", "filter", "attribute", "bind_dn",
+                                     "bind_password", "bind_password_file", "timeout"},
+                                    {"uri", "base", "attribute"}};
+  if (type == "sqlite") return &sqlite;
+  if (type == "pgsql") return &pgsql;
+  if (type == "mysql") return &mysql;
+  if (type == "ldap") return &ldap;
+  return nullptr;
 }
 
 }  // namespace petrel::config

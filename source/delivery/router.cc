@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "petrel/core/strings.h"
@@ -129,6 +130,13 @@ Router::Router(const config::Config& cfg, lookup::Warn warn)
 
 bool Router::isLocalDomain(std::string_view domain) const {
   return local_domain_set_.count(toLower(domain)) != 0;
+}
+
+bool Router::blocking() const {
+  auto blocks = [](const lookup::TablePtr& t) { return t && t->blocking(); };
+  return std::any_of(mailboxes_.begin(), mailboxes_.end(), blocks) ||
+         std::any_of(aliases_.begin(), aliases_.end(), blocks) || blocks(transport_) ||
+         blocks(tls_policy_);
 }
 
 void Router::refreshTables() const {

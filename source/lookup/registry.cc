@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "cached_table.h"
 #include "petrel/lookup/lookup_table.h"
 
 namespace petrel::lookup {
@@ -57,7 +58,11 @@ class UnknownTypeTable final : public LookupTable {
 TablePtr makeTable(const config::TableSpec& spec, Warn warn) {
   for (const auto& backend : Backends) {
     if (backend.type == spec.type) {
-      return backend.make(spec, warn);
+      TablePtr table = backend.make(spec, warn);
+      if (spec.cache_ttl > 0) {
+        table = withCache(std::move(table), spec.cache_ttl, spec.cache_negative_ttl);
+      }
+      return table;
     }
   }
   std::string description = fmt::format("{}:{}", spec.type, spec.name);

@@ -570,17 +570,29 @@ void QueueManager::startRelay(MessageResult mr, const Snapshot& snap) {
 }
 
 void QueueManager::finishRelay(const std::shared_ptr<RelayInFlight>& flight) {
-  MessageResult& m = flight->message;
-  settle(m, flight->snap, m.content ? std::string_view(*m.content) : std::string_view());
-  relay_bytes_ -= m.content ? m.content->size() : 0;
-  m.content.reset();
-  m.relay.clear();
-  auto batch = std::make_shared<BatchResult>();
-  batch->start_us = flight->start_us;
-  batch->end_us = nowMicros();
-  batch->messages.push_back(std::move(m));
-  --relays_;
-  record(batch);
+  auto settled = [this, flight] {
+    MessageResult& m = flight->message;
+    relay_bytes_ -= m.content ? m.content->size() : 0;
+    m.content.reset();
+    m.relay.clear();
+    auto batch = std::make_shared<BatchResult>();
+    batch->start_us = flight->start_us;
+    batch->end_us = nowMicros();
+    batch->messages.push_back(std::move(m));
+    --relays_;
+    record(batch);
+  };
+  auto work = [flight] {
+    MessageResult& m = flight->message;
+    settle(m, flight->snap, m.content ? std::string_view(*m.content) : std::string_view());
+  };
+  // A bounce looks its sender up in the router's tables, which may wait for a database.
+  if (flight->snap.router->blocking()) {
+    main_->offload(work, settled);
+  } else {
+    work();
+    settled();
+  }
 }
 
 // Main loop: log, count, and make the outcome durable in one journal transaction.

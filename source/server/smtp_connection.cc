@@ -147,7 +147,31 @@ void SmtpConnection::run(smtp::Actions actions) {
       if (writes_in_flight_ == 0) closeNow();
       return;
     } else if (auto* check = std::get_if<smtp::CheckRecipient>(&action)) {
-      more(session_->onRecipientVerdict(checkRecipient(check->address)));
+      RecipientQuery q{check->address, client_ip_, session_->helo(),
+                       session_->authenticatedUser(), session_->envelope().mail.sender.text};
+      if (!snap_.lookupsBlock()) {
+        more(session_->onRecipientVerdict(checkRecipient(snap_, *listener_, q)));
+        continue;
+      }
+      // A table behind this check may wait for a database: ask it on the thread pool.
+      ++pending_ops_;
+      auto verdict = std::make_shared<smtp::RecipientVerdict>();
+      worker_->dispatcher().offload(
+          [verdict, snap = snap_, listener = listener_, q] {
+            *verdict = checkRecipient(snap, *listener, q);
+          },
+          [this, verdict] {
+            --pending_ops_;
+            if (closing_ || session_->closed()) {
+              maybeDestroy();
+              return;
+            }
+            run(session_->onRecipientVerdict(std::move(*verdict)));
+            if (!closing_) {
+              updateReading();
+              armTimer();
+            }
+          });
     } else if (std::holds_alternative<smtp::StartMessage>(action)) {
       startMessage();
       more(session_->onMessageStarted(*store_));
@@ -172,24 +196,29 @@ void SmtpConnection::run(smtp::Actions actions) {
   flushWrites();
 }
 
-smtp::RecipientVerdict SmtpConnection::checkRecipient(const std::string& address) {
+// Runs on the worker loop, or on the thread pool when a table may block: it touches only its
+// arguments (the snapshot is immutable) and the thread-safe log.
+smtp::RecipientVerdict SmtpConnection::checkRecipient(const Snapshot& snap,
+                                                      const config::Listener& listener,
+                                                      const RecipientQuery& q) {
   using Outcome = delivery::Expansion::Outcome;
-  const delivery::Router& router = *snap_.router;
+  const delivery::Router& router = *snap.router;
+  const std::string& address = q.address;
   smtp::RecipientVerdict v;
   // Restrictions first (relay permission, sender ownership), as smtpd_recipient_restrictions.
-  auto sets = snap_.recipient_restrictions;
-  auto it = sets->find(listener_->restrictions);
+  auto sets = snap.recipient_restrictions;
+  auto it = sets->find(listener.restrictions);
   if (it != sets->end()) {
     policy::PolicyContext ctx;
-    ctx.client_ip = client_ip_;
-    ctx.helo = session_->helo();
-    ctx.sasl_user = session_->authenticatedUser();
-    ctx.sender = session_->envelope().mail.sender.text;
+    ctx.client_ip = q.client_ip;
+    ctx.helo = q.helo;
+    ctx.sasl_user = q.sasl_user;
+    ctx.sender = q.sender;
     ctx.recipient = address;
     ctx.is_our_destination = [&router](std::string_view d) {
       return router.isLocalDomain(d) || router.isRelayDomain(d);
     };
-    ctx.sender_owners = [this](std::string_view s) { return senderOwners(s); };
+    ctx.sender_owners = [&snap](std::string_view s) { return senderOwners(snap, s); };
     policy::Decision d = it->second.evaluate(ctx);
     if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
       v.refusal = smtp::Reply(d.code, d.enhanced, d.text);
@@ -236,10 +265,11 @@ smtp::RecipientVerdict SmtpConnection::checkRecipient(const std::string& address
 
 // Who may use `sender` as envelope sender: auth.sender_login when configured, else the
 // address itself (without a recipient-delimiter extension) when its domain is local.
-std::vector<std::string> SmtpConnection::senderOwners(std::string_view sender) const {
+std::vector<std::string> SmtpConnection::senderOwners(const Snapshot& snap,
+                                                      std::string_view sender) {
   std::vector<std::string> owners;
-  if (snap_.sender_login) {
-    auto r = snap_.sender_login->lookup(toLower(sender));
+  if (snap.sender_login) {
+    auto r = snap.sender_login->lookup(toLower(sender));
     if (r.status == lookup::LookupStatus::Found) {
       for (auto part : split(r.value, ',')) {
         auto t = trim(part);
@@ -249,11 +279,11 @@ std::vector<std::string> SmtpConnection::senderOwners(std::string_view sender) c
     return owners;
   }
   auto at = sender.rfind('@');
-  if (at == std::string_view::npos || !snap_.router->isLocalDomain(sender.substr(at + 1))) {
+  if (at == std::string_view::npos || !snap.router->isLocalDomain(sender.substr(at + 1))) {
     return owners;
   }
   std::string local(sender.substr(0, at));
-  const std::string& delim = snap_.config->recipient_delimiter;
+  const std::string& delim = snap.config->recipient_delimiter;
   if (!delim.empty()) {
     auto cut = local.find_first_of(delim);
     if (cut != std::string::npos && cut > 0) local.resize(cut);

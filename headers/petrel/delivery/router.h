@@ -84,6 +84,10 @@ class Router {
   // or the mailbox entry is unusable (e.g. a ".." component), so mail waits for the admin.
   Result<std::string> maildirFor(std::string_view address) const;
 
+  // Whether a lookup may wait on a server (a table's blocking()): callers on a loop then call
+  // expand() and the rest from the thread pool.
+  bool blocking() const;
+
   // Calls refresh() on each table. Main thread only. Const because the Router's own state does
   // not change (the tables swap their contents atomically), so a shared_ptr<const Router>
   // can be refreshed while reactors use it.

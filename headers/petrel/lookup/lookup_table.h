@@ -62,11 +62,18 @@ class LookupTable {
 
   // "inline:mailboxes", "file:/etc/petrel/aliases"; used in every message about the table.
   virtual std::string describe() const = 0;
+
+  // True when lookup() may wait on a server or a disk (sqlite, pgsql, mysql, ldap): a caller on
+  // a reactor loop runs it on the thread pool instead (Dispatcher::offload), so that no loop
+  // ever waits for a database. Such backends bound every wait with their `timeout`.
+  virtual bool blocking() const { return false; }
 };
 
 using TablePtr = std::shared_ptr<LookupTable>;
 
-// Builds the table `spec` describes. Never fails: an unknown type gives a table that answers
+// Builds the table `spec` describes, wrapped in a cache when spec.cache_ttl is set (found
+// answers kept cache_ttl seconds, not-found ones cache_negative_ttl; failures never). Never
+// fails: an unknown type gives a table that answers
 // ConfigError to every lookup (and warns once); a file that cannot be read gives a table that
 // answers TempFail until refresh() can load it. `warn` may be called from the constructor and
 // from refresh(), i.e. from the main thread only, never from lookup().

@@ -35,6 +35,11 @@ struct Snapshot {
   std::shared_ptr<const lookup::LookupTable> sender_login;  // auth.sender_login, or null
   // Restriction sets by name (recipient stage).
   std::shared_ptr<const std::map<std::string, policy::RestrictionList>> recipient_restrictions;
+
+  // Some table behind the recipient checks may block (SQL, LDAP): run them off the loops.
+  bool lookupsBlock() const {
+    return router->blocking() || (sender_login && sender_login->blocking());
+  }
 };
 
 struct Metrics {

@@ -105,8 +105,8 @@ TEST(ConfigTest, BadTyposExampleReportsEveryError) {
                 path + ":10:5: unknown key 'adress' in listeners[0] (did you mean 'address'?)",
                 path + ":12:14: listeners[1].address: port must be a number from 1 to 65535, "
                        "got '99999'",
-                path + ":23:11: tables.aliases.type: unknown table type 'ldap' (known: inline, "
-                       "file, regexp, cidr)",
+                path + ":23:11: tables.aliases.type: unknown table type 'berkeleydb' (known: "
+                       "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
                 path + ":25:12: mailboxes: unknown table 'mailbox' (did you mean 'mailboxes'?)",
                 path + ":28:17: limits.message_size: expected a size such as 25MB, 512k or 1000 "
                        "(bytes), got '25 megs'",
@@ -368,22 +368,63 @@ aliases: boxes
   EXPECT_EQ(c.tables.at("more").type, "file");
 }
 
+TEST(ConfigTest, RemoteTablesAndCache) {
+  Config c = loadOk(R"y(tables:
+  boxes:
+    type: mysql
+    host: 127.0.0.1
+    port: 3306
+    user: postfixadmin
+    password: skoleni
+    database: postfixadmin
+    query: "SELECT maildir FROM mailbox WHERE username = %s AND active = 1"
+    timeout: 5s
+    cache: {ttl: 1m, negative_ttl: 10s}
+  people: {type: ldap, uri: "ldap://127.0.0.1", base: "dc=example,dc=test",
+           filter: "(&(mail=%s)(objectClass=inetOrgPerson))", attribute: mailMessageStore}
+mailboxes: boxes
+aliases: [people]
+)y");
+  ASSERT_TRUE(c.mailboxes);
+  EXPECT_EQ(c.mailboxes->type, "mysql");
+  EXPECT_EQ(c.mailboxes->options.at("port"), "3306");
+  EXPECT_EQ(c.mailboxes->options.at("timeout"), "5");
+  EXPECT_EQ(c.mailboxes->options.at("password"), "skoleni");
+  EXPECT_EQ(c.mailboxes->cache_ttl, 60u);
+  EXPECT_EQ(c.mailboxes->cache_negative_ttl, 10u);
+  EXPECT_EQ(c.aliases.at(0).options.at("attribute"), "mailMessageStore");
+
+  EXPECT_EQ(errorsWith(R"(tables:
+  a: {type: pgsql, database: pfa, query: "SELECT x FROM t WHERE k = '%x'"}
+  b: {type: pgsql, query: "SELECT 1"}
+  c: {type: ldap, uri: "ldap://x", base: "dc=x", attribute: mail, scope: deep, color: red}
+mailboxes: a
+)"),
+            (Errors{
+                "t.yaml:4:42: tables.a.query: unknown expansion '%x' (known: %s, %u, %d, %%)",
+                "t.yaml:5:6: missing required key 'database' in tables.b",
+                "t.yaml:5:27: tables.b.query: never uses the key (%s, %u or %d)",
+                "t.yaml:6:74: tables.c.scope: expected sub, one or base, got 'deep'",
+                "t.yaml:6:80: unknown key 'color' in tables.c",
+            }));
+}
+
 TEST(ConfigTest, BadTableReferences) {
   EXPECT_EQ(errorsWith(R"(tables:
-  boxes: {type: ldap, uri: "ldap://x"}
+  boxes: {type: bdb, uri: "ldap://x"}
   good: {type: inline, map: {a: b}, path: x}
 mailboxes: boxes
 aliases: [nope, "pcre:/etc/x", "file:", good, "regexp:", "cidr:", "inline:x"]
 )"),
             (Errors{
-                "t.yaml:4:17: tables.boxes.type: unknown table type 'ldap' (known: inline, file, "
-                "regexp, cidr)",
-                "t.yaml:4:23: unknown key 'uri' in tables.boxes",
+                "t.yaml:4:17: tables.boxes.type: unknown table type 'bdb' (known: inline, file, "
+                "regexp, cidr, sqlite, pgsql, mysql, ldap)",
+                "t.yaml:4:22: unknown key 'uri' in tables.boxes",
                 "t.yaml:5:37: unknown key 'path' in tables.good",
                 // No "unknown table 'boxes'": its declaration was reported already.
                 "t.yaml:7:11: aliases[0]: unknown table 'nope'",
                 "t.yaml:7:17: aliases[1]: unknown table type 'pcre' (known: inline, file, regexp, "
-                "cidr)",
+                "cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:7:32: aliases[2]: 'file:' needs a path, e.g. file:/etc/petrel/aliases",
                 "t.yaml:7:47: aliases[4]: 'regexp:' needs a path, e.g. "
                 "regexp:/etc/petrel/aliases.regexp",
@@ -445,7 +486,11 @@ TEST(ConfigTest, ResolveTableReferenceForTheCommandLine) {
     return r.ok() ? std::string() : r.error().message();
   };
   EXPECT_EQ(error("client"), "unknown table 'client' (declared: clients)");
-  EXPECT_EQ(error("ldap:/x"), "unknown table type 'ldap' (known: inline, file, regexp, cidr)");
+  EXPECT_EQ(error("bdb:/x"),
+            "unknown table type 'bdb' (known: inline, file, regexp, cidr, sqlite, pgsql, mysql, "
+            "ldap)");
+  EXPECT_EQ(error("ldap:/x"),
+            "a ldap table needs its settings under tables:; refer to it by its name there");
   EXPECT_EQ(error("cidr:"), "'cidr:' needs a path, e.g. cidr:/etc/petrel/clients.cidr");
   EXPECT_EQ(error("inline:x"),
             "an inline table cannot be written as a reference; declare it under tables:");
