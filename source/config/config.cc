@@ -1019,13 +1019,21 @@ void Loader::loadDomains(const Section& top, Config& c) {
   Section domains(reporter_, *f);
   domains.allowOnly({"local", "relay"});
   if (const Field* local = domains.require("local", Hint)) {
-    c.local_domains = domainList(*local, {});
-    for (const Field& item : domain_fields_) {
-      c.local_domain_origins.push_back(reporter_.where(item.mark()));
+    if (local->value.IsScalar()) {
+      c.local_domains_table = tableRef(*local, c);
+    } else {
+      c.local_domains = domainList(*local, {});
+      for (const Field& item : domain_fields_) {
+        c.local_domain_origins.push_back(reporter_.where(item.mark()));
+      }
     }
   }
   if (const Field* relay = domains.find("relay"); relay != nullptr && !relay->value.IsNull()) {
-    c.relay_domains = domainList(*relay, c.local_domains);
+    if (relay->value.IsScalar()) {
+      c.relay_domains_table = tableRef(*relay, c);
+    } else {
+      c.relay_domains = domainList(*relay, c.local_domains);
+    }
   }
 }
 
@@ -1065,7 +1073,7 @@ void Loader::loadMailboxes(const Section& top, Config& c) {
   const Field* f = top.find("mailboxes");
   if (f != nullptr && !f->value.IsNull()) {
     c.mailboxes = tableRef(*f, c);
-  } else if (!c.local_domains.empty()) {
+  } else if (!c.local_domains.empty() || c.local_domains_table) {
     reporter_.add(top.mark(),
                   "missing required key 'mailboxes' (domains.local is not empty, "
                   "so local mail needs a mailbox table)");

@@ -23,7 +23,7 @@ std::vector<std::string> domainKeys(std::string_view domain) {
 }  // namespace
 
 bool Router::isRelayDomain(std::string_view domain) const {
-  return relay_domain_set_.count(toLower(domain)) != 0;
+  return classifyDomain(domain).kind == DomainKind::Relay;
 }
 
 Result<config::NextHop> Router::nextHop(std::string_view domain_text) const {
@@ -43,7 +43,11 @@ Result<config::NextHop> Router::nextHop(std::string_view domain_text) const {
   }
   // As Postfix's relay_transport: mail for domains we relay for goes to their own MX (we are
   // their backup MX or gateway), not to the smarthost meant for the rest of the world.
-  if (relayhost_ && !isRelayDomain(domain)) return *relayhost_;
+  if (relayhost_) {
+    DomainClass c = classifyDomain(domain);
+    if (c.kind == DomainKind::TempFail) return Error::temporary(c.error);
+    if (c.kind != DomainKind::Relay) return *relayhost_;
+  }
   config::NextHop hop;
   hop.host = domain;
   return hop;

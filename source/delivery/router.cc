@@ -122,21 +122,43 @@ Router::Router(const config::Config& cfg, lookup::Warn warn)
   for (const std::string& domain : cfg.relay_domains) {
     relay_domain_set_.insert(toLower(domain));
   }
+  if (cfg.local_domains_table) {
+    local_domain_table_ = lookup::makeTable(*cfg.local_domains_table, warn);
+  }
+  if (cfg.relay_domains_table) {
+    relay_domain_table_ = lookup::makeTable(*cfg.relay_domains_table, warn);
+  }
   if (cfg.relay.transport) transport_ = lookup::makeTable(*cfg.relay.transport, warn);
   if (cfg.relay.tls_policy) tls_policy_ = lookup::makeTable(*cfg.relay.tls_policy, warn);
   relayhost_ = cfg.relay.relayhost;
   default_tls_ = cfg.relay.tls;
 }
 
+Router::DomainClass Router::classifyDomain(std::string_view domain_text) const {
+  std::string domain = toLower(domain_text);
+  auto member = [&domain](const std::unordered_set<std::string>& set,
+                          const lookup::TablePtr& table, DomainKind kind) -> DomainClass {
+    if (set.count(domain) != 0) return {kind, {}};
+    if (!table) return {DomainKind::Other, {}};
+    lookup::LookupResult r = table->lookup(domain);
+    if (r.status == LookupStatus::Found) return {kind, {}};
+    if (r.status == LookupStatus::NotFound) return {DomainKind::Other, {}};
+    return {DomainKind::TempFail, r.error.empty() ? table->describe() + ": lookup failed" : r.error};
+  };
+  DomainClass local = member(local_domain_set_, local_domain_table_, DomainKind::Local);
+  if (local.kind != DomainKind::Other) return local;
+  return member(relay_domain_set_, relay_domain_table_, DomainKind::Relay);
+}
+
 bool Router::isLocalDomain(std::string_view domain) const {
-  return local_domain_set_.count(toLower(domain)) != 0;
+  return classifyDomain(domain).kind == DomainKind::Local;
 }
 
 bool Router::blocking() const {
   auto blocks = [](const lookup::TablePtr& t) { return t && t->blocking(); };
   return std::any_of(mailboxes_.begin(), mailboxes_.end(), blocks) ||
          std::any_of(aliases_.begin(), aliases_.end(), blocks) || blocks(transport_) ||
-         blocks(tls_policy_);
+         blocks(tls_policy_) || blocks(local_domain_table_) || blocks(relay_domain_table_);
 }
 
 void Router::refreshTables() const {
@@ -144,6 +166,8 @@ void Router::refreshTables() const {
     table->refresh();
   }
   if (transport_) transport_->refresh();
+  if (local_domain_table_) local_domain_table_->refresh();
+  if (relay_domain_table_) relay_domain_table_->refresh();
   if (tls_policy_) tls_policy_->refresh();
   for (const auto& table : aliases_) {
     table->refresh();
@@ -231,8 +255,12 @@ bool Router::finishWithMailbox(const Address& address, const TableAnswer& mailbo
 }
 
 bool Router::expandAddress(const Address& address, int depth, ExpandState& state) const {
-  if (!isLocalDomain(address.domain)) {
-    return state.addFinal(address);  // relayed by a later feature
+  DomainClass domain = classifyDomain(address.domain);
+  if (domain.kind == DomainKind::TempFail) {
+    return state.fail(Outcome::TemporaryFailure, "4.3.0", domain.error);
+  }
+  if (domain.kind != DomainKind::Local) {
+    return state.addFinal(address);  // relayed
   }
   std::string key = address.key();
   if (state.done.count(key) != 0) {
@@ -317,7 +345,11 @@ Expansion Router::expand(std::string_view text) const {
   if (!address) {
     return Expansion{Outcome::PermanentFailure, {}, "5.1.3", "Bad recipient address syntax"};
   }
-  if (!isLocalDomain(address->domain)) {
+  DomainClass domain = classifyDomain(address->domain);
+  if (domain.kind == DomainKind::TempFail) {
+    return Expansion{Outcome::TemporaryFailure, {}, "4.3.0", domain.error};
+  }
+  if (domain.kind != DomainKind::Local) {
     return Expansion{Outcome::NonLocalDomain, {}, "5.7.1", "Relay access denied"};
   }
   ExpandState state;
@@ -333,7 +365,9 @@ Result<std::string> Router::maildirFor(std::string_view text) const {
   if (!address) {
     return Error::permanent(fmt::format("bad mailbox address \"{}\"", text));
   }
-  if (!isLocalDomain(address->domain)) {
+  DomainClass domain = classifyDomain(address->domain);
+  if (domain.kind == DomainKind::TempFail) return Error::temporary(domain.error);
+  if (domain.kind != DomainKind::Local) {
     return Error::permanent(fmt::format("{}: not a local domain", address->text()));
   }
   TableAnswer mailbox = search(mailboxes_, lookupKeys(*address));

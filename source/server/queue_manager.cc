@@ -266,7 +266,12 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
       rr.rcpt = rcpt;
       auto at = rcpt.address.rfind('@');
       std::string domain = at == std::string::npos ? "" : rcpt.address.substr(at + 1);
-      if (!snap.router->isLocalDomain(domain)) {
+      delivery::Router::DomainClass domain_class = snap.router->classifyDomain(domain);
+      if (domain_class.kind == delivery::Router::DomainKind::TempFail) {
+        rr.kind = Kind::Deferred;
+        rr.dsn = "4.3.0";
+        rr.text = domain_class.error;
+      } else if (domain_class.kind != delivery::Router::DomainKind::Local) {
         rr.relay = "none";
         addRelayRecipient(mr, rr, domain, *snap.router);
       } else if (auto dir = snap.router->maildirFor(rcpt.address); !dir) {

@@ -205,6 +205,19 @@ smtp::RecipientVerdict SmtpConnection::checkRecipient(const Snapshot& snap,
   const delivery::Router& router = *snap.router;
   const std::string& address = q.address;
   smtp::RecipientVerdict v;
+  auto at = address.rfind('@');
+  std::string_view domain =
+      at == std::string::npos ? std::string_view() : std::string_view(address).substr(at + 1);
+  using Kind = delivery::Router::DomainKind;
+  delivery::Router::DomainClass domain_class =
+      at == std::string::npos ? delivery::Router::DomainClass{Kind::Local, {}}
+                              : router.classifyDomain(domain);
+  if (domain_class.kind == Kind::TempFail) {
+    v.refusal = smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address));
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("domain lookup for {} failed: {}", address, domain_class.error));
+    return v;
+  }
   // Restrictions first (relay permission, sender ownership), as smtpd_recipient_restrictions.
   auto sets = snap.recipient_restrictions;
   auto it = sets->find(listener.restrictions);
@@ -215,8 +228,9 @@ smtp::RecipientVerdict SmtpConnection::checkRecipient(const Snapshot& snap,
     ctx.sasl_user = q.sasl_user;
     ctx.sender = q.sender;
     ctx.recipient = address;
-    ctx.is_our_destination = [&router](std::string_view d) {
-      return router.isLocalDomain(d) || router.isRelayDomain(d);
+    ctx.is_our_destination = [&router, domain, &domain_class](std::string_view d) {
+      Kind k = d == domain ? domain_class.kind : router.classifyDomain(d).kind;
+      return k == Kind::Local || k == Kind::Relay;
     };
     ctx.sender_owners = [&snap](std::string_view s) { return senderOwners(snap, s); };
     policy::Decision d = it->second.evaluate(ctx);
@@ -225,10 +239,7 @@ smtp::RecipientVerdict SmtpConnection::checkRecipient(const Snapshot& snap,
       return v;
     }
   }
-  auto at = address.rfind('@');
-  std::string_view domain =
-      at == std::string::npos ? std::string_view() : std::string_view(address).substr(at + 1);
-  if (at != std::string::npos && !router.isLocalDomain(domain)) {
+  if (domain_class.kind != Kind::Local) {
     // Permitted relaying: the recipient stays as given and waits for the outbound relay.
     v.accepted = true;
     v.expand = {address};

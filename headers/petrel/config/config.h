@@ -208,6 +208,10 @@ struct Config {
   std::vector<std::string> local_domains;  // lower-cased
   std::vector<std::string> local_domain_origins;  // "file:line:column" of each, same order
   std::vector<std::string> relay_domains;  // domains.relay, lower-cased; Default: none
+  // domains.local / domains.relay written as a table reference instead of a list: a domain is
+  // a member when the table finds it (PostfixAdmin's domain table).
+  std::optional<TableSpec> local_domains_table;
+  std::optional<TableSpec> relay_domains_table;
   std::map<std::string, TableSpec> tables;
   std::optional<TableSpec> mailboxes;  // address -> Maildir path below mail_root
   std::vector<TableSpec> aliases;      // searched in order

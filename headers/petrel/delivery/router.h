@@ -61,9 +61,18 @@ class Router {
   // needs from `cfg` (it keeps no reference). `warn` receives table load warnings.
   Router(const config::Config& cfg, lookup::Warn warn);
 
-  // Case-insensitive.
+  // What a domain is to us: domains.local, domains.relay (any recipient accepted and relayed:
+  // backup MX, gateway), or another domain. Case-insensitive. Either list may be a table;
+  // when one fails the answer is TempFail (`error` names the table) and the caller answers
+  // 4xx: a database that is down never turns into "Relay access denied".
+  enum class DomainKind { Local, Relay, Other, TempFail };
+  struct DomainClass {
+    DomainKind kind = DomainKind::Other;
+    std::string error;
+  };
+  DomainClass classifyDomain(std::string_view domain) const;
+  // Shorthands: false on TempFail.
   bool isLocalDomain(std::string_view domain) const;
-  // domains.relay: any recipient is accepted at RCPT and relayed (backup MX, gateway).
   bool isRelayDomain(std::string_view domain) const;
 
   // Where mail for a non-local `domain` goes (docs/relay.md): the relay.transport entry of the
@@ -116,6 +125,8 @@ class Router {
   std::vector<lookup::TablePtr> mailboxes_;           // zero or one table
   std::vector<lookup::TablePtr> aliases_;
   std::unordered_set<std::string> relay_domain_set_;
+  lookup::TablePtr local_domain_table_;  // domains.local as a table, or null
+  lookup::TablePtr relay_domain_table_;  // domains.relay as a table, or null
   lookup::TablePtr transport_;   // or null
   lookup::TablePtr tls_policy_;  // or null
   std::optional<config::NextHop> relayhost_;

@@ -453,4 +453,32 @@ TEST_F(RouterTest, TlsPolicyPerDomainNeverWeakenedByABadEntry) {
   EXPECT_EQ(r.tlsPolicy("typo.test"), config::TlsPolicy::Encrypt);
 }
 
+TEST_F(RouterTest, DomainsFromTablesAndTheirFailures) {
+  config::Config cfg = baseConfig();
+  cfg.local_domains = {};
+  cfg.local_domains_table = inlineTable("domains", {{"example.test", "1"}});
+  config::TableSpec backups;
+  backups.name = "file:/nonexistent/backup-domains";
+  backups.type = "file";
+  backups.path = "/nonexistent/backup-domains";  // cannot load: every lookup is TempFail
+  cfg.relay_domains_table = backups;
+  Router r = router(cfg);
+  using Kind = Router::DomainKind;
+  EXPECT_EQ(r.classifyDomain("Example.TEST").kind, Kind::Local);
+  expectAccepted(r.expand("alice@example.test"), {"alice@example.test"});
+  // Not local, and the relay table cannot answer: temporary, never "Relay access denied".
+  Router::DomainClass c = r.classifyDomain("elsewhere.test");
+  EXPECT_EQ(c.kind, Kind::TempFail);
+  EXPECT_NE(c.error.find("/nonexistent/backup-domains"), std::string::npos) << c.error;
+  Expansion e = r.expand("someone@elsewhere.test");
+  EXPECT_EQ(e.outcome, Outcome::TemporaryFailure);
+  EXPECT_EQ(e.status, "4.3.0");
+  EXPECT_FALSE(r.nextHop("elsewhere.test"));  // no relayhost, but still must not guess
+
+  cfg.relay_domains_table = inlineTable("backups", {{"partner.test", "1"}});
+  Router r2 = router(cfg);
+  EXPECT_EQ(r2.classifyDomain("partner.test").kind, Kind::Relay);
+  EXPECT_EQ(r2.classifyDomain("elsewhere.test").kind, Kind::Other);
+}
+
 }  // namespace petrel::delivery
