@@ -473,7 +473,10 @@ TEST_F(RouterTest, DomainsFromTablesAndTheirFailures) {
   Expansion e = r.expand("someone@elsewhere.test");
   EXPECT_EQ(e.outcome, Outcome::TemporaryFailure);
   EXPECT_EQ(e.status, "4.3.0");
-  EXPECT_FALSE(r.nextHop("elsewhere.test"));  // no relayhost, but still must not guess
+  // With a relayhost, whether the domain is a relay domain decides the next hop: no guess.
+  cfg.relay.relayhost = config::parseNextHop("[smarthost.test]").value();
+  EXPECT_FALSE(router(cfg).nextHop("elsewhere.test"));
+  cfg.relay.relayhost.reset();
 
   cfg.relay_domains_table = inlineTable("backups", {{"partner.test", "1"}});
   Router r2 = router(cfg);
