@@ -21,6 +21,7 @@
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
 #include "petrel/lookup/lookup_table.h"
+#include "petrel/server/route.h"
 #include "petrel/server/server.h"
 
 namespace petrel::cli {
@@ -51,6 +52,12 @@ commands:
   user del NAME            remove a user
                            (the password comes from stdin when it is not a terminal, one
                            line; otherwise it is asked twice with echo off; never in argv)
+  route ADDRESS [--from SENDER] [--client IP] [--auth USER] [--helo NAME]
+        [--listener NAME] [--json]
+                           what the server would do with mail to ADDRESS, step by step:
+                           the restriction that decides (and where its set is configured),
+                           aliases, the Maildir or the next hop and TLS policy. Exit 0 when
+                           RCPT would be accepted, 1 when refused (4xx or 5xx), 78 config
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -313,6 +320,55 @@ int tableQueryCommand(const std::string& config_path, const std::string& name,
   return ExConfig;
 }
 
+// petrel route ADDRESS [options]: see Usage.
+int routeCommand(const std::string& config_path, const std::vector<std::string>& args) {
+  server::RouteRequest request;
+  bool json = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--from") {
+      ok = value(request.sender);
+    } else if (a == "--client") {
+      ok = value(request.client_ip);
+    } else if (a == "--auth") {
+      ok = value(request.sasl_user);
+    } else if (a == "--helo") {
+      ok = value(request.helo);
+    } else if (a == "--listener") {
+      ok = value(request.listener);
+    } else if (request.address.empty() && !a.starts_with("--")) {
+      request.address = a;
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      fmt::print(stderr, "petrel route: bad argument '{}'\n{}", a, Usage);
+      return 2;
+    }
+  }
+  if (request.address.empty()) {
+    fmt::print(stderr, "petrel route: an ADDRESS is needed\n");
+    return 2;
+  }
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return ExConfig;
+  auto r = server::explainRoute(*cfg, request);
+  if (!r) {
+    fmt::print(stderr, "petrel: {}\n", r.error().message());
+    return ExConfig;
+  }
+  fmt::print("{}", json ? server::routeJson(*r) : server::routeText(*r));
+  return r->accepted ? 0 : 1;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -368,6 +424,7 @@ int run(int argc, char** argv) {
       (args[1] == "add" || args[1] == "passwd" || args[1] == "del")) {
     return userCommand(config_path, args[1], args[2]);
   }
+  if (cmd == "route" && args.size() >= 2) return routeCommand(config_path, args);
   if (cmd == "table" && args.size() == 4 && args[1] == "query") {
     return tableQueryCommand(config_path, args[2], args[3]);
   }

@@ -30,7 +30,8 @@ struct Router::Address {
 // A search over several tables with several keys.
 struct Router::TableAnswer {
   lookup::LookupResult result;
-  std::string key;  // the key that was found
+  std::string key;    // the key that was found
+  std::string table;  // and the table that found it (describe())
 };
 
 // The work of one expand() call. Every method returning bool returns false after recording
@@ -42,6 +43,11 @@ struct Router::ExpandState {
   std::unordered_set<std::string> on_path;         // aliases being expanded: loop detection
   std::unordered_set<std::string> done;            // addresses fully expanded already
   std::optional<Expansion> failure;
+  std::vector<std::string>* trace = nullptr;  // `petrel route`: each step in words
+
+  void note(std::string line) {
+    if (trace != nullptr) trace->push_back(std::move(line));
+  }
 
   bool fail(Outcome outcome, std::string_view status, std::string reason) {
     failure = Expansion{outcome, {}, std::string(status), std::move(reason)};
@@ -211,11 +217,11 @@ Router::TableAnswer Router::search(const std::vector<lookup::TablePtr>& tables,
     for (const auto& table : tables) {
       lookup::LookupResult result = table->lookup(key);
       if (result.status != LookupStatus::NotFound) {
-        return {std::move(result), key};
+        return {std::move(result), key, table->describe()};
       }
     }
   }
-  return {lookup::LookupResult::notFound(), {}};
+  return {lookup::LookupResult::notFound(), {}, {}};
 }
 
 Result<std::string> Router::mailboxPath(const Address& address, const TableAnswer& answer) const {
@@ -260,7 +266,9 @@ bool Router::expandAddress(const Address& address, int depth, ExpandState& state
     return state.fail(Outcome::TemporaryFailure, "4.3.0", domain.error);
   }
   if (domain.kind != DomainKind::Local) {
-    return state.addFinal(address);  // relayed
+    state.note(fmt::format("{}: {} is not a local domain: relayed", address.text(),
+                           address.domain));
+    return state.addFinal(address);
   }
   std::string key = address.key();
   if (state.done.count(key) != 0) {
@@ -276,14 +284,21 @@ bool Router::expandAddress(const Address& address, int depth, ExpandState& state
   std::vector<std::string> keys = lookupKeys(address);
   bool ok = false;
   if (TableAnswer alias = search(aliases_, keys); alias.result.status == LookupStatus::Found) {
+    state.note(fmt::format("alias {} -> {} ({})", alias.key, alias.result.value, alias.table));
     ok = expandTargets(address, alias, depth, state);
   } else if (alias.result.status != LookupStatus::NotFound) {
     return state.tableFailed(alias);
   } else if (TableAnswer mailbox = search(mailboxes_, keys);
              mailbox.result.status != LookupStatus::NotFound) {
+    if (mailbox.result.status == LookupStatus::Found) {
+      state.note(fmt::format("mailbox {} -> {} ({})", mailbox.key, mailbox.result.value,
+                             mailbox.table));
+    }
     ok = finishWithMailbox(address, mailbox, state);
   } else if (TableAnswer catch_all = search(aliases_, {"@" + address.domain});
              catch_all.result.status == LookupStatus::Found) {
+    state.note(fmt::format("catch-all {} -> {} ({})", catch_all.key, catch_all.result.value,
+                           catch_all.table));
     ok = expandTargets(address, catch_all, depth, state);
   } else if (catch_all.result.status != LookupStatus::NotFound) {
     return state.tableFailed(catch_all);
@@ -340,7 +355,7 @@ bool Router::expandTargets(const Address& address, const TableAnswer& alias, int
   return true;
 }
 
-Expansion Router::expand(std::string_view text) const {
+Expansion Router::expand(std::string_view text, std::vector<std::string>* trace) const {
   std::optional<Address> address = parseAddress(text);
   if (!address) {
     return Expansion{Outcome::PermanentFailure, {}, "5.1.3", "Bad recipient address syntax"};
@@ -353,6 +368,7 @@ Expansion Router::expand(std::string_view text) const {
     return Expansion{Outcome::NonLocalDomain, {}, "5.7.1", "Relay access denied"};
   }
   ExpandState state;
+  state.trace = trace;
   state.top_key = address->key();
   if (!expandAddress(*address, 0, state)) {
     return std::move(*state.failure);

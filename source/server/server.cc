@@ -15,6 +15,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/queue_manager.h"
+#include "petrel/server/recipient_check.h"
 #include "petrel/server/request_server.h"
 #include "petrel/server/runtime.h"
 #include "petrel/server/worker.h"
@@ -50,9 +51,9 @@ log::LogSettings logSettings(const config::Config& cfg) {
 // certificates and tables without touching established sessions.
 Result<Snapshot> makeSnapshot(const config::Config& cfg) {
   auto warn = [](const std::string& w) { log::mail::warning(log::Program::Master, w); };
-  Snapshot s;
-  s.config = std::make_shared<const config::Config>(cfg);
-  s.router = std::make_shared<const delivery::Router>(cfg, warn);
+  auto routing = routingSnapshot(cfg, warn);
+  if (!routing) return routing.error();
+  Snapshot s = std::move(routing.value());
   bool tls_used = false, auth_used = false;
   for (const auto& l : cfg.listeners) {
     tls_used |= l.tls != config::TlsMode::None;
@@ -83,21 +84,7 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg) {
     if (!a) return a.error();
     s.authenticator = std::move(a.value());
   }
-  if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
-  std::vector<Cidr> blocks;
-  for (const auto& n : cfg.relay.mynetworks) {
-    auto c = Cidr::parse(n);
-    if (!c) return c.error();
-    blocks.push_back(*c);
-  }
-  auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
-  for (const auto& [name, set] : cfg.restrictions) {
-    auto list = policy::RestrictionList::parse(policy::Stage::Recipient, set.recipient,
-                                               CidrList(blocks));
-    if (!list) return list.error();
-    sets->emplace(name, std::move(list.value()));
-  }
-  s.recipient_restrictions = std::move(sets);
+
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/queue_manager.h"
+#include "petrel/server/recipient_check.h"
 #include "petrel/server/worker.h"
 
 namespace petrel::server {
@@ -194,113 +195,6 @@ void SmtpConnection::run(smtp::Actions actions) {
     }
   }
   flushWrites();
-}
-
-// Runs on the worker loop, or on the thread pool when a table may block: it touches only its
-// arguments (the snapshot is immutable) and the thread-safe log.
-smtp::RecipientVerdict SmtpConnection::checkRecipient(const Snapshot& snap,
-                                                      const config::Listener& listener,
-                                                      const RecipientQuery& q) {
-  using Outcome = delivery::Expansion::Outcome;
-  const delivery::Router& router = *snap.router;
-  const std::string& address = q.address;
-  smtp::RecipientVerdict v;
-  auto at = address.rfind('@');
-  std::string_view domain =
-      at == std::string::npos ? std::string_view() : std::string_view(address).substr(at + 1);
-  using Kind = delivery::Router::DomainKind;
-  delivery::Router::DomainClass domain_class =
-      at == std::string::npos ? delivery::Router::DomainClass{Kind::Local, {}}
-                              : router.classifyDomain(domain);
-  if (domain_class.kind == Kind::TempFail) {
-    v.refusal = smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address));
-    log::mail::warning(log::Program::Smtpd,
-                       fmt::format("domain lookup for {} failed: {}", address, domain_class.error));
-    return v;
-  }
-  // Restrictions first (relay permission, sender ownership), as smtpd_recipient_restrictions.
-  auto sets = snap.recipient_restrictions;
-  auto it = sets->find(listener.restrictions);
-  if (it != sets->end()) {
-    policy::PolicyContext ctx;
-    ctx.client_ip = q.client_ip;
-    ctx.helo = q.helo;
-    ctx.sasl_user = q.sasl_user;
-    ctx.sender = q.sender;
-    ctx.recipient = address;
-    ctx.is_our_destination = [&router, domain, &domain_class](std::string_view d) {
-      Kind k = d == domain ? domain_class.kind : router.classifyDomain(d).kind;
-      return k == Kind::Local || k == Kind::Relay;
-    };
-    ctx.sender_owners = [&snap](std::string_view s) { return senderOwners(snap, s); };
-    policy::Decision d = it->second.evaluate(ctx);
-    if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
-      v.refusal = smtp::Reply(d.code, d.enhanced, d.text);
-      return v;
-    }
-  }
-  if (domain_class.kind != Kind::Local) {
-    // Permitted relaying: the recipient stays as given and waits for the outbound relay.
-    v.accepted = true;
-    v.expand = {address};
-    return v;
-  }
-  auto e = router.expand(address);
-  switch (e.outcome) {
-    case Outcome::Accepted:
-      v.accepted = true;
-      v.expand = std::move(e.recipients);
-      break;
-    case Outcome::NonLocalDomain:
-      v.refusal = smtp::Reply(554, "5.7.1", fmt::format("<{}>: Relay access denied", address));
-      break;
-    case Outcome::UnknownRecipient:
-      v.refusal = smtp::Reply(
-          550, e.status.empty() ? "5.1.1" : e.status,
-          fmt::format("<{}>: Recipient address rejected: {}", address, e.reason));
-      break;
-    case Outcome::TemporaryFailure:
-      v.refusal = smtp::Reply(451, e.status.empty() ? "4.3.0" : e.status,
-                              fmt::format("<{}>: Temporary lookup failure", address));
-      log::mail::warning(log::Program::Smtpd,
-                         fmt::format("recipient lookup for {} failed: {}", address, e.reason));
-      break;
-    case Outcome::PermanentFailure:
-      v.refusal = smtp::Reply(
-          550, e.status.empty() ? "5.1.0" : e.status,
-          fmt::format("<{}>: Recipient address rejected: {}", address, e.reason));
-      break;
-  }
-  return v;
-}
-
-// Who may use `sender` as envelope sender: auth.sender_login when configured, else the
-// address itself (without a recipient-delimiter extension) when its domain is local.
-std::vector<std::string> SmtpConnection::senderOwners(const Snapshot& snap,
-                                                      std::string_view sender) {
-  std::vector<std::string> owners;
-  if (snap.sender_login) {
-    auto r = snap.sender_login->lookup(toLower(sender));
-    if (r.status == lookup::LookupStatus::Found) {
-      for (auto part : split(r.value, ',')) {
-        auto t = trim(part);
-        if (!t.empty()) owners.push_back(toLower(t));
-      }
-    }
-    return owners;
-  }
-  auto at = sender.rfind('@');
-  if (at == std::string_view::npos || !snap.router->isLocalDomain(sender.substr(at + 1))) {
-    return owners;
-  }
-  std::string local(sender.substr(0, at));
-  const std::string& delim = snap.config->recipient_delimiter;
-  if (!delim.empty()) {
-    auto cut = local.find_first_of(delim);
-    if (cut != std::string::npos && cut > 0) local.resize(cut);
-  }
-  owners.push_back(toLower(local + "@" + std::string(sender.substr(at + 1))));
-  return owners;
 }
 
 // RFC 3848 / RFC 6531 protocol names: ESMTP, plus S for TLS and A for AUTH.

@@ -86,7 +86,8 @@ class Router {
 
   // `address` is the RCPT TO address without angle brackets. A bare "postmaster" (any case)
   // means postmaster@<first local domain> (RFC 5321 4.5.1).
-  Expansion expand(std::string_view address) const;
+  // `trace`, when given, receives each step in words (`petrel route`).
+  Expansion expand(std::string_view address, std::vector<std::string>* trace = nullptr) const;
 
   // Absolute Maildir directory (ending in '/') for a final local address from expand(). Errors:
   // permanent when the address has no mailbox or is not local; temporary when a table failed

@@ -46,16 +46,8 @@ class SmtpConnection {
   void startMessage();
   void commit(smtp::Envelope envelope);
   void committed(const Status& st, const std::string& id);
-  // What a recipient check needs from the session, copied so the check can run off the loop.
-  struct RecipientQuery {
-    std::string address, client_ip, helo, sasl_user, sender;
-  };
-  static smtp::RecipientVerdict checkRecipient(const Snapshot& snap,
-                                               const config::Listener& listener,
-                                               const RecipientQuery& q);
   std::string receivedHeader(const smtp::Envelope& env) const;
   std::string protocol() const;
-  static std::vector<std::string> senderOwners(const Snapshot& snap, std::string_view sender);
 
   Worker* worker_;
   Runtime* rt_;

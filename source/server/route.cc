@@ -1,0 +1,132 @@
+// `petrel route`; see headers/petrel/server/route.h.
+#include "petrel/server/route.h"
+
+#include <fmt/format.h>
+
+#include "petrel/server/recipient_check.h"
+
+namespace petrel::server {
+
+namespace {
+
+std::string jsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& request) {
+  RouteResult out;
+  std::vector<std::string> warnings;
+  auto snap = routingSnapshot(cfg, [&warnings](const std::string& w) { warnings.push_back(w); });
+  if (!snap) return snap.error();
+  for (const auto& w : warnings) out.steps.push_back("warning: " + w);
+
+  const config::Listener* listener = nullptr;
+  for (const auto& l : cfg.listeners) {
+    if (!request.listener.empty() ? l.name == request.listener
+                                  : (request.sasl_user.empty() || l.auth != config::AuthMode::None)) {
+      listener = &l;
+      break;
+    }
+  }
+  if (listener == nullptr && request.listener.empty() && !cfg.listeners.empty()) {
+    listener = &cfg.listeners.front();
+  }
+  if (listener == nullptr) {
+    return Error::config(fmt::format("no listener named '{}'", request.listener));
+  }
+  out.listener = listener->name;
+  out.steps.push_back(fmt::format("listener {} ({}), restrictions '{}'; client {}{}, MAIL FROM:<{}>",
+                                  listener->name, listener->address.toString(),
+                                  listener->restrictions, request.client_ip,
+                                  request.sasl_user.empty() ? ""
+                                                            : ", authenticated as " + request.sasl_user,
+                                  request.sender));
+
+  RecipientQuery q{request.address, request.client_ip, request.helo, request.sasl_user,
+                   request.sender};
+  smtp::RecipientVerdict v = checkRecipient(*snap, *listener, q, &out.steps);
+  if (!v.accepted) {
+    out.reply = v.refusal.oneLine();
+    out.steps.push_back("RCPT TO:<" + request.address + ">: " + out.reply);
+    return out;
+  }
+  out.accepted = true;
+  out.reply = "250 2.1.5 Ok";
+  out.steps.push_back("RCPT TO:<" + request.address + ">: " + out.reply);
+
+  // Queue time, as QueueManager routes each final address.
+  const delivery::Router& router = *snap->router;
+  for (const std::string& final_address : v.expand) {
+    RouteResult::Final f;
+    f.address = final_address;
+    auto at = final_address.rfind('@');
+    std::string domain = at == std::string::npos ? "" : final_address.substr(at + 1);
+    delivery::Router::DomainClass c = router.classifyDomain(domain);
+    if (c.kind == delivery::Router::DomainKind::TempFail) {
+      f.kind = "defer";
+      f.target = c.error;
+    } else if (c.kind == delivery::Router::DomainKind::Local) {
+      auto dir = router.maildirFor(final_address);
+      f.kind = dir ? "maildir" : dir.error().temporary() ? "defer" : "bounce";
+      f.target = dir ? *dir : dir.error().message();
+    } else if (auto hop = router.nextHop(domain); !hop) {
+      f.kind = "defer";
+      f.target = hop.error().message();
+    } else {
+      f.kind = "smtp";
+      f.target = hop->mx_lookup ? fmt::format("{} (MX lookup, port {})", hop->host, hop->port)
+                                : hop->toString();
+      f.tls = std::string(config::toString(router.tlsPolicy(hop->mx_lookup ? domain : hop->host)));
+    }
+    out.steps.push_back(
+        f.kind == "smtp"
+            ? fmt::format("{}: deliver by SMTP to {}, TLS {}", f.address, f.target, f.tls)
+        : f.kind == "maildir" ? fmt::format("{}: deliver to Maildir {}", f.address, f.target)
+                              : fmt::format("{}: {} ({})", f.address, f.kind, f.target));
+    out.finals.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string routeText(const RouteResult& r) {
+  std::string out;
+  for (size_t i = 0; i < r.steps.size(); ++i) out += fmt::format("{}. {}\n", i + 1, r.steps[i]);
+  return out;
+}
+
+std::string routeJson(const RouteResult& r) {
+  std::string out = fmt::format("{{\"listener\":{},\"accepted\":{},\"reply\":{},\"steps\":[",
+                                jsonString(r.listener), r.accepted ? "true" : "false",
+                                jsonString(r.reply));
+  for (size_t i = 0; i < r.steps.size(); ++i) {
+    out += (i ? "," : "") + jsonString(r.steps[i]);
+  }
+  out += "],\"final\":[";
+  for (size_t i = 0; i < r.finals.size(); ++i) {
+    const auto& f = r.finals[i];
+    out += fmt::format("{}{{\"address\":{},\"kind\":{},\"target\":{},\"tls\":{}}}", i ? "," : "",
+                       jsonString(f.address), jsonString(f.kind), jsonString(f.target),
+                       jsonString(f.tls));
+  }
+  return out + "]}\n";
+}
+
+}  // namespace petrel::server

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Setup: no server process: `petrel route` runs in the foreground against the quick-start
+#   config (listener 127.0.0.1:$SMTP_PORT, never bound) plus a restriction set written in the
+#   file, a transport table, a relayhost and a relay domain.
+# `petrel route ADDRESS` explains what the server would do, from the code the server runs:
+# the listener and its restriction set (with the file:line of a set the file defines), the
+# check that decided, alias and mailbox lookups, the RCPT reply, and per final address the
+# Maildir or the next hop and TLS policy. Exit 0 when RCPT is accepted, 1 when refused; --json
+# gives the same as one JSON object.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+write_config "
+domains: {local: [example.test], relay: [partner.test]}
+tables:
+  transport: {type: inline, map: {example.org: 'smtp:[10.0.0.5]:2525'}}
+relay:
+  mynetworks: [127.0.0.1/32]
+  relayhost: '[smarthost.test]:587'
+  transport: transport
+restrictions:
+  strict:
+    recipient: [reject_unauth_destination, permit_mynetworks]
+"
+
+route() {  # route ARGS... : output in $T/route.out, exit status in $RC
+  set +e
+  "$PETREL" route --config "$CONF" "$@" >"$T/route.out" 2>"$T/route.err"
+  RC=$?
+  set -e
+}
+expect() {  # expect REGEX WHAT
+  grep -Eq -- "$1" "$T/route.out" || fail "$2: no line matches /$1/ in:
+$(cat "$T/route.out" "$T/route.err")"
+}
+
+# An alias to a local mailbox, from a client in mynetworks.
+route postmaster@example.test
+assert_eq 0 "$RC" "exit status for an accepted recipient"
+expect "^1\. listener mx \(127\.0\.0\.1:$SMTP_PORT\), restrictions 'default'" "listener line"
+expect "restrictions 'default' \(recipient stage, \(built-in\)\): permit_mynetworks decided permit" "deciding check"
+expect "alias postmaster@example\.test -> alice@example\.test \(inline:aliases\)" "alias step"
+expect "mailbox alice@example\.test -> example\.test/alice/ \(inline:mailboxes\)" "mailbox step"
+expect "RCPT TO:<postmaster@example\.test>: 250 2\.1\.5 Ok" "RCPT reply"
+expect "alice@example\.test: deliver to Maildir $MAIL_ROOT/example\.test/alice/\$" "Maildir"
+
+# Unknown user: the 550 the server gives.
+route nobody@example.test
+assert_eq 1 "$RC" "exit status for a refused recipient"
+expect "RCPT TO:<nobody@example\.test>: 550 5\.1\.1 <nobody@example\.test>: Recipient address rejected: User unknown" "550 for an unknown user"
+
+# An outsider trying to relay.
+route someone@elsewhere.test --client 192.0.2.7
+assert_eq 1 "$RC" "relay attempt refused"
+expect "reject_unauth_destination decided reject" "the check that refused"
+expect "554 5\.7\.1 <someone@elsewhere\.test>: Relay access denied" "relay refusal"
+
+# Relaying from mynetworks: relayhost; transport entry; relay domain to its own MX.
+route someone@elsewhere.test
+assert_eq 0 "$RC" "relay from mynetworks"
+expect "someone@elsewhere\.test: deliver by SMTP to \[smarthost\.test\]:587, TLS may" "relayhost"
+route x@example.org
+expect "x@example\.org: deliver by SMTP to \[10\.0\.0\.5\]:2525, TLS may" "transport entry"
+route x@partner.test --client 192.0.2.7
+assert_eq 0 "$RC" "relay domain accepted from anyone"
+expect "domain partner\.test: relayed for \(domains\.relay\)" "relay domain class"
+expect "x@partner\.test: deliver by SMTP to partner\.test \(MX lookup, port 25\), TLS may" "relay domain by MX"
+
+# A restriction set from the file: its location is named.
+route someone@elsewhere.test --listener mx --json >/dev/null
+"$PYTHON" - "$T/route.out" <<'PY' || fail "route --json: $(cat "$T/route.out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["listener"] == "mx" and r["accepted"] is True, r
+assert r["final"] == [{"address": "someone@elsewhere.test", "kind": "smtp",
+                       "target": "[smarthost.test]:587", "tls": "may"}], r["final"]
+PY
+"$PYTHON" - "$CONF" <<'PY'
+import sys, yaml
+path = sys.argv[1]
+c = yaml.safe_load(open(path))
+c["listeners"][0]["restrictions"] = "strict"
+yaml.safe_dump(c, open(path, "w"), sort_keys=False)
+PY
+line=$(grep -n '^  strict:' "$CONF" | cut -d: -f1)
+route someone@elsewhere.test
+assert_eq 1 "$RC" "strict set refuses relaying even from mynetworks"
+expect "restrictions 'strict' \(recipient stage, $CONF:$line:3\): reject_unauth_destination decided reject" "file:line of the deciding set"
+pass
