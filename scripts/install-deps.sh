@@ -6,13 +6,18 @@ set -euo pipefail
 level=${1:-test}
 
 build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-dev
-            libyaml-cpp-dev libfmt-dev libcrypt-dev libssl-dev libpcre2-dev)
+            libyaml-cpp-dev libfmt-dev libcrypt-dev libssl-dev libpcre2-dev libmariadb-dev libldap-dev
+            libpq-dev)
 # swaks needs the two Perl TLS modules for --tls; msmtp, smtplib, openssl s_client and a
 # real Dovecot are the TLS/AUTH peers; aiosmtpd is the "foreign" sink of the relay tests;
-# dnslib is the DNS server of t-40-dns.
+# slapd and ldap-utils the private OpenLDAP server of t-53-ldap-tables (slapd.sh);
+# dnslib is the DNS server of t-40-dns; mariadb-server the MySQL server of t-52-mysql-tables.
 test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-perl msmtp
            openssl pflogsumm python3 python3-yaml python3-aiosmtpd python3-dnslib sqlite3 curl
-           procps android-libboringssl-dev dovecot-core)
+           procps android-libboringssl-dev dovecot-core mariadb-server
+           mariadb-client
+           slapd ldap-utils
+           postgresql)
 bench_pkgs=(postfix)
 
 pkgs=("${build_pkgs[@]}")
@@ -33,6 +38,8 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 # Postfix (bench peer only) must not ask questions nor grab port 25.
 echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+# slapd (t-53 runs its own) must not ask for a domain nor set up a system directory.
+echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq || true
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

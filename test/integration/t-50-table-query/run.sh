@@ -99,9 +99,9 @@ assert_eq "petrel: temporary failure: table cidr:$T/maps/missing.cidr: cannot op
 query nope x
 assert_eq 78 "$RC" "exit status for an unknown table"
 assert_eq "petrel: unknown table 'nope' (declared: access, aliases, clients, mailboxes)" "$ERR" "stderr for an unknown table"
-query "ldap:/etc/x" x
+query "nis:/etc/x" x
 assert_eq 78 "$RC" "exit status for an unknown table type"
-assert_eq "petrel: unknown table type 'ldap' (known: inline, file, regexp, cidr)" "$ERR" \
+assert_eq "petrel: unknown table type 'nis' (known: inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)" "$ERR" \
   "stderr for an unknown table type"
 rc=0
 petrel table query clients >/dev/null 2>&1 || rc=$?

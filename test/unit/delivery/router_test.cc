@@ -335,7 +335,7 @@ TEST_F(RouterTest, NoMailboxTableMeansEveryLocalUserIsUnknown) {
 
 TEST_F(RouterTest, UnknownTableTypeDefersWithConfigurationError) {
   config::Config cfg = baseConfig();
-  cfg.aliases[0].type = "ldap";
+  cfg.aliases[0].type = "nis";
   Router r = router(cfg);
   EXPECT_EQ(warnings_.size(), 1u);
   Expansion e = r.expand("alice@example.test");

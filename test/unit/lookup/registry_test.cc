@@ -26,18 +26,18 @@ TEST(TableRegistry, UnknownTypeGivesConfigErrorTableAndWarnsOnce) {
   std::vector<std::string> warnings;
   config::TableSpec spec;
   spec.name = "clients";
-  spec.type = "ldap";
+  spec.type = "nis";
   spec.origin = "petrel.yaml:12:5";
   TablePtr table = makeTable(spec, [&](const std::string& w) { warnings.push_back(w); });
   ASSERT_NE(table, nullptr);
   LookupResult r = table->lookup("anything");
   EXPECT_EQ(r.status, LookupStatus::ConfigError);
-  EXPECT_NE(r.error.find("unknown table type \"ldap\""), std::string::npos);
+  EXPECT_NE(r.error.find("unknown table type \"nis\""), std::string::npos);
   table->refresh();  // harmless
   EXPECT_EQ(table->lookup("x").status, LookupStatus::ConfigError);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0],
-            "table ldap:clients: unknown table type \"ldap\" (declared at petrel.yaml:12:5)");
+            "table nis:clients: unknown table type \"nis\" (declared at petrel.yaml:12:5)");
 }
 
 }  // namespace

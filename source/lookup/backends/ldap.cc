@@ -1,0 +1,274 @@
+// The `ldap` backend: answers a key with the values of one or more attributes of the entries an
+// LDAP search finds, through OpenLDAP's libldap (the only file that includes <ldap.h>).
+//
+// One lookup = one search under `base` (scope sub|one|base, default sub) with `filter` (default
+// "(mail=%s)", %s/%u/%d expanded and RFC 4515-escaped by QueryTemplate, so a key can never
+// change the filter's structure), asking only for `attribute` (a comma-separated list, as
+// Postfix's result_attribute). The answer is every value of those attributes across all
+// entries, joined with "," (as Postfix joins multiple results); no entry or no value is
+// NotFound. A key the filter cannot be built for (%d without a domain) is NotFound unasked.
+//
+// It owns a pool of connections (idle LDAP* handles behind a mutex; a lookup takes one, or
+// opens and binds a new one, and gives it back when the search went well). Every wait is
+// bounded: an attempt (connect, bind, search) has `timeout` seconds in all (Default: 10s, as
+// Postfix), re-armed into LDAP_OPT_NETWORK_TIMEOUT / LDAP_OPT_TIMEOUT before each step and passed
+// to ldap_search_ext_s. On any error the handle is dropped; when the failed handle came from
+// the pool and the error is a connection one (server restarted, idle connection cut), the
+// lookup is tried once more on a fresh connection. Then it is TempFail naming the table and
+// the cause, never Found or NotFound. blocking() is true: callers run lookups on the thread
+// pool. It does not chase referrals, use TLS/SASL mechanisms other than simple bind, nor cache
+// (the registry's cache wraps any table).
+#include <fmt/format.h>
+#include <ldap.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../query_template.h"
+#include "petrel/core/strings.h"
+#include "petrel/lookup/lookup_table.h"
+
+namespace petrel::lookup {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t DefaultTimeoutSeconds = 10;  // Postfix ldap_table(5) timeout
+// More entries than this for one key is a broken filter or directory, not an answer: the
+// search fails (LDAP_SIZELIMIT_EXCEEDED) and the lookup tempfails. Router::MaxExpansionRecipients.
+constexpr int SizeLimit = 1000;
+// Idle connections kept; more may be open while lookups run (one per thread-pool thread).
+constexpr size_t MaxIdle = 16;
+
+struct LdapCloser {
+  void operator()(LDAP* ld) const { ldap_unbind_ext_s(ld, nullptr, nullptr); }
+};
+using Handle = std::unique_ptr<LDAP, LdapCloser>;
+
+struct MessageFree {
+  void operator()(LDAPMessage* m) const { ldap_msgfree(m); }
+};
+
+// Errors after which the connection itself is suspect; a pooled one is worth one retry.
+bool connectionError(int rc) {
+  return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT ||
+         rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
+}
+
+// "Can't contact LDAP server", plus the server's or libldap's diagnostic when there is one.
+std::string ldapError(LDAP* ld, int rc) {
+  std::string text = ldap_err2string(rc);
+  char* diagnostic = nullptr;
+  if (ld && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic) == LDAP_OPT_SUCCESS &&
+      diagnostic != nullptr) {
+    if (*diagnostic != '\0') {
+      text = fmt::format("{} ({})", text, diagnostic);
+    }
+    ldap_memfree(diagnostic);
+  }
+  return text;
+}
+
+class LdapTable final : public LookupTable {
+ public:
+  explicit LdapTable(const config::TableSpec& spec)
+      : description_("ldap:" + spec.name),
+        uri_(option(spec, "uri", "")),
+        base_(option(spec, "base", "")),
+        filter_(option(spec, "filter", "(mail=%s)")),
+        bind_dn_(option(spec, "bind_dn", "")),
+        bind_password_(option(spec, "bind_password", "")) {
+    std::string scope = option(spec, "scope", "sub");
+    scope_ = scope == "base" ? LDAP_SCOPE_BASE
+             : scope == "one" ? LDAP_SCOPE_ONELEVEL
+                              : LDAP_SCOPE_SUBTREE;
+    const std::string attribute = option(spec, "attribute", "");
+    for (std::string_view name : split(attribute, ',')) {
+      name = trim(name);
+      if (!name.empty()) attributes_.emplace_back(name);
+    }
+    uint64_t seconds = DefaultTimeoutSeconds;
+    if (auto it = spec.options.find("timeout"); it != spec.options.end()) {
+      seconds = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    timeout_ = std::chrono::seconds(seconds == 0 ? 1 : seconds);  // 0 would never wait
+    // libldap initialises its global options on first use; do it here, on the main thread,
+    // rather than racing in two thread-pool threads.
+    int version = 0;
+    ldap_get_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &version);
+  }
+
+  LookupResult lookup(std::string_view key) const override {
+    std::optional<std::string> filter = filter_.ldapFilter(key);
+    if (!filter) {
+      return LookupResult::notFound();
+    }
+    if (attributes_.empty()) {
+      return LookupResult::configError(
+          fmt::format("table {}: no result attribute configured", description_));
+    }
+    Handle ld = takeIdle();
+    bool pooled = ld != nullptr;
+    Attempt first = attempt(std::move(ld), *filter);
+    if (!first.ok && pooled && connectionError(first.rc)) {
+      // The idle connection had gone stale (server restarted, connection cut while idle):
+      // one more try on a fresh one, with a `timeout` of its own.
+      return attempt(nullptr, *filter).result;
+    }
+    return first.result;
+  }
+
+  std::string describe() const override { return description_; }
+  bool blocking() const override { return true; }
+
+ private:
+  struct Attempt {
+    bool ok = false;  // result is Found or NotFound and `ld` went back to the pool
+    int rc = LDAP_SUCCESS;
+    LookupResult result;
+  };
+
+  static std::string option(const config::TableSpec& spec, const char* key, const char* dflt) {
+    auto it = spec.options.find(key);
+    return it == spec.options.end() ? std::string(dflt) : it->second;
+  }
+
+  Handle takeIdle() const {
+    std::lock_guard lock(mutex_);
+    if (idle_.empty()) {
+      return nullptr;
+    }
+    Handle ld = std::move(idle_.back());
+    idle_.pop_back();
+    return ld;
+  }
+
+  void giveBack(Handle&& ld) const {
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < MaxIdle) {
+      idle_.push_back(std::move(ld));
+    }
+    // else: unbound as it goes out of scope, outside the pool but still under the lock; an
+    // unbind is a write on a socket, never a wait for the server.
+  }
+
+  LookupResult fail(std::string_view what, std::string_view cause) const {
+    return LookupResult::tempFail(fmt::format("table {}: {}: {}", description_, what, cause));
+  }
+
+  // Arms the handle's connect and result timeouts with what is left until `deadline`; false
+  // when nothing is.
+  static bool arm(LDAP* ld, Clock::time_point deadline, timeval& left) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+    if (us.count() <= 0) {
+      return false;
+    }
+    left.tv_sec = static_cast<time_t>(us.count() / 1000000);
+    left.tv_usec = static_cast<suseconds_t>(us.count() % 1000000);
+    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &left);
+    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &left);
+    return true;
+  }
+
+  // A new handle, configured; the connection itself is opened by the first operation.
+  LDAP* open(std::string& error) const {
+    LDAP* ld = nullptr;
+    int rc = ldap_initialize(&ld, uri_.c_str());
+    if (rc != LDAP_SUCCESS || ld == nullptr) {
+      error = fmt::format("bad uri \"{}\": {}", uri_, ldap_err2string(rc));
+      return nullptr;
+    }
+    int version = LDAP_VERSION3;
+    ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+    // A referral could send us to any server, anonymously, outside the pool (Postfix's
+    // chase_referrals defaults to no as well).
+    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    return ld;
+  }
+
+  // One try: on a fresh connection when `ld` is null (connect and bind), else on `ld`. The
+  // handle goes back to the pool after a good search; after a failure it is closed.
+  Attempt attempt(Handle ld, const std::string& filter) const {
+    Clock::time_point deadline = Clock::now() + timeout_;
+    timeval left{};
+    if (!ld) {
+      std::string error;
+      ld.reset(open(error));
+      if (!ld) {
+        return {false, LDAP_PARAM_ERROR, fail("connect", error)};
+      }
+      if (!bind_dn_.empty()) {
+        if (!arm(ld.get(), deadline, left)) {
+          return {false, LDAP_TIMEOUT, fail("bind", ldap_err2string(LDAP_TIMEOUT))};
+        }
+        berval password{bind_password_.size(), const_cast<char*>(bind_password_.data())};
+        int rc = ldap_sasl_bind_s(ld.get(), bind_dn_.c_str(), LDAP_SASL_SIMPLE, &password,
+                                  nullptr, nullptr, nullptr);
+        if (rc != LDAP_SUCCESS) {
+          return {false, rc, fail(fmt::format("bind as {}", bind_dn_), ldapError(ld.get(), rc))};
+        }
+      }
+    }
+    if (!arm(ld.get(), deadline, left)) {
+      return {false, LDAP_TIMEOUT, fail("search", ldap_err2string(LDAP_TIMEOUT))};
+    }
+    std::vector<char*> attrs;
+    for (const std::string& a : attributes_) {
+      attrs.push_back(const_cast<char*>(a.c_str()));
+    }
+    attrs.push_back(nullptr);
+    LDAPMessage* raw = nullptr;
+    int rc = ldap_search_ext_s(ld.get(), base_.c_str(), scope_, filter.c_str(), attrs.data(),
+                               0, nullptr, nullptr, &left, SizeLimit, &raw);
+    std::unique_ptr<LDAPMessage, MessageFree> res(raw);
+    if (rc != LDAP_SUCCESS) {
+      // Every other code (no such base, size limit, bad filter, ...) is a failure too: mail
+      // waits for the admin instead of bouncing on an answer the directory did not give.
+      return {false, rc, fail(fmt::format("search {}", filter), ldapError(ld.get(), rc))};
+    }
+    std::string value;
+    for (LDAPMessage* e = ldap_first_entry(ld.get(), res.get()); e != nullptr;
+         e = ldap_next_entry(ld.get(), e)) {
+      for (const std::string& a : attributes_) {
+        berval** values = ldap_get_values_len(ld.get(), e, a.c_str());
+        if (values == nullptr) continue;
+        for (berval** v = values; *v != nullptr; ++v) {
+          if (!value.empty()) value += ',';
+          value.append((*v)->bv_val, (*v)->bv_len);
+        }
+        ldap_value_free_len(values);
+      }
+    }
+    res.reset();
+    giveBack(std::move(ld));
+    return {true, LDAP_SUCCESS,
+            value.empty() ? LookupResult::notFound() : LookupResult::found(std::move(value))};
+  }
+
+  const std::string description_;
+  const std::string uri_;
+  const std::string base_;
+  const QueryTemplate filter_;
+  const std::string bind_dn_;
+  const std::string bind_password_;
+  int scope_ = LDAP_SCOPE_SUBTREE;
+  std::vector<std::string> attributes_;
+  std::chrono::seconds timeout_{DefaultTimeoutSeconds};
+
+  mutable std::mutex mutex_;
+  mutable std::vector<Handle> idle_;  // connected and bound, not in use
+};
+
+}  // namespace
+
+TablePtr makeLdapTable(const config::TableSpec& spec, const Warn&) {
+  return std::make_shared<LdapTable>(spec);
+}
+
+}  // namespace petrel::lookup

@@ -1,0 +1,263 @@
+// The `sqlite` backend: a query against an SQLite database file, opened read-only.
+//
+// Settings (TableSpec): `path` (the database), `query` (a QueryTemplate: %s, %u, %d become
+// "?" parameters, never pasted into the SQL) and `timeout` (seconds; Default: 10). Answers as
+// Postfix's sqlite_table(5): the first column of every row, NULL and empty values skipped,
+// joined with ","; no value = NotFound; a key without the %u/%d part the query needs =
+// NotFound without querying. Every failure (file missing or not a database, locked longer than
+// `timeout`, a query error, a query running longer than `timeout`) answers TempFail naming the
+// table and SQLite's message: never a guessed found or not found.
+//
+// Connections: a small pool of read-only handles, each with its prepared statement, guarded by
+// a mutex held only to take or return one; a lookup uses its handle alone, so concurrent
+// lookups run in parallel (SQLite itself then handles locking, with a busy timeout of
+// `timeout`). A handle is opened on first need, so a database that appears later is used
+// without a restart. refresh() notices the file being replaced (a new inode) and retires the
+// pooled handles, which would otherwise keep reading the old file. This backend creates,
+// writes and migrates nothing.
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "../query_template.h"
+#include "petrel/core/strings.h"
+#include "petrel/lookup/lookup_table.h"
+
+namespace petrel::lookup {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t DefaultTimeoutSeconds = 10;
+// Idle handles kept for reuse; more are opened when more lookups run at once (the libuv
+// thread pool bounds that) and closed when returned to a full pool.
+constexpr size_t MaxIdleConnections = 8;
+// The progress handler checks the deadline every this many virtual machine instructions.
+constexpr int ProgressInterval = 1000;
+
+class SqliteTable final : public LookupTable {
+ public:
+  SqliteTable(const config::TableSpec& spec, const Warn& warn)
+      : path_(spec.path), query_(optionOr(spec, "query", "")) {
+    sql_ = query_.sql(QueryTemplate::Placeholders::Question);
+    uint64_t seconds = DefaultTimeoutSeconds;
+    if (auto t = parseUnsigned(optionOr(spec, "timeout", "")); t && *t > 0) {
+      seconds = *t;
+    }
+    timeout_ = std::chrono::seconds(seconds);
+    identity_ = fileIdentity();
+    if (!identity_ && warn) {
+      // Not fatal: lookups tempfail (with this same text) until the file appears.
+      warn(fmt::format("table {}: cannot open: {}", describe(), std::strerror(errno)));
+    }
+  }
+
+  ~SqliteTable() override {
+    for (Connection& c : idle_) {
+      c.close();
+    }
+  }
+
+  LookupResult lookup(std::string_view key) const override {
+    std::optional<std::vector<std::string>> values = query_.values(key);
+    if (!values) {
+      return LookupResult::notFound();
+    }
+    std::string error;
+    std::optional<Connection> conn = acquire(error);
+    if (!conn) {
+      return LookupResult::tempFail(fmt::format("table {}: {}", describe(), error));
+    }
+    bool healthy = true;
+    LookupResult result = run(*conn, *values, healthy);
+    release(std::move(*conn), healthy);
+    return result;
+  }
+
+  void refresh() override {
+    // A replaced file (new inode): retire the pooled handles, which still read the old one.
+    std::optional<std::pair<dev_t, ino_t>> now = fileIdentity();
+    if (now && now != identity_) {
+      identity_ = now;
+      generation_.fetch_add(1);
+    }
+  }
+
+  std::string describe() const override { return "sqlite:" + path_; }
+  bool blocking() const override { return true; }
+
+ private:
+  struct Connection {
+    sqlite3* db = nullptr;
+    sqlite3_stmt* stmt = nullptr;
+    uint64_t generation = 0;
+
+    void close() {
+      sqlite3_finalize(stmt);
+      sqlite3_close_v2(db);
+      db = nullptr;
+      stmt = nullptr;
+    }
+  };
+
+  static std::string optionOr(const config::TableSpec& spec, const std::string& key,
+                              const std::string& fallback) {
+    auto it = spec.options.find(key);
+    return it == spec.options.end() ? fallback : it->second;
+  }
+
+  std::optional<std::pair<dev_t, ino_t>> fileIdentity() const {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) {
+      return std::nullopt;
+    }
+    return std::pair{st.st_dev, st.st_ino};
+  }
+
+  // A pooled handle of the current generation, or a new one. On failure returns nullopt and
+  // sets `error`.
+  std::optional<Connection> acquire(std::string& error) const {
+    uint64_t generation = generation_.load();
+    {
+      std::lock_guard lock(mutex_);
+      while (!idle_.empty()) {
+        Connection c = idle_.back();
+        idle_.pop_back();
+        if (c.generation == generation) {
+          return c;
+        }
+        c.close();
+      }
+    }
+    // SQLite's own message for a missing file says less ("unable to open database file").
+    if (!fileIdentity()) {
+      error = fmt::format("cannot open: {}", std::strerror(errno));
+      return std::nullopt;
+    }
+    Connection c;
+    c.generation = generation;
+    // NOMUTEX: a handle is used by one thread at a time (the pool hands it out alone).
+    int rc = sqlite3_open_v2(path_.c_str(), &c.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      error = fmt::format("cannot open: {}", c.db ? sqlite3_errmsg(c.db) : sqlite3_errstr(rc));
+      c.close();
+      return std::nullopt;
+    }
+    sqlite3_busy_timeout(c.db, static_cast<int>(
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(timeout_)
+                                       .count()));
+    sqlite3_extended_result_codes(c.db, 1);
+    // Opening is lazy: a file that is not a database shows up here, at prepare time.
+    rc = sqlite3_prepare_v3(c.db, sql_.c_str(), static_cast<int>(sql_.size()),
+                            SQLITE_PREPARE_PERSISTENT, &c.stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      error = fmt::format("cannot prepare the query: {}", sqlite3_errmsg(c.db));
+      c.close();
+      return std::nullopt;
+    }
+    if (c.stmt == nullptr) {  // only blanks and comments: the loader should have refused it
+      error = "the query is empty";
+      c.close();
+      return std::nullopt;
+    }
+    return c;
+  }
+
+  void release(Connection&& c, bool healthy) const {
+    if (healthy && c.generation == generation_.load()) {
+      std::lock_guard lock(mutex_);
+      if (idle_.size() < MaxIdleConnections) {
+        idle_.push_back(c);
+        return;
+      }
+    }
+    c.close();
+  }
+
+  static int onProgress(void* arg) {
+    // Non-zero interrupts the statement (SQLITE_INTERRUPT).
+    return Clock::now() > *static_cast<const Clock::time_point*>(arg) ? 1 : 0;
+  }
+
+  LookupResult run(Connection& c, const std::vector<std::string>& values, bool& healthy) const {
+    sqlite3_stmt* stmt = c.stmt;
+    for (size_t i = 0; i < values.size(); ++i) {
+      // SQLITE_TRANSIENT: SQLite copies the value, which need not outlive this call.
+      if (sqlite3_bind_text(stmt, static_cast<int>(i + 1), values[i].data(),
+                            static_cast<int>(values[i].size()), SQLITE_TRANSIENT) != SQLITE_OK) {
+        healthy = false;
+        return LookupResult::tempFail(
+            fmt::format("table {}: cannot bind the key: {}", describe(), sqlite3_errmsg(c.db)));
+      }
+    }
+    // Bounds the query's own work; waits for a lock are bounded by the busy timeout.
+    Clock::time_point deadline = Clock::now() + timeout_;
+    sqlite3_progress_handler(c.db, ProgressInterval, &onProgress, &deadline);
+
+    std::string joined;
+    bool any = false;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      if (sqlite3_column_count(stmt) == 0 || sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
+        continue;
+      }
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      int size = sqlite3_column_bytes(stmt, 0);
+      if (text == nullptr || size == 0) {
+        continue;  // as Postfix: an empty value is no answer
+      }
+      if (any) {
+        joined += ',';
+      }
+      joined.append(text, static_cast<size_t>(size));
+      any = true;
+    }
+    std::string error;
+    if (rc != SQLITE_DONE) {
+      error = (rc & 0xff) == SQLITE_INTERRUPT
+                  ? fmt::format("query timed out after {}s", timeout_.count())
+                  : std::string(sqlite3_errmsg(c.db));
+    }
+    sqlite3_progress_handler(c.db, 0, nullptr, nullptr);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (!error.empty()) {
+      // A handle that failed may hold a stale view (a replaced or corrupt file): start afresh.
+      healthy = false;
+      return LookupResult::tempFail(fmt::format("table {}: {}", describe(), error));
+    }
+    return any ? LookupResult::found(std::move(joined)) : LookupResult::notFound();
+  }
+
+  const std::string path_;
+  const QueryTemplate query_;
+  std::string sql_;
+  std::chrono::seconds timeout_{DefaultTimeoutSeconds};
+
+  // refresh() (main thread) bumps the generation when the file is replaced; lookups compare.
+  std::atomic<uint64_t> generation_{0};
+  std::optional<std::pair<dev_t, ino_t>> identity_;  // main thread only
+
+  mutable std::mutex mutex_;
+  mutable std::vector<Connection> idle_;  // guarded by mutex_
+};
+
+}  // namespace
+
+TablePtr makeSqliteTable(const config::TableSpec& spec, const Warn& warn) {
+  return std::make_shared<SqliteTable>(spec, warn);
+}
+
+}  // namespace petrel::lookup
