@@ -1,10 +1,10 @@
 // The `pgsql` backend: a query against a PostgreSQL server, through libpq.
 //
 // Settings (TableSpec options): `host` (a name, an address, or a unix socket directory when it
-// starts with '/'), `port`, `user`, `password`, `database`, `query` and `timeout` (seconds;
-// Default: 10). Unset host, port and user take libpq's defaults (its socket directory, 5432,
-// the login name). The query is a QueryTemplate: %s, %u, %d become $1, $2... bound as text
-// parameters (PQsendQueryParams), never pasted into the SQL. Answers as Postfix's
+// starts with '/'), `port`, `user`, `password`, `database`, `query` and `timeout` (seconds,
+// 0 taken as 1; Default: 10). Unset host, port and user take libpq's defaults (its socket
+// directory, 5432, the login name). The query is a QueryTemplate: %s, %u, %d become $1, $2... bound
+// as text parameters (PQsendQueryParams), never pasted into the SQL. Answers as Postfix's
 // pgsql_table(5): the first column of every row, NULL and empty values skipped, joined with
 // ","; no value = NotFound; a key without the %u/%d part the query needs = NotFound without
 // asking the server, and so is a key that is not UTF-8 (the connection speaks UTF-8; such a key
@@ -24,8 +24,10 @@
 // dropped together with the other idle ones, and the query is retried once on a fresh
 // connection; a fresh connection that fails is not retried. A query that timed out is not
 // retried either (that would double the wait): its connection is closed, since it is still
-// busy. Connections are opened on demand, so a server that was down is used again as soon as
+// busy, and so are the idle ones (a server that stopped answering would make each of them
+// wait out the timeout too). Connections are opened on demand, so a server that was down is used again as soon as
 // it is back. This backend never writes to the database.
+#include <fmt/format.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -36,8 +38,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "../query_template.h"
 #include "petrel/core/strings.h"
@@ -123,8 +123,8 @@ class PgsqlTable final : public LookupTable {
       : name_(spec.name), query_(option(spec, "query").value_or("")) {
     sql_ = query_.sql(QueryTemplate::Placeholders::Dollar);
     uint64_t seconds = DefaultTimeoutSeconds;
-    if (auto t = parseUnsigned(option(spec, "timeout").value_or("")); t && *t > 0) {
-      seconds = *t;
+    if (auto t = parseUnsigned(option(spec, "timeout").value_or("")); t) {
+      seconds = *t == 0 ? 1 : *t;  // 0 would mean "wait for ever" to libpq
     }
     timeout_ = std::chrono::seconds(seconds);
 
@@ -132,11 +132,9 @@ class PgsqlTable final : public LookupTable {
       keywords_.emplace_back(keyword);
       values_.push_back(std::move(value));
     };
-    for (const auto& [ours, theirs] : {std::pair{"host", "host"},
-                                       std::pair{"port", "port"},
-                                       std::pair{"user", "user"},
-                                       std::pair{"password", "password"},
-                                       std::pair{"database", "dbname"}}) {
+    for (const auto& [ours, theirs] :
+         {std::pair{"host", "host"}, std::pair{"port", "port"}, std::pair{"user", "user"},
+          std::pair{"password", "password"}, std::pair{"database", "dbname"}}) {
       if (auto v = option(spec, ours); v && !v->empty()) {
         set(theirs, *v);
       }
@@ -183,6 +181,11 @@ class PgsqlTable final : public LookupTable {
     }
     if (answer.broken) {
       PQfinish(conn);
+      if (answer.timed_out) {
+        // A server that stopped answering does not answer on the idle connections either:
+        // each would cost another full timeout. Later lookups start afresh.
+        dropIdle();
+      }
     } else {
       release(conn);
     }

@@ -1,9 +1,9 @@
 // The `sqlite` backend: a query against an SQLite database file, opened read-only.
 //
 // Settings (TableSpec): `path` (the database), `query` (a QueryTemplate: %s, %u, %d become
-// "?" parameters, never pasted into the SQL) and `timeout` (seconds; Default: 10). Answers as
-// Postfix's sqlite_table(5): the first column of every row, NULL and empty values skipped,
-// joined with ","; no value = NotFound; a key without the %u/%d part the query needs =
+// "?" parameters, never pasted into the SQL) and `timeout` (seconds, 0 taken as 1; Default: 10).
+// Answers as Postfix's sqlite_table(5): the first column of every row, NULL and empty values
+// skipped, joined with ","; no value = NotFound; a key without the %u/%d part the query needs =
 // NotFound without querying. Every failure (file missing or not a database, locked longer than
 // `timeout`, a query error, a query running longer than `timeout`) answers TempFail naming the
 // table and SQLite's message: never a guessed found or not found.
@@ -15,6 +15,7 @@
 // without a restart. refresh() notices the file being replaced (a new inode) and retires the
 // pooled handles, which would otherwise keep reading the old file. This backend creates,
 // writes and migrates nothing.
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -26,8 +27,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "../query_template.h"
 #include "petrel/core/strings.h"
@@ -52,8 +51,8 @@ class SqliteTable final : public LookupTable {
       : path_(spec.path), query_(optionOr(spec, "query", "")) {
     sql_ = query_.sql(QueryTemplate::Placeholders::Question);
     uint64_t seconds = DefaultTimeoutSeconds;
-    if (auto t = parseUnsigned(optionOr(spec, "timeout", "")); t && *t > 0) {
-      seconds = *t;
+    if (auto t = parseUnsigned(optionOr(spec, "timeout", "")); t) {
+      seconds = *t == 0 ? 1 : *t;  // 0 would fail every query at once
     }
     timeout_ = std::chrono::seconds(seconds);
     identity_ = fileIdentity();
@@ -148,16 +147,16 @@ class SqliteTable final : public LookupTable {
     Connection c;
     c.generation = generation;
     // NOMUTEX: a handle is used by one thread at a time (the pool hands it out alone).
-    int rc = sqlite3_open_v2(path_.c_str(), &c.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &c.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       error = fmt::format("cannot open: {}", c.db ? sqlite3_errmsg(c.db) : sqlite3_errstr(rc));
       c.close();
       return std::nullopt;
     }
-    sqlite3_busy_timeout(c.db, static_cast<int>(
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(timeout_)
-                                       .count()));
+    sqlite3_busy_timeout(
+        c.db,
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count()));
     sqlite3_extended_result_codes(c.db, 1);
     // Opening is lazy: a file that is not a database shows up here, at prepare time.
     rc = sqlite3_prepare_v3(c.db, sql_.c_str(), static_cast<int>(sql_.size()),

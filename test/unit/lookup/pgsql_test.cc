@@ -19,9 +19,12 @@ TablePtr open(const std::string& query) {
   config::TableSpec spec;
   spec.name = "pfa_mailboxes";
   spec.type = "pgsql";
-  spec.options = {{"host", NoServer},      {"port", "5432"},
-                  {"user", "postfixadmin"}, {"password", "skoleni"},
-                  {"database", "postfixadmin"}, {"query", query},
+  spec.options = {{"host", NoServer},
+                  {"port", "5432"},
+                  {"user", "postfixadmin"},
+                  {"password", "skoleni"},
+                  {"database", "postfixadmin"},
+                  {"query", query},
                   {"timeout", "2"}};
   return makeTable(spec, nullptr);
 }

@@ -108,8 +108,8 @@ TEST_F(SqliteTableTest, JoinsRowsWithCommasSkippingNullsAndEmptyValues) {
 
 TEST_F(SqliteTableTest, InjectionAttemptIsOnlyData) {
   TablePtr table = open(MailboxQuery);
-  for (const char* key : {"'; DROP TABLE mailbox; --@example.test",
-                          "x' OR '1'='1@example.test", "\"; DELETE FROM mailbox; --"}) {
+  for (const char* key : {"'; DROP TABLE mailbox; --@example.test", "x' OR '1'='1@example.test",
+                          "\"; DELETE FROM mailbox; --"}) {
     EXPECT_EQ(table->lookup(key).status, LookupStatus::NotFound) << key;
   }
   EXPECT_EQ(table->lookup("alice@example.test").value, "example.test/alice/");
@@ -119,8 +119,8 @@ TEST_F(SqliteTableTest, InjectionAttemptIsOnlyData) {
 }
 
 TEST_F(SqliteTableTest, LocalPartAndDomainExpansions) {
-  TablePtr table = open(
-      "SELECT maildir FROM mailbox WHERE local_part = %u AND domain = %d AND active = 1");
+  TablePtr table =
+      open("SELECT maildir FROM mailbox WHERE local_part = %u AND domain = %d AND active = 1");
   EXPECT_EQ(table->lookup("alice@example.test").value, "example.test/alice/");
   EXPECT_EQ(table->lookup("alice@other.test").status, LookupStatus::NotFound);
   // %d and a key without a domain: not found without asking the database (as Postfix).
@@ -158,8 +158,7 @@ TEST_F(SqliteTableTest, NotADatabaseOrBadQueryIsTempFail) {
 
   std::FILE* f = std::fopen(path_.c_str(), "w");
   ASSERT_NE(f, nullptr);
-  std::fputs("this is not an SQLite database, just some text that is long enough to matter",
-             f);
+  std::fputs("this is not an SQLite database, just some text that is long enough to matter", f);
   std::fclose(f);
   TablePtr table = open(MailboxQuery);
   r = table->lookup("alice@example.test");
@@ -171,9 +170,10 @@ TEST_F(SqliteTableTest, ReplacedFileIsReadAfterRefresh) {
   TablePtr table = open(MailboxQuery);
   EXPECT_EQ(table->lookup("alice@example.test").value, "example.test/alice/");
   std::string next = dir_ + "/next.db";
-  exec("CREATE TABLE mailbox (username TEXT, maildir TEXT, active INTEGER);"
-       "INSERT INTO mailbox VALUES ('alice@example.test', 'example.test/alice2/', 1);",
-       next);
+  exec(
+      "CREATE TABLE mailbox (username TEXT, maildir TEXT, active INTEGER);"
+      "INSERT INTO mailbox VALUES ('alice@example.test', 'example.test/alice2/', 1);",
+      next);
   std::filesystem::rename(next, path_);
   table->refresh();
   EXPECT_EQ(table->lookup("alice@example.test").value, "example.test/alice2/");
