@@ -41,5 +41,13 @@ echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-
 # slapd (t-53 runs its own) must not ask for a domain nor set up a system directory.
 echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
+# The database and directory servers are for the tests, which start private instances (port
+# 3306 for t-52 among them): the packages must not start system services. Docker images
+# already forbid that with policy-rc.d; elsewhere one is put in place for the install only.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 755 /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $sudo apt-get update -qq || true
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
