@@ -1,11 +1,12 @@
-// Lookup tables: the key -> value maps behind mailboxes, aliases, transports and (later)
-// access maps.
+// Lookup tables: the key -> value maps behind domains, mailboxes, aliases, transports, TLS
+// policies, sender logins and (later) access maps.
 //
 // A LookupTable answers one key at a time with one of four outcomes: found, not found,
 // temporary failure, config error. Backends are reached only through makeTable(), a registry
 // keyed by the config's `type:` word; each backend lives in one file in
 // source/lookup/backends/ and exposes nothing but its factory: inline, file, regexp (Postfix
-// regexp_table syntax, PCRE2), cidr (Postfix cidr_table). This area owns loading,
+// regexp_table syntax, PCRE2), cidr (Postfix cidr_table), and the remote ones that block
+// (sqlite, pgsql, mysql, ldap; see blocking()). This area owns loading,
 // reloading and matching; it knows nothing of addresses or SMTP (the Router in delivery/ builds
 // the keys). A table that cannot load never throws and never crashes the daemon: it warns and
 // answers TempFail until it can load. docs/lookup-tables.md describes backends and file format.
