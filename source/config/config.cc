@@ -437,6 +437,7 @@ class Loader {
   std::optional<std::string> path(const Field& f);
   std::optional<Endpoint> endpoint(const Field& f);
   std::optional<TableSpec> tableRef(const Field& f, const Config& c);
+  std::optional<TableSpec> tableRefText(const Field& f, const std::string& text, const Config& c);
   // One of `options`, spelled exactly; otherwise "expected a, b or c, got 'x'".
   template <typename T>
   std::optional<T> oneOf(const Field& f,
@@ -510,7 +511,7 @@ class Loader {
   void loadMechanisms(const Field& f, Auth& a);
   void loadRelay(const Section& top, Config& c);
   void loadRestrictions(const Section& top, Config& c);
-  std::optional<RestrictionSet> restrictionSet(const Field& f);
+  std::optional<RestrictionSet> restrictionSet(const Field& f, const Config& c);
   void checkListenerRestrictions(const Config& c);
   void loadSmtp(const Section& top, Config& c);
   void loadQueue(const Section& top, Config& c);
@@ -645,6 +646,14 @@ std::optional<TableSpec> Loader::tableRef(const Field& f, const Config& c) {
   if (!ref) {
     return std::nullopt;
   }
+  return tableRefText(f, *ref, c);
+}
+
+// A table reference written as text inside `f` (on its own, or after a check name).
+std::optional<TableSpec> Loader::tableRefText(const Field& f, const std::string& text,
+                                              const Config& c) {
+  constexpr std::string_view Expected = "a table name or type:argument";
+  const std::string* ref = &text;
   if (ref->empty()) {
     report(f, fmt::format("expected {}, got ''", Expected));
     return std::nullopt;
@@ -1404,7 +1413,7 @@ void Loader::loadRestrictions(const Section& top, Config& c) {
                                   set.key));
         continue;
       }
-      if (auto rs = restrictionSet(set)) {
+      if (auto rs = restrictionSet(set, c)) {
         c.restrictions.emplace(set.key, std::move(*rs));
       }
     }
@@ -1424,7 +1433,7 @@ void Loader::loadRestrictions(const Section& top, Config& c) {
   }
 }
 
-std::optional<RestrictionSet> Loader::restrictionSet(const Field& f) {
+std::optional<RestrictionSet> Loader::restrictionSet(const Field& f, const Config& c) {
   Section s(reporter_, f);
   if (!s.isMapping()) {
     return std::nullopt;
@@ -1454,7 +1463,24 @@ std::optional<RestrictionSet> Loader::restrictionSet(const Field& f) {
     for (const YAML::Node& node : list->value) {
       Field item = element(*list, node, i++);
       auto name = scalar(item, "a restriction name");
-      if (!name) {
+      if (name && policy::isAccessCheck(*name)) {
+        // "check_client_access REF": REF is a table reference like any other.
+        std::string_view text = trim(*name);
+        size_t space = text.find(' ');
+        std::string ref(space == std::string_view::npos ? "" : trim(text.substr(space + 1)));
+        if (ref.empty()) {
+          report(item, fmt::format("{} needs a table, e.g. \"{} clients\"",
+                                   text.substr(0, space), text.substr(0, space)));
+          ok = false;
+          continue;
+        }
+        if (auto spec = tableRefText(item, ref, c)) {
+          set.access_tables.emplace(ref, std::move(*spec));
+          checks->push_back(fmt::format("{} {}", text.substr(0, space), ref));
+        } else {
+          ok = false;
+        }
+      } else if (!name) {
         ok = false;
       } else if (std::find(known.begin(), known.end(), *name) == known.end()) {
         report(item,

@@ -33,6 +33,9 @@ constexpr std::string_view RejectSenderLoginMismatch = "reject_sender_login_mism
 constexpr std::string_view Permit = "permit";
 constexpr std::string_view Reject = "reject";
 constexpr std::string_view Defer = "defer";
+constexpr std::string_view CheckClientAccess = "check_client_access";
+constexpr std::string_view CheckSenderAccess = "check_sender_access";
+constexpr std::string_view CheckRecipientAccess = "check_recipient_access";
 
 Decision decide(Decision::Kind kind, std::string_view rule, int code = 0, std::string enhanced = {},
                 std::string text = {}) {
@@ -40,6 +43,88 @@ Decision decide(Decision::Kind kind, std::string_view rule, int code = 0, std::s
 }
 
 Decision dunno() { return Decision{}; }
+
+// The keys an address is looked up with (Postfix access(5), with
+// parent_domain_matches_subdomains off, so parents are written ".example.com"): the full
+// address, the domain, each parent domain as ".parent", then "localpart@".
+std::vector<std::string> addressKeys(std::string_view address) {
+  std::string a = toLower(address);
+  std::vector<std::string> keys{a};
+  size_t at = a.rfind('@');
+  if (at == std::string::npos) return keys;
+  std::string domain = a.substr(at + 1);
+  keys.push_back(domain);
+  for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1)) {
+    keys.push_back(domain.substr(dot));
+  }
+  keys.push_back(a.substr(0, at + 1));
+  return keys;
+}
+
+// A client address: itself, then (IPv4 only) the shorter dotted prefixes "1.2.3", "1.2", "1"
+// as Postfix does for non-cidr tables; a cidr table matches the address against its blocks.
+std::vector<std::string> clientKeys(std::string_view ip, const lookup::LookupTable& table) {
+  std::vector<std::string> keys{std::string(ip)};
+  if (table.describe().starts_with("cidr:") || ip.find(':') != std::string_view::npos) {
+    return keys;
+  }
+  std::string prefix(ip);
+  for (size_t dot = prefix.rfind('.'); dot != std::string::npos; dot = prefix.rfind('.')) {
+    prefix.resize(dot);
+    keys.push_back(prefix);
+  }
+  return keys;
+}
+
+// An access(5) action; `subject` names what matched, for the reply text.
+Decision accessAction(std::string_view rule, const std::string& value, const std::string& subject) {
+  std::string_view v = trim(value);
+  size_t space = v.find_first_of(" \t");
+  std::string word = toLower(v.substr(0, space));
+  std::string rest(space == std::string_view::npos ? "" : trim(v.substr(space + 1)));
+  if (word == "ok" || word == "permit" ||
+      (!word.empty() && std::all_of(word.begin(), word.end(), ::isdigit) && word.size() != 3)) {
+    return decide(Decision::Kind::Permit, rule);
+  }
+  if (word == "dunno") return dunno();
+  if (word == "reject") {
+    return decide(Decision::Kind::Reject, rule, 554, "5.7.1",
+                  fmt::format("{}: {}", subject, rest.empty() ? "Access denied" : rest));
+  }
+  if (word == "defer") {
+    return decide(Decision::Kind::Defer, rule, 450, "4.7.1",
+                  fmt::format("{}: {}", subject, rest.empty() ? "Access denied" : rest));
+  }
+  if (word.size() == 3 && (word[0] == '4' || word[0] == '5') && std::isdigit(word[1]) &&
+      std::isdigit(word[2])) {
+    int code = std::stoi(word);
+    std::string enhanced = word[0] == '4' ? "4.7.1" : "5.7.1";
+    // An enhanced code in the text is kept when its class matches the reply's.
+    if (rest.size() >= 5 && rest[0] == word[0] && rest[1] == '.') {
+      size_t end = rest.find(' ');
+      enhanced = rest.substr(0, end);
+      rest = end == std::string::npos ? "" : std::string(trim(std::string_view(rest).substr(end)));
+    }
+    return decide(code < 500 ? Decision::Kind::Defer : Decision::Kind::Reject, rule, code,
+                  enhanced, fmt::format("{}: {}", subject, rest.empty() ? "Access denied" : rest));
+  }
+  return decide(Decision::Kind::Defer, rule, 451, "4.3.5",
+                fmt::format("{}: Server configuration error", subject));
+}
+
+Decision accessCheck(std::string_view rule, const lookup::LookupTable& table,
+                     const std::vector<std::string>& keys, const std::string& subject) {
+  for (const std::string& key : keys) {
+    lookup::LookupResult r = table.lookup(key);
+    if (r.status == lookup::LookupStatus::NotFound) continue;
+    if (r.status != lookup::LookupStatus::Found) {
+      return decide(Decision::Kind::Defer, rule, 451, "4.3.0",
+                    fmt::format("{}: Temporary lookup failure", subject));
+    }
+    return accessAction(rule, r.value, subject);
+  }
+  return dunno();
+}
 
 // The domain of an address as the destination check sees it: after the last '@', lower-cased
 // (local domains are stored lower-case). nullopt for an address without a domain, which
@@ -109,10 +194,32 @@ const std::vector<std::string>& knownRestrictions() {
   return names;
 }
 
+bool isAccessCheck(std::string_view check) {
+  std::string_view name = check.substr(0, check.find(' '));
+  return name == CheckClientAccess || name == CheckSenderAccess || name == CheckRecipientAccess;
+}
+
+bool RestrictionList::blocking() const {
+  return std::any_of(tables_.begin(), tables_.end(),
+                     [](const lookup::TablePtr& t) { return t && t->blocking(); });
+}
+
 Result<RestrictionList> RestrictionList::parse(Stage stage, const std::vector<std::string>& checks,
-                                               CidrList mynetworks) {
+                                               CidrList mynetworks, const Tables& tables) {
   const std::vector<std::string>& known = knownRestrictions();
+  RestrictionList result;
   for (const std::string& check : checks) {
+    if (isAccessCheck(check)) {
+      size_t space = check.find(' ');
+      std::string ref = space == std::string::npos ? "" : std::string(trim(check.substr(space)));
+      lookup::TablePtr table = tables && !ref.empty() ? tables(ref) : nullptr;
+      if (!table) {
+        return Error::config(fmt::format("{}: no table '{}'", check.substr(0, space), ref));
+      }
+      result.tables_.push_back(std::move(table));
+      continue;
+    }
+    result.tables_.push_back(nullptr);
     if (std::find(known.begin(), known.end(), check) == known.end()) {
       std::string list;
       for (const std::string& name : known) {
@@ -121,7 +228,6 @@ Result<RestrictionList> RestrictionList::parse(Stage stage, const std::vector<st
       return Error::config(fmt::format("unknown restriction '{}' (known: {})", check, list));
     }
   }
-  RestrictionList result;
   result.stage_ = stage;
   result.checks_ = checks;
   result.mynetworks_ = std::move(mynetworks);
@@ -129,9 +235,24 @@ Result<RestrictionList> RestrictionList::parse(Stage stage, const std::vector<st
 }
 
 Decision RestrictionList::evaluate(const PolicyContext& ctx) const {
-  for (const std::string& check : checks_) {
+  for (size_t i = 0; i < checks_.size(); ++i) {
+    const std::string& check = checks_[i];
     Decision d;
-    if (check == PermitMynetworks) {
+    if (tables_[i]) {
+      std::string_view name = std::string_view(check).substr(0, check.find(' '));
+      if (name == CheckClientAccess) {
+        d = accessCheck(check, *tables_[i], clientKeys(ctx.client_ip, *tables_[i]),
+                        fmt::format("Client host [{}]", ctx.client_ip));
+      } else if (name == CheckSenderAccess) {
+        if (!ctx.sender.empty()) {
+          d = accessCheck(check, *tables_[i], addressKeys(ctx.sender),
+                          fmt::format("<{}>: Sender address rejected", ctx.sender));
+        }
+      } else {
+        d = accessCheck(check, *tables_[i], addressKeys(ctx.recipient),
+                        fmt::format("<{}>: Recipient address rejected", ctx.recipient));
+      }
+    } else if (check == PermitMynetworks) {
       if (mynetworks_.contains(ctx.client_ip)) {
         d = decide(Decision::Kind::Permit, check);
       }

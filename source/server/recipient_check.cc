@@ -144,8 +144,14 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   }
   auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
   for (const auto& [name, set] : cfg.restrictions) {
-    auto list = policy::RestrictionList::parse(policy::Stage::Recipient, set.recipient,
-                                               CidrList(blocks));
+    std::map<std::string, lookup::TablePtr> tables;
+    for (const auto& [ref, spec] : set.access_tables) tables[ref] = lookup::makeTable(spec, warn);
+    auto list = policy::RestrictionList::parse(
+        policy::Stage::Recipient, set.recipient, CidrList(blocks),
+        [&tables](const std::string& ref) -> lookup::TablePtr {
+          auto it = tables.find(ref);
+          return it == tables.end() ? nullptr : it->second;
+        });
     if (!list) return list.error();
     sets->emplace(name, std::move(list.value()));
   }

@@ -184,8 +184,12 @@ struct Dns {
 
 // Postfix-style restriction lists for one listener; check names as in Postfix.
 struct RestrictionSet {
+  // Each entry is a check name, or "check_client_access REF" (also sender, recipient) with a
+  // table reference.
   std::vector<std::string> client, helo, sender, recipient;
   std::string origin;  // "file:line:column"
+  // The tables the access checks name, by their reference text.
+  std::map<std::string, TableSpec> access_tables;
 };
 
 struct Status {

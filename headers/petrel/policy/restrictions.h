@@ -15,6 +15,7 @@
 
 #include "petrel/core/result.h"
 #include "petrel/core/cidr.h"
+#include "petrel/lookup/lookup_table.h"
 
 namespace petrel::policy {
 
@@ -45,17 +46,30 @@ struct Decision {
 // loader validates restriction sets against this list).
 const std::vector<std::string>& knownRestrictions();
 
+// "check_client_access REF", "check_sender_access REF", "check_recipient_access REF": Postfix
+// access(5) maps. The client's address, the sender or the recipient is looked up (addresses
+// also as domain, parent domains and "localpart@"; addresses as the IP and its shorter
+// prefixes, for tables that are not cidr). The value is an action: OK/PERMIT, REJECT [text],
+// DEFER [text], DUNNO, 4NN/5NN [x.y.z] text; all digits means OK; anything else is a
+// configuration error answered with 451 4.3.5. A table that fails answers 451 4.3.0.
+bool isAccessCheck(std::string_view check);
+
 class RestrictionList {
  public:
   // Parses check names (Postfix spelling). Unknown names are Config errors.
+  // `tables` gives the table of each access check's reference (null = unknown).
+  using Tables = std::function<lookup::TablePtr(const std::string& ref)>;
   static Result<RestrictionList> parse(Stage stage, const std::vector<std::string>& checks,
-                                       CidrList mynetworks);
+                                       CidrList mynetworks, const Tables& tables = {});
+  // Some access table may wait on a server (LookupTable::blocking).
+  bool blocking() const;
   Decision evaluate(const PolicyContext& ctx) const;
   const std::vector<std::string>& checks() const { return checks_; }
 
  private:
   Stage stage_ = Stage::Recipient;
   std::vector<std::string> checks_;
+  std::vector<lookup::TablePtr> tables_;  // per check: its access table, or null
   CidrList mynetworks_;
 };
 

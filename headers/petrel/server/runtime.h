@@ -38,7 +38,11 @@ struct Snapshot {
 
   // Some table behind the recipient checks may block (SQL, LDAP): run them off the loops.
   bool lookupsBlock() const {
-    return router->blocking() || (sender_login && sender_login->blocking());
+    if (router->blocking() || (sender_login && sender_login->blocking())) return true;
+    for (const auto& [_, list] : *recipient_restrictions) {
+      if (list.blocking()) return true;
+    }
+    return false;
   }
 };
 

@@ -18,9 +18,13 @@ relay:
   relayhost: '[smarthost.test]:587'
   transport: transport
 restrictions:
+  default:
+    recipient: ['check_client_access cidr:$T/clients.cidr', permit_mynetworks,
+                permit_sasl_authenticated, reject_unauth_destination]
   strict:
     recipient: [reject_unauth_destination, permit_mynetworks]
 "
+printf '192.0.2.66 REJECT listed as a spam source\n198.51.100.0/24 OK\n' >"$T/clients.cidr"
 
 route() {  # route ARGS... : output in $T/route.out, exit status in $RC
   set +e
@@ -37,7 +41,7 @@ $(cat "$T/route.out" "$T/route.err")"
 route postmaster@example.test
 assert_eq 0 "$RC" "exit status for an accepted recipient"
 expect "^1\. listener mx \(127\.0\.0\.1:$SMTP_PORT\), restrictions 'default'" "listener line"
-expect "restrictions 'default' \(recipient stage, \(built-in\)\): permit_mynetworks decided permit" "deciding check"
+expect "restrictions 'default' \(recipient stage, $CONF:[0-9]+:3\): permit_mynetworks decided permit" "deciding check"
 expect "alias postmaster@example\.test -> alice@example\.test \(inline:aliases\)" "alias step"
 expect "mailbox alice@example\.test -> example\.test/alice/ \(inline:mailboxes\)" "mailbox step"
 expect "RCPT TO:<postmaster@example\.test>: 250 2\.1\.5 Ok" "RCPT reply"
@@ -53,6 +57,15 @@ route someone@elsewhere.test --client 192.0.2.7
 assert_eq 1 "$RC" "relay attempt refused"
 expect "reject_unauth_destination decided reject" "the check that refused"
 expect "554 5\.7\.1 <someone@elsewhere\.test>: Relay access denied" "relay refusal"
+
+# An access map (cidr table) in the default set: a listed client is refused with its text,
+# another network may relay through OK.
+route alice@example.test --client 192.0.2.66
+assert_eq 1 "$RC" "client in the access map refused"
+expect "check_client_access cidr:$T/clients\.cidr decided reject" "the access check decided"
+expect "554 5\.7\.1 Client host \[192\.0\.2\.66\]: listed as a spam source" "access map reply"
+route x@elsewhere.test --client 198.51.100.9
+assert_eq 0 "$RC" "OK in the access map permits relaying"
 
 # Relaying from mynetworks: relayhost; transport entry; relay domain to its own MX.
 route someone@elsewhere.test

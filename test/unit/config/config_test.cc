@@ -977,6 +977,26 @@ TEST(ConfigTest, Restrictions) {
   EXPECT_EQ(c.restrictions.at("default").origin, "(built-in)");
 }
 
+TEST(ConfigTest, AccessChecksNameTheirTables) {
+  Config c = loadOk(R"(tables:
+  clients: {type: inline, map: {192.0.2.7: REJECT}}
+restrictions:
+  default:
+    recipient: [check_client_access clients, "check_sender_access cidr:/etc/petrel/x.cidr",
+                permit_mynetworks, reject_unauth_destination]
+)");
+  const RestrictionSet& set = c.restrictions.at("default");
+  EXPECT_EQ(set.recipient, (std::vector<std::string>{
+                               "check_client_access clients",
+                               "check_sender_access cidr:/etc/petrel/x.cidr", "permit_mynetworks",
+                               "reject_unauth_destination"}));
+  EXPECT_EQ(set.access_tables.at("clients").type, "inline");
+  EXPECT_EQ(set.access_tables.at("cidr:/etc/petrel/x.cidr").path, "/etc/petrel/x.cidr");
+  EXPECT_EQ(errorsWith("restrictions: {default: {recipient: [check_recipient_access]}}\n"),
+            Errors{"t.yaml:3:38: restrictions.default.recipient[0]: check_recipient_access needs "
+                   "a table, e.g. \"check_recipient_access clients\""});
+}
+
 TEST(ConfigTest, BadRestrictions) {
   EXPECT_EQ(errorsWith(R"(restrictions:
   default:
@@ -989,10 +1009,7 @@ TEST(ConfigTest, BadRestrictions) {
     sender: [reject, [defer], Permit]
 )"),
             (Errors{
-                "t.yaml:5:14: restrictions.default.client[0]: unknown restriction "
-                "'check_client_access clients' (known: permit_mynetworks, "
-                "permit_sasl_authenticated, reject_unauth_destination, "
-                "reject_sender_login_mismatch, permit, reject, defer)",
+                "t.yaml:5:14: restrictions.default.client[0]: unknown table 'clients'",
                 "t.yaml:6:5: unknown key 'data' in restrictions.default",
                 "t.yaml:7:16: restrictions.default.recipient: expected a list of restrictions, "
                 "got 'permit_mynetworks, reject'",

@@ -95,8 +95,11 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
       RestrictionList::parse(Stage::Client, {"permit", "check_client_access"}, {});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().kind(), Error::Kind::Config);
-  EXPECT_EQ(bad.error().message(),
-            "unknown restriction 'check_client_access' (known: permit_mynetworks, "
+  EXPECT_EQ(bad.error().message(), "check_client_access: no table ''");
+  Result<RestrictionList> unknown = RestrictionList::parse(Stage::Client, {"permit", "reject_all"}, {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message(),
+            "unknown restriction 'reject_all' (known: permit_mynetworks, "
             "permit_sasl_authenticated, reject_unauth_destination, reject_sender_login_mismatch, "
             "permit, reject, defer)");
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {"PERMIT"}, {}).ok());
@@ -302,6 +305,82 @@ TEST(RestrictionListTest, SubmissionSet) {
   EXPECT_EQ(evaluate(rcpt, context("127.0.0.1", "", "bob@example.org", "alice@example.org")),
             "reject by reject_sender_login_mismatch: 553 5.7.1 <alice@example.org>: Sender "
             "address rejected: not logged in");
+}
+
+// Access maps (Postfix access(5)) over inline tables.
+lookup::TablePtr accessTable(std::map<std::string, std::string> entries) {
+  config::TableSpec spec;
+  spec.name = "access";
+  spec.type = "inline";
+  spec.entries = std::move(entries);
+  return lookup::makeTable(spec, nullptr);
+}
+
+RestrictionList accessList(const Checks& checks, lookup::TablePtr table) {
+  Result<RestrictionList> r = RestrictionList::parse(
+      Stage::Recipient, checks, defaultNetworks(),
+      [table](const std::string& ref) { return ref == "access" ? table : nullptr; });
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+  return r.ok() ? std::move(r).value() : RestrictionList();
+}
+
+TEST(RestrictionListTest, ClientAccessMatchesAddressesAndPrefixes) {
+  auto table = accessTable({{"192.0.2.7", "REJECT no spam from you"},
+                            {"198.51.100", "OK"},
+                            {"203.0.113.9", "450 4.7.9 try later"},
+                            {"203.0.113.10", "DUNNO"},
+                            {"203.0.113.11", "FROBNICATE"}});
+  RestrictionList l = accessList({"check_client_access access", "permit_mynetworks",
+                                  "reject_unauth_destination"},
+                                 table);
+  EXPECT_EQ(describe(l.evaluate(context("192.0.2.7", "", "bob@example.org"))),
+            "reject by check_client_access access: 554 5.7.1 Client host [192.0.2.7]: no spam from you");
+  // "198.51.100" is a prefix entry: it permits the whole /24, even relaying (Postfix's OK).
+  EXPECT_EQ(describe(l.evaluate(context("198.51.100.23", "", "x@elsewhere.test"))),
+            "permit by check_client_access access");
+  EXPECT_EQ(describe(l.evaluate(context("203.0.113.9", "", "bob@example.org"))),
+            "defer by check_client_access access: 450 4.7.9 Client host [203.0.113.9]: try later");
+  // DUNNO: the next checks decide (here the implicit destination check lets it in).
+  EXPECT_EQ(l.evaluate(context("203.0.113.10", "", "bob@example.org")).kind, Kind::Dunno);
+  EXPECT_EQ(describe(l.evaluate(context("203.0.113.11", "", "bob@example.org"))),
+            "defer by check_client_access access: 451 4.3.5 Client host [203.0.113.11]: Server configuration error");
+}
+
+TEST(RestrictionListTest, SenderAndRecipientAccessUseAddressDomainAndParents) {
+  auto table = accessTable({{"spammer@example.net", "REJECT"},
+                            {"bad.example", "550 5.7.2 go away"},
+                            {".evil.example", "REJECT subdomain"},
+                            {"postmaster@", "OK"}});
+  RestrictionList senders = accessList({"check_sender_access access"}, table);
+  EXPECT_EQ(describe(senders.evaluate(context("192.0.2.1", "", "bob@example.org",
+                                              "Spammer@Example.NET"))),
+            "reject by check_sender_access access: 554 5.7.1 <Spammer@Example.NET>: Sender address rejected: Access denied");
+  EXPECT_EQ(describe(senders.evaluate(context("192.0.2.1", "", "bob@example.org",
+                                              "x@bad.example"))),
+            "reject by check_sender_access access: 550 5.7.2 <x@bad.example>: Sender address rejected: go away");
+  EXPECT_EQ(describe(senders.evaluate(context("192.0.2.1", "", "bob@example.org",
+                                              "x@a.b.evil.example"))),
+            "reject by check_sender_access access: 554 5.7.1 <x@a.b.evil.example>: Sender address rejected: subdomain");
+  // evil.example itself is not matched by ".evil.example".
+  EXPECT_EQ(senders.evaluate(context("192.0.2.1", "", "bob@example.org", "x@evil.example")).kind,
+            Kind::Dunno);
+  // The null sender is not looked up.
+  EXPECT_EQ(senders.evaluate(context("192.0.2.1", "", "bob@example.org", "")).kind, Kind::Dunno);
+
+  RestrictionList recipients = accessList({"check_recipient_access access"}, table);
+  EXPECT_EQ(describe(recipients.evaluate(context("192.0.2.1", "", "postmaster@elsewhere.test"))),
+            "permit by check_recipient_access access");
+}
+
+TEST(RestrictionListTest, AFailingAccessTableDefers) {
+  config::TableSpec spec;
+  spec.name = "file:/nonexistent/access";
+  spec.type = "file";
+  spec.path = "/nonexistent/access";
+  auto table = lookup::makeTable(spec, nullptr);
+  RestrictionList l = accessList({"check_client_access access"}, table);
+  EXPECT_EQ(describe(l.evaluate(context("192.0.2.7", "", "bob@example.org"))),
+            "defer by check_client_access access: 451 4.3.0 Client host [192.0.2.7]: Temporary lookup failure");
 }
 
 }  // namespace
