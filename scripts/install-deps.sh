@@ -18,7 +18,7 @@ test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-p
            mariadb-client
            slapd ldap-utils
            postgresql)
-bench_pkgs=(postfix)
+bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")
 case "$level" in

@@ -1334,10 +1334,17 @@ void Loader::loadRelay(const Section& top, Config& c) {
   if (m == nullptr) {
     return;
   }
+  // A table reference; a lone network is a forgotten list, not a table name.
+  if (m->value.IsScalar() && !Cidr::parse(m->value.Scalar()).ok()) {
+    c.relay.mynetworks_table = tableRef(*m, c);
+    c.relay.mynetworks.clear();
+    c.relay.mynetworks_origin = reporter_.where(m->mark());
+    return;
+  }
   // null is refused rather than guessed: "nobody" and "the default" are both plausible readings.
   if (!m->value.IsSequence()) {
     report(*m, fmt::format("expected a list of networks such as [127.0.0.1/32, \"::1/128\"] "
-                           "([] for none), got {}",
+                           "([] for none) or a table reference, got {}",
                            describe(m->value)));
     return;
   }

@@ -200,7 +200,8 @@ bool isAccessCheck(std::string_view check) {
 }
 
 bool RestrictionList::blocking() const {
-  return std::any_of(tables_.begin(), tables_.end(),
+  return (mynetworks_table_ && mynetworks_table_->blocking()) ||
+         std::any_of(tables_.begin(), tables_.end(),
                      [](const lookup::TablePtr& t) { return t && t->blocking(); });
 }
 
@@ -255,6 +256,14 @@ Decision RestrictionList::evaluate(const PolicyContext& ctx) const {
     } else if (check == PermitMynetworks) {
       if (mynetworks_.contains(ctx.client_ip)) {
         d = decide(Decision::Kind::Permit, check);
+      } else if (mynetworks_table_) {
+        lookup::LookupResult r = mynetworks_table_->lookup(ctx.client_ip);
+        if (r.status == lookup::LookupStatus::Found) {
+          d = decide(Decision::Kind::Permit, check);
+        } else if (r.status != lookup::LookupStatus::NotFound) {
+          d = decide(Decision::Kind::Defer, check, 451, "4.3.0",
+                     fmt::format("Client host [{}]: Temporary lookup failure", ctx.client_ip));
+        }
       }
     } else if (check == PermitSaslAuthenticated) {
       if (!ctx.sasl_user.empty()) {

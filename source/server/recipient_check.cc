@@ -142,6 +142,10 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     if (!c) return c.error();
     blocks.push_back(*c);
   }
+  lookup::TablePtr mynetworks_table;
+  if (cfg.relay.mynetworks_table) {
+    mynetworks_table = lookup::makeTable(*cfg.relay.mynetworks_table, warn);
+  }
   auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
   for (const auto& [name, set] : cfg.restrictions) {
     std::map<std::string, lookup::TablePtr> tables;
@@ -153,6 +157,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
           return it == tables.end() ? nullptr : it->second;
         });
     if (!list) return list.error();
+    if (mynetworks_table) list->setMynetworksTable(mynetworks_table);
     sets->emplace(name, std::move(list.value()));
   }
   s.recipient_restrictions = std::move(sets);

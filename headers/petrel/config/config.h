@@ -157,6 +157,9 @@ struct Relay {
   // Clients allowed to relay by permit_mynetworks. Default: [127.0.0.1/32, "::1/128"]
   std::vector<std::string> mynetworks = {"127.0.0.1/32", "::1/128"};
   std::string mynetworks_origin;  // "file:line:column" of the list, for error messages
+  // mynetworks written as a table reference (e.g. "cidr:/etc/petrel/mynetworks"): a client is
+  // in it when the table finds its address. Then `mynetworks` is empty.
+  std::optional<TableSpec> mynetworks_table;
   std::optional<NextHop> relayhost;  // Default: null (deliver by MX)
   struct Credentials {
     std::string user;

@@ -61,7 +61,10 @@ class RestrictionList {
   using Tables = std::function<lookup::TablePtr(const std::string& ref)>;
   static Result<RestrictionList> parse(Stage stage, const std::vector<std::string>& checks,
                                        CidrList mynetworks, const Tables& tables = {});
-  // Some access table may wait on a server (LookupTable::blocking).
+  // relay.mynetworks as a table (cidr, SQL, ...): permit_mynetworks also permits a client the
+  // table finds; a failing table defers (451 4.3.0).
+  void setMynetworksTable(lookup::TablePtr table) { mynetworks_table_ = std::move(table); }
+  // Some table may wait on a server (LookupTable::blocking).
   bool blocking() const;
   Decision evaluate(const PolicyContext& ctx) const;
   const std::vector<std::string>& checks() const { return checks_; }
@@ -71,6 +74,7 @@ class RestrictionList {
   std::vector<std::string> checks_;
   std::vector<lookup::TablePtr> tables_;  // per check: its access table, or null
   CidrList mynetworks_;
+  lookup::TablePtr mynetworks_table_;
 };
 
 }  // namespace petrel::policy

@@ -911,6 +911,10 @@ TEST(ConfigTest, Relay) {
   EXPECT_EQ(c.relay.mynetworks, (std::vector<std::string>{"127.0.0.1/32", "::1/128", "10.0.4.0/24",
                                                           "2001:db8::/32", "0.0.0.0/0"}));
   EXPECT_EQ(c.relay.mynetworks_origin, "t.yaml:4:15");
+  c = loadOk("relay: {mynetworks: \"cidr:/etc/petrel/mynetworks\"}\n");
+  ASSERT_TRUE(c.relay.mynetworks_table);
+  EXPECT_EQ(c.relay.mynetworks_table->type, "cidr");
+  EXPECT_TRUE(c.relay.mynetworks.empty());
   c = loadOk("relay: {mynetworks: []}\n");
   EXPECT_TRUE(c.relay.mynetworks.empty());
   EXPECT_EQ(c.relay.mynetworks_origin, "t.yaml:3:21");
@@ -940,10 +944,11 @@ TEST(ConfigTest, Relay) {
             }));
   EXPECT_EQ(errorsWith("relay: {mynetworks: 127.0.0.0/8}\n"),
             Errors{"t.yaml:3:21: relay.mynetworks: expected a list of networks such as "
-                   "[127.0.0.1/32, \"::1/128\"] ([] for none), got '127.0.0.0/8'"});
+                   "[127.0.0.1/32, \"::1/128\"] ([] for none) or a table reference, got "
+                   "'127.0.0.0/8'"});
   EXPECT_EQ(errorsWith("relay:\n  mynetworks:\n"),
             Errors{"t.yaml:4:3: relay.mynetworks: expected a list of networks such as "
-                   "[127.0.0.1/32, \"::1/128\"] ([] for none), got null"});
+                   "[127.0.0.1/32, \"::1/128\"] ([] for none) or a table reference, got null"});
 }
 
 TEST(ConfigTest, Restrictions) {

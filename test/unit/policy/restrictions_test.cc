@@ -383,5 +383,21 @@ TEST(RestrictionListTest, AFailingAccessTableDefers) {
             "defer by check_client_access access: 451 4.3.0 Client host [192.0.2.7]: Temporary lookup failure");
 }
 
+TEST(RestrictionListTest, MynetworksFromATable) {
+  RestrictionList l = list(Stage::Recipient, DefaultSet, networks({}));
+  l.setMynetworksTable(accessTable({{"10.0.4.7", "yes"}}));
+  EXPECT_EQ(describe(l.evaluate(context("10.0.4.7", "", "x@elsewhere.test"))),
+            "permit by permit_mynetworks");
+  EXPECT_EQ(l.evaluate(context("10.0.4.8", "", "x@elsewhere.test")).kind, Kind::Reject);
+  config::TableSpec broken;
+  broken.name = "file:/nonexistent/mynetworks";
+  broken.type = "file";
+  broken.path = "/nonexistent/mynetworks";
+  l.setMynetworksTable(lookup::makeTable(broken, nullptr));
+  EXPECT_EQ(describe(l.evaluate(context("10.0.4.7", "", "x@elsewhere.test"))),
+            "defer by permit_mynetworks: 451 4.3.0 Client host [10.0.4.7]: Temporary lookup "
+            "failure");
+}
+
 }  // namespace
 }  // namespace petrel::policy
