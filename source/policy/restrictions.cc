@@ -270,11 +270,9 @@ Decision RestrictionList::evaluate(const PolicyContext& ctx) const {
         d = decide(Decision::Kind::Permit, check);
       }
     } else if (check == RejectUnauthDestination) {
-      // Only the recipient stage knows a destination (we do not delay client/HELO/sender
-      // restrictions to RCPT time as Postfix's smtpd_delay_reject does).
-      if (stage_ == Stage::Recipient) {
-        d = unauthDestination(ctx, check);
-      }
+      // Every stage's list runs at RCPT time (Postfix's smtpd_delay_reject), so the
+      // destination is known in all of them.
+      d = unauthDestination(ctx, check);
     } else if (check == RejectSenderLoginMismatch) {
       d = senderLoginMismatch(ctx);
     } else if (check == Permit) {

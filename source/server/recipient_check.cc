@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <tuple>
+
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 
@@ -44,6 +47,13 @@ smtp::RecipientVerdict checkRecipient(const Snapshot& snap, const config::Listen
   auto sets = snap.recipient_restrictions;
   auto it = sets->find(listener.restrictions);
   if (it != sets->end()) {
+    const config::RestrictionSet& set = snap.config->restrictions.at(listener.restrictions);
+    auto verdictWord = [](const policy::Decision& d) {
+      return d.kind == policy::Decision::Kind::Permit   ? "permit"
+             : d.kind == policy::Decision::Kind::Reject ? "reject"
+             : d.kind == policy::Decision::Kind::Defer  ? "defer"
+                                                        : "nothing (dunno)";
+    };
     policy::PolicyContext ctx;
     ctx.client_ip = q.client_ip;
     ctx.helo = q.helo;
@@ -55,14 +65,24 @@ smtp::RecipientVerdict checkRecipient(const Snapshot& snap, const config::Listen
       return k == Kind::Local || k == Kind::Relay;
     };
     ctx.sender_owners = [&snap](std::string_view s) { return senderOwners(snap, s); };
+    // Client, HELO and sender lists first; each decides only its own stage (a permit there
+    // does not skip the recipient list).
+    if (auto early = snap.early_restrictions->find(listener.restrictions);
+        early != snap.early_restrictions->end()) {
+      for (const auto& stage : early->second) {
+        policy::Decision d = stage.list.evaluate(ctx);
+        note(fmt::format("restrictions '{}' ({} stage, {}): {} decided {}",
+                         listener.restrictions, stage.stage, set.origin,
+                         d.rule.empty() ? "no check" : d.rule, verdictWord(d)));
+        if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+          v.refusal = smtp::Reply(d.code, d.enhanced, d.text);
+          return v;
+        }
+      }
+    }
     policy::Decision d = it->second.evaluate(ctx);
-    const config::RestrictionSet& set = snap.config->restrictions.at(listener.restrictions);
     note(fmt::format("restrictions '{}' (recipient stage, {}): {} decided {}", listener.restrictions,
-                     set.origin, d.rule.empty() ? "no check" : d.rule,
-                     d.kind == policy::Decision::Kind::Permit   ? "permit"
-                     : d.kind == policy::Decision::Kind::Reject ? "reject"
-                     : d.kind == policy::Decision::Kind::Defer  ? "defer"
-                                                                : "nothing (dunno)"));
+                     set.origin, d.rule.empty() ? "no check" : d.rule, verdictWord(d)));
     if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
       v.refusal = smtp::Reply(d.code, d.enhanced, d.text);
       return v;
@@ -147,20 +167,36 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     mynetworks_table = lookup::makeTable(*cfg.relay.mynetworks_table, warn);
   }
   auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
+  auto early = std::make_shared<std::map<std::string, std::vector<Snapshot::StageList>>>();
   for (const auto& [name, set] : cfg.restrictions) {
     std::map<std::string, lookup::TablePtr> tables;
     for (const auto& [ref, spec] : set.access_tables) tables[ref] = lookup::makeTable(spec, warn);
-    auto list = policy::RestrictionList::parse(
-        policy::Stage::Recipient, set.recipient, CidrList(blocks),
-        [&tables](const std::string& ref) -> lookup::TablePtr {
-          auto it = tables.find(ref);
-          return it == tables.end() ? nullptr : it->second;
-        });
+    auto build = [&](policy::Stage stage,
+                     const std::vector<std::string>& checks) -> Result<policy::RestrictionList> {
+      auto list = policy::RestrictionList::parse(
+          stage, checks, CidrList(blocks), [&tables](const std::string& ref) -> lookup::TablePtr {
+            auto it = tables.find(ref);
+            return it == tables.end() ? nullptr : it->second;
+          });
+      if (list && mynetworks_table) list->setMynetworksTable(mynetworks_table);
+      return list;
+    };
+    const std::array<std::tuple<const char*, policy::Stage, const std::vector<std::string>*>, 3>
+        stages{{{"client", policy::Stage::Client, &set.client},
+                {"helo", policy::Stage::Helo, &set.helo},
+                {"sender", policy::Stage::Sender, &set.sender}}};
+    for (const auto& [stage_name, stage, checks] : stages) {
+      if (checks->empty()) continue;
+      auto list = build(stage, *checks);
+      if (!list) return list.error();
+      (*early)[name].push_back({stage_name, std::move(list.value())});
+    }
+    auto list = build(policy::Stage::Recipient, set.recipient);
     if (!list) return list.error();
-    if (mynetworks_table) list->setMynetworksTable(mynetworks_table);
     sets->emplace(name, std::move(list.value()));
   }
   s.recipient_restrictions = std::move(sets);
+  s.early_restrictions = std::move(early);
   return s;
 }
 

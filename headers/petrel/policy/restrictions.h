@@ -1,8 +1,10 @@
 // Restriction lists (Postfix smtpd_*_restrictions): per SMTP stage, an ordered list of
-// checks; the first decisive answer wins. Pure logic over a PolicyContext: no I/O.
+// checks; the first decisive answer wins. Logic over a PolicyContext; the only I/O is the
+// lookups of access maps and a mynetworks table (which may block: see blocking()).
 //
 // Checks implemented: permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination,
-// reject_sender_login_mismatch, permit, reject, defer. A recipient-stage list that ends
+// reject_sender_login_mismatch, permit, reject, defer, check_client_access,
+// check_sender_access, check_recipient_access. A recipient-stage list that ends
 // without a decision falls through to reject_unauth_destination, so no configuration can
 // make an open relay by omission.
 #pragma once

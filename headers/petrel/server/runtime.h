@@ -35,12 +35,24 @@ struct Snapshot {
   std::shared_ptr<const lookup::LookupTable> sender_login;  // auth.sender_login, or null
   // Restriction sets by name (recipient stage).
   std::shared_ptr<const std::map<std::string, policy::RestrictionList>> recipient_restrictions;
+  // The client, helo and sender lists of each set that has them, in that order; evaluated at
+  // RCPT time before the recipient list, as Postfix does with smtpd_delay_reject=yes.
+  struct StageList {
+    std::string stage;  // "client", "helo", "sender"
+    policy::RestrictionList list;
+  };
+  std::shared_ptr<const std::map<std::string, std::vector<StageList>>> early_restrictions;
 
   // Some table behind the recipient checks may block (SQL, LDAP): run them off the loops.
   bool lookupsBlock() const {
     if (router->blocking() || (sender_login && sender_login->blocking())) return true;
     for (const auto& [_, list] : *recipient_restrictions) {
       if (list.blocking()) return true;
+    }
+    for (const auto& [_, lists] : *early_restrictions) {
+      for (const auto& l : lists) {
+        if (l.list.blocking()) return true;
+      }
     }
     return false;
   }

@@ -13,12 +13,14 @@ write_config "
 domains: {local: [example.test], relay: [partner.test]}
 tables:
   transport: {type: inline, map: {example.org: 'smtp:[10.0.0.5]:2525'}}
+  senders: {type: inline, map: {spammer@bad.test: 'REJECT spam sender'}}
 relay:
   mynetworks: [127.0.0.1/32]
   relayhost: '[smarthost.test]:587'
   transport: transport
 restrictions:
   default:
+    sender: [check_sender_access senders]
     recipient: ['check_client_access cidr:$T/clients.cidr', permit_mynetworks,
                 permit_sasl_authenticated, reject_unauth_destination]
   strict:
@@ -66,6 +68,16 @@ expect "check_client_access cidr:$T/clients\.cidr decided reject" "the access ch
 expect "554 5\.7\.1 Client host \[192\.0\.2\.66\]: listed as a spam source" "access map reply"
 route x@elsewhere.test --client 198.51.100.9
 assert_eq 0 "$RC" "OK in the access map permits relaying"
+
+# The sender stage is evaluated at RCPT time, before the recipient list (Postfix's
+# smtpd_delay_reject): even a client in mynetworks is refused for this sender.
+route alice@example.test --from spammer@bad.test
+assert_eq 1 "$RC" "sender access map refuses"
+expect "restrictions 'default' \(sender stage, $CONF:[0-9]+:3\): check_sender_access senders decided reject" "sender stage"
+expect "554 5\.7\.1 <spammer@bad\.test>: Sender address rejected: spam sender" "sender access reply"
+route alice@example.test --from friend@good.test
+assert_eq 0 "$RC" "another sender passes the sender stage"
+expect "\(sender stage, .*\): no check decided nothing \(dunno\)" "sender stage without a decision"
 
 # Relaying from mynetworks: relayhost; transport entry; relay domain to its own MX.
 route someone@elsewhere.test

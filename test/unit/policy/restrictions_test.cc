@@ -212,11 +212,13 @@ TEST(RestrictionListTest, ImplicitRejectUnauthDestination) {
 
 TEST(RestrictionListTest, OtherStagesEndInDunno) {
   for (Stage stage : {Stage::Client, Stage::Helo, Stage::Sender}) {
-    // No fallback outside the recipient stage, and reject_unauth_destination does not apply.
+    // No fallback outside the recipient stage; an explicit reject_unauth_destination applies
+    // (every list runs at RCPT time, as with Postfix's smtpd_delay_reject).
     EXPECT_EQ(evaluate(list(stage, {}), context("127.0.0.2", "", "bob@example.net")), "dunno");
     EXPECT_EQ(evaluate(list(stage, {"reject_unauth_destination"}),
                        context("127.0.0.2", "", "bob@example.net")),
-              "dunno");
+              "reject by reject_unauth_destination: 554 5.7.1 <bob@example.net>: Relay access "
+              "denied");
     EXPECT_EQ(evaluate(list(stage, {"permit_mynetworks", "reject"}), context("127.0.0.2", "", "")),
               "reject by reject: 554 5.7.1 Access denied");
   }
