@@ -688,7 +688,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
     return c;
   }
   top.allowOnly({"hostname", "mail_root", "state_dir", "workers", "listeners",
-                 "domains",  "tables",    "mailboxes", "aliases", "recipient_delimiter",
+                 "domains",  "tables",    "mailboxes", "aliases", "recipient_delimiter", "canonical",
                  "limits",   "tls",       "auth",      "relay",   "restrictions",
                  "smtp",     "queue",     "delivery",  "dns",     "status",  "log"});
   loadHostname(top, c);
@@ -701,6 +701,16 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadMailboxes(top, c);
   loadAliases(top, c);
   loadRecipientDelimiter(top, c);
+  if (const Field* f = top.find("canonical"); f != nullptr && !f->value.IsNull()) {
+    Section cs(reporter_, *f);
+    cs.allowOnly({"sender", "recipient"});
+    if (const Field* t = cs.find("sender"); t != nullptr && !t->value.IsNull()) {
+      c.canonical_sender = tableRef(*t, c);
+    }
+    if (const Field* t = cs.find("recipient"); t != nullptr && !t->value.IsNull()) {
+      c.canonical_recipient = tableRef(*t, c);
+    }
+  }
   loadLimits(top, c);
   loadTls(top, c);
   loadAuth(top, c);  // after state_dir and tables

@@ -135,6 +135,10 @@ Router::Router(const config::Config& cfg, lookup::Warn warn)
     relay_domain_table_ = lookup::makeTable(*cfg.relay_domains_table, warn);
   }
   if (cfg.relay.transport) transport_ = lookup::makeTable(*cfg.relay.transport, warn);
+  if (cfg.canonical_sender) canonical_sender_ = lookup::makeTable(*cfg.canonical_sender, warn);
+  if (cfg.canonical_recipient) {
+    canonical_recipient_ = lookup::makeTable(*cfg.canonical_recipient, warn);
+  }
   if (cfg.relay.tls_policy) tls_policy_ = lookup::makeTable(*cfg.relay.tls_policy, warn);
   relayhost_ = cfg.relay.relayhost;
   default_tls_ = cfg.relay.tls;
@@ -164,7 +168,8 @@ bool Router::blocking() const {
   auto blocks = [](const lookup::TablePtr& t) { return t && t->blocking(); };
   return std::any_of(mailboxes_.begin(), mailboxes_.end(), blocks) ||
          std::any_of(aliases_.begin(), aliases_.end(), blocks) || blocks(transport_) ||
-         blocks(tls_policy_) || blocks(local_domain_table_) || blocks(relay_domain_table_);
+         blocks(tls_policy_) || blocks(local_domain_table_) || blocks(relay_domain_table_) ||
+         blocks(canonical_sender_) || blocks(canonical_recipient_);
 }
 
 void Router::refreshTables() const {
@@ -173,6 +178,8 @@ void Router::refreshTables() const {
   }
   if (transport_) transport_->refresh();
   if (local_domain_table_) local_domain_table_->refresh();
+  if (canonical_sender_) canonical_sender_->refresh();
+  if (canonical_recipient_) canonical_recipient_->refresh();
   if (relay_domain_table_) relay_domain_table_->refresh();
   if (tls_policy_) tls_policy_->refresh();
   for (const auto& table : aliases_) {

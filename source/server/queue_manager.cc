@@ -261,16 +261,18 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
     MessageResult& mr = batch.messages[mi];
     if (!mr.found) continue;
     const queue::StoredMessage& m = loaded[li++];
+    // canonical.sender rewrites the envelope sender as delivered (Return-Path, MAIL FROM).
+    Result<std::string> sender = snap.router->canonicalSender(m.sender);
     for (const auto& rcpt : m.recipients) {
       RecipientResult rr;
       rr.rcpt = rcpt;
       auto at = rcpt.address.rfind('@');
       std::string domain = at == std::string::npos ? "" : rcpt.address.substr(at + 1);
       delivery::Router::DomainClass domain_class = snap.router->classifyDomain(domain);
-      if (domain_class.kind == delivery::Router::DomainKind::TempFail) {
+      if (!sender || domain_class.kind == delivery::Router::DomainKind::TempFail) {
         rr.kind = Kind::Deferred;
         rr.dsn = "4.3.0";
-        rr.text = domain_class.error;
+        rr.text = !sender ? sender.error().message() : domain_class.error;
       } else if (domain_class.kind != delivery::Router::DomainKind::Local) {
         rr.relay = "none";
         addRelayRecipient(mr, rr, domain, *snap.router);
@@ -282,7 +284,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
         delivery::MaildirItem item;
         item.maildir = *dir;
         item.header_prefix =
-            fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", m.sender, rcpt.address);
+            fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", *sender, rcpt.address);
         if (m.spool_path.empty()) {
           item.body = m.body;
         } else {
@@ -293,7 +295,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
       }
       mr.results.push_back(std::move(rr));
     }
-    if (!mr.relay.empty()) loadRelayContent(mr, m);
+    if (!mr.relay.empty()) loadRelayContent(mr, m, sender ? *sender : m.sender);
   }
   delivery::deliverMaildirBatch(items, cfg.delivery.maildir_fsync, cfg.hostname);
   for (size_t i = 0; i < items.size(); ++i) {
@@ -452,7 +454,8 @@ void QueueManager::addRelayRecipient(MessageResult& mr, RecipientResult& rr,
 }
 
 // Thread pool: the content for the relay jobs (inline, or read from the spool slot).
-void QueueManager::loadRelayContent(MessageResult& mr, const queue::StoredMessage& m) {
+void QueueManager::loadRelayContent(MessageResult& mr, const queue::StoredMessage& m,
+                                    const std::string& sender) {
   auto content = std::make_shared<std::string>();
   if (m.spool_path.empty()) {
     *content = m.body;
@@ -483,7 +486,7 @@ void QueueManager::loadRelayContent(MessageResult& mr, const queue::StoredMessag
                                [](char c) { return static_cast<unsigned char>(c) > 127; });
   for (auto& p : mr.relay) {
     smtp::client::Job& job = p.job.job;
-    job.sender.text = m.sender;
+    job.sender.text = sender;
     job.size = content->size();
     job.is_8bit = eight_bit;
     job.needs_smtputf8 = m.smtputf8;

@@ -88,13 +88,33 @@ smtp::RecipientVerdict checkRecipient(const Snapshot& snap, const config::Listen
       return v;
     }
   }
+  // canonical.recipient: the restrictions saw the address as given; routing uses the
+  // canonical one (as Postfix's cleanup rewrites before virtual alias expansion).
+  std::string routed = address;
+  if (auto canon = router.canonicalRecipient(address); !canon) {
+    v.refusal = smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address));
+    log::mail::warning(log::Program::Smtpd, fmt::format("canonical lookup for {} failed: {}",
+                                                        address, canon.error().message()));
+    note(fmt::format("canonical.recipient: lookup failed: {}", canon.error().message()));
+    return v;
+  } else if (*canon != address) {
+    routed = *canon;
+    note(fmt::format("canonical.recipient: {} -> {}", address, routed));
+    auto rat = routed.rfind('@');
+    domain_class = router.classifyDomain(std::string_view(routed).substr(rat + 1));
+    if (domain_class.kind == Kind::TempFail) {
+      v.refusal =
+          smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address));
+      return v;
+    }
+  }
   if (domain_class.kind != Kind::Local) {
     // Permitted relaying: the recipient stays as given and waits for the outbound relay.
     v.accepted = true;
-    v.expand = {address};
+    v.expand = {routed};
     return v;
   }
-  auto e = router.expand(address, trace);
+  auto e = router.expand(routed, trace);
   switch (e.outcome) {
     case Outcome::Accepted:
       v.accepted = true;

@@ -223,6 +223,10 @@ struct Config {
   std::optional<TableSpec> mailboxes;  // address -> Maildir path below mail_root
   std::vector<TableSpec> aliases;      // searched in order
   std::string recipient_delimiter;     // Default: "" (none); e.g. "+"
+  // canonical.sender / canonical.recipient: envelope address rewriting (Postfix canonical_maps;
+  // docs/configuration.md). Default: none.
+  std::optional<TableSpec> canonical_sender;
+  std::optional<TableSpec> canonical_recipient;
   Limits limits;
   Tls tls;
   Auth auth;

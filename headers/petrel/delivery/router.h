@@ -86,6 +86,13 @@ class Router {
 
   // `address` is the RCPT TO address without angle brackets. A bare "postmaster" (any case)
   // means postmaster@<first local domain> (RFC 5321 4.5.1).
+  // canonical.recipient / canonical.sender (Postfix canonical_maps, envelope only): the
+  // address as the table maps it, looked up as "user@domain", then "@domain"; a value
+  // "@other.example" keeps the user part. Unchanged when there is no table or no entry; an
+  // error when the table fails (the caller answers 4xx / defers).
+  Result<std::string> canonicalRecipient(std::string_view address) const;
+  Result<std::string> canonicalSender(std::string_view address) const;
+
   // `trace`, when given, receives each step in words (`petrel route`).
   Expansion expand(std::string_view address, std::vector<std::string>* trace = nullptr) const;
 
@@ -129,6 +136,8 @@ class Router {
   lookup::TablePtr local_domain_table_;  // domains.local as a table, or null
   lookup::TablePtr relay_domain_table_;  // domains.relay as a table, or null
   lookup::TablePtr transport_;   // or null
+  lookup::TablePtr canonical_sender_;     // or null
+  lookup::TablePtr canonical_recipient_;  // or null
   lookup::TablePtr tls_policy_;  // or null
   std::optional<config::NextHop> relayhost_;
   config::TlsPolicy default_tls_ = config::TlsPolicy::May;

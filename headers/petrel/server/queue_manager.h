@@ -93,7 +93,8 @@ class QueueManager {
                                      const Snapshot& snap, std::string_view content);
   static void addRelayRecipient(MessageResult& mr, RecipientResult& rr, const std::string& domain,
                                 const delivery::Router& router);
-  static void loadRelayContent(MessageResult& mr, const queue::StoredMessage& m);
+  static void loadRelayContent(MessageResult& mr, const queue::StoredMessage& m,
+                               const std::string& sender);
 
   event::Dispatcher* main_;
   Runtime* rt_;

@@ -484,4 +484,24 @@ TEST_F(RouterTest, DomainsFromTablesAndTheirFailures) {
   EXPECT_EQ(r2.classifyDomain("elsewhere.test").kind, Kind::Other);
 }
 
+TEST_F(RouterTest, CanonicalMapsRewriteEnvelopeAddresses) {
+  config::Config cfg = baseConfig();
+  cfg.canonical_recipient = inlineTable("rcanon", {{"info@example.test", "bob@example.test"},
+                                                   {"@old.test", "@example.test"},
+                                                   {"broken@example.test", "not an address"}});
+  cfg.canonical_sender = inlineTable("scanon", {{"alice@example.test", "Alice.Smith@example.test"}});
+  Router r = router(cfg);
+  EXPECT_EQ(r.canonicalRecipient("Info@Example.TEST").value(), "bob@example.test");
+  EXPECT_EQ(r.canonicalRecipient("Carol@old.test").value(), "Carol@example.test");  // user kept
+  EXPECT_EQ(r.canonicalRecipient("dave@other.test").value(), "dave@other.test");   // no entry
+  EXPECT_EQ(r.canonicalRecipient("").value(), "");
+  auto broken = r.canonicalRecipient("broken@example.test");
+  ASSERT_FALSE(broken);
+  EXPECT_TRUE(broken.error().temporary());
+  EXPECT_EQ(r.canonicalSender("alice@example.test").value(), "Alice.Smith@example.test");
+  EXPECT_EQ(r.canonicalSender("").value(), "");  // the null sender stays null
+  cfg.canonical_sender.reset();
+  EXPECT_EQ(router(cfg).canonicalSender("alice@example.test").value(), "alice@example.test");
+}
+
 }  // namespace petrel::delivery
