@@ -13,6 +13,7 @@ namespace petrel::auth {
 // Factories, one per file in backends/.
 Result<std::shared_ptr<Authenticator>> makeTableAuthenticator(const AuthSettings& settings);
 Result<std::shared_ptr<Authenticator>> makeDovecotAuthenticator(const AuthSettings& settings);
+Result<std::shared_ptr<Authenticator>> makeLookupAuthenticator(const AuthSettings& settings);
 
 namespace {
 
@@ -26,6 +27,7 @@ struct Registration {
 constexpr Registration Backends[] = {
     {"table", &makeTableAuthenticator},
     {"dovecot", &makeDovecotAuthenticator},
+    {"lookup", &makeLookupAuthenticator},
 };
 
 }  // namespace
@@ -35,7 +37,7 @@ Result<std::shared_ptr<Authenticator>> makeAuthenticator(const AuthSettings& set
     if (b.backend == settings.backend) return b.make(settings);
   }
   return Error::config(
-      fmt::format("unknown auth backend \"{}\" (known: table, dovecot)", settings.backend));
+      fmt::format("unknown auth backend \"{}\" (known: table, dovecot, lookup)", settings.backend));
 }
 
 }  // namespace petrel::auth

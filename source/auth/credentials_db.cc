@@ -23,6 +23,7 @@
 #include <string>
 
 #include "petrel/auth/authenticator.h"
+#include "petrel/core/strings.h"
 
 namespace petrel::auth {
 
@@ -285,23 +286,13 @@ Status deleteUser(const std::string& db_path, const std::string& name) {
   return okStatus();
 }
 
-Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& credentials) {
-  auto conn = ReadConnection::forPath(db_path);
-  if (!conn) return conn.error();
-  // The dummy hash is made before the lookup: its first use costs a hash, and that must not
-  // fall on the first unknown user.
-  const std::string& dummy = dummyHash();
+namespace {
 
-  auto name = normalizeName(credentials.authcid);
-  std::optional<std::string> stored;
-  if (name) {
-    auto found = (*conn)->lookup(*name);
-    if (!found) return found.error();
-    stored = std::move(*found);
-  }
-  // Unknown (or unusable) names cost one hash of the default cost as well, so the time of an
-  // answer does not tell whether the user exists.
-  const std::string& setting = stored ? *stored : dummy;
+// The check shared by every hash source: `stored` is the user's crypt(3) hash, or nullopt for
+// an unknown user (who costs one dummy hash all the same, so timing does not tell).
+Verdict verifyHash(const std::optional<std::string>& name, const std::optional<std::string>& stored,
+                   const Credentials& credentials) {
+  const std::string& setting = stored ? *stored : dummyHash();
   bool password_ok = checkPassword(credentials.password).ok();
   auto computed = cryptHash(password_ok ? credentials.password : std::string("x"), setting.c_str());
   bool match = computed && constantTimeEqual(*computed, setting);
@@ -321,6 +312,46 @@ Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& c
     v.user = *name;
   }
   return v;
+}
+
+}  // namespace
+
+Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& credentials) {
+  auto conn = ReadConnection::forPath(db_path);
+  if (!conn) return conn.error();
+  // The dummy hash is made before the lookup: its first use costs a hash, and that must not
+  // fall on the first unknown user.
+  (void)dummyHash();
+  auto name = normalizeName(credentials.authcid);
+  std::optional<std::string> stored;
+  if (name) {
+    auto found = (*conn)->lookup(*name);
+    if (!found) return found.error();
+    stored = std::move(*found);
+  }
+  return verifyHash(name ? std::optional<std::string>(*name) : std::nullopt, stored, credentials);
+}
+
+Result<Verdict> verifyWithLookup(const lookup::LookupTable& table, const Credentials& credentials) {
+  (void)dummyHash();
+  auto name = normalizeName(credentials.authcid);
+  std::optional<std::string> stored;
+  if (name) {
+    lookup::LookupResult r = table.lookup(*name);
+    if (r.status == lookup::LookupStatus::Found) {
+      std::string hash(trim(r.value));
+      // Dovecot-style scheme prefixes (PostfixAdmin stores "{SHA512-CRYPT}$6$..."): the
+      // crypt(3) string follows; crypt(3) itself knows the method from it.
+      if (hash.starts_with('{')) {
+        size_t close = hash.find('}');
+        if (close != std::string::npos) hash.erase(0, close + 1);
+      }
+      stored = std::move(hash);
+    } else if (r.status != lookup::LookupStatus::NotFound) {
+      return Error::temporary(r.error.empty() ? table.describe() + ": lookup failed" : r.error);
+    }
+  }
+  return verifyHash(name ? std::optional<std::string>(*name) : std::nullopt, stored, credentials);
 }
 
 }  // namespace petrel::auth

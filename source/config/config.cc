@@ -1210,10 +1210,12 @@ void Loader::loadAuth(const Section& top, Config& c) {
     return;
   }
   Section s(reporter_, *f);
-  s.allowOnly({"backend", "credentials_db", "dovecot_socket", "mechanisms", "sender_login"});
+  s.allowOnly({"backend", "credentials_db", "dovecot_socket", "credentials", "mechanisms",
+               "sender_login"});
   std::optional<std::string_view> backend = a.backend;
   if (const Field* b = s.find("backend")) {
-    backend = oneOf<std::string_view>(*b, {{"table", "table"}, {"dovecot", "dovecot"}});
+    backend = oneOf<std::string_view>(
+        *b, {{"table", "table"}, {"dovecot", "dovecot"}, {"lookup", "lookup"}});
     if (backend) {
       a.backend = *backend;
     }
@@ -1236,6 +1238,14 @@ void Loader::loadAuth(const Section& top, Config& c) {
     }
   } else if (backend == "table" && socket != nullptr) {
     report(*socket, "is used only by backend dovecot, and backend is table");
+  }
+  const Field* creds = s.find("credentials");
+  if (backend == "lookup") {
+    if (const Field* t = s.require("credentials", "(a table: user name -> crypt(3) hash)")) {
+      a.credentials = tableRef(*t, c);
+    }
+  } else if (creds != nullptr && backend) {
+    report(*creds, fmt::format("is used only by backend lookup, and backend is {}", *backend));
   }
   if (const Field* m = s.find("mechanisms")) {
     loadMechanisms(*m, a);

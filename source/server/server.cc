@@ -80,6 +80,11 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg) {
     as.backend = cfg.auth.backend;
     as.credentials_db = cfg.auth.credentials_db;
     as.dovecot_socket = cfg.auth.dovecot_socket;
+    if (cfg.auth.credentials) {
+      as.credentials = lookup::makeTable(*cfg.auth.credentials, [](const std::string& w) {
+        log::mail::warning(log::Program::Master, w);
+      });
+    }
     auto a = auth::makeAuthenticator(as);
     if (!a) return a.error();
     s.authenticator = std::move(a.value());

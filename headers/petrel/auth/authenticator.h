@@ -1,8 +1,10 @@
 // Authenticator: checks SASL credentials against a user database, asynchronously.
 //
 // Backends: "table" (crypt(3) hashes in the SQLite credentials database that `petrel user`
-// maintains; verification runs on the thread pool) and "dovecot" (Dovecot's auth-client
-// socket protocol, so a site that runs Dovecot keeps one user database).
+// maintains; verification runs on the thread pool), "lookup" (crypt(3) hashes from any lookup
+// table, e.g. PostfixAdmin's mailbox.password over mysql; also on the thread pool) and
+// "dovecot" (Dovecot's auth-client socket protocol, so a site that runs Dovecot keeps one
+// user database).
 // `done` is always called later on the caller's loop, never inside verify().
 #pragma once
 
@@ -14,6 +16,7 @@
 #include "petrel/auth/sasl.h"
 #include "petrel/core/result.h"
 #include "petrel/event/dispatcher.h"
+#include "petrel/lookup/lookup_table.h"
 
 namespace petrel::auth {
 
@@ -35,6 +38,7 @@ class Authenticator {
 struct AuthSettings {
   std::string backend = "table";  // "table" | "dovecot"
   std::string credentials_db;     // table: path of the SQLite credentials database
+  lookup::TablePtr credentials;   // lookup: user name (lower case) -> crypt(3) hash
   std::string dovecot_socket;     // dovecot: path of the auth-client socket
   // dovecot: a request without an answer after this long is a temporary failure. Not a config
   // key (tests shorten it). Default: 10 s
@@ -51,5 +55,8 @@ Status setPassword(const std::string& db_path, const std::string& name,
 Status deleteUser(const std::string& db_path, const std::string& name);
 // Blocking; for the thread pool and tests. Verdict.ok false for unknown user or bad password.
 Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& credentials);
+// The same against a lookup table (backend "lookup"); a "{SCHEME}" prefix before the hash is
+// skipped. A table failure is a temporary error. Blocking.
+Result<Verdict> verifyWithLookup(const lookup::LookupTable& table, const Credentials& credentials);
 
 }  // namespace petrel::auth

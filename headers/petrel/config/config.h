@@ -143,9 +143,11 @@ struct Tls {
 };
 
 struct Auth {
-  std::string backend = "table";      // "table" | "dovecot"; Default: table
+  std::string backend = "table";      // "table" | "dovecot" | "lookup"; Default: table
   std::string credentials_db;         // absolute; Default: <state_dir>/credentials.db
   std::string dovecot_socket;         // required when backend is dovecot
+  // backend lookup: user name -> crypt(3) hash (a "{SCHEME}" prefix is skipped), any table.
+  std::optional<TableSpec> credentials;
   std::vector<std::string> mechanisms = {"PLAIN", "LOGIN"};  // upper-cased
   // sender address -> comma-separated users allowed to use it (smtpd_sender_login_maps).
   // Default: none (then every address in a local domain belongs to the user of that name).

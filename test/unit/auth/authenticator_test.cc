@@ -557,5 +557,39 @@ TEST_F(LoopTest, DovecotSilentServerTimesOut) {
       << result_->error().message();
 }
 
+// Backend "lookup": hashes from any lookup table, with Dovecot-style scheme prefixes.
+TEST(LookupCredentials, VerifiesHashesFromATable) {
+  config::TableSpec spec;
+  spec.name = "users";
+  spec.type = "inline";
+  spec.entries = {{"alice@example.test", "{SHA512-CRYPT}" + hashWith("$6$", 5000, "wonderland")},
+                  {"bob@example.test", hashWith("$y$", 0, "builder")}};
+  lookup::TablePtr table = lookup::makeTable(spec, nullptr);
+  auto ok = verifyWithLookup(*table, creds("Alice@Example.TEST", "wonderland"));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->ok);
+  EXPECT_EQ(ok->user, "alice@example.test");
+  auto bad = verifyWithLookup(*table, creds("alice@example.test", "wrong"));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->ok);
+  EXPECT_EQ(bad->reason, "bad password");
+  auto yes = verifyWithLookup(*table, creds("bob@example.test", "builder"));
+  ASSERT_TRUE(yes.ok());
+  EXPECT_TRUE(yes->ok);
+  auto unknown = verifyWithLookup(*table, creds("carol@example.test", "x"));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->reason, "unknown user");
+
+  // A table that cannot answer is a temporary failure (454), not a refusal.
+  config::TableSpec broken;
+  broken.name = "file:/nonexistent/users";
+  broken.type = "file";
+  broken.path = "/nonexistent/users";
+  auto tempfail = verifyWithLookup(*lookup::makeTable(broken, nullptr),
+                                   creds("alice@example.test", "wonderland"));
+  ASSERT_FALSE(tempfail.ok());
+  EXPECT_TRUE(tempfail.error().temporary());
+}
+
 }  // namespace
 }  // namespace petrel::auth

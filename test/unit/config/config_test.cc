@@ -789,7 +789,7 @@ TEST(ConfigTest, BadAuth) {
   EXPECT_EQ(errorsWith("auth: {backend: ldap, mechanisms: [PLAIN, CRAM-MD5, plain], "
                        "sender_login: nope, realm: x}\n"),
             (Errors{
-                "t.yaml:3:17: auth.backend: expected table or dovecot, got 'ldap'",
+                "t.yaml:3:17: auth.backend: expected table, dovecot or lookup, got 'ldap'",
                 "t.yaml:3:43: auth.mechanisms[1]: unknown mechanism 'CRAM-MD5' (known: PLAIN, "
                 "LOGIN)",
                 "t.yaml:3:53: auth.mechanisms[2]: duplicate mechanism 'PLAIN'",
