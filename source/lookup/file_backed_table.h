@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "petrel/core/result.h"
 #include "petrel/lookup/lookup_table.h"
 
 namespace petrel::lookup {
@@ -113,5 +114,57 @@ struct LogicalLine {
 // continue is reported through `problem(line, what)` and dropped.
 std::vector<LogicalLine> logicalLines(std::string_view text,
                                       const std::function<void(size_t, std::string_view)>& problem);
+
+// Postfix's "if /pattern/ ... endif" structure, shared by the regexp and cidr tables. A rule
+// type has `kind` (Rule::Kind::Match, If, Endif) and `depth` (the ifs around it).
+
+// Parses every logical line with `parse(line, depth)` (which sets kind and depth); a line it
+// refuses is warned about and skipped; an if never closed is warned about.
+template <typename Rule, typename Parse, typename WarnLine>
+std::vector<Rule> parseRuleLines(std::string_view text, Parse parse, WarnLine warn_line) {
+  std::vector<Rule> rules;
+  std::vector<size_t> open_ifs;  // line numbers of the ifs not closed yet
+  for (const LogicalLine& line : logicalLines(text, warn_line)) {
+    Result<Rule> rule = parse(line, open_ifs.size());
+    if (!rule) {
+      warn_line(line.number, rule.error().message() + ": skipping");
+      continue;
+    }
+    if (rule->kind == Rule::Kind::If) {
+      open_ifs.push_back(line.number);
+    } else if (rule->kind == Rule::Kind::Endif) {
+      open_ifs.pop_back();
+    }
+    rules.push_back(std::move(*rule));
+  }
+  for (size_t line : open_ifs) {
+    warn_line(line, "if without endif: the rules after it apply only when it matches");
+  }
+  return rules;
+}
+
+// Postfix's if/endif walk: a rule deeper than the ifs that matched so far is skipped; an endif
+// is reached only when its if matched, and closes it. `applies(rule)` answers for If and
+// Match rules (an error stops the walk). Returns the first Match rule that applies, or null.
+template <typename Rule, typename Applies>
+Result<const Rule*> firstMatchingRule(const std::vector<Rule>& rules, Applies applies) {
+  size_t depth = 0;
+  for (const Rule& rule : rules) {
+    if (depth < rule.depth) continue;
+    if (rule.kind == Rule::Kind::Endif) {
+      --depth;
+      continue;
+    }
+    Result<bool> ok = applies(rule);
+    if (!ok) return ok.error();
+    if (!*ok) continue;
+    if (rule.kind == Rule::Kind::If) {
+      ++depth;
+      continue;
+    }
+    return &rule;
+  }
+  return static_cast<const Rule*>(nullptr);
+}
 
 }  // namespace petrel::lookup

@@ -50,31 +50,13 @@ class CidrContents final : public TableContents {
     if (!address) {
       return LookupResult::notFound();
     }
-    // Postfix's if/endif walk: a rule deeper than the ifs that matched so far is skipped; an
-    // endif is reached only when its if matched, and closes it.
-    size_t depth = 0;
-    for (const Rule& rule : rules) {
-      if (depth < rule.depth) {
-        continue;
-      }
-      if (rule.kind == Rule::Kind::Endif) {
-        --depth;
-        continue;
-      }
-      // A negated block applies only within its own family, as in Postfix: "!10.0.0.0/8"
-      // says nothing about IPv6 keys.
-      bool applies =
-          rule.block.sameFamily(*address) && rule.block.contains(*address) != rule.negated;
-      if (!applies) {
-        continue;
-      }
-      if (rule.kind == Rule::Kind::If) {
-        ++depth;
-        continue;
-      }
-      return LookupResult::found(rule.result);
-    }
-    return LookupResult::notFound();
+    // A negated block applies only within its own family, as in Postfix: "!10.0.0.0/8"
+    // says nothing about IPv6 keys.
+    Result<const Rule*> match = firstMatchingRule(rules, [&](const Rule& rule) -> Result<bool> {
+      return rule.block.sameFamily(*address) && rule.block.contains(*address) != rule.negated;
+    });
+    if (*match == nullptr) return LookupResult::notFound();
+    return LookupResult::found((*match)->result);
   }
 
   std::vector<Rule> rules;
@@ -128,24 +110,9 @@ class CidrTable final : public FileBackedTable {
  private:
   ContentsPtr parse(std::string_view text) const override {
     auto contents = std::make_shared<CidrContents>();
-    std::vector<size_t> open_ifs;  // line numbers of the ifs not closed yet
-    for (const LogicalLine& line :
-         logicalLines(text, [this](size_t n, std::string_view what) { warnLine(n, what); })) {
-      Result<Rule> rule = parseRule(line.text, open_ifs.size());
-      if (!rule) {
-        warnLine(line.number, rule.error().message() + ": skipping");
-        continue;
-      }
-      if (rule->kind == Rule::Kind::If) {
-        open_ifs.push_back(line.number);
-      } else if (rule->kind == Rule::Kind::Endif) {
-        open_ifs.pop_back();
-      }
-      contents->rules.push_back(std::move(*rule));
-    }
-    for (size_t line : open_ifs) {
-      warnLine(line, "if without endif: the rules after it apply only when it matches");
-    }
+    contents->rules = parseRuleLines<Rule>(
+        text, [](const LogicalLine& line, size_t depth) { return parseRule(line.text, depth); },
+        [this](size_t n, std::string_view what) { warnLine(n, what); });
     return contents;
   }
 

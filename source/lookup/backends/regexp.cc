@@ -107,37 +107,21 @@ class RegexpContents final : public TableContents {
 
   LookupResult find(std::string_view key) const override {
     pcre2_match_data* data = threadMatchData();
-    // Postfix's if/endif walk: a rule deeper than the ifs that matched so far is skipped; an
-    // endif is reached only when its if matched, and closes it.
-    size_t depth = 0;
-    for (const Rule& rule : rules) {
-      if (depth < rule.depth) {
-        continue;
-      }
-      if (rule.kind == Rule::Kind::Endif) {
-        --depth;
-        continue;
-      }
+    Result<const Rule*> match = firstMatchingRule(rules, [&](const Rule& rule) -> Result<bool> {
       Test t = test(rule.first, key, data);
       if (t.applies && rule.second) {
         // Match data of its own: expand() still needs the first pattern's groups.
         t = test(*rule.second, key, secondMatchData());
       }
       if (t.error != 0) {
-        return LookupResult::tempFail(fmt::format("table {}: line {}: cannot match \"{}\": {}",
-                                                  description_, rule.line, key,
-                                                  pcre2Message(t.error)));
+        return Error::temporary(fmt::format("table {}: line {}: cannot match \"{}\": {}",
+                                            description_, rule.line, key, pcre2Message(t.error)));
       }
-      if (!t.applies) {
-        continue;
-      }
-      if (rule.kind == Rule::Kind::If) {
-        ++depth;
-        continue;
-      }
-      return LookupResult::found(expand(rule, key, data));
-    }
-    return LookupResult::notFound();
+      return t.applies;
+    });
+    if (!match) return LookupResult::tempFail(match.error().message());
+    if (*match == nullptr) return LookupResult::notFound();
+    return LookupResult::found(expand(**match, key, data));
   }
 
   std::vector<Rule> rules;
@@ -335,24 +319,9 @@ class RegexpTable final : public FileBackedTable {
  private:
   ContentsPtr parse(std::string_view text) const override {
     auto contents = std::make_shared<RegexpContents>(describe());
-    std::vector<size_t> open_ifs;  // line numbers of the ifs not closed yet
-    for (const LogicalLine& line :
-         logicalLines(text, [this](size_t n, std::string_view what) { warnLine(n, what); })) {
-      Result<Rule> rule = parseRule(line, open_ifs.size());
-      if (!rule) {
-        warnLine(line.number, rule.error().message() + ": skipping");
-        continue;
-      }
-      if (rule->kind == Rule::Kind::If) {
-        open_ifs.push_back(line.number);
-      } else if (rule->kind == Rule::Kind::Endif) {
-        open_ifs.pop_back();
-      }
-      contents->rules.push_back(std::move(*rule));
-    }
-    for (size_t line : open_ifs) {
-      warnLine(line, "if without endif: the rules after it apply only when it matches");
-    }
+    contents->rules = parseRuleLines<Rule>(
+        text, [this](const LogicalLine& line, size_t depth) { return parseRule(line, depth); },
+        [this](size_t n, std::string_view what) { warnLine(n, what); });
     return contents;
   }
 
