@@ -5,7 +5,6 @@
 // test/integration/t-53-ldap-tables.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <map>
 #include <string>
 
@@ -34,9 +33,7 @@ TEST(LdapTable, DescribesItselfByNameAndBlocks) {
 
 TEST(LdapTable, ServerNotThereIsTempFailNamingTableAndCause) {
   TablePtr table = open({{"bind_dn", "cn=petrel,dc=example,dc=test"}, {"bind_password", "s3cret"}});
-  auto start = std::chrono::steady_clock::now();
   LookupResult r = table->lookup("alice@example.test");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(r.status, LookupStatus::TempFail);
   EXPECT_EQ(r.error,
             "table ldap:people: bind as cn=petrel,dc=example,dc=test: Can't contact LDAP server");
