@@ -263,6 +263,23 @@ db_count() { sqlite3 -readonly "$STATE_DIR/queue.db" "SELECT count(*) FROM $1"; 
 
 # ---- assertions ------------------------------------------------------------------------------
 
+# table_query NAME KEY: runs `petrel table query`; sets OUT, ERR and RC.
+table_query() {
+  RC=0
+  petrel table query "$1" "$2" >"$T/table-query.out" 2>"$T/table-query.err" || RC=$?
+  OUT="$(cat "$T/table-query.out")"
+  ERR="$(cat "$T/table-query.err")"
+}
+
+# expect_table NAME KEY RC STDOUT: one table query with its exit status and output, and
+# nothing on stderr.
+expect_table() {
+  table_query "$1" "$2"
+  assert_eq "$3" "$RC" "exit status of table query $1 '$2' (stderr: $ERR)"
+  assert_eq "$4" "$OUT" "stdout of table query $1 '$2'"
+  assert_eq "" "$ERR" "stderr of table query $1 '$2'"
+}
+
 assert_eq() {  # EXPECTED ACTUAL WHAT
   [[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
 }

@@ -41,18 +41,10 @@ EOF
 
 out="$(petrel check-config 2>&1)" || fail "check-config with regexp and cidr tables failed: $out"
 
-# query NAME KEY: runs `petrel table query`; sets OUT, ERR and RC.
-query() {
-  RC=0
-  petrel table query "$1" "$2" >"$T/out" 2>"$T/err" || RC=$?
-  OUT="$(cat "$T/out")"
-  ERR="$(cat "$T/err")"
-}
-
 # expect NAME KEY RC STDOUT: one query with its exit status and output; stderr must be empty
 # unless the query was expected to fail.
 expect() {
-  query "$1" "$2"
+  table_query "$1" "$2"
   assert_eq "$3" "$RC" "exit status of table query $1 '$2' (stderr: $ERR)"
   assert_eq "$4" "$OUT" "stdout of table query $1 '$2'"
 }
@@ -91,15 +83,15 @@ printf '192.168.1.1 CHANGED\n' >"$T/maps/clients.cidr"
 expect clients 192.168.1.1 0 "CHANGED"
 
 # Temporary failure: an unreadable table. Config problems: exit 78.
-query "cidr:$T/maps/missing.cidr" 192.168.1.1
+table_query "cidr:$T/maps/missing.cidr" 192.168.1.1
 assert_eq 75 "$RC" "exit status for a missing table file"
 assert_eq "" "$OUT" "stdout for a missing table file"
 assert_eq "petrel: temporary failure: table cidr:$T/maps/missing.cidr: cannot open: No such file or directory" \
   "$ERR" "stderr for a missing table file"
-query nope x
+table_query nope x
 assert_eq 78 "$RC" "exit status for an unknown table"
 assert_eq "petrel: unknown table 'nope' (declared: access, aliases, clients, mailboxes)" "$ERR" "stderr for an unknown table"
-query "nis:/etc/x" x
+table_query "nis:/etc/x" x
 assert_eq 78 "$RC" "exit status for an unknown table type"
 assert_eq "petrel: unknown table type 'nis' (known: inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)" "$ERR" \
   "stderr for an unknown table type"
@@ -133,7 +125,7 @@ EOF
     table="${pair% *}" key="${pair##* }"
     want_rc=0
     want="$(postmap -c "$T/postfix" -q "$key" "$table" 2>/dev/null)" || want_rc=$?
-    query "$table" "$key"
+    table_query "$table" "$key"
     assert_eq "$want_rc" "$RC" "exit status of table query $table '$key' versus postmap -q"
     assert_eq "$want" "$OUT" "answer of table query $table '$key' versus postmap -q"
   done

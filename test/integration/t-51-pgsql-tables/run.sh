@@ -100,42 +100,29 @@ EOF
 
 out="$(petrel check-config 2>&1)" || fail "check-config of the pgsql example failed: $out"
 
-# query NAME KEY: runs `petrel table query`; sets OUT, ERR and RC.
-query() {
-  RC=0
-  petrel table query "$1" "$2" >"$T/out" 2>"$T/err" || RC=$?
-  OUT="$(cat "$T/out")"
-  ERR="$(cat "$T/err")"
-}
-expect() {  # NAME KEY RC STDOUT
-  query "$1" "$2"
-  assert_eq "$3" "$RC" "exit status of table query $1 '$2' (stderr: $ERR)"
-  assert_eq "$4" "$OUT" "stdout of table query $1 '$2'"
-  assert_eq "" "$ERR" "stderr of table query $1 '$2'"
-}
 
 INJECTION="'; DROP TABLE mailbox; --@example.test"
 
 # ---- petrel table query answers from PostgreSQL ------------------------------------------------
-expect pfa_mailboxes alice@example.test 0 "example.test/alice/"
-expect pfa_mailboxes gone@example.test 1 ""            # inactive
-expect pfa_mailboxes nobody@example.test 1 ""
-expect pfa_mailboxes "$INJECTION" 1 ""
-expect pfa_mailboxes_socket bob@example.test 0 "example.test/bob/"
-expect pfa_aliases sales@example.test 0 "alice@example.test,bob@example.test"
-expect pfa_aliases @other.test 0 "carol@other.test"
-expect pfa_aliases old@example.test 1 ""                # inactive alias
-expect pfa_domains example.test 0 "example.test"
-expect pfa_domains backup.test 1 ""                     # backup MX: not local
-expect pfa_domains disabled.test 1 ""
-expect pfa_backup_domains backup.test 0 "backup.test"
-expect pfa_domain_users x@example.test 0 "alice@example.test,bob@example.test"
-expect pfa_domain_users example.test 1 ""                # %d and no domain: not asked
+expect_table pfa_mailboxes alice@example.test 0 "example.test/alice/"
+expect_table pfa_mailboxes gone@example.test 1 ""            # inactive
+expect_table pfa_mailboxes nobody@example.test 1 ""
+expect_table pfa_mailboxes "$INJECTION" 1 ""
+expect_table pfa_mailboxes_socket bob@example.test 0 "example.test/bob/"
+expect_table pfa_aliases sales@example.test 0 "alice@example.test,bob@example.test"
+expect_table pfa_aliases @other.test 0 "carol@other.test"
+expect_table pfa_aliases old@example.test 1 ""                # inactive alias
+expect_table pfa_domains example.test 0 "example.test"
+expect_table pfa_domains backup.test 1 ""                     # backup MX: not local
+expect_table pfa_domains disabled.test 1 ""
+expect_table pfa_backup_domains backup.test 0 "backup.test"
+expect_table pfa_domain_users x@example.test 0 "alice@example.test,bob@example.test"
+expect_table pfa_domain_users example.test 1 ""                # %d and no domain: not asked
 assert_eq 4 "$(pg_sql 'SELECT count(*) FROM mailbox')" "mailbox rows after the injection key"
 
 # A server that never answers: a temporary failure when the timeout (2s) ends.
 start=$SECONDS
-query silent alice@example.test
+table_query silent alice@example.test
 assert_eq 75 "$RC" "exit status for a server that never answers (stderr: $ERR)"
 [[ "$ERR" == "petrel: temporary failure: table pgsql:silent: "* ]] ||
   fail "stderr for a server that never answers: $ERR"
@@ -246,7 +233,7 @@ assert_eq "$rejects_5xx" "$(log_count 'reject: RCPT from .*: 5[0-9][0-9] ')" \
 # The in-flight message waits in the queue (deferred), nothing bounced.
 assert_eq 1 "$(queue_count)" "messages queued while PostgreSQL is down"
 assert_eq 1 "$(count_maildir example.test/bob)" "messages in bob's Maildir while PostgreSQL is down"
-query pfa_mailboxes alice@example.test
+table_query pfa_mailboxes alice@example.test
 assert_eq 75 "$RC" "exit status of table query with PostgreSQL down (stderr: $ERR)"
 [[ "$ERR" == "petrel: temporary failure: table pgsql:pfa_mailboxes: cannot connect: "* ]] ||
   fail "stderr of table query with PostgreSQL down: $ERR"
@@ -267,7 +254,7 @@ wait_maildir("example.test/bob", 2)   # the in-flight message, retried
 EOF
 wait_for 30 "an empty queue after the restart" queue_empty
 assert_no_log 'status=bounced' "a bounce"
-expect pfa_mailboxes alice@example.test 0 "example.test/alice/"
+expect_table pfa_mailboxes alice@example.test 0 "example.test/alice/"
 
 # ---- a server that stops answering (SIGSTOP): 451 within the timeout -------------------------
 pm="$(head -n 1 "$PGDIR/data/postmaster.pid")"

@@ -43,29 +43,16 @@ out="$("$PETREL" check-config --config "$EXAMPLE" 2>&1)" ||
 
 # ---- petrel table query answers from MySQL ---------------------------------------------------
 
-# query NAME KEY: sets OUT, ERR, RC.
-query() {
-  RC=0
-  petrel table query "$1" "$2" >"$T/out" 2>"$T/err" || RC=$?
-  OUT="$(cat "$T/out")"
-  ERR="$(cat "$T/err")"
-}
-expect() {  # NAME KEY RC STDOUT
-  query "$1" "$2"
-  assert_eq "$3" "$RC" "exit status of table query $1 '$2' (stderr: $ERR)"
-  assert_eq "$4" "$OUT" "stdout of table query $1 '$2'"
-  assert_eq "" "$ERR" "stderr of table query $1 '$2'"
-}
-expect pfa_mailboxes alice@example.test 0 "example.test/alice/"
-expect pfa_mailboxes dave@example.test 1 ""
-expect pfa_aliases team@example.test 0 "alice@example.test,bob@example.test"
-expect pfa_aliases @example.org 0 "carol@example.org"
-expect pfa_aliases old@example.test 1 ""
-expect pfa_domains example.test 0 "example.test"
-expect pfa_domains backup.example.net 1 ""
-expect pfa_domains gone.example 1 ""
-expect pfa_backup_domains backup.example.net 0 "backup.example.net"
-expect pfa_mailboxes "x' OR '1'='1" 1 ""
+expect_table pfa_mailboxes alice@example.test 0 "example.test/alice/"
+expect_table pfa_mailboxes dave@example.test 1 ""
+expect_table pfa_aliases team@example.test 0 "alice@example.test,bob@example.test"
+expect_table pfa_aliases @example.org 0 "carol@example.org"
+expect_table pfa_aliases old@example.test 1 ""
+expect_table pfa_domains example.test 0 "example.test"
+expect_table pfa_domains backup.example.net 1 ""
+expect_table pfa_domains gone.example 1 ""
+expect_table pfa_backup_domains backup.example.net 0 "backup.example.net"
+expect_table pfa_mailboxes "x' OR '1'='1" 1 ""
 
 start_petrel
 
@@ -181,9 +168,9 @@ assert_no_log "$outage_id: .*status=bounced" "no bounce for the accepted message
 assert_eq 1 "$(queue_count)" "messages in the queue during the outage"
 
 # table query: temporary failure (75) naming the table and the server.
-query pfa_mailboxes alice@example.test
+table_query pfa_mailboxes alice@example.test
 assert_eq 75 "$RC" "table query while MariaDB is down"
-assert_file_contains "$T/err" "temporary failure: table mysql:pfa_mailboxes: 127\.0\.0\.1:3306: cannot connect" "table query error"
+assert_file_contains "$T/table-query.err" "temporary failure: table mysql:pfa_mailboxes: 127\.0\.0\.1:3306: cannot connect" "table query error"
 
 # A new session during the outage: 451 at RCPT, never 5xx.
 py <<'EOF'
@@ -231,7 +218,7 @@ c.expect("RCPT TO:<whoever@example.org>", 250)
 c.expect("RCPT TO:<nobody@example.test>", 550, "5.1.1")
 c.expect("QUIT", 221)
 EOF
-expect pfa_aliases team@example.test 0 "alice@example.test,bob@example.test"
+expect_table pfa_aliases team@example.test 0 "alice@example.test,bob@example.test"
 
 stop_petrel
 mariadb_stop

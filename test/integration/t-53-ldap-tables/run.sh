@@ -89,51 +89,38 @@ EOF
 ldap_config "$SLAPD_BIND_PW"
 out="$(petrel check-config 2>&1)" || fail "check-config with ldap tables failed: $out"
 
-# query NAME KEY: runs `petrel table query`; sets OUT, ERR and RC.
-query() {
-  RC=0
-  petrel table query "$1" "$2" >"$T/out" 2>"$T/err" || RC=$?
-  OUT="$(cat "$T/out")"
-  ERR="$(cat "$T/err")"
-}
-expect() {  # NAME KEY RC STDOUT
-  query "$1" "$2"
-  assert_eq "$3" "$RC" "exit status of table query $1 '$2' (stderr: $ERR)"
-  assert_eq "$4" "$OUT" "stdout of table query $1 '$2'"
-  assert_eq "" "$ERR" "stderr of table query $1 '$2'"
-}
 
 # ---- petrel table query against the directory ----------------------------------------------
-expect mailboxes alice@example.test 0 "example.test/alice/"
-expect mailboxes bob@example.test 0 "example.test/bob/"
-expect mailboxes nobody@example.test 1 ""
-expect mailboxes dave@example.test 1 ""            # entry found, no description: not found
-expect mailboxes 'ALICE@example.test' 0 "example.test/alice/"  # mail matches caseIgnore
-expect aliases postmaster@example.test 0 "alice@example.test"
-expect aliases sales@example.test 0 "alice@example.test,bob@example.test"
-query aliases team@example.test                    # two entries: both values, in any order
+expect_table mailboxes alice@example.test 0 "example.test/alice/"
+expect_table mailboxes bob@example.test 0 "example.test/bob/"
+expect_table mailboxes nobody@example.test 1 ""
+expect_table mailboxes dave@example.test 1 ""            # entry found, no description: not found
+expect_table mailboxes 'ALICE@example.test' 0 "example.test/alice/"  # mail matches caseIgnore
+expect_table aliases postmaster@example.test 0 "alice@example.test"
+expect_table aliases sales@example.test 0 "alice@example.test,bob@example.test"
+table_query aliases team@example.test                    # two entries: both values, in any order
 assert_eq 0 "$RC" "exit status of table query aliases team@example.test (stderr: $ERR)"
 assert_eq "bob@example.test,carol@example.test" "$(tr ',' '\n' <<<"$OUT" | sort | paste -sd,)" \
   "values of the two team@ entries"
-query people alice@example.test                    # two attributes, default filter (mail=%s)
+table_query people alice@example.test                    # two attributes, default filter (mail=%s)
 assert_eq 0 "$RC" "exit status of table query people alice@example.test (stderr: $ERR)"
 assert_eq "alice,example.test/alice/" "$(tr ',' '\n' <<<"$OUT" | sort | paste -sd,)" \
   "description and uid of alice"
 # Filter metacharacters in a key are escaped (RFC 4515): no wildcard, no second filter.
-expect mailboxes '*@example.test' 1 ""
-expect mailboxes '*)(mail=*@example.test' 1 ""
-expect people '*)(|(mail=*)' 1 ""
-expect aliases '*' 1 ""
-expect people 'alice@example.test)(uid=bob' 1 ""
+expect_table mailboxes '*@example.test' 1 ""
+expect_table mailboxes '*)(mail=*@example.test' 1 ""
+expect_table people '*)(|(mail=*)' 1 ""
+expect_table aliases '*' 1 ""
+expect_table people 'alice@example.test)(uid=bob' 1 ""
 # The ACLs show nothing to an anonymous client, not even the base: slapd answers "no such
 # object", which is a temporary failure (mail waits for the admin), not "not found".
-query anonymous alice@example.test
+table_query anonymous alice@example.test
 assert_eq 75 "$RC" "exit status of an anonymous query (stderr: $ERR)"
 assert_eq "petrel: temporary failure: table ldap:anonymous: search (mail=alice@example.test): No such object" \
   "$ERR" "stderr of an anonymous query"
 
 # A wrong bind password: a temporary failure naming the table and the cause, not the password.
-query wrongpw alice@example.test
+table_query wrongpw alice@example.test
 assert_eq 75 "$RC" "exit status of a query with a wrong bind password"
 assert_eq "" "$OUT" "stdout of a query with a wrong bind password"
 assert_eq "petrel: temporary failure: table ldap:wrongpw: bind as $SLAPD_BIND_DN: Invalid credentials" \
@@ -141,7 +128,7 @@ assert_eq "petrel: temporary failure: table ldap:wrongpw: bind as $SLAPD_BIND_DN
 
 # A server that never answers: the query gives up after its 2s timeout.
 start=$SECONDS
-query silent alice@example.test
+table_query silent alice@example.test
 elapsed=$((SECONDS - start))
 assert_eq 75 "$RC" "exit status of a query to a silent server (stderr: $ERR)"
 [[ "$ERR" == "petrel: temporary failure: table ldap:silent: bind as $SLAPD_BIND_DN: "* ]] ||
