@@ -703,12 +703,19 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadRecipientDelimiter(top, c);
   if (const Field* f = top.find("canonical"); f != nullptr && !f->value.IsNull()) {
     Section cs(reporter_, *f);
-    cs.allowOnly({"sender", "recipient"});
+    cs.allowOnly({"sender", "recipient", "headers"});
     if (const Field* t = cs.find("sender"); t != nullptr && !t->value.IsNull()) {
       c.canonical_sender = tableRef(*t, c);
     }
     if (const Field* t = cs.find("recipient"); t != nullptr && !t->value.IsNull()) {
       c.canonical_recipient = tableRef(*t, c);
+    }
+    if (const Field* h = cs.find("headers")) {
+      using Clients = Config::HeaderRewriteClients;
+      if (auto v = oneOf<Clients>(
+              *h, {{"local", Clients::Local}, {"all", Clients::All}, {"none", Clients::None}})) {
+        c.canonical_headers = *v;
+      }
     }
   }
   loadLimits(top, c);

@@ -71,16 +71,22 @@ std::optional<std::vector<Token>> tokenize(std::string_view s) {
   return tokens;
 }
 
+// A domain literal as written, without folding line breaks.
+std::string unfold(std::string_view literal) {
+  std::string out;
+  for (char c : literal) {
+    if (c != '\r' && c != '\n') out += c;
+  }
+  return out;
+}
+
 // The content of a quoted string without its quotes, escapes and folding line breaks.
 std::string unquote(std::string_view quoted) {
   std::string out;
   for (size_t i = 1; i + 1 < quoted.size(); ++i) {
     char c = quoted[i];
-    if (c == '\\' && i + 2 < quoted.size()) {
-      out += quoted[++i];
-    } else if (c != '\r' && c != '\n') {
-      out += c;
-    }
+    if (c == '\\' && i + 2 < quoted.size()) c = quoted[++i];
+    if (c != '\r' && c != '\n') out += c;  // not even escaped (RFC 5322 3.2.1: VCHAR / WSP)
   }
   return out;
 }
@@ -136,7 +142,8 @@ class AddressListWalk {
   }
 
   // An addr-spec from tokens [lo, hi) with surrounding comments and spaces dropped; nothing
-  // when they are not one (no '@', two words side by side as in a bare display name, ...).
+  // when they are not one (no '@', two words side by side as in a bare display name, a domain
+  // literal that is not the whole domain, ...).
   void extract(size_t lo, size_t hi) {
     auto blank = [this](size_t k) {
       return tokens_[k].kind == Tok::Space || tokens_[k].kind == Tok::Comment;
@@ -146,6 +153,7 @@ class AddressListWalk {
     if (lo == hi) return;
     std::string text;
     bool seen_at = false;
+    bool after_literal = false;
     bool after_word = false;
     bool gap = false;
     size_t local_size = 0;
@@ -160,11 +168,18 @@ class AddressListWalk {
         case Tok::Word:
         case Tok::Quoted:
         case Tok::Literal:
-          if (gap || (t.kind == Tok::Literal && !seen_at)) return;
-          text += t.kind == Tok::Quoted ? unquote(raw) : std::string(raw);
+          if (gap || after_literal) return;
+          if (t.kind == Tok::Literal) {
+            if (!seen_at || text.size() != local_size + 1) return;
+            text += unfold(raw);
+            after_literal = true;
+          } else {
+            text += t.kind == Tok::Quoted ? unquote(raw) : std::string(raw);
+          }
           after_word = true;
           break;
         case Tok::Special:
+          if (after_literal) return;
           if (raw == "@" && !seen_at) {
             seen_at = true;
             local_size = text.size();

@@ -223,10 +223,15 @@ class LfWriter {
   bool pending_cr_ = false;
 };
 
-Status copyBodyFile(const std::string& body_path, LfWriter& writer) {
+Status copyBodyFile(const std::string& body_path, uint64_t offset, LfWriter& writer) {
   int fd = ::open(body_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return systemError("cannot open message file", body_path, errno);
+  }
+  if (offset > 0 && ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
+    int err = errno;
+    ::close(fd);
+    return systemError("cannot seek in message file", body_path, err);
   }
   std::string chunk(MaildirChunkSize, '\0');
   Status status = okStatus();
@@ -275,8 +280,10 @@ Result<TmpFile> writeTmp(const MaildirItem& item, const std::string& host) {
   LfWriter writer(t.fd, t.tmp_path);
   Status status = writer.putRaw(item.header_prefix);
   if (status) {
-    status =
-        item.body_path.empty() ? writer.putWire(item.body) : copyBodyFile(item.body_path, writer);
+    status = item.body_path.empty()
+                 ? writer.putWire(item.body.substr(std::min<uint64_t>(item.body_offset,
+                                                                      item.body.size())))
+                 : copyBodyFile(item.body_path, item.body_offset, writer);
   }
   if (status) {
     status = writer.finish();

@@ -12,6 +12,7 @@
 
 #include "petrel/delivery/maildir.h"
 #include "petrel/log/mail_log.h"
+#include "petrel/server/canonical_headers.h"
 #include "petrel/queue/bounce.h"
 
 namespace petrel::server {
@@ -26,6 +27,17 @@ constexpr size_t MaxRelayMessages = 5000;
 constexpr uint64_t MaxRelayBytes = 256ull << 20;
 
 int64_t nowSeconds() { return int64_t(time(nullptr)); }
+
+// Wire-format lines as a Maildir file stores them (header_prefix is written as is).
+std::string lfLines(std::string_view wire) {
+  std::string out;
+  out.reserve(wire.size());
+  for (size_t i = 0; i < wire.size(); ++i) {
+    if (wire[i] == '\r' && i + 1 < wire.size() && wire[i + 1] == '\n') continue;
+    out += wire[i];
+  }
+  return out;
+}
 
 std::string rfc5322Now() {
   time_t now = time(nullptr);
@@ -261,18 +273,23 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
     MessageResult& mr = batch.messages[mi];
     if (!mr.found) continue;
     const queue::StoredMessage& m = loaded[li++];
-    // canonical.sender rewrites the envelope sender as delivered (Return-Path, MAIL FROM).
+    // canonical.sender rewrites the envelope sender as delivered (Return-Path, MAIL FROM);
+    // canonical.headers decides whether the maps rewrite header fields too.
     Result<std::string> sender = snap.router->canonicalSender(m.sender);
+    Result<delivery::RewrittenHeader> header = canonicalHeaders(snap, m);
+    std::string lookup_failure = !sender  ? sender.error().message()
+                                 : !header ? header.error().message()
+                                           : std::string();
     for (const auto& rcpt : m.recipients) {
       RecipientResult rr;
       rr.rcpt = rcpt;
       auto at = rcpt.address.rfind('@');
       std::string domain = at == std::string::npos ? "" : rcpt.address.substr(at + 1);
       delivery::Router::DomainClass domain_class = snap.router->classifyDomain(domain);
-      if (!sender || domain_class.kind == delivery::Router::DomainKind::TempFail) {
+      if (!lookup_failure.empty() || domain_class.kind == delivery::Router::DomainKind::TempFail) {
         rr.kind = Kind::Deferred;
         rr.dsn = "4.3.0";
-        rr.text = !sender ? sender.error().message() : domain_class.error;
+        rr.text = !lookup_failure.empty() ? lookup_failure : domain_class.error;
       } else if (domain_class.kind != delivery::Router::DomainKind::Local) {
         rr.relay = "none";
         addRelayRecipient(mr, rr, domain, *snap.router);
@@ -285,6 +302,10 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
         item.maildir = *dir;
         item.header_prefix =
             fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", *sender, rcpt.address);
+        if (header->changed > 0) {
+          item.header_prefix += lfLines(header->header);
+          item.body_offset = header->original_size;
+        }
         if (m.spool_path.empty()) {
           item.body = m.body;
         } else {
@@ -295,7 +316,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
       }
       mr.results.push_back(std::move(rr));
     }
-    if (!mr.relay.empty()) loadRelayContent(mr, m, sender ? *sender : m.sender);
+    if (!mr.relay.empty()) loadRelayContent(mr, m, sender ? *sender : m.sender, *header);
   }
   delivery::deliverMaildirBatch(items, cfg.delivery.maildir_fsync, cfg.hostname);
   for (size_t i = 0; i < items.size(); ++i) {
@@ -455,7 +476,8 @@ void QueueManager::addRelayRecipient(MessageResult& mr, RecipientResult& rr,
 
 // Thread pool: the content for the relay jobs (inline, or read from the spool slot).
 void QueueManager::loadRelayContent(MessageResult& mr, const queue::StoredMessage& m,
-                                    const std::string& sender) {
+                                    const std::string& sender,
+                                    const delivery::RewrittenHeader& header) {
   auto content = std::make_shared<std::string>();
   if (m.spool_path.empty()) {
     *content = m.body;
@@ -482,6 +504,7 @@ void QueueManager::loadRelayContent(MessageResult& mr, const queue::StoredMessag
       return;
     }
   }
+  if (header.changed > 0) content->replace(0, header.original_size, header.header);
   bool eight_bit = std::any_of(content->begin(), content->end(),
                                [](char c) { return static_cast<unsigned char>(c) > 127; });
   for (auto& p : mr.relay) {

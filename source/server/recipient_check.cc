@@ -186,6 +186,8 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   if (cfg.relay.mynetworks_table) {
     mynetworks_table = lookup::makeTable(*cfg.relay.mynetworks_table, warn);
   }
+  s.mynetworks = std::make_shared<const CidrList>(blocks);
+  s.mynetworks_table = mynetworks_table;
   auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
   auto early = std::make_shared<std::map<std::string, std::vector<Snapshot::StageList>>>();
   for (const auto& [name, set] : cfg.restrictions) {

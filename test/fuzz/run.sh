@@ -15,7 +15,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -177,8 +177,17 @@ seed_lookup() {
   printf '\x02postmaster@example.test alice@example.test\n# c\nbroken\n\xffpostmaster@example.test' >"$out/file"
 }
 
+# Seeds for header rewriting: address fields in the shapes RFC 5322 A.1 and A.5 show.
+seed_header() {
+  local out="$work/seeds/header_rewrite_fuzz"
+  mkdir -p "$out"
+  printf 'From: "Joe Q. Public" <john.q.public@example.com>\r\nTo: Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>\r\nCc: <boss@nil.test>, "Giant; \\"Big\\" Box" <sysservices@example.net>\r\nSubject: x\r\n\r\nbody\r\n' >"$out/a1"
+  printf 'To: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;\r\nCc: Undisclosed recipients:;\r\nFrom: Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>\r\nReply-To: <@relay.test,@b.test:joe@example.test>\r\nResent-To: root@[192.0.2.1],\r\n "john doe"@example.test\r\n\r\n' >"$out/a5"
+}
+
 seed_session
 seed_client
+seed_header
 seed_address
 seed_config
 seed_sasl
@@ -200,6 +209,10 @@ for t in "${targets[@]}"; do
     sources=("$root"/source/core/*.cc "$root"/source/lookup/*.cc "$root"/source/lookup/backends/*.cc)
     libs=(-lpcre2-8 -lfmt)
     dict="$root/test/fuzz/lookup.dict"
+  fi
+  if [ "$t" = header_rewrite_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/delivery/header_rewrite.cc")
+    dict="$root/test/fuzz/header.dict"
   fi
   if [ "$t" = dns_response_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/dns/wire.cc"

@@ -225,10 +225,15 @@ struct Config {
   std::optional<TableSpec> mailboxes;  // address -> Maildir path below mail_root
   std::vector<TableSpec> aliases;      // searched in order
   std::string recipient_delimiter;     // Default: "" (none); e.g. "+"
-  // canonical.sender / canonical.recipient: envelope address rewriting (Postfix canonical_maps;
+  // canonical.sender / canonical.recipient: address rewriting of the envelope and, for the
+  // clients canonical.headers names, of header fields (Postfix canonical_maps;
   // docs/configuration.md). Default: none.
   std::optional<TableSpec> canonical_sender;
   std::optional<TableSpec> canonical_recipient;
+  // local: mail from relay.mynetworks or an authenticated client (Postfix
+  // local_header_rewrite_clients = permit_mynetworks, permit_sasl_authenticated); all; none.
+  enum class HeaderRewriteClients { Local, All, None };
+  HeaderRewriteClients canonical_headers = HeaderRewriteClients::Local;
   Limits limits;
   Tls tls;
   Auth auth;

@@ -29,6 +29,8 @@ struct MaildirItem {
   std::string_view body;      // message in wire format (CRLF line ends, already dot-unstuffed),
                               // used if body_path is empty; must outlive the call
   std::string body_path;      // or a file holding the wire-format message (large messages)
+  uint64_t body_offset = 0;   // leading bytes of the message not written (a header section
+                              // that was rewritten into header_prefix)
   Status result = Unit{};     // out: per item outcome (temporary error on I/O failure)
   std::string filename;       // out: the final path in new/ (empty on failure)
 };

@@ -86,12 +86,14 @@ class Router {
 
   // `address` is the RCPT TO address without angle brackets. A bare "postmaster" (any case)
   // means postmaster@<first local domain> (RFC 5321 4.5.1).
-  // canonical.recipient / canonical.sender (Postfix canonical_maps, envelope only): the
+  // canonical.recipient / canonical.sender (Postfix canonical_maps; header fields too, see
+  // delivery/header_rewrite.h and server/canonical_headers.h): the
   // address as the table maps it, looked up as "user@domain", then "@domain"; a value
   // "@other.example" keeps the user part. Unchanged when there is no table or no entry; an
   // error when the table fails (the caller answers 4xx / defers).
   Result<std::string> canonicalRecipient(std::string_view address) const;
   Result<std::string> canonicalSender(std::string_view address) const;
+  bool hasCanonicalMaps() const { return canonical_sender_ || canonical_recipient_; }
 
   // `trace`, when given, receives each step in words (`petrel route`).
   Expansion expand(std::string_view address, std::vector<std::string>* trace = nullptr) const;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "petrel/core/result.h"
+#include "petrel/delivery/header_rewrite.h"
 #include "petrel/queue/bounce.h"
 #include "petrel/queue/journal.h"
 #include "petrel/server/relay_agent.h"
@@ -94,7 +95,7 @@ class QueueManager {
   static void addRelayRecipient(MessageResult& mr, RecipientResult& rr, const std::string& domain,
                                 const delivery::Router& router);
   static void loadRelayContent(MessageResult& mr, const queue::StoredMessage& m,
-                               const std::string& sender);
+                               const std::string& sender, const delivery::RewrittenHeader& header);
 
   event::Dispatcher* main_;
   Runtime* rt_;

@@ -42,6 +42,10 @@ struct Snapshot {
     policy::RestrictionList list;
   };
   std::shared_ptr<const std::map<std::string, std::vector<StageList>>> early_restrictions;
+  // relay.mynetworks for decisions outside the restriction lists (canonical.headers: local):
+  // the blocks, and the table when it is one (the same instance the lists use).
+  std::shared_ptr<const CidrList> mynetworks;
+  lookup::TablePtr mynetworks_table;
 
   // Some table behind the recipient checks may block (SQL, LDAP): run them off the loops.
   bool lookupsBlock() const {

@@ -74,6 +74,15 @@ TEST(HeaderAddresses, DomainLiteralAndUtf8) {
             (Pairs{{"jürgen@exämple.test", "jürgen@exämple.test"}}));
 }
 
+TEST(HeaderAddresses, LineBreaksNeverReachTheAddress) {
+  // Found by header_rewrite_fuzz: folding inside a literal, a quoted-pair escaping a CR.
+  EXPECT_EQ(addresses(" root@[192.0.\r\n 2.1]"),
+            (Pairs{{"root@[192.0. 2.1]", "root@[192.0.\r\n 2.1]"}}));
+  EXPECT_EQ(addresses(" \"a\\\r\n b\"@example.test"),
+            (Pairs{{"a b@example.test", "\"a\\\r\n b\"@example.test"}}));
+  EXPECT_EQ(addresses(" joe@w[192.0.2.1]"), Pairs{});  // a literal is the whole domain
+}
+
 TEST(HeaderAddresses, NotAddressesAreSkipped) {
   EXPECT_EQ(addresses(" root"), Pairs{});                       // no domain
   EXPECT_EQ(addresses(" John Doe"), Pairs{});                   // a bare name
