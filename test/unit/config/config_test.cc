@@ -1038,6 +1038,18 @@ TEST(ConfigTest, AuthFailuresPerClient) {
             Errors{"t.yaml:3:36: limits.auth_failures_per_client: must be at least 1, got 0"});
 }
 
+TEST(ConfigTest, CanonicalHeaders) {
+  using Clients = Config::HeaderRewriteClients;
+  EXPECT_EQ(loadOk().canonical_headers, Clients::Local);
+  Config c = loadOk("canonical: {sender: 'regexp:/etc/petrel/sc', headers: all}\n");
+  EXPECT_EQ(c.canonical_headers, Clients::All);
+  ASSERT_TRUE(c.canonical_sender.has_value());
+  EXPECT_EQ(c.canonical_sender->type, "regexp");
+  EXPECT_EQ(loadOk("canonical: {headers: none}\n").canonical_headers, Clients::None);
+  EXPECT_EQ(errorsWith("canonical: {headers: yes}\n"),
+            Errors{"t.yaml:3:22: canonical.headers: expected local, all or none, got 'yes'"});
+}
+
 TEST(ParseEndpointTest, AcceptsIpLiterals) {
   EXPECT_EQ(parseEndpoint("192.0.2.1:25").value(), (Endpoint{"192.0.2.1", 25}));
   EXPECT_EQ(parseEndpoint("[2001:DB8::1]:587").value(), (Endpoint{"2001:db8::1", 587}));

@@ -160,6 +160,26 @@ TEST_F(MaildirTest, StreamsABodyFileWithACrlfSplitAcrossChunks) {
   EXPECT_TRUE(filesIn(root_ + "/alice/tmp").empty());
 }
 
+TEST_F(MaildirTest, BodyOffsetSkipsAReplacedHeaderInMemoryAndInAFile) {
+  const std::string message = "From: a@old.test\r\nSubject: s\r\n\r\nbody\r\n";
+  const size_t header_size = message.find("\r\n\r\n") + 2;
+  std::string body_path = root_ + "/spool-body";
+  writeFile(body_path, message);
+  std::vector<MaildirItem> items{item(root_ + "/alice/", message), item(root_ + "/bob/", "")};
+  items[1].body_path = body_path;
+  for (auto& it : items) {
+    it.header_prefix += "From: a@new.test\nSubject: s\n";
+    it.body_offset = header_size;
+  }
+  deliverMaildirBatch(items, true, "mx");
+  for (const auto& it : items) {
+    ASSERT_TRUE(it.result.ok()) << it.result.error().message();
+    EXPECT_TRUE(readFile(it.filename).ends_with("\nFrom: a@new.test\nSubject: s\n\nbody\n"))
+        << readFile(it.filename);
+    EXPECT_EQ(readFile(it.filename).find("old.test"), std::string::npos);
+  }
+}
+
 TEST_F(MaildirTest, MissingBodyFileIsATemporaryErrorAndLeavesNoTmpFile) {
   std::vector<MaildirItem> items{item(root_ + "/alice/", "")};
   items[0].body_path = root_ + "/no-such-body";
