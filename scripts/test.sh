@@ -2,9 +2,10 @@
 # Installs what the tests need, builds, and runs every test: unit tests (GoogleTest) and the
 # integration tests that drive the real binary with real clients (swaks, smtplib, openssl
 # s_client, Dovecot, pflogsumm). The TLS area is built and tested twice: against OpenSSL 3
-# (the default build, everything runs) and against BoringSSL (the TLS and DNS unit tests, the
-# TLS integration tests and t-40-dns: there ldns and its OpenSSL 3 are a sealed object next to
-# BoringSSL, docs/dns.md).
+# (the default build, everything runs) and against BoringSSL (the TLS, DNS and SQL table unit
+# tests, the TLS integration tests, t-40-dns and the PostgreSQL/MariaDB tests t-51 and t-52:
+# there ldns, libpq and libmariadb are sealed with their OpenSSL 3 next to BoringSSL,
+# docs/tls.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh" test
@@ -16,5 +17,5 @@ meson test -C build-test --print-errorlogs --num-processes 1 "$@"
 [ -f build-test-boringssl/build.ninja ] ||
   meson setup build-test-boringssl --buildtype=debugoptimized -Dtls=boringssl
 ninja -C build-test-boringssl
-build-test-boringssl/test/petrel-unit --gtest_filter='Tls*:*Tls*:*StartTls*:Dns*'
+build-test-boringssl/test/petrel-unit --gtest_filter='Tls*:*Tls*:*StartTls*:Dns*:Pgsql*:Mysql*'
 meson test -C build-test-boringssl --print-errorlogs --num-processes 1 --suite tls

@@ -23,12 +23,8 @@ TablePtr makeRegexpTable(const config::TableSpec& spec, const Warn& warn);
 TablePtr makeCidrTable(const config::TableSpec& spec, const Warn& warn);
 TablePtr makeSqliteTable(const config::TableSpec& spec, const Warn& warn);
 TablePtr makeLdapTable(const config::TableSpec& spec, const Warn& warn);
-#ifdef PETREL_SQL_CLIENTS
 TablePtr makePgsqlTable(const config::TableSpec& spec, const Warn& warn);
 TablePtr makeMysqlTable(const config::TableSpec& spec, const Warn& warn);
-#else
-TablePtr makeNotBuiltTable(const config::TableSpec& spec, const Warn& warn);
-#endif
 
 namespace {
 
@@ -46,13 +42,8 @@ constexpr Registration Backends[] = {
     {"cidr", &makeCidrTable},
     {"sqlite", &makeSqliteTable},
     {"ldap", &makeLdapTable},
-#ifdef PETREL_SQL_CLIENTS
     {"pgsql", &makePgsqlTable},
     {"mysql", &makeMysqlTable},
-#else
-    {"pgsql", &makeNotBuiltTable},
-    {"mysql", &makeNotBuiltTable},
-#endif
 };
 
 // Stands in for a table whose type no backend knows: config validation should have caught
@@ -71,19 +62,6 @@ class UnknownTypeTable final : public LookupTable {
 };
 
 }  // namespace
-
-#ifndef PETREL_SQL_CLIENTS
-// The BoringSSL variant has no pgsql/mysql client (top-level meson.build says why).
-TablePtr makeNotBuiltTable(const config::TableSpec& spec, const Warn& warn) {
-  std::string description = fmt::format("{}:{}", spec.type, spec.name);
-  std::string error = fmt::format(
-      "table {}: {} tables are not in this build: its client library links OpenSSL 3, which "
-      "cannot share a process with BoringSSL; build with -Dtls=openssl (docs/tls.md)",
-      description, spec.type);
-  if (warn) warn(error);
-  return std::make_shared<UnknownTypeTable>(std::move(description), std::move(error));
-}
-#endif
 
 TablePtr makeTable(const config::TableSpec& spec, Warn warn) {
   for (const auto& backend : Backends) {
