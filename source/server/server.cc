@@ -156,6 +156,7 @@ class Process {
  private:
   void onSignal(int signum);
   void reload();
+  void finishReload(Snapshot snap, const std::vector<config::ConfigError>& postmaster_errors);
   void drain();
   void finishDrain();
   void handleStatus(const std::string& request, RequestServer::Respond respond);
@@ -176,6 +177,8 @@ class Process {
   uv_timer_t refresh_timer_;
   uv_timer_t drain_timer_;
   size_t workers_draining_ = 0;
+  bool reload_running_ = false;  // a reload waits for its postmaster check on the pool
+  bool reload_again_ = false;    // SIGHUP came meanwhile: reload once more afterwards
   bool draining_ = false;
   bool finished_ = false;
 };
@@ -314,6 +317,10 @@ void Process::onSignal(int signum) {
 }
 
 void Process::reload() {
+  if (reload_running_) {
+    reload_again_ = true;
+    return;
+  }
   auto loaded = config::loadConfig(config_path_);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) {
@@ -340,13 +347,41 @@ void Process::reload() {
     log::mail::warning(log::Program::Master, "reload failed: keeping the running configuration");
     return;
   }
-  if (auto errors = delivery::checkPostmaster(cfg, *snap->router); !errors.empty()) {
-    for (const auto& e : errors) {
+  // The postmaster check looks addresses up; with SQL or LDAP tables that may wait on a
+  // server, so it runs on the pool and the main loop goes on meanwhile.
+  auto checked = std::make_shared<Snapshot>(std::move(snap.value()));
+  auto errors = std::make_shared<std::vector<config::ConfigError>>();
+  auto check = [checked, errors] {
+    *errors = delivery::checkPostmaster(*checked->config, *checked->router);
+  };
+  if (!checked->router->blocking()) {
+    check();
+    finishReload(std::move(*checked), *errors);
+    return;
+  }
+  reload_running_ = true;
+  main_->offload(check, [this, checked, errors] {
+    reload_running_ = false;
+    if (finished_) return;
+    finishReload(std::move(*checked), *errors);
+    if (reload_again_) {
+      reload_again_ = false;
+      reload();
+    }
+  });
+}
+
+void Process::finishReload(Snapshot snap,
+                           const std::vector<config::ConfigError>& postmaster_errors) {
+  if (!postmaster_errors.empty()) {
+    for (const auto& e : postmaster_errors) {
       log::mail::warning(log::Program::Master, fmt::format("reload: {}", e.toString()));
     }
     log::mail::warning(log::Program::Master, "reload failed: keeping the running configuration");
     return;
   }
+  const config::Config& cfg = *snap.config;
+  auto old = rt_.snapshot();
   dns::ResolverPtr resolver;
   if (cfg.dns.servers != old.config->dns.servers) {
     auto created = dns::Resolver::create(*main_, cfg.dns.servers);
@@ -360,11 +395,13 @@ void Process::reload() {
     resolver = std::move(created.value());
   }
   log::configure(logSettings(cfg));
-  rt_.install(std::move(snap.value()));
-  qmgr_->reconfigure(cfg, std::move(resolver));
+  // The snapshot keeps its config alive; read what the log line needs before handing it over.
+  std::shared_ptr<const config::Config> config = snap.config;
+  rt_.install(std::move(snap));
+  qmgr_->reconfigure(*config, std::move(resolver));
   log::mail::info(log::Program::Master,
                   fmt::format("reload -- version {}, configuration {}", PETREL_VERSION,
-                              cfg.source_file));
+                              config->source_file));
 }
 
 void Process::drain() {

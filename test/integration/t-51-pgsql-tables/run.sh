@@ -16,7 +16,8 @@
 # unknown users alike: never a 5xx), the log names the table and the server's error, and a
 # message accepted just before is kept in the queue, not bounced; after a restart delivery
 # resumes (the stale pooled connections are replaced) and that message is delivered. A server
-# that stops answering (SIGSTOP) or never answers gives 451 / exit 75 within the timeout.
+# that stops answering (SIGSTOP) or never answers gives 451 / exit 75 within the timeout, and a
+# reload meanwhile checks the postmaster addresses on the thread pool: /healthz keeps answering.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 PG_SH="$IT_DIR/postgresql.sh"
@@ -272,6 +273,33 @@ took = time.time() - start
 check(took < 12, "RCPT waited %.1fs for a frozen database (timeout 2s)" % took)
 c.expect("QUIT", 221)
 EOF
+# A reload while it is frozen, with example.test now a listed domain: the postmaster check asks
+# the frozen tables about postmaster@example.test (2s timeouts) on the thread pool, and the main
+# loop keeps serving (/healthz answers) until the reload finishes.
+reloads_before="$(log_count 'reload -- ')"
+LISTED_CONF="$CONF" py - <<'EOF'
+import os, yaml
+path = os.environ["LISTED_CONF"]
+c = yaml.safe_load(open(path, encoding="utf-8"))
+c["domains"]["local"] = ["example.test"]
+yaml.safe_dump(c, open(path, "w", encoding="utf-8"), sort_keys=False, default_flow_style=False)
+EOF
+kill -HUP "$PETREL_PID"
+PETREL_LOG="$PETREL_LOG" RELOADS_BEFORE="$reloads_before" py <<'EOF'
+import os, re, time, urllib.request
+from lib import check
+time.sleep(0.3)
+start = time.time()
+body = urllib.request.urlopen("http://127.0.0.1:%s/healthz" % os.environ["STATUS_PORT"],
+                              timeout=20).read()
+took = time.time() - start
+done = len(re.findall(r"reload -- ", open(os.environ["PETREL_LOG"]).read()))
+check(done == int(os.environ["RELOADS_BEFORE"]),
+      "/healthz answered only after the reload: the postmaster check held the main loop")
+check(took < 1.5, "/healthz took %.1fs while a reload waited on the frozen database" % took)
+EOF
+wait_for 30 "the reload against the frozen database to finish" \
+  eval '[[ "$(log_count "reload -- ")" -gt "$reloads_before" ]]'
 kill -CONT "${PG_FROZEN[@]}"
 PG_FROZEN=()
 assert_log 'table pgsql:pfa_[a-z_]+: (no answer from the server within 2s|cannot connect: .*timeout)' \
