@@ -10,19 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "../inline_table.h"
+
 namespace petrel::delivery {
 namespace {
 
 using Outcome = Expansion::Outcome;
 using Recipients = std::vector<std::string>;
 
-config::TableSpec inlineTable(std::string name, std::map<std::string, std::string> entries) {
-  config::TableSpec spec;
-  spec.name = std::move(name);
-  spec.type = "inline";
-  spec.entries = std::move(entries);
-  return spec;
-}
+using petrel::test_support::inlineTable;
 
 // The quick-start setup plus a second local domain.
 config::Config baseConfig() {

@@ -12,18 +12,14 @@
 
 #include "petrel/server/recipient_check.h"
 
+#include "../inline_table.h"
+
 namespace petrel::server {
 namespace {
 
 using Clients = config::Config::HeaderRewriteClients;
 
-config::TableSpec inlineTable(std::string name, std::map<std::string, std::string> entries) {
-  config::TableSpec spec;
-  spec.name = std::move(name);
-  spec.type = "inline";
-  spec.entries = std::move(entries);
-  return spec;
-}
+using petrel::test_support::inlineTable;
 
 config::Config baseConfig() {
   config::Config cfg;
