@@ -860,6 +860,24 @@ bool Loader::remoteTable(const Section& s, const std::string& kind, TableSpec& s
       ok = false;
       continue;
     }
+    if (f.key == "start_tls" || f.key == "tls_require_cert") {
+      auto b = boolean(f);
+      if (!b) {
+        ok = false;
+        continue;
+      }
+      spec.options[f.key] = *b ? "yes" : "no";
+      continue;
+    }
+    if (f.key == "tls_ca_file") {
+      auto p = path(f);
+      if (!p) {
+        ok = false;
+        continue;
+      }
+      spec.options[f.key] = *p;
+      continue;
+    }
     if (f.key == "path" || f.key == "password_file" || f.key == "bind_password_file") {
       auto p = path(f);
       if (!p) {
@@ -1868,7 +1886,8 @@ const RemoteTableKeys* remoteTableKeys(std::string_view type) {
                                       "password_file", "database", "query", "timeout"},
                                      {"database", "query"}};
   static const RemoteTableKeys ldap{{"uri", "base", "scope", "filter", "attribute", "bind_dn",
-                                     "bind_password", "bind_password_file", "timeout"},
+                                     "bind_password", "bind_password_file", "timeout",
+                                     "start_tls", "tls_ca_file", "tls_require_cert"},
                                     {"uri", "base", "attribute"}};
   if (type == "sqlite") return &sqlite;
   if (type == "pgsql") return &pgsql;

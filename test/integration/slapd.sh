@@ -6,7 +6,9 @@
 # It owns $SLAPD_DIR ($T/slapd: slapd.conf, the mdb database, the log) and the slapd process
 # (run in the foreground with -d 0, so its PID is ours and lib.sh kills it on exit). The
 # system slapd that the Debian package may run is left alone: this one listens on
-# ldap://127.0.0.1:$SLAPD_PORT/ (a free port) only, and never touches /etc/ldap/slapd.d.
+# ldap://127.0.0.1:$SLAPD_PORT/ (StartTLS offered) and ldaps://127.0.0.1:$SLAPD_LDAPS_PORT/
+# (free ports) only, and never touches /etc/ldap/slapd.d. Its certificate ($SLAPD_CA, its own
+# CA: self-signed, subjectAltName IP:127.0.0.1 only, so "localhost" does not match it).
 # Config is a slapd.conf read with -f (still supported by 2.5; no cn=config needed for a
 # throw-away server); the data is loaded offline with slapadd before the first start and
 # survives restarts.
@@ -28,6 +30,9 @@
 SLAPD_DIR="$T/slapd"
 SLAPD_PORT=""
 SLAPD_URI=""
+SLAPD_LDAPS_PORT=""
+SLAPD_LDAPS_URI=""
+SLAPD_CA="$SLAPD_DIR/server.crt"
 SLAPD_PID=""
 SLAPD_BASE="dc=example,dc=test"
 SLAPD_BIND_DN="cn=petrel,dc=example,dc=test"
@@ -47,9 +52,15 @@ need_slapd() {
 # slapd_init: writes the config, picks the port and loads the directory (slapadd, offline).
 slapd_init() {
   mkdir -p "$SLAPD_DIR/db"
-  pick_ports SLAPD_PORT
+  pick_ports SLAPD_PORT SLAPD_LDAPS_PORT
   SLAPD_URI="ldap://127.0.0.1:$SLAPD_PORT/"
-  export SLAPD_URI SLAPD_PORT SLAPD_BASE SLAPD_BIND_DN SLAPD_BIND_PW
+  SLAPD_LDAPS_URI="ldaps://127.0.0.1:$SLAPD_LDAPS_PORT/"
+  export SLAPD_URI SLAPD_PORT SLAPD_LDAPS_URI SLAPD_LDAPS_PORT SLAPD_CA SLAPD_BASE SLAPD_BIND_DN \
+    SLAPD_BIND_PW
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj "/CN=ldap.example.test" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$SLAPD_DIR/server.key" -out "$SLAPD_CA" >/dev/null 2>&1 ||
+    fail "openssl req for slapd's certificate failed"
   cat >"$SLAPD_DIR/slapd.conf" <<EOF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -59,6 +70,9 @@ pidfile $SLAPD_DIR/slapd.pid
 argsfile $SLAPD_DIR/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
+TLSCACertificateFile $SLAPD_CA
+TLSCertificateFile $SLAPD_CA
+TLSCertificateKeyFile $SLAPD_DIR/server.key
 
 database mdb
 suffix "$SLAPD_BASE"
@@ -162,7 +176,8 @@ slapd_answers() {
 # until it answers a bound search.
 start_slapd() {
   [[ -z "$SLAPD_PID" ]] || fail "start_slapd: slapd is already running (pid $SLAPD_PID)"
-  /usr/sbin/slapd -d 0 -f "$SLAPD_DIR/slapd.conf" -h "$SLAPD_URI" >>"$SLAPD_DIR/slapd.log" 2>&1 &
+  /usr/sbin/slapd -d 0 -f "$SLAPD_DIR/slapd.conf" -h "$SLAPD_URI $SLAPD_LDAPS_URI" \
+    >>"$SLAPD_DIR/slapd.log" 2>&1 &
   SLAPD_PID=$!
   EXTRA_PIDS+=("$SLAPD_PID")
   disown "$SLAPD_PID"  # killed by lib.sh on exit; no "Killed" notice from bash

@@ -16,8 +16,14 @@
 // the pool and the error is a connection one (server restarted, idle connection cut), the
 // lookup is tried once more on a fresh connection. Then it is TempFail naming the table and
 // the cause, never Found or NotFound. blocking() is true: callers run lookups on the thread
-// pool. It does not chase referrals, use TLS/SASL mechanisms other than simple bind, nor cache
+// pool. It does not chase referrals, use SASL mechanisms other than simple bind, nor cache
 // (the registry's cache wraps any table).
+//
+// TLS: an ldaps:// uri, or `start_tls: true` on an ldap:// one (the StartTLS extended operation
+// right after connecting, before the bind; if it fails the lookup tempfails, it never goes on
+// in plaintext). The server's certificate is checked against `tls_ca_file` (default: the
+// system's CAs) and the uri's host name unless `tls_require_cert: false`. Each handle gets its
+// own TLS context with these settings (LDAP_OPT_X_TLS_NEWCTX), so tables never share them.
 #include <fmt/format.h>
 #include <ldap.h>
 
@@ -83,7 +89,10 @@ class LdapTable final : public LookupTable {
         base_(option(spec, "base", "")),
         filter_(option(spec, "filter", "(mail=%s)")),
         bind_dn_(option(spec, "bind_dn", "")),
-        bind_password_(option(spec, "bind_password", "")) {
+        bind_password_(option(spec, "bind_password", "")),
+        start_tls_(option(spec, "start_tls", "no") == "yes"),
+        tls_ca_file_(option(spec, "tls_ca_file", "")),
+        tls_require_cert_(option(spec, "tls_require_cert", "yes") == "yes") {
     std::string scope = option(spec, "scope", "sub");
     scope_ = scope == "base" ? LDAP_SCOPE_BASE
              : scope == "one" ? LDAP_SCOPE_ONELEVEL
@@ -189,6 +198,22 @@ class LdapTable final : public LookupTable {
     // A referral could send us to any server, anonymously, outside the pool (Postfix's
     // chase_referrals defaults to no as well).
     ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    if (!start_tls_ && !istartsWith(uri_, "ldaps://")) {
+      return ld;  // no TLS: no context to build (it would load the system's CA store)
+    }
+    int require = tls_require_cert_ ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
+    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require);
+    if (!tls_ca_file_.empty()) {
+      ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, tls_ca_file_.c_str());
+    }
+    int is_server = 0;
+    rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server);
+    if (rc != LDAP_OPT_SUCCESS) {
+      error = fmt::format("cannot set up TLS (CA file \"{}\"): {}", tls_ca_file_,
+                          ldap_err2string(rc));
+      ldap_unbind_ext_s(ld, nullptr, nullptr);
+      return nullptr;
+    }
     return ld;
   }
 
@@ -202,6 +227,21 @@ class LdapTable final : public LookupTable {
       ld.reset(open(error));
       if (!ld) {
         return {false, LDAP_PARAM_ERROR, fail("connect", error)};
+      }
+      if (start_tls_) {
+        if (!arm(ld.get(), deadline, left)) {
+          return {false, LDAP_TIMEOUT, fail("StartTLS", ldap_err2string(LDAP_TIMEOUT))};
+        }
+        int rc = ldap_start_tls_s(ld.get(), nullptr, nullptr);
+        if (rc != LDAP_SUCCESS) {
+          std::string why = ldapError(ld.get(), rc);
+          if (rc == LDAP_CONNECT_ERROR) {
+            // libldap says no more than "Connect error" when the handshake fails.
+            why += "; the TLS handshake failed: is the server's certificate from a CA in "
+                   "tls_ca_file (or the system's) and for the uri's host?";
+          }
+          return {false, rc, fail("StartTLS", why)};
+        }
       }
       if (!bind_dn_.empty()) {
         if (!arm(ld.get(), deadline, left)) {
@@ -257,6 +297,9 @@ class LdapTable final : public LookupTable {
   const QueryTemplate filter_;
   const std::string bind_dn_;
   const std::string bind_password_;
+  const bool start_tls_;
+  const std::string tls_ca_file_;
+  const bool tls_require_cert_;
   int scope_ = LDAP_SCOPE_SUBTREE;
   std::vector<std::string> attributes_;
   std::chrono::seconds timeout_{DefaultTimeoutSeconds};

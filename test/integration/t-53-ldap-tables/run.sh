@@ -11,6 +11,10 @@
 # stopped the next RCPT gets 451 4.3.0 and the log names the table; after a restart delivery
 # resumes (stale pooled connections are replaced). A wrong bind password or a server that never
 # answers is a temporary failure (exit 75 / 451 4.3.0 within the timeout), never a 5xx.
+# TLS: StartTLS (start_tls: true) and an ldaps:// uri answer when the certificate is checked
+# against tls_ca_file; without it (the system CAs), or with a uri host the certificate does not
+# name, StartTLS fails and the lookup is a temporary failure (never plaintext);
+# tls_require_cert: false accepts it; StartTLS to a server that never answers ends at timeout.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$IT_DIR/slapd.sh"
 
@@ -75,6 +79,57 @@ tables:
     attribute: description
     bind_dn: "$SLAPD_BIND_DN"
     bind_password: "not-the-password"
+  starttls:
+    type: ldap
+    uri: "$SLAPD_URI"
+    start_tls: true
+    tls_ca_file: "$SLAPD_CA"
+    base: "ou=people,$SLAPD_BASE"
+    attribute: description
+    bind_dn: "$SLAPD_BIND_DN"
+    bind_password: "$SLAPD_BIND_PW"
+  starttls_untrusted:
+    type: ldap
+    uri: "$SLAPD_URI"
+    start_tls: true
+    base: "ou=people,$SLAPD_BASE"
+    attribute: description
+    bind_dn: "$SLAPD_BIND_DN"
+    bind_password: "$SLAPD_BIND_PW"
+  starttls_wrong_name:
+    type: ldap
+    uri: "ldap://localhost:$SLAPD_PORT/"
+    start_tls: true
+    tls_ca_file: "$SLAPD_CA"
+    base: "ou=people,$SLAPD_BASE"
+    attribute: description
+    bind_dn: "$SLAPD_BIND_DN"
+    bind_password: "$SLAPD_BIND_PW"
+  starttls_unchecked:
+    type: ldap
+    uri: "ldap://localhost:$SLAPD_PORT/"
+    start_tls: true
+    tls_require_cert: false
+    base: "ou=people,$SLAPD_BASE"
+    attribute: description
+    bind_dn: "$SLAPD_BIND_DN"
+    bind_password: "$SLAPD_BIND_PW"
+  ldaps:
+    type: ldap
+    uri: "$SLAPD_LDAPS_URI"
+    tls_ca_file: "$SLAPD_CA"
+    base: "ou=people,$SLAPD_BASE"
+    attribute: description
+    bind_dn: "$SLAPD_BIND_DN"
+    bind_password: "$SLAPD_BIND_PW"
+  starttls_silent:
+    type: ldap
+    uri: "ldap://127.0.0.1:$HOLE_PORT/"
+    start_tls: true
+    tls_ca_file: "$SLAPD_CA"
+    base: "$SLAPD_BASE"
+    attribute: description
+    timeout: 2s
   silent:
     type: ldap
     uri: "ldap://127.0.0.1:$HOLE_PORT/"
@@ -108,6 +163,22 @@ assert_eq "alice,example.test/alice/" "$(tr ',' '\n' <<<"$OUT" | sort | paste -s
   "description and uid of alice"
 # Filter metacharacters in a key are escaped (RFC 4515): no wildcard, no second filter.
 expect_table mailboxes '*@example.test' 1 ""
+
+# ---- TLS: StartTLS and ldaps, the certificate checked against tls_ca_file and the host -------
+expect_table starttls alice@example.test 0 "example.test/alice/"
+expect_table ldaps bob@example.test 0 "example.test/bob/"
+table_query starttls_untrusted alice@example.test   # the system CAs do not know slapd's
+assert_eq 75 "$RC" "exit status with an untrusted certificate (stdout: $OUT)"
+[[ "$ERR" == *"table ldap:starttls_untrusted: StartTLS: "* ]] ||
+  fail "the error does not say StartTLS failed: $ERR"
+table_query starttls_wrong_name alice@example.test  # the certificate is for IP:127.0.0.1
+assert_eq 75 "$RC" "exit status when the certificate does not name the host (stdout: $OUT)"
+[[ "$ERR" == *"StartTLS: "* ]] || fail "the error does not say StartTLS failed: $ERR"
+expect_table starttls_unchecked alice@example.test 0 "example.test/alice/"
+start=$SECONDS
+table_query starttls_silent alice@example.test     # StartTLS to a server that never answers
+assert_eq 75 "$RC" "exit status of StartTLS to a silent server (stdout: $OUT)"
+((SECONDS - start < 10)) || fail "StartTLS to a silent server took $((SECONDS - start))s (timeout 2s)"
 expect_table mailboxes '*)(mail=*@example.test' 1 ""
 expect_table people '*)(|(mail=*)' 1 ""
 expect_table aliases '*' 1 ""

@@ -409,6 +409,26 @@ mailboxes: a
             }));
 }
 
+TEST(ConfigTest, LdapTls) {
+  Config c = loadOk(R"y(tables:
+  people: {type: ldap, uri: "ldap://ldap.example.test", base: "dc=example,dc=test",
+           attribute: mail, start_tls: true, tls_ca_file: ca.pem}
+  lab: {type: ldap, uri: "ldaps://ldap.example.test", base: "dc=x", attribute: mail,
+        tls_require_cert: false}
+aliases: [people, lab]
+)y");
+  ASSERT_EQ(c.aliases.size(), 2u);
+  EXPECT_EQ(c.aliases[0].options.at("start_tls"), "yes");
+  EXPECT_EQ(c.aliases[0].options.at("tls_ca_file"), "/etc/petrel/ca.pem");
+  EXPECT_EQ(c.aliases[1].options.at("tls_require_cert"), "no");
+  EXPECT_EQ(c.aliases[1].options.count("start_tls"), 0u);
+  EXPECT_EQ(errorsWith(R"(tables:
+  a: {type: ldap, uri: "ldap://x", base: "dc=x", attribute: mail, start_tls: maybe}
+aliases: [a]
+)"),
+            Errors{"t.yaml:4:78: tables.a.start_tls: expected true or false, got 'maybe'"});
+}
+
 TEST(ConfigTest, BadTableReferences) {
   EXPECT_EQ(errorsWith(R"(tables:
   boxes: {type: bdb, uri: "ldap://x"}
