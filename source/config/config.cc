@@ -869,7 +869,7 @@ bool Loader::remoteTable(const Section& s, const std::string& kind, TableSpec& s
       spec.options[f.key] = *b ? "yes" : "no";
       continue;
     }
-    if (f.key == "tls_ca_file") {
+    if (f.key == "tls_ca_file" || f.key == "sslrootcert") {
       auto p = path(f);
       if (!p) {
         ok = false;
@@ -917,6 +917,15 @@ bool Loader::remoteTable(const Section& s, const std::string& kind, TableSpec& s
     }
     if (f.key == "scope" && *v != "sub" && *v != "one" && *v != "base") {
       report(f, fmt::format("expected sub, one or base, got '{}'", *v));
+      ok = false;
+      continue;
+    }
+    static constexpr std::array<std::string_view, 6> SslModes{
+        "disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+    if (f.key == "sslmode" && std::find(SslModes.begin(), SslModes.end(), *v) == SslModes.end()) {
+      report(f, fmt::format("expected disable, allow, prefer, require, verify-ca or verify-full, "
+                            "got '{}'",
+                            *v));
       ok = false;
       continue;
     }
@@ -1879,9 +1888,9 @@ LoadResult loadConfig(const std::string& path) {
 
 const RemoteTableKeys* remoteTableKeys(std::string_view type) {
   static const RemoteTableKeys sqlite{{"path", "query", "timeout"}, {"path", "query"}};
-  static const RemoteTableKeys pgsql{
-      {"host", "port", "user", "password", "password_file", "database", "query", "timeout"},
-      {"database", "query"}};
+  static const RemoteTableKeys pgsql{{"host", "port", "user", "password", "password_file",
+                                      "database", "query", "timeout", "sslmode", "sslrootcert"},
+                                     {"database", "query"}};
   static const RemoteTableKeys mysql{{"host", "port", "socket", "user", "password",
                                       "password_file", "database", "query", "timeout"},
                                      {"database", "query"}};

@@ -11,7 +11,8 @@
 # loads postfixadmin-pgsql.sql (next to this script) as that role over TCP, so the password
 # works. A later start reuses DIR/data (same port, same data): a restart. stop: a fast
 # shutdown (pg_ctl stop -m fast), waiting until the server is gone; nothing if not running.
-# The server log is DIR/postgresql.log.
+# The server log is DIR/postgresql.log. TLS is on (clients choose: sslmode), with a
+# self-signed certificate for IP:127.0.0.1 that is its own CA: DIR/data/server.crt.
 #
 # It owns DIR and the server process only: the system cluster of the Debian package (if any)
 # is left alone and pg_ctlcluster is not used. initdb refuses to run as root, so as root the
@@ -96,8 +97,14 @@ local   all       postgres                trust
 local   all       all                     scram-sha-256
 host    all       all       127.0.0.1/32  scram-sha-256
 EOF
+      as_server openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -days 30 -subj "/CN=postgresql.example.test" -addext "subjectAltName=IP:127.0.0.1" \
+        -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1 ||
+        die "openssl req for the server certificate failed"
+      as_server chmod 600 "$dir/data/server.key"
       as_server tee -a "$dir/data/postgresql.conf" >/dev/null <<EOF
 # test/integration/postgresql.sh
+ssl = on
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir/sock'

@@ -1,9 +1,10 @@
 // The `pgsql` backend: a query against a PostgreSQL server, through libpq.
 //
 // Settings (TableSpec options): `host` (a name, an address, or a unix socket directory when it
-// starts with '/'), `port`, `user`, `password`, `database`, `query` and `timeout` (seconds,
-// 0 taken as 1; Default: 10). Unset host, port and user take libpq's defaults (its socket
-// directory, 5432, the login name). The query is a QueryTemplate: %s, %u, %d become $1, $2... bound
+// starts with '/'), `port`, `user`, `password`, `database`, `query`, `timeout` (seconds,
+// 0 taken as 1; Default: 10), and libpq's `sslmode` and `sslrootcert` for TLS to the server.
+// Unset host, port, user and sslmode take libpq's defaults (its socket directory, 5432, the
+// login name, prefer). The query is a QueryTemplate: %s, %u, %d become $1, $2... bound
 // as text parameters (PQsendQueryParams), never pasted into the SQL. Answers as Postfix's
 // pgsql_table(5): the first column of every row, NULL and empty values skipped, joined with
 // ","; no value = NotFound; a key without the %u/%d part the query needs = NotFound without
@@ -134,7 +135,8 @@ class PgsqlTable final : public LookupTable {
     };
     for (const auto& [ours, theirs] :
          {std::pair{"host", "host"}, std::pair{"port", "port"}, std::pair{"user", "user"},
-          std::pair{"password", "password"}, std::pair{"database", "dbname"}}) {
+          std::pair{"password", "password"}, std::pair{"database", "dbname"},
+          std::pair{"sslmode", "sslmode"}, std::pair{"sslrootcert", "sslrootcert"}}) {
       if (auto v = option(spec, ours); v && !v->empty()) {
         set(theirs, *v);
       }

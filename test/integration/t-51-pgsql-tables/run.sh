@@ -94,6 +94,13 @@ c["tables"]["pfa_mailboxes_socket"] = dict(base, host=os.environ["PGDIR"] + "/so
 c["tables"]["pfa_domain_users"] = dict(
     base, query="SELECT username FROM mailbox WHERE domain=%d AND active=true ORDER BY username")
 c["tables"]["silent"] = dict(base, port=int(os.environ["HOLE_PORT"]))
+# TLS: the query answers the TLS version of its own connection (nothing when it has none).
+tls_query = ("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl "
+             "AND %s <> ''")
+ca = os.environ["PGDIR"] + "/data/server.crt"
+c["tables"]["tls_verified"] = dict(base, query=tls_query, sslmode="verify-full", sslrootcert=ca)
+c["tables"]["tls_untrusted"] = dict(base, query=tls_query, sslmode="verify-full")
+c["tables"]["tls_off"] = dict(base, query=tls_query, sslmode="disable")
 with open(sys.argv[1], "w", encoding="utf-8") as f:
     f.write("# Written by t-51-pgsql-tables from config-examples/postfixadmin-pgsql.yaml\n")
     yaml.safe_dump(c, f, sort_keys=False, default_flow_style=False)
@@ -120,6 +127,16 @@ expect_table pfa_backup_domains backup.test 0 "backup.test"
 expect_table pfa_domain_users x@example.test 0 "alice@example.test,bob@example.test"
 expect_table pfa_domain_users example.test 1 ""                # %d and no domain: not asked
 assert_eq 4 "$(pg_sql 'SELECT count(*) FROM mailbox')" "mailbox rows after the injection key"
+
+# ---- TLS to the server: verified against sslrootcert, refused without it, off when disabled --
+table_query tls_verified x@example.test
+assert_eq 0 "$RC" "exit status over verified TLS (stderr: $ERR)"
+[[ "$OUT" == TLSv1.[23] ]] || fail "the connection's TLS version: '$OUT'"
+table_query tls_untrusted x@example.test
+assert_eq 75 "$RC" "exit status of verify-full without the server's CA (stdout: $OUT)"
+[[ "$ERR" == *"table pgsql:tls_untrusted"*"root certificate"* ]] ||
+  fail "the error does not name the missing root certificate: $ERR"
+expect_table tls_off x@example.test 1 ""   # sslmode disable: a connection without TLS
 
 # A server that never answers: a temporary failure when the timeout (2s) ends.
 start=$SECONDS

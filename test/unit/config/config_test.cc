@@ -429,6 +429,23 @@ aliases: [a]
             Errors{"t.yaml:4:78: tables.a.start_tls: expected true or false, got 'maybe'"});
 }
 
+TEST(ConfigTest, PgsqlTls) {
+  Config c = loadOk(R"y(tables:
+  boxes: {type: pgsql, database: pfa, query: "SELECT 1 WHERE %s <> ''", sslmode: verify-full,
+          sslrootcert: /etc/ssl/db-ca.pem}
+mailboxes: boxes
+)y");
+  ASSERT_TRUE(c.mailboxes);
+  EXPECT_EQ(c.mailboxes->options.at("sslmode"), "verify-full");
+  EXPECT_EQ(c.mailboxes->options.at("sslrootcert"), "/etc/ssl/db-ca.pem");
+  EXPECT_EQ(errorsWith(R"(tables:
+  boxes: {type: pgsql, database: pfa, query: "SELECT 1 WHERE %s <> ''", sslmode: always}
+mailboxes: boxes
+)"),
+            Errors{"t.yaml:4:82: tables.boxes.sslmode: expected disable, allow, prefer, require, "
+                   "verify-ca or verify-full, got 'always'"});
+}
+
 TEST(ConfigTest, BadTableReferences) {
   EXPECT_EQ(errorsWith(R"(tables:
   boxes: {type: bdb, uri: "ldap://x"}
