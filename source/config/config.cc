@@ -860,7 +860,7 @@ bool Loader::remoteTable(const Section& s, const std::string& kind, TableSpec& s
       ok = false;
       continue;
     }
-    if (f.key == "start_tls" || f.key == "tls_require_cert") {
+    if (f.key == "start_tls" || f.key == "tls" || f.key == "tls_require_cert") {
       auto b = boolean(f);
       if (!b) {
         ok = false;
@@ -1892,7 +1892,8 @@ const RemoteTableKeys* remoteTableKeys(std::string_view type) {
                                       "database", "query", "timeout", "sslmode", "sslrootcert"},
                                      {"database", "query"}};
   static const RemoteTableKeys mysql{{"host", "port", "socket", "user", "password",
-                                      "password_file", "database", "query", "timeout"},
+                                      "password_file", "database", "query", "timeout", "tls",
+                                      "tls_ca_file", "tls_require_cert"},
                                      {"database", "query"}};
   static const RemoteTableKeys ldap{{"uri", "base", "scope", "filter", "attribute", "bind_dn",
                                      "bind_password", "bind_password_file", "timeout",

@@ -9,7 +9,8 @@
 # TCP on 127.0.0.1:3306 only, because config-examples/postfixadmin.yaml (the seed set-up) says
 # 127.0.0.1:3306. Grants are enforced (no skip-grant-tables): the tests log in as
 # postfixadmin / skoleni, as the example does. The administrator account is the OS user's own,
-# by unix_socket authentication on the private socket.
+# by unix_socket authentication on the private socket. TLS is offered (clients choose) with a
+# self-signed certificate for IP:127.0.0.1 that is its own CA: $MARIADB_CA.
 #
 # mariadb_start  first call: creates the data directory, starts the server, creates database
 #                postfixadmin, user 'postfixadmin'@'127.0.0.1' and @'localhost' (password
@@ -31,6 +32,7 @@
 MARIADB_PORT=3306
 MARIADB_DIR="${MARIADB_DIR:-$T/mariadb}"
 MARIADB_SOCKET="$MARIADB_DIR/mysqld.sock"
+MARIADB_CA="$MARIADB_DIR/server.crt"
 MARIADB_PID=""
 
 # The server runs as the user who runs the test; as root mariadbd wants that said.
@@ -87,6 +89,10 @@ mariadb_start() {
       --auth-root-authentication-method=socket --skip-test-db \
       >"$MARIADB_DIR/install.log" 2>&1 ||
       fail "mariadb-install-db failed: $(tail -n 20 "$MARIADB_DIR/install.log")"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+      -subj "/CN=mariadb.example.test" -addext "subjectAltName=IP:127.0.0.1" \
+      -keyout "$MARIADB_DIR/server.key" -out "$MARIADB_CA" >/dev/null 2>&1 ||
+      fail "openssl req for the MariaDB certificate failed"
   fi
   # A server left over from elsewhere (a system MariaDB, another run) would answer instead.
   local deadline=$((SECONDS + 30))
@@ -101,7 +107,8 @@ mariadb_start() {
     --log-error="$MARIADB_DIR/error.log" --tmpdir="$MARIADB_DIR/tmp" $(_mariadb_user_args) \
     --skip-name-resolve --skip-log-bin --character-set-server=utf8mb4 \
     --collation-server=utf8mb4_general_ci --innodb-buffer-pool-size=16M \
-    --innodb-log-file-size=8M --max-connections=200 >>"$MARIADB_DIR/stdout.log" 2>&1 &
+    --innodb-log-file-size=8M --max-connections=200 --ssl-cert="$MARIADB_CA" \
+    --ssl-key="$MARIADB_DIR/server.key" >>"$MARIADB_DIR/stdout.log" 2>&1 &
   MARIADB_PID=$!
   EXTRA_PIDS+=("$MARIADB_PID")
   deadline=$((SECONDS + 60))

@@ -17,7 +17,11 @@
 //
 // Connections are opened lazily by the first lookup, never by the constructor: building the
 // table (main thread, config load) does no I/O. lookup() blocks; blocking() says so and callers
-// run it on the libuv thread pool. Not done: TLS to the server, several hosts, result_format.
+// run it on the libuv thread pool.
+//
+// TLS: `tls: true` makes the connection use TLS or fail (MYSQL_OPT_SSL_ENFORCE); the server's
+// certificate is checked against `tls_ca_file` (or the system's CAs) and `host` unless
+// `tls_require_cert: false`. Not done: client certificates, several hosts, result_format.
 #include <fmt/format.h>
 #include <mysql.h>
 
@@ -112,7 +116,10 @@ class MysqlTable final : public LookupTable {
         password_(option(spec, "password")),
         database_(option(spec, "database")),
         port_(static_cast<unsigned>(number(option(spec, "port")).value_or(0))),
-        timeout_(timeoutSeconds(option(spec, "timeout"))) {
+        timeout_(timeoutSeconds(option(spec, "timeout"))),
+        tls_(option(spec, "tls") == "yes"),
+        tls_ca_file_(option(spec, "tls_ca_file")),
+        tls_require_cert_(option(spec, "tls_require_cert") != "no") {
     if (host_.empty() && socket_.empty()) host_ = "localhost";  // as Postfix's `hosts`
     initLibrary();
   }
@@ -215,6 +222,16 @@ class MysqlTable final : public LookupTable {
     mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
     mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &no);  // a hostile server must not read files
+    if (tls_) {
+      my_bool yes = 1;
+      my_bool verify = tls_require_cert_ ? 1 : 0;
+      mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
+      mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+      // libmariadb checks the chain whenever it has a CA file, whatever VERIFY_SERVER_CERT says.
+      if (tls_require_cert_ && !tls_ca_file_.empty()) {
+        mysql_options(mysql, MYSQL_OPT_SSL_CA, tls_ca_file_.c_str());
+      }
+    }
     auto cstr = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
     if (mysql_real_connect(mysql, cstr(host_), cstr(user_), cstr(password_), cstr(database_),
                            port_, cstr(socket_), 0) == nullptr) {
@@ -345,6 +362,9 @@ class MysqlTable final : public LookupTable {
   const std::string database_;
   const unsigned port_;
   const unsigned timeout_;
+  const bool tls_;
+  const std::string tls_ca_file_;
+  const bool tls_require_cert_;
 
   mutable std::mutex mutex_;
   mutable std::vector<ConnectionPtr> idle_;  // guarded by mutex_

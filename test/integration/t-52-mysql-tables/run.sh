@@ -13,7 +13,10 @@
 # deferred, not lost; after the restart, new mail is delivered at once and `petrel queue flush`
 # delivers the deferred one. A second restart with no lookup in between: the pooled
 # connections are dead and the first RCPT still succeeds (reconnect). `petrel table query`
-# answers from MySQL, and names the table and the server when it is down.
+# answers from MySQL, and names the table and the server when it is down. TLS to the server
+# (tables of a second config): verified against tls_ca_file (the query reports its own
+# connection's TLS version), refused with the system's CAs (the certificate is self-signed),
+# accepted with tls_require_cert: false, absent without `tls`.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$IT_DIR/mariadb.sh"
 
@@ -53,6 +56,36 @@ expect_table pfa_domains backup.example.net 1 ""
 expect_table pfa_domains gone.example 1 ""
 expect_table pfa_backup_domains backup.example.net 0 "backup.example.net"
 expect_table pfa_mailboxes "x' OR '1'='1" 1 ""
+
+# ---- TLS to the server (tables of a second config; the example has none) ---------------------
+# The query answers the TLS version of its own connection (nothing without TLS).
+MARIADB_CA="$MARIADB_CA" py - "$T/tls.yaml" <<'EOF'
+import os, sys, yaml
+root = os.environ["PETREL_SOURCE_ROOT"]
+c = yaml.safe_load(open(os.path.join(root, "config-examples", "quickstart.yaml"), encoding="utf-8"))
+c["listeners"] = [{"name": "mx", "address": "127.0.0.1:%s" % os.environ["SMTP_PORT"]}]
+c["mail_root"], c["state_dir"] = os.environ["MAIL_ROOT"], os.environ["STATE_DIR"]
+tls = {"type": "mysql", "host": "127.0.0.1", "user": "postfixadmin", "password": "skoleni",
+       "database": "postfixadmin", "tls": True, "tls_ca_file": os.environ["MARIADB_CA"],
+       "query": "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                "WHERE VARIABLE_NAME = 'Ssl_version' AND %s <> ''"}
+system_cas = "/etc/ssl/certs/ca-certificates.crt"
+c.setdefault("tables", {}).update({
+    "tls_verified": tls,
+    "tls_untrusted": {k: v for k, v in tls.items() if k != "tls_ca_file"},  # system CAs
+    "tls_unchecked": dict(tls, tls_ca_file=system_cas, tls_require_cert=False),
+    "tls_off": dict(tls, tls=False),
+})
+yaml.safe_dump(c, open(sys.argv[1], "w", encoding="utf-8"), sort_keys=False)
+EOF
+tls_query() { "$PETREL" table query "$1" x@example.test --config "$T/tls.yaml" 2>&1; }
+out="$(tls_query tls_verified)" || fail "mysql over verified TLS: $out"
+[[ "$out" == TLSv1.[23] ]] || fail "the connection's TLS version: '$out'"
+out="$(tls_query tls_untrusted)" && fail "an untrusted certificate was accepted: $out"
+[[ "$out" == *"table mysql:tls_untrusted"* ]] || fail "the error does not name the table: $out"
+out="$(tls_query tls_unchecked)" || fail "tls_require_cert false: $out"
+[[ "$out" == TLSv1.[23] ]] || fail "tls_require_cert false: no TLS: '$out'"
+out="$(tls_query tls_off)" && fail "without tls the connection still used TLS: $out"
 
 start_petrel
 
