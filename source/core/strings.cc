@@ -1,6 +1,8 @@
 // ASCII string helpers; see headers/petrel/core/strings.h.
 #include "petrel/core/strings.h"
 
+#include <time.h>
+
 #include <charconv>
 #include <limits>
 
@@ -119,6 +121,15 @@ std::string jsonEscape(std::string_view s) {
     }
   }
   return out;
+}
+
+std::string rfc5322Date(int64_t unix_time) {
+  time_t t = time_t(unix_time);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  char date[64];
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  return date;
 }
 
 }  // namespace petrel

@@ -2,7 +2,8 @@
 #include "petrel/queue/bounce.h"
 
 #include <fmt/format.h>
-#include <time.h>
+
+#include "petrel/core/strings.h"
 
 namespace petrel::queue {
 
@@ -11,19 +12,6 @@ std::string_view headerSection(std::string_view message) {
   if (end == std::string_view::npos) return message;
   return message.substr(0, end + 2);
 }
-
-namespace {
-
-std::string rfc5322Date(int64_t unix_time) {
-  time_t t = time_t(unix_time);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  char date[64];
-  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
-  return date;
-}
-
-}  // namespace
 
 std::string composeBounce(const BounceInput& in) {
   std::string boundary = fmt::format("{}.{}/{}", in.bounce_id, in.arrival_unix, in.hostname);

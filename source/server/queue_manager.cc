@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "petrel/core/strings.h"
 #include "petrel/delivery/maildir.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/canonical_headers.h"
@@ -37,15 +38,6 @@ std::string lfLines(std::string_view wire) {
     out += wire[i];
   }
   return out;
-}
-
-std::string rfc5322Now() {
-  time_t now = time(nullptr);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char buf[64];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
-  return buf;
 }
 
 // One read-only connection per thread-pool thread, opened on first use.
@@ -422,7 +414,7 @@ queue::StoredMessage QueueManager::report(const queue::StoredMessage& m,
   in.arrival_unix = m.arrival_us / 1000000;
   in.hostname = cfg.hostname;
   in.bounce_id = b.id;
-  in.date = rfc5322Now();
+  in.date = rfc5322Date(nowSeconds());
   in.failed = std::move(recipients);
   in.original = content;
   in.return_full = m.dsn_ret == "FULL";  // RFC 3461 4.3

@@ -3,31 +3,14 @@
 
 #include <fmt/format.h>
 
+#include "petrel/core/strings.h"
 #include "petrel/server/recipient_check.h"
 
 namespace petrel::server {
 
 namespace {
 
-std::string jsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string jsonString(std::string_view s) { return "\"" + jsonEscape(s) + "\""; }
 
 }  // namespace
 

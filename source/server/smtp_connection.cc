@@ -38,15 +38,6 @@ std::string peerAddress(uv_tcp_t* tcp) {
   return ip;
 }
 
-std::string rfc5322Date() {
-  time_t now = time(nullptr);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char buf[64];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
-  return buf;
-}
-
 int64_t monotonicMs(uv_loop_t* loop) { return int64_t(uv_now(loop)); }
 
 smtp::SessionSettings sessionSettings(const config::Config& cfg, const config::Listener& l,
@@ -220,7 +211,7 @@ std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
   if (env.recipients.size() == 1) {
     h += fmt::format("\r\n\tfor <{}>", env.recipients[0].params.recipient.text);
   }
-  h += fmt::format(";\r\n\t{}\r\n", rfc5322Date());
+  h += fmt::format(";\r\n\t{}\r\n", rfc5322Date(time(nullptr)));
   return h;
 }
 

@@ -24,4 +24,7 @@ std::optional<uint64_t> parseDuration(std::string_view s);
 // JSON string literal content: quotes, backslashes and control characters escaped.
 std::string jsonEscape(std::string_view s);
 
+// RFC 5322 3.3 date-time in local time: "Sun, 22 Nov 2026 22:07:56 +0000".
+std::string rfc5322Date(int64_t unix_time);
+
 }  // namespace petrel
