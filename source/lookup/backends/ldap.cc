@@ -8,7 +8,7 @@
 // entries, joined with "," (as Postfix joins multiple results); no entry or no value is
 // NotFound. A key the filter cannot be built for (%d without a domain) is NotFound unasked.
 //
-// It owns a pool of connections (idle LDAP* handles behind a mutex; a lookup takes one, or
+// It owns a pool of connections (idle LDAP* handles in an IdlePool; a lookup takes one, or
 // opens and binds a new one, and gives it back when the search went well). Every wait is
 // bounded: an attempt (connect, bind, search) has `timeout` seconds in all (Default: 10s, as
 // Postfix), re-armed into LDAP_OPT_NETWORK_TIMEOUT / LDAP_OPT_TIMEOUT before each step and passed
@@ -30,11 +30,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "../idle_pool.h"
 #include "../query_template.h"
 #include "petrel/core/strings.h"
 #include "petrel/lookup/lookup_table.h"
@@ -122,7 +122,7 @@ class LdapTable final : public LookupTable {
       return LookupResult::configError(
           fmt::format("table {}: no result attribute configured", description_));
     }
-    Handle ld = takeIdle();
+    Handle ld = idle_.take();
     bool pooled = ld != nullptr;
     Attempt first = attempt(std::move(ld), *filter);
     if (!first.ok && pooled && connectionError(first.rc)) {
@@ -146,25 +146,6 @@ class LdapTable final : public LookupTable {
   static std::string option(const config::TableSpec& spec, const char* key, const char* dflt) {
     auto it = spec.options.find(key);
     return it == spec.options.end() ? std::string(dflt) : it->second;
-  }
-
-  Handle takeIdle() const {
-    std::lock_guard lock(mutex_);
-    if (idle_.empty()) {
-      return nullptr;
-    }
-    Handle ld = std::move(idle_.back());
-    idle_.pop_back();
-    return ld;
-  }
-
-  void giveBack(Handle&& ld) const {
-    std::lock_guard lock(mutex_);
-    if (idle_.size() < MaxIdle) {
-      idle_.push_back(std::move(ld));
-    }
-    // else: unbound as it goes out of scope, outside the pool but still under the lock; an
-    // unbind is a write on a socket, never a wait for the server.
   }
 
   LookupResult fail(std::string_view what, std::string_view cause) const {
@@ -286,7 +267,7 @@ class LdapTable final : public LookupTable {
       }
     }
     res.reset();
-    giveBack(std::move(ld));
+    idle_.giveBack(std::move(ld));
     return {true, LDAP_SUCCESS,
             value.empty() ? LookupResult::notFound() : LookupResult::found(std::move(value))};
   }
@@ -304,8 +285,7 @@ class LdapTable final : public LookupTable {
   std::vector<std::string> attributes_;
   std::chrono::seconds timeout_{DefaultTimeoutSeconds};
 
-  mutable std::mutex mutex_;
-  mutable std::vector<Handle> idle_;  // connected and bound, not in use
+  mutable IdlePool<Handle> idle_{MaxIdle};  // connected and bound, not in use
 };
 
 }  // namespace

@@ -7,7 +7,7 @@
 // with "," as Postfix joins multiple results; no row (or only NULLs) is "not found".
 //
 // The table owns a pool of connections shared by the threads that call lookup(): a
-// mutex-protected list of idle connections, each with its statement prepared once. A lookup
+// lookup/idle_pool.h list of idle connections, each with its statement prepared once. A lookup
 // takes an idle connection (or opens one), queries without holding the lock, and gives it back.
 // Every wait (connect, write, read) is bounded by the table's `timeout`. A pooled connection
 // that turns out broken is closed, the idle ones with it (after a server restart they are all
@@ -28,11 +28,11 @@
 #include <charconv>
 #include <cmath>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "../idle_pool.h"
 #include "../query_template.h"
 #include "petrel/lookup/lookup_table.h"
 
@@ -124,17 +124,12 @@ class MysqlTable final : public LookupTable {
     initLibrary();
   }
 
-  ~MysqlTable() override {
-    std::lock_guard lock(mutex_);
-    idle_.clear();
-  }
-
   LookupResult lookup(std::string_view key) const override {
     std::optional<std::vector<std::string>> values = query_.values(key);
     if (!values) {
       return LookupResult::notFound();  // %d or %u asked of a key that has none: no query
     }
-    ConnectionPtr conn = takeIdle();
+    ConnectionPtr conn = idle_.take();
     const bool pooled = conn != nullptr;
     if (!pooled) {
       auto [opened, failure] = open();
@@ -148,7 +143,7 @@ class MysqlTable final : public LookupTable {
       // restarted, a firewall dropped them): close them all and try once more on a fresh
       // connection. A fresh connection that fails tells the truth about the server: no retry.
       conn.reset();
-      dropIdle();
+      idle_.clear();
       auto [opened, open_failure] = open();
       if (!opened) return tempFail(open_failure);
       conn = std::move(opened);
@@ -156,7 +151,7 @@ class MysqlTable final : public LookupTable {
       failure = run(*conn, *values, rows);
     }
     if (!failure || failure->reusable) {
-      giveBack(std::move(conn));
+      idle_.giveBack(std::move(conn));
     }
     if (failure) return tempFail(*failure);
     if (rows.empty()) return LookupResult::notFound();
@@ -326,32 +321,6 @@ class MysqlTable final : public LookupTable {
     return std::nullopt;
   }
 
-  ConnectionPtr takeIdle() const {
-    std::lock_guard lock(mutex_);
-    if (idle_.empty()) return nullptr;
-    ConnectionPtr conn = std::move(idle_.back());
-    idle_.pop_back();
-    return conn;
-  }
-
-  void giveBack(ConnectionPtr&& conn) const {
-    std::unique_lock lock(mutex_);
-    if (idle_.size() < MaxIdleConnections) {
-      idle_.push_back(std::move(conn));
-      return;
-    }
-    lock.unlock();
-    conn.reset();  // closed outside the lock
-  }
-
-  void dropIdle() const {
-    std::vector<ConnectionPtr> dead;
-    {
-      std::lock_guard lock(mutex_);
-      dead.swap(idle_);
-    }
-  }
-
   const std::string description_;
   const QueryTemplate query_;
   const std::string sql_;
@@ -366,8 +335,7 @@ class MysqlTable final : public LookupTable {
   const std::string tls_ca_file_;
   const bool tls_require_cert_;
 
-  mutable std::mutex mutex_;
-  mutable std::vector<ConnectionPtr> idle_;  // guarded by mutex_
+  mutable IdlePool<ConnectionPtr> idle_{MaxIdleConnections};
 };
 
 }  // namespace

@@ -18,7 +18,7 @@
 // socket with a deadline; the server also gets statement_timeout = `timeout`, so it stops
 // working on a query nobody waits for).
 //
-// Connections: a pool of idle PGconn shared by all threads, guarded by a mutex held only to take
+// Connections: a pool of idle PGconn shared by all threads (lookup/idle_pool.h), locked only to take
 // or return one; a lookup uses its connection alone (libpq allows one thread per connection),
 // so lookups run in parallel, at most as many as the thread pool has threads. A pooled
 // connection that turns out broken (the server restarted, an idle connection was cut) is
@@ -35,11 +35,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "../idle_pool.h"
 #include "../query_template.h"
 #include "petrel/core/strings.h"
 #include "petrel/lookup/lookup_table.h"
@@ -118,6 +118,11 @@ bool validUtf8(std::string_view s) {
 
 void ignoreNotice(void*, const char*) {}
 
+struct Finish {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using Connection = std::unique_ptr<PGconn, Finish>;
+
 class PgsqlTable final : public LookupTable {
  public:
   explicit PgsqlTable(const config::TableSpec& spec)
@@ -147,12 +152,6 @@ class PgsqlTable final : public LookupTable {
     set("application_name", "petrel");
   }
 
-  ~PgsqlTable() override {
-    for (PGconn* conn : idle_) {
-      PQfinish(conn);
-    }
-  }
-
   LookupResult lookup(std::string_view key) const override {
     std::optional<std::vector<std::string>> params = query_.values(key);
     if (!params) {
@@ -165,31 +164,31 @@ class PgsqlTable final : public LookupTable {
     }
 
     std::string error;
-    PGconn* conn = takeIdle();
+    Connection conn = idle_.take();
     bool fresh = conn == nullptr;
-    if (fresh && (conn = connect(error)) == nullptr) {
+    if (fresh && !(conn = connect(error))) {
       return fail(error);
     }
-    Answer answer = query(conn, *params);
+    Answer answer = query(conn.get(), *params);
     if (answer.broken && !fresh && !answer.timed_out) {
       // Most likely the server restarted since this connection was pooled: so did the other
       // idle ones. One more try, on a new connection.
-      PQfinish(conn);
-      dropIdle();
-      if ((conn = connect(error)) == nullptr) {
+      conn.reset();
+      idle_.clear();
+      if (!(conn = connect(error))) {
         return fail(error);
       }
-      answer = query(conn, *params);
+      answer = query(conn.get(), *params);
     }
     if (answer.broken) {
-      PQfinish(conn);
+      conn.reset();
       if (answer.timed_out) {
         // A server that stopped answering does not answer on the idle connections either:
         // each would cost another full timeout. Later lookups start afresh.
-        dropIdle();
+        idle_.clear();
       }
     } else {
-      release(conn);
+      idle_.giveBack(std::move(conn));
     }
     return std::move(answer.result);
   }
@@ -216,40 +215,7 @@ class PgsqlTable final : public LookupTable {
     return LookupResult::tempFail(fmt::format("table {}: {}", describe(), error));
   }
 
-  PGconn* takeIdle() const {
-    std::lock_guard lock(mutex_);
-    if (idle_.empty()) {
-      return nullptr;
-    }
-    PGconn* conn = idle_.back();
-    idle_.pop_back();
-    return conn;
-  }
-
-  void release(PGconn* conn) const {
-    {
-      std::lock_guard lock(mutex_);
-      if (idle_.size() < MaxIdleConnections) {
-        idle_.push_back(conn);
-        return;
-      }
-    }
-    PQfinish(conn);
-  }
-
-  void dropIdle() const {
-    std::vector<PGconn*> old;
-    {
-      std::lock_guard lock(mutex_);
-      old.swap(idle_);
-    }
-    for (PGconn* conn : old) {
-      PQfinish(conn);
-    }
-  }
-
-  // A new connection, or nullptr with `error` set. Blocks at most `timeout` (connect_timeout).
-  PGconn* connect(std::string& error) const {
+  Connection connect(std::string& error) const {
     std::vector<const char*> keywords;
     std::vector<const char*> values;
     for (size_t i = 0; i < keywords_.size(); ++i) {
@@ -271,7 +237,7 @@ class PgsqlTable final : public LookupTable {
     }
     // Server notices (WARNING, NOTICE) would go to the daemon's stderr: not ours to print.
     PQsetNoticeProcessor(conn, &ignoreNotice, nullptr);
-    return conn;
+    return Connection(conn);
   }
 
   // Waits until libpq has a whole result, at most until `deadline`. False on a timeout or a
@@ -367,8 +333,7 @@ class PgsqlTable final : public LookupTable {
   std::vector<std::string> keywords_;
   std::vector<std::string> values_;
 
-  mutable std::mutex mutex_;
-  mutable std::vector<PGconn*> idle_;  // guarded by mutex_
+  mutable IdlePool<Connection> idle_{MaxIdleConnections};
 };
 
 }  // namespace
