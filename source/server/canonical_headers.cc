@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -37,27 +38,33 @@ Result<bool> rewritesHeadersOf(const Snapshot& snap, const queue::StoredMessage&
 
 namespace {
 
-// The first `limit` bytes of a spool file (fewer when it is shorter).
-Result<std::string> readStart(const std::string& path, size_t limit) {
+// The start of a spool file up to the end of its header section (the empty line), at most
+// `limit` bytes: read in 64 KiB steps, since the header is usually a few KiB of a large message.
+Result<std::string> readHeaderSection(const std::string& path, size_t limit) {
+  constexpr size_t Step = 64 * 1024;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Error::temporary(fmt::format("cannot open queue file {}: {}", path, strerror(errno)));
   }
-  std::string out(limit, '\0');
-  size_t have = 0;
-  while (have < limit) {
-    ssize_t n = ::read(fd, out.data() + have, limit - have);
-    if (n == 0) break;
+  std::string out;
+  while (out.size() < limit) {
+    size_t have = out.size();
+    out.resize(std::min(limit, have + Step));
+    ssize_t n = ::read(fd, out.data() + have, out.size() - have);
+    if (n < 0 && errno == EINTR) {
+      out.resize(have);
+      continue;
+    }
     if (n < 0) {
-      if (errno == EINTR) continue;
       int err = errno;
       ::close(fd);
       return Error::temporary(fmt::format("cannot read queue file {}: {}", path, strerror(err)));
     }
-    have += static_cast<size_t>(n);
+    out.resize(have + static_cast<size_t>(n));
+    // The empty line may straddle two reads: look from 3 bytes before the new data.
+    if (n == 0 || out.find("\r\n\r\n", have < 3 ? 0 : have - 3) != std::string::npos) break;
   }
   ::close(fd);
-  out.resize(have);
   return out;
 }
 
@@ -73,7 +80,7 @@ Result<delivery::RewrittenHeader> canonicalHeaders(const Snapshot& snap,
   std::string spool_start;
   std::string_view message = m.body;
   if (!m.spool_path.empty()) {
-    auto start = readStart(m.spool_path, delivery::MaxRewrittenHeaderBytes);
+    auto start = readHeaderSection(m.spool_path, delivery::MaxRewrittenHeaderBytes);
     if (!start) return start.error();
     spool_start = std::move(*start);
     message = spool_start;

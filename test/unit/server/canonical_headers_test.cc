@@ -113,6 +113,30 @@ TEST(CanonicalHeaders, RewritesInlineAndSpooledMessagesByClass) {
   EXPECT_TRUE(gone.error().temporary());
 }
 
+TEST(CanonicalHeaders, SpooledHeaderLongerThanOneReadIsReadWhole) {
+  Snapshot snap = snapshotOf(baseConfig());
+  queue::StoredMessage m = message("unknown[127.0.0.1]", "ESMTP");
+  std::string filler;
+  while (filler.size() < 150 * 1024) filler += "X-Filler: " + std::string(70, 'f') + "\r\n";
+  m.body = filler + m.body + std::string(200 * 1024, 'b') + "\r\n";
+  auto inline_answer = canonicalHeaders(snap, m);
+  ASSERT_TRUE(inline_answer) << inline_answer.error().message();
+  EXPECT_EQ(inline_answer->changed, 2u);
+
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("petrel-canonical-long-" + std::to_string(::getpid())))
+                         .string();
+  std::ofstream(path, std::ios::binary) << m.body;
+  m.spool_path = path;
+  m.body.clear();
+  auto spooled = canonicalHeaders(snap, m);
+  std::remove(path.c_str());
+  ASSERT_TRUE(spooled) << spooled.error().message();
+  EXPECT_EQ(spooled->changed, 2u);
+  EXPECT_EQ(spooled->original_size, inline_answer->original_size);
+  EXPECT_TRUE(spooled->header == inline_answer->header);
+}
+
 TEST(CanonicalHeaders, NoMapsNoWork) {
   config::Config cfg = baseConfig();
   cfg.canonical_sender.reset();
