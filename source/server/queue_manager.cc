@@ -356,9 +356,8 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
       if (rr.relay == "virtual") rr.relay = "none";  // as Postfix's qmgr logs an expiry
     }
     if (rr.kind == Kind::Deferred) max_attempts = std::max(max_attempts, rr.rcpt.attempts + 1);
-    queue::FailedRecipient f{rr.rcpt.address, rr.rcpt.dsn_orcpt, rr.dsn, rr.text};
-    f.remote_mta = rr.remote_mta;
-    f.diagnostic_code = rr.diagnostic;
+    queue::FailedRecipient f{rr.rcpt.address, rr.rcpt.dsn_orcpt, rr.dsn,
+                             rr.text, rr.remote_mta, rr.diagnostic};
     if (rr.kind == Kind::Bounced && notifies(rr.rcpt.dsn_notify, "FAILURE")) {
       failed.push_back(std::move(f));
     } else if (rr.kind == Kind::Deferred && warn && !rr.rcpt.delay_warned &&

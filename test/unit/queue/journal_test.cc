@@ -217,8 +217,8 @@ TEST(BounceTest, ReportNamesEveryFailedRecipientAndKeepsOriginalHeaders) {
   in.hostname = "mail.example.test";
   in.bounce_id = "0B0B0B0B0B0B";
   in.date = "Sun, 22 Nov 2026 17:00:00 +0000";
-  in.failed = {{"bob@example.test", "rfc822;b@example.test", "5.1.1", "no such mailbox"},
-               {"carol@example.test", "", "4.4.7", "message expired in queue: disk full"}};
+  in.failed = {{"bob@example.test", "rfc822;b@example.test", "5.1.1", "no such mailbox", "", ""},
+               {"carol@example.test", "", "4.4.7", "message expired in queue: disk full", "", ""}};
   std::string original = "Subject: hello\r\nFrom: sender@example.org\r\n\r\nsecret body\r\n";
   in.original = original;
   std::string b = composeBounce(in);
@@ -234,7 +234,9 @@ TEST(BounceTest, ReportNamesEveryFailedRecipientAndKeepsOriginalHeaders) {
   EXPECT_EQ(b.find("secret body"), std::string::npos);  // headers only
   // Every line ends in CRLF: no bare LF leaves us.
   for (size_t i = 0; i < b.size(); ++i) {
-    if (b[i] == '\n') ASSERT_TRUE(i > 0 && b[i - 1] == '\r') << "bare LF at " << i;
+    if (b[i] == '\n') {
+      ASSERT_TRUE(i > 0 && b[i - 1] == '\r') << "bare LF at " << i;
+    }
   }
 }
 
@@ -245,7 +247,8 @@ TEST(BounceTest, RemoteReplyAndReturnFull) {
   in.hostname = "mail.example.test";
   in.bounce_id = "0B0B0B0B0B0C";
   in.date = "Sun, 22 Nov 2026 17:00:00 +0000";
-  FailedRecipient f{"bob@remote.test", "", "5.1.1", "host mx.remote.test[192.0.2.1] said: ..."};
+  FailedRecipient f{"bob@remote.test", "", "5.1.1", "host mx.remote.test[192.0.2.1] said: ...",
+                    "", ""};
   f.remote_mta = "mx.remote.test";
   f.diagnostic_code = "550 5.1.1 <bob@remote.test>: User unknown";
   in.failed = {f};
@@ -277,7 +280,7 @@ TEST(BounceTest, DelayWarningSaysDelayedAndWhenRetriesEnd) {
   in.date = "Sun, 22 Nov 2026 17:00:00 +0000";
   in.arrival_unix = 1700000000;
   in.retry_until_unix = 1700000000 + 5 * 86400;
-  in.failed = {{"bob@remote.test", "", "4.4.1", "connect to mx[192.0.2.1]:25: refused"}};
+  in.failed = {{"bob@remote.test", "", "4.4.1", "connect to mx[192.0.2.1]:25: refused", "", ""}};
   std::string original = "Subject: hello\r\n\r\nthe body\r\n";
   in.original = original;
   in.return_full = true;  // a warning never returns the content
