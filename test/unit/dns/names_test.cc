@@ -23,7 +23,9 @@ TEST(DnsNames, CheckQueryName) {
   auto bad = [](std::string_view name) {
     auto s = checkQueryName(name);
     EXPECT_FALSE(s.ok()) << name;
-    if (!s.ok()) EXPECT_FALSE(s.error().temporary()) << name;
+    if (!s.ok()) {
+      EXPECT_FALSE(s.error().temporary()) << name;
+    }
     return s.ok() ? std::string() : s.error().message();
   };
   EXPECT_EQ(bad(""), "empty domain name");
