@@ -132,4 +132,11 @@ std::string rfc5322Date(int64_t unix_time) {
   return date;
 }
 
+bool hasControlCharacter(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 }  // namespace petrel

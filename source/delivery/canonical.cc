@@ -24,7 +24,7 @@ Result<std::string> rewrite(const lookup::TablePtr& table, std::string_view addr
     std::string value(trim(r.value));
     if (value.starts_with('@')) return local + value;  // "@other.example": keep the user part
     if (value.empty() || value.find('@') == std::string::npos ||
-        value.find_first_of(" \t,<>") != std::string::npos) {
+        value.find_first_of(" \t,<>") != std::string::npos || hasControlCharacter(value)) {
       return Error::temporary(
           fmt::format("{}: entry for {} is not an address: \"{}\"", table->describe(), key, value));
     }

@@ -91,7 +91,8 @@ namespace {
 // when either side is empty or there is no '@'.
 std::optional<std::pair<std::string_view, std::string_view>> splitAddress(std::string_view text) {
   size_t at = text.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == text.size()) {
+  if (at == std::string_view::npos || at == 0 || at + 1 == text.size() ||
+      hasControlCharacter(text)) {
     return std::nullopt;
   }
   return std::pair{text.substr(0, at), text.substr(at + 1)};
@@ -332,7 +333,7 @@ bool Router::expandTargets(const Address& address, const TableAnswer& alias, int
     if (token.empty()) {
       continue;
     }
-    if (token.find('@') == std::string_view::npos) {
+    if (token.find('@') == std::string_view::npos && !hasControlCharacter(token)) {
       // A bare name stays in the domain of the alias: "sales@b.test: bob" means bob@b.test.
       targets.push_back(Address{std::string(token), address.domain});
     } else if (auto parts = splitAddress(token)) {

@@ -21,6 +21,10 @@ std::optional<uint64_t> parseSize(std::string_view s);
 // "30s", "5m", "4h", "5d", "300" (seconds) -> seconds.
 std::optional<uint64_t> parseDuration(std::string_view s);
 
+// Any ASCII control character (0x00-0x1f, 0x7f), CR and LF included? Addresses that come from
+// tables are refused with one: they would end up in SMTP commands and header fields.
+bool hasControlCharacter(std::string_view s);
+
 // JSON string literal content: quotes, backslashes and control characters escaped.
 std::string jsonEscape(std::string_view s);
 

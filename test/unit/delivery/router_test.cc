@@ -500,4 +500,26 @@ TEST_F(RouterTest, CanonicalMapsRewriteEnvelopeAddresses) {
   EXPECT_EQ(router(cfg).canonicalSender("alice@example.test").value(), "alice@example.test");
 }
 
+// A table row (SQL, LDAP) with a line break must not reach an SMTP command or a header field.
+TEST_F(RouterTest, TableValuesWithControlCharactersAreRefusedTemporarily) {
+  config::Config cfg = baseConfig();
+  cfg.canonical_sender = inlineTable("scanon", {{"alice@example.test", "a@example.test\r\nBcc: x@y"}});
+  cfg.canonical_recipient = inlineTable("rcanon", {{"info@example.test", "bob@example.test\nX: y"}});
+  cfg.aliases = {inlineTable("aliases", {{"postmaster@example.test", "alice@example.test"},
+                                         {"team@example.test", "bob@example.test\r\nX: y"},
+                                         {"ops@example.test", "bob\r\nX: y"},
+                                         {"tab@example.test", "alice@example.test,\x7f"}})};
+  Router r = router(cfg);
+  for (auto rewritten : {r.canonicalSender("alice@example.test"),
+                         r.canonicalRecipient("info@example.test")}) {
+    ASSERT_FALSE(rewritten);
+    EXPECT_TRUE(rewritten.error().temporary());
+  }
+  for (const char* alias : {"team@example.test", "ops@example.test", "tab@example.test"}) {
+    Expansion e = r.expand(alias);
+    EXPECT_EQ(e.outcome, Outcome::TemporaryFailure) << alias;
+    EXPECT_EQ(e.status, "4.3.5") << alias;
+  }
+}
+
 }  // namespace petrel::delivery
