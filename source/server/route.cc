@@ -10,7 +10,12 @@ namespace petrel::server {
 
 namespace {
 
-std::string jsonString(std::string_view s) { return "\"" + jsonEscape(s) + "\""; }
+std::string jsonString(std::string_view s) {
+  std::string out(1, '"');
+  out += jsonEscape(s);
+  out += '"';
+  return out;
+}
 
 }  // namespace
 
@@ -100,7 +105,8 @@ std::string routeJson(const RouteResult& r) {
                                 jsonString(r.listener), r.accepted ? "true" : "false",
                                 jsonString(r.reply));
   for (size_t i = 0; i < r.steps.size(); ++i) {
-    out += (i ? "," : "") + jsonString(r.steps[i]);
+    if (i > 0) out += ',';
+    out += jsonString(r.steps[i]);
   }
   out += "],\"final\":[";
   for (size_t i = 0; i < r.finals.size(); ++i) {

@@ -868,7 +868,7 @@ void ClientSession::finishJob() {
   client::JobResult result;
   result.recipients = std::move(outcomes_);
   result.peer_dsn = peer_.dsn;
-  for (auto s : rcpt_state_) PETREL_ASSERT(s == RcptState::Done);
+  for ([[maybe_unused]] auto s : rcpt_state_) PETREL_ASSERT(s == RcptState::Done);
   outcomes_.clear();
   rcpt_state_.clear();
   pending_.clear();
