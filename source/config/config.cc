@@ -345,11 +345,16 @@ class Section {
                                                        describe(node)));
       return;
     }
+    std::vector<YAML::Node> merged;  // the values of "<<" keys, in order
     for (const auto& entry : node) {
       const YAML::Node& key = entry.first;
       if (!key.IsScalar()) {
         reporter_.add(key.Mark(),
                       fmt::format("expected a plain key{}, got {}", inPath(), describe(key)));
+        continue;
+      }
+      if (key.Scalar() == "<<" && key.Tag() == "?") {  // a plain <<, not a quoted one
+        merged.push_back(entry.second);
         continue;
       }
       if (const Field* first = find(key.Scalar())) {
@@ -360,10 +365,52 @@ class Section {
       }
       fields_.push_back(Field{key.Scalar(), key, entry.second, childPath(key.Scalar())});
     }
+    for (const YAML::Node& value : merged) mergeKeys(value);
   }
 
   Section(Reporter& reporter, const Field& field)
       : Section(reporter, field.value, field.mark(), field.path) {}
+
+  // YAML merge keys ("<<: *defaults", "<<: [*a, *b]"), which yaml-cpp leaves to the reader:
+  // the keys of the merged mappings this mapping does not set itself, the first mapping
+  // winning over later ones (as the YAML 1.1 merge type says). Merges may nest, at most
+  // MaxMergeDepth deep; an anchor merged into itself is an error, not an endless loop.
+  // Each mapping is merged once (`merged_` by identity), so aliases repeated in lists cannot
+  // multiply the work.
+  static constexpr int MaxMergeDepth = 8;
+  void mergeKeys(const YAML::Node& value, int depth = 1) {
+    for (const YAML::Node& seen : merged_) {
+      if (seen.is(value)) return;
+    }
+    merged_.push_back(value);
+    if (depth > MaxMergeDepth) {
+      reporter_.add(value.Mark(), fmt::format("{}: merges nest more than {} deep (or a mapping "
+                                              "merges itself)",
+                                              childPath("<<"), MaxMergeDepth));
+      return;
+    }
+    if (value.IsSequence()) {
+      for (const auto& item : value) mergeKeys(item, depth + 1);
+      return;
+    }
+    if (!value.IsMap()) {
+      reporter_.add(value.Mark(),
+                    fmt::format("{}: expected a mapping (or a list of them) to merge, got {}",
+                                childPath("<<"), describe(value)));
+      return;
+    }
+    std::vector<YAML::Node> nested;
+    for (const auto& entry : value) {
+      const YAML::Node& key = entry.first;
+      if (key.IsScalar() && key.Scalar() == "<<" && key.Tag() == "?") {
+        nested.push_back(entry.second);
+        continue;
+      }
+      if (!key.IsScalar() || find(key.Scalar()) != nullptr) continue;
+      fields_.push_back(Field{key.Scalar(), key, entry.second, childPath(key.Scalar())});
+    }
+    for (const YAML::Node& more : nested) mergeKeys(more, depth + 1);
+  }
 
   bool isMapping() const { return is_mapping_; }
   const YAML::Mark& mark() const { return mark_; }
@@ -408,6 +455,7 @@ class Section {
   YAML::Mark mark_;
   std::string path_;
   bool is_mapping_ = true;
+  std::vector<YAML::Node> merged_;  // mappings merged in by "<<" keys
   std::vector<Field> fields_;
 };
 

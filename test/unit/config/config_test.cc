@@ -446,6 +446,53 @@ mailboxes: boxes
                    "verify-ca or verify-full, got 'always'"});
 }
 
+TEST(ConfigTest, YamlMergeKeysShareTableSettings) {
+  Config c = loadOk(R"y(tables:
+  boxes: &pfa
+    type: mysql
+    host: 127.0.0.1
+    user: postfixadmin
+    password: skoleni
+    database: postfixadmin
+    query: "SELECT maildir FROM mailbox WHERE username = %s"
+  forwards: {<<: *pfa, query: "SELECT goto FROM alias WHERE address = %s"}
+  both: {<<: [{timeout: 3s, host: first.example}, *pfa], user: other}
+mailboxes: boxes
+aliases: [forwards, both]
+)y");
+  ASSERT_EQ(c.aliases.size(), 2u);
+  const TableSpec& forwards = c.aliases[0];
+  EXPECT_EQ(forwards.type, "mysql");
+  EXPECT_EQ(forwards.options.at("host"), "127.0.0.1");
+  EXPECT_EQ(forwards.options.at("query"), "SELECT goto FROM alias WHERE address = %s");
+  const TableSpec& both = c.aliases[1];
+  EXPECT_EQ(both.options.at("host"), "first.example");  // the first merged mapping wins
+  EXPECT_EQ(both.options.at("timeout"), "3");
+  EXPECT_EQ(both.options.at("user"), "other");  // its own key wins over merged ones
+  EXPECT_EQ(both.options.at("database"), "postfixadmin");
+
+  EXPECT_EQ(errorsWith("tables:\n  a: {<<: 5, type: inline, map: {}}\n"),
+            Errors{"t.yaml:4:11: tables.a.<<: expected a mapping (or a list of them) to merge, "
+                   "got '5'"});
+  EXPECT_EQ(errorsWith("tables:\n  a: {'<<': {}, type: inline, map: {}}\n"),
+            Errors{"t.yaml:4:7: unknown key '<<' in tables.a"});
+}
+
+// Found by config_fuzz: an anchor merged into itself recursed until the stack ran out.
+TEST(ConfigTest, YamlMergeKeysCannotLoopOrMultiply) {
+  Config c = loadOk(R"y(tables:
+  a: &a {type: inline, map: {x: y}, <<: *a}
+  b: &b {<<: [*a, *a, *a, *a], map: {u: v}}
+  c: {<<: [*b, *b, *b, *b, *b, *b, *b, *b]}
+aliases: [a, b, c]
+)y");
+  ASSERT_EQ(c.aliases.size(), 3u);
+  EXPECT_EQ(c.aliases[0].entries.at("x"), "y");
+  EXPECT_EQ(c.aliases[2].type, "inline");
+  EXPECT_EQ(c.aliases[2].entries.at("u"), "v");
+  EXPECT_EQ(c.aliases[2].entries.count("x"), 0u);
+}
+
 TEST(ConfigTest, BadTableReferences) {
   EXPECT_EQ(errorsWith(R"(tables:
   boxes: {type: bdb, uri: "ldap://x"}
