@@ -12,7 +12,8 @@
 // opens and binds a new one, and gives it back when the search went well). Every wait is
 // bounded: an attempt (connect, bind, search) has `timeout` seconds in all (Default: 10s, as
 // Postfix), re-armed into LDAP_OPT_NETWORK_TIMEOUT / LDAP_OPT_TIMEOUT before each step and passed
-// to ldap_search_ext_s. On any error the handle is dropped; when the failed handle came from
+// to ldap_search_ext_s; the socket of a new connection is also shut down by SocketWatchdog at
+// the deadline, for the TLS handshake where libldap ignores its own timeout. On any error the handle is dropped; when the failed handle came from
 // the pool and the error is a connection one (server restarted, idle connection cut), the
 // lookup is tried once more on a fresh connection. Then it is TempFail naming the table and
 // the cause, never Found or NotFound. blocking() is true: callers run lookups on the thread
@@ -27,11 +28,17 @@
 #include <fmt/format.h>
 #include <ldap.h>
 
+#include <sys/socket.h>
+
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../idle_pool.h"
@@ -51,6 +58,106 @@ constexpr uint64_t DefaultTimeoutSeconds = 10;  // Postfix ldap_table(5) timeout
 constexpr int SizeLimit = 1000;
 // Idle connections kept; more may be open while lookups run (one per thread-pool thread).
 constexpr size_t MaxIdle = 16;
+
+// Shuts down sockets whose deadline has passed. libldap 2.5 with GnuTLS ignores its network
+// timeout in the TLS handshake of an ldaps:// connection: against a server that accepts TCP and
+// never answers it spins on read() for ever (seen: > 120 s at 100% CPU). After shutdown() the
+// read returns 0, the handshake fails and the operation returns. One thread for all tables,
+// started on first use and never stopped (so no lookup still running at exit can find it gone).
+class SocketWatchdog {
+ public:
+  static SocketWatchdog& instance() {
+    static SocketWatchdog* watchdog = new SocketWatchdog;
+    return *watchdog;
+  }
+
+  void watch(int fd, Clock::time_point deadline) {
+    {
+      std::lock_guard lock(mutex_);
+      watched_[fd] = deadline;
+    }
+    wake_.notify_one();
+  }
+
+  // Must run before `fd` is closed (a later socket could get its number).
+  void unwatch(int fd) {
+    std::lock_guard lock(mutex_);
+    watched_.erase(fd);
+  }
+
+  ~SocketWatchdog() = delete;
+
+ private:
+  SocketWatchdog() { std::thread([this] { run(); }).detach(); }
+
+  [[noreturn]] void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      Clock::time_point next = Clock::time_point::max();
+      for (auto it = watched_.begin(); it != watched_.end();) {
+        if (it->second <= Clock::now()) {
+          ::shutdown(it->first, SHUT_RDWR);  // under the lock: the fd cannot be closed meanwhile
+          it = watched_.erase(it);
+        } else {
+          next = std::min(next, it->second);
+          ++it;
+        }
+      }
+      if (next == Clock::time_point::max()) {
+        wake_.wait(lock);
+      } else {
+        wake_.wait_until(lock, next);
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<int, Clock::time_point> watched_;  // guarded by mutex_
+};
+
+// The deadline of the attempt this thread runs, for the connection callback: libldap opens the
+// connection inside the first operation, on the calling thread.
+thread_local std::optional<Clock::time_point> t_attempt_deadline;
+thread_local int t_watched_fd = -1;
+
+int socketOf(Sockbuf* sb) {
+  ber_socket_t fd = -1;
+  if (sb == nullptr || ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1) return -1;
+  return static_cast<int>(fd);
+}
+
+int onConnect(LDAP*, Sockbuf* sb, LDAPURLDesc*, sockaddr*, ldap_conncb*) {
+  int fd = socketOf(sb);
+  if (fd >= 0 && t_attempt_deadline) {
+    SocketWatchdog::instance().watch(fd, *t_attempt_deadline);
+    t_watched_fd = fd;
+  }
+  return 0;
+}
+
+void onClose(LDAP*, Sockbuf* sb, ldap_conncb*) {
+  int fd = socketOf(sb);  // -1 for the call made when the handle itself is freed
+  if (fd < 0) return;
+  SocketWatchdog::instance().unwatch(fd);
+  if (t_watched_fd == fd) t_watched_fd = -1;
+}
+
+ldap_conncb WatchConnections{&onConnect, &onClose, nullptr};
+
+// For one attempt: new connections are watched until its deadline; when it ends, the one it
+// opened (if still open, now connected and in the pool) is not watched any more.
+class AttemptDeadline {
+ public:
+  explicit AttemptDeadline(Clock::time_point deadline) { t_attempt_deadline = deadline; }
+  ~AttemptDeadline() {
+    if (t_watched_fd >= 0) SocketWatchdog::instance().unwatch(t_watched_fd);
+    t_watched_fd = -1;
+    t_attempt_deadline.reset();
+  }
+  AttemptDeadline(const AttemptDeadline&) = delete;
+  AttemptDeadline& operator=(const AttemptDeadline&) = delete;
+};
 
 struct LdapCloser {
   void operator()(LDAP* ld) const { ldap_unbind_ext_s(ld, nullptr, nullptr); }
@@ -148,6 +255,15 @@ class LdapTable final : public LookupTable {
     return it == spec.options.end() ? std::string(dflt) : it->second;
   }
 
+  // Why an operation failed; past the attempt's deadline that is the deadline (the watchdog
+  // may have cut the connection, which libldap reports as "Can't contact LDAP server").
+  std::string cause(LDAP* ld, int rc, Clock::time_point deadline) const {
+    if (Clock::now() >= deadline) {
+      return fmt::format("no answer within {}s", timeout_.count());
+    }
+    return ldapError(ld, rc);
+  }
+
   LookupResult fail(std::string_view what, std::string_view cause) const {
     return LookupResult::tempFail(fmt::format("table {}: {}: {}", description_, what, cause));
   }
@@ -179,6 +295,7 @@ class LdapTable final : public LookupTable {
     // A referral could send us to any server, anonymously, outside the pool (Postfix's
     // chase_referrals defaults to no as well).
     ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &WatchConnections);
     if (!start_tls_ && !istartsWith(uri_, "ldaps://")) {
       return ld;  // no TLS: no context to build (it would load the system's CA store)
     }
@@ -202,6 +319,7 @@ class LdapTable final : public LookupTable {
   // handle goes back to the pool after a good search; after a failure it is closed.
   Attempt attempt(Handle ld, const std::string& filter) const {
     Clock::time_point deadline = Clock::now() + timeout_;
+    AttemptDeadline watched(deadline);
     timeval left{};
     if (!ld) {
       std::string error;
@@ -215,7 +333,7 @@ class LdapTable final : public LookupTable {
         }
         int rc = ldap_start_tls_s(ld.get(), nullptr, nullptr);
         if (rc != LDAP_SUCCESS) {
-          std::string why = ldapError(ld.get(), rc);
+          std::string why = cause(ld.get(), rc, deadline);
           if (rc == LDAP_CONNECT_ERROR) {
             // libldap says no more than "Connect error" when the handshake fails.
             why += "; the TLS handshake failed: is the server's certificate from a CA in "
@@ -232,7 +350,7 @@ class LdapTable final : public LookupTable {
         int rc = ldap_sasl_bind_s(ld.get(), bind_dn_.c_str(), LDAP_SASL_SIMPLE, &password,
                                   nullptr, nullptr, nullptr);
         if (rc != LDAP_SUCCESS) {
-          return {false, rc, fail(fmt::format("bind as {}", bind_dn_), ldapError(ld.get(), rc))};
+          return {false, rc, fail(fmt::format("bind as {}", bind_dn_), cause(ld.get(), rc, deadline))};
         }
       }
     }
@@ -251,7 +369,7 @@ class LdapTable final : public LookupTable {
     if (rc != LDAP_SUCCESS) {
       // Every other code (no such base, size limit, bad filter, ...) is a failure too: mail
       // waits for the admin instead of bouncing on an answer the directory did not give.
-      return {false, rc, fail(fmt::format("search {}", filter), ldapError(ld.get(), rc))};
+      return {false, rc, fail(fmt::format("search {}", filter), cause(ld.get(), rc, deadline))};
     }
     std::string value;
     for (LDAPMessage* e = ldap_first_entry(ld.get(), res.get()); e != nullptr;

@@ -122,6 +122,13 @@ tables:
     attribute: description
     bind_dn: "$SLAPD_BIND_DN"
     bind_password: "$SLAPD_BIND_PW"
+  ldaps_silent:
+    type: ldap
+    uri: "ldaps://127.0.0.1:$HOLE_PORT/"
+    tls_ca_file: "$SLAPD_CA"
+    base: "$SLAPD_BASE"
+    attribute: description
+    timeout: 2s
   starttls_silent:
     type: ldap
     uri: "ldap://127.0.0.1:$HOLE_PORT/"
@@ -179,6 +186,11 @@ start=$SECONDS
 table_query starttls_silent alice@example.test     # StartTLS to a server that never answers
 assert_eq 75 "$RC" "exit status of StartTLS to a silent server (stdout: $OUT)"
 ((SECONDS - start < 10)) || fail "StartTLS to a silent server took $((SECONDS - start))s (timeout 2s)"
+start=$SECONDS
+table_query ldaps_silent alice@example.test         # a TLS handshake that never gets an answer
+assert_eq 75 "$RC" "exit status of ldaps:// to a silent server (stdout: $OUT)"
+[[ "$ERR" == *"no answer within 2s"* ]] || fail "the error does not say the server was silent: $ERR"
+((SECONDS - start < 10)) || fail "ldaps:// to a silent server took $((SECONDS - start))s (timeout 2s)"
 expect_table mailboxes '*)(mail=*@example.test' 1 ""
 expect_table people '*)(|(mail=*)' 1 ""
 expect_table aliases '*' 1 ""
