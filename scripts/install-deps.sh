@@ -13,10 +13,12 @@ build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-d
 # slapd and ldap-utils the private OpenLDAP server of t-53-ldap-tables (slapd.sh);
 # dnslib is the DNS server of t-40-dns; mariadb-server the MySQL server of t-52-mysql-tables.
 # The BoringSSL build the tests also make links libpq statically: postgresql-server-dev-15 has
-# its libpgcommon/libpgport archives, libkrb5-dev the GSSAPI library libpq needs.
+# its libpgcommon/libpgport archives, libkrb5-dev the GSSAPI library libpq needs. clang
+# builds the fuzz targets, whose regressions the tests replay.
 test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-perl msmtp
            openssl pflogsumm python3 python3-yaml python3-aiosmtpd python3-dnslib sqlite3 curl
-           procps android-libboringssl-dev postgresql-server-dev-15 libkrb5-dev dovecot-core mariadb-server
+           procps android-libboringssl-dev postgresql-server-dev-15 libkrb5-dev clang
+           dovecot-core mariadb-server
            mariadb-client
            slapd ldap-utils
            postgresql)

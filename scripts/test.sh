@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test: unit tests (GoogleTest) and the
 # integration tests that drive the real binary with real clients (swaks, smtplib, openssl
-# s_client, Dovecot, pflogsumm). The TLS area is built and tested twice: against OpenSSL 3
+# s_client, Dovecot, pflogsumm), then builds every fuzz target and replays its regressions
+# and seeds. The TLS area is built and tested twice: against OpenSSL 3
 # (the default build, everything runs) and against BoringSSL (the TLS, DNS and SQL table unit
 # tests, the TLS integration tests, t-40-dns and the PostgreSQL/MariaDB tests t-51 and t-52:
 # there ldns, libpq and libmariadb are sealed with their OpenSSL 3 next to BoringSSL,
@@ -13,6 +14,10 @@ cd "$root"
 [ -f build-test/build.ninja ] || meson setup build-test --buildtype=debugoptimized
 ninja -C build-test
 meson test -C build-test --print-errorlogs --num-processes 1 "$@"
+
+# Every fuzz target builds (clang, ASan + UBSan) and no input that once crashed one crashes it
+# again; no fuzzing here (test/fuzz/README.md: test/fuzz/run.sh SECONDS does that).
+test/fuzz/run.sh --replay
 
 [ -f build-test-boringssl/build.ninja ] ||
   meson setup build-test-boringssl --buildtype=debugoptimized -Dtls=boringssl

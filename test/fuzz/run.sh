@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target in test/fuzz/ with clang (ASan + UBSan) and runs each for N
-# seconds (default 30). Usage: test/fuzz/run.sh [seconds]
+# seconds (default 30). Usage: test/fuzz/run.sh [seconds | --replay]
+#
+# --replay: no fuzzing; each target runs once over its regressions and seeds (libFuzzer
+# -runs=0), so every target must build and no input that once crashed may crash again. The
+# test suite (scripts/test.sh) runs this; it is deterministic.
 #
 # Inputs that once crashed a target live in test/fuzz/regressions/<target>/ and are replayed
 # first on every run. Work files (binaries, corpora, crash artifacts) go to $PETREL_FUZZ_DIR
@@ -11,6 +15,11 @@
 set -euo pipefail
 
 seconds="${1:-30}"
+replay=false
+if [ "$seconds" = --replay ]; then
+  replay=true
+  seconds=0
+fi
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
@@ -206,8 +215,10 @@ for t in "${targets[@]}"; do
     dict="$root/test/fuzz/yaml.dict"
   fi
   if [ "$t" = lookup_table_fuzz ]; then
+    # The registry names every backend, so all are built; the remote ones need their clients.
     sources=("$root"/source/core/*.cc "$root"/source/lookup/*.cc "$root"/source/lookup/backends/*.cc)
-    libs=(-lpcre2-8 -lfmt)
+    # shellcheck disable=SC2207  # pkg-config output is a list of flags
+    libs=($(pkg-config --cflags --libs libpq libmariadb ldap sqlite3 libpcre2-8) -lfmt)
     dict="$root/test/fuzz/lookup.dict"
   fi
   if [ "$t" = header_rewrite_fuzz ]; then
@@ -231,15 +242,24 @@ for t in "${targets[@]}"; do
   if [ -d "$root/test/fuzz/regressions/$t" ]; then
     regressions=("$root/test/fuzz/regressions/$t")
   fi
-  echo "== $t: running ${seconds}s"
   dict_arg=()
   if [ -n "$dict" ]; then dict_arg=(-dict="$dict"); fi
-  if "$work/$t" -max_total_time="$seconds" -print_final_stats=1 "${dict_arg[@]}" \
-      -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" "$work/seeds/$t" \
-      "${regressions[@]}" \
+  if $replay; then
+    echo "== $t: replaying regressions and seeds"
+    run_args=(-runs=0 "$work/seeds/$t" "${regressions[@]}")
+  else
+    echo "== $t: running ${seconds}s"
+    run_args=(-max_total_time="$seconds" "${dict_arg[@]}" "$work/corpus/$t" "$work/seeds/$t"
+              "${regressions[@]}")
+  fi
+  if "$work/$t" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" "${run_args[@]}" \
       >"$work/$t.log" 2>&1; then
-    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done' "$work/$t.log" || true
-    echo "== $t: ok ($(ls "$work/corpus/$t" | wc -l) corpus files)"
+    if $replay; then
+      echo "== $t: ok"
+    else
+      grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done' "$work/$t.log" || true
+      echo "== $t: ok ($(ls "$work/corpus/$t" | wc -l) corpus files)"
+    fi
   else
     status=1
     tail -n 40 "$work/$t.log" >&2
