@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "petrel/core/strings.h"
+#include "petrel/server/canonical_headers.h"
 #include "petrel/server/recipient_check.h"
 
 namespace petrel::server {
@@ -60,8 +61,44 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
   out.reply = "250 2.1.5 Ok";
   out.steps.push_back("RCPT TO:<" + request.address + ">: " + out.reply);
 
-  // Queue time, as QueueManager routes each final address.
+  // Delivery time: the canonical maps on the sender and on the header fields, as
+  // QueueManager::runBatch and canonicalHeaders() apply them.
   const delivery::Router& router = *snap->router;
+  if (router.hasCanonicalMaps()) {
+    if (auto sender = router.canonicalSender(request.sender); !sender) {
+      out.steps.push_back("canonical.sender: lookup failed (delivery waits): " +
+                          sender.error().message());
+    } else if (*sender != request.sender) {
+      out.steps.push_back(fmt::format("canonical.sender: <{}> -> <{}> (Return-Path, MAIL FROM)",
+                                      request.sender, *sender));
+    }
+    queue::StoredMessage message;  // what the journal would record of this client
+    message.client = fmt::format("unknown[{}]", request.client_ip);
+    message.protocol = request.sasl_user.empty() ? "ESMTP" : "ESMTPA";
+    const char* setting = cfg.canonical_headers == config::Config::HeaderRewriteClients::All ? "all"
+                          : cfg.canonical_headers == config::Config::HeaderRewriteClients::None
+                              ? "none"
+                              : "local";
+    if (auto applies = rewritesHeadersOf(*snap, message); !applies) {
+      out.steps.push_back(fmt::format("header fields: relay.mynetworks lookup failed (delivery "
+                                      "waits): {}",
+                                      applies.error().message()));
+    } else if (*applies) {
+      out.steps.push_back(fmt::format(
+          "header fields (canonical.headers: {}): From, Sender, Reply-To and the other sender "
+          "fields through canonical.sender, To, Cc, Bcc and the other recipient fields through "
+          "canonical.recipient",
+          setting));
+    } else {
+      out.steps.push_back(fmt::format(
+          "header fields keep their addresses (canonical.headers: {}{})", setting,
+          cfg.canonical_headers == config::Config::HeaderRewriteClients::Local
+              ? "; the client is neither in relay.mynetworks nor authenticated"
+              : ""));
+    }
+  }
+
+  // Queue time, as QueueManager routes each final address.
   for (const std::string& final_address : v.expand) {
     RouteResult::Final f;
     f.address = final_address;

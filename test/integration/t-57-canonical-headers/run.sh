@@ -51,6 +51,20 @@ headers_mode local
 start_petrel
 wait_for 10 "port $SUB_PORT" port_open "$SUB_PORT"
 
+# `petrel route` says what delivery will do to the sender and to the header fields.
+route() { "$PETREL" route --config "$CONF" info@example.test --from alice@example.test "$@"; }
+out="$(route --client 127.0.0.2)" || fail "route: $out"
+[[ "$out" == *"canonical.sender: <alice@example.test> -> <alice.smith@example.test>"* ]] ||
+  fail "route does not show the sender rewrite: $out"
+[[ "$out" == *"header fields keep their addresses (canonical.headers: local; the client is neither in relay.mynetworks nor authenticated)"* ]] ||
+  fail "route does not say an outside client keeps its headers: $out"
+for args in "--client 127.0.0.1" "--client 127.0.0.2 --auth alice@example.test"; do
+  # shellcheck disable=SC2086
+  out="$(route $args)" || fail "route $args: $out"
+  [[ "$out" == *"header fields (canonical.headers: local): From, Sender, Reply-To"* ]] ||
+    fail "route $args does not say the header fields are rewritten: $out"
+done
+
 # send TAG SOURCE_IP PORT AUTH BODY_KB RELAYED: one message from alice to bob (via info@)
 # and, when RELAYED is yes, dave@remote.test, with address headers in several shapes; its text
 # goes to $T/TAG.sent.
