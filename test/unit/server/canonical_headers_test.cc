@@ -46,6 +46,20 @@ queue::StoredMessage message(std::string client, std::string protocol) {
   return m;
 }
 
+// canonicalHeaders() of `m` moved into a spool file, as large messages are queued; the file
+// is removed afterwards (m.spool_path still names it).
+Result<delivery::RewrittenHeader> fromSpoolFile(const Snapshot& snap, queue::StoredMessage& m) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("petrel-canonical-" + std::to_string(::getpid())))
+                         .string();
+  std::ofstream(path, std::ios::binary) << m.body;
+  m.spool_path = path;
+  m.body.clear();
+  auto answer = canonicalHeaders(snap, m);
+  std::remove(path.c_str());
+  return answer;
+}
+
 TEST(CanonicalHeaders, LocalMeansMynetworksOrAuthenticated) {
   Snapshot snap = snapshotOf(baseConfig());
   EXPECT_TRUE(*rewritesHeadersOf(snap, message("unknown[127.0.0.1]", "ESMTP")));
@@ -96,18 +110,11 @@ TEST(CanonicalHeaders, RewritesInlineAndSpooledMessagesByClass) {
   EXPECT_EQ(r->header, "From: Alice <alice.smith@example.test>\r\nTo: bob@example.test\r\n");
   EXPECT_EQ(r->original_size, m.body.find("\r\n\r\n") + 2);
 
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("petrel-canonical-" + std::to_string(::getpid())))
-                         .string();
-  std::ofstream(path, std::ios::binary) << m.body;
-  m.spool_path = path;
-  m.body.clear();
-  auto spooled = canonicalHeaders(snap, m);
-  std::remove(path.c_str());
+  auto spooled = fromSpoolFile(snap, m);
   ASSERT_TRUE(spooled) << spooled.error().message();
   EXPECT_EQ(spooled->header, r->header);
 
-  m.spool_path = path;  // now gone
+  // m.spool_path names the file, which is gone now.
   auto gone = canonicalHeaders(snap, m);
   ASSERT_FALSE(gone);
   EXPECT_TRUE(gone.error().temporary());
@@ -123,14 +130,7 @@ TEST(CanonicalHeaders, SpooledHeaderLongerThanOneReadIsReadWhole) {
   ASSERT_TRUE(inline_answer) << inline_answer.error().message();
   EXPECT_EQ(inline_answer->changed, 2u);
 
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("petrel-canonical-long-" + std::to_string(::getpid())))
-                         .string();
-  std::ofstream(path, std::ios::binary) << m.body;
-  m.spool_path = path;
-  m.body.clear();
-  auto spooled = canonicalHeaders(snap, m);
-  std::remove(path.c_str());
+  auto spooled = fromSpoolFile(snap, m);
   ASSERT_TRUE(spooled) << spooled.error().message();
   EXPECT_EQ(spooled->changed, 2u);
   EXPECT_EQ(spooled->original_size, inline_answer->original_size);
