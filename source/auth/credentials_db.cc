@@ -107,13 +107,6 @@ Result<std::string> hashPassword(const std::string& password) {
   return *hash;
 }
 
-const std::string& dummyHash() {
-  static const std::string hash = [] {
-    auto h = hashPassword("petrel-dummy-password");
-    return h ? *h : std::string(FallbackDummyHash);
-  }();
-  return hash;
-}
 
 // Compares in time that depends only on the lengths (which a hash format fixes anyway).
 bool constantTimeEqual(const std::string& a, const std::string& b) {
@@ -292,7 +285,7 @@ namespace {
 // an unknown user (who costs one dummy hash all the same, so timing does not tell).
 Verdict verifyHash(const std::optional<std::string>& name, const std::optional<std::string>& stored,
                    const Credentials& credentials) {
-  const std::string& setting = stored ? *stored : dummyHash();
+  const std::string& setting = stored ? *stored : unknownUserHash();
   bool password_ok = checkPassword(credentials.password).ok();
   auto computed = cryptHash(password_ok ? credentials.password : std::string("x"), setting.c_str());
   bool match = computed && constantTimeEqual(*computed, setting);
@@ -316,12 +309,20 @@ Verdict verifyHash(const std::optional<std::string>& name, const std::optional<s
 
 }  // namespace
 
+const std::string& unknownUserHash() {
+  static const std::string hash = [] {
+    auto h = hashPassword("petrel-dummy-password");
+    return h ? *h : std::string(FallbackDummyHash);
+  }();
+  return hash;
+}
+
 Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& credentials) {
   auto conn = ReadConnection::forPath(db_path);
   if (!conn) return conn.error();
   // The dummy hash is made before the lookup: its first use costs a hash, and that must not
   // fall on the first unknown user.
-  (void)dummyHash();
+  (void)unknownUserHash();
   auto name = normalizeName(credentials.authcid);
   std::optional<std::string> stored;
   if (name) {
@@ -333,7 +334,7 @@ Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& c
 }
 
 Result<Verdict> verifyWithLookup(const lookup::LookupTable& table, const Credentials& credentials) {
-  (void)dummyHash();
+  (void)unknownUserHash();
   auto name = normalizeName(credentials.authcid);
   std::optional<std::string> stored;
   if (name) {

@@ -53,6 +53,10 @@ Status addUser(const std::string& db_path, const std::string& name, const std::s
 Status setPassword(const std::string& db_path, const std::string& name,
                    const std::string& password);
 Status deleteUser(const std::string& db_path, const std::string& name);
+// The crypt(3) hash an unknown user's password is checked against, so that a refusal costs one
+// hash whether the user exists or not (timing does not tell). Made once, like addUser's hashes
+// (yescrypt at libxcrypt's default cost).
+const std::string& unknownUserHash();
 // Blocking; for the thread pool and tests. Verdict.ok false for unknown user or bad password.
 Result<Verdict> verifyWithTable(const std::string& db_path, const Credentials& credentials);
 // The same against a lookup table (backend "lookup"); a "{SCHEME}" prefix before the hash is
