@@ -1,6 +1,7 @@
 // ASCII string helpers; see headers/petrel/core/strings.h.
 #include "petrel/core/strings.h"
 
+#include <string.h>
 #include <time.h>
 
 #include <charconv>
@@ -123,13 +124,16 @@ std::string jsonEscape(std::string_view s) {
   return out;
 }
 
-std::string rfc5322Date(int64_t unix_time) {
+std::string formatLocalTime(int64_t unix_time, const char* format) {
   time_t t = time_t(unix_time);
   struct tm tm;
   localtime_r(&t, &tm);
-  char date[64];
-  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
-  return date;
+  char text[64];
+  return strftime(text, sizeof text, format, &tm) > 0 ? text : "";
+}
+
+std::string rfc5322Date(int64_t unix_time) {
+  return formatLocalTime(unix_time, "%a, %d %b %Y %H:%M:%S %z");
 }
 
 bool hasControlCharacter(std::string_view s) {
@@ -137,6 +141,16 @@ bool hasControlCharacter(std::string_view s) {
     if (c < 0x20 || c == 0x7f) return true;
   }
   return false;
+}
+
+std::string systemErrorText(int err) {
+  char buf[256];
+  // strerror_r has two signatures (GNU returns char*, XSI int); these overloads pick either.
+  struct Pick {
+    static const char* text(int rc, const char* buf) { return rc == 0 ? buf : "unknown error"; }
+    static const char* text(const char* s, const char*) { return s; }
+  };
+  return Pick::text(strerror_r(err, buf, sizeof buf), buf);
 }
 
 }  // namespace petrel

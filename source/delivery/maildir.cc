@@ -24,22 +24,14 @@
 #include <map>
 #include <set>
 
+#include "petrel/core/strings.h"
+
 namespace petrel::delivery {
 
 namespace {
 
 // Distinguishes deliveries within one process and microsecond (Maildir spec "Q" part).
 std::atomic<uint64_t> delivery_counter{0};
-
-std::string systemErrorText(int err) {
-  char buf[256];
-  // strerror_r has two signatures (GNU returns char*, XSI int); these overloads pick either.
-  struct Pick {
-    static const char* text(int rc, const char* buf) { return rc == 0 ? buf : "unknown error"; }
-    static const char* text(const char* s, const char*) { return s; }
-  };
-  return Pick::text(strerror_r(err, buf, sizeof buf), buf);
-}
 
 Error systemError(std::string_view what, const std::string& path, int err) {
   return Error::temporary(fmt::format("{} {}: {}", what, path, systemErrorText(err)));

@@ -17,16 +17,6 @@ namespace petrel::lookup {
 
 namespace {
 
-std::string systemErrorText(int err) {
-  char buf[256];
-  // strerror_r has two signatures (GNU returns char*, XSI int); these overloads pick either.
-  struct Pick {
-    static const char* text(int rc, const char* buf) { return rc == 0 ? buf : "unknown error"; }
-    static const char* text(const char* s, const char*) { return s; }
-  };
-  return Pick::text(strerror_r(err, buf, sizeof buf), buf);
-}
-
 bool isBlank(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace

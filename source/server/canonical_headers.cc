@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "petrel/core/strings.h"
+
 namespace petrel::server {
 
 Result<bool> rewritesHeadersOf(const Snapshot& snap, const queue::StoredMessage& m) {
@@ -44,7 +46,7 @@ Result<std::string> readHeaderSection(const std::string& path, size_t limit) {
   constexpr size_t Step = 64 * 1024;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Error::temporary(fmt::format("cannot open queue file {}: {}", path, strerror(errno)));
+    return Error::temporary(fmt::format("cannot open queue file {}: {}", path, systemErrorText(errno)));
   }
   std::string out;
   while (out.size() < limit) {
@@ -58,7 +60,7 @@ Result<std::string> readHeaderSection(const std::string& path, size_t limit) {
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      return Error::temporary(fmt::format("cannot read queue file {}: {}", path, strerror(err)));
+      return Error::temporary(fmt::format("cannot read queue file {}: {}", path, systemErrorText(err)));
     }
     out.resize(have + static_cast<size_t>(n));
     // The empty line may straddle two reads: look from 3 bytes before the new data.

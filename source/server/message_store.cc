@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "petrel/core/strings.h"
+
 namespace petrel::server {
 
 namespace {
@@ -18,7 +20,7 @@ std::string writeAll(int fd, const std::string& data) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::strerror(errno);
+      return systemErrorText(errno);
     }
     off += size_t(n);
   }
@@ -48,7 +50,7 @@ int openSlot(const std::string& path, bool& created, std::string& err) {
     fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     created = fd >= 0;
   }
-  if (fd < 0) err = fmt::format("cannot open spool file {}: {}", path, std::strerror(errno));
+  if (fd < 0) err = fmt::format("cannot open spool file {}: {}", path, systemErrorText(errno));
   return fd;
 }
 }  // namespace
@@ -127,14 +129,14 @@ void MessageStore::finishNow() {
         if (!err->empty()) return;
         if (*fd < 0 && (*fd = openSlot(path, *created, *err)) < 0) return;
         *err = writeAll(*fd, *chunk);
-        if (err->empty() && ::ftruncate(*fd, off_t(size)) != 0) *err = std::strerror(errno);
-        if (err->empty() && ::fdatasync(*fd) != 0) *err = std::strerror(errno);
+        if (err->empty() && ::ftruncate(*fd, off_t(size)) != 0) *err = systemErrorText(errno);
+        if (err->empty() && ::fdatasync(*fd) != 0) *err = systemErrorText(errno);
         ::close(*fd);
         *fd = -1;
         if (err->empty() && *created) {
           int dfd = ::open(dirOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
           if (dfd >= 0) {
-            if (::fsync(dfd) != 0) *err = std::strerror(errno);
+            if (::fsync(dfd) != 0) *err = systemErrorText(errno);
             ::close(dfd);
           }
         }

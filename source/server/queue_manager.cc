@@ -483,7 +483,7 @@ void QueueManager::loadRelayContent(MessageResult& mr, const queue::StoredMessag
       fclose(f);
     }
     if (!ok) {
-      std::string why = fmt::format("cannot read queue file {}: {}", m.spool_path, strerror(errno));
+      std::string why = fmt::format("cannot read queue file {}: {}", m.spool_path, systemErrorText(errno));
       for (const auto& p : mr.relay) {
         for (size_t i : p.results) {
           mr.results[i].kind = RecipientResult::Kind::Deferred;

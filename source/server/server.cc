@@ -93,13 +93,9 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg) {
   return s;
 }
 
+// mailq's arrival time: "Sun Nov 22 22:07:56".
 std::string formatTime(int64_t unix_seconds) {
-  time_t t = time_t(unix_seconds);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%a %b %e %H:%M:%S", &tm);
-  return buf;
+  return formatLocalTime(unix_seconds, "%a %b %e %H:%M:%S");
 }
 
 std::string queueJson(const std::vector<queue::StoredMessage>& all) {

@@ -317,6 +317,21 @@ pick_ports() {
   done
 }
 
+# start_silent_server PORT: a server on 127.0.0.1:PORT that completes the TCP handshake (the
+# kernel does, from the backlog) and then never sends a byte nor reads one; killed on exit.
+start_silent_server() {
+  SILENT_PORT="$1" py_bg - <<'EOF'
+import os, socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["SILENT_PORT"])))
+s.listen(64)
+time.sleep(3600)
+EOF
+  disown "$PY_BG_PID"
+  wait_for 10 "the silent server on port $1" port_open "$1"
+}
+
 # add_user NAME PASSWORD: `petrel user add NAME` with the password on stdin (not a terminal).
 add_user() {
   local out

@@ -28,6 +28,11 @@ bool hasControlCharacter(std::string_view s);
 // JSON string literal content: quotes, backslashes and control characters escaped.
 std::string jsonEscape(std::string_view s);
 
+// strerror(err), thread-safe (strerror_r): for code on the thread pool as much as anywhere.
+std::string systemErrorText(int err);
+
+// strftime(format) of a unix time in local time; "" when the result would not fit 63 bytes.
+std::string formatLocalTime(int64_t unix_time, const char* format);
 // RFC 5322 3.3 date-time in local time: "Sun, 22 Nov 2026 22:07:56 +0000".
 std::string rfc5322Date(int64_t unix_time);
 

@@ -63,16 +63,7 @@ pg_start
 
 # A server that completes the TCP handshake (the kernel does, from the backlog) and then says
 # nothing: connecting must end at the table's timeout.
-py_bg - <<'EOF'
-import os, socket, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(os.environ["HOLE_PORT"])))
-s.listen(64)
-time.sleep(3600)
-EOF
-disown "$PY_BG_PID"
-wait_for 10 "the silent server on port $HOLE_PORT" port_open "$HOLE_PORT"
+start_silent_server "$HOLE_PORT"
 
 # The example config as shipped, pointed at this server, with this test's ports, a short
 # timeout, quick retries, and three tables of our own for `petrel table query`.

@@ -25,16 +25,7 @@ start_slapd
 # A server that completes the TCP handshake (the kernel does, from the backlog) and then says
 # nothing: every wait of the ldap table must end at its timeout.
 pick_ports HOLE_PORT
-py_bg - <<'EOF'
-import os, socket, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(os.environ["HOLE_PORT"])))
-s.listen(64)
-time.sleep(3600)
-EOF
-disown "$PY_BG_PID"
-wait_for 10 "the silent server on port $HOLE_PORT" port_open "$HOLE_PORT"
+start_silent_server "$HOLE_PORT"
 
 printf '%s\n' "$SLAPD_BIND_PW" >"$T/ldap-password"
 

@@ -1,5 +1,6 @@
 // Tests for the file lookup backend (source/lookup/backends/file.cc): format, warnings,
-// missing file, recovery and reload on change.
+// missing file, recovery and reload on change. The fixture is the one of the regexp and cidr
+// tests (table_file_test_base.h).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -15,46 +16,14 @@
 #include <vector>
 
 #include "petrel/lookup/lookup_table.h"
+#include "table_file_test_base.h"
 
 namespace petrel::lookup {
 namespace {
 
-class FileTableTest : public ::testing::Test {
+class FileTableTest : public TableFileTestBase {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/petrel-file-table-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    path_ = dir_ + "/aliases";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  // Writes through a new file and rename(), the way admins' tools replace files, and moves the
-  // mtime forward so a rewrite within one timestamp tick is still seen as a change.
-  void writeFile(const std::string& text) {
-    static int generation = 0;
-    std::string tmp = path_ + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary);
-      out << text;
-    }
-    ++generation;
-    struct timespec times[2] = {{1000000 + generation, 0}, {1000000 + generation, 0}};
-    ASSERT_EQ(::utimensat(AT_FDCWD, tmp.c_str(), times, 0), 0);
-    ASSERT_EQ(std::rename(tmp.c_str(), path_.c_str()), 0);
-  }
-
-  TablePtr open() {
-    config::TableSpec spec;
-    spec.name = path_;
-    spec.type = "file";
-    spec.path = path_;
-    return makeTable(spec, [this](const std::string& w) { warnings_.push_back(w); });
-  }
-
-  std::string dir_;
-  std::string path_;
-  std::vector<std::string> warnings_;
+  FileTableTest() : TableFileTestBase("file") {}
 };
 
 TEST_F(FileTableTest, ParsesKeyValueLinesCommentsAndBlankLines) {

@@ -1,4 +1,4 @@
-// A fixture for the tests of the file-based lookup backends (regexp, cidr): a private temp
+// A fixture for the tests of the file-based lookup backends (file, regexp, cidr): a private temp
 // directory, a table file replaced the way admins' tools do it, and the warnings collected.
 #pragma once
 
