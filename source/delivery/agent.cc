@@ -29,16 +29,23 @@ std::vector<Delivery*> unreported(MessageDeliveries& m, Transport transport) {
   return out;
 }
 
+// Equal for equal targets: a Maildir target is its path; a next hop's fields hold no '\n'.
+std::string targetKey(const DeliveryTarget& t) {
+  if (t.transport == Transport::Maildir) return "m\n" + t.maildir;
+  return fmt::format("{}\n{}\n{}\n{}\n{}", int(t.transport), t.next_hop.host, t.next_hop.port,
+                     t.next_hop.mx_lookup, int(t.tls));
+}
+
 }  // namespace
 
 void MessageDeliveries::add(const DeliveryTarget& target, size_t index) {
-  auto it = std::find_if(deliveries.begin(), deliveries.end(),
-                         [&](const Delivery& d) { return d.target == target; });
-  if (it == deliveries.end()) {
-    deliveries.push_back(Delivery{target, {}, {}, nullptr});
-    it = std::prev(deliveries.end());
+  if (by_target_.size() != deliveries.size()) {  // the list was changed from outside
+    by_target_.clear();
+    for (size_t i = 0; i < deliveries.size(); ++i) by_target_[targetKey(deliveries[i].target)] = i;
   }
-  it->recipients.push_back(index);
+  auto [it, added] = by_target_.try_emplace(targetKey(target), deliveries.size());
+  if (added) deliveries.push_back(Delivery{target, {}, {}, nullptr});
+  deliveries[it->second].recipients.push_back(index);
 }
 
 bool MessageDeliveries::pending() const {

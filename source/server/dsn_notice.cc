@@ -9,9 +9,8 @@
 namespace petrel::server {
 
 queue::StoredMessage composeDsnNotice(const queue::StoredMessage& m,
-                                      std::vector<queue::FailedRecipient> recipients,
-                                      bool delayed, const Snapshot& snap,
-                                      std::string_view content) {
+                                      std::vector<queue::FailedRecipient> recipients, bool delayed,
+                                      const Snapshot& snap, std::string_view content) {
   const config::Config& cfg = *snap.config;
   queue::StoredMessage b;
   MessageInjector::stamp(b);

@@ -41,9 +41,8 @@ void SmtpAgent::prepare(delivery::AgentMessage& message,
   if (message.header != nullptr && message.header->changed > 0) {
     content->replace(0, message.header->original_size, message.header->header);
   }
-  message.content_8bit = std::any_of(content->begin(), content->end(), [](char c) {
-    return static_cast<unsigned char>(c) > 127;
-  });
+  message.content_8bit = std::any_of(content->begin(), content->end(),
+                                     [](char c) { return static_cast<unsigned char>(c) > 127; });
   message.content = std::move(content);
 }
 

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "petrel/delivery/header_rewrite.h"
@@ -34,8 +35,8 @@ namespace petrel::delivery {
 struct RecipientReport {
   enum class Status { Delivered, Deferred, Bounced };
   Status status = Status::Deferred;
-  std::string dsn;   // enhanced status code: "2.0.0", "4.3.0", "5.1.1"
-  std::string text;  // the log's and the DSN's explanation
+  std::string dsn;                    // enhanced status code: "2.0.0", "4.3.0", "5.1.1"
+  std::string text;                   // the log's and the DSN's explanation
   std::string relay;                  // the log's relay= ("host[ip]:port", "none"); "" = default
   std::optional<log::Delays> delays;  // the agent's own times; else the delivery job's
   std::string remote_mta;             // the host that answered (DSN Remote-MTA)
@@ -68,8 +69,12 @@ struct MessageDeliveries {
   AgentMessage message;
   std::vector<Delivery> deliveries;
   // Recipient `index` goes to `target`: joins the delivery of that target, or starts one.
+  // Constant time per recipient (a message may have a thousand Maildirs).
   void add(const DeliveryTarget& target, size_t index);
   bool pending() const;  // some delivery is not reported yet
+
+ private:
+  std::unordered_map<std::string, size_t> by_target_;  // targetKey() -> deliveries index
 };
 
 class DeliveryAgent {

@@ -43,9 +43,9 @@ std::string_view toString(Transport transport);  // "maildir", "smtp"
 // together (delivery/agent.h).
 struct DeliveryTarget {
   Transport transport = Transport::Maildir;
-  config::NextHop next_hop;                      // Smtp
+  config::NextHop next_hop;                        // Smtp
   config::TlsPolicy tls = config::TlsPolicy::May;  // Smtp: relay.tls_policy of the next hop
-  std::string maildir;                           // Maildir: absolute, ending in '/'
+  std::string maildir;                             // Maildir: absolute, ending in '/'
   bool operator==(const DeliveryTarget&) const = default;
 };
 

@@ -18,18 +18,18 @@
 namespace petrel::queue {
 
 struct RetryInput {
-  int64_t attempts = 0;         // attempts before this one
-  int64_t arrival_unix = 0;     // when the message was queued
-  bool permanent = false;       // this attempt failed permanently (5xx)
-  bool delay_warned = false;    // a delay warning already named this recipient
+  int64_t attempts = 0;       // attempts before this one
+  int64_t arrival_unix = 0;   // when the message was queued
+  bool permanent = false;     // this attempt failed permanently (5xx)
+  bool delay_warned = false;  // a delay warning already named this recipient
 };
 
 struct RetryDecision {
   enum class Action { Retry, Bounce };
   Action action = Action::Retry;
-  bool expired = false;       // Bounce because of max_lifetime, not a 5xx
-  int64_t next_attempt = 0;   // Retry: unix seconds
-  bool warn_delay = false;    // Retry: a delay warning is due now
+  bool expired = false;      // Bounce because of max_lifetime, not a 5xx
+  int64_t next_attempt = 0;  // Retry: unix seconds
+  bool warn_delay = false;   // Retry: a delay warning is due now
 };
 
 // Seconds to wait after `attempts` attempts (attempts <= 1: min_backoff).

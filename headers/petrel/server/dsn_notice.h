@@ -16,8 +16,7 @@ namespace petrel::server {
 // A failure report (`delayed` false) or a delay warning for `recipients` of `m`. `content`:
 // the message or at least its header section. May block when the router's tables do.
 queue::StoredMessage composeDsnNotice(const queue::StoredMessage& m,
-                                      std::vector<queue::FailedRecipient> recipients,
-                                      bool delayed, const Snapshot& snap,
-                                      std::string_view content);
+                                      std::vector<queue::FailedRecipient> recipients, bool delayed,
+                                      const Snapshot& snap, std::string_view content);
 
 }  // namespace petrel::server

@@ -45,7 +45,7 @@ class QueueManager {
   // A message was committed (main loop).
   void enqueued(const std::string& id, int64_t arrival_us);
 
-  // Operator commands (main loop); `done` runs on the main loop.
+  // Operator commands (main loop, queue_commands.cc); `done` runs on the main loop.
   void flush();
   void hold(const std::string& id, std::function<void(Status)> done);
   void release(const std::string& id, std::function<void(Status)> done);

@@ -140,7 +140,7 @@ TEST_F(AgentDispatchTest, BlockingAgentOnceForTheJobOthersPreparedPerMessage) {
   std::vector<MessageDeliveries*> job{&ma, &mb};
   deliverInJob(agents, job);
 
-  EXPECT_EQ(local.calls, (std::vector<size_t>{3}));     // one call: one fsync per directory
+  EXPECT_EQ(local.calls, (std::vector<size_t>{3}));         // one call: one fsync per directory
   EXPECT_EQ(remote.prepared, (std::vector<size_t>{1, 2}));  // once per message
   ASSERT_TRUE(ma.message.content);
   EXPECT_TRUE(ma.deliveries[0].reported());
