@@ -51,7 +51,7 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
 
   RecipientQuery q{request.address, request.client_ip, request.helo, request.sasl_user,
                    request.sender};
-  smtp::RecipientVerdict v = checkRecipient(*snap, *listener, q, &out.steps);
+  RecipientVerdict v = checkRecipient(*snap, *listener, q, &out.steps);
   if (!v.accepted) {
     out.reply = v.refusal.oneLine();
     out.steps.push_back("RCPT TO:<" + request.address + ">: " + out.reply);
