@@ -80,6 +80,7 @@ SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* clien
                                                           std::function<void()> done) {
     dispatcher->offload(std::move(work), std::move(done));
   };
+  services_.resolver = &worker.resolver();
   uv_timer_init(worker.loop(), timer_);
   timer_->data = this;
   open_handles_ = 2;
