@@ -193,8 +193,11 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   for (const auto& [name, set] : cfg.restrictions) {
     std::map<std::string, lookup::TablePtr> tables;
     for (const auto& [ref, spec] : set.access_tables) tables[ref] = lookup::makeTable(spec, warn);
-    auto build = [&](policy::Stage stage,
-                     const std::vector<std::string>& checks) -> Result<policy::RestrictionList> {
+    auto build =
+        [&](policy::Stage stage,
+            const std::vector<config::CheckSpec>& specs) -> Result<policy::RestrictionList> {
+      std::vector<std::string> checks;
+      for (const config::CheckSpec& spec : specs) checks.push_back(spec.text);
       auto list = policy::RestrictionList::parse(
           stage, checks, CidrList(blocks), [&tables](const std::string& ref) -> lookup::TablePtr {
             auto it = tables.find(ref);
@@ -203,10 +206,11 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
       if (list && mynetworks_table) list->setMynetworksTable(mynetworks_table);
       return list;
     };
-    const std::array<std::tuple<const char*, policy::Stage, const std::vector<std::string>*>, 3>
-        stages{{{"client", policy::Stage::Client, &set.client},
-                {"helo", policy::Stage::Helo, &set.helo},
-                {"sender", policy::Stage::Sender, &set.sender}}};
+    using StageChecks =
+        std::tuple<const char*, policy::Stage, const std::vector<config::CheckSpec>*>;
+    const std::array<StageChecks, 3> stages{{{"client", policy::Stage::Client, &set.client},
+                                             {"helo", policy::Stage::Helo, &set.helo},
+                                             {"sender", policy::Stage::Sender, &set.sender}}};
     for (const auto& [stage_name, stage, checks] : stages) {
       if (checks->empty()) continue;
       auto list = build(stage, *checks);
