@@ -59,8 +59,8 @@ std::vector<std::string> documentedOrder() {
 }
 
 struct SourceFile {
-  fs::path path;         // relative to Root
-  std::string area;      // "lookup" for source/lookup/backends/file.cc and headers/petrel/lookup/x.h
+  fs::path path;     // relative to Root
+  std::string area;  // "lookup" for source/lookup/backends/file.cc and headers/petrel/lookup/x.h
 };
 
 std::vector<SourceFile> codeFiles() {
