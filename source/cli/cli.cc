@@ -21,6 +21,7 @@
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
 #include "petrel/lookup/lookup_table.h"
+#include "petrel/server/config_checks.h"
 #include "petrel/server/route.h"
 #include "petrel/server/server.h"
 
@@ -65,7 +66,7 @@ commands:
 
 // Sends one request line to the control socket and prints the answer.
 int control(const std::string& config_path, const std::string& request) {
-  auto loaded = config::loadConfig(config_path);
+  auto loaded = config::loadConfig(config_path, server::standardValidators());
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.toString());
     return 1;
@@ -117,7 +118,7 @@ int control(const std::string& config_path, const std::string& request) {
 
 // Loads the config, printing its errors; nullopt when it has any.
 std::optional<config::Config> loadOrReport(const std::string& config_path) {
-  auto loaded = config::loadConfig(config_path);
+  auto loaded = config::loadConfig(config_path, server::standardValidators());
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.toString());
     return std::nullopt;
@@ -402,7 +403,7 @@ int run(int argc, char** argv) {
   }
   if (cmd == "serve" && args.size() == 1) return server::serve(config_path);
   if (cmd == "check-config" && args.size() == 1) {
-    auto loaded = config::loadConfig(config_path);
+    auto loaded = config::loadConfig(config_path, server::standardValidators());
     if (loaded.errors.empty()) {
       std::vector<std::string> warnings;
       delivery::Router router(*loaded.config,

@@ -14,6 +14,7 @@
 
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
+#include "petrel/server/config_checks.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/recipient_check.h"
 #include "petrel/server/request_server.h"
@@ -180,7 +181,7 @@ class Process {
 };
 
 int Process::run() {
-  auto loaded = config::loadConfig(config_path_);
+  auto loaded = config::loadConfig(config_path_, standardValidators());
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.toString());
     fmt::print(stderr, "petrel: fatal: invalid configuration, not starting\n");
@@ -317,7 +318,7 @@ void Process::reload() {
     reload_again_ = true;
     return;
   }
-  auto loaded = config::loadConfig(config_path_);
+  auto loaded = config::loadConfig(config_path_, standardValidators());
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) {
       log::mail::warning(log::Program::Master, fmt::format("reload: {}", e.toString()));

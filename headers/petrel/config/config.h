@@ -4,16 +4,23 @@
 // `file:line:column`. Unknown keys are errors. Relative paths are resolved against the
 // directory of the config file, so a config and the state it writes can move together.
 // Only source/config/ includes yaml-cpp; every other area sees these plain structs.
+// config/ knows no name an area above it defines (restriction checks): it keeps them as
+// written, with their file:line:column, and the areas check them through Validators
+// (server/config_checks.h) that loadConfig runs.
 // docs/configuration.md documents every key; keep both in step.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "petrel/config/table_spec.h"
 #include "petrel/core/result.h"
 
 namespace petrel::config {
@@ -70,32 +77,6 @@ struct Listener {
   std::string restrictions = "default";  // a key of Config::restrictions; Default: "default"
   std::string origin;                 // "file:line:column" of the listener entry
 };
-
-// A named map, declared under `tables:` or inline as "type:argument".
-struct TableSpec {
-  std::string name;  // key under tables:, or the inline reference text itself
-  // "inline" | "file" | "regexp" | "cidr" | "sqlite" | "pgsql" | "mysql" | "ldap"
-  std::string type;
-  std::map<std::string, std::string> entries;  // type inline: the map itself
-  std::string path;                            // types file, regexp, cidr, sqlite: absolute path
-  // Types sqlite, pgsql, mysql, ldap: their settings as written (host, port, user, database,
-  // query, uri, base, filter, attribute, ...; docs/lookup-tables.md), checked by the loader
-  // against the type's keys. A `password_file` is read at load time into "password".
-  std::map<std::string, std::string> options;
-  // Any type: answers are kept this many seconds (not-found answers negative_ttl seconds);
-  // 0 = no cache. Default: 0 (a remote table is asked every time).
-  uint64_t cache_ttl = 0;
-  uint64_t cache_negative_ttl = 0;
-  std::string origin;  // "file:line:column" where the table was declared (for messages)
-};
-
-// The keys a remote table type takes under tables: (besides type and cache), and which of
-// them are required. Empty for the other types.
-struct RemoteTableKeys {
-  std::vector<std::string_view> allowed;
-  std::vector<std::string_view> required;
-};
-const RemoteTableKeys* remoteTableKeys(std::string_view type);
 
 enum class BareLineEnding { Reject, Normalize };
 
@@ -187,21 +168,40 @@ struct Dns {
   std::vector<std::string> servers;
 };
 
-// One entry of a restriction list as written, and where.
+// One check of a restriction list, kept as written: the config does not know check names.
+// policy/ interprets the text; server/config_checks.cc validates it when the config loads.
 struct CheckSpec {
-  std::string text;    // "permit_mynetworks", "check_client_access cidr:/etc/petrel/clients"
-  std::string origin;  // "file:line:column"
+  std::string text;    // "permit_mynetworks", "check_client_access cidr:/etc/petrel/x.cidr"
+  std::string origin;  // "file:line:column" of the entry, or "(built-in)"
+  // Where it sits in the file's structure, for messages: "restrictions.default.recipient[2]".
+  std::string path;
+  bool operator==(const CheckSpec&) const = default;
 };
 
 // Postfix-style restriction lists for one listener; check names as in Postfix.
 struct RestrictionSet {
-  // Each entry is a check name, or "check_client_access REF" (also sender, recipient) with a
-  // table reference.
-  std::vector<CheckSpec> client, helo, sender, recipient, data, end_of_data;
+  // Per stage (Postfix smtpd_client_restrictions, smtpd_helo_restrictions, ...), in order.
+  // Default: empty. An entry "NAME ARG" whose ARG resolves as a table reference (a name under
+  // tables:, or "type:argument") has that table in access_tables under ARG, and its text reads
+  // "NAME ARG" with single spacing; any other entry keeps its text as written.
+  std::vector<CheckSpec> client, helo, sender, recipient;
+  // The DATA stage (before the 354; smtpd_data_restrictions) and the end of data (after the
+  // content, before the 250; smtpd_end_of_data_restrictions). Default: empty.
+  std::vector<CheckSpec> data, end_of_data;
+  // smtpd_delay_reject: evaluate the client, helo and sender lists at RCPT rather than at
+  // their own stages. Default: true.
   bool delay_reject = true;
   std::string origin;  // "file:line:column"
-  // The tables the access checks name, by their reference text.
+  // The tables the checks' arguments name, by their reference text.
   std::map<std::string, TableSpec> access_tables;
+  // Arguments that looked like a table reference but did not resolve, with the loader's text
+  // for the problem ("unknown table 'x'", "'cidr:' needs a path, ..."); empty when the table
+  // is declared but broken (its own error says so). Reported only by a check that takes a
+  // table (the config cannot know which do): see config_checks.cc.
+  std::map<std::string, std::string> table_errors;
+
+  // The stage lists with their keys, in the order a session meets them.
+  std::array<std::pair<std::string_view, const std::vector<CheckSpec>*>, 6> stages() const;
 };
 
 struct Status {
@@ -277,11 +277,20 @@ struct LoadResult {
 // problem the way the loader would ("unknown table type 'x' (known: ...)").
 Result<TableSpec> resolveTableReference(const Config& c, std::string_view ref);
 
-// Reads and validates the YAML file at `path`. Never throws.
-LoadResult loadConfig(const std::string& path);
+// A check that an area runs over a parsed Config, adding what it finds wrong (`where` as
+// "file:line:column", usually a CheckSpec's origin). Validators run whenever the YAML could be
+// read, also when the loader found problems (so that one run names every error); they must not
+// assume that references resolve. Their errors are sorted in with the loader's. An error at
+// the origin of a check in a restriction set marks that set broken: a listener naming it gets
+// no second "unknown restriction set" error, and the set is not listed as known.
+using Validator = std::function<void(const Config&, std::vector<ConfigError>&)>;
+
+// Reads and validates the YAML file at `path`. Never throws (nor may the validators).
+LoadResult loadConfig(const std::string& path, const std::vector<Validator>& validators = {});
 // Same, from text (tests); `name` plays the file name in messages and becomes
 // Config::source_file; relative paths resolve against `base_dir` (made absolute first).
 LoadResult loadConfigFromString(const std::string& yaml, const std::string& name,
-                                const std::string& base_dir);
+                                const std::string& base_dir,
+                                const std::vector<Validator>& validators = {});
 
 }  // namespace petrel::config

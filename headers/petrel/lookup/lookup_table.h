@@ -18,7 +18,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "petrel/config/config.h"
+#include "petrel/config/table_spec.h"
 
 namespace petrel::lookup {
 

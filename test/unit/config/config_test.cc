@@ -12,16 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "petrel/server/config_checks.h"
+
 namespace petrel::config {
 namespace {
-
-// Lead's interim helper until the config split lands: the texts of a restriction list.
-std::vector<std::string> texts(const std::vector<CheckSpec>& specs) {
-  std::vector<std::string> out;
-  for (const auto& c : specs) out.push_back(c.text);
-  return out;
-}
-
 
 using Errors = std::vector<std::string>;
 
@@ -35,7 +29,8 @@ std::string examplePath(std::string_view file) {
 }
 
 LoadResult load(std::string_view yaml) {
-  return loadConfigFromString(std::string(yaml), "t.yaml", "/etc/petrel");
+  return loadConfigFromString(std::string(yaml), "t.yaml", "/etc/petrel",
+                              server::standardValidators());
 }
 
 // Loads Minimal followed by `extra`; the test fails if there are errors.
@@ -45,6 +40,15 @@ Config loadOk(std::string_view extra = {}) {
     ADD_FAILURE() << e.toString();
   }
   return r.config.value_or(Config{});
+}
+
+// The texts of a restriction list's checks, as written.
+std::vector<std::string> texts(const std::vector<CheckSpec>& checks) {
+  std::vector<std::string> out;
+  for (const CheckSpec& check : checks) {
+    out.push_back(check.text);
+  }
+  return out;
 }
 
 Errors errorsOf(const LoadResult& r) {
@@ -187,8 +191,9 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(def.origin, "(built-in)");
   const RestrictionSet& sub = c.restrictions.at("submission");
   EXPECT_TRUE(sub.client.empty());
-  EXPECT_EQ(texts(sub.recipient), (std::vector<std::string>{"reject_sender_login_mismatch",
-                                                     "permit_sasl_authenticated", "reject"}));
+  EXPECT_EQ(texts(sub.recipient),
+            (std::vector<std::string>{"reject_sender_login_mismatch", "permit_sasl_authenticated",
+                                      "reject"}));
   EXPECT_EQ(sub.origin, "(built-in)");
 }
 
@@ -1059,8 +1064,9 @@ TEST(ConfigTest, Restrictions) {
   EXPECT_EQ(texts(def.client), (std::vector<std::string>{"permit_mynetworks", "defer"}));
   EXPECT_TRUE(def.helo.empty());
   EXPECT_EQ(texts(def.sender), (std::vector<std::string>{"reject_sender_login_mismatch"}));
-  EXPECT_EQ(texts(def.recipient), (std::vector<std::string>{"permit_sasl_authenticated",
-                                                     "reject_unauth_destination", "permit"}));
+  EXPECT_EQ(texts(def.recipient),
+            (std::vector<std::string>{"permit_sasl_authenticated", "reject_unauth_destination",
+                                      "permit"}));
   EXPECT_EQ(def.origin, "t.yaml:4:3");
   EXPECT_EQ(c.restrictions.at("submission").origin, "(built-in)");
   EXPECT_TRUE(c.restrictions.at("relay-only").recipient.empty());
@@ -1083,10 +1089,10 @@ restrictions:
                 permit_mynetworks, reject_unauth_destination]
 )");
   const RestrictionSet& set = c.restrictions.at("default");
-  EXPECT_EQ(texts(set.recipient), (std::vector<std::string>{
-                               "check_client_access clients",
-                               "check_sender_access cidr:/etc/petrel/x.cidr", "permit_mynetworks",
-                               "reject_unauth_destination"}));
+  EXPECT_EQ(texts(set.recipient),
+            (std::vector<std::string>{"check_client_access clients",
+                                      "check_sender_access cidr:/etc/petrel/x.cidr",
+                                      "permit_mynetworks", "reject_unauth_destination"}));
   EXPECT_EQ(set.access_tables.at("clients").type, "inline");
   EXPECT_EQ(set.access_tables.at("cidr:/etc/petrel/x.cidr").path, "/etc/petrel/x.cidr");
   EXPECT_EQ(errorsWith("restrictions: {default: {recipient: [check_recipient_access]}}\n"),
@@ -1098,7 +1104,7 @@ TEST(ConfigTest, BadRestrictions) {
   EXPECT_EQ(errorsWith(R"(restrictions:
   default:
     client: [check_client_access clients, permit]
-    data: [reject_unauth_pipelining]
+    body: [reject_unauth_pipelining]
     recipient: permit_mynetworks, reject
   "bad name": {}
   other: [reject]
@@ -1107,7 +1113,7 @@ TEST(ConfigTest, BadRestrictions) {
 )"),
             (Errors{
                 "t.yaml:5:14: restrictions.default.client[0]: unknown table 'clients'",
-                "t.yaml:6:5: unknown key 'data' in restrictions.default",
+                "t.yaml:6:5: unknown key 'body' in restrictions.default",
                 "t.yaml:7:16: restrictions.default.recipient: expected a list of restrictions, "
                 "got 'permit_mynetworks, reject'",
                 "t.yaml:8:3: restrictions: 'bad name' is not a valid restriction set name (use "
@@ -1122,6 +1128,123 @@ TEST(ConfigTest, BadRestrictions) {
             }));
   EXPECT_EQ(errorsWith("restrictions: [default]\n"),
             Errors{"t.yaml:3:15: restrictions: expected a mapping, got a list"});
+}
+
+TEST(ConfigTest, RestrictionStagesAndDelayReject) {
+  Config c = loadOk(R"(restrictions:
+  default:
+    data: [permit_mynetworks, reject]
+    end_of_data: [defer]
+    delay_reject: no
+)");
+  const RestrictionSet& def = c.restrictions.at("default");
+  EXPECT_EQ(def.data, (std::vector<CheckSpec>{
+                          {"permit_mynetworks", "t.yaml:5:12", "restrictions.default.data[0]"},
+                          {"reject", "t.yaml:5:31", "restrictions.default.data[1]"}}));
+  EXPECT_EQ(
+      def.end_of_data,
+      (std::vector<CheckSpec>{{"defer", "t.yaml:6:19", "restrictions.default.end_of_data[0]"}}));
+  EXPECT_FALSE(def.delay_reject);
+  EXPECT_TRUE(c.restrictions.at("submission").delay_reject);
+  EXPECT_TRUE(c.restrictions.at("submission").data.empty());
+  EXPECT_EQ(c.restrictions.at("submission").recipient[2],
+            (CheckSpec{"reject", "(built-in)", "restrictions.submission.recipient[2]"}));
+  EXPECT_TRUE(
+      loadOk("restrictions: {x: {recipient: [permit]}}\n").restrictions.at("x").delay_reject);
+  EXPECT_EQ(errorsWith("restrictions: {default: {delay_reject: 1, end_of_data: [permit_sasl]}}\n"),
+            (Errors{"t.yaml:3:40: restrictions.default.delay_reject: expected true or false, got "
+                    "'1'",
+                    "t.yaml:3:57: restrictions.default.end_of_data[0]: unknown restriction "
+                    "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
+                    "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
+                    "defer)"}));
+}
+
+// The loader keeps checks as written; only the validators (server::standardValidators) know
+// their names. Table references in arguments are resolved either way.
+TEST(ConfigTest, ChecksAreKeptAsWritten) {
+  LoadResult r = loadConfigFromString(std::string(Minimal) + R"(restrictions:
+  default:
+    recipient: [no_such_check, "check_sender_access file:senders", "  permit"]
+)",
+                                      "t.yaml", "/etc/petrel");
+  ASSERT_EQ(errorsOf(r), Errors{});
+  const RestrictionSet& def = r.config->restrictions.at("default");
+  EXPECT_EQ(
+      texts(def.recipient),
+      (std::vector<std::string>{"no_such_check", "check_sender_access file:senders", "  permit"}));
+  EXPECT_EQ(def.access_tables.at("file:senders").path, "/etc/petrel/senders");
+}
+
+// Whether an argument had to be a table is the check's business: a check that takes none
+// reports its own name, one that takes one the loader's text for the reference.
+TEST(ConfigTest, CheckArgumentsThatAreNoTables) {
+  EXPECT_EQ(errorsWith(R"(tables:
+  broken: {type: file}
+restrictions:
+  default:
+    client: [permit_mynetworks clients, "check_client_access foo:/x", check_client_access broken]
+    sender: ["check_sender_access cidr:", "permit cidr:/x", " check_sender_access cidr:/x"]
+)"),
+            (Errors{
+                "t.yaml:4:11: missing required key 'path' in tables.broken",
+                "t.yaml:7:14: restrictions.default.client[0]: unknown restriction "
+                "'permit_mynetworks clients' (known: permit_mynetworks, "
+                "permit_sasl_authenticated, reject_unauth_destination, "
+                "reject_sender_login_mismatch, permit, reject, defer)",
+                "t.yaml:7:41: restrictions.default.client[1]: unknown table type 'foo' (known: "
+                "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
+                "t.yaml:8:14: restrictions.default.sender[0]: 'cidr:' needs a path, e.g. "
+                "cidr:/etc/petrel/clients.cidr",
+                "t.yaml:8:43: restrictions.default.sender[1]: unknown restriction "
+                "'permit cidr:/x' (known: permit_mynetworks, permit_sasl_authenticated, "
+                "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
+                "defer)",
+                "t.yaml:8:61: restrictions.default.sender[2]: unknown restriction "
+                "' check_sender_access cidr:/x' (known: permit_mynetworks, "
+                "permit_sasl_authenticated, reject_unauth_destination, "
+                "reject_sender_login_mismatch, permit, reject, defer)",
+            }));
+}
+
+// A set with a wrong check did not load: a listener naming another unknown set is not told
+// it exists.
+TEST(ConfigTest, ABrokenSetIsNotKnown) {
+  EXPECT_EQ(errorsOf(load(R"(listeners: [{name: a, address: "127.0.0.1:25", restrictions: nope}]
+domains: {local: []}
+restrictions:
+  mine: {recipient: [permit_sasl]}
+)")),
+            (Errors{"t.yaml:1:62: listeners[0].restrictions: unknown restriction set 'nope' "
+                    "(known: default, submission)",
+                    "t.yaml:4:22: restrictions.mine.recipient[0]: unknown restriction "
+                    "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
+                    "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
+                    "defer)"}));
+}
+
+// Validators see a config the loader found problems in, and their errors sort in by position.
+TEST(ConfigTest, ValidatorsRunAndSortIn) {
+  int runs = 0;
+  Validator v = [&runs](const Config& c, std::vector<ConfigError>& errors) {
+    ++runs;
+    errors.push_back({"t.yaml:1:3", "first"});
+    errors.push_back({"elsewhere", "no position"});
+    errors.push_back({c.source_file, "the file"});
+  };
+  LoadResult r =
+      loadConfigFromString(std::string(Minimal) + "workers: x\n", "t.yaml", "/etc/petrel", {v});
+  EXPECT_EQ(runs, 1);
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_EQ(errorsOf(r), (Errors{"elsewhere: no position", "t.yaml: the file", "t.yaml:1:3: first",
+                                 "t.yaml:3:10: workers: expected 'auto' or a number from 1 to 64, "
+                                 "got 'x'"}));
+  // A config only a validator objects to does not load either; a syntax error runs none.
+  r = loadConfigFromString(std::string(Minimal), "t.yaml", "/etc/petrel", {v});
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_EQ(runs, 2);
+  r = loadConfigFromString("listeners: [", "t.yaml", "/etc/petrel", {v});
+  EXPECT_EQ(runs, 2);
 }
 
 TEST(ConfigTest, AuthFailuresPerClient) {

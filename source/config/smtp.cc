@@ -1,0 +1,43 @@
+// The `smtp:` section: bare line endings, VRFY and the banner (which goes on the wire, so
+// it may hold no control characters).
+#include <fmt/format.h>
+
+#include "loader.h"
+
+namespace petrel::config::detail {
+
+void Loader::loadSmtp(const Section& top, Config& c) {
+  const Field* f = top.find("smtp");
+  if (f == nullptr) {
+    return;
+  }
+  Section s(reporter_, *f);
+  s.allowOnly({"bare_line_endings", "vrfy", "banner"});
+  if (const Field* b = s.find("bare_line_endings")) {
+    constexpr std::string_view Expected = "reject or normalize";
+    if (auto v = scalar(*b, Expected)) {
+      if (*v == "reject") {
+        c.smtp.bare_line_endings = BareLineEnding::Reject;
+      } else if (*v == "normalize") {
+        c.smtp.bare_line_endings = BareLineEnding::Normalize;
+      } else {
+        report(*b, fmt::format("expected {}, got '{}'", Expected, *v));
+      }
+    }
+  }
+  setBool(s, "vrfy", c.smtp.vrfy);
+  if (const Field* b = s.find("banner")) {
+    if (auto v = text(*b)) {
+      // It goes on the wire after "220 "; a CR or LF would inject a line.
+      if (v->empty()) {
+        report(*b, "must not be empty (leave it out for the default)");
+      } else if (hasControlChars(*v)) {
+        report(*b, "must not contain control characters");
+      } else {
+        c.smtp.banner = *v;
+      }
+    }
+  }
+}
+
+}  // namespace petrel::config::detail

@@ -1,0 +1,87 @@
+// The standard config validators (config_checks.h). Each check of each restriction list is
+// parsed on its own by policy's own parser, so the loader and the server cannot disagree on
+// what a check is; its error is reported at the check's origin, prefixed with its path
+// ("restrictions.default.recipient[2]: unknown restriction 'x' (known: ...)").
+//
+// Tables are not opened here (a config that loads may still fail to start, as everywhere in
+// the loader): a check's table reference is answered with a stand-in table when the config
+// resolved it, and with the loader's text for the problem when it did not.
+#include "petrel/server/config_checks.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "petrel/core/strings.h"
+#include "petrel/lookup/lookup_table.h"
+#include "petrel/policy/restrictions.h"
+
+namespace petrel::server {
+
+namespace {
+
+// Stands in for a table the config resolved; never asked during a parse.
+class UnopenedTable final : public lookup::LookupTable {
+ public:
+  lookup::LookupResult lookup(std::string_view) const override {
+    return lookup::LookupResult::tempFail("table not opened (config check only)");
+  }
+  std::string describe() const override { return "(config check)"; }
+};
+
+// What is wrong with one check of `set`, or nullopt. The only call into policy/.
+std::optional<std::string> checkProblem(const config::CheckSpec& check,
+                                        const config::RestrictionSet& set) {
+  std::string_view text = trim(check.text);
+  size_t space = text.find(' ');
+  if (space == std::string_view::npos && policy::isAccessCheck(check.text)) {
+    // Policy's own "no table ''" would not say what to write.
+    std::string_view name = text.substr(0, space);
+    return fmt::format("{} needs a table, e.g. \"{} clients\"", name, name);
+  }
+  static const lookup::TablePtr stand_in = std::make_shared<UnopenedTable>();
+  std::optional<std::string> unresolved;  // a reference the check wanted, and the config lacks
+  auto tables = [&](const std::string& ref) -> lookup::TablePtr {
+    if (set.access_tables.contains(ref)) {
+      return stand_in;
+    }
+    unresolved = ref;
+    return nullptr;
+  };
+  // The stage does not change what parses.
+  Result<policy::CheckPtr> parsed =
+      policy::makeCheck(check.text, policy::Stage::Recipient, policy::CheckEnvironment({}, tables));
+  if (parsed) {
+    return std::nullopt;
+  }
+  if (unresolved) {
+    if (auto it = set.table_errors.find(*unresolved); it != set.table_errors.end()) {
+      if (it->second.empty()) {
+        return std::nullopt;  // a broken table, reported where it was declared
+      }
+      return it->second;
+    }
+  }
+  return parsed.error().message();
+}
+
+void checkRestrictions(const config::Config& c, std::vector<config::ConfigError>& errors) {
+  for (const auto& [name, set] : c.restrictions) {
+    for (auto [stage, checks] : set.stages()) {
+      for (const config::CheckSpec& check : *checks) {
+        if (auto problem = checkProblem(check, set)) {
+          errors.push_back({check.origin, fmt::format("{}: {}", check.path, *problem)});
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<config::Validator> standardValidators() { return {&checkRestrictions}; }
+
+}  // namespace petrel::server
