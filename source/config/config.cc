@@ -1530,13 +1530,17 @@ void Loader::loadRestrictions(const Section& top, Config& c) {
   // The built-in sets (config.h); a set of the same name in the file replaces one entirely.
   if (!declared_restriction_sets_.contains("default")) {
     RestrictionSet set;
-    set.recipient = {"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination"};
+    set.recipient = {{"permit_mynetworks", std::string(BuiltIn)},
+                     {"permit_sasl_authenticated", std::string(BuiltIn)},
+                     {"reject_unauth_destination", std::string(BuiltIn)}};
     set.origin = BuiltIn;
     c.restrictions.emplace("default", std::move(set));
   }
   if (!declared_restriction_sets_.contains("submission")) {
     RestrictionSet set;
-    set.recipient = {"reject_sender_login_mismatch", "permit_sasl_authenticated", "reject"};
+    set.recipient = {{"reject_sender_login_mismatch", std::string(BuiltIn)},
+                     {"permit_sasl_authenticated", std::string(BuiltIn)},
+                     {"reject", std::string(BuiltIn)}};
     set.origin = BuiltIn;
     c.restrictions.emplace("submission", std::move(set));
   }
@@ -1552,7 +1556,7 @@ std::optional<RestrictionSet> Loader::restrictionSet(const Field& f, const Confi
   set.origin = reporter_.where(f.key_node.Mark());
   const std::vector<std::string>& known = policy::knownRestrictions();
   bool ok = true;
-  const std::array<std::pair<std::string_view, std::vector<std::string>*>, 4> stages{{
+  const std::array<std::pair<std::string_view, std::vector<CheckSpec>*>, 4> stages{{
       {"client", &set.client},
       {"helo", &set.helo},
       {"sender", &set.sender},
@@ -1585,7 +1589,7 @@ std::optional<RestrictionSet> Loader::restrictionSet(const Field& f, const Confi
         }
         if (auto spec = tableRefText(item, ref, c)) {
           set.access_tables.emplace(ref, std::move(*spec));
-          checks->push_back(fmt::format("{} {}", text.substr(0, space), ref));
+          checks->push_back({fmt::format("{} {}", text.substr(0, space), ref), reporter_.where(item.value.Mark())});
         } else {
           ok = false;
         }
@@ -1596,7 +1600,7 @@ std::optional<RestrictionSet> Loader::restrictionSet(const Field& f, const Confi
                fmt::format("unknown restriction '{}' (known: {})", *name, fmt::join(known, ", ")));
         ok = false;
       } else {
-        checks->push_back(*name);
+        checks->push_back({*name, reporter_.where(item.value.Mark())});
       }
     }
   }

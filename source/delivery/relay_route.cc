@@ -1,4 +1,5 @@
-// Router: the next hop and TLS policy of a non-local domain (docs/relay.md, "Routing").
+// Router: the delivery target of a final address (resolve), and the next hop and TLS policy
+// of a non-local domain (docs/relay.md, "Routing").
 #include <fmt/format.h>
 
 #include "petrel/core/strings.h"
@@ -21,6 +22,37 @@ std::vector<std::string> domainKeys(std::string_view domain) {
 }
 
 }  // namespace
+
+std::string_view toString(Transport transport) {
+  switch (transport) {
+    case Transport::Maildir: return "maildir";
+    case Transport::Smtp: return "smtp";
+  }
+  return "?";
+}
+
+Result<DeliveryTarget> Router::resolve(std::string_view address, Transport* attempted) const {
+  auto at = address.rfind('@');
+  std::string_view domain = at == std::string_view::npos ? "" : address.substr(at + 1);
+  DomainClass c = classifyDomain(domain);
+  DeliveryTarget target;
+  target.transport = c.kind == DomainKind::Local || c.kind == DomainKind::TempFail
+                         ? Transport::Maildir
+                         : Transport::Smtp;
+  if (attempted != nullptr) *attempted = target.transport;
+  if (c.kind == DomainKind::TempFail) return Error::temporary(c.error);
+  if (target.transport == Transport::Maildir) {
+    auto dir = maildirFor(address);
+    if (!dir) return dir.error();
+    target.maildir = std::move(dir.value());
+    return target;
+  }
+  auto hop = nextHop(domain);
+  if (!hop) return hop.error();
+  target.tls = tlsPolicy(hop->mx_lookup ? domain : std::string_view(hop->host));
+  target.next_hop = std::move(hop.value());
+  return target;
+}
 
 bool Router::isRelayDomain(std::string_view domain) const {
   return classifyDomain(domain).kind == DomainKind::Relay;

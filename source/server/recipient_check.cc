@@ -1,146 +1,301 @@
-// The RCPT decision: restrictions of the listener, then the router. Shared by the SMTP
-// session driver and `petrel route`, so that what the command explains is what the server does.
+// The verdicts of the SMTP stages: restriction lists, then at RCPT the router. Shared by the
+// SMTP session driver and `petrel route`, so that what the command explains is what the server
+// does.
 #include "petrel/server/recipient_check.h"
 
 #include <fmt/format.h>
 
 #include <array>
+#include <memory>
 #include <tuple>
 
+#include "petrel/core/assert.h"
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
+#include "petrel/policy/restrictions.h"
 
 namespace petrel::server {
 
-// Runs on the worker loop, or on the thread pool when a table may block: it touches only its
-// arguments (the snapshot is immutable) and the thread-safe log.
-smtp::RecipientVerdict checkRecipient(const Snapshot& snap, const config::Listener& listener,
-                                      const RecipientQuery& q, std::vector<std::string>* trace) {
-  using Outcome = delivery::Expansion::Outcome;
-  const delivery::Router& router = *snap.router;
-  const std::string& address = q.address;
-  smtp::RecipientVerdict v;
-  auto at = address.rfind('@');
-  std::string_view domain =
-      at == std::string::npos ? std::string_view() : std::string_view(address).substr(at + 1);
-  using Kind = delivery::Router::DomainKind;
-  delivery::Router::DomainClass domain_class =
-      at == std::string::npos ? delivery::Router::DomainClass{Kind::Local, {}}
-                              : router.classifyDomain(domain);
-  auto note = [trace](std::string line) {
-    if (trace != nullptr) trace->push_back(std::move(line));
+namespace {
+
+using Kind = delivery::Router::DomainKind;
+using Outcome = delivery::Expansion::Outcome;
+
+const char* verdictWord(const policy::Decision& d) {
+  return d.kind == policy::Decision::Kind::Permit   ? "permit"
+         : d.kind == policy::Decision::Kind::Reject ? "reject"
+         : d.kind == policy::Decision::Kind::Defer  ? "defer"
+                                                    : "nothing (dunno)";
+}
+
+// The restriction lists that run at an SMTP stage (Postfix smtpd_delay_reject: with it, the
+// client, helo and sender lists wait for RCPT and run there before the recipient list).
+std::vector<const policy::RestrictionList*> listsAt(const RestrictionLists& set, smtp::Stage at) {
+  using policy::Stage;
+  std::vector<const policy::RestrictionList*> out;
+  auto add = [&](Stage s) {
+    if (const policy::RestrictionList* l = set.list(s)) out.push_back(l);
   };
-  if (domain_class.kind == Kind::TempFail) {
-    v.refusal = smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address));
-    log::mail::warning(log::Program::Smtpd,
-                       fmt::format("domain lookup for {} failed: {}", address, domain_class.error));
-    note(fmt::format("domain {}: lookup failed: {}", domain, domain_class.error));
-    return v;
+  switch (at) {
+    case smtp::Stage::Connect:
+      if (!set.delay_reject) add(Stage::Client);
+      break;
+    case smtp::Stage::Helo:
+      if (!set.delay_reject) add(Stage::Helo);
+      break;
+    case smtp::Stage::Mail:
+      if (!set.delay_reject) add(Stage::Sender);
+      break;
+    case smtp::Stage::Rcpt:
+    case smtp::Stage::Vrfy:
+      if (set.delay_reject) {
+        add(Stage::Client);
+        add(Stage::Helo);
+        add(Stage::Sender);
+      }
+      add(Stage::Recipient);
+      break;
+    case smtp::Stage::Data:
+      add(Stage::Data);
+      break;
+    case smtp::Stage::EndOfData:
+      add(Stage::EndOfData);
+      break;
+    case smtp::Stage::Auth:
+      break;
   }
-  if (at != std::string::npos) {
-    note(fmt::format("domain {}: {}", domain,
-                     domain_class.kind == Kind::Local   ? "local (domains.local)"
-                     : domain_class.kind == Kind::Relay ? "relayed for (domains.relay)"
-                                                        : "not ours"));
+  return out;
+}
+
+smtp::Reply refusal(const policy::Decision& d) { return smtp::Reply(d.code, d.enhanced, d.text); }
+
+// One stage's verdict in flight. Holds the snapshot (and so the lists and tables) until done.
+class StageRun : public std::enable_shared_from_this<StageRun> {
+ public:
+  StageRun(const Snapshot& snap, const config::Listener& listener, StageQuery q,
+           StageServices services, std::vector<std::string>* trace,
+           std::function<void(StageVerdict)> done)
+      : snap_(snap), listener_(&listener), q_(std::move(q)), services_(std::move(services)),
+        trace_(trace), done_(std::move(done)) {}
+
+  void start() {
+    const bool rcpt = q_.stage == smtp::Stage::Rcpt || q_.stage == smtp::Stage::Vrfy;
+    if (!rcpt) return restrictions();
+    const std::string& address = q_.who.address;
+    at_ = address.rfind('@');
+    if (at_ != std::string::npos) domain_ = std::string_view(address).substr(at_ + 1);
+    inPlaceOrOffloaded(
+        snap_.router->blocking(),
+        [self = shared_from_this()] {
+          self->domain_class_ = self->at_ == std::string::npos
+                                    ? delivery::Router::DomainClass{Kind::Local, {}}
+                                    : self->snap_.router->classifyDomain(self->domain_);
+        },
+        [self = shared_from_this()] { self->classified(); });
   }
-  // Restrictions first (relay permission, sender ownership), as smtpd_recipient_restrictions.
-  auto sets = snap.recipient_restrictions;
-  auto it = sets->find(listener.restrictions);
-  if (it != sets->end()) {
-    const config::RestrictionSet& set = snap.config->restrictions.at(listener.restrictions);
-    auto verdictWord = [](const policy::Decision& d) {
-      return d.kind == policy::Decision::Kind::Permit   ? "permit"
-             : d.kind == policy::Decision::Kind::Reject ? "reject"
-             : d.kind == policy::Decision::Kind::Defer  ? "defer"
-                                                        : "nothing (dunno)";
-    };
-    policy::PolicyContext ctx;
-    ctx.client_ip = q.client_ip;
-    ctx.helo = q.helo;
-    ctx.sasl_user = q.sasl_user;
-    ctx.sender = q.sender;
-    ctx.recipient = address;
-    ctx.is_our_destination = [&router, domain, &domain_class](std::string_view d) {
-      Kind k = d == domain ? domain_class.kind : router.classifyDomain(d).kind;
+
+ private:
+  void note(std::string line) {
+    if (trace_ != nullptr) trace_->push_back(std::move(line));
+  }
+
+  // Runs `work` on the pool when it may block and an offload exists, else here; then `next`.
+  void inPlaceOrOffloaded(bool blocks, std::function<void()> work, std::function<void()> next) {
+    if (blocks && services_.offload) {
+      services_.offload(std::move(work), std::move(next));
+      return;
+    }
+    work();
+    next();
+  }
+
+  void classified() {
+    const std::string& address = q_.who.address;
+    if (domain_class_.kind == Kind::TempFail) {
+      log::mail::warning(log::Program::Smtpd, fmt::format("domain lookup for {} failed: {}",
+                                                          address, domain_class_.error));
+      note(fmt::format("domain {}: lookup failed: {}", domain_, domain_class_.error));
+      return refuse(smtp::Reply(451, "4.3.0",
+                                fmt::format("<{}>: Temporary lookup failure", address)));
+    }
+    if (at_ != std::string::npos) {
+      note(fmt::format("domain {}: {}", domain_,
+                       domain_class_.kind == Kind::Local   ? "local (domains.local)"
+                       : domain_class_.kind == Kind::Relay ? "relayed for (domains.relay)"
+                                                           : "not ours"));
+    }
+    restrictions();
+  }
+
+  // The listener's lists for this stage (relay permission, sender ownership, ...).
+  void restrictions() {
+    auto it = snap_.restrictions->find(listener_->restrictions);
+    if (it == snap_.restrictions->end()) return restricted(policy::Decision{});
+    set_ = &it->second;
+    std::vector<const policy::RestrictionList*> lists = listsAt(*set_, q_.stage);
+    if (lists.empty()) return restricted(policy::Decision{});
+    ctx_.client_ip = q_.who.client_ip;
+    ctx_.helo = q_.who.helo;
+    ctx_.sasl_user = q_.who.sasl_user;
+    ctx_.sender = q_.who.sender;
+    ctx_.recipient = q_.who.address;
+    ctx_.message_size = q_.message_size;
+    ctx_.recipient_count = q_.recipient_count;
+    const delivery::Router* router = snap_.router.get();
+    ctx_.is_our_destination = [router, self = this](std::string_view d) {
+      Kind k = d == self->domain_ ? self->domain_class_.kind : router->classifyDomain(d).kind;
       return k == Kind::Local || k == Kind::Relay;
     };
-    ctx.sender_owners = [&snap](std::string_view s) { return senderOwners(snap, s); };
-    // Client, HELO and sender lists first; each decides only its own stage (a permit there
-    // does not skip the recipient list).
-    if (auto early = snap.early_restrictions->find(listener.restrictions);
-        early != snap.early_restrictions->end()) {
-      for (const auto& stage : early->second) {
-        policy::Decision d = stage.list.evaluate(ctx);
-        note(fmt::format("restrictions '{}' ({} stage, {}): {} decided {}",
-                         listener.restrictions, stage.stage, set.origin,
-                         d.rule.empty() ? "no check" : d.rule, verdictWord(d)));
-        if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
-          v.refusal = smtp::Reply(d.code, d.enhanced, d.text);
-          return v;
-        }
+    ctx_.sender_owners = [self = this](std::string_view s) { return senderOwners(self->snap_, s); };
+    ctx_.callbacks_block =
+        router->blocking() || (snap_.sender_login && snap_.sender_login->blocking());
+    ctx_.offload = services_.offload;
+    ctx_.resolver = services_.resolver;
+    policy::evaluateLists(
+        std::move(lists), ctx_,
+        [self = shared_from_this()](const policy::RestrictionList& l, const policy::Decision& d) {
+          self->note(fmt::format("restrictions '{}' ({} stage, {}): {} decided {}",
+                                 self->listener_->restrictions, policy::toString(l.stage()),
+                                 self->set_->origin, d.rule.empty() ? "no check" : d.rule,
+                                 verdictWord(d)));
+        },
+        [self = shared_from_this()](policy::Decision d) { self->restricted(std::move(d)); });
+  }
+
+  void restricted(policy::Decision d) {
+    actions_ = std::move(d.actions);
+    if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+      return refuse(refusal(d));
+    }
+    if (q_.stage != smtp::Stage::Rcpt && q_.stage != smtp::Stage::Vrfy) {
+      return finish(smtp::Verdict::accept());
+    }
+    inPlaceOrOffloaded(
+        snap_.router->blocking(), [self = shared_from_this()] { self->route(); },
+        [self = shared_from_this()] { self->finish(std::move(self->routed_)); });
+  }
+
+  // canonical.recipient, then the router's expansion (aliases, mailboxes).
+  void route() {
+    const delivery::Router& router = *snap_.router;
+    const std::string& address = q_.who.address;
+    auto tempfail = [&address] {
+      return smtp::Verdict::refuse(
+          smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address)));
+    };
+    // canonical.recipient: the restrictions saw the address as given; routing uses the
+    // canonical one (as Postfix's cleanup rewrites before virtual alias expansion).
+    std::string routed = address;
+    if (auto canon = router.canonicalRecipient(address); !canon) {
+      log::mail::warning(log::Program::Smtpd, fmt::format("canonical lookup for {} failed: {}",
+                                                          address, canon.error().message()));
+      note(fmt::format("canonical.recipient: lookup failed: {}", canon.error().message()));
+      routed_ = tempfail();
+      return;
+    } else if (*canon != address) {
+      routed = *canon;
+      note(fmt::format("canonical.recipient: {} -> {}", address, routed));
+      auto rat = routed.rfind('@');
+      domain_class_ = router.classifyDomain(std::string_view(routed).substr(rat + 1));
+      if (domain_class_.kind == Kind::TempFail) {
+        routed_ = tempfail();
+        return;
       }
     }
-    policy::Decision d = it->second.evaluate(ctx);
-    note(fmt::format("restrictions '{}' (recipient stage, {}): {} decided {}", listener.restrictions,
-                     set.origin, d.rule.empty() ? "no check" : d.rule, verdictWord(d)));
-    if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
-      v.refusal = smtp::Reply(d.code, d.enhanced, d.text);
-      return v;
+    if (domain_class_.kind != Kind::Local) {
+      // Permitted relaying: the recipient stays as given and waits for the outbound relay.
+      routed_ = smtp::Verdict::accept({routed});
+      return;
+    }
+    auto e = router.expand(routed, trace_);
+    switch (e.outcome) {
+      case Outcome::Accepted:
+        routed_ = smtp::Verdict::accept(std::move(e.recipients));
+        break;
+      case Outcome::NonLocalDomain:
+        routed_ = smtp::Verdict::refuse(
+            smtp::Reply(554, "5.7.1", fmt::format("<{}>: Relay access denied", address)));
+        break;
+      case Outcome::UnknownRecipient:
+        routed_ = smtp::Verdict::refuse(smtp::Reply(
+            550, e.status.empty() ? "5.1.1" : e.status,
+            fmt::format("<{}>: Recipient address rejected: {}", address, e.reason)));
+        break;
+      case Outcome::TemporaryFailure:
+        routed_ = smtp::Verdict::refuse(
+            smtp::Reply(451, e.status.empty() ? "4.3.0" : e.status,
+                        fmt::format("<{}>: Temporary lookup failure", address)));
+        log::mail::warning(log::Program::Smtpd,
+                           fmt::format("recipient lookup for {} failed: {}", address, e.reason));
+        break;
+      case Outcome::PermanentFailure:
+        routed_ = smtp::Verdict::refuse(smtp::Reply(
+            550, e.status.empty() ? "5.1.0" : e.status,
+            fmt::format("<{}>: Recipient address rejected: {}", address, e.reason)));
+        break;
     }
   }
-  // canonical.recipient: the restrictions saw the address as given; routing uses the
-  // canonical one (as Postfix's cleanup rewrites before virtual alias expansion).
-  std::string routed = address;
-  if (auto canon = router.canonicalRecipient(address); !canon) {
-    v.refusal = smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address));
-    log::mail::warning(log::Program::Smtpd, fmt::format("canonical lookup for {} failed: {}",
-                                                        address, canon.error().message()));
-    note(fmt::format("canonical.recipient: lookup failed: {}", canon.error().message()));
-    return v;
-  } else if (*canon != address) {
-    routed = *canon;
-    note(fmt::format("canonical.recipient: {} -> {}", address, routed));
-    auto rat = routed.rfind('@');
-    domain_class = router.classifyDomain(std::string_view(routed).substr(rat + 1));
-    if (domain_class.kind == Kind::TempFail) {
-      v.refusal =
-          smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address));
-      return v;
-    }
+
+  void refuse(smtp::Reply reply) { finish(smtp::Verdict::refuse(std::move(reply))); }
+
+  void finish(smtp::Verdict verdict) {
+    auto done = std::move(done_);
+    done(StageVerdict{std::move(verdict), std::move(actions_)});
   }
-  if (domain_class.kind != Kind::Local) {
-    // Permitted relaying: the recipient stays as given and waits for the outbound relay.
-    v.accepted = true;
-    v.expand = {routed};
-    return v;
+
+  Snapshot snap_;
+  const config::Listener* listener_;  // in snap_.config
+  StageQuery q_;
+  StageServices services_;
+  std::vector<std::string>* trace_;
+  std::function<void(StageVerdict)> done_;
+  size_t at_ = std::string::npos;
+  std::string_view domain_;  // in q_.who.address
+  delivery::Router::DomainClass domain_class_;
+  const RestrictionLists* set_ = nullptr;
+  policy::PolicyContext ctx_;
+  std::vector<policy::PolicyAction> actions_;
+  smtp::Verdict routed_;
+};
+
+}  // namespace
+
+uint32_t verdictStages(const Snapshot& snap, const config::Listener& listener) {
+  auto it = snap.restrictions->find(listener.restrictions);
+  if (it == snap.restrictions->end()) return 0;
+  uint32_t stages = 0;
+  for (smtp::Stage s : {smtp::Stage::Connect, smtp::Stage::Helo, smtp::Stage::Mail,
+                        smtp::Stage::Data, smtp::Stage::EndOfData}) {
+    if (!listsAt(it->second, s).empty()) stages |= smtp::stageBit(s);
   }
-  auto e = router.expand(routed, trace);
-  switch (e.outcome) {
-    case Outcome::Accepted:
-      v.accepted = true;
-      v.expand = std::move(e.recipients);
-      break;
-    case Outcome::NonLocalDomain:
-      v.refusal = smtp::Reply(554, "5.7.1", fmt::format("<{}>: Relay access denied", address));
-      break;
-    case Outcome::UnknownRecipient:
-      v.refusal = smtp::Reply(
-          550, e.status.empty() ? "5.1.1" : e.status,
-          fmt::format("<{}>: Recipient address rejected: {}", address, e.reason));
-      break;
-    case Outcome::TemporaryFailure:
-      v.refusal = smtp::Reply(451, e.status.empty() ? "4.3.0" : e.status,
-                              fmt::format("<{}>: Temporary lookup failure", address));
-      log::mail::warning(log::Program::Smtpd,
-                         fmt::format("recipient lookup for {} failed: {}", address, e.reason));
-      break;
-    case Outcome::PermanentFailure:
-      v.refusal = smtp::Reply(
-          550, e.status.empty() ? "5.1.0" : e.status,
-          fmt::format("<{}>: Recipient address rejected: {}", address, e.reason));
-      break;
-  }
-  return v;
+  return stages;
+}
+
+void checkStage(const Snapshot& snap, const config::Listener& listener, StageQuery q,
+                StageServices services, std::vector<std::string>* trace,
+                std::function<void(StageVerdict)> done) {
+  std::make_shared<StageRun>(snap, listener, std::move(q), std::move(services), trace,
+                             std::move(done))
+      ->start();
+}
+
+RecipientVerdict checkRecipient(const Snapshot& snap, const config::Listener& listener,
+                                const RecipientQuery& q, std::vector<std::string>* trace) {
+  RecipientVerdict out;
+  bool answered = false;
+  checkStage(snap, listener, StageQuery{smtp::Stage::Rcpt, q, 0, 0}, StageServices{}, trace,
+             [&out, &answered](StageVerdict v) {
+               answered = true;
+               out.accepted = v.verdict.accepted();
+               if (out.accepted) {
+                 out.expand = std::move(v.verdict.expand);
+               } else {
+                 out.refusal = std::move(v.verdict.reply);
+               }
+             });
+  // Without an offload or a resolver every step runs in place, so the answer is here.
+  PETREL_ASSERT(answered);
+  return out;
 }
 
 // Who may use `sender` as envelope sender: auth.sender_login when configured, else the
@@ -188,37 +343,38 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   }
   s.mynetworks = std::make_shared<const CidrList>(blocks);
   s.mynetworks_table = mynetworks_table;
-  auto sets = std::make_shared<std::map<std::string, policy::RestrictionList>>();
-  auto early = std::make_shared<std::map<std::string, std::vector<Snapshot::StageList>>>();
+  auto sets = std::make_shared<std::map<std::string, RestrictionLists>>();
   for (const auto& [name, set] : cfg.restrictions) {
-    std::map<std::string, lookup::TablePtr> tables;
-    for (const auto& [ref, spec] : set.access_tables) tables[ref] = lookup::makeTable(spec, warn);
-    auto build = [&](policy::Stage stage,
-                     const std::vector<std::string>& checks) -> Result<policy::RestrictionList> {
-      auto list = policy::RestrictionList::parse(
-          stage, checks, CidrList(blocks), [&tables](const std::string& ref) -> lookup::TablePtr {
-            auto it = tables.find(ref);
-            return it == tables.end() ? nullptr : it->second;
-          });
-      if (list && mynetworks_table) list->setMynetworksTable(mynetworks_table);
-      return list;
-    };
-    const std::array<std::tuple<const char*, policy::Stage, const std::vector<std::string>*>, 3>
-        stages{{{"client", policy::Stage::Client, &set.client},
-                {"helo", policy::Stage::Helo, &set.helo},
-                {"sender", policy::Stage::Sender, &set.sender}}};
-    for (const auto& [stage_name, stage, checks] : stages) {
-      if (checks->empty()) continue;
-      auto list = build(stage, *checks);
+    auto tables = std::make_shared<std::map<std::string, lookup::TablePtr>>();
+    for (const auto& [ref, spec] : set.access_tables) (*tables)[ref] = lookup::makeTable(spec, warn);
+    policy::CheckEnvironment env(CidrList(blocks), [tables](const std::string& ref) {
+      auto it = tables->find(ref);
+      return it == tables->end() ? nullptr : it->second;
+    });
+    env.mynetworks->table = mynetworks_table;
+    RestrictionLists compiled;
+    compiled.origin = set.origin;
+    compiled.delay_reject = set.delay_reject;
+    const std::array<std::pair<policy::Stage, const std::vector<config::CheckSpec>*>, 6> stages{{
+        {policy::Stage::Client, &set.client},
+        {policy::Stage::Helo, &set.helo},
+        {policy::Stage::Sender, &set.sender},
+        {policy::Stage::Recipient, &set.recipient},
+        {policy::Stage::Data, &set.data},
+        {policy::Stage::EndOfData, &set.end_of_data},
+    }};
+    for (const auto& [stage, specs] : stages) {
+      // The recipient list is always there: its implicit reject_unauth_destination guards relay.
+      if (specs->empty() && stage != policy::Stage::Recipient) continue;
+      std::vector<std::string> checks;
+      for (const config::CheckSpec& c : *specs) checks.push_back(c.text);
+      auto list = policy::RestrictionList::parse(stage, checks, env);
       if (!list) return list.error();
-      (*early)[name].push_back({stage_name, std::move(list.value())});
+      compiled.lists.emplace(stage, std::move(list.value()));
     }
-    auto list = build(policy::Stage::Recipient, set.recipient);
-    if (!list) return list.error();
-    sets->emplace(name, std::move(list.value()));
+    sets->emplace(name, std::move(compiled));
   }
-  s.recipient_restrictions = std::move(sets);
-  s.early_restrictions = std::move(early);
+  s.restrictions = std::move(sets);
   return s;
 }
 

@@ -51,7 +51,7 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
 
   RecipientQuery q{request.address, request.client_ip, request.helo, request.sasl_user,
                    request.sender};
-  smtp::RecipientVerdict v = checkRecipient(*snap, *listener, q, &out.steps);
+  RecipientVerdict v = checkRecipient(*snap, *listener, q, &out.steps);
   if (!v.accepted) {
     out.reply = v.refusal.oneLine();
     out.steps.push_back("RCPT TO:<" + request.address + ">: " + out.reply);
@@ -61,8 +61,8 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
   out.reply = "250 2.1.5 Ok";
   out.steps.push_back("RCPT TO:<" + request.address + ">: " + out.reply);
 
-  // Delivery time: the canonical maps on the sender and on the header fields, as
-  // QueueManager::runBatch and canonicalHeaders() apply them.
+  // Delivery time: the canonical maps on the sender and on the header fields, as the queue's
+  // delivery job (QueueManager::runBatch) and canonicalHeaders() apply them.
   const delivery::Router& router = *snap->router;
   if (router.hasCanonicalMaps()) {
     if (auto sender = router.canonicalSender(request.sender); !sender) {
@@ -98,34 +98,28 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
     }
   }
 
-  // Queue time, as QueueManager routes each final address.
+  // Queue time: the target the queue's delivery job resolves for each final address.
   for (const std::string& final_address : v.expand) {
     RouteResult::Final f;
     f.address = final_address;
-    auto at = final_address.rfind('@');
-    std::string domain = at == std::string::npos ? "" : final_address.substr(at + 1);
-    delivery::Router::DomainClass c = router.classifyDomain(domain);
-    if (c.kind == delivery::Router::DomainKind::TempFail) {
-      f.kind = "defer";
-      f.target = c.error;
-    } else if (c.kind == delivery::Router::DomainKind::Local) {
-      auto dir = router.maildirFor(final_address);
-      f.kind = dir ? "maildir" : dir.error().temporary() ? "defer" : "bounce";
-      f.target = dir ? *dir : dir.error().message();
-    } else if (auto hop = router.nextHop(domain); !hop) {
-      f.kind = "defer";
-      f.target = hop.error().message();
+    auto target = router.resolve(final_address);
+    if (!target) {
+      f.kind = target.error().temporary() ? "defer" : "bounce";
+      f.target = target.error().message();
+      out.steps.push_back(fmt::format("{}: {} ({})", f.address, f.kind, f.target));
+    } else if (target->transport == delivery::Transport::Maildir) {
+      f.kind = std::string(delivery::toString(target->transport));
+      f.target = target->maildir;
+      out.steps.push_back(fmt::format("{}: deliver to Maildir {}", f.address, f.target));
     } else {
-      f.kind = "smtp";
-      f.target = hop->mx_lookup ? fmt::format("{} (MX lookup, port {})", hop->host, hop->port)
-                                : hop->toString();
-      f.tls = std::string(config::toString(router.tlsPolicy(hop->mx_lookup ? domain : hop->host)));
+      f.kind = std::string(delivery::toString(target->transport));
+      const config::NextHop& hop = target->next_hop;
+      f.target = hop.mx_lookup ? fmt::format("{} (MX lookup, port {})", hop.host, hop.port)
+                               : hop.toString();
+      f.tls = std::string(config::toString(target->tls));
+      out.steps.push_back(
+          fmt::format("{}: deliver by SMTP to {}, TLS {}", f.address, f.target, f.tls));
     }
-    out.steps.push_back(
-        f.kind == "smtp"
-            ? fmt::format("{}: deliver by SMTP to {}, TLS {}", f.address, f.target, f.tls)
-        : f.kind == "maildir" ? fmt::format("{}: deliver to Maildir {}", f.address, f.target)
-                              : fmt::format("{}: {} ({})", f.address, f.kind, f.target));
     out.finals.push_back(std::move(f));
   }
   return out;

@@ -378,9 +378,21 @@ void Process::finishReload(Snapshot snap,
   }
   const config::Config& cfg = *snap.config;
   auto old = rt_.snapshot();
+  // Other dns.servers: a new resolver for the relay and one for each worker loop, all made
+  // here (create may read resolv.conf, which the worker loops should not wait for) before
+  // anything is installed, so a bad entry leaves every loop as it was.
   dns::ResolverPtr resolver;
+  std::vector<dns::ResolverPtr> worker_resolvers;
   if (cfg.dns.servers != old.config->dns.servers) {
     auto created = dns::Resolver::create(*main_, cfg.dns.servers);
+    for (size_t i = 0; created && i < workers_.size(); ++i) {
+      auto for_worker = dns::Resolver::create(workers_[i]->dispatcher(), cfg.dns.servers);
+      if (!for_worker) {
+        created = for_worker.error();
+      } else {
+        worker_resolvers.push_back(std::move(for_worker.value()));
+      }
+    }
     if (!created) {
       log::mail::warning(log::Program::Master,
                          fmt::format("reload: dns: {}", created.error().message()));
@@ -395,6 +407,9 @@ void Process::finishReload(Snapshot snap,
   std::shared_ptr<const config::Config> config = snap.config;
   rt_.install(std::move(snap));
   qmgr_->reconfigure(*config, std::move(resolver));
+  for (size_t i = 0; i < worker_resolvers.size(); ++i) {
+    workers_[i]->replaceResolver(std::move(worker_resolvers[i]));
+  }
   log::mail::info(log::Program::Master,
                   fmt::format("reload -- version {}, configuration {}", PETREL_VERSION,
                               config->source_file));

@@ -71,6 +71,10 @@ SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* clien
   if (listener_ == nullptr) listener_ = &fallback;
   tcp_->data = this;
   stream_.attach(reinterpret_cast<uv_stream_t*>(tcp_));
+  services_.offload = [dispatcher = &worker.dispatcher()](std::function<void()> work,
+                                                          std::function<void()> done) {
+    dispatcher->offload(std::move(work), std::move(done));
+  };
   uv_timer_init(worker.loop(), timer_);
   timer_->data = this;
   open_handles_ = 2;
@@ -98,8 +102,9 @@ void SmtpConnection::start() {
     rt_->metrics.countRejection("CONNECT", 421, "4.7.0");
   }
   log::mail::connect(client_);
-  session_ = std::make_unique<smtp::ServerSession>(
-      sessionSettings(cfg, *listener_, snap_.authenticator != nullptr));
+  smtp::SessionSettings settings = sessionSettings(cfg, *listener_, snap_.authenticator != nullptr);
+  settings.verdict_stages = verdictStages(snap_, *listener_);
+  session_ = std::make_unique<smtp::ServerSession>(std::move(settings));
   if (listener_->tls == config::TlsMode::Implicit && !refusal) startTls();
   run(session_->start(refusal));
   if (!closing_) {
@@ -130,32 +135,8 @@ void SmtpConnection::run(smtp::Actions actions) {
       closing_ = true;
       if (!stream_.writing()) closeNow();
       return;
-    } else if (auto* check = std::get_if<smtp::CheckRecipient>(&action)) {
-      RecipientQuery q{check->address, client_ip_, session_->helo(),
-                       session_->authenticatedUser(), session_->envelope().mail.sender.text};
-      if (!snap_.lookupsBlock()) {
-        more(session_->onRecipientVerdict(checkRecipient(snap_, *listener_, q)));
-        continue;
-      }
-      // A table behind this check may wait for a database: ask it on the thread pool.
-      ++pending_ops_;
-      auto verdict = std::make_shared<smtp::RecipientVerdict>();
-      worker_->dispatcher().offload(
-          [verdict, snap = snap_, listener = listener_, q] {
-            *verdict = checkRecipient(snap, *listener, q);
-          },
-          [this, verdict] {
-            --pending_ops_;
-            if (closing_ || session_->closed()) {
-              maybeDestroy();
-              return;
-            }
-            run(session_->onRecipientVerdict(std::move(*verdict)));
-            if (!closing_) {
-              updateReading();
-              armTimer();
-            }
-          });
+    } else if (auto* ask = std::get_if<smtp::AskVerdict>(&action)) {
+      if (auto verdict = askVerdict(*ask)) more(session_->onVerdict(std::move(*verdict)));
     } else if (std::holds_alternative<smtp::StartMessage>(action)) {
       startMessage();
       more(session_->onMessageStarted(*store_));
@@ -178,6 +159,53 @@ void SmtpConnection::run(smtp::Actions actions) {
     }
   }
   flushWrites();
+}
+
+// Runs the stage's checks. Returns the verdict when they answered at once (no check waited);
+// otherwise the answer arrives later through run().
+std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& ask) {
+  const smtp::Envelope& env = session_->envelope();
+  StageQuery q;
+  q.stage = ask.stage;
+  q.who.client_ip = client_ip_;
+  q.who.helo = ask.stage == smtp::Stage::Helo ? ask.address : session_->helo();
+  q.who.sasl_user = ask.stage == smtp::Stage::Auth ? ask.address : session_->authenticatedUser();
+  q.who.sender = ask.stage == smtp::Stage::Mail ? ask.address : env.mail.sender.text;
+  if (ask.stage == smtp::Stage::Rcpt || ask.stage == smtp::Stage::Vrfy) q.who.address = ask.address;
+  q.message_size = env.body_size;
+  q.recipient_count = env.recipients.size();
+  ++pending_ops_;
+  verdict_in_place_ = true;
+  std::optional<StageVerdict> answered;
+  checkStage(snap_, *listener_, std::move(q), services_, nullptr,
+             [this, &answered](StageVerdict v) {
+               --pending_ops_;
+               if (verdict_in_place_) {
+                 answered = std::move(v);
+                 return;
+               }
+               if (closing_ || session_->closed()) {
+                 maybeDestroy();
+                 return;
+               }
+               keepActions(v);
+               run(session_->onVerdict(std::move(v.verdict)));
+               if (!closing_) {
+                 updateReading();
+                 armTimer();
+               }
+             });
+  verdict_in_place_ = false;
+  if (!answered) return std::nullopt;
+  keepActions(*answered);
+  return std::move(answered->verdict);
+}
+
+// Actions of an accepted stage wait for the message (PREPEND-style header fields go into the
+// content pass); a refusal's are dropped with it.
+void SmtpConnection::keepActions(StageVerdict& v) {
+  if (!v.verdict.accepted()) return;
+  for (auto& a : v.actions) tx_actions_.push_back(std::move(a));
 }
 
 // RFC 3848 / RFC 6531 protocol names: ESMTP, plus S for TLS and A for AUTH.

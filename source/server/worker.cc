@@ -44,6 +44,11 @@ Worker::~Worker() {
 }
 
 Status Worker::start(const config::Config& cfg) {
+  // Made here, once, so that no connection waits for it. The loop does not run yet, so this
+  // thread is the only one touching it; the thread start below hands it over.
+  auto resolver = dns::Resolver::create(*dispatcher_, cfg.dns.servers);
+  if (!resolver) return Error::config(fmt::format("dns: {}", resolver.error().message()));
+  resolver_ = std::make_unique<dns::ReloadableResolver>(std::move(resolver.value()));
   for (const auto& l : cfg.listeners) {
     sockaddr_storage addr;
     if (auto st = resolveEndpoint(l.address, addr); !st) return st;
@@ -128,11 +133,23 @@ void Worker::remove(SmtpConnection* c) {
   }
 }
 
+void Worker::replaceResolver(dns::ResolverPtr next) {
+  dispatcher_->post([this, next = std::shared_ptr<dns::Resolver>(std::move(next))]() mutable {
+    resolver_->replace(std::move(next));
+  });
+}
+
 void Worker::stop() {
-  dispatcher_->post([this] { uv_stop(&loop_); });
+  dispatcher_->post([this] {
+    // Lookups whose sessions are gone may still be on the wire; closing the resolver now lets
+    // their sockets and timers close in this same turn, before uv_run returns.
+    if (resolver_) resolver_->close();
+    uv_stop(&loop_);
+  });
   if (thread_.joinable()) thread_.join();
   // Connections still open are dropped with the process; their messages were never
-  // acknowledged, so nothing is lost.
+  // acknowledged, so nothing is lost. So are their lookups in flight: the resolver they
+  // started on is kept alive by them, sockets included, until the process ends.
 }
 
 }  // namespace petrel::server

@@ -41,6 +41,20 @@ std::string_view stripCr(std::string_view line) {
 }
 }  // namespace
 
+std::string_view toString(Stage stage) {
+  switch (stage) {
+    case Stage::Connect: return "CONNECT";
+    case Stage::Helo: return "HELO";
+    case Stage::Mail: return "MAIL";
+    case Stage::Rcpt: return "RCPT";
+    case Stage::Vrfy: return "VRFY";
+    case Stage::Data: return "DATA";
+    case Stage::EndOfData: return "END-OF-MESSAGE";
+    case Stage::Auth: return "AUTH";
+  }
+  return "?";
+}
+
 ServerSession::ServerSession(SessionSettings settings)
     : settings_(std::move(settings)), in_tls_(settings_.implicit_tls) {}
 
@@ -50,10 +64,25 @@ Actions ServerSession::start(std::optional<Reply> refusal) {
   if (refusal) {
     reply(*refusal);
     close();
+  } else if (wantsVerdict(Stage::Connect)) {
+    askVerdict(Stage::Connect);
   } else {
-    reply(Reply(220, "", settings_.banner));
+    greet();
   }
   return std::move(out_);
+}
+
+void ServerSession::greet() { reply(Reply(220, "", settings_.banner)); }
+
+void ServerSession::askVerdict(Stage stage, std::string address) {
+  pending_stage_ = stage;
+  wait_ = Wait::Verdict;
+  out_.push_back(AskVerdict{stage, std::move(address)});
+}
+
+bool ServerSession::messageOpen() const {
+  return inBody() || bdat_started_ || wait_ == Wait::Storage ||
+         (wait_ == Wait::Verdict && pending_stage_ == Stage::EndOfData);
 }
 
 Actions ServerSession::onInput(std::string_view bytes) {
@@ -130,7 +159,10 @@ void ServerSession::processCommand(std::string_view line) {
   std::string verb = toLower(line.substr(0, sp));
   std::string_view arg = sp == std::string_view::npos ? std::string_view() : trim(line.substr(sp));
 
-  if (verb == "ehlo" || verb == "helo") {
+  if (client_refused_ && verb != "quit") {
+    // RFC 5321 3.1: after a 554 greeting, every command but QUIT gets 503.
+    error(Reply(503, "5.7.0", "Error: access denied"));
+  } else if (verb == "ehlo" || verb == "helo") {
     onHelo(arg, verb == "ehlo");
   } else if (verb == "mail") {
     if (!istartsWith(arg, "from:")) {
@@ -199,8 +231,19 @@ void ServerSession::onHelo(std::string_view arg, bool esmtp) {
       return;
     }
   }
+  pending_helo_ = std::string(arg);
+  pending_esmtp_ = esmtp;
+  if (wantsVerdict(Stage::Helo)) {
+    askVerdict(Stage::Helo, pending_helo_);
+  } else {
+    acceptHelo();
+  }
+}
+
+void ServerSession::acceptHelo() {
+  bool esmtp = pending_esmtp_;
   resetTransaction();
-  envelope_.helo = std::string(arg);
+  envelope_.helo = std::move(pending_helo_);
   envelope_.esmtp = esmtp;
   greeted_ = true;
   state_ = State::Ready;
@@ -361,7 +404,10 @@ Actions ServerSession::onAuthResult(bool ok, const std::string& user, bool tempo
   PETREL_ASSERT(wait_ == Wait::AuthVerdict);
   wait_ = Wait::None;
   sasl_.reset();
-  if (ok) {
+  if (ok && wantsVerdict(Stage::Auth)) {
+    pending_auth_user_ = user;
+    askVerdict(Stage::Auth, user);
+  } else if (ok) {
     auth_user_ = user;
     reply(Reply(235, "2.7.0", "Authentication successful"));
   } else if (temporary) {
@@ -407,7 +453,17 @@ void ServerSession::onMail(std::string_view arg) {
     envelope_.mail = MailParams{};
     return;
   }
+  if (wantsVerdict(Stage::Mail)) {
+    std::string sender = mail.sender.text;
+    pending_mail_ = std::move(mail);
+    askVerdict(Stage::Mail, std::move(sender));
+    return;
+  }
   envelope_.mail = std::move(mail);
+  acceptMail();
+}
+
+void ServerSession::acceptMail() {
   state_ = State::Mail;
   reply(Reply(250, "2.1.0", "Ok"));
 }
@@ -434,9 +490,7 @@ void ServerSession::onRcpt(std::string_view arg) {
     return;
   }
   pending_rcpt_ = std::move(rcpt);
-  pending_vrfy_ = false;
-  wait_ = Wait::Recipient;
-  out_.push_back(CheckRecipient{pending_rcpt_.recipient.text, false});
+  askVerdict(Stage::Rcpt, pending_rcpt_.recipient.text);
 }
 
 void ServerSession::onVrfy(std::string_view arg) {
@@ -450,28 +504,112 @@ void ServerSession::onVrfy(std::string_view arg) {
     return;
   }
   pending_rcpt_ = std::move(rcpt);
-  pending_vrfy_ = true;
-  wait_ = Wait::Recipient;
-  out_.push_back(CheckRecipient{pending_rcpt_.recipient.text, true});
+  askVerdict(Stage::Vrfy, pending_rcpt_.recipient.text);
 }
 
-Actions ServerSession::onRecipientVerdict(RecipientVerdict verdict) {
-  PETREL_ASSERT(wait_ == Wait::Recipient);
+Actions ServerSession::onVerdict(Verdict verdict) {
+  PETREL_ASSERT(wait_ == Wait::Verdict);
   wait_ = Wait::None;
   if (closed_) return {};  // a timeout or shutdown closed the session meanwhile
-  const std::string& addr = pending_rcpt_.recipient.text;
-  if (pending_vrfy_) {
-    if (verdict.accepted) {
-      reply(Reply(250, "2.1.5", fmt::format("<{}>", addr)));
-    } else {
-      reject(verdict.refusal, "VRFY", addr);
-    }
-  } else if (verdict.accepted) {
-    envelope_.recipients.push_back({std::move(pending_rcpt_), std::move(verdict.expand)});
-    state_ = State::Rcpt;
-    reply(Reply(250, "2.1.5", "Ok"));
-  } else {
-    reject(verdict.refusal, "RCPT", addr);
+  Stage stage = pending_stage_;
+  const bool recipient_stage = stage == Stage::Rcpt || stage == Stage::Vrfy;
+  const std::string to = recipient_stage ? pending_rcpt_.recipient.text : std::string();
+  if (stage == Stage::Mail && !verdict.accepted()) envelope_.mail = std::move(pending_mail_);
+  if (verdict.kind == Verdict::Kind::Drop) {
+    if (stage == Stage::EndOfData) out_.push_back(AbortMessage{});
+    out_.push_back(Rejected{std::string(toString(stage)), verdict.reply, envelope_.mail.sender.text,
+                            to});
+    reply(verdict.reply);
+    state_ = State::Ready;  // resetTransaction() must not abort the message a second time
+    resetTransaction();
+    close();
+    return std::move(out_);
+  }
+  switch (stage) {
+    case Stage::Connect:
+      if (verdict.accepted()) {
+        greet();
+      } else if (verdict.reply.code < 500) {
+        // RFC 5321 3.1 allows only 220 or 554 as a greeting: a temporary refusal closes.
+        Reply r = verdict.reply;
+        r.code = 421;
+        out_.push_back(Rejected{"CONNECT", r, {}, {}});
+        reply(r);
+        close();
+      } else {
+        Reply r = verdict.reply;
+        r.code = 554;
+        out_.push_back(Rejected{"CONNECT", r, {}, {}});
+        reply(r);
+        client_refused_ = true;
+      }
+      break;
+    case Stage::Helo:
+      if (verdict.accepted()) {
+        acceptHelo();
+      } else {
+        reject(verdict.reply, "HELO");
+      }
+      break;
+    case Stage::Mail:
+      if (verdict.accepted()) {
+        envelope_.mail = std::move(pending_mail_);
+        acceptMail();
+      } else {
+        reject(verdict.reply, "MAIL");
+        envelope_.mail = MailParams{};
+      }
+      break;
+    case Stage::Vrfy:
+      if (verdict.accepted()) {
+        reply(Reply(250, "2.1.5", fmt::format("<{}>", to)));
+      } else {
+        reject(verdict.reply, "VRFY", to);
+      }
+      break;
+    case Stage::Rcpt:
+      if (verdict.accepted()) {
+        if (verdict.expand.empty()) verdict.expand.push_back(to);
+        envelope_.recipients.push_back({std::move(pending_rcpt_), std::move(verdict.expand)});
+        state_ = State::Rcpt;
+        reply(Reply(250, "2.1.5", "Ok"));
+      } else {
+        reject(verdict.reply, "RCPT", to);
+      }
+      break;
+    case Stage::Data:
+      if (verdict.accepted()) {
+        startData();
+      } else if (data_via_bdat_) {
+        // The chunk that came with the refused BDAT is read and thrown away.
+        bdat_return_state_ = state_;
+        bdat_discard_reply_ = verdict.reply;
+        bdat_discard_stage_ = "DATA";
+        state_ = State::BdatDiscard;
+      } else {
+        reject(verdict.reply, "DATA");
+      }
+      break;
+    case Stage::EndOfData:
+      if (verdict.accepted()) {
+        commit();
+      } else {
+        out_.push_back(AbortMessage{});
+        state_ = State::Ready;  // out of the body: resetTransaction() must not abort it again
+        reject(verdict.reply, "END-OF-MESSAGE");
+        resetTransaction();
+      }
+      break;
+    case Stage::Auth:
+      if (verdict.accepted()) {
+        auth_user_ = std::move(pending_auth_user_);
+        reply(Reply(235, "2.7.0", "Authentication successful"));
+      } else {
+        auth_mechanism_.clear();
+        reject(verdict.reply, "AUTH");
+      }
+      pending_auth_user_.clear();
+      break;
   }
   process();
   return std::move(out_);
@@ -490,7 +628,21 @@ void ServerSession::onData() {
     error(Reply(503, "5.5.1", "Error: need RCPT command"));
     return;
   }
-  envelope_.chunking = false;
+  data_via_bdat_ = false;
+  if (wantsVerdict(Stage::Data)) {
+    askVerdict(Stage::Data);
+  } else {
+    startData();
+  }
+}
+
+void ServerSession::startData() {
+  if (data_via_bdat_) {
+    bdat_started_ = true;
+    envelope_.chunking = true;
+  } else {
+    envelope_.chunking = false;
+  }
   wait_ = Wait::Storage;
   out_.push_back(StartMessage{});
 }
@@ -514,14 +666,17 @@ void ServerSession::onBdat(std::string_view arg) {
                           : state_ == State::Mail
                               ? Reply(554, "5.5.1", "Error: no valid recipients")
                               : Reply(503, "5.5.1", "Error: need MAIL command");
+    bdat_discard_stage_ = bdat_discard_reply_.code == 554 ? "BDAT" : "";
     state_ = State::BdatDiscard;
     return;
   }
   if (!bdat_started_) {
-    bdat_started_ = true;
-    envelope_.chunking = true;
-    wait_ = Wait::Storage;
-    out_.push_back(StartMessage{});
+    data_via_bdat_ = true;
+    if (wantsVerdict(Stage::Data)) {
+      askVerdict(Stage::Data);
+    } else {
+      startData();
+    }
     return;
   }
   state_ = State::Bdat;
@@ -574,8 +729,8 @@ bool ServerSession::processBdat() {
   if (state_ == State::BdatDiscard) {
     // The chunk arrived out of sequence; its octets are gone, the session goes on.
     state_ = bdat_return_state_;
-    if (bdat_discard_reply_.code == 554) {
-      reject(bdat_discard_reply_, "BDAT");
+    if (!bdat_discard_stage_.empty()) {
+      reject(bdat_discard_reply_, bdat_discard_stage_);
     } else {
       error(bdat_discard_reply_);
     }
@@ -626,6 +781,15 @@ void ServerSession::finishBody(bool bare_line_ending) {
   envelope_.body_size = sink_->size();
   bdat_started_ = false;  // the stored body now belongs to the commit, not to this transaction
   state_ = State::Committing;
+  if (wantsVerdict(Stage::EndOfData)) {
+    askVerdict(Stage::EndOfData);
+  } else {
+    commit();
+  }
+}
+
+void ServerSession::commit() {
+  state_ = State::Committing;
   wait_ = Wait::Commit;
   out_.push_back(CommitMessage{envelope_});
 }
@@ -652,7 +816,7 @@ Actions ServerSession::onCommitFailed(Reply r) {
 
 Actions ServerSession::onTimeout() {
   if (closed_) return {};
-  if (inBody() || bdat_started_ || wait_ == Wait::Storage) out_.push_back(AbortMessage{});
+  if (messageOpen()) out_.push_back(AbortMessage{});
   bdat_started_ = false;
   reply(Reply(421, "4.4.2", fmt::format("{} Error: timeout exceeded", settings_.hostname)));
   close();
@@ -670,7 +834,7 @@ Actions ServerSession::onPeerClosed() {
   if (closed_) return {};
   // A message not yet acknowledged leaves nothing behind; one being committed is the
   // driver's to finish (it was complete, so it is kept, just as after a lost 250).
-  if (inBody() || bdat_started_ || wait_ == Wait::Storage) out_.push_back(AbortMessage{});
+  if (messageOpen()) out_.push_back(AbortMessage{});
   closed_ = true;
   return std::move(out_);
 }

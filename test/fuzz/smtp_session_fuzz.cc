@@ -1,5 +1,5 @@
 // libFuzzer target for smtp::ServerSession: arbitrary client bytes, split into arbitrary reads,
-// with timeouts, shutdowns and peer closes in between. The driver answers every CheckRecipient,
+// with timeouts, shutdowns and peer closes in between. The driver answers every AskVerdict,
 // StartMessage and CommitMessage at once, deterministically from the content (addresses with
 // "bad" are refused, "tmp" tempfailed; senders with "fail" get a failed commit).
 //
@@ -109,18 +109,15 @@ Run run(const SessionSettings& settings, const std::vector<Op>& ops, bool byte_b
       t.record(actions, sink());
       Actions next;
       for (const Action& a : actions) {
-        if (const auto* c = std::get_if<CheckRecipient>(&a)) {
-          RecipientVerdict v;
+        if (const auto* c = std::get_if<AskVerdict>(&a)) {
+          Verdict v = Verdict::accept({c->address});
           if (contains(c->address, "bad")) {
-            v.refusal = Reply(550, "5.1.1", "User unknown");
+            v = Verdict::refuse(Reply(550, "5.1.1", "User unknown"));
           } else if (contains(c->address, "tmp")) {
-            v.refusal = Reply(451, "4.3.0", "Temporary lookup failure");
-          } else {
-            v.accepted = true;
-            v.expand = {c->address};
+            v = Verdict::refuse(Reply(451, "4.3.0", "Temporary lookup failure"));
           }
           t.answeredCheck();
-          next = session.onRecipientVerdict(std::move(v));
+          next = session.onVerdict(std::move(v));
         } else if (std::holds_alternative<StartMessage>(a)) {
           sinks.push_back(std::make_unique<MemorySink>());
           t.answeredStart();

@@ -187,11 +187,18 @@ struct Dns {
   std::vector<std::string> servers;
 };
 
+// One entry of a restriction list as written, and where.
+struct CheckSpec {
+  std::string text;    // "permit_mynetworks", "check_client_access cidr:/etc/petrel/clients"
+  std::string origin;  // "file:line:column"
+};
+
 // Postfix-style restriction lists for one listener; check names as in Postfix.
 struct RestrictionSet {
   // Each entry is a check name, or "check_client_access REF" (also sender, recipient) with a
   // table reference.
-  std::vector<std::string> client, helo, sender, recipient;
+  std::vector<CheckSpec> client, helo, sender, recipient, data, end_of_data;
+  bool delay_reject = true;
   std::string origin;  // "file:line:column"
   // The tables the access checks name, by their reference text.
   std::map<std::string, TableSpec> access_tables;

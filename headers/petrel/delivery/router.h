@@ -33,6 +33,22 @@
 
 namespace petrel::delivery {
 
+// The delivery agents a final address can be handed to (Postfix's transport names); lmtp,
+// pipe and filter follow.
+enum class Transport { Maildir, Smtp };
+std::string_view toString(Transport transport);  // "maildir", "smtp"
+
+// Where one final address goes: which agent, and for that agent its next hop (and outbound
+// TLS policy) or its Maildir. Recipients of one message with equal targets are delivered
+// together (delivery/agent.h).
+struct DeliveryTarget {
+  Transport transport = Transport::Maildir;
+  config::NextHop next_hop;                        // Smtp
+  config::TlsPolicy tls = config::TlsPolicy::May;  // Smtp: relay.tls_policy of the next hop
+  std::string maildir;                             // Maildir: absolute, ending in '/'
+  bool operator==(const DeliveryTarget&) const = default;
+};
+
 struct Expansion {
   enum class Outcome {
     Accepted,
@@ -83,6 +99,14 @@ class Router {
   // The outbound TLS policy for `domain`: its relay.tls_policy entry, else relay.tls. An
   // unknown word in the table falls back to the stricter of `encrypt` and relay.tls.
   config::TlsPolicy tlsPolicy(std::string_view domain) const;
+
+  // The target of a final address from expand(), as the queue delivers it and `petrel route`
+  // shows it: a local domain gives its Maildir (maildirFor), any other domain its next hop
+  // (nextHop) and TLS policy (tlsPolicy of the domain for an MX lookup, else of the host).
+  // Errors are temporary (a table failed, an unusable entry: mail waits) or permanent (no
+  // mailbox: bounce). `attempted`, when given, receives the transport the address was for,
+  // also on error (the queue logs a failed next hop as the smtp agent's deferral).
+  Result<DeliveryTarget> resolve(std::string_view address, Transport* attempted = nullptr) const;
 
   // `address` is the RCPT TO address without angle brackets. A bare "postmaster" (any case)
   // means postmaster@<first local domain> (RFC 5321 4.5.1).

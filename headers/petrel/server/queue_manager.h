@@ -1,33 +1,36 @@
-// QueueManager: the scheduler of the queue, on the main loop (Postfix's qmgr).
+// QueueManager: the queue on the main loop (Postfix's qmgr), the owner that wires its parts.
 //
-// It knows every queued message by id and state (ready, active, deferred, held) without
-// holding bodies. Ready messages go in batches to delivery jobs on the thread pool; each job
-// reads its messages from the journal with its own read connection, routes each recipient
-// and delivers into Maildirs (one directory fsync per batch and folder). The results come
-// back here and become one journal transaction per batch: delivered and bounced recipients
-// are removed, deferred ones get their next attempt (exponential backoff), a message with no
-// recipient left is removed with its spool file, bounces are queued as new messages.
-// Recipients in other domains become RelayJobs (one per message and next hop, content loaded
-// by the batch); the RelayAgent sends them from this loop, and the message's results are
-// recorded once its last job has reported.
+// It knows every queued message by id and state (queue::Scheduler) without holding bodies.
+// Ready messages go in batches to delivery jobs on the thread pool; each job reads its
+// messages from the journal with its own read connection, resolves each recipient's target
+// (delivery::Router::resolve) and groups them per target, then runs the blocking agents
+// (Maildir: one directory fsync per batch and folder) and prepares the others
+// (delivery::deliverInJob). Deliveries for the SMTP agent then run on this loop
+// (delivery::deliverOnLoop); a message's results are recorded once its last one reported.
+// Recording is one journal transaction per batch: delivered and bounced recipients are
+// removed, deferred ones get their next attempt (queue::decideRetry), a message with no
+// recipient left is removed with its spool file, and bounces and delay warnings
+// (server/dsn_notice.h) are inserted through the MessageInjector in that same transaction.
+// The operator commands are in queue_commands.cc.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "petrel/core/result.h"
-#include "petrel/delivery/header_rewrite.h"
+#include "petrel/delivery/agent.h"
 #include "petrel/queue/bounce.h"
 #include "petrel/queue/journal.h"
+#include "petrel/queue/scheduler.h"
+#include "petrel/server/message_injector.h"
 #include "petrel/server/relay_agent.h"
 #include "petrel/server/runtime.h"
+#include "petrel/server/smtp_agent.h"
 
 namespace petrel::server {
 
@@ -42,7 +45,7 @@ class QueueManager {
   // A message was committed (main loop).
   void enqueued(const std::string& id, int64_t arrival_us);
 
-  // Operator commands (main loop); `done` runs on the main loop.
+  // Operator commands (main loop, queue_commands.cc); `done` runs on the main loop.
   void flush();
   void hold(const std::string& id, std::function<void(Status)> done);
   void release(const std::string& id, std::function<void(Status)> done);
@@ -66,12 +69,6 @@ class QueueManager {
   void stop(std::function<void()> done);
 
  private:
-  enum class State { Ready, Active, Deferred, Held };
-  struct Entry {
-    int64_t arrival_us = 0;
-    State state = State::Ready;
-    bool hold_requested = false;  // "queue hold" while active
-  };
   struct RecipientResult;
   struct MessageResult;
   struct BatchResult;
@@ -85,27 +82,21 @@ class QueueManager {
   void finishRelay(const std::shared_ptr<RelayInFlight>& flight);
   void record(std::shared_ptr<BatchResult> batch);
   void applied(const std::shared_ptr<BatchResult>& batch, const Status& st);
-  void makeReady(const std::string& id);
   void maybeStopped();
-  static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path);
+  static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path,
+                       SmtpAgent* smtp);
+  static void takeReports(MessageResult& mr);
   static void settle(MessageResult& mr, const Snapshot& snap, std::string_view content);
-  static queue::StoredMessage report(const queue::StoredMessage& m,
-                                     std::vector<queue::FailedRecipient> recipients, bool delayed,
-                                     const Snapshot& snap, std::string_view content);
-  static void addRelayRecipient(MessageResult& mr, RecipientResult& rr, const std::string& domain,
-                                const delivery::Router& router);
-  static void loadRelayContent(MessageResult& mr, const queue::StoredMessage& m,
-                               const std::string& sender, const delivery::RewrittenHeader& header);
 
   event::Dispatcher* main_;
   Runtime* rt_;
   uv_timer_t* timer_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::deque<std::string> ready_;
-  std::multimap<int64_t, std::string> deferred_;  // next attempt (unix seconds) -> id
+  queue::Scheduler scheduler_;
+  MessageInjector injector_;
   // Spool slots of messages deleted while a delivery job was reading them.
   std::unordered_map<std::string, std::string> release_after_job_;
   std::unique_ptr<RelayAgent> relay_;
+  SmtpAgent smtp_agent_;  // around relay_
   size_t relays_ = 0;           // messages with relay jobs in flight
   uint64_t relay_bytes_ = 0;    // their content, held in memory
   size_t jobs_ = 0;             // delivery jobs on the thread pool

@@ -1,6 +1,6 @@
 // `petrel route`: what Petrel would do with one recipient, step by step, answered by the same
-// code the server runs (checkRecipient at RCPT time, then the queue's routing: Maildir, or
-// next hop and TLS policy).
+// code the server runs (checkRecipient at RCPT time, then Router::resolve as the queue
+// delivers: Maildir, or next hop and TLS policy).
 #pragma once
 
 #include <string>

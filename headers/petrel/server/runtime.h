@@ -27,39 +27,30 @@ namespace petrel::server {
 
 class QueueManager;
 
+// One restriction set of the config, compiled: a list per stage that has one (the recipient
+// list always), and whether client, helo and sender lists wait for RCPT (smtpd_delay_reject).
+struct RestrictionLists {
+  std::string origin;  // "file:line:column" of the set, for `petrel route`
+  bool delay_reject = true;
+  std::map<policy::Stage, policy::RestrictionList> lists;
+  const policy::RestrictionList* list(policy::Stage stage) const {
+    auto it = lists.find(stage);
+    return it == lists.end() ? nullptr : &it->second;
+  }
+};
+
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const delivery::Router> router;
   std::shared_ptr<tls::ServerContext> tls;            // null when no listener uses TLS
   std::shared_ptr<auth::Authenticator> authenticator;  // null when no listener offers AUTH
   std::shared_ptr<const lookup::LookupTable> sender_login;  // auth.sender_login, or null
-  // Restriction sets by name (recipient stage).
-  std::shared_ptr<const std::map<std::string, policy::RestrictionList>> recipient_restrictions;
-  // The client, helo and sender lists of each set that has them, in that order; evaluated at
-  // RCPT time before the recipient list, as Postfix does with smtpd_delay_reject=yes.
-  struct StageList {
-    std::string stage;  // "client", "helo", "sender"
-    policy::RestrictionList list;
-  };
-  std::shared_ptr<const std::map<std::string, std::vector<StageList>>> early_restrictions;
+  // Restriction sets by name, compiled (server/recipient_check.h runs them).
+  std::shared_ptr<const std::map<std::string, RestrictionLists>> restrictions;
   // relay.mynetworks for decisions outside the restriction lists (canonical.headers: local):
   // the blocks, and the table when it is one (the same instance the lists use).
   std::shared_ptr<const CidrList> mynetworks;
   lookup::TablePtr mynetworks_table;
-
-  // Some table behind the recipient checks may block (SQL, LDAP): run them off the loops.
-  bool lookupsBlock() const {
-    if (router->blocking() || (sender_login && sender_login->blocking())) return true;
-    for (const auto& [_, list] : *recipient_restrictions) {
-      if (list.blocking()) return true;
-    }
-    for (const auto& [_, lists] : *early_restrictions) {
-      for (const auto& l : lists) {
-        if (l.list.blocking()) return true;
-      }
-    }
-    return false;
-  }
 };
 
 struct Metrics {

@@ -10,10 +10,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "petrel/policy/check.h"
 #include "petrel/server/message_store.h"
+#include "petrel/server/recipient_check.h"
 #include "petrel/server/runtime.h"
 #include "petrel/server/tls_stream.h"
 #include "petrel/smtp/server_session.h"
@@ -33,6 +36,8 @@ class SmtpConnection {
  private:
   ~SmtpConnection();
   void run(smtp::Actions actions);
+  std::optional<smtp::Verdict> askVerdict(const smtp::AskVerdict& ask);
+  void keepActions(StageVerdict& v);
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void flushWrites();
   void written();
@@ -73,6 +78,9 @@ class SmtpConnection {
   std::string queue_id_;
   int64_t arrival_us_ = 0;
   uint32_t messages_ = 0;
+  StageServices services_;   // what checks may use on this worker's loop
+  bool verdict_in_place_ = false;  // checkStage is on the stack: its answer is returned
+  std::vector<policy::PolicyAction> tx_actions_;  // of the stages accepted in this transaction
 };
 
 }  // namespace petrel::server

@@ -6,10 +6,13 @@
 //       |                     |  +------------- 250 queued / refusal --- Committing <-+
 //       +-- RSET/EHLO keep the greeting state; QUIT, timeouts and error limits close.
 //
-// Recipient checks and the commit of a message are asynchronous: the session emits
-// CheckRecipient / CommitMessage and stops reading pipelined commands until the driver calls
-// onRecipientVerdict / onCommitted. Body bytes go to the BodySink the driver passes with
-// onMessageStarted. The session never touches sockets, files or clocks.
+// Verdicts and the commit of a message are asynchronous: the session emits AskVerdict /
+// CommitMessage and stops reading pipelined commands until the driver calls onVerdict /
+// onCommitted. A verdict is asked at every RCPT and VRFY (the recipient check), and at the
+// other stages (connect, HELO/EHLO, MAIL, DATA/BDAT before 354, end of data before the commit,
+// after a successful AUTH) when SessionSettings::verdict_stages names them, so a driver with
+// nothing to check at a stage pays nothing there. Body bytes go to the BodySink the driver
+// passes with onMessageStarted. The session never touches sockets, files or clocks.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +28,15 @@
 #include "petrel/smtp/reply.h"
 
 namespace petrel::smtp {
+
+// The points of an SMTP session where the driver may give a verdict (OpenSMTPD's filter
+// phases, Postfix's smtpd_*_restrictions).
+enum class Stage : uint8_t { Connect, Helo, Mail, Rcpt, Vrfy, Data, EndOfData, Auth };
+// Postfix's names for the stages in log lines: "CONNECT", "HELO", "MAIL", "RCPT", "VRFY",
+// "DATA", "END-OF-MESSAGE", "AUTH".
+std::string_view toString(Stage stage);
+// A set of stages, for SessionSettings::verdict_stages.
+constexpr uint32_t stageBit(Stage stage) { return 1u << uint32_t(stage); }
 
 struct SessionSettings {
   std::string hostname;
@@ -47,6 +59,9 @@ struct SessionSettings {
   bool auth_required = false;
   bool auth_plaintext = false;
   std::vector<std::string> auth_mechanisms = {"PLAIN", "LOGIN"};
+  // Stages (stageBit) besides RCPT and VRFY at which the session asks for a verdict.
+  // Default: none.
+  uint32_t verdict_stages = 0;
 };
 
 struct Envelope {
@@ -67,9 +82,12 @@ struct Send {
   std::string bytes;
 };
 struct Close {};
-struct CheckRecipient {
+// Decide whether the session may go on at `stage` and call onVerdict. `address` is the
+// recipient (Rcpt, Vrfy), the sender (Mail), the HELO name (Helo) or the user (Auth); the rest
+// of the transaction is in envelope().
+struct AskVerdict {
+  Stage stage = Stage::Rcpt;
   std::string address;
-  bool vrfy = false;  // answer for VRFY rather than RCPT
 };
 // The driver assigns a queue id, prepares storage and calls onMessageStarted(sink).
 struct StartMessage {};
@@ -94,14 +112,28 @@ struct Rejected {
   std::string from;  // sender, when known
   std::string to;    // recipient, for RCPT
 };
-using Action = std::variant<Send, Close, CheckRecipient, StartMessage, CommitMessage, AbortMessage,
+using Action = std::variant<Send, Close, AskVerdict, StartMessage, CommitMessage, AbortMessage,
                             Rejected, StartTls, Authenticate>;
 using Actions = std::vector<Action>;
 
-struct RecipientVerdict {
-  bool accepted = false;
-  std::vector<std::string> expand;  // final addresses when accepted
-  Reply refusal;                    // when refused: 550 5.1.1, 554 5.7.1, 451 4.3.0 ...
+// The driver's answer to AskVerdict.
+//   Accept  go on (for Rcpt: `expand` holds the final addresses; empty = the address itself)
+//   Refuse  answer `reply` (4xx/5xx with its enhanced code) instead; the stage is refused:
+//           at Connect a 5xx becomes the greeting and every later command but QUIT gets 503
+//           (RFC 5321 3.1), a 4xx is answered with 421 and the connection closes
+//   Drop    answer `reply` and close the connection
+struct Verdict {
+  enum class Kind { Accept, Refuse, Drop };
+  Kind kind = Kind::Accept;
+  Reply reply;
+  std::vector<std::string> expand;
+
+  static Verdict accept(std::vector<std::string> expand = {}) {
+    return Verdict{Kind::Accept, {}, std::move(expand)};
+  }
+  static Verdict refuse(Reply reply) { return Verdict{Kind::Refuse, std::move(reply), {}}; }
+  static Verdict drop(Reply reply) { return Verdict{Kind::Drop, std::move(reply), {}}; }
+  bool accepted() const { return kind == Kind::Accept; }
 };
 
 class ServerSession {
@@ -112,7 +144,8 @@ class ServerSession {
   // Greeting; when `refusal` is set (too many connections), sends it and closes.
   Actions start(std::optional<Reply> refusal = std::nullopt);
   Actions onInput(std::string_view bytes);
-  Actions onRecipientVerdict(RecipientVerdict verdict);
+  // The answer to the pending AskVerdict.
+  Actions onVerdict(Verdict verdict);
   // Storage for the body is ready; content goes to `sink` until commit or abort.
   Actions onMessageStarted(BodySink& sink);
   Actions onCommitted(const std::string& queue_id);
@@ -147,7 +180,7 @@ class ServerSession {
 
  private:
   enum class State { Connected, Ready, Mail, Rcpt, Data, Bdat, BdatDiscard, Committing };
-  enum class Wait { None, Recipient, Storage, Commit, AuthResponse, AuthVerdict };
+  enum class Wait { None, Verdict, Storage, Commit, AuthResponse, AuthVerdict };
 
   class CountingSink;
 
@@ -168,6 +201,14 @@ class ServerSession {
   void onData();
   void onBdat(std::string_view arg);
   void onVrfy(std::string_view arg);
+  bool wantsVerdict(Stage stage) const { return (settings_.verdict_stages & stageBit(stage)) != 0; }
+  void askVerdict(Stage stage, std::string address = {});
+  void greet();
+  void acceptHelo();
+  void acceptMail();
+  void startData();
+  void commit();
+  bool messageOpen() const;  // storage was asked for and not yet committed or aborted
   void onStartTls(std::string_view arg);
   void onAuth(std::string_view arg);
   void authStep(auth::Step step);
@@ -186,7 +227,12 @@ class ServerSession {
   Actions out_;
   Envelope envelope_;
   RcptParams pending_rcpt_;
-  bool pending_vrfy_ = false;
+  Stage pending_stage_ = Stage::Rcpt;  // of the AskVerdict in flight (Wait::Verdict)
+  MailParams pending_mail_;            // MAIL waiting for its verdict
+  std::string pending_helo_;           // HELO/EHLO waiting for its verdict
+  bool pending_esmtp_ = false;
+  bool data_via_bdat_ = false;         // the Data verdict is for a first BDAT, not DATA
+  bool client_refused_ = false;        // the Connect verdict refused: only QUIT is served
   std::unique_ptr<CountingSink> sink_;
   std::unique_ptr<DotReader> dot_reader_;
   std::unique_ptr<ChunkScanner> chunk_scanner_;
@@ -196,8 +242,10 @@ class ServerSession {
   bool bdat_started_ = false;  // StartMessage already requested for this transaction
   State bdat_return_state_ = State::Ready;  // where an out-of-sequence BDAT goes back to
   Reply bdat_discard_reply_;
+  std::string bdat_discard_stage_;  // logged as a refusal at this stage; empty = an error only
   bool in_tls_ = false;
   std::string auth_user_;  // set after a successful AUTH
+  std::string pending_auth_user_;  // verified, waiting for the Auth verdict
   std::string auth_mechanism_;
   std::unique_ptr<auth::Mechanism> sasl_;  // the exchange in progress
 };

@@ -2,13 +2,18 @@
 # Setup: dns_server.py (Debian's python3-dnslib) authoritative for example.test, other.test and
 #   in-addr.arpa on 127.0.0.1:$DNS_PORT, UDP and TCP; petrel-dns-probe (the dns::Resolver on a
 #   libuv loop; `petrel` does not link ldns yet) as the client, pointed at it with --server.
-#   No petrel serve. $DEAD_PORT is a port nothing listens on.
+#   $DEAD_PORT is a port nothing listens on. At the end `petrel serve` (quick-start config, two
+#   workers, each with its own resolver) on 127.0.0.1:$SMTP_PORT with dns.servers at the same
+#   DNS server, reloaded with other dns.servers.
 # Checks: MX (three records, two of equal preference), A, AAAA, TXT (strings concatenated), PTR,
 # null MX, an in-zone CNAME answered in one response, an out-of-zone CNAME chased with a second
 # query, NXDOMAIN and NODATA with the SOA's negative TTL, a TXT too big for UDP fetched over TCP,
 # REFUSED as a temporary failure, the second round served from the cache (no new queries),
 # a name the server never answers (2 tries x 300 ms, then TempFail), a dead server (ICMP: fast
-# TempFail), and failover from a dead server to a live one.
+# TempFail), and failover from a dead server to a live one. petrel serve: a reload that changes
+# dns.servers replaces the relay's and every worker's resolver ("reload --"), one with a bad
+# entry is refused (by the config loader) and changes nothing, and the daemon still serves and drains (exit 0) after.
+# (That each worker's resolver answers on its own loop is test/unit/server/worker_test.cc.)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -104,5 +109,20 @@ if "$PROBE" --server dns.example.test example.test MX >"$T/bad.out" 2>&1; then
   fail "a host name as --server was accepted"
 fi
 assert_file_contains "$T/bad.out" "bad DNS server 'dns\\.example\\.test'" "bad --server entry"
+
+# ---- petrel serve: reloads that change dns.servers -------------------------------------------
+write_config "dns: {servers: ['$SERVER']}"
+start_petrel
+write_config "dns: {servers: ['127.0.0.1:$DEAD_PORT', '$SERVER']}"
+kill -HUP "$PETREL_PID"
+wait_for 10 "the 'reload --' line after changing dns.servers" log_has 'petrel/master\[[0-9]+\]: reload -- '
+write_config "dns: {servers: ['dns.example.test']}"
+kill -HUP "$PETREL_PID"
+wait_for 10 "the refused reload of a bad dns.servers entry" log_has 'reload failed: keeping the running configuration'
+assert_log "reload: .*dns\\.servers\\[0\\]: 'dns\\.example\\.test' is not a server address" "the bad entry named"
+assert_eq 1 "$(log_count 'reload -- ')" "reloads done"
+wait_for 10 "SMTP port $SMTP_PORT to accept connections after the reloads" port_open "$SMTP_PORT"
+stop_petrel
+assert_log 'daemon stopped' "stop log line"
 
 pass

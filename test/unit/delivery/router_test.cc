@@ -413,6 +413,41 @@ TEST(PostmasterCheckTest, EveryLocalDomainNeedsAPostmaster) {
   EXPECT_TRUE(checkPostmaster(cfg, fixed).empty());
 }
 
+TEST_F(RouterTest, ResolveGivesMaildirOrNextHopWithTheirErrors) {
+  config::Config cfg = baseConfig();
+  cfg.relay.transport = inlineTable("transport", {{"example.org", "smtp:[10.0.0.5]:2525"},
+                                                  {"broken.test", "[no-bracket"}});
+  cfg.relay.tls_policy = inlineTable("tlspol", {{"elsewhere.test", "verify"}});
+  Router r = router(cfg);
+  Transport attempted = Transport::Smtp;
+  auto local = r.resolve("bob@example.test", &attempted);
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->transport, Transport::Maildir);
+  EXPECT_EQ(attempted, Transport::Maildir);
+  EXPECT_EQ(local->maildir, "/var/lib/petrel/mail/example.test/bob/");
+  EXPECT_EQ(toString(local->transport), "maildir");
+
+  auto relayed = r.resolve("x@example.org", &attempted);
+  ASSERT_TRUE(relayed);
+  EXPECT_EQ(relayed->transport, Transport::Smtp);
+  EXPECT_EQ(toString(relayed->transport), "smtp");
+  EXPECT_EQ(relayed->next_hop.toString(), "[10.0.0.5]:2525");
+  EXPECT_EQ(relayed->tls, config::TlsPolicy::May);  // the policy of the host, not the domain
+  auto by_mx = r.resolve("y@elsewhere.test");
+  ASSERT_TRUE(by_mx);
+  EXPECT_EQ(by_mx->tls, config::TlsPolicy::Verify);  // MX lookup: the domain's policy
+
+  auto unknown = r.resolve("nobody@example.test", &attempted);
+  ASSERT_FALSE(unknown);
+  EXPECT_FALSE(unknown.error().temporary());  // bounce
+  EXPECT_EQ(attempted, Transport::Maildir);
+  attempted = Transport::Maildir;
+  auto broken = r.resolve("z@broken.test", &attempted);
+  ASSERT_FALSE(broken);
+  EXPECT_TRUE(broken.error().temporary());  // waits for the admin
+  EXPECT_EQ(attempted, Transport::Smtp);
+}
+
 }  // namespace
 TEST_F(RouterTest, NextHopTransportThenRelayhostThenMx) {
   config::Config cfg = baseConfig();

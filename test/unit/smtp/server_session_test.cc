@@ -14,8 +14,11 @@
 //   C: text             the client sends text + CRLF
 //   C+: text            the client sends exactly text (no CRLF added)
 //     Both take the escapes \r \n \t \\ \xHH and {{N*c}} (c repeated N times).
+//   #set verdicts=helo,mail,...  also ask for verdicts at these stages (connect, helo, mail,
+//                       data, end_of_data, auth)
 //   V: accept [addr..]  verdict for the pending CHECK; expands to addr.. (default: itself)
 //   V: reject 550 5.1.1 text
+//   V: drop 421 4.7.0 text   answer and close
 //   S: started          storage is ready: onMessageStarted with a fresh memory sink
 //   K: commit ID        onCommitted(ID)
 //   K: fail 451 4.3.0 text
@@ -90,6 +93,22 @@ std::string runScript(const std::string& script, Feed feed) {
     std::string_view kv = trim(l.substr(5));
     size_t eq = kv.find('=');
     std::string key(kv.substr(0, eq));
+    if (key == "verdicts" && eq != std::string_view::npos) {
+      for (auto name : split(kv.substr(eq + 1), ',')) {
+        static const std::vector<std::pair<std::string_view, Stage>> stages{
+            {"connect", Stage::Connect}, {"helo", Stage::Helo},
+            {"mail", Stage::Mail},       {"data", Stage::Data},
+            {"end_of_data", Stage::EndOfData}, {"auth", Stage::Auth}};
+        auto it = std::find_if(stages.begin(), stages.end(),
+                               [&](const auto& p) { return p.first == name; });
+        if (it == stages.end()) {
+          t.problem(fmt::format("unknown verdict stage: {}", name));
+        } else {
+          settings.verdict_stages |= stageBit(it->second);
+        }
+      }
+      continue;
+    }
     auto value = eq == std::string_view::npos ? std::nullopt : parseUnsigned(kv.substr(eq + 1));
     if (!value) {
       t.problem(fmt::format("bad #set line: {}", l));
@@ -176,19 +195,21 @@ std::string runScript(const std::string& script, Feed feed) {
         t.problem("verdict without a pending CHECK");
         continue;
       }
-      RecipientVerdict v;
+      Verdict v;
       if (words[0] == "accept") {
-        v.accepted = true;
-        for (size_t k = 1; k < words.size(); ++k) v.expand.emplace_back(words[k]);
-        if (v.expand.empty()) v.expand.push_back(t.lastChecked());
+        std::vector<std::string> expand;
+        for (size_t k = 1; k < words.size(); ++k) expand.emplace_back(words[k]);
+        v = Verdict::accept(std::move(expand));
       } else if (auto r = words[0] == "reject" ? parseReply(1) : std::nullopt) {
-        v.refusal = *r;
+        v = Verdict::refuse(*r);
+      } else if (auto d = words[0] == "drop" ? parseReply(1) : std::nullopt) {
+        v = Verdict::drop(*d);
       } else {
-        t.problem("expected V: accept [addr..] | reject CODE X.Y.Z text");
+        t.problem("expected V: accept [addr..] | reject CODE X.Y.Z text | drop CODE X.Y.Z text");
         continue;
       }
       t.answeredCheck();
-      t.record(session.onRecipientVerdict(std::move(v)), sink());
+      t.record(session.onVerdict(std::move(v)), sink());
     } else if (kind == "S") {
       if (!t.pendingStart()) {
         t.problem("S: without a pending START");
@@ -287,12 +308,9 @@ struct Driver {
       t.record(actions, sink.get());
       Actions next;
       for (const Action& a : actions) {
-        if (std::holds_alternative<CheckRecipient>(a)) {
-          RecipientVerdict v;
-          v.accepted = true;
-          v.expand = {std::get<CheckRecipient>(a).address};
+        if (std::holds_alternative<AskVerdict>(a)) {
           t.answeredCheck();
-          next = session.onRecipientVerdict(std::move(v));
+          next = session.onVerdict(Verdict::accept({std::get<AskVerdict>(a).address}));
         } else if (std::holds_alternative<StartMessage>(a)) {
           sink = std::make_unique<MemorySink>();
           t.answeredStart();
@@ -357,7 +375,7 @@ TEST(ServerSession, StopsAskingForInputWhileAVerdictIsPendingAndTheBufferIsFull)
   s.onInput("EHLO x\r\nMAIL FROM:<a@example.test>\r\n");
   Actions a = s.onInput("RCPT TO:<b@example.test>\r\n");
   ASSERT_EQ(a.size(), 1u);
-  ASSERT_TRUE(std::holds_alternative<CheckRecipient>(a[0]));
+  ASSERT_TRUE(std::holds_alternative<AskVerdict>(a[0]));
   EXPECT_TRUE(s.wantsInput());
   // Pipelined NOOPs pile up while the check is pending; past 64 KiB the driver must stop.
   std::string noops;
@@ -365,9 +383,7 @@ TEST(ServerSession, StopsAskingForInputWhileAVerdictIsPendingAndTheBufferIsFull)
   EXPECT_TRUE(s.onInput(noops).empty());
   EXPECT_EQ(s.bufferedInput(), noops.size());
   EXPECT_FALSE(s.wantsInput());
-  RecipientVerdict v;
-  v.accepted = true;
-  a = s.onRecipientVerdict(v);
+  a = s.onVerdict(Verdict::accept());
   EXPECT_EQ(a.size(), 1 + noops.size() / 6);  // 250 for RCPT, then one 250 per NOOP
   EXPECT_EQ(s.bufferedInput(), 0u);
   EXPECT_TRUE(s.wantsInput());
@@ -417,10 +433,7 @@ TEST(ServerSession, EnvelopeCarriesExpansionsAndDsnParameters) {
   s.onInput("EHLO x\r\nMAIL FROM:<a@example.test> RET=HDRS ENVID=id+2B1\r\n");
   s.onInput(
       "RCPT TO:<list@example.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;list+40example.test\r\n");
-  RecipientVerdict v;
-  v.accepted = true;
-  v.expand = {"x@example.test", "y@example.test"};
-  s.onRecipientVerdict(v);
+  s.onVerdict(Verdict::accept({"x@example.test", "y@example.test"}));
   s.onInput("DATA\r\n");
   MemorySink sink;
   s.onMessageStarted(sink);
@@ -456,7 +469,7 @@ TEST(ServerSession, PeerClosingMidDataAbortsOnceButNotWhileCommitting) {
     s.start();
     s.onInput("EHLO x\r\nMAIL FROM:<a@example.test>\r\n");
     s.onInput("RCPT TO:<b@example.test>\r\n");
-    s.onRecipientVerdict(RecipientVerdict{true, {"b@example.test"}, {}});
+    s.onVerdict(Verdict::accept({"b@example.test"}));
     s.onInput("DATA\r\n");
     MemorySink sink;
     s.onMessageStarted(sink);
@@ -476,7 +489,7 @@ TEST(ServerSession, TimeoutWhileStorageIsPreparedAbortsIt) {
     t.record(s.onInput("EHLO x\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n"),
              nullptr);
     t.answeredCheck();
-    t.record(s.onRecipientVerdict(RecipientVerdict{true, {"b@example.test"}, {}}), nullptr);
+    t.record(s.onVerdict(Verdict::accept({"b@example.test"})), nullptr);
     t.record(s.onInput(bdat ? "BDAT 3 LAST\r\nabc" : "DATA\r\n"), nullptr);
     ASSERT_TRUE(t.pendingStart());
     t.record(s.onTimeout(), nullptr);
@@ -492,7 +505,7 @@ TEST(ServerSession, NothingAfterCloseWhenTheDriverAnswersLate) {
   ServerSession s(defaultSettings());
   s.start();
   s.onInput("EHLO x\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n");
-  s.onRecipientVerdict(RecipientVerdict{true, {"b@example.test"}, {}});
+  s.onVerdict(Verdict::accept({"b@example.test"}));
   s.onInput("DATA\r\n");
   MemorySink sink;
   s.onMessageStarted(sink);
@@ -509,7 +522,7 @@ TEST(ServerSession, NothingAfterCloseWhenTheDriverAnswersLate) {
   v.start();
   v.onInput("EHLO x\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n");
   v.onTimeout();
-  EXPECT_TRUE(v.onRecipientVerdict(RecipientVerdict{true, {"b@example.test"}, {}}).empty());
+  EXPECT_TRUE(v.onVerdict(Verdict::accept({"b@example.test"})).empty());
 }
 
 TEST(ServerSession, ClosingBetweenChunksAbortsTheStoredChunks) {

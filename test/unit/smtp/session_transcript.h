@@ -5,7 +5,9 @@
 //
 // Transcript lines:
 //   > 250-mail.example.test      one line of a reply (Send), CRLF removed
-//   CHECK bob@example.test       CheckRecipient (CHECK VRFY ... for VRFY)
+//   CHECK bob@example.test       AskVerdict for RCPT (CHECK VRFY ... for VRFY; other stages:
+//                                CHECK CONNECT, CHECK HELO name, CHECK MAIL sender, CHECK DATA,
+//                                CHECK END-OF-MESSAGE, CHECK AUTH user)
 //   START                        StartMessage
 //   COMMIT helo=... from=<...> [MAIL params] rcpt=<...> [RCPT params] ... via=DATA|BDAT
 //          size=N body=ESCAPED   CommitMessage (one line), body as stored by the sink
@@ -194,8 +196,14 @@ class Transcript {
     note("CLOSE");
     closed_ = true;
   }
-  void line(const CheckRecipient& c, const MemorySink*) {
-    note(fmt::format("CHECK {}{}", c.vrfy ? "VRFY " : "", escapeBytes(c.address)));
+  void line(const AskVerdict& c, const MemorySink*) {
+    std::string stage = c.stage == Stage::Rcpt ? "" : std::string(toString(c.stage));
+    std::string text = stage;
+    if (!c.address.empty() || c.stage == Stage::Rcpt || c.stage == Stage::Vrfy ||
+        c.stage == Stage::Mail) {
+      text += (text.empty() ? "" : " ") + escapeBytes(c.address);
+    }
+    note(fmt::format("CHECK {}", text));
     if (pending_checks_ > 0) problem("second CHECK before the first was answered");
     ++pending_checks_;
     last_checked_ = c.address;

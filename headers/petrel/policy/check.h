@@ -1,0 +1,84 @@
+// One check of a restriction list (Postfix smtpd_*_restrictions), as an object with an
+// asynchronous run(): what it may look at (PolicyContext), what it answers (Decision), and the
+// Check interface every family of checks implements (source/policy/checks/<family>.cc, one
+// registry line each in source/policy/registry.cc).
+//
+// A check never blocks its loop: a lookup that may wait on a server goes through
+// PolicyContext::offload, DNS through PolicyContext::resolver. It does not format log lines or
+// SMTP replies beyond its Decision; the session driver turns a Decision into both.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace petrel::dns {
+class Resolver;
+}
+
+namespace petrel::policy {
+
+// The restriction stages, as Postfix names its lists: smtpd_client_restrictions (Client),
+// smtpd_helo_restrictions, smtpd_sender_restrictions, smtpd_recipient_restrictions,
+// smtpd_data_restrictions (at DATA/BDAT, before 354) and smtpd_end_of_data_restrictions.
+enum class Stage : uint8_t { Client, Helo, Sender, Recipient, Data, EndOfData };
+std::string_view toString(Stage stage);  // "client", "helo", "sender", "recipient", "data", "end_of_data"
+
+// Everything a check may look at; filled in by the session driver (or `petrel route`).
+struct PolicyContext {
+  std::string client_ip;  // "127.0.0.1", "::1"
+  std::string helo;
+  std::string sasl_user;  // empty when not authenticated
+  std::string sender;     // MAIL FROM address, "" for <>
+  std::string recipient;  // RCPT TO address (recipient stage and later)
+  uint64_t message_size = 0;   // content octets (end_of_data), else the SIZE= of MAIL or 0
+  size_t recipient_count = 0;  // accepted so far (data, end_of_data)
+  // Is the recipient's domain one we accept mail for (domains.local or domains.relay)?
+  std::function<bool(std::string_view domain)> is_our_destination;
+  // Which users may send as `sender`? (reject_sender_login_mismatch.) Empty = nobody owns it.
+  std::function<std::vector<std::string>(std::string_view sender)> sender_owners;
+  // The two callbacks above may wait for a server (SQL domain or login tables): checks that
+  // call them do so through offload.
+  bool callbacks_block = false;
+  // Runs `work` where blocking is allowed, then `done` on the check's own loop. Null: run
+  // `work` right here (a command-line tool or a test, where blocking is fine).
+  std::function<void(std::function<void()> work, std::function<void()> done)> offload;
+  // The resolver of the check's loop (DNS lists, SPF, MX checks); null where there is none.
+  dns::Resolver* resolver = nullptr;
+};
+
+// Actions a check may attach for later stages (Postfix access(5) PREPEND, HOLD, DISCARD).
+struct PolicyAction {
+  enum class Kind { AddHeader, Hold, Discard };
+  Kind kind = Kind::AddHeader;
+  std::string text;  // AddHeader: the whole field "Name: value"; Hold/Discard: the reason
+};
+
+struct Decision {
+  enum class Kind { Permit, Reject, Defer, Dunno } kind = Kind::Dunno;
+  int code = 0;          // 554, 553, 450 ...
+  std::string enhanced;  // "5.7.1"
+  std::string text;      // "<x@y>: Relay access denied"
+  std::string rule;      // which check decided, e.g. "reject_unauth_destination"
+  std::vector<PolicyAction> actions;  // to apply if the message is accepted
+};
+
+class Check {
+ public:
+  using Done = std::function<void(Decision)>;
+  virtual ~Check() = default;
+  // Answers `done` exactly once. A check that has its answer at hand (string comparisons,
+  // in-memory tables) calls `done` before run() returns: RestrictionList trampolines, so a
+  // list of synchronous checks costs no loop turn per RCPT. One that waits (offload, DNS)
+  // returns first and answers on the context's loop; `ctx` stays valid until then.
+  virtual void run(const PolicyContext& ctx, Done done) const = 0;
+  // Whether run() may wait for a server (a table's blocking()); `petrel route` and the
+  // driver use this to decide where to evaluate.
+  virtual bool blocking() const { return false; }
+};
+using CheckPtr = std::unique_ptr<const Check>;
+
+}  // namespace petrel::policy

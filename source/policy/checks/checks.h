@@ -1,0 +1,51 @@
+// The factories of every check family (one .cc each in this directory), for the registry, and
+// the few helpers the families share. Internal to source/policy/.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "petrel/policy/check.h"
+#include "petrel/policy/registry.h"
+
+namespace petrel::policy::checks {
+
+inline Decision decide(Decision::Kind kind, std::string_view rule, int code = 0,
+                       std::string enhanced = {}, std::string text = {}) {
+  return Decision{kind, code, std::move(enhanced), std::move(text), std::string(rule), {}};
+}
+inline Decision dunno() { return Decision{}; }
+
+// Runs `decide` (which may call the context's callbacks) where blocking is allowed when the
+// callbacks may block, else right here; `done` gets its answer.
+template <typename Decide>
+void decideWithCallbacks(const PolicyContext& ctx, Decide decide, Check::Done done) {
+  if (!ctx.callbacks_block || !ctx.offload) {
+    done(decide());
+    return;
+  }
+  auto answer = std::make_shared<Decision>();
+  ctx.offload([answer, decide = std::move(decide)] { *answer = decide(); },
+              [answer, done = std::move(done)] { done(std::move(*answer)); });
+}
+
+// generic.cc: permit, reject, defer.
+Result<CheckPtr> makePermit(const CheckArgs& args);
+Result<CheckPtr> makeReject(const CheckArgs& args);
+Result<CheckPtr> makeDefer(const CheckArgs& args);
+
+// relay.cc: who may relay and send as whom.
+Result<CheckPtr> makePermitMynetworks(const CheckArgs& args);
+Result<CheckPtr> makePermitSaslAuthenticated(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnauthDestination(const CheckArgs& args);
+Result<CheckPtr> makeRejectSenderLoginMismatch(const CheckArgs& args);
+// reject_unauth_destination's decision, also the implicit end of every recipient list.
+Decision unauthDestination(const PolicyContext& ctx, std::string_view rule);
+
+// access_maps.cc: Postfix access(5) tables.
+Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
+
+}  // namespace petrel::policy::checks

@@ -1,0 +1,117 @@
+// SmtpAgent: deliveries -> RelayJobs -> reports; see server/smtp_agent.h.
+#include "petrel/server/smtp_agent.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+#include "petrel/core/strings.h"
+#include "petrel/server/runtime.h"
+
+namespace petrel::server {
+
+using delivery::RecipientReport;
+
+void SmtpAgent::prepare(delivery::AgentMessage& message,
+                        const std::vector<delivery::Delivery*>& deliveries) const {
+  const queue::StoredMessage& m = *message.stored;
+  auto content = std::make_shared<std::string>();
+  if (m.spool_path.empty()) {
+    *content = m.body;
+  } else {
+    FILE* f = fopen(m.spool_path.c_str(), "rb");
+    bool ok = f != nullptr;
+    if (ok) {
+      char buf[64 * 1024];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, f)) > 0) content->append(buf, n);
+      ok = !ferror(f);
+      fclose(f);
+    }
+    if (!ok) {
+      RecipientReport r;
+      r.dsn = "4.3.0";
+      r.text = fmt::format("cannot read queue file {}: {}", m.spool_path, systemErrorText(errno));
+      for (delivery::Delivery* d : deliveries) d->reports.assign(d->recipients.size(), r);
+      return;
+    }
+  }
+  if (message.header != nullptr && message.header->changed > 0) {
+    content->replace(0, message.header->original_size, message.header->header);
+  }
+  message.content_8bit = std::any_of(content->begin(), content->end(),
+                                     [](char c) { return static_cast<unsigned char>(c) > 127; });
+  message.content = std::move(content);
+}
+
+void SmtpAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done done) {
+  struct Waiting {
+    size_t jobs = 0;
+    Done done;
+  };
+  auto waiting = std::make_shared<Waiting>();
+  waiting->jobs = deliveries.size();
+  waiting->done = std::move(done);
+  int64_t start_us = nowMicros();
+  for (delivery::Delivery* d : deliveries) {
+    const delivery::AgentMessage& am = *d->message;
+    const queue::StoredMessage& m = *am.stored;
+    RelayJob job;
+    job.queue_id = m.id;
+    job.hop = d->target.next_hop;
+    job.tls = d->target.tls;
+    for (size_t index : d->recipients) {
+      const queue::StoredRecipient& rcpt = m.recipients[index];
+      smtp::RcptParams params;
+      params.recipient.text = rcpt.address;
+      params.dsn_notify = rcpt.dsn_notify;
+      params.dsn_orcpt = rcpt.dsn_orcpt;
+      job.job.recipients.push_back(std::move(params));
+    }
+    job.job.sender.text = am.sender;
+    job.job.size = am.content->size();
+    job.job.is_8bit = am.content_8bit;
+    job.job.needs_smtputf8 = m.smtputf8;
+    job.job.dsn_ret = m.dsn_ret;
+    job.job.dsn_envid = m.dsn_envid;
+    job.content = am.content;
+    double in_queue = double(start_us - m.arrival_us) / 1e6;
+    relay_->submit(std::move(job), [d, waiting, in_queue](RelayResult r) {
+      log::Delays delays;
+      delays.in_queue = in_queue;
+      delays.setup = r.setup;
+      delays.transmission = r.transmission;
+      std::string host = r.relay.substr(0, r.relay.find('['));
+      d->reports.clear();
+      for (size_t k = 0; k < d->recipients.size(); ++k) {
+        RecipientReport rr;
+        rr.relay = r.relay;
+        rr.delays = delays;
+        if (k >= r.outcomes.size()) {  // the agent stopped before trying
+          rr.dsn = "4.3.2";
+          rr.text = "delivery interrupted: mail system shutting down";
+          d->reports.push_back(std::move(rr));
+          continue;
+        }
+        const smtp::client::Outcome& o = r.outcomes[k];
+        rr.status = o.status == smtp::client::RecipientStatus::Delivered
+                        ? RecipientReport::Status::Delivered
+                    : o.status == smtp::client::RecipientStatus::Bounced
+                        ? RecipientReport::Status::Bounced
+                        : RecipientReport::Status::Deferred;
+        rr.dsn = o.dsn;
+        rr.text = describeOutcome(o, r.relay);
+        if (o.reply) {
+          rr.remote_mta = host;
+          rr.diagnostic = o.reply->oneLine();
+        }
+        d->reports.push_back(std::move(rr));
+      }
+      if (--waiting->jobs == 0) waiting->done();
+    });
+  }
+}
+
+}  // namespace petrel::server

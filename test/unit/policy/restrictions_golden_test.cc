@@ -1,0 +1,208 @@
+// Golden files for restriction lists, as Postfix tests smtpd_check with smtpd_check.in/.ref:
+// test/testdata/policy/NN-name.in sets up tables, networks, domains and a list, then asks
+// questions; NN-name.ref is the transcript with the decision and the rule that made it.
+//
+// Script lines (.in):
+//   # text                      comment; blank lines are ignored
+//   mynetworks: CIDR...         relay.mynetworks (Default: 127.0.0.1/32 ::1/128)
+//   domains: DOMAIN...          the domains is_our_destination accepts (local or relay)
+//   owner: ADDRESS USER...      reject_sender_login_mismatch: USERs may send as ADDRESS
+//   table NAME: KEY VALUE       one entry of the inline table NAME (access maps name it)
+//   list STAGE: CHECK, CHECK    the list to evaluate from now on (stage: client, helo, sender,
+//                               recipient, data, end_of_data)
+//   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
+//                               (sender= and rcpt= may be empty)
+// Transcript: each script line, then "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z
+// text]" after each question; "!! what" for a script error (the test fails on any).
+//
+// Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='RestrictionGolden*';
+// review every changed .ref against postconf(5) before committing it.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "petrel/config/config.h"
+#include "petrel/core/strings.h"
+#include "petrel/policy/restrictions.h"
+
+namespace petrel::policy {
+namespace {
+
+const std::filesystem::path GoldenDir =
+    std::filesystem::path(PETREL_SOURCE_ROOT) / "test" / "testdata" / "policy";
+
+std::optional<Stage> stageNamed(std::string_view name) {
+  for (Stage s : {Stage::Client, Stage::Helo, Stage::Sender, Stage::Recipient, Stage::Data,
+                  Stage::EndOfData}) {
+    if (toString(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::string describe(const Decision& d) {
+  std::string rule = d.rule.empty() ? "" : " by " + d.rule;
+  switch (d.kind) {
+    case Decision::Kind::Permit: return "permit" + rule;
+    case Decision::Kind::Dunno: return "dunno" + rule;
+    case Decision::Kind::Reject:
+    case Decision::Kind::Defer: break;
+  }
+  return fmt::format("{}{}: {} {} {}", d.kind == Decision::Kind::Reject ? "reject" : "defer", rule,
+                     d.code, d.enhanced, d.text);
+}
+
+std::string runScript(const std::string& script) {
+  std::string out;
+  std::vector<std::string> networks{"127.0.0.1/32", "::1/128"};
+  std::vector<std::string> domains;
+  std::map<std::string, std::vector<std::string>, std::less<>> owners;
+  std::map<std::string, std::map<std::string, std::string>> entries;
+  std::optional<RestrictionList> list;
+  std::istringstream in(script);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line.front() == '#') continue;
+    out += line + "\n";
+    auto problem = [&out](std::string what) { out += "!! " + what + "\n"; };
+    size_t colon = line.back() == ':' ? line.size() - 1 : line.find(": ");
+    std::string_view head = std::string_view(line).substr(0, colon);
+    std::string_view rest =
+        colon == std::string::npos || colon + 2 > line.size() ? "" : std::string_view(line).substr(colon + 2);
+    if (head == "mynetworks") {
+      networks.clear();
+      for (auto w : split(rest, ' ')) networks.emplace_back(w);
+    } else if (head == "domains") {
+      for (auto w : split(rest, ' ')) domains.emplace_back(toLower(w));
+    } else if (head == "owner") {
+      auto words = split(rest, ' ');
+      if (words.empty()) problem("owner: ADDRESS USER...");
+      for (size_t i = 1; i < words.size(); ++i) {
+        owners[toLower(words[0])].emplace_back(words[i]);
+      }
+    } else if (head.starts_with("table ")) {
+      size_t sp = rest.find(' ');
+      if (sp == std::string_view::npos) {
+        problem("table NAME: KEY VALUE");
+        continue;
+      }
+      entries[std::string(head.substr(6))][std::string(rest.substr(0, sp))] =
+          std::string(trim(rest.substr(sp + 1)));
+    } else if (head.starts_with("list ")) {
+      auto stage = stageNamed(head.substr(5));
+      if (!stage) {
+        problem("unknown stage");
+        continue;
+      }
+      std::vector<Cidr> blocks;
+      for (const auto& n : networks) {
+        if (auto c = Cidr::parse(n)) blocks.push_back(*c);
+      }
+      std::map<std::string, lookup::TablePtr> tables;
+      for (const auto& [name, map] : entries) {
+        config::TableSpec spec;
+        spec.name = name;
+        spec.type = "inline";
+        spec.entries = map;
+        tables[name] = lookup::makeTable(spec, nullptr);
+      }
+      std::vector<std::string> checks;
+      for (auto c : split(rest, ',')) {
+        if (!trim(c).empty()) checks.emplace_back(trim(c));
+      }
+      auto parsed = RestrictionList::parse(
+          *stage, checks,
+          CheckEnvironment(CidrList(std::move(blocks)), [tables](const std::string& ref) {
+            auto it = tables.find(ref);
+            return it == tables.end() ? nullptr : it->second;
+          }));
+      if (!parsed) {
+        out += "  -> config error: " + parsed.error().message() + "\n";
+        list.reset();
+      } else {
+        list = std::move(parsed.value());
+      }
+    } else if (head.starts_with("? ") || line == "?") {
+      if (!list) {
+        problem("? before a list");
+        continue;
+      }
+      PolicyContext ctx;
+      for (auto kv : split(std::string_view(line).substr(1), ' ')) {
+        if (kv.empty()) continue;
+        size_t eq = kv.find('=');
+        std::string key(kv.substr(0, eq));
+        std::string value(eq == std::string_view::npos ? "" : kv.substr(eq + 1));
+        if (key == "client") ctx.client_ip = value;
+        else if (key == "helo") ctx.helo = value;
+        else if (key == "user") ctx.sasl_user = value;
+        else if (key == "sender") ctx.sender = value;
+        else if (key == "rcpt") ctx.recipient = value;
+        else problem("unknown key " + key);
+      }
+      ctx.is_our_destination = [&domains](std::string_view d) {
+        return std::find(domains.begin(), domains.end(), d) != domains.end();
+      };
+      ctx.sender_owners = [&owners](std::string_view s) {
+        auto it = owners.find(toLower(s));
+        return it == owners.end() ? std::vector<std::string>{} : it->second;
+      };
+      std::optional<Decision> decision;
+      list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
+      if (!decision) {
+        problem("the list did not answer in place");
+        continue;
+      }
+      out += "  -> " + describe(*decision) + "\n";
+    } else {
+      problem("not a script line");
+    }
+  }
+  return out;
+}
+
+std::string readFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> goldenNames() {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(GoldenDir)) {
+    if (e.path().extension() == ".in") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class RestrictionGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RestrictionGolden, MatchesReference) {
+  const std::string got = runScript(readFile(GoldenDir / (GetParam() + ".in")));
+  const auto ref_path = GoldenDir / (GetParam() + ".ref");
+  if (const char* u = std::getenv("PETREL_UPDATE_GOLDEN"); u != nullptr && std::string(u) == "1") {
+    std::ofstream(ref_path, std::ios::binary) << got;
+  }
+  EXPECT_EQ(got.find("\n!! "), std::string::npos) << got;
+  EXPECT_EQ(got, readFile(ref_path)) << "golden " << ref_path;
+}
+
+INSTANTIATE_TEST_SUITE_P(Scripts, RestrictionGolden, ::testing::ValuesIn(goldenNames()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace petrel::policy
