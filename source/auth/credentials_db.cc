@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 
 #include "petrel/auth/authenticator.h"
 #include "petrel/core/strings.h"
+#include "petrel/sqlite/database.h"
 
 namespace petrel::auth {
 
@@ -37,18 +37,20 @@ constexpr int BusyTimeoutMs = 5000;
 constexpr const char* FallbackDummyHash =
     "$y$j9T$Nh4dbSx4ZgA0xdtcXk4rJ.$fFgKrnWlHGQeHzqOcbBgsU.2pivLkrre7R5cDWMj.3D";
 
-struct SqliteCloser {
-  void operator()(sqlite3* db) const { sqlite3_close(db); }
-};
-using SqlitePtr = std::unique_ptr<sqlite3, SqliteCloser>;
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using DatabasePtr = std::unique_ptr<sqlite::Database>;
 
-Error dbError(const std::string& path, sqlite3* db) {
-  return Error::temporary(
-      fmt::format("credentials database {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
+// Every database error reads "credentials database PATH: what SQLite said".
+std::string label(const std::string& path) { return fmt::format("credentials database {}", path); }
+
+Result<DatabasePtr> openDatabase(const std::string& path, bool read_only) {
+  sqlite::OpenOptions options;
+  options.read_only = read_only;
+  options.busy_timeout_ms = BusyTimeoutMs;
+  auto db = sqlite::Database::open(path, options, label(path));
+  if (!db) {
+    return Error::temporary(fmt::format("{}: {}", label(path), db.error().message()));
+  }
+  return std::move(*db);
 }
 
 // Lower-cased (ASCII), surrounding blanks removed; empty, over-long or control-character names
@@ -128,7 +130,7 @@ bool authzidAllowed(const std::string& authzid, const std::string& user) {
 }
 
 // Opens for writing, creating the file (mode 0600) and the table when `create`.
-Result<SqlitePtr> openForWrite(const std::string& path, bool create) {
+Result<DatabasePtr> openForWrite(const std::string& path, bool create) {
   if (create) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -139,32 +141,27 @@ Result<SqlitePtr> openForWrite(const std::string& path, bool create) {
   } else if (::access(path.c_str(), F_OK) != 0) {
     return Error::permanent(fmt::format("credentials database {} does not exist", path));
   }
-  sqlite3* raw = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-  SqlitePtr db(raw);
-  if (rc != SQLITE_OK) return dbError(path, raw);
-  sqlite3_busy_timeout(raw, BusyTimeoutMs);
-  if (sqlite3_exec(raw,
-                   "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, hash TEXT NOT NULL)",
-                   nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return dbError(path, raw);
+  auto db = openDatabase(path, false);
+  if (!db) return db.error();
+  if (auto st = (*db)->exec(
+          "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, hash TEXT NOT NULL)");
+      !st) {
+    return st.error();
   }
   return db;
 }
 
 // Runs one statement with up to two text parameters; returns the number of changed rows.
-Result<int> execute(const std::string& path, sqlite3* db, const char* sql, const std::string& a,
+Result<int> execute(sqlite::Database& db, const char* sql, const std::string& a,
                     const std::string* b = nullptr) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) return dbError(path, db);
-  StmtPtr stmt(raw);
-  sqlite3_bind_text(raw, 1, a.data(), int(a.size()), SQLITE_STATIC);
-  if (b != nullptr) sqlite3_bind_text(raw, 2, b->data(), int(b->size()), SQLITE_STATIC);
-  int rc = sqlite3_step(raw);
-  if (rc == SQLITE_CONSTRAINT) return Error::permanent("constraint");
-  if (rc != SQLITE_DONE) return dbError(path, db);
-  return sqlite3_changes(db);
+  auto stmt = db.prepare(sql, false);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, a);
+  if (b != nullptr) stmt->bind(2, *b);
+  auto row = stmt->step();
+  if (stmt->resultCode() == SQLITE_CONSTRAINT) return Error::permanent("constraint");
+  if (!row) return row.error();
+  return db.changes();
 }
 
 // One read-only connection per thread (the thread pool's threads each keep theirs). It is
@@ -184,41 +181,32 @@ class ReadConnection {
       return conn.get();
     }
     conn.reset();
-    sqlite3* raw = nullptr;
-    int rc =
-        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    SqlitePtr db(raw);
-    if (rc != SQLITE_OK) return dbError(path, raw);
-    sqlite3_busy_timeout(raw, BusyTimeoutMs);
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(raw, "SELECT hash FROM users WHERE name = ?1", -1,
-                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-      return dbError(path, raw);
-    }
-    conn.reset(new ReadConnection(path, st, std::move(db), StmtPtr(stmt)));
+    auto db = openDatabase(path, true);
+    if (!db) return db.error();
+    auto stmt = (*db)->prepare("SELECT hash FROM users WHERE name = ?1");
+    if (!stmt) return stmt.error();
+    conn.reset(new ReadConnection(path, st, std::move(*db), std::move(*stmt)));
     return conn.get();
   }
 
   // The stored hash, nullopt for an unknown user.
   Result<std::optional<std::string>> lookup(const std::string& name) {
-    sqlite3_stmt* s = stmt_.get();
-    sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, name.data(), int(name.size()), SQLITE_STATIC);
-    int rc = sqlite3_step(s);
+    stmt_.reset();
+    stmt_.bind(1, name);
+    auto row = stmt_.step();
     std::optional<std::string> hash;
-    if (rc == SQLITE_ROW) {
-      const unsigned char* text = sqlite3_column_text(s, 0);
-      hash = std::string(text ? reinterpret_cast<const char*>(text) : "");
-      rc = SQLITE_DONE;
+    // A C string, as crypt(3) reads the setting: up to a NUL.
+    if (row && *row) {
+      const char* text = stmt_.textView(0).data();
+      hash = std::string(text != nullptr ? text : "");
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE) return dbError(path_, db_.get());
+    stmt_.reset();
+    if (!row) return row.error();
     return hash;
   }
 
  private:
-  ReadConnection(std::string path, const struct stat& st, SqlitePtr db, StmtPtr stmt)
+  ReadConnection(std::string path, const struct stat& st, DatabasePtr db, sqlite::Statement stmt)
       : path_(std::move(path)),
         dev_(st.st_dev),
         ino_(st.st_ino),
@@ -228,8 +216,8 @@ class ReadConnection {
   std::string path_;
   dev_t dev_;
   ino_t ino_;
-  SqlitePtr db_;  // declared before stmt_: the statement is finalized first
-  StmtPtr stmt_;
+  DatabasePtr db_;  // declared before stmt_: the statement is finalized first
+  sqlite::Statement stmt_;
 };
 
 // Stores a new hash for `name`; `insert` adds a user, otherwise an existing one is changed.
@@ -243,10 +231,9 @@ Status storePassword(const std::string& db_path, const std::string& name,
   if (!hash) return hash.error();
   auto db = openForWrite(db_path, insert);
   if (!db) return db.error();
-  auto changed = insert ? execute(db_path, db->get(),
-                                  "INSERT INTO users(name, hash) VALUES(?1, ?2)", *user, &*hash)
-                        : execute(db_path, db->get(), "UPDATE users SET hash = ?2 WHERE name = ?1",
-                                  *user, &*hash);
+  auto changed = insert
+                     ? execute(**db, "INSERT INTO users(name, hash) VALUES(?1, ?2)", *user, &*hash)
+                     : execute(**db, "UPDATE users SET hash = ?2 WHERE name = ?1", *user, &*hash);
   if (!changed) {
     if (insert && !changed.error().temporary()) {
       return Error::permanent(fmt::format("user {} already exists", *user));
@@ -273,7 +260,7 @@ Status deleteUser(const std::string& db_path, const std::string& name) {
   if (!user) return user.error();
   auto db = openForWrite(db_path, false);
   if (!db) return db.error();
-  auto changed = execute(db_path, db->get(), "DELETE FROM users WHERE name = ?1", *user);
+  auto changed = execute(**db, "DELETE FROM users WHERE name = ?1", *user);
   if (!changed) return changed.error();
   if (*changed == 0) return Error::permanent(fmt::format("no such user: {}", *user));
   return okStatus();

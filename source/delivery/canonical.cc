@@ -1,6 +1,7 @@
 // Router: canonical address rewriting (canonical.sender, canonical.recipient), envelope only.
 #include <fmt/format.h>
 
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 #include "petrel/delivery/router.h"
 
@@ -10,9 +11,9 @@ namespace {
 
 Result<std::string> rewrite(const lookup::TablePtr& table, std::string_view address) {
   if (!table || address.empty()) return std::string(address);
-  size_t at = address.rfind('@');
-  std::string local(at == std::string_view::npos ? address : address.substr(0, at));
-  std::string domain = at == std::string_view::npos ? "" : toLower(address.substr(at + 1));
+  MailAddress parts(address);
+  std::string local(parts.local());
+  std::string domain = parts.lowerDomain();
   std::vector<std::string> keys{toLower(local) + (domain.empty() ? "" : "@" + domain)};
   if (!domain.empty()) keys.push_back("@" + domain);
   for (const std::string& key : keys) {

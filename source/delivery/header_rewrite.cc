@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::delivery {
@@ -265,16 +266,15 @@ std::optional<std::vector<HeaderAddress>> findHeaderAddresses(std::string_view f
 }
 
 std::string headerAddressText(std::string_view address) {
-  size_t at = address.rfind('@');
-  std::string_view local = address.substr(0, at);
-  if (at == std::string_view::npos || isDotAtom(local)) return std::string(address);
+  MailAddress parts(address);
+  if (!parts.hasDomain() || isDotAtom(parts.local())) return std::string(address);
   std::string out = "\"";
-  for (char c : local) {
+  for (char c : parts.local()) {
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
-  out += '"';
-  out += address.substr(at);
+  out += "\"@";
+  out += parts.domain();
   return out;
 }
 

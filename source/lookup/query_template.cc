@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "petrel/core/mail_address.h"
+
 namespace petrel::lookup {
 
 QueryTemplate::QueryTemplate(std::string_view text) {
@@ -39,21 +41,21 @@ std::string QueryTemplate::sql(Placeholders style) const {
 }
 
 std::optional<std::vector<std::string>> QueryTemplate::values(std::string_view key) const {
-  size_t at = key.rfind('@');
+  MailAddress address(key);
   std::vector<std::string> out;
   for (const Part& p : parts_) {
     switch (p.expansion) {
       case 0: break;
       case 's': out.emplace_back(key); break;
       case 'u': {
-        std::string_view local = at == std::string_view::npos ? key : key.substr(0, at);
+        std::string_view local = address.local();  // the whole key without an '@'
         if (local.empty()) return std::nullopt;
         out.emplace_back(local);
         break;
       }
       case 'd': {
-        if (at == std::string_view::npos || at + 1 == key.size()) return std::nullopt;
-        out.emplace_back(key.substr(at + 1));
+        if (address.domain().empty()) return std::nullopt;
+        out.emplace_back(address.domain());
         break;
       }
       default: return std::nullopt;  // the loader lets no other expansion through

@@ -108,8 +108,10 @@ void Journal::run() {
       urgent_queued_ = 0;
     }
     std::vector<Status> results(batch.size(), okStatus());
-    Status tx = db_->exec("BEGIN IMMEDIATE");
-    if (tx) {
+    Status tx = okStatus();
+    if (auto transaction = sqlite::Transaction::begin(*db_); !transaction) {
+      tx = transaction.error();
+    } else {
       for (size_t i = 0; i < batch.size(); ++i) {
         if (auto st = db_->exec("SAVEPOINT request"); !st) {
           results[i] = st;
@@ -118,8 +120,7 @@ void Journal::run() {
         results[i] = batch[i].work(*db_);
         (void)db_->exec(results[i] ? "RELEASE request" : "ROLLBACK TO request; RELEASE request");
       }
-      tx = db_->exec("COMMIT");
-      if (!tx) (void)db_->exec("ROLLBACK");
+      tx = transaction->commit();  // a failed COMMIT is rolled back as `transaction` ends
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (batch[i].done) batch[i].done(tx ? results[i] : tx);

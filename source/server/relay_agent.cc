@@ -11,6 +11,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/dns/mx.h"
 #include "petrel/log/mail_log.h"
+#include "petrel/server/tls_stream.h"
 
 namespace petrel::server {
 
@@ -125,11 +126,6 @@ class RelayAgent::Connection {
   struct IoRequest {
     Connection* conn;
     uint64_t generation;
-  };
-  struct WriteRequest {
-    uv_write_t req;
-    std::string data;
-    IoRequest io;
   };
 
   uint64_t now() const { return uv_now(agent_->loop_->loop()); }
@@ -275,6 +271,7 @@ class RelayAgent::Connection {
     tcp_ = new uv_tcp_t;
     uv_tcp_init(agent_->loop_->loop(), tcp_);
     tcp_->data = this;
+    stream_.attach(reinterpret_cast<uv_stream_t*>(tcp_));
     ++open_handles_;
     uv_tcp_nodelay(tcp_, 1);
     auto* req = new uv_connect_t;
@@ -343,7 +340,7 @@ class RelayAgent::Connection {
 
   void onRead(ssize_t nread, const uv_buf_t* buf) {
     if (nread < 0) {
-      if (tls_ && !tls_->handshakeDone()) {
+      if (stream_.encrypted() && !stream_.handshakeDone()) {
         // A peer that hangs up instead of finishing the handshake fails TLS, not the host.
         tls_failed_ = true;
         return run(session_->onTlsFailed("peer closed the connection during the handshake"));
@@ -351,34 +348,32 @@ class RelayAgent::Connection {
       return run(session_->onPeerClosed());
     }
     std::string_view bytes(buf->base, size_t(nread));
-    if (!tls_) {
+    if (!stream_.encrypted()) {
       return run(session_->onInput(bytes));
     }
-    bool was_done = tls_->handshakeDone();
-    Status st = tls_->feed(bytes);
-    flushTls();
-    if (!st) {
-      if (!was_done) {
+    TlsStream::Input in = stream_.receive(bytes);
+    if (!in.status) {
+      if (in.during_handshake) {
         tls_failed_ = true;
         // The session says "TLS handshake failed: " itself.
-        std::string_view why = st.error().message();
+        std::string_view why = in.status.error().message();
         if (why.starts_with("TLS handshake failed: ")) why.remove_prefix(22);
         return run(session_->onTlsFailed(why));
       }
       return run(session_->onPeerClosed());
     }
-    if (!was_done && tls_->handshakeDone()) {
+    if (in.handshake_done) {
+      const tls::Engine& tls = *stream_.engine();
       log::mail::info(log::Program::Smtp,
                       fmt::format("{} TLS connection established to {}: {} with cipher {} "
                                   "({}/{} bits)",
-                                  tls_->peerVerified() ? "Verified" : "Untrusted", relay_,
-                                  tls_->version(), tls_->cipher(), tls_->cipherBits(),
-                                  tls_->cipherBits()));
+                                  tls.peerVerified() ? "Verified" : "Untrusted", relay_,
+                                  tls.version(), tls.cipher(), tls.cipherBits(),
+                                  tls.cipherBits()));
       run(session_->onTlsStarted());
-      if (closing_ || !tls_) return;
+      if (closing_ || !stream_.encrypted()) return;
     }
-    std::string plain = tls_->takePlaintext();
-    if (!plain.empty()) run(session_->onInput(plain));
+    if (!in.plaintext.empty()) run(session_->onInput(in.plaintext));
   }
 
   void startTls() {
@@ -397,8 +392,7 @@ class RelayAgent::Connection {
       tls_failed_ = true;
       return run(session_->onTlsFailed(engine.error().message()));
     }
-    tls_ = std::move(*engine);
-    flushTls();
+    stream_.startTls(std::move(*engine));
   }
 
   void run(smtp::client::Actions actions) {
@@ -507,38 +501,14 @@ class RelayAgent::Connection {
   // ---- I/O ------------------------------------------------------------------------------
 
   void write(std::string bytes) {
-    if (tls_) {
-      if (Status st = tls_->write(bytes); !st) {
-        return run(session_->onPeerClosed());
-      }
-      flushTls();
-      return;
+    if (Status st = stream_.write(bytes); !st) {
+      return run(session_->onPeerClosed());
     }
-    writeRaw(std::move(bytes));
   }
 
-  void flushTls() {
-    std::string out = tls_->takeOutput();
-    if (!out.empty()) writeRaw(std::move(out));
-  }
-
-  void writeRaw(std::string bytes) {
-    if (!tcp_ || bytes.empty()) return;
-    auto* w = new WriteRequest{{}, std::move(bytes), {this, generation_}};
-    w->req.data = w;
-    uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp_), &b, 1,
-                      [](uv_write_t* req, int status) {
-                        auto* w = static_cast<WriteRequest*>(req->data);
-                        Connection* c = w->io.conn;
-                        bool current = w->io.generation == c->generation_;
-                        delete w;
-                        if (current && status < 0 && c->session_ && !c->closing_) {
-                          c->run(c->session_->onPeerClosed());
-                        }
-                      });
-    if (rc != 0) {
-      delete w;
+  // The socket refused a write, at once or later.
+  void writeFailed() {
+    if (session_ && !closing_) {
       run(session_->onPeerClosed());
     }
   }
@@ -590,7 +560,7 @@ class RelayAgent::Connection {
   // The session of this address is over (to try another one); the timer stays.
   void dropSession() {
     session_.reset();
-    tls_.reset();
+    stream_.detach();
     tls_failed_ = false;
     closeTcp();
   }
@@ -598,6 +568,7 @@ class RelayAgent::Connection {
   void closeTcp() {
     if (!tcp_) return;
     ++generation_;
+    stream_.detach();
     uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_));
     uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* h) {
       auto* c = static_cast<Connection*>(h->data);
@@ -659,7 +630,8 @@ class RelayAgent::Connection {
   std::optional<Outcome> failure_;  // the last job reported failed as a host: why
 
   std::unique_ptr<smtp::ClientSession> session_;
-  std::unique_ptr<tls::Engine> tls_;
+  // Plaintext, then TLS after STARTTLS; only a failed write is reported back.
+  TlsStream stream_{{[] {}, [this](int) { writeFailed(); }}};
   bool tls_failed_ = false;
   bool no_tls_retry_ = false;
   bool delivered_any_ = false;  // a job got past the host stage on this connection

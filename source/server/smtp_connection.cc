@@ -19,12 +19,6 @@ namespace {
 
 constexpr size_t MaxPendingOutput = 256 * 1024;
 
-struct WriteRequest {
-  uv_write_t req;
-  std::string data;
-  SmtpConnection* conn;
-};
-
 std::string peerAddress(uv_tcp_t* tcp) {
   sockaddr_storage ss{};
   int len = sizeof ss;
@@ -76,6 +70,7 @@ SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* clien
   static const config::Listener fallback;
   if (listener_ == nullptr) listener_ = &fallback;
   tcp_->data = this;
+  stream_.attach(reinterpret_cast<uv_stream_t*>(tcp_));
   services_.offload = [dispatcher = &worker.dispatcher()](std::function<void()> work,
                                                           std::function<void()> done) {
     dispatcher->offload(std::move(work), std::move(done));
@@ -137,12 +132,9 @@ void SmtpConnection::run(smtp::Actions actions) {
       out_ += send->bytes;
     } else if (std::holds_alternative<smtp::Close>(action)) {
       flushWrites();
-      if (tls_) {
-        tls_->shutdown();
-        writeRaw(tls_->takeOutput());
-      }
+      stream_.shutdownTls();
       closing_ = true;
-      if (writes_in_flight_ == 0) closeNow();
+      if (!stream_.writing()) closeNow();
       return;
     } else if (auto* ask = std::get_if<smtp::AskVerdict>(&action)) {
       if (auto verdict = askVerdict(*ask)) more(session_->onVerdict(std::move(*verdict)));
@@ -231,9 +223,9 @@ std::string SmtpConnection::protocol() const {
 std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
   std::string h = fmt::format("Received: from {} ({} [{}])\r\n",
                               env.helo.empty() ? "unknown" : env.helo, "unknown", client_ip_);
-  if (tls_ && tls_->handshakeDone()) {
-    h += fmt::format("\t(using {} with cipher {} ({}/{} bits))\r\n", tls_->version(),
-                     tls_->cipher(), tls_->cipherBits(), tls_->cipherBits());
+  if (const tls::Engine* tls = stream_.engine(); tls && tls->handshakeDone()) {
+    h += fmt::format("\t(using {} with cipher {} ({}/{} bits))\r\n", tls->version(),
+                     tls->cipher(), tls->cipherBits(), tls->cipherBits());
   }
   h += fmt::format("\tby {} (Petrel) with {} id {}", snap_.config->hostname, protocol(),
                    queue_id_);
@@ -355,7 +347,7 @@ void SmtpConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread == 0) return;
-  if (tls_) {
+  if (stream_.encrypted()) {
     onCiphertext(std::string_view(buf->base, size_t(nread)));
     return;
   }
@@ -415,52 +407,27 @@ void SmtpConnection::armTimer() {
 
 void SmtpConnection::flushWrites() {
   if (out_.empty()) return;
-  if (tls_) {
-    if (auto st = tls_->write(out_); !st) {
-      log::mail::warning(log::Program::Smtpd,
-                         fmt::format("TLS write to {}: {}", client_, st.error().message()));
-    }
-    out_.clear();
-    writeRaw(tls_->takeOutput());
-    return;
+  if (auto st = stream_.write(out_); !st) {
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("TLS write to {}: {}", client_, st.error().message()));
+    stream_.flush();
   }
-  std::string bytes = std::move(out_);
   out_.clear();
-  writeRaw(std::move(bytes));
 }
 
-void SmtpConnection::writeRaw(std::string bytes) {
-  if (bytes.empty() || tcp_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(tcp_))) {
-    return;
-  }
-  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
-  uv_buf_t b = uv_buf_init(bytes.data(), unsigned(bytes.size()));
-  int n = writes_in_flight_ > 0 ? UV_EAGAIN : uv_try_write(stream, &b, 1);
-  if (n == int(bytes.size())) return;
-  if (n < 0 && n != UV_EAGAIN) {
-    closing_ = true;
+// A queued write went out.
+void SmtpConnection::written() {
+  if (closing_ && !stream_.writing()) {
     closeNow();
-    return;
+  } else {
+    updateReading();
   }
-  auto* w = new WriteRequest{{}, bytes.substr(n > 0 ? size_t(n) : 0), this};
-  w->req.data = w;
-  uv_buf_t wb = uv_buf_init(w->data.data(), unsigned(w->data.size()));
-  ++writes_in_flight_;
-  ++pending_ops_;
-  uv_write(&w->req, stream, &wb, 1, [](uv_write_t* req, int status) {
-    auto* w = static_cast<WriteRequest*>(req->data);
-    SmtpConnection* self = w->conn;
-    delete w;
-    --self->writes_in_flight_;
-    --self->pending_ops_;
-    if (status < 0 || (self->closing_ && self->writes_in_flight_ == 0)) {
-      self->closing_ = true;
-      self->closeNow();
-    } else {
-      self->updateReading();
-    }
-    self->maybeDestroy();
-  });
+  maybeDestroy();
+}
+
+void SmtpConnection::writeFailed() {
+  closing_ = true;
+  closeNow();
 }
 
 void SmtpConnection::startTls() {
@@ -475,33 +442,31 @@ void SmtpConnection::startTls() {
     closeNow();
     return;
   }
-  tls_ = std::move(engine.value());
+  stream_.startTls(std::move(engine.value()));
 }
 
 // Bytes from the network on a TLS connection: handshake, then decrypted commands.
 void SmtpConnection::onCiphertext(std::string_view bytes) {
-  Status st = tls_->feed(bytes);
-  writeRaw(tls_->takeOutput());
-  if (!st) {
+  TlsStream::Input in = stream_.receive(bytes);
+  if (!in.status) {
     log::mail::warning(log::Program::Smtpd, fmt::format("TLS library problem with {}: {}",
-                                                        client_, st.error().message()));
+                                                        client_, in.status.error().message()));
     if (session_->inBody()) (void)session_->onPeerClosed();
     closeNow();
     return;
   }
-  if (!tls_logged_ && tls_->handshakeDone()) {
-    tls_logged_ = true;
+  if (in.handshake_done) {
+    const tls::Engine& tls = *stream_.engine();
     log::mail::info(log::Program::Smtpd,
                     fmt::format("{} TLS connection established from {}: {} with cipher {} "
                                 "({}/{} bits){}",
                                 listener_->tls == config::TlsMode::Implicit ? "Implicit"
                                                                            : "Anonymous",
-                                client_, tls_->version(), tls_->cipher(), tls_->cipherBits(),
-                                tls_->cipherBits(), tls_->sessionReused() ? ", resumed" : ""));
+                                client_, tls.version(), tls.cipher(), tls.cipherBits(),
+                                tls.cipherBits(), tls.sessionReused() ? ", resumed" : ""));
   }
-  std::string plain = tls_->takePlaintext();
-  if (!plain.empty()) run(session_->onInput(plain));
-  if (!closing_ && tls_->peerClosed()) {
+  if (!in.plaintext.empty()) run(session_->onInput(in.plaintext));
+  if (!closing_ && in.peer_closed) {
     run(session_->onPeerClosed());
     closeNow();
     return;

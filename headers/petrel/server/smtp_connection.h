@@ -18,6 +18,7 @@
 #include "petrel/server/message_store.h"
 #include "petrel/server/recipient_check.h"
 #include "petrel/server/runtime.h"
+#include "petrel/server/tls_stream.h"
 #include "petrel/smtp/server_session.h"
 
 namespace petrel::server {
@@ -39,7 +40,8 @@ class SmtpConnection {
   void keepActions(StageVerdict& v);
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void flushWrites();
-  void writeRaw(std::string bytes);
+  void written();
+  void writeFailed();
   void onCiphertext(std::string_view bytes);
   void startTls();
   void authenticate(smtp::Authenticate request);
@@ -64,12 +66,10 @@ class SmtpConnection {
   bool closing_ = false;
   bool reading_ = false;
   bool counted_ = false;  // holds a ConnectionLimiter slot
-  int writes_in_flight_ = 0;
   std::string out_;
   std::unique_ptr<smtp::ServerSession> session_;
   const config::Listener* listener_ = nullptr;  // points into snap_.config
-  std::unique_ptr<tls::Engine> tls_;
-  bool tls_logged_ = false;
+  TlsStream stream_{{[this] { written(); }, [this](int) { writeFailed(); }}};  // TLS once started
   uint32_t auth_failures_ = 0;  // in this session, for the growing delay
   std::string client_ip_;
   std::string client_;  // "unknown[ip]"

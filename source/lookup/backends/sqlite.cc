@@ -16,7 +16,6 @@
 // pooled handles, which would otherwise keep reading the old file. This backend creates,
 // writes and migrates nothing.
 #include <fmt/format.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -31,6 +30,7 @@
 #include "../query_template.h"
 #include "petrel/core/strings.h"
 #include "petrel/lookup/lookup_table.h"
+#include "petrel/sqlite/database.h"
 
 namespace petrel::lookup {
 
@@ -59,12 +59,6 @@ class SqliteTable final : public LookupTable {
     if (!identity_ && warn) {
       // Not fatal: lookups tempfail (with this same text) until the file appears.
       warn(fmt::format("table {}: cannot open: {}", describe(), std::strerror(errno)));
-    }
-  }
-
-  ~SqliteTable() override {
-    for (Connection& c : idle_) {
-      c.close();
     }
   }
 
@@ -98,16 +92,9 @@ class SqliteTable final : public LookupTable {
 
  private:
   struct Connection {
-    sqlite3* db = nullptr;
-    sqlite3_stmt* stmt = nullptr;
+    std::unique_ptr<sqlite::Database> db;  // declared before stmt: the statement goes first
+    sqlite::Statement stmt;
     uint64_t generation = 0;
-
-    void close() {
-      sqlite3_finalize(stmt);
-      sqlite3_close_v2(db);
-      db = nullptr;
-      stmt = nullptr;
-    }
   };
 
   static std::string optionOr(const config::TableSpec& spec, const std::string& key,
@@ -131,12 +118,11 @@ class SqliteTable final : public LookupTable {
     {
       std::lock_guard lock(mutex_);
       while (!idle_.empty()) {
-        Connection c = idle_.back();
+        Connection c = std::move(idle_.back());
         idle_.pop_back();
         if (c.generation == generation) {
           return c;
         }
-        c.close();
       }
     }
     // SQLite's own message for a missing file says less ("unable to open database file").
@@ -144,45 +130,39 @@ class SqliteTable final : public LookupTable {
       error = fmt::format("cannot open: {}", std::strerror(errno));
       return std::nullopt;
     }
-    Connection c;
-    c.generation = generation;
-    // NOMUTEX: a handle is used by one thread at a time (the pool hands it out alone).
-    int rc =
-        sqlite3_open_v2(path_.c_str(), &c.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-      error = fmt::format("cannot open: {}", c.db ? sqlite3_errmsg(c.db) : sqlite3_errstr(rc));
-      c.close();
+    // A handle is used by one thread at a time (the pool hands it out alone).
+    sqlite::OpenOptions options;
+    options.read_only = true;
+    options.busy_timeout_ms =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count());
+    options.extended_result_codes = true;
+    auto db = sqlite::Database::open(path_, options, "table " + describe());
+    if (!db) {
+      error = fmt::format("cannot open: {}", db.error().message());
       return std::nullopt;
     }
-    sqlite3_busy_timeout(
-        c.db,
-        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count()));
-    sqlite3_extended_result_codes(c.db, 1);
     // Opening is lazy: a file that is not a database shows up here, at prepare time.
-    rc = sqlite3_prepare_v3(c.db, sql_.c_str(), static_cast<int>(sql_.size()),
-                            SQLITE_PREPARE_PERSISTENT, &c.stmt, nullptr);
-    if (rc != SQLITE_OK) {
-      error = fmt::format("cannot prepare the query: {}", sqlite3_errmsg(c.db));
-      c.close();
+    auto stmt = (*db)->prepare(sql_);
+    if (!stmt) {
+      error = fmt::format("cannot prepare the query: {}", (*db)->errorMessage());
       return std::nullopt;
     }
-    if (c.stmt == nullptr) {  // only blanks and comments: the loader should have refused it
+    if (stmt->empty()) {  // only blanks and comments: the loader should have refused it
       error = "the query is empty";
-      c.close();
       return std::nullopt;
     }
-    return c;
+    return Connection{std::move(*db), std::move(*stmt), generation};
   }
 
   void release(Connection&& c, bool healthy) const {
     if (healthy && c.generation == generation_.load()) {
       std::lock_guard lock(mutex_);
       if (idle_.size() < MaxIdleConnections) {
-        idle_.push_back(c);
+        idle_.push_back(std::move(c));
         return;
       }
     }
-    c.close();
+    // Dropped here: closed.
   }
 
   static int onProgress(void* arg) {
@@ -191,47 +171,47 @@ class SqliteTable final : public LookupTable {
   }
 
   LookupResult run(Connection& c, const std::vector<std::string>& values, bool& healthy) const {
-    sqlite3_stmt* stmt = c.stmt;
+    sqlite::Statement& stmt = c.stmt;
     for (size_t i = 0; i < values.size(); ++i) {
-      // SQLITE_TRANSIENT: SQLite copies the value, which need not outlive this call.
-      if (sqlite3_bind_text(stmt, static_cast<int>(i + 1), values[i].data(),
-                            static_cast<int>(values[i].size()), SQLITE_TRANSIENT) != SQLITE_OK) {
+      // The value is copied: it need not outlive this call.
+      if (stmt.bind(static_cast<int>(i + 1), values[i]).bindFailed()) {
         healthy = false;
         return LookupResult::tempFail(
-            fmt::format("table {}: cannot bind the key: {}", describe(), sqlite3_errmsg(c.db)));
+            fmt::format("table {}: cannot bind the key: {}", describe(), c.db->errorMessage()));
       }
     }
     // Bounds the query's own work; waits for a lock are bounded by the busy timeout.
     Clock::time_point deadline = Clock::now() + timeout_;
-    sqlite3_progress_handler(c.db, ProgressInterval, &onProgress, &deadline);
+    sqlite3_progress_handler(c.db->raw(), ProgressInterval, &onProgress, &deadline);
 
     std::string joined;
     bool any = false;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      if (sqlite3_column_count(stmt) == 0 || sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
+    for (;;) {
+      Result<bool> row = stmt.step();
+      if (!row || !*row) {
+        break;
+      }
+      if (stmt.columns() == 0 || stmt.isNull(0)) {
         continue;
       }
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-      int size = sqlite3_column_bytes(stmt, 0);
-      if (text == nullptr || size == 0) {
+      std::string_view text = stmt.textView(0);
+      if (text.empty()) {
         continue;  // as Postfix: an empty value is no answer
       }
       if (any) {
         joined += ',';
       }
-      joined.append(text, static_cast<size_t>(size));
+      joined.append(text);
       any = true;
     }
     std::string error;
-    if (rc != SQLITE_DONE) {
+    if (int rc = stmt.resultCode(); rc != SQLITE_DONE) {
       error = (rc & 0xff) == SQLITE_INTERRUPT
                   ? fmt::format("query timed out after {}s", timeout_.count())
-                  : std::string(sqlite3_errmsg(c.db));
+                  : c.db->errorMessage();
     }
-    sqlite3_progress_handler(c.db, 0, nullptr, nullptr);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    sqlite3_progress_handler(c.db->raw(), 0, nullptr, nullptr);
+    stmt.reset();
     if (!error.empty()) {
       // A handle that failed may hold a stale view (a replaced or corrupt file): start afresh.
       healthy = false;

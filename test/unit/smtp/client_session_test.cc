@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "petrel/core/strings.h"
+#include "golden_files.h"
 #include "session_transcript.h"
 
 namespace petrel::smtp {
@@ -61,6 +62,11 @@ using client::Actions;
 using client::Job;
 using client::RecipientStatus;
 using testing::escapeBytes;
+using testing::expectMatchesGolden;
+using testing::goldenNames;
+using testing::goldenScript;
+using testing::goldenTestName;
+using testing::lineDiff;
 using testing::unescapeBytes;
 
 const std::filesystem::path GoldenDir =
@@ -360,86 +366,27 @@ std::string runScript(const std::string& script, Feed feed) {
   return t.text();
 }
 
-std::string readFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A line diff (LCS), enough to show what changed in a transcript of a few dozen lines.
-std::string lineDiff(const std::string& want, const std::string& got) {
-  auto toLines = [](const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);) v.push_back(l);
-    return v;
-  };
-  auto a = toLines(want), b = toLines(got);
-  std::vector<std::vector<int>> lcs(a.size() + 1, std::vector<int>(b.size() + 1, 0));
-  for (size_t i = a.size(); i-- > 0;) {
-    for (size_t j = b.size(); j-- > 0;) {
-      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
-    }
-  }
-  std::string out;
-  size_t i = 0, j = 0;
-  while (i < a.size() || j < b.size()) {
-    if (i < a.size() && j < b.size() && a[i] == b[j]) {
-      out += "  " + a[i++] + "\n";
-      ++j;
-    } else if (j < b.size() && (i == a.size() || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out += "+ " + b[j++] + "\n";
-    } else {
-      out += "- " + a[i++] + "\n";
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> goldenNames() {
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(GoldenDir)) {
-    if (e.path().extension() == ".in") names.push_back(e.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 class ClientGoldenDialog : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ClientGoldenDialog, MatchesReference) {
-  const std::string script = readFile(GoldenDir / (GetParam() + ".in"));
-  const std::string got = runScript(script, Feed::AsWritten);
-  const auto ref_path = GoldenDir / (GetParam() + ".ref");
+  const std::string got = runScript(goldenScript(GoldenDir, GetParam()), Feed::AsWritten);
   EXPECT_EQ(got.find("!! "), std::string::npos) << got;
-  if (const char* u = std::getenv("PETREL_UPDATE_GOLDEN"); u != nullptr && std::string(u) == "1") {
-    std::ofstream(ref_path, std::ios::binary) << got;
-    return;
-  }
-  ASSERT_TRUE(std::filesystem::exists(ref_path)) << ref_path << " missing; got:\n" << got;
-  const std::string want = readFile(ref_path);
-  EXPECT_EQ(want, got) << "diff (- " << ref_path.filename().string() << ", + actual):\n"
-                       << lineDiff(want, got);
+  expectMatchesGolden(GoldenDir, GetParam(), got);
 }
 
 // TCP may split replies anywhere: one byte per onInput() must give the same transcript.
 TEST_P(ClientGoldenDialog, SameTranscriptWhenFedByteByByte) {
-  const std::string script = readFile(GoldenDir / (GetParam() + ".in"));
+  const std::string script = goldenScript(GoldenDir, GetParam());
   const std::string whole = runScript(script, Feed::AsWritten);
   const std::string bytes = runScript(script, Feed::ByteByByte);
   EXPECT_EQ(whole, bytes) << lineDiff(whole, bytes);
 }
 
-INSTANTIATE_TEST_SUITE_P(SmtpClient, ClientGoldenDialog, ::testing::ValuesIn(goldenNames()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(SmtpClient, ClientGoldenDialog, ::testing::ValuesIn(goldenNames(GoldenDir)),
+                         goldenTestName);
 
 TEST(ClientGoldenDialogRunner, CoversEveryScenario) {
-  const std::vector<std::string> names = goldenNames();
+  const std::vector<std::string> names = goldenNames(GoldenDir);
   EXPECT_GE(names.size(), 20u);
   for (const auto& n : names) {
     EXPECT_TRUE(std::filesystem::exists(GoldenDir / (n + ".ref"))) << n;
