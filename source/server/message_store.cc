@@ -102,6 +102,16 @@ void MessageStore::writeMore() {
       });
 }
 
+std::optional<std::string> MessageStore::replaceHeader(size_t old_octets,
+                                                       const std::string& header) {
+  if (spooled_ || old_octets > buffer_.size()) {
+    return "header edits at end of data need the message in memory (over 32 KiB it is spooled)";
+  }
+  buffer_.replace(0, old_octets, header);
+  size_ = size_ - old_octets + header.size();
+  return std::nullopt;
+}
+
 void MessageStore::finish(std::function<void(Status)> done) {
   finish_done_ = std::move(done);
   if (spooled_) takeSlot();

@@ -5,10 +5,10 @@
 #include <time.h>
 
 #include <deque>
-#include <unordered_set>
 
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
+#include "petrel/server/content_stages.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/recipient_check.h"
 #include "petrel/server/worker.h"
@@ -140,10 +140,13 @@ void SmtpConnection::run(smtp::Actions actions) {
       if (auto verdict = askVerdict(*ask)) more(session_->onVerdict(std::move(*verdict)));
     } else if (std::holds_alternative<smtp::StartMessage>(action)) {
       startMessage();
-      more(session_->onMessageStarted(*store_));
+      more(session_->onMessageStarted(*chain_));
     } else if (auto* c = std::get_if<smtp::CommitMessage>(&action)) {
       commit(std::move(c->envelope));
     } else if (std::holds_alternative<smtp::AbortMessage>(action)) {
+      chain_.reset();
+      content_end_.reset();
+      tx_actions_.clear();
       if (store_) {
         store_->abort();
         store_.reset();
@@ -174,6 +177,10 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
   q.who.sender = ask.stage == smtp::Stage::Mail ? ask.address : env.mail.sender.text;
   if (ask.stage == smtp::Stage::Rcpt || ask.stage == smtp::Stage::Vrfy) q.who.address = ask.address;
   q.message_size = env.body_size;
+  if (ask.stage == smtp::Stage::EndOfData) {
+    // The content stages speak first; the end_of_data restrictions only for a message they let in.
+    if (const auto& end = finishContent(env); end.refusal) return smtp::Verdict::refuse(*end.refusal);
+  }
   q.recipient_count = env.recipients.size();
   ++pending_ops_;
   verdict_in_place_ = true;
@@ -241,10 +248,38 @@ void SmtpConnection::startMessage() {
   arrival_us_ = nowMicros();
   store_ = std::make_shared<MessageStore>(worker_->dispatcher(), *rt_->spool_slots);
   store_->onDrained([this] { updateReading(); });
-  store_->append(receivedHeader(session_->envelope()));
+  // The content pass: the Received field on top, then what accepted checks asked to add.
+  std::vector<std::string> fields{receivedHeader(session_->envelope())};
+  for (const policy::PolicyAction& a : tx_actions_) {
+    if (a.kind == policy::PolicyAction::Kind::AddHeader) fields.push_back(a.text + "\r\n");
+  }
+  std::vector<std::unique_ptr<content::ContentStage>> stages;
+  stages.push_back(prependFields(std::move(fields)));
+  chain_ = std::make_unique<content::ContentChain>(std::move(stages), *store_);
+  content_end_.reset();
+}
+
+// The end of the content pass, once per message: the stages' verdict and their edits of the
+// envelope (recipients, de-duplicated) and, rarely, of the stored header.
+const content::ContentChain::End& SmtpConnection::finishContent(const smtp::Envelope& env) {
+  if (content_end_) return *content_end_;
+  final_recipients_.clear();
+  for (const auto& r : env.recipients) {
+    for (const auto& addr : r.expand) {
+      final_recipients_.push_back({addr, r.params.recipient.text, r.params.dsn_notify,
+                                   r.params.dsn_orcpt});
+    }
+  }
+  content_end_ = chain_->finish(final_recipients_);
+  return *content_end_;
 }
 
 void SmtpConnection::commit(smtp::Envelope envelope) {
+  const content::ContentChain::End& end = finishContent(envelope);
+  std::optional<std::string> header_problem;
+  if (end.header) header_problem = store_->replaceHeader(end.replaced_octets, *end.header);
+  chain_.reset();
+  tx_actions_.clear();
   auto store = std::move(store_);
   store_.reset();
   store->onDrained(nullptr);
@@ -259,21 +294,25 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
   m->dsn_envid = envelope.mail.dsn_envid;
   m->dsn_ret = envelope.mail.dsn_ret;
   m->smtputf8 = envelope.mail.smtputf8;
-  // One queue recipient per final address; duplicates (alice and an alias to her) collapse
-  // as in Postfix's cleanup.
-  std::unordered_set<std::string> seen;
+  // One queue recipient per final address (the content pass removed duplicates: alice and an
+  // alias to her collapse, as in Postfix's cleanup).
   int64_t idx = 0;
-  for (const auto& r : envelope.recipients) {
-    for (const auto& addr : r.expand) {
-      if (!seen.insert(addr).second) continue;
-      queue::StoredRecipient sr;
-      sr.idx = idx++;
-      sr.address = addr;
-      sr.orig_address = r.params.recipient.text;
-      sr.dsn_notify = r.params.dsn_notify;
-      sr.dsn_orcpt = r.params.dsn_orcpt;
-      m->recipients.push_back(std::move(sr));
-    }
+  for (content::Recipient& r : final_recipients_) {
+    queue::StoredRecipient sr;
+    sr.idx = idx++;
+    sr.address = std::move(r.address);
+    sr.orig_address = std::move(r.orig_address);
+    sr.dsn_notify = std::move(r.dsn_notify);
+    sr.dsn_orcpt = std::move(r.dsn_orcpt);
+    m->recipients.push_back(std::move(sr));
+  }
+  content_end_.reset();
+  if (header_problem) {
+    store->abort();
+    worker_->dispatcher().post([this, id = m->id, why = *header_problem] {
+      committed(Error::temporary(why), id);
+    });
+    return;
   }
   store->finish([this, store, m](Status st) {
     if (!st) {

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "petrel/core/result.h"
@@ -40,6 +41,10 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
 
   // Makes the body durable (spool file) or ready (inline); `done` runs on the loop.
   void finish(std::function<void(Status)> done);
+  // Before finish(): the first `old_octets` of the message become `header` (header edits of
+  // the content pass at end of data). Returns why it cannot be done: today only messages that
+  // stayed in memory can be edited this way.
+  std::optional<std::string> replaceHeader(size_t old_octets, const std::string& header);
   // Forget the message; the spool file (if any) is removed.
   void abort();
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "petrel/content/chain.h"
 #include "petrel/policy/check.h"
 #include "petrel/server/message_store.h"
 #include "petrel/server/recipient_check.h"
@@ -37,6 +38,7 @@ class SmtpConnection {
   ~SmtpConnection();
   void run(smtp::Actions actions);
   std::optional<smtp::Verdict> askVerdict(const smtp::AskVerdict& ask);
+  const content::ContentChain::End& finishContent(const smtp::Envelope& env);
   void keepActions(StageVerdict& v);
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void flushWrites();
@@ -75,6 +77,9 @@ class SmtpConnection {
   std::string client_;  // "unknown[ip]"
   int64_t session_start_ms_ = 0;
   std::shared_ptr<MessageStore> store_;
+  std::unique_ptr<content::ContentChain> chain_;  // the content pass in front of store_
+  std::optional<content::ContentChain::End> content_end_;  // once finished
+  std::vector<content::Recipient> final_recipients_;  // of the finished content pass
   std::string queue_id_;
   int64_t arrival_us_ = 0;
   uint32_t messages_ = 0;

@@ -1,0 +1,114 @@
+// The content pass on receipt (Postfix's cleanup): the message streams through a chain of
+// stages on its way to the store. The header section is collected (bounded, HeaderSection),
+// shown to every stage, edited, and written; the body streams through every stage and on to
+// the store. At end of data the chain asks each stage for its verdict and its edits of the
+// envelope and the header, in stage order, and applies them before the journal insert, so a
+// 250 still means the final message is on disk.
+//
+// Stages today: the Received header and recipient de-duplication (server/content_stages.h);
+// header/body checks, milters and DKIM come next, each a ContentStage and one line where the
+// session driver builds its chain. Pure: bytes in, edits out; the store is a BodySink.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "petrel/content/header_section.h"
+#include "petrel/smtp/body_reader.h"
+#include "petrel/smtp/reply.h"
+
+namespace petrel::content {
+
+// One final recipient of the message (after alias expansion), as the queue will get it.
+struct Recipient {
+  std::string address;
+  std::string orig_address;  // the RCPT TO address it came from
+  std::string dsn_notify;
+  std::string dsn_orcpt;
+};
+
+// Changes of the header section, applied in the order listed here (stage by stage): fields are
+// inserted at the top in the order given, then replaced and deleted by their index in the
+// section as received.
+struct HeaderEdits {
+  std::vector<std::string> prepend;                     // whole fields, "Name: value\r\n"
+  std::vector<std::pair<size_t, std::string>> replace;  // index -> whole new field
+  std::vector<size_t> remove;                           // indexes
+  bool empty() const { return prepend.empty() && replace.empty() && remove.empty(); }
+};
+
+// What a stage may change at end of data.
+struct EndEdits {
+  HeaderEdits header;
+  std::vector<Recipient> add_recipients;
+  std::vector<std::string> remove_recipients;  // final addresses
+};
+
+class ContentStage {
+ public:
+  virtual ~ContentStage() = default;
+  // The header section is complete (`fields` as received; other stages' edits come after).
+  virtual void onHeader(const std::vector<HeaderField>& fields, HeaderEdits& edits) {}
+  // Body octets after the header section, in order, as stored.
+  virtual void onBody(std::string_view bytes) {}
+  // End of data: nullopt to go on, or a refusal (4xx/5xx) for the whole message. `recipients`
+  // is the envelope so far; a stage may edit it directly or through `edits`.
+  virtual std::optional<smtp::Reply> onEnd(std::vector<Recipient>& recipients, EndEdits& edits) {
+    return std::nullopt;
+  }
+  // Whether onEnd may refuse: the driver then has the session ask for an end-of-data verdict
+  // (ContentChain::mayRefuse).
+  virtual bool mayRefuse() const { return false; }
+};
+
+struct ChainLimits {
+  // Postfix header_size_limit is 100 KiB per field; the whole section is held here until its
+  // end, so this bounds memory per message. Default: 256 KiB.
+  size_t max_header_bytes = 256 * 1024;
+};
+
+class ContentChain final : public smtp::BodySink {
+ public:
+  // `stages` are owned by the chain; `store` receives the final content and outlives it.
+  ContentChain(std::vector<std::unique_ptr<ContentStage>> stages, smtp::BodySink& store,
+               ChainLimits limits = {});
+
+  void append(std::string_view content) override;
+  bool mayRefuse() const;
+
+  struct End {
+    std::optional<smtp::Reply> refusal;  // the first stage that refused
+    // End-of-data header changes, when some stage made any: the new header section to write
+    // in place of the first `replaced_octets` octets of what the store holds.
+    std::optional<std::string> header;
+    size_t replaced_octets = 0;
+  };
+  // The message is complete: runs every stage's onEnd in order (stopping at a refusal) and
+  // applies recipient edits to `recipients`. Call once.
+  End finish(std::vector<Recipient>& recipients);
+
+  // The header section as written to the store (for tests and the end-of-data rewrite).
+  const std::vector<HeaderField>& fields() const { return section_.fields(); }
+
+ private:
+  void headerComplete();
+
+  std::vector<std::unique_ptr<ContentStage>> stages_;
+  smtp::BodySink* store_;
+  HeaderSection section_;
+  size_t written_header_octets_ = 0;
+};
+
+// Applies `edits` to `fields` (HeaderEdits order) and returns the section's text.
+std::string applyHeaderEdits(std::vector<HeaderField>& fields, const HeaderEdits& edits,
+                             std::string_view rest);
+
+// The final recipients of an envelope whose RCPTs expanded to `expansions`: one per address,
+// the first occurrence kept (an alias and its target collapse, as in Postfix's cleanup).
+void removeDuplicates(std::vector<Recipient>& recipients);
+
+}  // namespace petrel::content

@@ -1,0 +1,97 @@
+// The content pass on receipt; see chain.h.
+#include "petrel/content/chain.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace petrel::content {
+
+ContentChain::ContentChain(std::vector<std::unique_ptr<ContentStage>> stages,
+                           smtp::BodySink& store, ChainLimits limits)
+    : stages_(std::move(stages)), store_(&store), section_(limits.max_header_bytes) {}
+
+bool ContentChain::mayRefuse() const {
+  return std::any_of(stages_.begin(), stages_.end(),
+                     [](const auto& s) { return s->mayRefuse(); });
+}
+
+void ContentChain::append(std::string_view content) {
+  if (!section_.complete()) {
+    size_t taken = section_.feed(content);
+    content.remove_prefix(taken);
+    if (!section_.complete()) return;
+    headerComplete();
+  }
+  if (content.empty()) return;
+  for (auto& stage : stages_) stage->onBody(content);
+  store_->append(content);
+}
+
+void ContentChain::headerComplete() {
+  HeaderEdits edits;
+  for (auto& stage : stages_) stage->onHeader(section_.fields(), edits);
+  std::string text = applyHeaderEdits(section_.fields(), edits, section_.rest());
+  written_header_octets_ = text.size();
+  store_->append(text);
+  // A line that ended the section without being the empty line is body for the stages.
+  if (const std::string& rest = section_.rest(); !rest.empty() && rest != "\r\n") {
+    for (auto& stage : stages_) stage->onBody(rest);
+  }
+}
+
+ContentChain::End ContentChain::finish(std::vector<Recipient>& recipients) {
+  if (!section_.complete()) {
+    section_.end();
+    headerComplete();
+  }
+  End end;
+  EndEdits edits;
+  for (auto& stage : stages_) {
+    if (auto refusal = stage->onEnd(recipients, edits)) {
+      end.refusal = std::move(refusal);
+      return end;
+    }
+  }
+  for (const std::string& gone : edits.remove_recipients) {
+    std::erase_if(recipients, [&gone](const Recipient& r) { return r.address == gone; });
+  }
+  for (Recipient& r : edits.add_recipients) recipients.push_back(std::move(r));
+  removeDuplicates(recipients);
+  if (!edits.header.empty()) {
+    end.replaced_octets = written_header_octets_;
+    end.header = applyHeaderEdits(section_.fields(), edits.header, section_.rest());
+  }
+  return end;
+}
+
+std::string applyHeaderEdits(std::vector<HeaderField>& fields, const HeaderEdits& edits,
+                             std::string_view rest) {
+  // Indexes refer to the section as it was; mark first, then rebuild once.
+  std::vector<bool> removed(fields.size(), false);
+  for (const auto& [index, field] : edits.replace) {
+    if (index < fields.size()) fields[index].raw = field;
+  }
+  for (size_t index : edits.remove) {
+    if (index < fields.size()) removed[index] = true;
+  }
+  std::vector<HeaderField> out;
+  out.reserve(edits.prepend.size() + fields.size());
+  for (const std::string& f : edits.prepend) {
+    out.push_back(HeaderField{f.substr(0, f.find(':')), f});
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!removed[i]) out.push_back(std::move(fields[i]));
+  }
+  fields = std::move(out);
+  std::string text;
+  for (const HeaderField& f : fields) text += f.raw;
+  text += rest;
+  return text;
+}
+
+void removeDuplicates(std::vector<Recipient>& recipients) {
+  std::unordered_set<std::string> seen;
+  std::erase_if(recipients, [&seen](const Recipient& r) { return !seen.insert(r.address).second; });
+}
+
+}  // namespace petrel::content
