@@ -173,6 +173,14 @@ void reject(std::string_view stage, std::string_view client, std::string_view re
         fmt::format("NOQUEUE: reject: {} from {}: {}; {}", stage, client, reply, tail));
 }
 
+void policyAction(std::string_view id, std::string_view action, std::string_view client,
+                  std::string_view reason, std::string_view from, std::string_view proto,
+                  std::string_view helo) {
+  std::string tail = fmt::format("from=<{}> proto={}", from, proto);
+  if (!helo.empty()) tail += fmt::format(" helo=<{}>", helo);
+  write(Program::Smtpd, fmt::format("{}: {}: {}: {}; {}", id, action, client, reason, tail));
+}
+
 void warning(Program program, std::string_view text) {
   write(program, fmt::format("warning: {}", text));
 }

@@ -149,7 +149,11 @@ Status QueueManager::recover() {
   return okStatus();
 }
 
-void QueueManager::enqueued(const std::string& id, int64_t arrival_us) {
+void QueueManager::enqueued(const std::string& id, int64_t arrival_us, bool held) {
+  if (held) {
+    scheduler_.addHeld(id, arrival_us);
+    return;
+  }
   scheduler_.addReady(id, arrival_us);
   pump();
 }

@@ -279,6 +279,16 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
   std::optional<std::string> header_problem;
   if (end.header) header_problem = store_->replaceHeader(end.replaced_octets, *end.header);
   chain_.reset();
+  // HOLD and DISCARD of accepted checks (the first of each kind is logged).
+  const policy::PolicyAction* hold = nullptr;
+  const policy::PolicyAction* discard = nullptr;
+  for (const policy::PolicyAction& a : tx_actions_) {
+    if (a.kind == policy::PolicyAction::Kind::Hold && hold == nullptr) hold = &a;
+    if (a.kind == policy::PolicyAction::Kind::Discard && discard == nullptr) discard = &a;
+  }
+  std::optional<std::string> hold_reason, discard_reason;
+  if (hold != nullptr) hold_reason = hold->text;
+  if (discard != nullptr) discard_reason = discard->text;
   tx_actions_.clear();
   auto store = std::move(store_);
   store_.reset();
@@ -314,6 +324,19 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
     });
     return;
   }
+  if (discard_reason) {
+    // Postfix's DISCARD: the client is told the message was taken; nothing is queued.
+    store->abort();
+    log::mail::policyAction(m->id, "discard", client_, *discard_reason, m->sender, m->protocol,
+                            m->helo);
+    worker_->dispatcher().post([this, id = m->id] { committed(okStatus(), id); });
+    return;
+  }
+  if (hold_reason) {
+    m->held = true;
+    log::mail::policyAction(m->id, "hold", client_, *hold_reason, m->sender, m->protocol,
+                            m->helo);
+  }
   store->finish([this, store, m](Status st) {
     if (!st) {
       store->abort();
@@ -337,8 +360,8 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
           if (st) {
             log::mail::client(m->id, m->client, sasl_method, sasl_user);
             log::mail::queued(m->id, m->sender, m->size, m->recipients.size());
-            rt->main->post([rt, id = m->id, arrival = m->arrival_us] {
-              rt->queue_manager->enqueued(id, arrival);
+            rt->main->post([rt, id = m->id, arrival = m->arrival_us, held = m->held] {
+              rt->queue_manager->enqueued(id, arrival, held);
             });
           }
           m->body.clear();

@@ -42,8 +42,8 @@ class QueueManager {
 
   // Loads the queue after a start or a crash; removes spool files no message points to.
   Status recover();
-  // A message was committed (main loop).
-  void enqueued(const std::string& id, int64_t arrival_us);
+  // A message was committed (main loop); a held one waits for `queue release`.
+  void enqueued(const std::string& id, int64_t arrival_us, bool held = false);
 
   // Operator commands (main loop, queue_commands.cc); `done` runs on the main loop.
   void flush();

@@ -2,8 +2,9 @@
 // The client's address, the sender or the recipient is looked up (addresses also as domain,
 // parent domains and "localpart@"; client addresses as the IP and, for tables that are not
 // cidr, its shorter prefixes). The value is an action: OK/PERMIT, REJECT [text], DEFER [text],
-// DUNNO, 4NN/5NN [x.y.z] text; all digits means OK; anything else is a configuration error
-// answered with 451 4.3.5. A table that fails answers 451 4.3.0. A table that may block is
+// DUNNO, 4NN/5NN [x.y.z] text; all digits means OK; PREPEND header, HOLD [text] and
+// DISCARD [text] attach an action for the message and let the list go on; anything else is a
+// configuration error answered with 451 4.3.5. A table that fails answers 451 4.3.0. A table that may block is
 // asked on the pool (PolicyContext::offload).
 #include <fmt/format.h>
 
@@ -48,6 +49,20 @@ std::vector<std::string> clientKeys(std::string_view ip, const lookup::LookupTab
   return keys;
 }
 
+// "Name: value" with an RFC 5322 field name and no control character but TAB: a table value
+// (perhaps from SQL) never injects a line break into the header.
+bool isHeaderField(std::string_view text) {
+  size_t colon = text.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return false;
+  for (size_t i = 0; i < colon; ++i) {
+    if (text[i] <= 32 || text[i] >= 127) return false;
+  }
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 32 && u != '\t') || u == 127;
+  });
+}
+
 // An access(5) action; `subject` names what matched, for the reply text.
 Decision accessAction(std::string_view rule, const std::string& value, const std::string& subject) {
   std::string_view v = trim(value);
@@ -59,6 +74,26 @@ Decision accessAction(std::string_view rule, const std::string& value, const std
     return decide(Decision::Kind::Permit, rule);
   }
   if (word == "dunno") return dunno();
+  // Actions for later that let the evaluation go on (Postfix returns DUNNO after them).
+  if (word == "prepend") {
+    if (!isHeaderField(rest)) {
+      return decide(Decision::Kind::Defer, rule, 451, "4.3.5",
+                    fmt::format("{}: Server configuration error", subject));
+    }
+    Decision d = dunno();
+    d.actions.push_back({PolicyAction::Kind::AddHeader, rest});
+    return d;
+  }
+  if (word == "hold" || word == "discard") {
+    Decision d = dunno();
+    bool hold = word == "hold";
+    d.actions.push_back({hold ? PolicyAction::Kind::Hold : PolicyAction::Kind::Discard,
+                         fmt::format("{}: {}", subject,
+                                     rest.empty() ? (hold ? "triggers HOLD action"
+                                                          : "triggers DISCARD action")
+                                                  : rest)});
+    return d;
+  }
   if (word == "reject") {
     return decide(Decision::Kind::Reject, rule, 554, "5.7.1",
                   fmt::format("{}: {}", subject, rest.empty() ? "Access denied" : rest));
