@@ -1,4 +1,7 @@
 // SMTP server state machine; see server_session.h for the states and the driver contract.
+// This file holds the command loop, the greeting, EHLO/HELO, STARTTLS, the envelope (MAIL,
+// RCPT, VRFY, policy verdicts) and the endings; AUTH is in server_session_auth.cc, DATA and
+// BDAT in server_session_body.cc.
 #include "petrel/smtp/server_session.h"
 
 #include <fmt/format.h>
@@ -6,39 +9,15 @@
 #include "petrel/core/assert.h"
 #include "petrel/core/strings.h"
 
+#include "server_session_internal.h"
+
 namespace petrel::smtp {
 
-// Counts content octets and stops forwarding once the size limit is passed; the session
-// keeps reading to the end of the message and then refuses it (RFC 1870 6.3).
-class ServerSession::CountingSink : public BodySink {
- public:
-  CountingSink(BodySink& target, uint64_t limit) : target_(&target), limit_(limit) {}
-  void append(std::string_view content) override {
-    size_ += content.size();
-    if (size_ > limit_) {
-      over_ = true;
-      return;
-    }
-    target_->append(content);
-  }
-  uint64_t size() const { return size_; }
-  bool over() const { return over_; }
-
- private:
-  BodySink* target_;
-  uint64_t limit_;
-  uint64_t size_ = 0;
-  bool over_ = false;
-};
+using server_session_detail::MaxAuthLine;
+using server_session_detail::stripCr;
 
 namespace {
 constexpr size_t MaxBufferedInput = 64 * 1024;
-constexpr size_t MaxAuthLine = 12288;
-
-std::string_view stripCr(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
 }  // namespace
 
 std::string_view toString(Stage stage) {
@@ -300,131 +279,6 @@ void ServerSession::onStartTls(std::string_view arg) {
   out_.push_back(StartTls{});
 }
 
-void ServerSession::onAuth(std::string_view arg) {
-  if (!settings_.auth) {
-    error(Reply(502, "5.5.1", "Error: authentication not enabled"));
-    return;
-  }
-  if (!greeted_) {
-    error(Reply(503, "5.5.1", "Error: send EHLO first"));
-    return;
-  }
-  if (!in_tls_ && !settings_.auth_plaintext) {
-    if (settings_.starttls) {
-      error(Reply(530, "5.7.0", "Must issue a STARTTLS command first"));
-    } else {
-      error(Reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
-    }
-    return;
-  }
-  if (!auth_user_.empty()) {
-    error(Reply(503, "5.5.1", "Error: already authenticated"));
-    return;
-  }
-  if (state_ != State::Ready) {
-    error(Reply(503, "5.5.1", "Error: MAIL transaction in progress"));
-    return;
-  }
-  auto parts = split(arg, ' ');
-  std::string mech = parts.empty() ? "" : toLower(parts[0]);
-  for (auto& c : mech) c = char(std::toupper(static_cast<unsigned char>(c)));
-  bool offered = false;
-  for (const auto& m : settings_.auth_mechanisms) offered |= m == mech;
-  sasl_ = offered ? auth::makeMechanism(mech) : nullptr;
-  if (parts.size() > 2 || mech.empty()) {
-    sasl_.reset();
-    error(Reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
-    return;
-  }
-  if (!sasl_) {
-    error(Reply(504, "5.5.4", "Unsupported authentication mechanism"));
-    return;
-  }
-  auth_mechanism_ = mech;
-  std::optional<std::string_view> initial;
-  if (parts.size() == 2) initial = parts[1];
-  authStep(sasl_->start(initial));
-}
-
-void ServerSession::authStep(auth::Step step) {
-  if (auto* c = std::get_if<auth::Challenge>(&step)) {
-    wait_ = Wait::AuthResponse;
-    Reply r;
-    r.code = 334;
-    r.lines = {c->base64};
-    reply(r);
-  } else if (auto* d = std::get_if<auth::Done>(&step)) {
-    wait_ = Wait::AuthVerdict;
-    out_.push_back(Authenticate{auth_mechanism_, std::move(d->credentials)});
-  } else {
-    const auto& f = std::get<auth::Failed>(step);
-    wait_ = Wait::None;
-    sasl_.reset();
-    error(Reply(f.code, f.enhanced, f.text));
-  }
-}
-
-bool ServerSession::processAuthResponse() {
-  size_t nl = in_.find('\n');
-  if (nl == std::string::npos) {
-    if (in_.size() > MaxAuthLine) {
-      in_.clear();
-      discarding_long_command_ = true;
-      wait_ = Wait::None;
-      sasl_.reset();
-    }
-    return false;
-  }
-  std::string line(stripCr(std::string_view(in_).substr(0, nl)));
-  in_.erase(0, nl + 1);
-  if (line.size() + 2 > MaxAuthLine) {
-    wait_ = Wait::None;
-    sasl_.reset();
-    error(Reply(500, "5.5.6", "Authentication Exchange line is too long"));
-    return true;
-  }
-  authStep(sasl_->respond(line));
-  return true;
-}
-
-Actions ServerSession::onAuthRefused() {
-  if (closed_) return {};
-  PETREL_ASSERT(wait_ == Wait::AuthVerdict);
-  wait_ = Wait::None;
-  sasl_.reset();
-  auth_mechanism_.clear();
-  reply(Reply(421, "4.7.0",
-              fmt::format("{} Error: too many authentication failures", settings_.hostname)));
-  close();
-  return std::move(out_);
-}
-
-Actions ServerSession::onAuthResult(bool ok, const std::string& user, bool temporary, bool drop) {
-  if (closed_) return {};
-  PETREL_ASSERT(wait_ == Wait::AuthVerdict);
-  wait_ = Wait::None;
-  sasl_.reset();
-  if (ok && wantsVerdict(Stage::Auth)) {
-    pending_auth_user_ = user;
-    askVerdict(Stage::Auth, user);
-  } else if (ok) {
-    auth_user_ = user;
-    reply(Reply(235, "2.7.0", "Authentication successful"));
-  } else if (temporary) {
-    reply(Reply(454, "4.7.0", "Temporary authentication failure"));
-  } else {
-    auth_mechanism_.clear();
-    error(Reply(535, "5.7.8", "Error: authentication failed"));
-    if (drop && !closed_) {
-      reply(Reply(421, "4.7.0",
-                  fmt::format("{} Error: too many authentication failures", settings_.hostname)));
-      close();
-    }
-  }
-  process();
-  return std::move(out_);
-}
-
 void ServerSession::onMail(std::string_view arg) {
   if (!greeted_) {
     error(Reply(503, "5.5.1", "Error: send HELO/EHLO first"));
@@ -613,185 +467,6 @@ Actions ServerSession::onVerdict(Verdict verdict) {
   }
   process();
   return std::move(out_);
-}
-
-void ServerSession::onData() {
-  if (bdat_started_) {
-    error(Reply(503, "5.5.1", "Error: DATA after BDAT"));
-    return;
-  }
-  if (state_ == State::Mail) {
-    reject(Reply(554, "5.5.1", "Error: no valid recipients"), "DATA");
-    return;
-  }
-  if (state_ != State::Rcpt) {
-    error(Reply(503, "5.5.1", "Error: need RCPT command"));
-    return;
-  }
-  data_via_bdat_ = false;
-  if (wantsVerdict(Stage::Data)) {
-    askVerdict(Stage::Data);
-  } else {
-    startData();
-  }
-}
-
-void ServerSession::startData() {
-  if (data_via_bdat_) {
-    bdat_started_ = true;
-    envelope_.chunking = true;
-  } else {
-    envelope_.chunking = false;
-  }
-  wait_ = Wait::Storage;
-  out_.push_back(StartMessage{});
-}
-
-void ServerSession::onBdat(std::string_view arg) {
-  auto parts = split(arg, ' ');
-  std::optional<uint64_t> size = parts.empty() ? std::nullopt : parseUnsigned(parts[0]);
-  bool last = parts.size() == 2 && iequals(parts[1], "LAST");
-  if (!size || parts.size() > 2 || (parts.size() == 2 && !last)) {
-    // Without a size we cannot find where the chunk ends: the stream is lost (RFC 3030 2).
-    error(Reply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
-    resetTransaction();  // BDAT chunks already stored are aborted
-    close();
-    return;
-  }
-  bdat_remaining_ = *size;
-  bdat_last_ = last;
-  if (state_ != State::Rcpt) {
-    bdat_return_state_ = state_;
-    bdat_discard_reply_ = !greeted_ ? Reply(503, "5.5.1", "Error: send HELO/EHLO first")
-                          : state_ == State::Mail
-                              ? Reply(554, "5.5.1", "Error: no valid recipients")
-                              : Reply(503, "5.5.1", "Error: need MAIL command");
-    bdat_discard_stage_ = bdat_discard_reply_.code == 554 ? "BDAT" : "";
-    state_ = State::BdatDiscard;
-    return;
-  }
-  if (!bdat_started_) {
-    data_via_bdat_ = true;
-    if (wantsVerdict(Stage::Data)) {
-      askVerdict(Stage::Data);
-    } else {
-      startData();
-    }
-    return;
-  }
-  state_ = State::Bdat;
-}
-
-Actions ServerSession::onMessageStarted(BodySink& sink) {
-  PETREL_ASSERT(wait_ == Wait::Storage);
-  wait_ = Wait::None;
-  if (closed_) return {};  // closed meanwhile; the AbortMessage was already sent
-  sink_ = std::make_unique<CountingSink>(sink, settings_.max_message_size);
-  LineChecks checks{settings_.max_text_line, settings_.normalize_bare_line_endings};
-  if (envelope_.chunking) {
-    chunk_scanner_ = std::make_unique<ChunkScanner>(checks, *sink_);
-    state_ = State::Bdat;
-  } else {
-    dot_reader_ = std::make_unique<DotReader>(checks, *sink_);
-    state_ = State::Data;
-    reply(Reply(354, "", "End data with <CR><LF>.<CR><LF>"));
-  }
-  process();
-  return std::move(out_);
-}
-
-bool ServerSession::processData() {
-  size_t consumed = 0;
-  ReadState st = dot_reader_->consume(in_, consumed);
-  in_.erase(0, consumed);
-  switch (st) {
-    case ReadState::NeedMore:
-      return false;
-    case ReadState::BareLineEnding:
-      finishBody(true);
-      return true;
-    case ReadState::Done:
-      finishBody(false);
-      return true;
-  }
-  return false;
-}
-
-bool ServerSession::processBdat() {
-  size_t n = size_t(std::min<uint64_t>(bdat_remaining_, in_.size()));
-  if (n > 0) {
-    if (state_ == State::Bdat) chunk_scanner_->feed(std::string_view(in_).substr(0, n));
-    in_.erase(0, n);
-    bdat_remaining_ -= n;
-    if (state_ == State::Bdat) bdat_octets_ += n;
-  }
-  if (bdat_remaining_ > 0) return false;
-  if (state_ == State::BdatDiscard) {
-    // The chunk arrived out of sequence; its octets are gone, the session goes on.
-    state_ = bdat_return_state_;
-    if (!bdat_discard_stage_.empty()) {
-      reject(bdat_discard_reply_, bdat_discard_stage_);
-    } else {
-      error(bdat_discard_reply_);
-    }
-    return true;
-  }
-  if (!bdat_last_) {
-    state_ = State::Rcpt;
-    reply(Reply(250, "2.0.0", fmt::format("{} octets received", bdat_octets_)));
-    return true;
-  }
-  chunk_scanner_->finish();
-  finishBody(chunk_scanner_->bareLineEnding() && !settings_.normalize_bare_line_endings);
-  return true;
-}
-
-void ServerSession::finishBody(bool bare_line_ending) {
-  bool too_long = envelope_.chunking ? chunk_scanner_->lineTooLong() : dot_reader_->lineTooLong();
-  if (bare_line_ending) {
-    out_.push_back(AbortMessage{});
-    bdat_started_ = false;
-    state_ = State::Ready;  // out of the body: resetTransaction() must not abort it again
-    Reply r(554, "5.6.0", "Error: bare <LF> or <CR> received in message content");
-    if (envelope_.chunking) {
-      // BDAT framing is unambiguous, so the session can go on.
-      reject(r, "END-OF-MESSAGE");
-      resetTransaction();
-    } else {
-      // The rest of the DATA stream is ambiguous (SMTP smuggling): never read it as commands.
-      out_.push_back(Rejected{"END-OF-MESSAGE", r, envelope_.mail.sender.text, {}});
-      reply(r);
-      close();
-    }
-    return;
-  }
-  if (sink_->over() || too_long) {
-    out_.push_back(AbortMessage{});
-    bdat_started_ = false;
-    state_ = State::Ready;  // out of the body: resetTransaction() must not abort it again
-    Reply r = sink_->over()
-                  ? Reply(552, "5.3.4", "Error: message file too big")
-                  : Reply(554, "5.6.0",
-                          fmt::format("Error: message has a line longer than {} octets",
-                                      settings_.max_text_line));
-    reject(r, "END-OF-MESSAGE");
-    resetTransaction();
-    return;
-  }
-  envelope_.body_size = sink_->size();
-  bdat_started_ = false;  // the stored body now belongs to the commit, not to this transaction
-  state_ = State::Committing;
-  if (wantsVerdict(Stage::EndOfData)) {
-    askVerdict(Stage::EndOfData);
-  } else {
-    commit();
-  }
-}
-
-void ServerSession::commit() {
-  state_ = State::Committing;
-  wait_ = Wait::Commit;
-  out_.push_back(CommitMessage{envelope_});
 }
 
 Actions ServerSession::onCommitted(const std::string& queue_id) {

@@ -139,7 +139,7 @@ struct Verdict {
 class ServerSession {
  public:
   explicit ServerSession(SessionSettings settings);
-  ~ServerSession();  // out of line: CountingSink is complete only in server_session.cc
+  ~ServerSession();  // out of line: CountingSink is complete only in server_session_internal.h
 
   // Greeting; when `refusal` is set (too many connections), sends it and closes.
   Actions start(std::optional<Reply> refusal = std::nullopt);
