@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "petrel/core/strings.h"
@@ -104,12 +105,97 @@ void MessageStore::writeMore() {
 
 std::optional<std::string> MessageStore::replaceHeader(size_t old_octets,
                                                        const std::string& header) {
-  if (spooled_ || old_octets > buffer_.size()) {
-    return "header edits at end of data need the message in memory (over 32 KiB it is spooled)";
+  if (old_octets > size_ || finish_done_ || aborted_) return "no such header to replace";
+  if (!spooled_) {
+    buffer_.replace(0, old_octets, header);
+    size_ = size_ - old_octets + header.size();
+    return std::nullopt;
   }
-  buffer_.replace(0, old_octets, header);
-  size_ = size_ - old_octets + header.size();
+  // Spooled: the old beginning is on disk already; finish() copies the message into another
+  // slot behind the new header (the rare path: only end-of-data header edits take it).
+  rewrite_ = Rewrite{old_octets, header};
   return std::nullopt;
+}
+
+namespace {
+// Copies [from, to) of `src` to the end of what was written to `dst`.
+std::string copyRange(int src, int dst, uint64_t from, uint64_t to) {
+  std::string buf(256 * 1024, '\0');
+  while (from < to) {
+    ssize_t n = ::pread(src, buf.data(), size_t(std::min<uint64_t>(buf.size(), to - from)),
+                        off_t(from));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? systemErrorText(errno) : "spool file shorter than its message";
+    if (auto err = writeAll(dst, buf.substr(0, size_t(n))); !err.empty()) return err;
+    from += uint64_t(n);
+  }
+  return {};
+}
+}  // namespace
+
+// finishNow() for a message whose header was replaced: the rest of the body goes to the old
+// slot, then new header + old content after the replaced octets go to a new slot, which is
+// made durable as finishNow() does; the old slot is free again.
+void MessageStore::finishRewritten() {
+  auto self = shared_from_this();
+  auto chunk = std::make_shared<std::string>(std::move(buffer_));
+  buffer_.clear();
+  auto err = std::make_shared<std::string>(error_);
+  auto fd = std::make_shared<int>(fd_);
+  auto target = std::make_shared<SpoolSlots::Slot>(slots_->acquire());
+  auto target_created = std::make_shared<bool>(false);
+  Rewrite rewrite = std::move(*rewrite_);
+  rewrite_.reset();
+  uint64_t new_size = size_ - rewrite.old_octets + rewrite.header.size();
+  writing_ = true;
+  dispatcher_->offload(
+      [chunk, err, fd, target, target_created, rewrite, path = slot_.path, created = created_,
+       size = size_, new_size] {
+        if (!err->empty()) return;
+        if (*fd < 0 && (*fd = openSlot(path, *created, *err)) < 0) return;
+        *err = writeAll(*fd, *chunk);
+        ::close(*fd);
+        *fd = -1;
+        // The slot was opened for writing only; the copy reads it again.
+        int in = err->empty() ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+        if (in < 0 && err->empty()) *err = systemErrorText(errno);
+        int out = err->empty() ? openSlot(target->path, *target_created, *err) : -1;
+        if (out >= 0) {
+          *err = writeAll(out, rewrite.header);
+          if (err->empty()) *err = copyRange(in, out, rewrite.old_octets, size);
+          if (err->empty() && ::ftruncate(out, off_t(new_size)) != 0) *err = systemErrorText(errno);
+          if (err->empty() && ::fdatasync(out) != 0) *err = systemErrorText(errno);
+          ::close(out);
+        }
+        if (in >= 0) ::close(in);
+        if (err->empty() && *target_created) {
+          int dfd = ::open(dirOf(target->path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (dfd >= 0) {
+            if (::fsync(dfd) != 0) *err = systemErrorText(errno);
+            ::close(dfd);
+          }
+        }
+      },
+      [self, err, fd, target, new_size] {
+        self->writing_ = false;
+        self->fd_ = *fd;
+        auto done = std::move(self->finish_done_);
+        self->finish_done_ = nullptr;
+        self->slots_->release(self->slot_.path);  // the old content is not needed any more
+        self->slot_ = *target;
+        if (self->aborted_) {
+          self->cleanup();
+          return;
+        }
+        if (err->empty()) {
+          self->size_ = new_size;
+          done(okStatus());
+        } else {
+          self->slots_->release(self->slot_.path);
+          self->slot_ = {};
+          done(Error::temporary(fmt::format("spool write failed: {}", *err)));
+        }
+      });
 }
 
 void MessageStore::finish(std::function<void(Status)> done) {
@@ -128,6 +214,7 @@ void MessageStore::finish(std::function<void(Status)> done) {
 // for a new slot, fsync(directory): the body and its name are durable before the queue row
 // that points to it is committed.
 void MessageStore::finishNow() {
+  if (rewrite_) return finishRewritten();
   auto self = shared_from_this();
   auto chunk = std::make_shared<std::string>(std::move(buffer_));
   buffer_.clear();

@@ -42,8 +42,9 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
   // Makes the body durable (spool file) or ready (inline); `done` runs on the loop.
   void finish(std::function<void(Status)> done);
   // Before finish(): the first `old_octets` of the message become `header` (header edits of
-  // the content pass at end of data). Returns why it cannot be done: today only messages that
-  // stayed in memory can be edited this way.
+  // the content pass at end of data). In memory it is a splice; a spooled message is copied
+  // into another slot behind the new header when finish() makes it durable. Returns why it
+  // cannot be done (nothing that large was stored, or the store is finishing or aborted).
   std::optional<std::string> replaceHeader(size_t old_octets, const std::string& header);
   // Forget the message; the spool file (if any) is removed.
   void abort();
@@ -56,6 +57,7 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
  private:
   void writeMore();
   void finishNow();
+  void finishRewritten();
   void cleanup();
 
   void takeSlot();
@@ -73,6 +75,11 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
   std::string error_;  // first I/O error
   std::function<void()> on_drained_;
   std::function<void(Status)> finish_done_;
+  struct Rewrite {
+    size_t old_octets = 0;
+    std::string header;
+  };
+  std::optional<Rewrite> rewrite_;  // replaceHeader() on a spooled message
 };
 
 }  // namespace petrel::server
