@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "checks.h"
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::policy::checks {
@@ -21,16 +22,12 @@ namespace {
 // parent_domain_matches_subdomains off, so parents are written ".example.com"): the full
 // address, the domain, each parent domain as ".parent", then "localpart@".
 std::vector<std::string> addressKeys(std::string_view address) {
-  std::string a = toLower(address);
-  std::vector<std::string> keys{a};
-  size_t at = a.rfind('@');
-  if (at == std::string::npos) return keys;
-  std::string domain = a.substr(at + 1);
-  keys.push_back(domain);
-  for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1)) {
-    keys.push_back(domain.substr(dot));
-  }
-  keys.push_back(a.substr(0, at + 1));
+  MailAddress a(toLower(address));
+  std::vector<std::string> keys{a.text()};
+  if (!a.hasDomain()) return keys;
+  keys.emplace_back(a.domain());
+  for (std::string& parent : a.parentDomains()) keys.push_back(std::move(parent));
+  keys.push_back(std::string(a.local()) + "@");
   return keys;
 }
 

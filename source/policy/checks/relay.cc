@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "checks.h"
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::policy::checks {
@@ -18,11 +19,9 @@ namespace {
 // (local domains are stored lower-case). nullopt for an address without a domain, which
 // Postfix treats as local (it would append $myorigin).
 std::optional<std::string> domainOf(std::string_view address) {
-  size_t at = address.rfind('@');
-  if (at == std::string_view::npos) {
-    return std::nullopt;
-  }
-  return toLower(address.substr(at + 1));
+  MailAddress a(address);
+  if (!a.hasDomain()) return std::nullopt;
+  return a.lowerDomain();
 }
 
 class PermitMynetworks final : public Check {
