@@ -327,17 +327,14 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
   if (discard_reason) {
     // Postfix's DISCARD: the client is told the message was taken; nothing is queued.
     store->abort();
+    log::mail::client(m->id, m->client, session_->authMechanism(), session_->authenticatedUser());
     log::mail::policyAction(m->id, "discard", client_, *discard_reason, m->sender, m->protocol,
                             m->helo);
     worker_->dispatcher().post([this, id = m->id] { committed(okStatus(), id); });
     return;
   }
-  if (hold_reason) {
-    m->held = true;
-    log::mail::policyAction(m->id, "hold", client_, *hold_reason, m->sender, m->protocol,
-                            m->helo);
-  }
-  store->finish([this, store, m](Status st) {
+  m->held = hold_reason.has_value();
+  store->finish([this, store, m, hold_reason](Status st) {
     if (!st) {
       store->abort();
       committed(st, m->id);
@@ -353,12 +350,16 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
     Runtime* rt = rt_;
     rt_->journal->submit(
         [m](queue::Db& db) { return queue::Journal::insertMessage(db, *m); },
-        [this, dispatcher, rt, m, store, sasl_method = session_->authMechanism(),
+        [this, dispatcher, rt, m, store, hold_reason, sasl_method = session_->authMechanism(),
          sasl_user = session_->authenticatedUser()](const Status& st) {
           // Journal thread: the row is durable (or not). Log in Postfix order, then hand the
           // message to the queue manager and the reply to the session.
           if (st) {
             log::mail::client(m->id, m->client, sasl_method, sasl_user);
+            if (hold_reason) {
+              log::mail::policyAction(m->id, "hold", m->client, *hold_reason, m->sender,
+                                      m->protocol, m->helo);
+            }
             log::mail::queued(m->id, m->sender, m->size, m->recipients.size());
             rt->main->post([rt, id = m->id, arrival = m->arrival_us, held = m->held] {
               rt->queue_manager->enqueued(id, arrival, held);

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -197,6 +197,11 @@ seed_header() {
 seed_session
 seed_client
 seed_header
+# The content pass reads the same messages (byte 0: limit and chunk size).
+mkdir -p "$work/seeds/content_chain_fuzz"
+for f in "$work/seeds/header_rewrite_fuzz"/*; do
+  { printf '\x35'; cat "$f"; } >"$work/seeds/content_chain_fuzz/$(basename "$f")"
+done
 seed_address
 seed_config
 seed_sasl
@@ -210,7 +215,7 @@ for t in "${targets[@]}"; do
   libs=(-lfmt)
   dict="$root/test/fuzz/smtp.dict"
   if [ "$t" = config_fuzz ]; then
-    sources=("$root"/source/core/*.cc "$root"/source/config/*.cc "$root"/source/policy/*.cc)
+    sources=("$root"/source/core/*.cc "$root"/source/config/*.cc)
     libs=(-lyaml-cpp -lfmt)
     dict="$root/test/fuzz/yaml.dict"
   fi
@@ -223,6 +228,10 @@ for t in "${targets[@]}"; do
   fi
   if [ "$t" = header_rewrite_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/delivery/header_rewrite.cc")
+    dict="$root/test/fuzz/header.dict"
+  fi
+  if [ "$t" = content_chain_fuzz ]; then
+    sources=("$root"/source/content/*.cc)
     dict="$root/test/fuzz/header.dict"
   fi
   if [ "$t" = dns_response_fuzz ]; then

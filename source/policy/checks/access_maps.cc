@@ -84,8 +84,11 @@ Decision accessAction(std::string_view rule, const std::string& value, const std
   if (word == "hold" || word == "discard") {
     Decision d = dunno();
     bool hold = word == "hold";
+    // Logged as Postfix does: "<a@b>: Sender address triggers HOLD action" (not "rejected").
+    std::string_view who = subject;
+    if (who.ends_with(" rejected")) who.remove_suffix(9);
     d.actions.push_back({hold ? PolicyAction::Kind::Hold : PolicyAction::Kind::Discard,
-                         fmt::format("{}: {}", subject,
+                         fmt::format("{} {}", who,
                                      rest.empty() ? (hold ? "triggers HOLD action"
                                                           : "triggers DISCARD action")
                                                   : rest)});
