@@ -43,6 +43,12 @@ Result<CheckPtr> makeRejectSenderLoginMismatch(const CheckArgs& args);
 // reject_unauth_destination's decision, also the implicit end of every recipient list.
 Decision unauthDestination(const PolicyContext& ctx, std::string_view rule);
 
+// syntax.cc: names and addresses as written.
+Result<CheckPtr> makeRejectInvalidHeloHostname(const CheckArgs& args);
+Result<CheckPtr> makeRejectNonFqdnHeloHostname(const CheckArgs& args);
+Result<CheckPtr> makeRejectNonFqdnSender(const CheckArgs& args);
+Result<CheckPtr> makeRejectNonFqdnRecipient(const CheckArgs& args);
+
 // access_maps.cc: Postfix access(5) tables.
 Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);

@@ -808,7 +808,11 @@ restrictions:
                 "t.yaml:9:24: restrictions.broken.recipient[0]: unknown restriction "
                 "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                "defer)",
+                "defer, "
+
+                "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
             }));
 }
 
@@ -1124,7 +1128,11 @@ TEST(ConfigTest, BadRestrictions) {
                 "t.yaml:11:31: restrictions.third.sender[2]: unknown restriction 'Permit' "
                 "(known: permit_mynetworks, permit_sasl_authenticated, "
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                "defer)",
+                "defer, "
+
+                "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
             }));
   EXPECT_EQ(errorsWith("restrictions: [default]\n"),
             Errors{"t.yaml:3:15: restrictions: expected a mapping, got a list"});
@@ -1157,7 +1165,11 @@ TEST(ConfigTest, RestrictionStagesAndDelayReject) {
                     "t.yaml:3:57: restrictions.default.end_of_data[0]: unknown restriction "
                     "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                    "defer)"}));
+                    "defer, "
+
+                    "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
 }
 
 // The loader keeps checks as written; only the validators (server::standardValidators) know
@@ -1191,7 +1203,11 @@ restrictions:
                 "t.yaml:7:14: restrictions.default.client[0]: unknown restriction "
                 "'permit_mynetworks clients' (known: permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination, "
-                "reject_sender_login_mismatch, permit, reject, defer)",
+                "reject_sender_login_mismatch, permit, reject, defer, "
+
+                "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
                 "t.yaml:7:41: restrictions.default.client[1]: unknown table type 'foo' (known: "
                 "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:8:14: restrictions.default.sender[0]: 'cidr:' needs a path, e.g. "
@@ -1199,11 +1215,19 @@ restrictions:
                 "t.yaml:8:43: restrictions.default.sender[1]: unknown restriction "
                 "'permit cidr:/x' (known: permit_mynetworks, permit_sasl_authenticated, "
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                "defer)",
+                "defer, "
+
+                "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
                 "t.yaml:8:61: restrictions.default.sender[2]: unknown restriction "
                 "' check_sender_access cidr:/x' (known: permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination, "
-                "reject_sender_login_mismatch, permit, reject, defer)",
+                "reject_sender_login_mismatch, permit, reject, defer, "
+
+                "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
             }));
 }
 
@@ -1220,7 +1244,11 @@ restrictions:
                     "t.yaml:4:22: restrictions.mine.recipient[0]: unknown restriction "
                     "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                    "defer)"}));
+                    "defer, "
+
+                    "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
 }
 
 // Validators see a config the loader found problems in, and their errors sort in by position.

@@ -95,7 +95,9 @@ std::string evaluate(const RestrictionList& l, const PolicyContext& ctx) {
 TEST(RestrictionListTest, ParsesKnownNamesOnly) {
   EXPECT_EQ(knownRestrictions(),
             (Checks{"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
-                    "reject_sender_login_mismatch", "permit", "reject", "defer"}));
+                    "reject_sender_login_mismatch", "permit", "reject", "defer",
+                    "reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
+                    "reject_non_fqdn_sender", "reject_non_fqdn_recipient"}));
   Result<RestrictionList> ok = RestrictionList::parse(Stage::Recipient, DefaultSet, {});
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->checks(), DefaultSet);
@@ -110,7 +112,11 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
   EXPECT_EQ(unknown.error().message(),
             "unknown restriction 'reject_all' (known: permit_mynetworks, "
             "permit_sasl_authenticated, reject_unauth_destination, reject_sender_login_mismatch, "
-            "permit, reject, defer)");
+            "permit, reject, defer, "
+
+            "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
+
+            "reject_non_fqdn_sender, reject_non_fqdn_recipient)");
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {"PERMIT"}, {}).ok());
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {""}, {}).ok());
 }
