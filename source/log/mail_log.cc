@@ -162,15 +162,29 @@ void delayNoticeCreated(std::string_view id, std::string_view notice_id) {
   write(Program::Bounce, fmt::format("{}: sender delay notification: {}", id, notice_id));
 }
 
-void reject(std::string_view stage, std::string_view client, std::string_view reply,
-            std::string_view from, std::string_view to, std::string_view proto,
-            std::string_view helo) {
+namespace {
+std::string refusalTail(std::string_view from, std::string_view to, std::string_view proto,
+                        std::string_view helo) {
   std::string tail = fmt::format("from=<{}>", from);
   if (!to.empty()) tail += fmt::format(" to=<{}>", to);
   tail += fmt::format(" proto={}", proto);
   if (!helo.empty()) tail += fmt::format(" helo=<{}>", helo);
-  write(Program::Smtpd,
-        fmt::format("NOQUEUE: reject: {} from {}: {}; {}", stage, client, reply, tail));
+  return tail;
+}
+}  // namespace
+
+void reject(std::string_view stage, std::string_view client, std::string_view reply,
+            std::string_view from, std::string_view to, std::string_view proto,
+            std::string_view helo) {
+  write(Program::Smtpd, fmt::format("NOQUEUE: reject: {} from {}: {}; {}", stage, client, reply,
+                                    refusalTail(from, to, proto, helo)));
+}
+
+void rejectWarning(std::string_view stage, std::string_view client, std::string_view reply,
+                   std::string_view from, std::string_view to, std::string_view proto,
+                   std::string_view helo) {
+  write(Program::Smtpd, fmt::format("NOQUEUE: reject_warning: {} from {}: {}; {}", stage, client,
+                                    reply, refusalTail(from, to, proto, helo)));
 }
 
 void policyAction(std::string_view id, std::string_view action, std::string_view client,

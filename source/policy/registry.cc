@@ -20,6 +20,7 @@ const std::vector<CheckType>& checkTypes() {
       {"permit", &makePermit, false},
       {"reject", &makeReject, false},
       {"defer", &makeDefer, false},
+      {"warn_if_reject", &makeWarnIfReject, false},
       {"reject_invalid_helo_hostname", &makeRejectInvalidHeloHostname, false},
       {"reject_non_fqdn_helo_hostname", &makeRejectNonFqdnHeloHostname, false},
       {"reject_non_fqdn_sender", &makeRejectNonFqdnSender, false},
@@ -52,6 +53,14 @@ Result<CheckPtr> makeCheck(std::string_view text, Stage stage, const CheckEnviro
   size_t space = text.find(' ');
   std::string_view name = text.substr(0, space);
   std::string_view argument = space == std::string_view::npos ? "" : trim(text.substr(space));
+  // "warn_if_reject CHECK" in one entry, as a main.cf line reads; written alone it marks the
+  // next entry (RestrictionList::parse).
+  if (name == "warn_if_reject" && !argument.empty()) {
+    auto inner = makeCheck(argument, stage, env);
+    if (!inner) return inner.error();
+    if (checks::isWarnIfReject(**inner)) return Error::config("warn_if_reject twice in a row");
+    return checks::warnInsteadOfRejecting(std::shared_ptr<const Check>(std::move(inner.value())));
+  }
   for (const CheckType& t : checkTypes()) {
     if (t.name != name) continue;
     // A name that takes no argument must be written alone ("permit" not "permit x").

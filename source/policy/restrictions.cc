@@ -19,11 +19,21 @@ namespace petrel::policy {
 Result<RestrictionList> RestrictionList::parse(Stage stage, const std::vector<std::string>& checks,
                                                CheckEnvironment env) {
   RestrictionList result;
+  bool warn_next = false;  // "warn_if_reject" came before this check
   for (const std::string& text : checks) {
     auto check = makeCheck(text, stage, env);
     if (!check) return check.error();
-    result.impl_.push_back(std::shared_ptr<const Check>(std::move(check.value())));
+    std::shared_ptr<const Check> made(std::move(check.value()));
+    if (checks::isWarnIfReject(*made)) {
+      if (warn_next) return Error::config("warn_if_reject twice in a row");
+      warn_next = true;
+      continue;
+    }
+    if (warn_next) made = checks::warnInsteadOfRejecting(std::move(made));
+    warn_next = false;
+    result.impl_.push_back(std::move(made));
   }
+  if (warn_next) return Error::config("warn_if_reject must be followed by a check");
   result.stage_ = stage;
   result.checks_ = checks;
   result.mynetworks_ = env.mynetworks;

@@ -71,10 +71,21 @@ std::optional<std::string> checkProblem(const config::CheckSpec& check,
 void checkRestrictions(const config::Config& c, std::vector<config::ConfigError>& errors) {
   for (const auto& [name, set] : c.restrictions) {
     for (auto [stage, checks] : set.stages()) {
+      bool warn_pending = false;  // a "warn_if_reject" entry waits for its check
       for (const config::CheckSpec& check : *checks) {
-        if (auto problem = checkProblem(check, set)) {
+        bool marker = trim(check.text) == "warn_if_reject";
+        if (marker && warn_pending) {
+          errors.push_back({check.origin, fmt::format("{}: warn_if_reject twice in a row",
+                                                      check.path)});
+        } else if (auto problem = checkProblem(check, set)) {
           errors.push_back({check.origin, fmt::format("{}: {}", check.path, *problem)});
         }
+        warn_pending = marker;
+      }
+      if (warn_pending) {
+        const config::CheckSpec& last = checks->back();
+        errors.push_back({last.origin, fmt::format("{}: warn_if_reject must be followed by a "
+                                                   "check", last.path)});
       }
     }
   }

@@ -186,7 +186,7 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
   verdict_in_place_ = true;
   std::optional<StageVerdict> answered;
   checkStage(snap_, *listener_, std::move(q), services_, nullptr,
-             [this, &answered](StageVerdict v) {
+             [this, &answered, stage = ask.stage, address = ask.address](StageVerdict v) {
                --pending_ops_;
                if (verdict_in_place_) {
                  answered = std::move(v);
@@ -196,7 +196,7 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
                  maybeDestroy();
                  return;
                }
-               keepActions(v);
+               keepActions(stage, address, v);
                run(session_->onVerdict(std::move(v.verdict)));
                if (!closing_) {
                  updateReading();
@@ -205,15 +205,27 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
              });
   verdict_in_place_ = false;
   if (!answered) return std::nullopt;
-  keepActions(*answered);
+  keepActions(ask.stage, ask.address, *answered);
   return std::move(answered->verdict);
 }
 
-// Actions of an accepted stage wait for the message (PREPEND-style header fields go into the
-// content pass); a refusal's are dropped with it.
-void SmtpConnection::keepActions(StageVerdict& v) {
+// warn_if_reject's warnings are logged now, whatever the verdict. The other actions of an
+// accepted stage wait for the message (PREPEND-style header fields go into the content pass);
+// a refusal's are dropped with it.
+void SmtpConnection::keepActions(smtp::Stage stage, const std::string& address, StageVerdict& v) {
+  for (const auto& a : v.actions) {
+    if (a.kind != policy::PolicyAction::Kind::Warn) continue;
+    bool recipient = stage == smtp::Stage::Rcpt || stage == smtp::Stage::Vrfy;
+    log::mail::rejectWarning(smtp::toString(stage), client_, a.text,
+                             stage == smtp::Stage::Mail ? address
+                                                        : session_->envelope().mail.sender.text,
+                             recipient ? address : std::string(), protocol(),
+                             stage == smtp::Stage::Helo ? address : session_->helo());
+  }
   if (!v.verdict.accepted()) return;
-  for (auto& a : v.actions) tx_actions_.push_back(std::move(a));
+  for (auto& a : v.actions) {
+    if (a.kind != policy::PolicyAction::Kind::Warn) tx_actions_.push_back(std::move(a));
+  }
 }
 
 // RFC 3848 / RFC 6531 protocol names: ESMTP, plus S for TLS and A for AUTH.

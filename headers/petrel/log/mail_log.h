@@ -58,6 +58,11 @@ void delayNoticeCreated(std::string_view id, std::string_view notice_id);
 void reject(std::string_view stage, std::string_view client, std::string_view reply,
             std::string_view from, std::string_view to, std::string_view proto,
             std::string_view helo);
+// warn_if_reject: what a check would have refused, and the session went on (Postfix's
+// "NOQUEUE: reject_warning: RCPT from ...: 554 5.7.1 ...; from=<S> to=<R> proto=ESMTP helo=<H>").
+void rejectWarning(std::string_view stage, std::string_view client, std::string_view reply,
+                   std::string_view from, std::string_view to, std::string_view proto,
+                   std::string_view helo);
 // A restriction's HOLD or DISCARD took effect (Postfix access(5)):
 // "ID: hold: unknown[IP]: REASON; from=<S> proto=ESMTP helo=<H>" (action "hold" | "discard").
 void policyAction(std::string_view id, std::string_view action, std::string_view client,

@@ -50,11 +50,14 @@ struct PolicyContext {
   dns::Resolver* resolver = nullptr;
 };
 
-// Actions a check may attach for later stages (Postfix access(5) PREPEND, HOLD, DISCARD).
+// Actions a check may attach (Postfix access(5) PREPEND, HOLD, DISCARD; warn_if_reject).
 struct PolicyAction {
-  enum class Kind { AddHeader, Hold, Discard };
+  enum class Kind { AddHeader, Hold, Discard, Warn };
   Kind kind = Kind::AddHeader;
-  std::string text;  // AddHeader: the whole field "Name: value"; Hold/Discard: the reason
+  // AddHeader: the whole field "Name: value"; Hold/Discard: the reason; Warn: the reply the
+  // check would have given ("554 5.7.1 text"), logged as Postfix's reject_warning whatever
+  // becomes of the stage.
+  std::string text;
 };
 
 struct Decision {

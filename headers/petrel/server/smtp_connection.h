@@ -39,7 +39,7 @@ class SmtpConnection {
   void run(smtp::Actions actions);
   std::optional<smtp::Verdict> askVerdict(const smtp::AskVerdict& ask);
   const content::ContentChain::End& finishContent(const smtp::Envelope& env);
-  void keepActions(StageVerdict& v);
+  void keepActions(smtp::Stage stage, const std::string& address, StageVerdict& v);
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void flushWrites();
   void written();

@@ -30,10 +30,14 @@ void decideWithCallbacks(const PolicyContext& ctx, Decide decide, Check::Done do
               [answer, done = std::move(done)] { done(std::move(*answer)); });
 }
 
-// generic.cc: permit, reject, defer.
+// generic.cc: permit, reject, defer, and warn_if_reject (a marker the list turns into a
+// wrapper of the check after it).
 Result<CheckPtr> makePermit(const CheckArgs& args);
 Result<CheckPtr> makeReject(const CheckArgs& args);
 Result<CheckPtr> makeDefer(const CheckArgs& args);
+Result<CheckPtr> makeWarnIfReject(const CheckArgs& args);
+bool isWarnIfReject(const Check& check);
+CheckPtr warnInsteadOfRejecting(std::shared_ptr<const Check> check);
 
 // relay.cc: who may relay and send as whom.
 Result<CheckPtr> makePermitMynetworks(const CheckArgs& args);

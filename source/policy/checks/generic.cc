@@ -1,5 +1,8 @@
 // permit, reject, defer: the unconditional answers that end a list (Postfix's wording and
-// codes: 554 5.7.1 Access denied, 450 4.7.1 Try again later).
+// codes: 554 5.7.1 Access denied, 450 4.7.1 Try again later); warn_if_reject, which makes the
+// next check of its list log what it would have refused (a Warn action) and go on.
+#include <fmt/format.h>
+
 #include "checks.h"
 
 namespace petrel::policy::checks {
@@ -15,7 +18,48 @@ class Fixed final : public Check {
   Decision decision_;
 };
 
+// Stands where "warn_if_reject" was written; RestrictionList::parse replaces it and the next
+// check by a WarnInsteadOfRejecting. Alone (a check validated on its own) it does nothing.
+class WarnIfRejectMarker final : public Check {
+ public:
+  void run(const PolicyContext&, Done done) const override { done(dunno()); }
+};
+
+class WarnInsteadOfRejecting final : public Check {
+ public:
+  explicit WarnInsteadOfRejecting(std::shared_ptr<const Check> check) : check_(std::move(check)) {}
+  void run(const PolicyContext& ctx, Done done) const override {
+    check_->run(ctx, [done = std::move(done)](Decision d) {
+      if (d.kind != Decision::Kind::Reject && d.kind != Decision::Kind::Defer) {
+        return done(std::move(d));
+      }
+      Decision go_on = dunno();
+      go_on.actions = std::move(d.actions);
+      go_on.actions.push_back(
+          {PolicyAction::Kind::Warn, fmt::format("{} {} {}", d.code, d.enhanced, d.text)});
+      go_on.rule = "warn_if_reject " + d.rule;
+      done(std::move(go_on));
+    });
+  }
+  bool blocking() const override { return check_->blocking(); }
+
+ private:
+  std::shared_ptr<const Check> check_;
+};
+
 }  // namespace
+
+Result<CheckPtr> makeWarnIfReject(const CheckArgs&) {
+  return CheckPtr(std::make_unique<WarnIfRejectMarker>());
+}
+
+bool isWarnIfReject(const Check& check) {
+  return dynamic_cast<const WarnIfRejectMarker*>(&check) != nullptr;
+}
+
+CheckPtr warnInsteadOfRejecting(std::shared_ptr<const Check> check) {
+  return std::make_unique<WarnInsteadOfRejecting>(std::move(check));
+}
 
 Result<CheckPtr> makePermit(const CheckArgs& args) {
   return CheckPtr(std::make_unique<Fixed>(decide(Decision::Kind::Permit, args.name)));

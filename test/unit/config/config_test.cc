@@ -808,10 +808,8 @@ restrictions:
                 "t.yaml:9:24: restrictions.broken.recipient[0]: unknown restriction "
                 "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                "defer, "
-
+                "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
                 "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
             }));
 }
@@ -1128,10 +1126,8 @@ TEST(ConfigTest, BadRestrictions) {
                 "t.yaml:11:31: restrictions.third.sender[2]: unknown restriction 'Permit' "
                 "(known: permit_mynetworks, permit_sasl_authenticated, "
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                "defer, "
-
+                "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
                 "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
             }));
   EXPECT_EQ(errorsWith("restrictions: [default]\n"),
@@ -1165,10 +1161,8 @@ TEST(ConfigTest, RestrictionStagesAndDelayReject) {
                     "t.yaml:3:57: restrictions.default.end_of_data[0]: unknown restriction "
                     "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                    "defer, "
-
+                    "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
                     "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
 }
 
@@ -1203,10 +1197,8 @@ restrictions:
                 "t.yaml:7:14: restrictions.default.client[0]: unknown restriction "
                 "'permit_mynetworks clients' (known: permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination, "
-                "reject_sender_login_mismatch, permit, reject, defer, "
-
+                "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
                 "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
                 "t.yaml:7:41: restrictions.default.client[1]: unknown table type 'foo' (known: "
                 "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
@@ -1215,18 +1207,14 @@ restrictions:
                 "t.yaml:8:43: restrictions.default.sender[1]: unknown restriction "
                 "'permit cidr:/x' (known: permit_mynetworks, permit_sasl_authenticated, "
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                "defer, "
-
+                "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
                 "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
                 "t.yaml:8:61: restrictions.default.sender[2]: unknown restriction "
                 "' check_sender_access cidr:/x' (known: permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination, "
-                "reject_sender_login_mismatch, permit, reject, defer, "
-
+                "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
                 "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
             }));
 }
@@ -1244,11 +1232,24 @@ restrictions:
                     "t.yaml:4:22: restrictions.mine.recipient[0]: unknown restriction "
                     "'permit_sasl' (known: permit_mynetworks, permit_sasl_authenticated, "
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
-                    "defer, "
-
+                    "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
                     "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
+}
+
+// warn_if_reject written as its own entry needs a check after it, once.
+TEST(ConfigTest, WarnIfRejectNeedsACheckAfterIt) {
+  EXPECT_EQ(errorsOf(load(R"(listeners: [{name: mx, address: '127.0.0.1:25'}]
+domains: {local: []}
+restrictions:
+  default:
+    sender: [warn_if_reject, reject_non_fqdn_sender, warn_if_reject]
+    recipient: [warn_if_reject, warn_if_reject, reject]
+)")),
+            (Errors{"t.yaml:5:54: restrictions.default.sender[2]: warn_if_reject must be "
+                    "followed by a check",
+                    "t.yaml:6:33: restrictions.default.recipient[1]: warn_if_reject twice in a "
+                    "row"}));
 }
 
 // Validators see a config the loader found problems in, and their errors sort in by position.

@@ -13,7 +13,7 @@
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
 //                               (sender= and rcpt= may be empty)
 // Transcript: each script line, then "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z
-// text]" after each question, and "  + add header|hold|discard: text" for each action; "!! what" for a script error (the test fails on any).
+// text]" after each question, and "  + add header|hold|discard|warn: text" for each action; "!! what" for a script error (the test fails on any).
 //
 // Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='RestrictionGolden*';
 // review every changed .ref against postconf(5) before committing it.
@@ -163,6 +163,7 @@ std::string runScript(const std::string& script) {
       for (const PolicyAction& a : decision->actions) {
         const char* kind = a.kind == PolicyAction::Kind::AddHeader ? "add header"
                            : a.kind == PolicyAction::Kind::Hold    ? "hold"
+                           : a.kind == PolicyAction::Kind::Warn    ? "warn"
                                                                    : "discard";
         out += fmt::format("  + {}: {}\n", kind, a.text);
       }

@@ -95,7 +95,7 @@ std::string evaluate(const RestrictionList& l, const PolicyContext& ctx) {
 TEST(RestrictionListTest, ParsesKnownNamesOnly) {
   EXPECT_EQ(knownRestrictions(),
             (Checks{"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
-                    "reject_sender_login_mismatch", "permit", "reject", "defer",
+                    "reject_sender_login_mismatch", "permit", "reject", "defer", "warn_if_reject",
                     "reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
                     "reject_non_fqdn_sender", "reject_non_fqdn_recipient"}));
   Result<RestrictionList> ok = RestrictionList::parse(Stage::Recipient, DefaultSet, {});
@@ -112,10 +112,8 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
   EXPECT_EQ(unknown.error().message(),
             "unknown restriction 'reject_all' (known: permit_mynetworks, "
             "permit_sasl_authenticated, reject_unauth_destination, reject_sender_login_mismatch, "
-            "permit, reject, defer, "
-
+            "permit, reject, defer, warn_if_reject, "
             "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-
             "reject_non_fqdn_sender, reject_non_fqdn_recipient)");
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {"PERMIT"}, {}).ok());
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {""}, {}).ok());
