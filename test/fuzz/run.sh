@@ -221,13 +221,15 @@ for t in "${targets[@]}"; do
   fi
   if [ "$t" = lookup_table_fuzz ]; then
     # The registry names every backend, so all are built; the remote ones need their clients.
-    sources=("$root"/source/core/*.cc "$root"/source/lookup/*.cc "$root"/source/lookup/backends/*.cc)
+    sources=("$root"/source/core/*.cc "$root"/source/sqlite/*.cc "$root"/source/lookup/*.cc
+             "$root"/source/lookup/backends/*.cc)
     # shellcheck disable=SC2207  # pkg-config output is a list of flags
     libs=($(pkg-config --cflags --libs libpq libmariadb ldap sqlite3 libpcre2-8) -lfmt)
     dict="$root/test/fuzz/lookup.dict"
   fi
   if [ "$t" = header_rewrite_fuzz ]; then
-    sources=("$root/source/core/strings.cc" "$root/source/delivery/header_rewrite.cc")
+    sources=("$root/source/core/strings.cc" "$root/source/core/mail_address.cc"
+             "$root/source/delivery/header_rewrite.cc")
     dict="$root/test/fuzz/header.dict"
   fi
   if [ "$t" = content_chain_fuzz ]; then
