@@ -5,7 +5,7 @@
 
 #include "petrel/core/strings.h"
 #include "petrel/server/canonical_headers.h"
-#include "petrel/server/recipient_check.h"
+#include "petrel/server/stage_check.h"
 
 namespace petrel::server {
 

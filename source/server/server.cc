@@ -16,7 +16,7 @@
 #include "petrel/log/mail_log.h"
 #include "petrel/server/config_checks.h"
 #include "petrel/server/queue_manager.h"
-#include "petrel/server/recipient_check.h"
+#include "petrel/server/stage_check.h"
 #include "petrel/server/request_server.h"
 #include "petrel/server/runtime.h"
 #include "petrel/server/worker.h"

@@ -10,7 +10,7 @@
 #include "petrel/log/mail_log.h"
 #include "petrel/server/content_stages.h"
 #include "petrel/server/queue_manager.h"
-#include "petrel/server/recipient_check.h"
+#include "petrel/server/stage_check.h"
 #include "petrel/server/worker.h"
 
 namespace petrel::server {

@@ -45,7 +45,7 @@ struct Snapshot {
   std::shared_ptr<tls::ServerContext> tls;            // null when no listener uses TLS
   std::shared_ptr<auth::Authenticator> authenticator;  // null when no listener offers AUTH
   std::shared_ptr<const lookup::LookupTable> sender_login;  // auth.sender_login, or null
-  // Restriction sets by name, compiled (server/recipient_check.h runs them).
+  // Restriction sets by name, compiled (server/stage_check.h runs them).
   std::shared_ptr<const std::map<std::string, RestrictionLists>> restrictions;
   // relay.mynetworks for decisions outside the restriction lists (canonical.headers: local):
   // the blocks, and the table when it is one (the same instance the lists use).

@@ -17,7 +17,7 @@
 #include "petrel/content/chain.h"
 #include "petrel/policy/check.h"
 #include "petrel/server/message_store.h"
-#include "petrel/server/recipient_check.h"
+#include "petrel/server/stage_check.h"
 #include "petrel/server/runtime.h"
 #include "petrel/server/tls_stream.h"
 #include "petrel/smtp/server_session.h"

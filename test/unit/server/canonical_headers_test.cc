@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "petrel/server/recipient_check.h"
+#include "petrel/server/stage_check.h"
 
 #include "../inline_table.h"
 

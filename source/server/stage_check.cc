@@ -1,7 +1,7 @@
 // The verdicts of the SMTP stages: restriction lists, then at RCPT the router. Shared by the
 // SMTP session driver and `petrel route`, so that what the command explains is what the server
 // does.
-#include "petrel/server/recipient_check.h"
+#include "petrel/server/stage_check.h"
 
 #include <fmt/format.h>
 
