@@ -2,6 +2,7 @@
 // of a non-local domain (docs/relay.md, "Routing").
 #include <fmt/format.h>
 
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 #include "petrel/delivery/router.h"
 
@@ -32,8 +33,8 @@ std::string_view toString(Transport transport) {
 }
 
 Result<DeliveryTarget> Router::resolve(std::string_view address, Transport* attempted) const {
-  auto at = address.rfind('@');
-  std::string_view domain = at == std::string_view::npos ? "" : address.substr(at + 1);
+  MailAddress parsed(address);
+  std::string_view domain = parsed.hasDomain() ? parsed.domain() : std::string_view();
   DomainClass c = classifyDomain(domain);
   DeliveryTarget target;
   target.transport = c.kind == DomainKind::Local || c.kind == DomainKind::TempFail

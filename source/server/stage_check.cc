@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "petrel/core/assert.h"
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/policy/restrictions.h"
@@ -81,13 +82,13 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
   void start() {
     const bool rcpt = q_.stage == smtp::Stage::Rcpt || q_.stage == smtp::Stage::Vrfy;
     if (!rcpt) return restrictions();
-    const std::string& address = q_.who.address;
-    at_ = address.rfind('@');
-    if (at_ != std::string::npos) domain_ = std::string_view(address).substr(at_ + 1);
+    MailAddress address(q_.who.address);
+    has_domain_ = address.hasDomain();
+    domain_ = std::string(address.domain());
     inPlaceOrOffloaded(
         snap_.router->blocking(),
         [self = shared_from_this()] {
-          self->domain_class_ = self->at_ == std::string::npos
+          self->domain_class_ = !self->has_domain_
                                     ? delivery::Router::DomainClass{Kind::Local, {}}
                                     : self->snap_.router->classifyDomain(self->domain_);
         },
@@ -118,7 +119,7 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
       return refuse(smtp::Reply(451, "4.3.0",
                                 fmt::format("<{}>: Temporary lookup failure", address)));
     }
-    if (at_ != std::string::npos) {
+    if (has_domain_) {
       note(fmt::format("domain {}: {}", domain_,
                        domain_class_.kind == Kind::Local   ? "local (domains.local)"
                        : domain_class_.kind == Kind::Relay ? "relayed for (domains.relay)"
@@ -195,8 +196,7 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     } else if (*canon != address) {
       routed = *canon;
       note(fmt::format("canonical.recipient: {} -> {}", address, routed));
-      auto rat = routed.rfind('@');
-      domain_class_ = router.classifyDomain(std::string_view(routed).substr(rat + 1));
+      domain_class_ = router.classifyDomain(MailAddress(routed).domain());
       if (domain_class_.kind == Kind::TempFail) {
         routed_ = tempfail();
         return;
@@ -249,8 +249,8 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
   StageServices services_;
   std::vector<std::string>* trace_;
   std::function<void(StageVerdict)> done_;
-  size_t at_ = std::string::npos;
-  std::string_view domain_;  // in q_.who.address
+  bool has_domain_ = false;  // the recipient has an '@'
+  std::string domain_;       // its domain as written
   delivery::Router::DomainClass domain_class_;
   const RestrictionLists* set_ = nullptr;
   policy::PolicyContext ctx_;
@@ -312,17 +312,9 @@ std::vector<std::string> senderOwners(const Snapshot& snap, std::string_view sen
     }
     return owners;
   }
-  auto at = sender.rfind('@');
-  if (at == std::string_view::npos || !snap.router->isLocalDomain(sender.substr(at + 1))) {
-    return owners;
-  }
-  std::string local(sender.substr(0, at));
-  const std::string& delim = snap.config->recipient_delimiter;
-  if (!delim.empty()) {
-    auto cut = local.find_first_of(delim);
-    if (cut != std::string::npos && cut > 0) local.resize(cut);
-  }
-  owners.push_back(toLower(local + "@" + std::string(sender.substr(at + 1))));
+  MailAddress address(sender);
+  if (!address.hasDomain() || !snap.router->isLocalDomain(address.domain())) return owners;
+  owners.push_back(toLower(address.withoutExtension(snap.config->recipient_delimiter)));
   return owners;
 }
 
