@@ -184,12 +184,11 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
   q.recipient_count = env.recipients.size();
   ++pending_ops_;
   verdict_in_place_ = true;
-  std::optional<StageVerdict> answered;
   checkStage(snap_, *listener_, std::move(q), services_, nullptr,
-             [this, &answered, stage = ask.stage, address = ask.address](StageVerdict v) {
+             [this, stage = ask.stage, address = ask.address](StageVerdict v) {
                --pending_ops_;
                if (verdict_in_place_) {
-                 answered = std::move(v);
+                 in_place_verdict_ = std::move(v);
                  return;
                }
                if (closing_ || session_->closed()) {
@@ -204,9 +203,11 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
                }
              });
   verdict_in_place_ = false;
-  if (!answered) return std::nullopt;
-  keepActions(ask.stage, ask.address, *answered);
-  return std::move(answered->verdict);
+  if (!in_place_verdict_) return std::nullopt;
+  StageVerdict answered = std::move(*in_place_verdict_);
+  in_place_verdict_.reset();
+  keepActions(ask.stage, ask.address, answered);
+  return std::move(answered.verdict);
 }
 
 // warn_if_reject's warnings are logged now, whatever the verdict. The other actions of an

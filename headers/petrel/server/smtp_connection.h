@@ -85,6 +85,7 @@ class SmtpConnection {
   uint32_t messages_ = 0;
   StageServices services_;   // what checks may use on this worker's loop
   bool verdict_in_place_ = false;  // checkStage is on the stack: its answer is returned
+  std::optional<StageVerdict> in_place_verdict_;  // that answer, until askVerdict returns it
   std::vector<policy::PolicyAction> tx_actions_;  // of the stages accepted in this transaction
 };
 
