@@ -16,34 +16,31 @@ void QueueManager::flush() {
 }
 
 void QueueManager::hold(const std::string& id, std::function<void(Status)> done) {
-  if (!scheduler_.contains(id)) {
-    done(Error::permanent(fmt::format("{}: no such message", id)));
-    return;
-  }
-  rt_->journal->submit([id](queue::Db& db) { return queue::Journal::setHeld(db, id, true); },
-                       [this, id, done](const Status& st) {
-                         main_->post([this, id, done, st] {
-                           if (st && scheduler_.contains(id)) {
-                             scheduler_.hold(id);
-                             log::mail::info(log::Program::Qmgr, fmt::format("{}: held", id));
-                           }
-                           done(st);
-                         });
-                       });
+  setHeld(id, true, std::move(done));
 }
 
 void QueueManager::release(const std::string& id, std::function<void(Status)> done) {
+  setHeld(id, false, std::move(done));
+}
+
+// hold and release: the journal row first, then the scheduler (a released message is due now).
+void QueueManager::setHeld(const std::string& id, bool held, std::function<void(Status)> done) {
   if (!scheduler_.contains(id)) {
     done(Error::permanent(fmt::format("{}: no such message", id)));
     return;
   }
-  rt_->journal->submit([id](queue::Db& db) { return queue::Journal::setHeld(db, id, false); },
-                       [this, id, done](const Status& st) {
-                         main_->post([this, id, done, st] {
+  rt_->journal->submit([id, held](queue::Db& db) { return queue::Journal::setHeld(db, id, held); },
+                       [this, id, held, done](const Status& st) {
+                         main_->post([this, id, held, done, st] {
                            if (st && scheduler_.contains(id)) {
-                             scheduler_.release(id);
-                             log::mail::info(log::Program::Qmgr, fmt::format("{}: released", id));
-                             pump();
+                             if (held) {
+                               scheduler_.hold(id);
+                             } else {
+                               scheduler_.release(id);
+                             }
+                             log::mail::info(log::Program::Qmgr,
+                                             fmt::format("{}: {}", id, held ? "held" : "released"));
+                             if (!held) pump();
                            }
                            done(st);
                          });

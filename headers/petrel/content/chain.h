@@ -91,9 +91,6 @@ class ContentChain final : public smtp::BodySink {
   // applies recipient edits to `recipients`. Call once.
   End finish(std::vector<Recipient>& recipients);
 
-  // The header section as written to the store (for tests and the end-of-data rewrite).
-  const std::vector<HeaderField>& fields() const { return section_.fields(); }
-
  private:
   void headerComplete();
 

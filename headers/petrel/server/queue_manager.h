@@ -69,6 +69,7 @@ class QueueManager {
   void stop(std::function<void()> done);
 
  private:
+  void setHeld(const std::string& id, bool held, std::function<void(Status)> done);
   struct RecipientResult;
   struct MessageResult;
   struct BatchResult;
