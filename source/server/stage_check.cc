@@ -142,6 +142,7 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     ctx_.recipient = q_.who.address;
     ctx_.message_size = q_.message_size;
     ctx_.recipient_count = q_.recipient_count;
+    ctx_.client = q_.who.client;
     const delivery::Router* router = snap_.router.get();
     ctx_.is_our_destination = [router, self = this](std::string_view d) {
       Kind k = d == self->domain_ ? self->domain_class_.kind : router->classifyDomain(d).kind;

@@ -27,6 +27,36 @@ namespace petrel::policy {
 enum class Stage : uint8_t { Client, Helo, Sender, Recipient, Data, EndOfData };
 std::string_view toString(Stage stage);  // "client", "helo", "sender", "recipient", "data", "end_of_data"
 
+// What the connection knows of its client and session beyond the names and addresses of the
+// transaction (Postfix's policy attributes, SMTPD_POLICY_README); the session driver keeps one
+// per connection and copies it into every context.
+struct ClientFacts {
+  // Postfix's client_name: the PTR name of the client address whose A/AAAA records lead back
+  // to that address; reverse_client_name: the PTR name, unverified. "unknown" when there is
+  // none (or no lookup was made).
+  std::string client_name = "unknown";
+  std::string reverse_client_name = "unknown";
+  // Why client_name is what it is; reject_unknown_client_hostname answers 450 for TempFail.
+  enum class NameStatus : uint8_t {
+    NotLooked,     // no lookup made (none configured, or a command-line tool)
+    Verified,      // client_name is the PTR name, confirmed by its forward lookup
+    TempFail,      // a DNS lookup on the way failed temporarily
+    NoPtr,         // the address has no PTR record
+    NotConfirmed,  // the PTR name's A/AAAA records do not include the address
+  };
+  NameStatus client_name_status = NameStatus::NotLooked;
+  uint16_t client_port = 0;
+  std::string server_address;  // the local address the client connected to
+  uint16_t server_port = 0;
+  std::string listener;       // the listener's name in the config ("mx", "submission")
+  std::string protocol_name;  // "SMTP" after HELO, "ESMTP" after EHLO (empty before)
+  std::string sasl_method;    // "PLAIN", when authenticated
+  std::string tls_protocol;   // "TLSv1.3", when TLS is on
+  std::string tls_cipher;
+  int tls_keysize = 0;
+  std::string queue_id;  // the transaction's, once it has one
+};
+
 // Everything a check may look at; filled in by the session driver (or `petrel route`).
 struct PolicyContext {
   std::string client_ip;  // "127.0.0.1", "::1"
@@ -36,6 +66,7 @@ struct PolicyContext {
   std::string recipient;  // RCPT TO address (recipient stage and later)
   uint64_t message_size = 0;   // content octets (end_of_data), else the SIZE= of MAIL or 0
   size_t recipient_count = 0;  // accepted so far (data, end_of_data)
+  ClientFacts client;
   // Is the recipient's domain one we accept mail for (domains.local or domains.relay)?
   std::function<bool(std::string_view domain)> is_our_destination;
   // Which users may send as `sender`? (reject_sender_login_mismatch.) Empty = nobody owns it.

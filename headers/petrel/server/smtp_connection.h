@@ -57,6 +57,7 @@ class SmtpConnection {
   void committed(const Status& st, const std::string& id);
   std::string receivedHeader(const smtp::Envelope& env) const;
   std::string protocol() const;
+  policy::ClientFacts clientFacts() const;
 
   Worker* worker_;
   Runtime* rt_;
@@ -75,6 +76,7 @@ class SmtpConnection {
   uint32_t auth_failures_ = 0;  // in this session, for the growing delay
   std::string client_ip_;
   std::string client_;  // "unknown[ip]"
+  policy::ClientFacts client_facts_;  // what stays fixed for the connection; see clientFacts()
   int64_t session_start_ms_ = 0;
   std::shared_ptr<MessageStore> store_;
   std::unique_ptr<content::ContentChain> chain_;  // the content pass in front of store_

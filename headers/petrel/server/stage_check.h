@@ -29,6 +29,7 @@ struct RecipientQuery {
   std::string helo;
   std::string sasl_user;  // empty when not authenticated
   std::string sender;     // MAIL FROM, "" for <>
+  policy::ClientFacts client;
 };
 
 struct StageQuery {

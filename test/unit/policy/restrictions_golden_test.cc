@@ -8,12 +8,18 @@
 //   domains: DOMAIN...          the domains is_our_destination accepts (local or relay)
 //   owner: ADDRESS USER...      reject_sender_login_mismatch: USERs may send as ADDRESS
 //   table NAME: KEY VALUE       one entry of the inline table NAME (access maps name it)
+//   dns: NAME [TTL] TYPE DATA   one record (or NXDOMAIN, SERVFAIL, TIMEOUT) of the fake DNS
+//                               the checks resolve with (fakes/fake_resolver.h's zone syntax)
 //   list STAGE: CHECK, CHECK    the list to evaluate from now on (stage: client, helo, sender,
 //                               recipient, data, end_of_data)
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
-//                               (sender= and rcpt= may be empty)
-// Transcript: each script line, then "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z
-// text]" after each question, and "  + add header|hold|discard|warn: text" for each action; "!! what" for a script error (the test fails on any).
+//                               (sender= and rcpt= may be empty), client_name=NAME
+//                               reverse_name=NAME name_status=verified|tempfail|noptr|
+//                               notconfirmed, count=N (recipients so far), size=N
+// Transcript: each script line, then "  . dns NAME TYPE" for each DNS query the checks made,
+// "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question, and
+// "  + add header|hold|discard|warn: text" for each action; "!! what" for a script error (the
+// test fails on any).
 //
 // Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='RestrictionGolden*';
 // review every changed .ref against postconf(5) before committing it.
@@ -29,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/fake_resolver.h"
 #include "petrel/config/config.h"
 #include "petrel/core/strings.h"
 #include "petrel/policy/restrictions.h"
@@ -66,6 +73,7 @@ std::string runScript(const std::string& script) {
   std::map<std::string, std::vector<std::string>, std::less<>> owners;
   std::map<std::string, std::map<std::string, std::string>> entries;
   std::optional<RestrictionList> list;
+  dns::FakeResolver resolver;
   std::istringstream in(script);
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line.front() == '#') continue;
@@ -86,6 +94,8 @@ std::string runScript(const std::string& script) {
       for (size_t i = 1; i < words.size(); ++i) {
         owners[toLower(words[0])].emplace_back(words[i]);
       }
+    } else if (head == "dns") {
+      if (Status st = resolver.load(rest); !st) problem(st.error().message());
     } else if (head.starts_with("table ")) {
       size_t sp = rest.find(' ');
       if (sp == std::string_view::npos) {
@@ -144,6 +154,21 @@ std::string runScript(const std::string& script) {
         else if (key == "user") ctx.sasl_user = value;
         else if (key == "sender") ctx.sender = value;
         else if (key == "rcpt") ctx.recipient = value;
+        else if (key == "client_name") ctx.client.client_name = value;
+        else if (key == "reverse_name") ctx.client.reverse_client_name = value;
+        else if (key == "name_status") {
+          using NS = ClientFacts::NameStatus;
+          const std::map<std::string, NS> names{{"verified", NS::Verified},
+                                                {"tempfail", NS::TempFail},
+                                                {"noptr", NS::NoPtr},
+                                                {"notconfirmed", NS::NotConfirmed}};
+          if (auto it = names.find(value); it != names.end()) {
+            ctx.client.client_name_status = it->second;
+          } else {
+            problem("unknown name_status " + value);
+          }
+        } else if (key == "count") ctx.recipient_count = std::stoul(value);
+        else if (key == "size") ctx.message_size = std::stoull(value);
         else problem("unknown key " + key);
       }
       ctx.is_our_destination = [&domains](std::string_view d) {
@@ -153,10 +178,17 @@ std::string runScript(const std::string& script) {
         auto it = owners.find(toLower(s));
         return it == owners.end() ? std::vector<std::string>{} : it->second;
       };
+      ctx.resolver = &resolver;
       std::optional<Decision> decision;
+      size_t asked = resolver.queries().size();
       list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
+      while (!decision && resolver.runPending() > 0) {
+      }
+      for (size_t i = asked; i < resolver.queries().size(); ++i) {
+        out += "  . dns " + resolver.queries()[i] + "\n";
+      }
       if (!decision) {
-        problem("the list did not answer in place");
+        problem("the list did not answer");
         continue;
       }
       out += "  -> " + describe(*decision) + "\n";

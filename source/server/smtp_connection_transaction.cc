@@ -1,0 +1,278 @@
+// Session driver, the transaction half: the verdict of each stage (restriction lists, router),
+// the actions accepted checks attach, the content pass, and the commit to the journal before
+// the 250. The connection half (sockets, TLS, timers, AUTH) is in smtp_connection.cc.
+#include <fmt/format.h>
+#include <time.h>
+
+#include "petrel/core/strings.h"
+#include "petrel/log/mail_log.h"
+#include "petrel/server/content_stages.h"
+#include "petrel/server/queue_manager.h"
+#include "petrel/server/smtp_connection.h"
+#include "petrel/server/stage_check.h"
+#include "petrel/server/worker.h"
+
+namespace petrel::server {
+
+// Runs the stage's checks. Returns the verdict when they answered at once (no check waited);
+// otherwise the answer arrives later through run().
+std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& ask) {
+  const smtp::Envelope& env = session_->envelope();
+  StageQuery q;
+  q.stage = ask.stage;
+  q.who.client_ip = client_ip_;
+  q.who.helo = ask.stage == smtp::Stage::Helo ? ask.address : session_->helo();
+  q.who.sasl_user = ask.stage == smtp::Stage::Auth ? ask.address : session_->authenticatedUser();
+  q.who.sender = ask.stage == smtp::Stage::Mail ? ask.address : env.mail.sender.text;
+  if (ask.stage == smtp::Stage::Rcpt || ask.stage == smtp::Stage::Vrfy) q.who.address = ask.address;
+  q.who.client = clientFacts();
+  q.message_size = env.body_size;
+  if (ask.stage == smtp::Stage::EndOfData) {
+    // The content stages speak first; the end_of_data restrictions only for a message they let in.
+    if (const auto& end = finishContent(env); end.refusal) return smtp::Verdict::refuse(*end.refusal);
+  }
+  q.recipient_count = env.recipients.size();
+  ++pending_ops_;
+  verdict_in_place_ = true;
+  checkStage(snap_, *listener_, std::move(q), services_, nullptr,
+             [this, stage = ask.stage, address = ask.address](StageVerdict v) {
+               --pending_ops_;
+               if (verdict_in_place_) {
+                 in_place_verdict_ = std::move(v);
+                 return;
+               }
+               if (closing_ || session_->closed()) {
+                 maybeDestroy();
+                 return;
+               }
+               keepActions(stage, address, v);
+               run(session_->onVerdict(std::move(v.verdict)));
+               if (!closing_) {
+                 updateReading();
+                 armTimer();
+               }
+             });
+  verdict_in_place_ = false;
+  if (!in_place_verdict_) return std::nullopt;
+  StageVerdict answered = std::move(*in_place_verdict_);
+  in_place_verdict_.reset();
+  keepActions(ask.stage, ask.address, answered);
+  return std::move(answered.verdict);
+}
+
+// The connection's facts as they are now (protocol, SASL and TLS change during the session).
+policy::ClientFacts SmtpConnection::clientFacts() const {
+  policy::ClientFacts facts = client_facts_;
+  if (!session_->helo().empty()) facts.protocol_name = session_->esmtp() ? "ESMTP" : "SMTP";
+  facts.sasl_method = session_->authMechanism();
+  if (const tls::Engine* tls = stream_.engine(); tls && tls->handshakeDone()) {
+    facts.tls_protocol = tls->version();
+    facts.tls_cipher = tls->cipher();
+    facts.tls_keysize = tls->cipherBits();
+  }
+  if (chain_) facts.queue_id = queue_id_;  // a message is being received
+  return facts;
+}
+
+// warn_if_reject's warnings are logged now, whatever the verdict. The other actions of an
+// accepted stage wait for the message (PREPEND-style header fields go into the content pass);
+// a refusal's are dropped with it.
+void SmtpConnection::keepActions(smtp::Stage stage, const std::string& address, StageVerdict& v) {
+  for (const auto& a : v.actions) {
+    if (a.kind != policy::PolicyAction::Kind::Warn) continue;
+    bool recipient = stage == smtp::Stage::Rcpt || stage == smtp::Stage::Vrfy;
+    log::mail::rejectWarning(smtp::toString(stage), client_, a.text,
+                             stage == smtp::Stage::Mail ? address
+                                                        : session_->envelope().mail.sender.text,
+                             recipient ? address : std::string(), protocol(),
+                             stage == smtp::Stage::Helo ? address : session_->helo());
+  }
+  if (!v.verdict.accepted()) return;
+  for (auto& a : v.actions) {
+    if (a.kind != policy::PolicyAction::Kind::Warn) tx_actions_.push_back(std::move(a));
+  }
+}
+
+// RFC 3848 / RFC 6531 protocol names: ESMTP, plus S for TLS and A for AUTH.
+std::string SmtpConnection::protocol() const {
+  if (!session_ || !session_->esmtp()) return "SMTP";
+  std::string p = session_->envelope().mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
+  if (session_->inTls()) p += "S";
+  if (!session_->authenticatedUser().empty()) p += "A";
+  return p;
+}
+
+// RFC 5321 4.4 trace header; one "for" clause only when there is exactly one recipient
+// (naming several would disclose Bcc recipients to each other).
+std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
+  std::string h = fmt::format("Received: from {} ({} [{}])\r\n",
+                              env.helo.empty() ? "unknown" : env.helo, "unknown", client_ip_);
+  if (const tls::Engine* tls = stream_.engine(); tls && tls->handshakeDone()) {
+    h += fmt::format("\t(using {} with cipher {} ({}/{} bits))\r\n", tls->version(),
+                     tls->cipher(), tls->cipherBits(), tls->cipherBits());
+  }
+  h += fmt::format("\tby {} (Petrel) with {} id {}", snap_.config->hostname, protocol(),
+                   queue_id_);
+  if (env.recipients.size() == 1) {
+    h += fmt::format("\r\n\tfor <{}>", env.recipients[0].params.recipient.text);
+  }
+  h += fmt::format(";\r\n\t{}\r\n", rfc5322Date(time(nullptr)));
+  return h;
+}
+
+void SmtpConnection::startMessage() {
+  queue_id_ = nextQueueId();
+  arrival_us_ = nowMicros();
+  store_ = std::make_shared<MessageStore>(worker_->dispatcher(), *rt_->spool_slots);
+  store_->onDrained([this] { updateReading(); });
+  // The content pass: the Received field on top, then what accepted checks asked to add.
+  std::vector<std::string> fields{receivedHeader(session_->envelope())};
+  for (const policy::PolicyAction& a : tx_actions_) {
+    if (a.kind == policy::PolicyAction::Kind::AddHeader) fields.push_back(a.text + "\r\n");
+  }
+  std::vector<std::unique_ptr<content::ContentStage>> stages;
+  stages.push_back(prependFields(std::move(fields)));
+  chain_ = std::make_unique<content::ContentChain>(std::move(stages), *store_);
+  content_end_.reset();
+}
+
+// The end of the content pass, once per message: the stages' verdict and their edits of the
+// envelope (recipients, de-duplicated) and, rarely, of the stored header.
+const content::ContentChain::End& SmtpConnection::finishContent(const smtp::Envelope& env) {
+  if (content_end_) return *content_end_;
+  final_recipients_.clear();
+  for (const auto& r : env.recipients) {
+    for (const auto& addr : r.expand) {
+      final_recipients_.push_back({addr, r.params.recipient.text, r.params.dsn_notify,
+                                   r.params.dsn_orcpt});
+    }
+  }
+  content_end_ = chain_->finish(final_recipients_);
+  return *content_end_;
+}
+
+void SmtpConnection::commit(smtp::Envelope envelope) {
+  const content::ContentChain::End& end = finishContent(envelope);
+  std::optional<std::string> header_problem;
+  if (end.header) header_problem = store_->replaceHeader(end.replaced_octets, *end.header);
+  chain_.reset();
+  // HOLD and DISCARD of accepted checks (the first of each kind is logged).
+  const policy::PolicyAction* hold = nullptr;
+  const policy::PolicyAction* discard = nullptr;
+  for (const policy::PolicyAction& a : tx_actions_) {
+    if (a.kind == policy::PolicyAction::Kind::Hold && hold == nullptr) hold = &a;
+    if (a.kind == policy::PolicyAction::Kind::Discard && discard == nullptr) discard = &a;
+  }
+  std::optional<std::string> hold_reason, discard_reason;
+  if (hold != nullptr) hold_reason = hold->text;
+  if (discard != nullptr) discard_reason = discard->text;
+  tx_actions_.clear();
+  auto store = std::move(store_);
+  store_.reset();
+  store->onDrained(nullptr);
+  ++pending_ops_;
+  auto m = std::make_shared<queue::StoredMessage>();
+  m->id = queue_id_;
+  m->arrival_us = arrival_us_;
+  m->sender = envelope.mail.sender.text;
+  m->client = client_;
+  m->helo = envelope.helo;
+  m->protocol = protocol();
+  m->dsn_envid = envelope.mail.dsn_envid;
+  m->dsn_ret = envelope.mail.dsn_ret;
+  m->smtputf8 = envelope.mail.smtputf8;
+  // One queue recipient per final address (the content pass removed duplicates: alice and an
+  // alias to her collapse, as in Postfix's cleanup).
+  int64_t idx = 0;
+  for (content::Recipient& r : final_recipients_) {
+    queue::StoredRecipient sr;
+    sr.idx = idx++;
+    sr.address = std::move(r.address);
+    sr.orig_address = std::move(r.orig_address);
+    sr.dsn_notify = std::move(r.dsn_notify);
+    sr.dsn_orcpt = std::move(r.dsn_orcpt);
+    m->recipients.push_back(std::move(sr));
+  }
+  content_end_.reset();
+  if (header_problem) {
+    store->abort();
+    worker_->dispatcher().post([this, id = m->id, why = *header_problem] {
+      committed(Error::temporary(why), id);
+    });
+    return;
+  }
+  if (discard_reason) {
+    // Postfix's DISCARD: the client is told the message was taken; nothing is queued.
+    store->abort();
+    log::mail::client(m->id, m->client, session_->authMechanism(), session_->authenticatedUser());
+    log::mail::policyAction(m->id, "discard", client_, *discard_reason, m->sender, m->protocol,
+                            m->helo);
+    worker_->dispatcher().post([this, id = m->id] { committed(okStatus(), id); });
+    return;
+  }
+  m->held = hold_reason.has_value();
+  store->finish([this, store, m, hold_reason](Status st) {
+    if (!st) {
+      store->abort();
+      committed(st, m->id);
+      return;
+    }
+    m->size = store->size();
+    if (store->inlined()) {
+      m->body = store->takeInlineBody();
+    } else {
+      m->spool_path = store->spoolPath();
+    }
+    auto* dispatcher = &worker_->dispatcher();
+    Runtime* rt = rt_;
+    rt_->journal->submit(
+        [m](queue::Db& db) { return queue::Journal::insertMessage(db, *m); },
+        [this, dispatcher, rt, m, store, hold_reason, sasl_method = session_->authMechanism(),
+         sasl_user = session_->authenticatedUser()](const Status& st) {
+          // Journal thread: the row is durable (or not). Log in Postfix order, then hand the
+          // message to the queue manager and the reply to the session.
+          if (st) {
+            log::mail::client(m->id, m->client, sasl_method, sasl_user);
+            if (hold_reason) {
+              log::mail::policyAction(m->id, "hold", m->client, *hold_reason, m->sender,
+                                      m->protocol, m->helo);
+            }
+            log::mail::queued(m->id, m->sender, m->size, m->recipients.size());
+            rt->main->post([rt, id = m->id, arrival = m->arrival_us, held = m->held] {
+              rt->queue_manager->enqueued(id, arrival, held);
+            });
+          }
+          m->body.clear();
+          dispatcher->post([this, st, id = m->id, store] {
+            if (!st) store->abort();
+            committed(st, id);
+          });
+        });
+  });
+}
+
+void SmtpConnection::committed(const Status& st, const std::string& id) {
+  --pending_ops_;
+  if (st) rt_->metrics.messages_received++;
+  if (!st) {
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("{}: {}: queue write failed: {}", id, client_,
+                                   st.error().message()));
+  }
+  if (closing_ || session_->closed()) {
+    maybeDestroy();
+    return;
+  }
+  if (st) {
+    ++messages_;
+    run(session_->onCommitted(id));
+  } else {
+    run(session_->onCommitFailed(smtp::Reply(451, "4.3.0", "Error: queue file write error")));
+  }
+  if (!closing_) {
+    updateReading();
+    armTimer();
+  }
+}
+
+}  // namespace petrel::server
