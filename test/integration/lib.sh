@@ -332,6 +332,18 @@ EOF
   wait_for 10 "the silent server on port $1" port_open "$1"
 }
 
+# start_zone_dns ZONE_FILE: zone_dns.py serving ZONE_FILE on 127.0.0.1:$DNS_PORT (UDP and TCP;
+# picked and exported here), logging "NAME TYPE" per query to $DNS_QUERY_LOG; killed on exit.
+# Point Petrel at it with `dns: {servers: ['127.0.0.1:$DNS_PORT']}` in write_config.
+start_zone_dns() {
+  pick_ports DNS_PORT
+  DNS_QUERY_LOG="$T/dns-queries.log"
+  : >"$DNS_QUERY_LOG"
+  py_bg "$IT_DIR/zone_dns.py" "$DNS_PORT" "$1" "$DNS_QUERY_LOG" "$T/dns.ready" </dev/null \
+    >"$T/zone_dns.out" 2>&1
+  wait_for 10 "zone_dns.py on 127.0.0.1:$DNS_PORT" test -e "$T/dns.ready"
+}
+
 # add_user NAME PASSWORD: `petrel user add NAME` with the password on stdin (not a terminal).
 add_user() {
   local out
