@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::delivery {
@@ -19,12 +20,10 @@ using lookup::LookupStatus;
 using Outcome = Expansion::Outcome;
 
 // An address with its domain lower-cased; the local part keeps the case it was given in.
-struct Router::Address {
-  std::string local;
-  std::string domain;
-
-  std::string text() const { return local + "@" + domain; }
-  std::string key() const { return toLower(local) + "@" + domain; }
+struct Router::Address : MailAddress {
+  Address(std::string_view local, std::string_view domain)
+      : MailAddress(fmt::format("{}@{}", local, toLower(domain))) {}
+  explicit Address(const MailAddress& a) : Address(a.local(), a.domain()) {}
 };
 
 // A search over several tables with several keys.
@@ -87,15 +86,13 @@ struct Router::ExpandState {
 
 namespace {
 
-// "local@domain" split at the last '@' (a quoted local part may contain one). Returns nullopt
-// when either side is empty or there is no '@'.
-std::optional<std::pair<std::string_view, std::string_view>> splitAddress(std::string_view text) {
-  size_t at = text.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == text.size() ||
-      hasControlCharacter(text)) {
+// A full address ("local@domain", split at the last '@': a quoted local part may contain one)
+// without control characters; nullopt otherwise.
+std::optional<MailAddress> parseFullAddress(std::string_view text) {
+  if (hasControlCharacter(text)) {
     return std::nullopt;
   }
-  return std::pair{text.substr(0, at), text.substr(at + 1)};
+  return MailAddress::parse(text);
 }
 
 bool hasDotDotComponent(std::string_view path) {
@@ -195,24 +192,20 @@ std::optional<Router::Address> Router::parseAddress(std::string_view text) const
     if (local_domains_.empty()) {
       return std::nullopt;
     }
-    return Address{std::string(text), local_domains_.front()};
+    return Address(text, local_domains_.front());
   }
-  auto parts = splitAddress(text);
-  if (!parts) {
+  auto parsed = parseFullAddress(text);
+  if (!parsed) {
     return std::nullopt;
   }
-  return Address{std::string(parts->first), toLower(parts->second)};
+  return Address(*parsed);
 }
 
 std::vector<std::string> Router::lookupKeys(const Address& address) const {
   std::vector<std::string> keys{address.key()};
-  if (!delimiters_.empty()) {
-    // "alice+tag" -> "alice"; a local part that starts with the delimiter has no base.
-    size_t pos = address.local.find_first_of(delimiters_);
-    if (pos != std::string::npos && pos > 0) {
-      keys.push_back(toLower(std::string_view(address.local).substr(0, pos)) + "@" +
-                     address.domain);
-    }
+  // "alice+tag" -> "alice"; a local part that starts with the delimiter has no base.
+  if (address.localWithoutExtension(delimiters_).size() != address.local().size()) {
+    keys.push_back(toLower(address.withoutExtension(delimiters_)));
   }
   return keys;
 }
@@ -241,7 +234,7 @@ Result<std::string> Router::mailboxPath(const Address& address, const TableAnswe
     // Any other value ("yes") means the default layout, named after the key that matched,
     // so "alice+tag" lands in alice's Maildir.
     std::string_view local = std::string_view(answer.key).substr(0, answer.key.rfind('@'));
-    path = fmt::format("{}/{}/{}/", mail_root_, address.domain, toLower(local));
+    path = fmt::format("{}/{}/{}/", mail_root_, address.domain(), toLower(local));
   }
   if (hasDotDotComponent(path)) {
     return Error::temporary(
@@ -269,13 +262,13 @@ bool Router::finishWithMailbox(const Address& address, const TableAnswer& mailbo
 }
 
 bool Router::expandAddress(const Address& address, int depth, ExpandState& state) const {
-  DomainClass domain = classifyDomain(address.domain);
+  DomainClass domain = classifyDomain(address.domain());
   if (domain.kind == DomainKind::TempFail) {
     return state.fail(Outcome::TemporaryFailure, "4.3.0", domain.error);
   }
   if (domain.kind != DomainKind::Local) {
     state.note(fmt::format("{}: {} is not a local domain: relayed", address.text(),
-                           address.domain));
+                           address.domain()));
     return state.addFinal(address);
   }
   std::string key = address.key();
@@ -303,7 +296,7 @@ bool Router::expandAddress(const Address& address, int depth, ExpandState& state
                              mailbox.table));
     }
     ok = finishWithMailbox(address, mailbox, state);
-  } else if (TableAnswer catch_all = search(aliases_, {"@" + address.domain});
+  } else if (TableAnswer catch_all = search(aliases_, {"@" + std::string(address.domain())});
              catch_all.result.status == LookupStatus::Found) {
     state.note(fmt::format("catch-all {} -> {} ({})", catch_all.key, catch_all.result.value,
                            catch_all.table));
@@ -335,9 +328,9 @@ bool Router::expandTargets(const Address& address, const TableAnswer& alias, int
     }
     if (token.find('@') == std::string_view::npos && !hasControlCharacter(token)) {
       // A bare name stays in the domain of the alias: "sales@b.test: bob" means bob@b.test.
-      targets.push_back(Address{std::string(token), address.domain});
-    } else if (auto parts = splitAddress(token)) {
-      targets.push_back(Address{std::string(parts->first), toLower(parts->second)});
+      targets.emplace_back(token, address.domain());
+    } else if (auto parsed = parseFullAddress(token)) {
+      targets.emplace_back(*parsed);
     } else {
       return state.fail(Outcome::TemporaryFailure, "4.3.5",
                         fmt::format("alias {} has a bad target \"{}\"", alias.key, token));
@@ -368,7 +361,7 @@ Expansion Router::expand(std::string_view text, std::vector<std::string>* trace)
   if (!address) {
     return Expansion{Outcome::PermanentFailure, {}, "5.1.3", "Bad recipient address syntax"};
   }
-  DomainClass domain = classifyDomain(address->domain);
+  DomainClass domain = classifyDomain(address->domain());
   if (domain.kind == DomainKind::TempFail) {
     return Expansion{Outcome::TemporaryFailure, {}, "4.3.0", domain.error};
   }
@@ -389,7 +382,7 @@ Result<std::string> Router::maildirFor(std::string_view text) const {
   if (!address) {
     return Error::permanent(fmt::format("bad mailbox address \"{}\"", text));
   }
-  DomainClass domain = classifyDomain(address->domain);
+  DomainClass domain = classifyDomain(address->domain());
   if (domain.kind == DomainKind::TempFail) return Error::temporary(domain.error);
   if (domain.kind != DomainKind::Local) {
     return Error::permanent(fmt::format("{}: not a local domain", address->text()));
