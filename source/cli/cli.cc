@@ -22,6 +22,7 @@
 #include "petrel/delivery/router.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/server/config_checks.h"
+#include "petrel/server/policy_probe.h"
 #include "petrel/server/route.h"
 #include "petrel/server/server.h"
 
@@ -59,6 +60,12 @@ commands:
                            the restriction that decides (and where its set is configured),
                            aliases, the Maildir or the next hop and TLS policy. Exit 0 when
                            RCPT would be accepted, 1 when refused (4xx or 5xx), 78 config
+  policy test [--client IP] [--helo NAME] [--from SENDER] --to RCPT [--to RCPT...]
+        [--auth USER] [--listener NAME]
+                           the verdict of each SMTP stage for such a session, from the
+                           server's own checks with live DNS: which check of which list
+                           decided (with its file:line) and every DNS query with its answer.
+                           Exit 0 when DATA would be accepted, 1 when refused, 78 config
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -321,6 +328,52 @@ int tableQueryCommand(const std::string& config_path, const std::string& name,
   return ExConfig;
 }
 
+// petrel policy test [options]: see Usage.
+int policyTestCommand(const std::string& config_path, const std::vector<std::string>& args) {
+  server::PolicyProbeRequest request;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--from") {
+      ok = value(request.sender);
+    } else if (a == "--to") {
+      ok = value(request.recipients.emplace_back());
+    } else if (a == "--client") {
+      ok = value(request.client_ip);
+    } else if (a == "--auth") {
+      ok = value(request.sasl_user);
+    } else if (a == "--helo") {
+      ok = value(request.helo);
+    } else if (a == "--listener") {
+      ok = value(request.listener);
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      fmt::print(stderr, "petrel policy test: bad argument '{}'\n{}", a, Usage);
+      return 2;
+    }
+  }
+  if (request.recipients.empty()) {
+    fmt::print(stderr, "petrel policy test: at least one --to RCPT is needed\n");
+    return 2;
+  }
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return ExConfig;
+  auto r = server::probePolicy(*cfg, request);
+  if (!r) {
+    fmt::print(stderr, "petrel: {}\n", r.error().message());
+    return ExConfig;
+  }
+  fmt::print("{}", server::policyProbeText(*r));
+  return r->accepted ? 0 : 1;
+}
+
 // petrel route ADDRESS [options]: see Usage.
 int routeCommand(const std::string& config_path, const std::vector<std::string>& args) {
   server::RouteRequest request;
@@ -426,6 +479,9 @@ int run(int argc, char** argv) {
     return userCommand(config_path, args[1], args[2]);
   }
   if (cmd == "route" && args.size() >= 2) return routeCommand(config_path, args);
+  if (cmd == "policy" && args.size() >= 2 && args[1] == "test") {
+    return policyTestCommand(config_path, args);
+  }
   if (cmd == "table" && args.size() == 4 && args[1] == "query") {
     return tableQueryCommand(config_path, args[2], args[3]);
   }

@@ -20,6 +20,17 @@ std::string jsonString(std::string_view s) {
 
 }  // namespace
 
+Result<const config::Listener*> chooseListener(const config::Config& cfg, const std::string& name,
+                                              const std::string& sasl_user) {
+  for (const auto& l : cfg.listeners) {
+    if (!name.empty() ? l.name == name : (sasl_user.empty() || l.auth != config::AuthMode::None)) {
+      return &l;
+    }
+  }
+  if (name.empty() && !cfg.listeners.empty()) return &cfg.listeners.front();
+  return Error::config(fmt::format("no listener named '{}'", name));
+}
+
 Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& request) {
   RouteResult out;
   std::vector<std::string> warnings;
@@ -27,20 +38,9 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
   if (!snap) return snap.error();
   for (const auto& w : warnings) out.steps.push_back("warning: " + w);
 
-  const config::Listener* listener = nullptr;
-  for (const auto& l : cfg.listeners) {
-    if (!request.listener.empty() ? l.name == request.listener
-                                  : (request.sasl_user.empty() || l.auth != config::AuthMode::None)) {
-      listener = &l;
-      break;
-    }
-  }
-  if (listener == nullptr && request.listener.empty() && !cfg.listeners.empty()) {
-    listener = &cfg.listeners.front();
-  }
-  if (listener == nullptr) {
-    return Error::config(fmt::format("no listener named '{}'", request.listener));
-  }
+  auto chosen = chooseListener(cfg, request.listener, request.sasl_user);
+  if (!chosen) return chosen.error();
+  const config::Listener* listener = *chosen;
   out.listener = listener->name;
   out.steps.push_back(fmt::format("listener {} ({}), restrictions '{}'; client {}{}, MAIL FROM:<{}>",
                                   listener->name, listener->address.toString(),

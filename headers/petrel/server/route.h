@@ -34,6 +34,11 @@ struct RouteResult {
   std::vector<Final> finals;  // when accepted
 };
 
+// The listener a simulated client talks to: the one named `name`, else the first one (the first
+// offering AUTH when `sasl_user` is set). Config error when `name` names none.
+Result<const config::Listener*> chooseListener(const config::Config& cfg, const std::string& name,
+                                              const std::string& sasl_user);
+
 Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& request);
 std::string routeText(const RouteResult& r);
 std::string routeJson(const RouteResult& r);
