@@ -168,9 +168,9 @@ void SmtpConnection::run(smtp::Actions actions) {
     } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
       authenticate(std::move(*a));
     } else if (auto* r = std::get_if<smtp::Rejected>(&action)) {
-      log::mail::reject(r->stage, client_, r->reply.oneLine(), r->from, r->to, protocol(),
+      log::mail::reject(r->logStage(), client_, r->reply.oneLine(), r->from, r->to, protocol(),
                         session_->helo());
-      rt_->metrics.countRejection(r->stage, r->reply.code, r->reply.enhanced);
+      rt_->metrics.countRejection(std::string(r->logStage()), r->reply.code, r->reply.enhanced);
     }
   }
   flushWrites();

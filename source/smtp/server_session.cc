@@ -187,7 +187,7 @@ void ServerSession::processCommand(std::string_view line) {
     // Another protocol talking to us (e.g. an HTTP client): say so and hang up.
     // Not counted as an error: the session ends with this one reply either way.
     Reply r(221, "2.7.0", "Error: I can break rules, too. Goodbye.");
-    out_.push_back(Rejected{"CONNECT", r, envelope_.mail.sender.text, {}});
+    out_.push_back(Rejected{Stage::Connect, r, envelope_.mail.sender.text, {}});
     reply(r);
     resetTransaction();  // BDAT chunks already stored are aborted
     close();
@@ -303,7 +303,7 @@ void ServerSession::onMail(std::string_view arg) {
   }
   if (mail.size && *mail.size > settings_.max_message_size) {
     envelope_.mail = std::move(mail);
-    reject(Reply(552, "5.3.4", "Message size exceeds fixed limit"), "MAIL");
+    reject(Reply(552, "5.3.4", "Message size exceeds fixed limit"), Stage::Mail);
     envelope_.mail = MailParams{};
     return;
   }
@@ -371,7 +371,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
   if (stage == Stage::Mail && !verdict.accepted()) envelope_.mail = std::move(pending_mail_);
   if (verdict.kind == Verdict::Kind::Drop) {
     if (stage == Stage::EndOfData) out_.push_back(AbortMessage{});
-    out_.push_back(Rejected{std::string(toString(stage)), verdict.reply, envelope_.mail.sender.text,
+    out_.push_back(Rejected{stage, verdict.reply, envelope_.mail.sender.text,
                             to});
     reply(verdict.reply);
     state_ = State::Ready;  // resetTransaction() must not abort the message a second time
@@ -387,13 +387,13 @@ Actions ServerSession::onVerdict(Verdict verdict) {
         // RFC 5321 3.1 allows only 220 or 554 as a greeting: a temporary refusal closes.
         Reply r = verdict.reply;
         r.code = 421;
-        out_.push_back(Rejected{"CONNECT", r, {}, {}});
+        out_.push_back(Rejected{Stage::Connect, r, {}, {}});
         reply(r);
         close();
       } else {
         Reply r = verdict.reply;
         r.code = 554;
-        out_.push_back(Rejected{"CONNECT", r, {}, {}});
+        out_.push_back(Rejected{Stage::Connect, r, {}, {}});
         reply(r);
         client_refused_ = true;
       }
@@ -402,7 +402,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
       if (verdict.accepted()) {
         acceptHelo();
       } else {
-        reject(verdict.reply, "HELO");
+        reject(verdict.reply, Stage::Helo);
       }
       break;
     case Stage::Mail:
@@ -410,7 +410,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
         envelope_.mail = std::move(pending_mail_);
         acceptMail();
       } else {
-        reject(verdict.reply, "MAIL");
+        reject(verdict.reply, Stage::Mail);
         envelope_.mail = MailParams{};
       }
       break;
@@ -418,7 +418,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
       if (verdict.accepted()) {
         reply(Reply(250, "2.1.5", fmt::format("<{}>", to)));
       } else {
-        reject(verdict.reply, "VRFY", to);
+        reject(verdict.reply, Stage::Vrfy, to);
       }
       break;
     case Stage::Rcpt:
@@ -428,7 +428,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
         state_ = State::Rcpt;
         reply(Reply(250, "2.1.5", "Ok"));
       } else {
-        reject(verdict.reply, "RCPT", to);
+        reject(verdict.reply, Stage::Rcpt, to);
       }
       break;
     case Stage::Data:
@@ -438,10 +438,11 @@ Actions ServerSession::onVerdict(Verdict verdict) {
         // The chunk that came with the refused BDAT is read and thrown away.
         bdat_return_state_ = state_;
         bdat_discard_reply_ = verdict.reply;
-        bdat_discard_stage_ = "DATA";
+        bdat_discard_stage_ = Stage::Data;
+        bdat_discard_logged_as_bdat_ = false;
         state_ = State::BdatDiscard;
       } else {
-        reject(verdict.reply, "DATA");
+        reject(verdict.reply, Stage::Data);
       }
       break;
     case Stage::EndOfData:
@@ -450,7 +451,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
       } else {
         out_.push_back(AbortMessage{});
         state_ = State::Ready;  // out of the body: resetTransaction() must not abort it again
-        reject(verdict.reply, "END-OF-MESSAGE");
+        reject(verdict.reply, Stage::EndOfData);
         resetTransaction();
       }
       break;
@@ -460,7 +461,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
         reply(Reply(235, "2.7.0", "Authentication successful"));
       } else {
         auth_mechanism_.clear();
-        reject(verdict.reply, "AUTH");
+        reject(verdict.reply, Stage::Auth);
       }
       pending_auth_user_.clear();
       break;
@@ -525,8 +526,8 @@ void ServerSession::error(const Reply& r) {
   }
 }
 
-void ServerSession::reject(const Reply& r, std::string stage, std::string to) {
-  out_.push_back(Rejected{std::move(stage), r, envelope_.mail.sender.text, std::move(to)});
+void ServerSession::reject(const Reply& r, Stage stage, std::string to, bool bdat) {
+  out_.push_back(Rejected{stage, r, envelope_.mail.sender.text, std::move(to), bdat});
   error(r);
 }
 

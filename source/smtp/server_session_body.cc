@@ -19,7 +19,7 @@ void ServerSession::onData() {
     return;
   }
   if (state_ == State::Mail) {
-    reject(Reply(554, "5.5.1", "Error: no valid recipients"), "DATA");
+    reject(Reply(554, "5.5.1", "Error: no valid recipients"), Stage::Data);
     return;
   }
   if (state_ != State::Rcpt) {
@@ -64,7 +64,9 @@ void ServerSession::onBdat(std::string_view arg) {
                           : state_ == State::Mail
                               ? Reply(554, "5.5.1", "Error: no valid recipients")
                               : Reply(503, "5.5.1", "Error: need MAIL command");
-    bdat_discard_stage_ = bdat_discard_reply_.code == 554 ? "BDAT" : "";
+    bdat_discard_logged_as_bdat_ = bdat_discard_reply_.code == 554;
+    bdat_discard_stage_.reset();
+    if (bdat_discard_logged_as_bdat_) bdat_discard_stage_ = Stage::Data;
     state_ = State::BdatDiscard;
     return;
   }
@@ -127,8 +129,8 @@ bool ServerSession::processBdat() {
   if (state_ == State::BdatDiscard) {
     // The chunk arrived out of sequence; its octets are gone, the session goes on.
     state_ = bdat_return_state_;
-    if (!bdat_discard_stage_.empty()) {
-      reject(bdat_discard_reply_, bdat_discard_stage_);
+    if (bdat_discard_stage_) {
+      reject(bdat_discard_reply_, *bdat_discard_stage_, {}, bdat_discard_logged_as_bdat_);
     } else {
       error(bdat_discard_reply_);
     }
@@ -153,11 +155,11 @@ void ServerSession::finishBody(bool bare_line_ending) {
     Reply r(554, "5.6.0", "Error: bare <LF> or <CR> received in message content");
     if (envelope_.chunking) {
       // BDAT framing is unambiguous, so the session can go on.
-      reject(r, "END-OF-MESSAGE");
+      reject(r, Stage::EndOfData);
       resetTransaction();
     } else {
       // The rest of the DATA stream is ambiguous (SMTP smuggling): never read it as commands.
-      out_.push_back(Rejected{"END-OF-MESSAGE", r, envelope_.mail.sender.text, {}});
+      out_.push_back(Rejected{Stage::EndOfData, r, envelope_.mail.sender.text, {}});
       reply(r);
       close();
     }
@@ -172,7 +174,7 @@ void ServerSession::finishBody(bool bare_line_ending) {
                   : Reply(554, "5.6.0",
                           fmt::format("Error: message has a line longer than {} octets",
                                       settings_.max_text_line));
-    reject(r, "END-OF-MESSAGE");
+    reject(r, Stage::EndOfData);
     resetTransaction();
     return;
   }

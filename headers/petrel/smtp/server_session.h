@@ -107,10 +107,13 @@ struct Authenticate {
 };
 // A refusal the mail log must show (Postfix "reject:" line).
 struct Rejected {
-  std::string stage;  // "CONNECT", "MAIL", "RCPT", "DATA", "END-OF-MESSAGE", "BDAT"
+  Stage stage = Stage::Connect;
   Reply reply;
   std::string from;  // sender, when known
   std::string to;    // recipient, for RCPT
+  bool bdat = false;  // a DATA-stage refusal of a BDAT command: logged as "BDAT"
+  // Postfix's name for the command in the log: toString(stage), or "BDAT".
+  std::string_view logStage() const { return bdat ? "BDAT" : toString(stage); }
 };
 using Action = std::variant<Send, Close, AskVerdict, StartMessage, CommitMessage, AbortMessage,
                             Rejected, StartTls, Authenticate>;
@@ -190,7 +193,7 @@ class ServerSession {
   bool processBdat();
   void reply(const Reply& r);
   void error(const Reply& r);  // a refusal that counts towards max_errors
-  void reject(const Reply& r, std::string stage, std::string to = {});
+  void reject(const Reply& r, Stage stage, std::string to = {}, bool bdat = false);
   void resetTransaction();
   void finishBody(bool bare_line_ending);
   void close();
@@ -242,7 +245,9 @@ class ServerSession {
   bool bdat_started_ = false;  // StartMessage already requested for this transaction
   State bdat_return_state_ = State::Ready;  // where an out-of-sequence BDAT goes back to
   Reply bdat_discard_reply_;
-  std::string bdat_discard_stage_;  // logged as a refusal at this stage; empty = an error only
+  // The stage a discarded BDAT is logged as refused at; none = an error only.
+  std::optional<Stage> bdat_discard_stage_;
+  bool bdat_discard_logged_as_bdat_ = false;  // Postfix logs "BDAT" for no valid recipients
   bool in_tls_ = false;
   std::string auth_user_;  // set after a successful AUTH
   std::string pending_auth_user_;  // verified, waiting for the Auth verdict

@@ -269,11 +269,11 @@ class Transcript {
     pending_auth_ = true;
   }
   void line(const Rejected& r, const MemorySink*) {
-    std::string l = fmt::format("REJECT {} {} from=<{}>", r.stage, escapeBytes(r.reply.oneLine()),
+    std::string l = fmt::format("REJECT {} {} from=<{}>", r.logStage(), escapeBytes(r.reply.oneLine()),
                                 escapeBytes(r.from));
     if (!r.to.empty()) l += fmt::format(" to=<{}>", escapeBytes(r.to));
     note(l);
-    if (r.reply.positive() && r.stage != "CONNECT") problem("positive reply in a rejection");
+    if (r.reply.positive() && r.stage != Stage::Connect) problem("positive reply in a rejection");
   }
 
   std::string text_;
