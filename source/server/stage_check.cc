@@ -158,10 +158,26 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
         [self = shared_from_this()](const policy::RestrictionList& l, const policy::Decision& d) {
           self->note(fmt::format("restrictions '{}' ({} stage, {}): {} decided {}",
                                  self->listener_->restrictions, policy::toString(l.stage()),
-                                 self->set_->origin, d.rule.empty() ? "no check" : d.rule,
+                                 self->set_->origin, self->describeRule(l.stage(), d.rule),
                                  verdictWord(d)));
         },
         [self = shared_from_this()](policy::Decision d) { self->restricted(std::move(d)); });
+  }
+
+  // The deciding check with its place in the file: "reject_rbl_client bl.test (petrel.yaml:
+  // 12:7)"; the implicit end of a recipient list says so.
+  std::string describeRule(policy::Stage stage, const std::string& rule) const {
+    if (rule.empty()) return "no check";
+    if (auto it = set_->specs.find(stage); it != set_->specs.end()) {
+      for (const config::CheckSpec& spec : it->second) {
+        if (spec.text == rule || spec.text == "warn_if_reject " + rule) {
+          return fmt::format("{} ({})", rule, spec.origin);
+        }
+      }
+    }
+    return stage == policy::Stage::Recipient && rule == "reject_unauth_destination"
+               ? "reject_unauth_destination (implicit at the end of every recipient list)"
+               : rule;
   }
 
   void restricted(policy::Decision d) {
@@ -364,6 +380,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
       auto list = policy::RestrictionList::parse(stage, checks, env);
       if (!list) return list.error();
       compiled.lists.emplace(stage, std::move(list.value()));
+      compiled.specs.emplace(stage, *specs);
     }
     sets->emplace(name, std::move(compiled));
   }

@@ -33,6 +33,9 @@ struct RestrictionLists {
   std::string origin;  // "file:line:column" of the set, for `petrel route`
   bool delay_reject = true;
   std::map<policy::Stage, policy::RestrictionList> lists;
+  // Each list's entries as written, for `petrel route` / `petrel policy test` to name the
+  // deciding check's file:line:column.
+  std::map<policy::Stage, std::vector<config::CheckSpec>> specs;
   const policy::RestrictionList* list(policy::Stage stage) const {
     auto it = lists.find(stage);
     return it == lists.end() ? nullptr : &it->second;

@@ -43,7 +43,7 @@ $(cat "$T/route.out" "$T/route.err")"
 route postmaster@example.test
 assert_eq 0 "$RC" "exit status for an accepted recipient"
 expect "^1\. listener mx \(127\.0\.0\.1:$SMTP_PORT\), restrictions 'default'" "listener line"
-expect "restrictions 'default' \(recipient stage, $CONF:[0-9]+:3\): permit_mynetworks decided permit" "deciding check"
+expect "restrictions 'default' \(recipient stage, $CONF:[0-9]+:3\): permit_mynetworks \($CONF:[0-9]+:[0-9]+\) decided permit" "deciding check and its own file:line:column"
 expect "alias postmaster@example\.test -> alice@example\.test \(inline:aliases\)" "alias step"
 expect "mailbox alice@example\.test -> example\.test/alice/ \(inline:mailboxes\)" "mailbox step"
 expect "RCPT TO:<postmaster@example\.test>: 250 2\.1\.5 Ok" "RCPT reply"
@@ -57,14 +57,14 @@ expect "RCPT TO:<nobody@example\.test>: 550 5\.1\.1 <nobody@example\.test>: Reci
 # An outsider trying to relay.
 route someone@elsewhere.test --client 192.0.2.7
 assert_eq 1 "$RC" "relay attempt refused"
-expect "reject_unauth_destination decided reject" "the check that refused"
+expect "reject_unauth_destination \(.*\) decided reject" "the check that refused"
 expect "554 5\.7\.1 <someone@elsewhere\.test>: Relay access denied" "relay refusal"
 
 # An access map (cidr table) in the default set: a listed client is refused with its text,
 # another network may relay through OK.
 route alice@example.test --client 192.0.2.66
 assert_eq 1 "$RC" "client in the access map refused"
-expect "check_client_access cidr:$T/clients\.cidr decided reject" "the access check decided"
+expect "check_client_access cidr:$T/clients\.cidr \($CONF:[0-9]+:[0-9]+\) decided reject" "the access check decided"
 expect "554 5\.7\.1 Client host \[192\.0\.2\.66\]: listed as a spam source" "access map reply"
 route x@elsewhere.test --client 198.51.100.9
 assert_eq 0 "$RC" "OK in the access map permits relaying"
@@ -73,7 +73,7 @@ assert_eq 0 "$RC" "OK in the access map permits relaying"
 # smtpd_delay_reject): even a client in mynetworks is refused for this sender.
 route alice@example.test --from spammer@bad.test
 assert_eq 1 "$RC" "sender access map refuses"
-expect "restrictions 'default' \(sender stage, $CONF:[0-9]+:3\): check_sender_access senders decided reject" "sender stage"
+expect "restrictions 'default' \(sender stage, $CONF:[0-9]+:3\): check_sender_access senders \($CONF:[0-9]+:[0-9]+\) decided reject" "sender stage"
 expect "554 5\.7\.1 <spammer@bad\.test>: Sender address rejected: spam sender" "sender access reply"
 route alice@example.test --from friend@good.test
 assert_eq 0 "$RC" "another sender passes the sender stage"
@@ -109,5 +109,5 @@ PY
 line=$(grep -n '^  strict:' "$CONF" | cut -d: -f1)
 route someone@elsewhere.test
 assert_eq 1 "$RC" "strict set refuses relaying even from mynetworks"
-expect "restrictions 'strict' \(recipient stage, $CONF:$line:3\): reject_unauth_destination decided reject" "file:line of the deciding set"
+expect "restrictions 'strict' \(recipient stage, $CONF:$line:3\): reject_unauth_destination \(.*\) decided reject" "file:line of the deciding set"
 pass
