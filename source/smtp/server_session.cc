@@ -371,8 +371,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
   if (stage == Stage::Mail && !verdict.accepted()) envelope_.mail = std::move(pending_mail_);
   if (verdict.kind == Verdict::Kind::Drop) {
     if (stage == Stage::EndOfData) out_.push_back(AbortMessage{});
-    out_.push_back(Rejected{stage, verdict.reply, envelope_.mail.sender.text,
-                            to});
+    out_.push_back(rejected(verdict.reply, stage, to));
     reply(verdict.reply);
     state_ = State::Ready;  // resetTransaction() must not abort the message a second time
     resetTransaction();
@@ -527,8 +526,18 @@ void ServerSession::error(const Reply& r) {
 }
 
 void ServerSession::reject(const Reply& r, Stage stage, std::string to, bool bdat) {
-  out_.push_back(Rejected{stage, r, envelope_.mail.sender.text, std::move(to), bdat});
+  out_.push_back(rejected(r, stage, std::move(to), bdat));
   error(r);
+}
+
+// As Postfix's smtpd_check_data: a DATA or end-of-data refusal names the recipient when there
+// is exactly one (with several, naming one would mislead).
+Rejected ServerSession::rejected(const Reply& r, Stage stage, std::string to, bool bdat) const {
+  if (to.empty() && (stage == Stage::Data || stage == Stage::EndOfData) &&
+      envelope_.recipients.size() == 1) {
+    to = envelope_.recipients.front().params.recipient.text;
+  }
+  return Rejected{stage, r, envelope_.mail.sender.text, std::move(to), bdat};
 }
 
 void ServerSession::resetTransaction() {

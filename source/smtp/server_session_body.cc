@@ -159,7 +159,7 @@ void ServerSession::finishBody(bool bare_line_ending) {
       resetTransaction();
     } else {
       // The rest of the DATA stream is ambiguous (SMTP smuggling): never read it as commands.
-      out_.push_back(Rejected{Stage::EndOfData, r, envelope_.mail.sender.text, {}});
+      out_.push_back(rejected(r, Stage::EndOfData, {}));
       reply(r);
       close();
     }

@@ -194,6 +194,7 @@ class ServerSession {
   void reply(const Reply& r);
   void error(const Reply& r);  // a refusal that counts towards max_errors
   void reject(const Reply& r, Stage stage, std::string to = {}, bool bdat = false);
+  Rejected rejected(const Reply& r, Stage stage, std::string to, bool bdat = false) const;
   void resetTransaction();
   void finishBody(bool bare_line_ending);
   void close();
