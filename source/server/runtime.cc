@@ -15,6 +15,26 @@ void Metrics::countRejection(const std::string& stage, int code, const std::stri
   ++rejections_[fmt::format("stage=\"{}\",code=\"{}\",status=\"{}\"", stage, code, status)];
 }
 
+void Metrics::countCheckRejection(std::string_view rule) {
+  std::string_view name = rule.substr(0, rule.find(' '));
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++by_check_[std::string(name)];
+  if (name.starts_with("reject_rbl_") || name.starts_with("reject_rhsbl_")) {
+    std::string_view list = rule.substr(std::min(rule.size(), name.size() + 1));
+    ++by_dns_list_[std::string(list.substr(0, list.find('=')))];
+  }
+}
+
+std::map<std::string, uint64_t> Metrics::checkRejections() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return by_check_;
+}
+
+std::map<std::string, uint64_t> Metrics::dnsListRejections() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return by_dns_list_;
+}
+
 std::map<std::string, uint64_t> Metrics::rejections() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return rejections_;

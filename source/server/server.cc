@@ -482,6 +482,16 @@ std::string Process::metrics() const {
   for (const auto& [labels, n] : m.rejections()) {
     out += fmt::format("petrel_rejections_total{{{}}} {}\n", labels, n);
   }
+  out += "# HELP petrel_rejections_by_check_total SMTP refusals by the restriction check that made them.\n";
+  out += "# TYPE petrel_rejections_by_check_total counter\n";
+  for (const auto& [check, n] : m.checkRejections()) {
+    out += fmt::format("petrel_rejections_by_check_total{{check=\"{}\"}} {}\n", check, n);
+  }
+  out += "# HELP petrel_dnsbl_rejections_total SMTP refusals by DNS list.\n";
+  out += "# TYPE petrel_dnsbl_rejections_total counter\n";
+  for (const auto& [list, n] : m.dnsListRejections()) {
+    out += fmt::format("petrel_dnsbl_rejections_total{{list=\"{}\"}} {}\n", list, n);
+  }
   counter("petrel_queue_messages", "Messages in the queue.", "gauge", q.messages);
   out += "# HELP petrel_queue_messages_by_state Messages in the queue by state.\n";
   out += "# TYPE petrel_queue_messages_by_state gauge\n";

@@ -74,12 +74,16 @@ policy::ClientFacts SmtpConnection::clientFacts() const {
   return facts;
 }
 
-// warn_if_reject's warnings are logged now, whatever the verdict. The other actions of an
-// accepted stage wait for the message (PREPEND-style header fields go into the content pass);
-// a refusal's are dropped with it.
+// warn_if_reject's warnings and the checks' own warnings are logged now, whatever the verdict.
+// The other actions of an accepted stage wait for the message (PREPEND-style header fields go
+// into the content pass); a refusal's are dropped with it.
 void SmtpConnection::keepActions(smtp::Stage stage, const std::string& address, StageVerdict& v) {
+  using Kind = policy::PolicyAction::Kind;
   for (const auto& a : v.actions) {
-    if (a.kind != policy::PolicyAction::Kind::Warn) continue;
+    if (a.kind == Kind::LogWarning) {
+      log::mail::warning(log::Program::Smtpd, fmt::format("{}: {}", client_, a.text));
+    }
+    if (a.kind != Kind::Warn) continue;
     bool recipient = stage == smtp::Stage::Rcpt || stage == smtp::Stage::Vrfy;
     log::mail::rejectWarning(smtp::toString(stage), client_, a.text,
                              stage == smtp::Stage::Mail ? address
@@ -87,9 +91,12 @@ void SmtpConnection::keepActions(smtp::Stage stage, const std::string& address, 
                              recipient ? address : std::string(), protocol(),
                              stage == smtp::Stage::Helo ? address : session_->helo());
   }
-  if (!v.verdict.accepted()) return;
+  if (!v.verdict.accepted()) {
+    if (!v.rule.empty()) rt_->metrics.countCheckRejection(v.rule);
+    return;
+  }
   for (auto& a : v.actions) {
-    if (a.kind != policy::PolicyAction::Kind::Warn) tx_actions_.push_back(std::move(a));
+    if (a.kind != Kind::Warn && a.kind != Kind::LogWarning) tx_actions_.push_back(std::move(a));
   }
 }
 

@@ -183,6 +183,7 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
   void restricted(policy::Decision d) {
     actions_ = std::move(d.actions);
     if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+      rule_ = d.rule;
       return refuse(refusal(d));
     }
     if (q_.stage != smtp::Stage::Rcpt && q_.stage != smtp::Stage::Vrfy) {
@@ -257,7 +258,7 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
 
   void finish(smtp::Verdict verdict) {
     auto done = std::move(done_);
-    done(StageVerdict{std::move(verdict), std::move(actions_)});
+    done(StageVerdict{std::move(verdict), std::move(actions_), std::move(rule_)});
   }
 
   Snapshot snap_;
@@ -272,6 +273,7 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
   const RestrictionLists* set_ = nullptr;
   policy::PolicyContext ctx_;
   std::vector<policy::PolicyAction> actions_;
+  std::string rule_;  // the check that refused
   smtp::Verdict routed_;
 };
 

@@ -83,11 +83,12 @@ struct PolicyContext {
 
 // Actions a check may attach (Postfix access(5) PREPEND, HOLD, DISCARD; warn_if_reject).
 struct PolicyAction {
-  enum class Kind { AddHeader, Hold, Discard, Warn };
+  enum class Kind { AddHeader, Hold, Discard, Warn, LogWarning };
   Kind kind = Kind::AddHeader;
   // AddHeader: the whole field "Name: value"; Hold/Discard: the reason; Warn: the reply the
   // check would have given ("554 5.7.1 text"), logged as Postfix's reject_warning whatever
-  // becomes of the stage.
+  // becomes of the stage. LogWarning: something the admin should know (a DNS list that
+  // answers outside 127/8, a lookup that failed), logged at once as "warning: text".
   std::string text;
 };
 

@@ -47,10 +47,17 @@ struct CheckArgs {
   const CheckEnvironment& env;
 };
 
+// What follows a check's name.
+enum class CheckArgument : uint8_t {
+  None,   // written alone: "permit_mynetworks"
+  Table,  // a table reference the config resolves: "check_client_access clients"
+  Text,   // anything else the check parses itself: "reject_rbl_client zen.spamhaus.org"
+};
+
 struct CheckType {
   std::string_view name;
   Result<CheckPtr> (*make)(const CheckArgs& args);
-  bool takes_table;  // the argument is a table reference the config resolves
+  CheckArgument argument;
 };
 
 // Every check type, in the order docs/configuration.md lists them.

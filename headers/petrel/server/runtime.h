@@ -66,10 +66,17 @@ struct Metrics {
 
   void countRejection(const std::string& stage, int code, const std::string& status);
   std::map<std::string, uint64_t> rejections() const;  // label text -> count
+  // A refusal by a restriction check, counted by check name and, for DNS lists, by list (the
+  // labels come from the config, never from the client).
+  void countCheckRejection(std::string_view rule);
+  std::map<std::string, uint64_t> checkRejections() const;    // check name -> count
+  std::map<std::string, uint64_t> dnsListRejections() const;  // list domain -> count
 
  private:
   mutable std::mutex mutex_;
   std::map<std::string, uint64_t> rejections_;
+  std::map<std::string, uint64_t> by_check_;
+  std::map<std::string, uint64_t> by_dns_list_;
 };
 
 // Connections in total and per client address (limits.connections*).

@@ -49,6 +49,7 @@ struct StageServices {
 struct StageVerdict {
   smtp::Verdict verdict;
   std::vector<policy::PolicyAction> actions;  // for the transaction, when accepted
+  std::string rule;  // the restriction check that refused ("reject_rbl_client bl.test"), if one did
 };
 
 // The stages (smtp::stageBit) besides RCPT and VRFY at which the listener's restriction set

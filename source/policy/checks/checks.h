@@ -58,4 +58,14 @@ Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
 
+// dns_lists.cc: DNS block and allow lists (RFC 5782), by client address or by domain.
+Result<CheckPtr> makeRejectRblClient(const CheckArgs& args);
+Result<CheckPtr> makeRejectRhsblClient(const CheckArgs& args);
+Result<CheckPtr> makeRejectRhsblReverseClient(const CheckArgs& args);
+Result<CheckPtr> makeRejectRhsblHelo(const CheckArgs& args);
+Result<CheckPtr> makeRejectRhsblSender(const CheckArgs& args);
+Result<CheckPtr> makeRejectRhsblRecipient(const CheckArgs& args);
+Result<CheckPtr> makePermitDnswlClient(const CheckArgs& args);
+Result<CheckPtr> makePermitRhswlClient(const CheckArgs& args);
+
 }  // namespace petrel::policy::checks

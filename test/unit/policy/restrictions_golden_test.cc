@@ -196,6 +196,7 @@ std::string runScript(const std::string& script) {
         const char* kind = a.kind == PolicyAction::Kind::AddHeader ? "add header"
                            : a.kind == PolicyAction::Kind::Hold    ? "hold"
                            : a.kind == PolicyAction::Kind::Warn    ? "warn"
+                           : a.kind == PolicyAction::Kind::LogWarning ? "log warning"
                                                                    : "discard";
         out += fmt::format("  + {}: {}\n", kind, a.text);
       }
