@@ -58,6 +58,13 @@ Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
 
+// dns_names.cc: names that must exist in the DNS.
+Result<CheckPtr> makeRejectUnknownSenderDomain(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownRecipientDomain(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownHeloHostname(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownClientHostname(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownReverseClientHostname(const CheckArgs& args);
+
 // dns_lists.cc: DNS block and allow lists (RFC 5782), by client address or by domain.
 Result<CheckPtr> makeRejectRblClient(const CheckArgs& args);
 Result<CheckPtr> makeRejectRhsblClient(const CheckArgs& args);
