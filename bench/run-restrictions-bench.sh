@@ -13,13 +13,14 @@
 # internet >= 0.90 x plain in delivered messages per second (median of the repetitions).
 #
 # Usage: bench/run-restrictions-bench.sh [--petrel-bin BIN] [--reps N] [--sessions N]
-#        [--messages N] [--out FILE]       (defaults: build-bench/petrel, 3, 20, 5000)
+#        [--messages N] [--out FILE] [--no-greylist]
+#        (defaults: build-bench/petrel, 3, 20, 5000; --no-greylist leaves check_greylist out)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 PY=/usr/bin/python3
 SMTP_SOURCE=/usr/sbin/smtp-source
-petrel_bin="$root/build-bench/petrel"; reps=3; sessions=20; messages=5000; out=""
+petrel_bin="$root/build-bench/petrel"; reps=3; sessions=20; messages=5000; out=""; greylist=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --petrel-bin) petrel_bin=$2; shift 2 ;;
@@ -27,7 +28,8 @@ while [ $# -gt 0 ]; do
     --sessions) sessions=$2; shift 2 ;;
     --messages) messages=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --no-greylist) greylist=0; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -56,7 +58,7 @@ for _ in $(seq 50); do [ -e "$tmp/dns.ready" ] && break; sleep 0.1; done
 
 "$PY" "$here/petrel_config.py" "$root/config-examples/quickstart.yaml" "$tmp/base.yaml" \
   --dir "$tmp" --smtp "127.0.0.1:$plain_port" --status "127.0.0.1:$status_port"
-PLAIN=$plain_port MX=$mx_port DNS=$dns_port "$PY" - "$tmp/base.yaml" "$tmp/petrel.yaml" <<'PYEOF'
+PLAIN=$plain_port MX=$mx_port DNS=$dns_port GREYLIST=$greylist "$PY" - "$tmp/base.yaml" "$tmp/petrel.yaml" <<'PYEOF'
 import os, sys, yaml
 cfg = yaml.safe_load(open(sys.argv[1]))
 cfg["listeners"] = [
@@ -65,14 +67,17 @@ cfg["listeners"] = [
 ]
 cfg.setdefault("relay", {})["mynetworks"] = ["10.255.255.0/24"]  # smtp-source is outside
 cfg["dns"] = {"servers": ["127.0.0.1:" + os.environ["DNS"]]}
-cfg["greylisting"] = {"enabled": True, "delay": "1s"}
+greylist = os.environ.get("GREYLIST") == "1"
+if greylist:
+    cfg["greylisting"] = {"enabled": True, "delay": "1s"}
 cfg["restrictions"] = {
     "plain": {"recipient": ["permit_mynetworks", "reject_unauth_destination"]},
     "internet": {
         "client": ["reject_rbl_client bl1.test", "reject_rbl_client bl2.test"],
         "helo": ["reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname"],
         "sender": ["reject_non_fqdn_sender", "reject_unknown_sender_domain"],
-        "recipient": ["permit_mynetworks", "reject_unauth_destination", "check_greylist"],
+        "recipient": ["permit_mynetworks", "reject_unauth_destination"]
+                     + (["check_greylist"] if greylist else []),
     },
 }
 yaml.safe_dump(cfg, open(sys.argv[2], "w"), sort_keys=False)
@@ -105,7 +110,7 @@ for rep in $(seq "$reps"); do
       --sessions "$sessions" --messages "$messages" --size 1024 --reps 1 --to alice@example.test \
       --count-cmd "$count_cmd" --reset-cmd "$reset_cmd" --smtp-source "$SMTP_SOURCE" \
       --pid-cmd "echo $petrel_pid" --stall 20 --out "$raw" >/dev/null
-    log "$set rep $rep: $(tail -n 1 "$raw" | "$PY" -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["e2e_deliveries_per_s"], "msgs/s delivered,", r["delivered"], "of", r["expected"], "stalled" if r["stalled"] else "")')"
+    log "$set rep $rep: $(grep '"rep"' "$raw" | tail -n 1 | "$PY" -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["e2e_deliveries_per_s"], "msgs/s delivered,", r["delivered"], "of", r["expected"], "stalled" if r["stalled"] else "")')"
   done
 done
 "$PY" - "$raw" "$tmp/queries.log" <<'PYEOF' | tee ${out:+"$out"}

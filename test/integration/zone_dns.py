@@ -7,8 +7,8 @@ Serves the records of ZONE_FILE (master-file syntax, absolute names, one record 
 dnslib's RR.fromZone reads it) on 127.0.0.1:PORT over UDP and TCP, and writes
 "NAME TYPE" to QUERY_LOG for every query. A name with records answers them (following a CNAME
 whose target is in the file), a name without records of the asked type but with others, or
-with names below it, is NODATA, anything else NXDOMAIN (with the file's first SOA, if any, so
-negative answers are cached as RFC 2308 says). Two comment directives for failures:
+with names below it, is NODATA, anything else NXDOMAIN (with the SOA of the closest enclosing
+zone in the file, so negative answers are cached as RFC 2308 says). Two comment directives for failures:
   ;!silent NAME    queries for NAME (and names below it) are never answered
   ;!servfail NAME  queries for NAME (and names below it) are answered SERVFAIL
 READY_FILE is created once both sockets listen. lib.sh's start_zone_dns starts it.
@@ -37,6 +37,14 @@ def under(name, names):
     return any(name == n or name.endswith("." + n) for n in names)
 
 
+def soa_for(name):
+    """The SOA of the closest zone holding NAME (the file's first SOA when none does)."""
+    soas = [rr for rr in RECORDS if rr.rtype == QTYPE.SOA]
+    best = [rr for rr in soas if under(name, [str(rr.rname).lower()])]
+    best.sort(key=lambda rr: -len(str(rr.rname)))
+    return (best or soas)[:1]
+
+
 class ZoneResolver(BaseResolver):
     def resolve(self, request, handler):
         reply = request.reply()
@@ -44,7 +52,7 @@ class ZoneResolver(BaseResolver):
         if under(name, DIRECTIVES["servfail"]):
             reply.header.rcode = RCODE.SERVFAIL
             return reply
-        soa = [rr for rr in RECORDS if rr.rtype == QTYPE.SOA][:1]
+        soa = soa_for(name)
         for _ in range(10):
             here = [rr for rr in RECORDS if str(rr.rname).lower() == name]
             wanted = [rr for rr in here if rr.rtype == request.q.qtype]
