@@ -153,6 +153,7 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c.smtp.bare_line_endings, BareLineEnding::Reject);
   EXPECT_FALSE(c.smtp.vrfy);
   EXPECT_EQ(c.smtp.banner, c.hostname + " ESMTP Petrel");
+  EXPECT_TRUE(c.smtp.peername_lookup);
   EXPECT_EQ(c.queue.max_lifetime, 5u * 86400);
   EXPECT_EQ(c.queue.min_backoff, 300u);
   EXPECT_EQ(c.queue.max_backoff, 4u * 3600);
@@ -219,7 +220,7 @@ limits:
   idle_timeout: 30s
   data_timeout: 2m
   session_timeout: 1h
-smtp: {bare_line_endings: normalize, vrfy: true, banner: "mx.example.org ESMTP ready"}
+smtp: {bare_line_endings: normalize, vrfy: true, banner: "mx.example.org ESMTP ready", peername_lookup: false}
 queue: {max_lifetime: 2d, min_backoff: 1m, max_backoff: 1h, delivery_concurrency: 16}
 delivery: {maildir: {fsync: no}}
 log: {file: /var/log/petrel.log, syslog_name: petrel-mx, debug: true}
@@ -239,6 +240,7 @@ log: {file: /var/log/petrel.log, syslog_name: petrel-mx, debug: true}
   EXPECT_EQ(c.smtp.bare_line_endings, BareLineEnding::Normalize);
   EXPECT_TRUE(c.smtp.vrfy);
   EXPECT_EQ(c.smtp.banner, "mx.example.org ESMTP ready");
+  EXPECT_FALSE(c.smtp.peername_lookup);
   EXPECT_EQ(c.queue.max_lifetime, 2u * 86400);
   EXPECT_EQ(c.queue.min_backoff, 60u);
   EXPECT_EQ(c.queue.max_backoff, 3600u);
@@ -810,7 +812,11 @@ restrictions:
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+                "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+                "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+                "reject_unlisted_recipient, permit_mx_backup)",
             }));
 }
 
@@ -1128,7 +1134,11 @@ TEST(ConfigTest, BadRestrictions) {
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+                "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+                "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+                "reject_unlisted_recipient, permit_mx_backup)",
             }));
   EXPECT_EQ(errorsWith("restrictions: [default]\n"),
             Errors{"t.yaml:3:15: restrictions: expected a mapping, got a list"});
@@ -1163,7 +1173,11 @@ TEST(ConfigTest, RestrictionStagesAndDelayReject) {
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                     "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                    "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+                    "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+                    "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+                    "reject_unlisted_recipient, permit_mx_backup)"}));
 }
 
 // The loader keeps checks as written; only the validators (server::standardValidators) know
@@ -1199,7 +1213,11 @@ restrictions:
                 "permit_sasl_authenticated, reject_unauth_destination, "
                 "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+                "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+                "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+                "reject_unlisted_recipient, permit_mx_backup)",
                 "t.yaml:7:41: restrictions.default.client[1]: unknown table type 'foo' (known: "
                 "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:8:14: restrictions.default.sender[0]: 'cidr:' needs a path, e.g. "
@@ -1209,13 +1227,21 @@ restrictions:
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+                "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+                "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+                "reject_unlisted_recipient, permit_mx_backup)",
                 "t.yaml:8:61: restrictions.default.sender[2]: unknown restriction "
                 "' check_sender_access cidr:/x' (known: permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination, "
                 "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+                "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+                "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+                "reject_unlisted_recipient, permit_mx_backup)",
             }));
 }
 
@@ -1234,7 +1260,11 @@ restrictions:
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                     "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                    "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+                    "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+                    "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+                    "reject_unlisted_recipient, permit_mx_backup)"}));
 }
 
 // warn_if_reject written as its own entry needs a check after it, once.
