@@ -18,7 +18,9 @@
 # 4.1.8 unknown sender domain, 550 5.7.27 / 556 5.1.10 null MX, 550 5.1.0 / 5.1.1 unlisted,
 # 450 4.7.25 / 4.7.1 unknown client names; permit_mx_backup accepts a domain whose backup MX
 # is us. A DNS server that does not answer gives 450, never 550, within the resolver's
-# timeout; the greeting waits for a silent PTR no longer than the lookup's own bound (5 s).
+# timeout; the greeting waits for a silent PTR no longer than the lookup's own bound (5 s); a
+# drain during that wait greets, then answers 421. A second run with a 2 s idle timeout shows
+# the session's limits hold while a check waits for a silent DNS.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool swaks
 "$PYTHON" -c 'import dnslib' 2>/dev/null || skip "missing Python module dnslib (python3-dnslib)"
@@ -151,7 +153,28 @@ assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.5\]: 450 4\.7\.1 Clie
   "the reverse hostname refusal logged"
 grep -q '^2\.0\.0\.127\.in-addr\.arpa PTR' "$DNS_QUERY_LOG" || fail "no PTR query in $DNS_QUERY_LOG"
 
+# A drain (SIGTERM) while a client waits for its name: it is greeted, then told 421 4.3.2, and
+# the daemon exits cleanly.
+PTR_PORT="$PTR_PORT" py_bg - <<'EOF'
+import os, socket
+s = socket.socket()
+s.settimeout(30)
+s.bind(("127.0.0.4", 0))
+s.connect(("127.0.0.1", int(os.environ["PTR_PORT"])))
+got = b""
+while True:
+    data = s.recv(4096)
+    if not data:
+        break
+    got += data
+open(os.path.join(os.environ["T"], "drained.out"), "wb").write(got)
+EOF
+waiter=$PY_BG_PID
+sleep 1
 stop_petrel
+wait_for 10 "the waiting client to see the connection end" not_running "$waiter"
+grep -q '^220 ' "$T/drained.out" || fail "no greeting for the client waiting for its name: $(cat "$T/drained.out")"
+grep -q '^421 4\.3\.2 ' "$T/drained.out" || fail "no 421 for the client waiting for its name: $(cat "$T/drained.out")"
 
 # ---- the session's own time limits hold while a check waits for a silent DNS -------------
 # With a 2 s idle timeout the session ends at that limit (421), not when the resolver gives up

@@ -220,7 +220,8 @@ limits:
   idle_timeout: 30s
   data_timeout: 2m
   session_timeout: 1h
-smtp: {bare_line_endings: normalize, vrfy: true, banner: "mx.example.org ESMTP ready", peername_lookup: false}
+smtp: {bare_line_endings: normalize, vrfy: true, banner: "mx.example.org ESMTP ready",
+       peername_lookup: false}
 queue: {max_lifetime: 2d, min_backoff: 1m, max_backoff: 1h, delivery_concurrency: 16}
 delivery: {maildir: {fsync: no}}
 log: {file: /var/log/petrel.log, syslog_name: petrel-mx, debug: true}

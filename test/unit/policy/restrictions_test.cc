@@ -92,6 +92,21 @@ std::string evaluate(const RestrictionList& l, const PolicyContext& ctx) {
   return describe(decide(l, ctx));
 }
 
+// Without a resolver (`petrel route`) the DNS checks decide nothing, in place; the client
+// name checks decide nothing when no lookup was made (smtp.peername_lookup off).
+TEST(RestrictionListTest, DnsChecksWithoutResolverDecideNothing) {
+  RestrictionList l = list(Stage::Recipient,
+                           {"reject_unknown_helo_hostname", "reject_unknown_sender_domain",
+                            "reject_unknown_recipient_domain", "reject_unknown_client_hostname",
+                            "reject_unknown_reverse_client_hostname", "permit_mx_backup", "permit"});
+  PolicyContext ctx;
+  ctx.client_ip = "192.0.2.1";
+  ctx.helo = "nowhere.invalid";
+  ctx.sender = "a@nowhere.invalid";
+  ctx.recipient = "b@nowhere.invalid";
+  EXPECT_EQ(evaluate(l, ctx), "permit by permit");
+}
+
 TEST(RestrictionListTest, ParsesKnownNamesOnly) {
   EXPECT_EQ(knownRestrictions(),
             (Checks{"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
