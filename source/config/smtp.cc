@@ -1,5 +1,5 @@
-// The `smtp:` section: bare line endings, VRFY and the banner (which goes on the wire, so
-// it may hold no control characters).
+// The `smtp:` section: bare line endings, VRFY, the banner (which goes on the wire, so it may
+// hold no control characters) and the client name lookup.
 #include <fmt/format.h>
 
 #include "loader.h"
@@ -12,7 +12,7 @@ void Loader::loadSmtp(const Section& top, Config& c) {
     return;
   }
   Section s(reporter_, *f);
-  s.allowOnly({"bare_line_endings", "vrfy", "banner"});
+  s.allowOnly({"bare_line_endings", "vrfy", "banner", "peername_lookup"});
   if (const Field* b = s.find("bare_line_endings")) {
     constexpr std::string_view Expected = "reject or normalize";
     if (auto v = scalar(*b, Expected)) {
@@ -26,6 +26,7 @@ void Loader::loadSmtp(const Section& top, Config& c) {
     }
   }
   setBool(s, "vrfy", c.smtp.vrfy);
+  setBool(s, "peername_lookup", c.smtp.peername_lookup);
   if (const Field* b = s.find("banner")) {
     if (auto v = text(*b)) {
       // It goes on the wire after "220 "; a CR or LF would inject a line.

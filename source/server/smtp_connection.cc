@@ -22,6 +22,10 @@ namespace {
 
 constexpr size_t MaxPendingOutput = 256 * 1024;
 
+// How long the greeting may wait for the client's name (PTR and forward lookups together);
+// past it the client is "unknown" with a temporary failure, as when the DNS does not answer.
+constexpr uint64_t PeernameLookupTimeoutMs = 5000;
+
 // The address and port of one end of the connection: "192.0.2.1", 25; "unknown", 0 on error.
 std::pair<std::string, uint16_t> endpoint(uv_tcp_t* tcp, bool peer) {
   sockaddr_storage ss{};
@@ -91,7 +95,7 @@ SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* clien
   std::tie(client_ip_, client_facts_.client_port) = endpoint(tcp_, true);
   std::tie(client_facts_.server_address, client_facts_.server_port) = endpoint(tcp_, false);
   client_facts_.listener = listener_->name;
-  // No reverse DNS yet (it arrives with the resolver): Postfix's notation for that.
+  // No name yet (start() looks it up): Postfix's notation for that.
   client_ = fmt::format("unknown[{}]", client_ip_);
   session_start_ms_ = monotonicMs(worker.loop());
   worker_->add(this);
@@ -103,22 +107,59 @@ void SmtpConnection::start() {
   const auto& cfg = *snap_.config;
   rt_->metrics.connections_total++;
   rt_->metrics.connections_active++;
-  std::optional<smtp::Reply> refusal;
   std::string why;
   if (rt_->limiter.tryAcquire(client_ip_, cfg.limits.connections,
                               cfg.limits.connections_per_client, why)) {
     counted_ = true;
   } else {
-    refusal = smtp::Reply(421, "4.7.0", fmt::format("{} Error: {}", cfg.hostname, why));
+    connect_refusal_ = smtp::Reply(421, "4.7.0", fmt::format("{} Error: {}", cfg.hostname, why));
     log::mail::warning(log::Program::Smtpd, fmt::format("{}: {}", client_, why));
     rt_->metrics.countRejection("CONNECT", 421, "4.7.0");
   }
+  // The greeting waits for the client's name (Postfix does the same), bounded by a timer of
+  // its own whatever the resolver's timeouts are. A refused client is not worth the queries.
+  if (cfg.smtp.peername_lookup && !connect_refusal_) {
+    name_lookup_ = ClientNameLookup::start(worker_->resolver(), client_ip_,
+                                           [this](ClientName name) { named(std::move(name)); });
+    if (name_lookup_) {
+      uv_timer_start(
+          timer_,
+          [](uv_timer_t* t) {
+            ClientName timed_out;
+            timed_out.status = policy::ClientFacts::NameStatus::TempFail;
+            static_cast<SmtpConnection*>(t->data)->named(std::move(timed_out));
+          },
+          PeernameLookupTimeoutMs, 0);
+      return;
+    }
+  }
+  greet();
+}
+
+// The name lookup answered (or its timer fired): record the name, then greet.
+void SmtpConnection::named(ClientName name) {
+  if (closing_) return;
+  uv_timer_stop(timer_);
+  name_lookup_.reset();  // may be the caller: nothing of it runs after this callback returns
+  if (!name.warning.empty()) {
+    log::mail::warning(log::Program::Smtpd, name.warning);
+  }
+  client_facts_.client_name = std::move(name.client_name);
+  client_facts_.reverse_client_name = std::move(name.reverse_client_name);
+  client_facts_.client_name_status = name.status;
+  client_ = fmt::format("{}[{}]", client_facts_.client_name, client_ip_);
+  greet();
+}
+
+void SmtpConnection::greet() {
+  const auto& cfg = *snap_.config;
   log::mail::connect(client_);
   smtp::SessionSettings settings = sessionSettings(cfg, *listener_, snap_.authenticator != nullptr);
   settings.verdict_stages = verdictStages(snap_, *listener_);
   session_ = std::make_unique<smtp::ServerSession>(std::move(settings));
-  if (listener_->tls == config::TlsMode::Implicit && !refusal) startTls();
-  run(session_->start(refusal));
+  if (listener_->tls == config::TlsMode::Implicit && !connect_refusal_) startTls();
+  run(session_->start(connect_refusal_));
+  if (!closing_ && shutdown_pending_) run(session_->onShutdown());
   if (!closing_) {
     updateReading();
     armTimer();
@@ -126,7 +167,11 @@ void SmtpConnection::start() {
 }
 
 void SmtpConnection::shutdown() {
-  if (closing_ || !session_) return;
+  if (closing_) return;
+  if (!session_) {
+    shutdown_pending_ = true;  // still looking up the client's name: 421 right after greeting
+    return;
+  }
   run(session_->onShutdown());
 }
 
@@ -400,6 +445,7 @@ void SmtpConnection::after(uint64_t ms, std::function<void()> fn) {
 
 void SmtpConnection::closeNow() {
   closing_ = true;
+  name_lookup_.reset();
   if (tcp_ == nullptr || uv_is_closing(reinterpret_cast<uv_handle_t*>(tcp_))) return;
   if (store_) {
     store_->abort();

@@ -113,7 +113,8 @@ std::string SmtpConnection::protocol() const {
 // (naming several would disclose Bcc recipients to each other).
 std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
   std::string h = fmt::format("Received: from {} ({} [{}])\r\n",
-                              env.helo.empty() ? "unknown" : env.helo, "unknown", client_ip_);
+                              env.helo.empty() ? "unknown" : env.helo,
+                              client_facts_.client_name, client_ip_);
   if (const tls::Engine* tls = stream_.engine(); tls && tls->handshakeDone()) {
     h += fmt::format("\t(using {} with cipher {} ({}/{} bits))\r\n", tls->version(),
                      tls->cipher(), tls->cipherBits(), tls->cipherBits());

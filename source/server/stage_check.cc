@@ -4,12 +4,14 @@
 #include "petrel/server/stage_check.h"
 
 #include <fmt/format.h>
+#include <uv.h>
 
 #include <array>
 #include <memory>
 #include <tuple>
 
 #include "petrel/core/assert.h"
+#include "petrel/core/cidr.h"
 #include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
@@ -69,6 +71,70 @@ std::vector<const policy::RestrictionList*> listsAt(const RestrictionLists& set,
 }
 
 smtp::Reply refusal(const policy::Decision& d) { return smtp::Reply(d.code, d.enhanced, d.text); }
+
+// reject_unlisted_sender / reject_unlisted_recipient (Postfix check_rcpt_maps): an address of a
+// local domain is listed when canonical.recipient maps it or the router expands it (alias or
+// mailbox); other domains are not ours to judge (Petrel has no relay_recipient_maps).
+policy::AddressListing addressListing(const delivery::Router& router, std::string_view address) {
+  using L = policy::AddressListing;
+  MailAddress a(address);
+  if (a.hasDomain()) {
+    Kind k = router.classifyDomain(a.domain()).kind;
+    if (k == Kind::TempFail) return L::TempFail;
+    if (k != Kind::Local) return L::NotOurs;
+  }
+  auto canon = router.canonicalRecipient(address);
+  if (!canon) return L::TempFail;
+  if (*canon != address) return L::Listed;
+  switch (router.expand(address).outcome) {
+    case Outcome::Accepted: return L::Listed;
+    case Outcome::UnknownRecipient: return L::Unlisted;
+    case Outcome::TemporaryFailure: return L::TempFail;
+    case Outcome::NonLocalDomain: return L::NotOurs;
+    // It is in the tables (an alias loop, say): the router answers for it at RCPT.
+    case Outcome::PermanentFailure: return L::Listed;
+  }
+  return L::Listed;
+}
+
+bool sameIp(std::string_view a, std::string_view b) {
+  auto x = IpAddress::parse(a);
+  auto y = IpAddress::parse(b);
+  if (!x || !y) return false;
+  IpAddress u = x->unmapped(), v = y->unmapped();
+  return u.v6 == v.v6 && u.bytes == v.bytes;
+}
+
+// permit_mx_backup: is `ip` one we receive mail on (Postfix own_inet_addr)? The address this
+// client reached, every listener's address, and for a listener on the wildcard address every
+// interface address.
+bool isOurAddress(const config::Config& cfg, std::string_view local, std::string_view ip) {
+  if (!local.empty() && sameIp(local, ip)) return true;
+  bool wildcard = false;
+  for (const auto& l : cfg.listeners) {
+    if (l.address.host == "0.0.0.0" || l.address.host == "::") {
+      wildcard = true;
+    } else if (sameIp(l.address.host, ip)) {
+      return true;
+    }
+  }
+  if (!wildcard) return false;
+  uv_interface_address_t* ifs = nullptr;
+  int count = 0;
+  if (uv_interface_addresses(&ifs, &count) != 0) return false;
+  bool found = false;
+  for (int i = 0; i < count && !found; ++i) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (ifs[i].address.address4.sin_family == AF_INET) {
+      uv_ip4_name(&ifs[i].address.address4, text, sizeof text);
+    } else {
+      uv_ip6_name(&ifs[i].address.address6, text, sizeof text);
+    }
+    found = sameIp(text, ip);
+  }
+  uv_free_interface_addresses(ifs, count);
+  return found;
+}
 
 // One stage's verdict in flight. Holds the snapshot (and so the lists and tables) until done.
 class StageRun : public std::enable_shared_from_this<StageRun> {
@@ -149,6 +215,14 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
       return k == Kind::Local || k == Kind::Relay;
     };
     ctx_.sender_owners = [self = this](std::string_view s) { return senderOwners(self->snap_, s); };
+    ctx_.address_listing = [router](std::string_view a) { return addressListing(*router, a); };
+    ctx_.is_our_hostname = [cfg = snap_.config.get()](std::string_view host) {
+      return iequals(host, cfg->hostname);
+    };
+    ctx_.is_our_address = [cfg = snap_.config.get(),
+                           local = ctx_.client.server_address](std::string_view ip) {
+      return isOurAddress(*cfg, local, ip);
+    };
     ctx_.callbacks_block =
         router->blocking() || (snap_.sender_login && snap_.sender_login->blocking());
     ctx_.offload = services_.offload;

@@ -125,7 +125,8 @@ py_bg() {
 
 # write_config [EXTRA_YAML]: writes $CONF from config-examples/quickstart.yaml (example.test,
 # alice, bob, postmaster -> alice, mail_root var/mail, state_dir var/state, delimiter "+")
-# listening on $SMTP_PORT / $STATUS_PORT with 2 workers, then deep-merges EXTRA_YAML into it
+# listening on $SMTP_PORT / $STATUS_PORT with 2 workers and smtp.peername_lookup off, then
+# deep-merges EXTRA_YAML into it
 # (mappings merge key by key; anything else, null included, replaces; a key written with a
 # trailing "!", like "mailboxes!:", replaces the whole value instead of merging into it).
 write_config() {
@@ -139,6 +140,10 @@ with open(os.path.join(os.environ["PETREL_SOURCE_ROOT"], "config-examples", "qui
 base["listeners"] = [{"name": "mx", "address": "127.0.0.1:%s" % os.environ["SMTP_PORT"]}]
 base["status"] = {"address": "127.0.0.1:%s" % os.environ["STATUS_PORT"]}
 base["workers"] = 2
+# No client name lookup (smtp.peername_lookup): with it, each connection would first ask
+# whatever /etc/resolv.conf names for the PTR of 127.0.0.1, so the log's "unknown[127.0.0.1]"
+# and the greeting's delay would depend on the machine. Tests of the lookup turn it on.
+base.setdefault("smtp", {})["peername_lookup"] = False
 def merge(a, b):
     for k, v in b.items():
         if k.endswith("!"):

@@ -98,6 +98,9 @@ struct Smtp {
   BareLineEnding bare_line_endings = BareLineEnding::Reject;  // Default: reject
   bool vrfy = false;       // Default: false (VRFY answers 252)
   std::string banner;      // Default: "<hostname> ESMTP Petrel"
+  // Look up the client's name at connect (PTR, then forward confirmation), as Postfix's
+  // smtpd_peername_lookup; off, every client is "unknown". Default: true
+  bool peername_lookup = true;
 };
 
 struct Queue {

@@ -57,6 +57,12 @@ struct ClientFacts {
   std::string queue_id;  // the transaction's, once it has one
 };
 
+// What reject_unlisted_sender / reject_unlisted_recipient learn of an address: a mailbox or
+// alias of one of our local domains (Listed), an address of a local domain that is neither
+// (Unlisted), an address of a domain that is not local (NotOurs: nothing to check), or a table
+// that failed (TempFail).
+enum class AddressListing : uint8_t { Listed, Unlisted, NotOurs, TempFail };
+
 // Everything a check may look at; filled in by the session driver (or `petrel route`).
 struct PolicyContext {
   std::string client_ip;  // "127.0.0.1", "::1"
@@ -71,8 +77,15 @@ struct PolicyContext {
   std::function<bool(std::string_view domain)> is_our_destination;
   // Which users may send as `sender`? (reject_sender_login_mismatch.) Empty = nobody owns it.
   std::function<std::vector<std::string>(std::string_view sender)> sender_owners;
-  // The two callbacks above may wait for a server (SQL domain or login tables): checks that
-  // call them do so through offload.
+  // reject_unlisted_sender / reject_unlisted_recipient: what the router knows of `address`
+  // (canonical.recipient, aliases, mailboxes). Null: nothing is unlisted.
+  std::function<AddressListing(std::string_view address)> address_listing;
+  // permit_mx_backup: is an MX host us? By its name (our hostname), then by each of its
+  // addresses (those we listen on). Null: never.
+  std::function<bool(std::string_view host)> is_our_hostname;
+  std::function<bool(std::string_view ip)> is_our_address;
+  // The callbacks above may wait for a server (SQL domain, login or mailbox tables): checks
+  // that call them do so through offload.
   bool callbacks_block = false;
   // Runs `work` where blocking is allowed, then `done` on the check's own loop. Null: run
   // `work` right here (a command-line tool or a test, where blocking is fine).

@@ -16,6 +16,7 @@
 
 #include "petrel/content/chain.h"
 #include "petrel/policy/check.h"
+#include "petrel/server/client_name.h"
 #include "petrel/server/message_store.h"
 #include "petrel/server/stage_check.h"
 #include "petrel/server/runtime.h"
@@ -36,6 +37,8 @@ class SmtpConnection {
 
  private:
   ~SmtpConnection();
+  void named(ClientName name);
+  void greet();
   void run(smtp::Actions actions);
   std::optional<smtp::Verdict> askVerdict(const smtp::AskVerdict& ask);
   const content::ContentChain::End& finishContent(const smtp::Envelope& env);
@@ -75,7 +78,7 @@ class SmtpConnection {
   TlsStream stream_{{[this] { written(); }, [this](int) { writeFailed(); }}};  // TLS once started
   uint32_t auth_failures_ = 0;  // in this session, for the growing delay
   std::string client_ip_;
-  std::string client_;  // "unknown[ip]"
+  std::string client_;  // "name[ip]", "unknown[ip]" until (or unless) the name is confirmed
   policy::ClientFacts client_facts_;  // what stays fixed for the connection; see clientFacts()
   int64_t session_start_ms_ = 0;
   std::shared_ptr<MessageStore> store_;
@@ -89,6 +92,9 @@ class SmtpConnection {
   bool verdict_in_place_ = false;  // checkStage is on the stack: its answer is returned
   std::optional<StageVerdict> in_place_verdict_;  // that answer, until askVerdict returns it
   std::vector<policy::PolicyAction> tx_actions_;  // of the stages accepted in this transaction
+  std::unique_ptr<ClientNameLookup> name_lookup_;  // before the greeting (smtp.peername_lookup)
+  std::optional<smtp::Reply> connect_refusal_;     // the limiter's 421, for greet()
+  bool shutdown_pending_ = false;                  // drain asked for while the name was looked up
 };
 
 }  // namespace petrel::server

@@ -53,17 +53,20 @@ Result<CheckPtr> makeRejectNonFqdnHeloHostname(const CheckArgs& args);
 Result<CheckPtr> makeRejectNonFqdnSender(const CheckArgs& args);
 Result<CheckPtr> makeRejectNonFqdnRecipient(const CheckArgs& args);
 
+// dns_names.cc: names and addresses against the DNS and our address tables.
+Result<CheckPtr> makeRejectUnknownHeloHostname(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownSenderDomain(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownRecipientDomain(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownClientHostname(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnknownReverseClientHostname(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnlistedSender(const CheckArgs& args);
+Result<CheckPtr> makeRejectUnlistedRecipient(const CheckArgs& args);
+Result<CheckPtr> makePermitMxBackup(const CheckArgs& args);
+
 // access_maps.cc: Postfix access(5) tables.
 Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
-
-// dns_names.cc: names that must exist in the DNS.
-Result<CheckPtr> makeRejectUnknownSenderDomain(const CheckArgs& args);
-Result<CheckPtr> makeRejectUnknownRecipientDomain(const CheckArgs& args);
-Result<CheckPtr> makeRejectUnknownHeloHostname(const CheckArgs& args);
-Result<CheckPtr> makeRejectUnknownClientHostname(const CheckArgs& args);
-Result<CheckPtr> makeRejectUnknownReverseClientHostname(const CheckArgs& args);
 
 // dns_lists.cc: DNS block and allow lists (RFC 5782), by client address or by domain.
 Result<CheckPtr> makeRejectRblClient(const CheckArgs& args);

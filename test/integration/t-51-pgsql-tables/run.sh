@@ -75,6 +75,7 @@ with open(os.path.join(root, "config-examples", "postfixadmin-pgsql.yaml"), enco
 c["listeners"] = [{"name": "mx", "address": "127.0.0.1:%s" % os.environ["SMTP_PORT"]}]
 c["status"] = {"address": "127.0.0.1:%s" % os.environ["STATUS_PORT"]}
 c["workers"] = 2
+c["smtp"] = dict(c.get("smtp") or {}, peername_lookup=False)  # as lib.sh's write_config
 c["queue"] = {"min_backoff": "1s", "max_backoff": "2s"}
 for t in c["tables"].values():
     assert t["type"] == "pgsql" and t["port"] == 5432, t

@@ -158,6 +158,7 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c.smtp.bare_line_endings, BareLineEnding::Reject);
   EXPECT_FALSE(c.smtp.vrfy);
   EXPECT_EQ(c.smtp.banner, c.hostname + " ESMTP Petrel");
+  EXPECT_TRUE(c.smtp.peername_lookup);
   EXPECT_EQ(c.queue.max_lifetime, 5u * 86400);
   EXPECT_EQ(c.queue.min_backoff, 300u);
   EXPECT_EQ(c.queue.max_backoff, 4u * 3600);
@@ -224,7 +225,8 @@ limits:
   idle_timeout: 30s
   data_timeout: 2m
   session_timeout: 1h
-smtp: {bare_line_endings: normalize, vrfy: true, banner: "mx.example.org ESMTP ready"}
+smtp: {bare_line_endings: normalize, vrfy: true, banner: "mx.example.org ESMTP ready",
+       peername_lookup: false}
 queue: {max_lifetime: 2d, min_backoff: 1m, max_backoff: 1h, delivery_concurrency: 16}
 delivery: {maildir: {fsync: no}}
 log: {file: /var/log/petrel.log, syslog_name: petrel-mx, debug: true}
@@ -244,6 +246,7 @@ log: {file: /var/log/petrel.log, syslog_name: petrel-mx, debug: true}
   EXPECT_EQ(c.smtp.bare_line_endings, BareLineEnding::Normalize);
   EXPECT_TRUE(c.smtp.vrfy);
   EXPECT_EQ(c.smtp.banner, "mx.example.org ESMTP ready");
+  EXPECT_FALSE(c.smtp.peername_lookup);
   EXPECT_EQ(c.queue.max_lifetime, 2u * 86400);
   EXPECT_EQ(c.queue.min_backoff, 60u);
   EXPECT_EQ(c.queue.max_backoff, 3600u);

@@ -10,6 +10,10 @@
 //   table NAME: KEY VALUE       one entry of the inline table NAME (access maps name it)
 //   dns: NAME [TTL] TYPE DATA   one record (or NXDOMAIN, SERVFAIL, TIMEOUT) of the fake DNS
 //                               the checks resolve with (fakes/fake_resolver.h's zone syntax)
+//   mailboxes: ADDRESS...       the addresses of `domains` that exist (reject_unlisted_*);
+//                               any other address of those domains is unlisted
+//   listing_fails: DOMAIN...    looking up an address of DOMAIN fails temporarily
+//   me: HOSTNAME IP...          our host name and addresses (permit_mx_backup)
 //   list STAGE: CHECK, CHECK    the list to evaluate from now on (stage: client, helo, sender,
 //                               recipient, data, end_of_data)
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
@@ -71,6 +75,8 @@ std::string runScript(const std::string& script) {
   std::vector<std::string> networks{"127.0.0.1/32", "::1/128"};
   std::vector<std::string> domains;
   std::map<std::string, std::vector<std::string>, std::less<>> owners;
+  std::vector<std::string> mailboxes, listing_fails, my_addresses;
+  std::string my_hostname;
   std::map<std::string, std::map<std::string, std::string>> entries;
   std::optional<RestrictionList> list;
   dns::FakeResolver resolver;
@@ -93,6 +99,16 @@ std::string runScript(const std::string& script) {
       if (words.empty()) problem("owner: ADDRESS USER...");
       for (size_t i = 1; i < words.size(); ++i) {
         owners[toLower(words[0])].emplace_back(words[i]);
+      }
+    } else if (head == "mailboxes") {
+      for (auto w : split(rest, ' ')) mailboxes.emplace_back(toLower(w));
+    } else if (head == "listing_fails") {
+      for (auto w : split(rest, ' ')) listing_fails.emplace_back(toLower(w));
+    } else if (head == "me") {
+      auto words = split(rest, ' ');
+      if (words.empty()) problem("me: HOSTNAME IP...");
+      for (size_t i = 0; i < words.size(); ++i) {
+        (i == 0 ? my_hostname : my_addresses.emplace_back()) = std::string(words[i]);
       }
     } else if (head == "dns") {
       if (Status st = resolver.load(rest); !st) problem(st.error().message());
@@ -178,6 +194,22 @@ std::string runScript(const std::string& script) {
         auto it = owners.find(toLower(s));
         return it == owners.end() ? std::vector<std::string>{} : it->second;
       };
+      ctx.address_listing = [&](std::string_view a) {
+        std::string address = toLower(a);
+        std::string domain = address.substr(address.rfind('@') + 1);
+        auto has = [](const std::vector<std::string>& v, const std::string& x) {
+          return std::find(v.begin(), v.end(), x) != v.end();
+        };
+        if (has(listing_fails, domain)) return AddressListing::TempFail;
+        if (!has(domains, domain)) return AddressListing::NotOurs;
+        return has(mailboxes, address) ? AddressListing::Listed : AddressListing::Unlisted;
+      };
+      if (!my_hostname.empty()) {
+        ctx.is_our_hostname = [&my_hostname](std::string_view h) { return iequals(h, my_hostname); };
+        ctx.is_our_address = [&my_addresses](std::string_view ip) {
+          return std::find(my_addresses.begin(), my_addresses.end(), ip) != my_addresses.end();
+        };
+      }
       ctx.resolver = &resolver;
       std::optional<Decision> decision;
       size_t asked = resolver.queries().size();

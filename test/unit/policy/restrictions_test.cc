@@ -92,15 +92,31 @@ std::string evaluate(const RestrictionList& l, const PolicyContext& ctx) {
   return describe(decide(l, ctx));
 }
 
+// Without a resolver (`petrel route`) the DNS checks decide nothing, in place; the client
+// name checks decide nothing when no lookup was made (smtp.peername_lookup off).
+TEST(RestrictionListTest, DnsChecksWithoutResolverDecideNothing) {
+  RestrictionList l = list(Stage::Recipient,
+                           {"reject_unknown_helo_hostname", "reject_unknown_sender_domain",
+                            "reject_unknown_recipient_domain", "reject_unknown_client_hostname",
+                            "reject_unknown_reverse_client_hostname", "permit_mx_backup", "permit"});
+  PolicyContext ctx;
+  ctx.client_ip = "192.0.2.1";
+  ctx.helo = "nowhere.invalid";
+  ctx.sender = "a@nowhere.invalid";
+  ctx.recipient = "b@nowhere.invalid";
+  EXPECT_EQ(evaluate(l, ctx), "permit by permit");
+}
+
 TEST(RestrictionListTest, ParsesKnownNamesOnly) {
   EXPECT_EQ(knownRestrictions(),
             (Checks{"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
                     "reject_sender_login_mismatch", "permit", "reject", "defer", "warn_if_reject",
                     "reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
                     "reject_non_fqdn_sender", "reject_non_fqdn_recipient",
-                    "reject_unknown_sender_domain", "reject_unknown_recipient_domain",
-                    "reject_unknown_helo_hostname", "reject_unknown_client_hostname",
-                    "reject_unknown_reverse_client_hostname"}));
+                    "reject_unknown_helo_hostname", "reject_unknown_sender_domain",
+                    "reject_unknown_recipient_domain", "reject_unknown_client_hostname",
+                    "reject_unknown_reverse_client_hostname", "reject_unlisted_sender",
+                    "reject_unlisted_recipient", "permit_mx_backup"}));
   Result<RestrictionList> ok = RestrictionList::parse(Stage::Recipient, DefaultSet, {});
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->checks(), DefaultSet);
@@ -117,9 +133,11 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
             "permit_sasl_authenticated, reject_unauth_destination, reject_sender_login_mismatch, "
             "permit, reject, defer, warn_if_reject, "
             "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-            "reject_non_fqdn_sender, reject_non_fqdn_recipient, reject_unknown_sender_domain, "
-            "reject_unknown_recipient_domain, reject_unknown_helo_hostname, "
-            "reject_unknown_client_hostname, reject_unknown_reverse_client_hostname)");
+            "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+            "reject_unknown_helo_hostname, reject_unknown_sender_domain, "
+            "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
+            "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
+            "reject_unlisted_recipient, permit_mx_backup)");
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {"PERMIT"}, {}).ok());
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {""}, {}).ok());
 }

@@ -25,6 +25,7 @@ ZONE
 start_zone_dns "$T/zone.txt"
 write_config "
 dns: {servers: ['127.0.0.1:$DNS_PORT']}
+smtp: {peername_lookup: true}
 relay: {mynetworks: [127.0.0.1/32]}
 restrictions:
   default:
