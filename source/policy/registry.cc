@@ -13,21 +13,22 @@ namespace petrel::policy {
 const std::vector<CheckType>& checkTypes() {
   using namespace checks;
   static const std::vector<CheckType> types{
-      {"permit_mynetworks", &makePermitMynetworks, false},
-      {"permit_sasl_authenticated", &makePermitSaslAuthenticated, false},
-      {"reject_unauth_destination", &makeRejectUnauthDestination, false},
-      {"reject_sender_login_mismatch", &makeRejectSenderLoginMismatch, false},
-      {"permit", &makePermit, false},
-      {"reject", &makeReject, false},
-      {"defer", &makeDefer, false},
-      {"warn_if_reject", &makeWarnIfReject, false},
-      {"reject_invalid_helo_hostname", &makeRejectInvalidHeloHostname, false},
-      {"reject_non_fqdn_helo_hostname", &makeRejectNonFqdnHeloHostname, false},
-      {"reject_non_fqdn_sender", &makeRejectNonFqdnSender, false},
-      {"reject_non_fqdn_recipient", &makeRejectNonFqdnRecipient, false},
-      {"check_client_access", &makeCheckClientAccess, true},
-      {"check_sender_access", &makeCheckSenderAccess, true},
-      {"check_recipient_access", &makeCheckRecipientAccess, true},
+      {"permit_mynetworks", &makePermitMynetworks, CheckArgument::None},
+      {"permit_sasl_authenticated", &makePermitSaslAuthenticated, CheckArgument::None},
+      {"reject_unauth_destination", &makeRejectUnauthDestination, CheckArgument::None},
+      {"reject_sender_login_mismatch", &makeRejectSenderLoginMismatch, CheckArgument::None},
+      {"permit", &makePermit, CheckArgument::None},
+      {"reject", &makeReject, CheckArgument::None},
+      {"defer", &makeDefer, CheckArgument::None},
+      {"warn_if_reject", &makeWarnIfReject, CheckArgument::None},
+      {"reject_invalid_helo_hostname", &makeRejectInvalidHeloHostname, CheckArgument::None},
+      {"reject_non_fqdn_helo_hostname", &makeRejectNonFqdnHeloHostname, CheckArgument::None},
+      {"reject_non_fqdn_sender", &makeRejectNonFqdnSender, CheckArgument::None},
+      {"reject_non_fqdn_recipient", &makeRejectNonFqdnRecipient, CheckArgument::None},
+      {"check_client_access", &makeCheckClientAccess, CheckArgument::Table},
+      {"check_sender_access", &makeCheckSenderAccess, CheckArgument::Table},
+      {"check_recipient_access", &makeCheckRecipientAccess, CheckArgument::Table},
+      {"check_policy_service", &makeCheckPolicyService, CheckArgument::Text},
   };
   return types;
 }
@@ -36,7 +37,7 @@ const std::vector<std::string>& knownRestrictions() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
     for (const CheckType& t : checkTypes()) {
-      if (!t.takes_table) out.emplace_back(t.name);
+      if (t.argument == CheckArgument::None) out.emplace_back(t.name);
     }
     return out;
   }();
@@ -46,7 +47,9 @@ const std::vector<std::string>& knownRestrictions() {
 bool isAccessCheck(std::string_view check) {
   std::string_view name = check.substr(0, check.find(' '));
   return std::any_of(checkTypes().begin(), checkTypes().end(),
-                     [name](const CheckType& t) { return t.takes_table && t.name == name; });
+                     [name](const CheckType& t) {
+                       return t.argument == CheckArgument::Table && t.name == name;
+                     });
 }
 
 Result<CheckPtr> makeCheck(std::string_view text, Stage stage, const CheckEnvironment& env) {
@@ -64,7 +67,12 @@ Result<CheckPtr> makeCheck(std::string_view text, Stage stage, const CheckEnviro
   for (const CheckType& t : checkTypes()) {
     if (t.name != name) continue;
     // A name that takes no argument must be written alone ("permit" not "permit x").
-    if (!t.takes_table && space != std::string_view::npos) break;
+    if (t.argument == CheckArgument::None && space != std::string_view::npos) break;
+    if (t.argument == CheckArgument::Text && argument.empty()) {
+      return Error::config(fmt::format("{} needs an argument, e.g. \"{} {}\"", name, name,
+                                       name == "check_policy_service" ? "inet:127.0.0.1:10023"
+                                                                      : "..."));
+    }
     return t.make(CheckArgs{text, name, argument, stage, env});
   }
   return Error::config(fmt::format("unknown restriction '{}' (known: {})", text,

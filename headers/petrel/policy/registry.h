@@ -16,6 +16,7 @@
 #include "petrel/core/result.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/check.h"
+#include "petrel/policy/policy_service.h"
 
 namespace petrel::policy {
 
@@ -36,6 +37,9 @@ struct CheckEnvironment {
 
   std::shared_ptr<Mynetworks> mynetworks;
   Tables tables;  // the table of a check argument by its reference text; null = unknown
+  // check_policy_service's client settings where the check does not override them (the
+  // config's policy_service: section, Postfix's smtpd_policy_service_*).
+  PolicyServiceSettings policy_service;
 };
 
 // What a factory gets: the check as written, split into its name and argument.
@@ -47,10 +51,17 @@ struct CheckArgs {
   const CheckEnvironment& env;
 };
 
+// What follows a check's name.
+enum class CheckArgument : uint8_t {
+  None,   // written alone: "permit_mynetworks"
+  Table,  // a table reference the config resolves: "check_client_access clients"
+  Text,   // anything else the check parses itself: "check_policy_service inet:127.0.0.1:10023"
+};
+
 struct CheckType {
   std::string_view name;
   Result<CheckPtr> (*make)(const CheckArgs& args);
-  bool takes_table;  // the argument is a table reference the config resolves
+  CheckArgument argument;
 };
 
 // Every check type, in the order docs/configuration.md lists them.

@@ -57,5 +57,11 @@ Result<CheckPtr> makeRejectNonFqdnRecipient(const CheckArgs& args);
 Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
+// An access(5) action (the value a table found, or a policy service's reply) as a decision of
+// `rule`; `subject` starts the reply text ("<a@b>: Recipient address rejected").
+Decision accessAction(std::string_view rule, const std::string& value, const std::string& subject);
+
+// policy_service.cc: check_policy_service (Postfix policy delegation).
+Result<CheckPtr> makeCheckPolicyService(const CheckArgs& args);
 
 }  // namespace petrel::policy::checks
