@@ -28,10 +28,7 @@ void Loader::loadPolicyService(const Section& top, Config& c) {
         *out = 0;
         continue;
       }
-      auto v = duration(*d);
-      if (v && *v == 0 && key != "retry_delay") {
-        report(*d, "must be at least 1s");
-      } else if (v) {
+      if (auto v = duration(*d)) {
         *out = *v;
       }
     }
