@@ -135,6 +135,17 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     set_ = &it->second;
     std::vector<const policy::RestrictionList*> lists = listsAt(*set_, q_.stage);
     if (lists.empty()) return restricted(policy::Decision{});
+    if (services_.policy_client == nullptr) {
+      // `petrel route`: asking would change the service's state (postgrey records a triplet).
+      for (const policy::RestrictionList* l : lists) {
+        for (const std::string& check : l->checks()) {
+          if (!check.starts_with("check_policy_service")) continue;
+          note(fmt::format("{} ({} stage): not asked here, so it decides nothing (the server "
+                           "asks it)",
+                           check, policy::toString(l->stage())));
+        }
+      }
+    }
     ctx_.client_ip = q_.who.client_ip;
     ctx_.helo = q_.who.helo;
     ctx_.sasl_user = q_.who.sasl_user;

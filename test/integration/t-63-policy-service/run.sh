@@ -180,5 +180,16 @@ assert_eq $((close_before + 2)) "$(connections "$T/socat-close.log")" "connectio
 assert_eq 2 "$(log_count "warning: problem talking to server inet:127\.0\.0\.1:$CLOSE_PORT: lost connection")" \
   "warnings for the closing service"
 
+# --- petrel route explains without asking (a question would make postgrey record a triplet).
+pg_rows_before=$(grep -c 'action=greylist' "$T/postgrey.log" || true)
+RC=0
+"$PETREL" route --config "$CONF" --listener grey --client 127.0.0.2 bob@example.test \
+  >"$T/route.out" 2>&1 || RC=$?
+assert_eq 0 "$RC" "petrel route's exit status ($(cat "$T/route.out"))"
+grep -Eq "check_policy_service inet:127\.0\.0\.1:$PG_PORT \(recipient stage\): not asked here" \
+  "$T/route.out" || fail "petrel route's trace: $(cat "$T/route.out")"
+assert_eq "$pg_rows_before" "$(grep -c 'action=greylist' "$T/postgrey.log" || true)" \
+  "postgrey questions during petrel route"
+
 stop_petrel
 pass
