@@ -35,9 +35,9 @@ void Loader::loadPolicyService(const Section& top, Config& c) {
   }
   setNumber(s, "try_limit", p.try_limit, 1);
   setNumber(s, "request_limit", p.request_limit, 0);
-  for (auto [key, out] : {std::pair<std::string_view, std::string*>{"default_action",
-                                                                    &p.default_action},
-                          {"policy_context", &p.policy_context}}) {
+  for (auto [key, out] :
+       {std::pair<std::string_view, std::string*>{"default_action", &p.default_action},
+        {"policy_context", &p.policy_context}}) {
     if (const Field* t = s.find(key)) {
       auto v = text(*t);
       if (!v) {

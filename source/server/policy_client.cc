@@ -23,7 +23,7 @@ struct PolicyClient::Request {
   std::string text;
   Done done;
   uint32_t tries = 0;
-  uv_timer_t delay;  // retry_delay between tries, and the final answer on the next turn
+  uv_timer_t delay;   // retry_delay between tries, and the final answer on the next turn
   std::string error;  // why the last try failed
 };
 
@@ -213,8 +213,8 @@ void PolicyClient::replied(Connection* c, size_t end) {
   }
   // Postfix does not retry a reply it cannot use: it warns and takes default_action.
   if (auto action = policy::parsePolicyReply(reply); !action) {
-    log::mail::warning(log::Program::Smtpd, fmt::format("policy server {}: {}", r->key,
-                                                        action.error().message()));
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("policy server {}: {}", r->key, action.error().message()));
     return finish(r, action.error());
   }
   finish(r, std::move(reply));
@@ -246,8 +246,8 @@ void PolicyClient::retryOrGiveUp(Request* r, const std::string& why) {
       &r->delay,
       [](uv_timer_t* t) {
         auto* req = static_cast<Request*>(t->data);
-        req->owner->finish(req, Error::temporary(fmt::format(
-                                    "policy server {}: {}", req->key, req->error)));
+        req->owner->finish(
+            req, Error::temporary(fmt::format("policy server {}: {}", req->key, req->error)));
       },
       0, 0);
 }

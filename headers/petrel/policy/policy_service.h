@@ -25,7 +25,7 @@ struct ServiceEndpoint {
   Kind kind = Kind::Inet;
   std::string host;  // Inet: an IP literal (IPv6 without brackets)
   uint16_t port = 0;
-  std::string path;  // Unix
+  std::string path;              // Unix
   std::string toString() const;  // "inet:127.0.0.1:10023", "inet:[::1]:10023", "unix:/x"
   bool operator==(const ServiceEndpoint&) const = default;
 };

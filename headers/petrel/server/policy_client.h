@@ -70,10 +70,10 @@ class PolicyClient final : public policy::PolicyServiceClient {
 
   uv_loop_t* loop_;
   bool closed_ = false;
-  std::unordered_set<Connection*> connections_;  // every open one
+  std::unordered_set<Connection*> connections_;                     // every open one
   std::unordered_map<std::string, std::vector<Connection*>> idle_;  // by endpoint
-  std::unordered_set<Request*> requests_;  // in flight
-  std::array<char, 4096> read_buffer_{};  // one read at a time on a loop
+  std::unordered_set<Request*> requests_;                           // in flight
+  std::array<char, 4096> read_buffer_{};                            // one read at a time on a loop
 };
 
 }  // namespace petrel::server

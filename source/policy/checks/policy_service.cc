@@ -47,8 +47,11 @@ std::optional<uint64_t> durationMs(std::string_view text) {
     case 'w': unit = 7 * 86'400'000ull; break;
     default: unit = 0;
   }
-  if (unit != 0) text.remove_suffix(1);
-  else unit = 1000;
+  if (unit != 0) {
+    text.remove_suffix(1);
+  } else {
+    unit = 1000;
+  }
   auto v = number(text);
   if (!v || *v > 10ull * 365 * 86400) return std::nullopt;
   return *v * unit;
@@ -98,8 +101,8 @@ class CheckPolicyService final : public Check {
     ctx.policy_client->request(
         spec_.endpoint, spec_.settings, std::move(request),
         [rule = rule_, subject = replySubject(ctx, stage_),
-         fallback = spec_.settings.default_action, done = std::move(done)](
-            Result<std::string> reply) {
+         fallback = spec_.settings.default_action,
+         done = std::move(done)](Result<std::string> reply) {
           Result<std::string> action =
               reply ? parsePolicyReply(*reply) : Result<std::string>(reply.error());
           done(checks::accessAction(rule, action ? *action : fallback, subject));
@@ -151,10 +154,10 @@ Result<ServiceEndpoint> parseServiceEndpoint(std::string_view text) {
   // Names other than localhost would need a lookup per connection: take addresses only.
   bool v4 = std::all_of(host.begin(), host.end(), [](char c) { return isdigit(c) || c == '.'; });
   bool v6 = host.find(':') != std::string_view::npos &&
-            std::all_of(host.begin(), host.end(), [](char c) { return isxdigit(c) || c == ':' || c == '.'; });
+            std::all_of(host.begin(), host.end(),
+                        [](char c) { return isxdigit(c) || c == ':' || c == '.'; });
   if (!v4 && !v6) {
-    return Error::config(
-        fmt::format("'{}': the host must be an IP address or localhost", text));
+    return Error::config(fmt::format("'{}': the host must be an IP address or localhost", text));
   }
   ep.host = std::string(host);
   ep.port = static_cast<uint16_t>(*port);

@@ -76,9 +76,9 @@ TEST(PolicyServiceEndpoint, ParsesInetAndUnix) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->kind, ServiceEndpoint::Kind::Unix);
   EXPECT_EQ(d->toString(), "unix:/run/policyd-spf.sock");
-  for (const char* bad : {"127.0.0.1:10023", "inet:127.0.0.1", "inet:127.0.0.1:0",
-                          "inet:127.0.0.1:70000", "inet:policy.example:10023", "unix:relative",
-                          "unix:", "tcp:127.0.0.1:1"}) {
+  for (const char* bad :
+       {"127.0.0.1:10023", "inet:127.0.0.1", "inet:127.0.0.1:0", "inet:127.0.0.1:70000",
+        "inet:policy.example:10023", "unix:relative", "unix:", "tcp:127.0.0.1:1"}) {
     EXPECT_FALSE(parseServiceEndpoint(bad).ok()) << bad;
   }
 }
@@ -310,7 +310,8 @@ TEST(CheckPolicyService, ClientStageNamesTheClient) {
   Asked asked("check_policy_service inet:127.0.0.1:10023", Stage::Client);
   Decision d = asked.answer(std::string("action=defer_if_reject_not_an_action\n\n"));
   EXPECT_EQ(d.code, 451);
-  EXPECT_EQ(d.text, "<mx.example.net[192.0.2.7]>: Client host rejected: Server configuration error");
+  EXPECT_EQ(d.text,
+            "<mx.example.net[192.0.2.7]>: Client host rejected: Server configuration error");
 }
 
 TEST(CheckPolicyService, WithoutATransportItIsNotAsked) {

@@ -138,7 +138,8 @@ class PolicyClientTest : public ::testing::Test {
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
     uv_timer_t tick;  // keeps uv_run(ONCE) from blocking for longer than a tick
     uv_timer_init(&loop_, &tick);
-    uv_timer_start(&tick, [](uv_timer_t*) {}, 5, 5);
+    uv_timer_start(
+        &tick, [](uv_timer_t*) {}, 5, 5);
     while (!done() && std::chrono::steady_clock::now() < until) uv_run(&loop_, UV_RUN_ONCE);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
     uv_run(&loop_, UV_RUN_NOWAIT);
