@@ -11,6 +11,7 @@
 // test without one) it answers dunno without asking.
 #include "petrel/policy/policy_service.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -152,11 +153,10 @@ Result<ServiceEndpoint> parseServiceEndpoint(std::string_view text) {
   }
   if (host == "localhost") host = "127.0.0.1";
   // Names other than localhost would need a lookup per connection: take addresses only.
-  bool v4 = std::all_of(host.begin(), host.end(), [](char c) { return isdigit(c) || c == '.'; });
-  bool v6 = host.find(':') != std::string_view::npos &&
-            std::all_of(host.begin(), host.end(),
-                        [](char c) { return isxdigit(c) || c == ':' || c == '.'; });
-  if (!v4 && !v6) {
+  std::string literal(host);
+  in6_addr buf;
+  if (inet_pton(AF_INET, literal.c_str(), &buf) != 1 &&
+      inet_pton(AF_INET6, literal.c_str(), &buf) != 1) {
     return Error::config(fmt::format("'{}': the host must be an IP address or localhost", text));
   }
   ep.host = std::string(host);

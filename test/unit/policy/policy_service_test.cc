@@ -78,7 +78,8 @@ TEST(PolicyServiceEndpoint, ParsesInetAndUnix) {
   EXPECT_EQ(d->toString(), "unix:/run/policyd-spf.sock");
   for (const char* bad :
        {"127.0.0.1:10023", "inet:127.0.0.1", "inet:127.0.0.1:0", "inet:127.0.0.1:70000",
-        "inet:policy.example:10023", "unix:relative", "unix:", "tcp:127.0.0.1:1"}) {
+        "inet:policy.example:10023", "inet:999.1.1.1:1", "inet:[1.2.3.4]5:1", "unix:relative",
+        "unix:", "tcp:127.0.0.1:1"}) {
     EXPECT_FALSE(parseServiceEndpoint(bad).ok()) << bad;
   }
 }
