@@ -15,13 +15,16 @@ build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-d
 # The BoringSSL build the tests also make links libpq statically: postgresql-server-dev-15 has
 # its libpgcommon/libpgport archives, libkrb5-dev the GSSAPI library libpq needs. clang
 # builds the fuzz targets, whose regressions the tests replay.
+# postfix-policyd-spf-python and postgrey are the real policy services of
+# t-63-policy-service (check_policy_service), socat puts policyd-spf on a TCP port.
 test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-perl msmtp
            openssl pflogsumm python3 python3-yaml python3-aiosmtpd python3-dnslib sqlite3 curl
            procps android-libboringssl-dev postgresql-server-dev-15 libkrb5-dev clang
            dovecot-core mariadb-server
            mariadb-client
            slapd ldap-utils
-           postgresql)
+           postgresql
+           postfix-policyd-spf-python postgrey socat)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

@@ -305,6 +305,7 @@ class Loader {
   void loadDns(const Section& top, Config& c);       // dns.cc
   void loadStatus(const Section& top, Config& c);    // status.cc
   void loadLog(const Section& top, Config& c);       // log.cc
+  void loadPolicyService(const Section& top, Config& c);  // policy_service.cc
 
   Reporter& reporter_;
   fs::path base_dir_;

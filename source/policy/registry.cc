@@ -45,6 +45,7 @@ const std::vector<CheckType>& checkTypes() {
       {"reject_rhsbl_recipient", &makeRejectRhsblRecipient, CheckArgument::Text},
       {"permit_dnswl_client", &makePermitDnswlClient, CheckArgument::Text},
       {"permit_rhswl_client", &makePermitRhswlClient, CheckArgument::Text},
+      {"check_policy_service", &makeCheckPolicyService, CheckArgument::Text},
   };
   return types;
 }
@@ -86,7 +87,8 @@ Result<CheckPtr> makeCheck(std::string_view text, Stage stage, const CheckEnviro
     if (t.argument == CheckArgument::None && space != std::string_view::npos) break;
     if (t.argument == CheckArgument::Text && argument.empty()) {
       return Error::config(fmt::format("{} needs an argument, e.g. \"{} {}\"", name, name,
-                                       name.find("rbl") != std::string_view::npos ||
+                                       name == "check_policy_service" ? "inet:127.0.0.1:10023"
+                                       : name.find("rbl") != std::string_view::npos ||
                                                name.find("wl") != std::string_view::npos
                                            ? "list.example.org"
                                            : "..."));

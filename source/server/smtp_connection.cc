@@ -89,6 +89,7 @@ SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* clien
     dispatcher->offload(std::move(work), std::move(done));
   };
   services_.resolver = &worker.resolver();
+  services_.policy_client = &worker.policyClient();
   uv_timer_init(worker.loop(), timer_);
   timer_->data = this;
   open_handles_ = 2;

@@ -71,6 +71,9 @@ policy::ClientFacts SmtpConnection::clientFacts() const {
     facts.tls_keysize = tls->cipherBits();
   }
   if (chain_) facts.queue_id = queue_id_;  // a message is being received
+  // Postfix's policy instance: this connection's, and which of its transactions.
+  facts.instance = fmt::format("{:x}.{:x}.{}", session_start_ms_,
+                               reinterpret_cast<uintptr_t>(this) & 0xffffff, messages_);
   return facts;
 }
 

@@ -201,6 +201,17 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     set_ = &it->second;
     std::vector<const policy::RestrictionList*> lists = listsAt(*set_, q_.stage);
     if (lists.empty()) return restricted(policy::Decision{});
+    if (services_.policy_client == nullptr) {
+      // `petrel route`: asking would change the service's state (postgrey records a triplet).
+      for (const policy::RestrictionList* l : lists) {
+        for (const std::string& check : l->checks()) {
+          if (!check.starts_with("check_policy_service")) continue;
+          note(fmt::format("{} ({} stage): not asked here, so it decides nothing (the server "
+                           "asks it)",
+                           check, policy::toString(l->stage())));
+        }
+      }
+    }
     ctx_.client_ip = q_.who.client_ip;
     ctx_.helo = q_.who.helo;
     ctx_.sasl_user = q_.who.sasl_user;
@@ -227,6 +238,10 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
         router->blocking() || (snap_.sender_login && snap_.sender_login->blocking());
     ctx_.offload = services_.offload;
     ctx_.resolver = services_.resolver;
+    ctx_.policy_client = services_.policy_client;
+    // The command being answered: with delay_reject the client list runs at RCPT too. BDAT is
+    // reported as DATA, as Postfix does.
+    ctx_.protocol_state = std::string(smtp::toString(q_.stage));
     policy::evaluateLists(
         std::move(lists), ctx_,
         [self = shared_from_this()](const policy::RestrictionList& l, const policy::Decision& d) {
@@ -437,6 +452,15 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
       return it == tables->end() ? nullptr : it->second;
     });
     env.mynetworks->table = mynetworks_table;
+    const config::PolicyService& ps = cfg.policy_service;
+    env.policy_service.timeout_ms = ps.timeout * 1000;
+    env.policy_service.max_idle_ms = ps.max_idle * 1000;
+    env.policy_service.max_ttl_ms = ps.max_ttl * 1000;
+    env.policy_service.try_limit = ps.try_limit;
+    env.policy_service.retry_delay_ms = ps.retry_delay * 1000;
+    env.policy_service.request_limit = ps.request_limit;
+    env.policy_service.default_action = ps.default_action;
+    env.policy_service.policy_context = ps.policy_context;
     RestrictionLists compiled;
     compiled.origin = set.origin;
     compiled.delay_reject = set.delay_reject;

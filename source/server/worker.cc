@@ -37,6 +37,7 @@ Status resolveEndpoint(const config::Endpoint& ep, sockaddr_storage& out) {
 Worker::Worker(Runtime& runtime) : rt_(&runtime), read_buffer_(64 * 1024) {
   uv_loop_init(&loop_);
   dispatcher_ = std::make_unique<event::Dispatcher>(&loop_);
+  policy_client_ = std::make_unique<PolicyClient>(&loop_);
 }
 
 Worker::~Worker() {
@@ -144,6 +145,7 @@ void Worker::stop() {
     // Lookups whose sessions are gone may still be on the wire; closing the resolver now lets
     // their sockets and timers close in this same turn, before uv_run returns.
     if (resolver_) resolver_->close();
+    policy_client_->close();
     uv_stop(&loop_);
   });
   if (thread_.joinable()) thread_.join();

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -186,6 +186,15 @@ seed_lookup() {
   printf '\x02postmaster@example.test alice@example.test\n# c\nbroken\n\xffpostmaster@example.test' >"$out/file"
 }
 
+# Seeds for the policy delegation protocol: a reply, a check argument, request values.
+seed_policy() {
+  local out="$work/seeds/policy_service_fuzz"
+  mkdir -p "$out"
+  printf '\x00action=PREPEND Received-SPF: Pass (mailfrom) identity=mailfrom\n\n' >"$out/reply"
+  printf '\x01{ inet:127.0.0.1:10023, timeout=10s, try_limit=1, default_action=451 4.3.5 x }' >"$out/argument"
+  printf '\x02mx.example.net\x00alice@example.net\x00bob@example.org\x00\x00mx.example.net\x00TLS_AES_128_GCM_SHA256' >"$out/request"
+}
+
 # Seeds for header rewriting: address fields in the shapes RFC 5322 A.1 and A.5 show.
 seed_header() {
   local out="$work/seeds/header_rewrite_fuzz"
@@ -207,6 +216,7 @@ seed_config
 seed_sasl
 seed_dns
 seed_lookup
+seed_policy
 
 status=0
 for t in "${targets[@]}"; do
@@ -235,6 +245,11 @@ for t in "${targets[@]}"; do
   if [ "$t" = content_chain_fuzz ]; then
     sources=("$root"/source/content/*.cc)
     dict="$root/test/fuzz/header.dict"
+  fi
+  if [ "$t" = policy_service_fuzz ]; then
+    sources=("$root"/source/core/*.cc "$root/source/policy/checks/access_maps.cc"
+             "$root/source/policy/checks/policy_service.cc")
+    dict=""
   fi
   if [ "$t" = dns_response_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/dns/wire.cc"

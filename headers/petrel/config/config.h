@@ -211,6 +211,21 @@ struct Status {
   std::optional<Endpoint> address;  // Default: 127.0.0.1:8025; null disables
 };
 
+// policy_service: check_policy_service's client settings where a check does not override them
+// (Postfix's smtpd_policy_service_*; docs/configuration.md).
+struct PolicyService {
+  uint64_t timeout = 100;      // seconds, per try (connect, write, read); Default: 100s
+  uint64_t max_idle = 300;     // seconds an unused connection stays open; Default: 300s
+  uint64_t max_ttl = 1000;     // seconds after which a connection is not reused; Default: 1000s
+  uint32_t try_limit = 2;      // tries per request; Default: 2
+  uint64_t retry_delay = 1;    // seconds between tries; Default: 1s
+  uint32_t request_limit = 0;  // requests per connection, 0 = no limit; Default: 0
+  // The access(5) action when the service fails. Default: "451 4.3.5 Server configuration
+  // problem"
+  std::string default_action = "451 4.3.5 Server configuration problem";
+  std::string policy_context;  // sent as the policy_context attribute; Default: empty
+};
+
 struct Log {
   std::optional<std::string> file;  // Default: null = stderr only
   std::string syslog_name = "petrel";
@@ -260,6 +275,7 @@ struct Config {
   Dns dns;
   Status status;
   Log log;
+  PolicyService policy_service;
 };
 
 // One problem found in the file; `where` is "file:line:column".

@@ -21,6 +21,8 @@ class Resolver;
 
 namespace petrel::policy {
 
+class PolicyServiceClient;  // policy_service.h
+
 // The restriction stages, as Postfix names its lists: smtpd_client_restrictions (Client),
 // smtpd_helo_restrictions, smtpd_sender_restrictions, smtpd_recipient_restrictions,
 // smtpd_data_restrictions (at DATA/BDAT, before 354) and smtpd_end_of_data_restrictions.
@@ -55,6 +57,9 @@ struct ClientFacts {
   std::string tls_cipher;
   int tls_keysize = 0;
   std::string queue_id;  // the transaction's, once it has one
+  // Postfix's policy "instance": the same for every request of one mail transaction, another
+  // for the next one (policy services keep per-message state by it). Empty: none.
+  std::string instance;
 };
 
 // What reject_unlisted_sender / reject_unlisted_recipient learn of an address: a mailbox or
@@ -92,6 +97,12 @@ struct PolicyContext {
   std::function<void(std::function<void()> work, std::function<void()> done)> offload;
   // The resolver of the check's loop (DNS lists, SPF, MX checks); null where there is none.
   dns::Resolver* resolver = nullptr;
+  // The SMTP command being answered, as Postfix's policy protocol_state names it ("RCPT";
+  // with delay_reject the client list runs at RCPT too). Empty: the list's own stage.
+  std::string protocol_state;
+  // The policy services' transport of the check's loop (check_policy_service); null where
+  // there is none (then the check answers dunno without asking).
+  PolicyServiceClient* policy_client = nullptr;
 };
 
 // Actions a check may attach (Postfix access(5) PREPEND, HOLD, DISCARD; warn_if_reject).

@@ -16,6 +16,7 @@
 #include "petrel/core/result.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/check.h"
+#include "petrel/policy/policy_service.h"
 
 namespace petrel::policy {
 
@@ -36,6 +37,9 @@ struct CheckEnvironment {
 
   std::shared_ptr<Mynetworks> mynetworks;
   Tables tables;  // the table of a check argument by its reference text; null = unknown
+  // check_policy_service's client settings where the check does not override them (the
+  // config's policy_service: section, Postfix's smtpd_policy_service_*).
+  PolicyServiceSettings policy_service;
 };
 
 // What a factory gets: the check as written, split into its name and argument.

@@ -19,6 +19,9 @@
 namespace petrel::dns {
 class Resolver;
 }
+namespace petrel::policy {
+class PolicyServiceClient;
+}
 
 namespace petrel::server {
 
@@ -40,10 +43,11 @@ struct StageQuery {
 };
 
 // What the caller's loop offers checks. Null offload: blocking lookups run in place (a
-// command-line tool); null resolver: no DNS.
+// command-line tool); null resolver: no DNS; null policy_client: policy services not asked.
 struct StageServices {
   std::function<void(std::function<void()> work, std::function<void()> done)> offload;
   dns::Resolver* resolver = nullptr;
+  policy::PolicyServiceClient* policy_client = nullptr;
 };
 
 struct StageVerdict {

@@ -22,6 +22,7 @@
 #include "petrel/core/result.h"
 #include "petrel/dns/reloadable_resolver.h"
 #include "petrel/event/dispatcher.h"
+#include "petrel/server/policy_client.h"
 #include "petrel/server/runtime.h"
 
 namespace petrel::server {
@@ -51,6 +52,9 @@ class Worker {
   // Reload with other dns.servers: `next` (created with dispatcher(), from any thread) takes
   // over on the worker thread; queries already asked finish on the resolver they started on.
   void replaceResolver(dns::ResolverPtr next);
+  // The loop's policy service client (check_policy_service), for everything running on it;
+  // the worker thread only. Its connections close when the worker stops.
+  policy::PolicyServiceClient& policyClient() { return *policy_client_; }
   uv_loop_t* loop() { return &loop_; }
   char* readBuffer() { return read_buffer_.data(); }
   size_t readBufferSize() const { return read_buffer_.size(); }
@@ -65,6 +69,7 @@ class Worker {
   uv_loop_t loop_;
   std::unique_ptr<event::Dispatcher> dispatcher_;
   std::unique_ptr<dns::ReloadableResolver> resolver_;  // after dispatcher_: dies before it
+  std::unique_ptr<PolicyClient> policy_client_;
   std::vector<uv_tcp_t*> listeners_;
   std::unordered_set<SmtpConnection*> connections_;
   std::vector<char> read_buffer_;

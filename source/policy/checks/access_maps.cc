@@ -60,6 +60,8 @@ bool isHeaderField(std::string_view text) {
   });
 }
 
+}  // namespace
+
 // An access(5) action; `subject` names what matched, for the reply text.
 Decision accessAction(std::string_view rule, const std::string& value, const std::string& subject) {
   std::string_view v = trim(value);
@@ -118,6 +120,8 @@ Decision accessAction(std::string_view rule, const std::string& value, const std
   return decide(Decision::Kind::Defer, rule, 451, "4.3.5",
                 fmt::format("{}: Server configuration error", subject));
 }
+
+namespace {
 
 Decision accessLookup(std::string_view rule, const lookup::LookupTable& table,
                       const std::vector<std::string>& keys, const std::string& subject) {

@@ -67,6 +67,12 @@ Result<CheckPtr> makePermitMxBackup(const CheckArgs& args);
 Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
+// An access(5) action (the value a table found, or a policy service's reply) as a decision of
+// `rule`; `subject` starts the reply text ("<a@b>: Recipient address rejected").
+Decision accessAction(std::string_view rule, const std::string& value, const std::string& subject);
+
+// policy_service.cc: check_policy_service (Postfix policy delegation).
+Result<CheckPtr> makeCheckPolicyService(const CheckArgs& args);
 
 // dns_lists.cc: DNS block and allow lists (RFC 5782), by client address or by domain.
 Result<CheckPtr> makeRejectRblClient(const CheckArgs& args);

@@ -1288,5 +1288,69 @@ TEST(ParseEndpointTest, RejectsTheRest) {
   }
 }
 
+// policy_service: Postfix's smtpd_policy_service_* defaults, each key, and its errors; a
+// check_policy_service entry is checked by policy's own parser (its per-check settings too).
+TEST(ConfigTest, PolicyService) {
+  Config d = loadOk();
+  EXPECT_EQ(d.policy_service.timeout, 100u);
+  EXPECT_EQ(d.policy_service.max_idle, 300u);
+  EXPECT_EQ(d.policy_service.max_ttl, 1000u);
+  EXPECT_EQ(d.policy_service.try_limit, 2u);
+  EXPECT_EQ(d.policy_service.retry_delay, 1u);
+  EXPECT_EQ(d.policy_service.request_limit, 0u);
+  EXPECT_EQ(d.policy_service.default_action, "451 4.3.5 Server configuration problem");
+  Config c = loadOk(R"(policy_service:
+  timeout: 10s
+  max_idle: 1m
+  max_ttl: 1h
+  try_limit: 3
+  retry_delay: 0
+  request_limit: 50
+  default_action: DUNNO
+  policy_context: office
+restrictions:
+  default:
+    recipient:
+      - reject_unauth_destination
+      - check_policy_service inet:127.0.0.1:10023
+      - "check_policy_service { unix:/run/policyd-spf.sock, timeout=5s, default_action=DUNNO }"
+)");
+  EXPECT_EQ(c.policy_service.timeout, 10u);
+  EXPECT_EQ(c.policy_service.max_idle, 60u);
+  EXPECT_EQ(c.policy_service.max_ttl, 3600u);
+  EXPECT_EQ(c.policy_service.try_limit, 3u);
+  EXPECT_EQ(c.policy_service.retry_delay, 0u);
+  EXPECT_EQ(c.policy_service.request_limit, 50u);
+  EXPECT_EQ(c.policy_service.default_action, "DUNNO");
+  EXPECT_EQ(c.policy_service.policy_context, "office");
+  EXPECT_EQ(texts(c.restrictions.at("default").recipient),
+            (std::vector<std::string>{
+                "reject_unauth_destination", "check_policy_service inet:127.0.0.1:10023",
+                "check_policy_service { unix:/run/policyd-spf.sock, timeout=5s, "
+                "default_action=DUNNO }"}));
+
+  EXPECT_EQ(errorsWith(R"(policy_service: {timeout: 0, try_limit: 0, default_action: "", colour: x}
+restrictions:
+  default:
+    recipient:
+      - check_policy_service
+      - check_policy_service 127.0.0.1:10023
+      - "check_policy_service { inet:127.0.0.1:10023, timeout=soon }"
+)"),
+            (Errors{
+                "t.yaml:3:27: policy_service.timeout: must not be zero",
+                "t.yaml:3:41: policy_service.try_limit: must be at least 1, got 0",
+                "t.yaml:3:60: policy_service.default_action: must not be empty (an access(5) "
+                "action such as DUNNO or \"451 4.3.5 text\")",
+                "t.yaml:3:64: unknown key 'colour' in policy_service",
+                "t.yaml:7:9: restrictions.default.recipient[0]: check_policy_service needs an "
+                "argument, e.g. \"check_policy_service inet:127.0.0.1:10023\"",
+                "t.yaml:8:9: restrictions.default.recipient[1]: check_policy_service: "
+                "'127.0.0.1:10023' is not a policy service (inet:HOST:PORT or unix:PATH)",
+                "t.yaml:9:9: restrictions.default.recipient[2]: check_policy_service: timeout: "
+                "'soon' is not a time such as 10s or 5m",
+            }));
+}
+
 }  // namespace
 }  // namespace petrel::config

@@ -14,6 +14,10 @@
 //                               any other address of those domains is unlisted
 //   listing_fails: DOMAIN...    looking up an address of DOMAIN fails temporarily
 //   me: HOSTNAME IP...          our host name and addresses (permit_mx_backup)
+//   policy ENDPOINT: REPLY      what the policy service at ENDPOINT ("inet:127.0.0.1:10023")
+//                               answers from now on: an action ("DUNNO", "REJECT text"), sent
+//                               as "action=REPLY\n\n"; "!fail TEXT" fails the request (the
+//                               transport's error), "!raw TEXT" sends TEXT as the whole reply
 //   list STAGE: CHECK, CHECK    the list to evaluate from now on (stage: client, helo, sender,
 //                               recipient, data, end_of_data)
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
@@ -21,6 +25,7 @@
 //                               reverse_name=NAME name_status=verified|tempfail|noptr|
 //                               notconfirmed, count=N (recipients so far), size=N
 // Transcript: each script line, then "  . dns NAME TYPE" for each DNS query the checks made,
+// "  . policy ENDPOINT protocol_state=S" for each policy service request,
 // "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question, and
 // "  + add header|hold|discard|warn: text" for each action; "!! what" for a script error (the
 // test fails on any).
@@ -40,6 +45,7 @@
 #include <vector>
 
 #include "fakes/fake_resolver.h"
+#include "petrel/policy/policy_service.h"
 #include "petrel/config/config.h"
 #include "petrel/core/strings.h"
 #include "petrel/policy/restrictions.h"
@@ -70,6 +76,34 @@ std::string describe(const Decision& d) {
                      d.code, d.enhanced, d.text);
 }
 
+// The policy services of a script: answers each request on the next runPending(), as a loop
+// would, with the reply its endpoint was given ("!fail" and no reply: a transport error).
+class ScriptedPolicyClient final : public PolicyServiceClient {
+ public:
+  void request(const ServiceEndpoint& endpoint, const PolicyServiceSettings&,
+               std::string request, Done done) override {
+    std::string state = request.substr(request.find("protocol_state=") + 15);
+    log.push_back(fmt::format("{} protocol_state={}", endpoint.toString(),
+                              state.substr(0, state.find('\n'))));
+    auto it = replies.find(endpoint.toString());
+    std::string reply = it == replies.end() ? "!fail no reply scripted" : it->second;
+    pending.emplace_back([reply, done = std::move(done)] {
+      if (reply.starts_with("!fail")) return done(Error::temporary(reply.substr(5)));
+      if (reply.starts_with("!raw ")) return done(reply.substr(5) + "\n\n");
+      done("action=" + reply + "\n\n");
+    });
+  }
+  size_t runPending() {
+    auto now = std::move(pending);
+    pending.clear();
+    for (auto& fn : now) fn();
+    return now.size();
+  }
+  std::map<std::string, std::string> replies;  // by endpoint
+  std::vector<std::string> log;
+  std::vector<std::function<void()>> pending;
+};
+
 std::string runScript(const std::string& script) {
   std::string out;
   std::vector<std::string> networks{"127.0.0.1/32", "::1/128"};
@@ -80,6 +114,7 @@ std::string runScript(const std::string& script) {
   std::map<std::string, std::map<std::string, std::string>> entries;
   std::optional<RestrictionList> list;
   dns::FakeResolver resolver;
+  ScriptedPolicyClient policy;
   std::istringstream in(script);
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line.front() == '#') continue;
@@ -110,6 +145,8 @@ std::string runScript(const std::string& script) {
       for (size_t i = 0; i < words.size(); ++i) {
         (i == 0 ? my_hostname : my_addresses.emplace_back()) = std::string(words[i]);
       }
+    } else if (head.starts_with("policy ")) {
+      policy.replies[std::string(head.substr(7))] = std::string(rest);
     } else if (head == "dns") {
       if (Status st = resolver.load(rest); !st) problem(st.error().message());
     } else if (head.starts_with("table ")) {
@@ -211,13 +248,18 @@ std::string runScript(const std::string& script) {
         };
       }
       ctx.resolver = &resolver;
+      ctx.policy_client = &policy;
       std::optional<Decision> decision;
       size_t asked = resolver.queries().size();
+      size_t policy_asked = policy.log.size();
       list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
-      while (!decision && resolver.runPending() > 0) {
+      while (!decision && resolver.runPending() + policy.runPending() > 0) {
       }
       for (size_t i = asked; i < resolver.queries().size(); ++i) {
         out += "  . dns " + resolver.queries()[i] + "\n";
+      }
+      for (size_t i = policy_asked; i < policy.log.size(); ++i) {
+        out += "  . policy " + policy.log[i] + "\n";
       }
       if (!decision) {
         problem("the list did not answer");
