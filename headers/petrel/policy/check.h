@@ -55,6 +55,10 @@ struct ClientFacts {
   std::string tls_cipher;
   int tls_keysize = 0;
   std::string queue_id;  // the transaction's, once it has one
+  // The client sent ahead of a reply it had to wait for (smtp::ImproperPipelining: before the
+  // greeting, before EHLO, or after a command that ends a PIPELINING group); for
+  // reject_unauth_pipelining.
+  bool improper_pipelining = false;
 };
 
 // Everything a check may look at; filled in by the session driver (or `petrel route`).

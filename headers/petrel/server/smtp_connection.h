@@ -47,6 +47,9 @@ class SmtpConnection {
   void onCiphertext(std::string_view bytes);
   void startTls();
   void authenticate(smtp::Authenticate request);
+  bool rateExempt() const;
+  std::optional<smtp::Reply> rateLimit(smtp::ClientEvent event);
+  bool newTlsSessionOverLimit();
   void after(uint64_t ms, std::function<void()> fn);
   void closeNow();
   void maybeDestroy();
@@ -69,6 +72,7 @@ class SmtpConnection {
   bool closing_ = false;
   bool reading_ = false;
   bool counted_ = false;  // holds a ConnectionLimiter slot
+  bool rate_exempt_ = false;  // in limits.rate.exceptions (relay.mynetworks by default)
   std::string out_;
   std::unique_ptr<smtp::ServerSession> session_;
   const config::Listener* listener_ = nullptr;  // points into snap_.config
