@@ -28,6 +28,8 @@ const std::vector<CheckType>& checkTypes() {
       {"check_client_access", &makeCheckClientAccess, true},
       {"check_sender_access", &makeCheckSenderAccess, true},
       {"check_recipient_access", &makeCheckRecipientAccess, true},
+      {"reject_unauth_pipelining", &makeRejectUnauthPipelining, false},
+      {"reject_multi_recipient_bounce", &makeRejectMultiRecipientBounce, false},
   };
   return types;
 }

@@ -58,4 +58,8 @@ Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
 
+// protocol.cc: how the client speaks SMTP.
+Result<CheckPtr> makeRejectUnauthPipelining(const CheckArgs& args);
+Result<CheckPtr> makeRejectMultiRecipientBounce(const CheckArgs& args);
+
 }  // namespace petrel::policy::checks

@@ -810,7 +810,8 @@ restrictions:
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unauth_pipelining, reject_multi_recipient_bounce)",
             }));
 }
 
@@ -1128,7 +1129,8 @@ TEST(ConfigTest, BadRestrictions) {
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unauth_pipelining, reject_multi_recipient_bounce)",
             }));
   EXPECT_EQ(errorsWith("restrictions: [default]\n"),
             Errors{"t.yaml:3:15: restrictions: expected a mapping, got a list"});
@@ -1163,7 +1165,8 @@ TEST(ConfigTest, RestrictionStagesAndDelayReject) {
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                     "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unauth_pipelining, reject_multi_recipient_bounce)"}));
 }
 
 // The loader keeps checks as written; only the validators (server::standardValidators) know
@@ -1199,7 +1202,8 @@ restrictions:
                 "permit_sasl_authenticated, reject_unauth_destination, "
                 "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unauth_pipelining, reject_multi_recipient_bounce)",
                 "t.yaml:7:41: restrictions.default.client[1]: unknown table type 'foo' (known: "
                 "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:8:14: restrictions.default.sender[0]: 'cidr:' needs a path, e.g. "
@@ -1209,13 +1213,15 @@ restrictions:
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unauth_pipelining, reject_multi_recipient_bounce)",
                 "t.yaml:8:61: restrictions.default.sender[2]: unknown restriction "
                 "' check_sender_access cidr:/x' (known: permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination, "
                 "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unauth_pipelining, reject_multi_recipient_bounce)",
             }));
 }
 
@@ -1234,7 +1240,8 @@ restrictions:
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                     "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient, "
+                "reject_unauth_pipelining, reject_multi_recipient_bounce)"}));
 }
 
 // warn_if_reject written as its own entry needs a check after it, once.

@@ -15,7 +15,8 @@
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
 //                               (sender= and rcpt= may be empty), client_name=NAME
 //                               reverse_name=NAME name_status=verified|tempfail|noptr|
-//                               notconfirmed, count=N (recipients so far), size=N
+//                               notconfirmed, count=N (recipients so far), size=N,
+//                               pipelined=1 (the client pipelined improperly)
 // Transcript: each script line, then "  . dns NAME TYPE" for each DNS query the checks made,
 // "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question, and
 // "  + add header|hold|discard|warn: text" for each action; "!! what" for a script error (the
@@ -169,6 +170,7 @@ std::string runScript(const std::string& script) {
           }
         } else if (key == "count") ctx.recipient_count = std::stoul(value);
         else if (key == "size") ctx.message_size = std::stoull(value);
+        else if (key == "pipelined") ctx.client.improper_pipelining = value == "1";
         else problem("unknown key " + key);
       }
       ctx.is_our_destination = [&domains](std::string_view d) {
