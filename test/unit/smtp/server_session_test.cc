@@ -67,6 +67,7 @@ using testing::lineDiff;
 using testing::MemorySink;
 using testing::Transcript;
 using testing::unescapeBytes;
+using testing::withoutSplitDependentLines;
 
 const std::filesystem::path GoldenDir =
     std::filesystem::path(PETREL_SOURCE_ROOT) / "test" / "testdata" / "smtp";
@@ -308,19 +309,6 @@ std::string runScript(const std::string& script, Feed feed) {
   return t.text();
 }
 
-// Whether a client pipelined improperly depends, by design, on how its bytes arrived (what
-// was already there when a command was read): fed byte by byte, nothing ever is. So do the
-// bytes a PREGREET line shows (those of the first read). Transcripts compared across splits
-// leave those lines out.
-std::string withoutPipeliningLines(const std::string& text) {
-  std::string out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.starts_with("PIPELINING ") && !l.starts_with("PREGREET ")) out += l + "\n";
-  }
-  return out;
-}
-
 class GoldenDialog : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenDialog, MatchesReference) {
@@ -332,8 +320,8 @@ TEST_P(GoldenDialog, MatchesReference) {
 // TCP may split a dialog anywhere: one byte per onInput() must give the same transcript.
 TEST_P(GoldenDialog, SameTranscriptWhenFedByteByByte) {
   const std::string script = goldenScript(GoldenDir, GetParam());
-  const std::string whole = withoutPipeliningLines(runScript(script, Feed::AsWritten));
-  const std::string bytes = withoutPipeliningLines(runScript(script, Feed::ByteByByte));
+  const std::string whole = withoutSplitDependentLines(runScript(script, Feed::AsWritten));
+  const std::string bytes = withoutSplitDependentLines(runScript(script, Feed::ByteByByte));
   EXPECT_EQ(whole, bytes) << lineDiff(whole, bytes);
 }
 
@@ -408,7 +396,7 @@ TEST(ServerSession, DialogGivesSameActionsWhateverTheSplit) {
   for (size_t step : {1u, 2u, 3u, 7u, 13u, 64u}) {
     Driver split;
     for (size_t i = 0; i < Dialog.size(); i += step) split.send(Dialog.substr(i, step));
-    EXPECT_EQ(withoutPipeliningLines(whole.t.text()), withoutPipeliningLines(split.t.text()))
+    EXPECT_EQ(withoutSplitDependentLines(whole.t.text()), withoutSplitDependentLines(split.t.text()))
         << "step " << step;
   }
 }
