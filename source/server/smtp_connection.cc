@@ -134,6 +134,8 @@ void SmtpConnection::start() {
   const auto& cfg = *snap_.config;
   rt_->metrics.connections_total++;
   rt_->metrics.connections_active++;
+  // Postfix order: "connect from" first, then any limit's warning.
+  log::mail::connect(client_);
   std::optional<smtp::Reply> refusal;
   std::string why;
   const config::RateLimits& rate = cfg.limits.rate;
@@ -160,7 +162,6 @@ void SmtpConnection::start() {
     rt_->metrics.countRejection("CONNECT", 421, "4.7.0");
     rt_->metrics.rate_limited[size_t(RateEvent::Connection)]++;
   }
-  log::mail::connect(client_);
   smtp::SessionSettings settings = sessionSettings(cfg, *listener_, snap_.authenticator != nullptr);
   settings.verdict_stages = verdictStages(snap_, *listener_);
   if (!rate_exempt_ && (rate.messages > 0 || rate.recipients > 0 || rate.auth > 0 ||
