@@ -68,8 +68,7 @@ Result<CheckPtr> makeRejectUnauthPipelining(const CheckArgs& args) {
 }
 
 Result<CheckPtr> makeRejectMultiRecipientBounce(const CheckArgs& args) {
-  return CheckPtr(
-      std::make_unique<RejectMultiRecipientBounce>(std::string(args.name), args.stage));
+  return CheckPtr(std::make_unique<RejectMultiRecipientBounce>(std::string(args.name), args.stage));
 }
 
 }  // namespace petrel::policy::checks

@@ -106,9 +106,9 @@ TEST(ClientRates, EventsFromSeveralThreadsAddUp) {
     });
   }
   for (auto& th : threads) th.join();
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::steady_clock::now() - start)
-                .count();
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
   // The cost the header quotes; printed, not asserted (shared CI machines vary).
   std::printf("ClientRates: %.0f ns per event with %d threads\n",
               double(ns) / (Threads * PerThread), Threads);
