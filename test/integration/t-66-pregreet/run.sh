@@ -3,13 +3,14 @@
 #   127.0.0.1:$SMTP_PORT (inherits it), listener "submission" on 127.0.0.1:$SUB_PORT (auth:
 #   required, plaintext: does not inherit it) and "late" on 127.0.0.1:$LATE_PORT (its own
 #   greet_pause: 0); the default restriction set's recipient list starts with
-#   reject_unauth_pipelining; raw Python sockets and smtplib bound to 127.0.0.2 / 127.0.0.1.
+#   reject_unauth_pipelining and reject_multi_recipient_bounce; raw Python sockets and smtplib bound to 127.0.0.2 / 127.0.0.1.
 # postscreen's pregreet test: a client that talks before the greeting gets "554 5.5.1" and is
 # disconnected, logged "PREGREET N after T from [ip]:port: ..."; a client that waits gets the
 # 220 after the pause and is served. Submission listeners greet at once. Postfix's
 # reject_unauth_pipelining: HELO, MAIL and RCPT in one write from 127.0.0.2 is logged as
 # "improper command pipelining after HELO" and the RCPT gets 503 5.5.0; smtplib (no
-# pipelining) from 127.0.0.2 is delivered.
+# pipelining) from 127.0.0.2 is delivered. reject_multi_recipient_bounce: the null sender's
+# second RCPT gets 550 5.5.3.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 pick_ports SUB_PORT LATE_PORT
@@ -22,7 +23,8 @@ listeners:
   - {name: late, address: '127.0.0.1:$LATE_PORT', greet_pause: 0}
 restrictions:
   default:
-    recipient: [reject_unauth_pipelining, permit_mynetworks, reject_unauth_destination]
+    recipient: [reject_unauth_pipelining, reject_multi_recipient_bounce, permit_mynetworks,
+                reject_unauth_destination]
 "
 start_petrel
 wait_for 10 "port $SUB_PORT" port_open "$SUB_PORT"
@@ -77,6 +79,13 @@ s = smtplib.SMTP("127.0.0.1", int(os.environ["LATE_PORT"]), source_address=("127
                  timeout=15)
 s.ehlo("client.example.net")
 s.sendmail("sender@example.net", ["alice@example.test"], make_message("waited", ["fine"]))
+# A bounce (null sender) may have one recipient, not two.
+s.mail("")
+check(s.rcpt("alice@example.test")[0] == 250, "the bounce's first recipient")
+code, text = s.rcpt("bob@example.test")
+check((code, text) == (550, b"5.5.3 <bob@example.test>: Recipient address rejected: "
+                            b"Multi-recipient bounce"), "the bounce's second RCPT: %r" % ((code, text),))
+s.rset()
 s.quit()
 EOF
 
@@ -88,5 +97,7 @@ assert_log 'improper command pipelining after HELO from unknown\[127\.0\.0\.2\]:
 assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 503 5\.5\.0 <alice@example\.test>: Recipient address rejected: Improper use of SMTP command pipelining; from=<spam@example\.net> to=<alice@example\.test> proto=SMTP helo=<bot\.example>' \
   "the reject line"
 assert_eq 1 "$(log_count 'improper command pipelining')" "pipelining lines (smtplib is not one)"
+assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 550 5\.5\.3 <bob@example\.test>: Recipient address rejected: Multi-recipient bounce; from=<> to=<bob@example\.test>' \
+  "the multi-recipient bounce refusal"
 wait_for 20 "the message that waited, for alice" maildir_at_least example.test/alice 1
 pass
