@@ -3,7 +3,8 @@
 #   127.0.0.1:$SMTP_PORT (inherits it), listener "submission" on 127.0.0.1:$SUB_PORT (auth:
 #   required, plaintext: does not inherit it) and "late" on 127.0.0.1:$LATE_PORT (its own
 #   greet_pause: 0); the default restriction set's recipient list starts with
-#   reject_unauth_pipelining and reject_multi_recipient_bounce; raw Python sockets and smtplib bound to 127.0.0.2 / 127.0.0.1.
+#   reject_unauth_pipelining and reject_multi_recipient_bounce; raw Python sockets and
+#   smtplib bound to 127.0.0.2.
 # postscreen's pregreet test: a client that talks before the greeting gets "554 5.5.1" and is
 # disconnected, logged "PREGREET N after T from [ip]:port: ..."; a client that waits gets the
 # 220 after the pause and is served. Submission listeners greet at once. Postfix's
