@@ -1,4 +1,5 @@
-// The `listeners:` section: name, bind address (no two may overlap), TLS and AUTH modes.
+// The `listeners:` section: name, bind address (no two may overlap), TLS and AUTH modes, and
+// a listener's own greet_pause (smtp.greet_pause otherwise; see config.h for submission).
 // A listener's `restrictions:` set name is only recorded here; finish() checks it once the
 // restriction sets and the validators' verdict on them are known (restrictions.cc).
 #include <fmt/format.h>
@@ -29,7 +30,8 @@ void Loader::loadListeners(const Section& top, Config& c) {
   for (const YAML::Node& node : f->value) {
     Field entry = element(*f, node, i++);
     Section s(reporter_, entry);
-    s.allowOnly({"name", "address", "tls", "auth", "auth_plaintext", "restrictions"});
+    s.allowOnly({"name", "address", "tls", "auth", "auth_plaintext", "restrictions",
+                 "greet_pause"});
     const Field* name_field = s.require("name");
     const Field* address_field = s.require("address");
     Listener listener;
@@ -74,6 +76,9 @@ void Loader::loadListeners(const Section& top, Config& c) {
         listener.restrictions = *set;
         restriction_refs_.push_back(*r);  // checked when the sets are known
       }
+    }
+    if (const Field* g = s.find("greet_pause")) {
+      listener.greet_pause = greetPause(*g);
     }
     if (ok) {
       c.listeners.push_back(std::move(listener));

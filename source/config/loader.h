@@ -289,6 +289,7 @@ class Loader {
   void loadRecipientDelimiter(const Section& top, Config& c);
   void loadCanonical(const Section& top, Config& c);
   void loadLimits(const Section& top, Config& c);  // limits.cc
+  void loadRateLimits(const Field& f, RateLimits& r);
   void loadTls(const Section& top, Config& c);     // tls.cc
   void loadAuth(const Section& top, Config& c);    // auth.cc
   void loadMechanisms(const Field& f, Auth& a);
@@ -300,6 +301,7 @@ class Loader {
   void loadStages(const Section& s, const std::string& set_name, const Config& c,
                   RestrictionSet& set);
   void loadSmtp(const Section& top, Config& c);      // smtp.cc
+  std::optional<uint64_t> greetPause(const Field& f);
   void loadQueue(const Section& top, Config& c);     // queue.cc
   void loadDelivery(const Section& top, Config& c);  // delivery.cc
   void loadDns(const Section& top, Config& c);       // dns.cc

@@ -1,5 +1,5 @@
 // The `smtp:` section: bare line endings, VRFY, the banner (which goes on the wire, so it may
-// hold no control characters) and the client name lookup.
+// hold no control characters), the client name lookup and the greet pause (0 or a duration).
 #include <fmt/format.h>
 
 #include "loader.h"
@@ -12,7 +12,7 @@ void Loader::loadSmtp(const Section& top, Config& c) {
     return;
   }
   Section s(reporter_, *f);
-  s.allowOnly({"bare_line_endings", "vrfy", "banner", "peername_lookup"});
+  s.allowOnly({"bare_line_endings", "vrfy", "banner", "peername_lookup", "greet_pause"});
   if (const Field* b = s.find("bare_line_endings")) {
     constexpr std::string_view Expected = "reject or normalize";
     if (auto v = scalar(*b, Expected)) {
@@ -39,6 +39,17 @@ void Loader::loadSmtp(const Section& top, Config& c) {
       }
     }
   }
+  if (const Field* g = s.find("greet_pause")) {
+    c.smtp.greet_pause = greetPause(*g).value_or(c.smtp.greet_pause);
+  }
+}
+
+// 0 (off) or a duration; whole seconds, as postscreen_greet_wait.
+std::optional<uint64_t> Loader::greetPause(const Field& f) {
+  if (f.value.IsScalar() && f.value.Scalar() == "0") {
+    return 0;
+  }
+  return duration(f);
 }
 
 }  // namespace petrel::config::detail

@@ -34,6 +34,8 @@ const std::vector<CheckType>& checkTypes() {
       {"reject_unlisted_sender", &makeRejectUnlistedSender, CheckArgument::None},
       {"reject_unlisted_recipient", &makeRejectUnlistedRecipient, CheckArgument::None},
       {"permit_mx_backup", &makePermitMxBackup, CheckArgument::None},
+      {"reject_unauth_pipelining", &makeRejectUnauthPipelining, CheckArgument::None},
+      {"reject_multi_recipient_bounce", &makeRejectMultiRecipientBounce, CheckArgument::None},
       {"check_client_access", &makeCheckClientAccess, CheckArgument::Table},
       {"check_sender_access", &makeCheckSenderAccess, CheckArgument::Table},
       {"check_recipient_access", &makeCheckRecipientAccess, CheckArgument::Table},

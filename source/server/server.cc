@@ -492,6 +492,12 @@ std::string Process::metrics() const {
   for (const auto& [list, n] : m.dnsListRejections()) {
     out += fmt::format("petrel_dnsbl_rejections_total{{list=\"{}\"}} {}\n", list, n);
   }
+  out += "# HELP petrel_rate_limit_refusals_total Refusals by limits.rate, by event kind.\n";
+  out += "# TYPE petrel_rate_limit_refusals_total counter\n";
+  for (size_t i = 0; i < RateEventCount; ++i) {
+    out += fmt::format("petrel_rate_limit_refusals_total{{kind=\"{}\"}} {}\n",
+                       toString(RateEvent(i)), m.rate_limited[i].load());
+  }
   counter("petrel_queue_messages", "Messages in the queue.", "gauge", q.messages);
   out += "# HELP petrel_queue_messages_by_state Messages in the queue by state.\n";
   out += "# TYPE petrel_queue_messages_by_state gauge\n";

@@ -70,6 +70,37 @@ smtp::SessionSettings sessionSettings(const config::Config& cfg, const config::L
   return s;
 }
 
+// smtp.greet_pause as it applies to listener `l`, in milliseconds. Submission listeners (AUTH
+// required, or TLS from the first byte, where the client speaks first by design) do not
+// inherit it; a listener's own greet_pause wins except on implicit TLS (Postfix: the pregreet
+// check must not apply to TLS wrapper mode).
+uint64_t greetPauseMs(const config::Config& cfg, const config::Listener& l) {
+  if (l.tls == config::TlsMode::Implicit) return 0;
+  if (l.greet_pause) return *l.greet_pause * 1000;
+  if (l.auth == config::AuthMode::Required) return 0;
+  return cfg.smtp.greet_pause * 1000;
+}
+
+// Postfix's escape() of early input for the log: printable ASCII as is, the rest as C escapes.
+std::string escapeForLog(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    switch (c) {
+      case '\r': out += "\\r"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\\': out += "\\\\"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          out += fmt::format("\\{:03o}", c);
+        } else {
+          out += char(c);
+        }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 SmtpConnection::SmtpConnection(Worker& worker, Runtime& runtime, uv_tcp_t* client,
@@ -108,18 +139,42 @@ void SmtpConnection::start() {
   const auto& cfg = *snap_.config;
   rt_->metrics.connections_total++;
   rt_->metrics.connections_active++;
+  std::vector<std::string> warnings;  // logged after "connect from", as Postfix does
   std::string why;
+  const config::RateLimits& rate = cfg.limits.rate;
+  rate_exempt_ = rateExempt();
+  // anvil counts the connection before either limit is looked at, refused or not.
+  uint32_t connection_rate =
+      rate.connections > 0 && !rate_exempt_
+          ? rt_->rates.record(client_ip_, RateEvent::Connection, int64_t(rate.time_unit) * 1000)
+          : 0;
   if (rt_->limiter.tryAcquire(client_ip_, cfg.limits.connections,
                               cfg.limits.connections_per_client, why)) {
     counted_ = true;
   } else {
     connect_refusal_ = smtp::Reply(421, "4.7.0", fmt::format("{} Error: {}", cfg.hostname, why));
-    log::mail::warning(log::Program::Smtpd, fmt::format("{}: {}", client_, why));
+    warnings.push_back(fmt::format("{}: {}", client_, why));
     rt_->metrics.countRejection("CONNECT", 421, "4.7.0");
   }
+  if (!connect_refusal_ && connection_rate > rate.connections) {
+    warnings.push_back(fmt::format("Connection rate limit exceeded: {} from {} for service {}",
+                                   connection_rate, client_, listener_->name));
+    connect_refusal_ = smtp::Reply(421, "4.7.0", fmt::format("{} Error: too many connections from {}",
+                                                             cfg.hostname, client_ip_));
+    rt_->metrics.countRejection("CONNECT", 421, "4.7.0");
+    rt_->metrics.rate_limited[size_t(RateEvent::Connection)]++;
+  }
+  if (connect_refusal_) {
+    // A refused client is not worth the name queries.
+    log::mail::connect(client_);
+    connect_logged_ = true;
+    for (const std::string& w : warnings) log::mail::warning(log::Program::Smtpd, w);
+    greet();
+    return;
+  }
   // The greeting waits for the client's name (Postfix does the same), bounded by a timer of
-  // its own whatever the resolver's timeouts are. A refused client is not worth the queries.
-  if (cfg.smtp.peername_lookup && !connect_refusal_) {
+  // its own whatever the resolver's timeouts are.
+  if (cfg.smtp.peername_lookup) {
     name_lookup_ = ClientNameLookup::start(worker_->resolver(), client_ip_,
                                            [this](ClientName name) { named(std::move(name)); });
     if (name_lookup_) {
@@ -154,12 +209,23 @@ void SmtpConnection::named(ClientName name) {
 
 void SmtpConnection::greet() {
   const auto& cfg = *snap_.config;
-  log::mail::connect(client_);
+  if (!connect_logged_) log::mail::connect(client_);
+  connect_logged_ = true;
+  const config::RateLimits& rate = cfg.limits.rate;
   smtp::SessionSettings settings = sessionSettings(cfg, *listener_, snap_.authenticator != nullptr);
   settings.verdict_stages = verdictStages(snap_, *listener_);
+  if (!rate_exempt_ && (rate.messages > 0 || rate.recipients > 0 || rate.auth > 0 ||
+                        rate.new_tls_sessions > 0)) {
+    settings.rate_limit = [this](smtp::ClientEvent e) { return rateLimit(e); };
+  }
+  const uint64_t greet_pause_ms = greetPauseMs(cfg, *listener_);
+  settings.greet_pause = greet_pause_ms > 0 && !connect_refusal_;
   session_ = std::make_unique<smtp::ServerSession>(std::move(settings));
   if (listener_->tls == config::TlsMode::Implicit && !connect_refusal_) startTls();
   run(session_->start(connect_refusal_));
+  if (!closing_ && session_->inGreetPause()) {
+    after(greet_pause_ms, [this] { run(session_->onGreetPauseOver()); });
+  }
   if (!closing_ && shutdown_pending_) run(session_->onShutdown());
   if (!closing_) {
     updateReading();
@@ -217,6 +283,18 @@ void SmtpConnection::run(smtp::Actions actions) {
       log::mail::reject(r->logStage(), client_, r->reply.oneLine(), r->from, r->to, protocol(),
                         session_->helo());
       rt_->metrics.countRejection(std::string(r->logStage()), r->reply.code, r->reply.enhanced);
+    } else if (auto* p = std::get_if<smtp::Pregreet>(&action)) {
+      // postscreen's line: "PREGREET 11 after 0.1 from [192.0.2.1]:4711: EHLO x\r\n".
+      log::mail::info(log::Program::Smtpd,
+                      fmt::format("PREGREET {} after {:.2g} from [{}]:{}: {}", p->count,
+                                  double(monotonicMs(worker_->loop()) - session_start_ms_) / 1000,
+                                  client_ip_, client_facts_.client_port,
+                                  escapeForLog(p->bytes)));
+      rt_->metrics.countRejection("CONNECT", 554, "5.5.1");
+    } else if (auto* p = std::get_if<smtp::ImproperPipelining>(&action)) {
+      log::mail::info(log::Program::Smtpd,
+                      fmt::format("improper command pipelining after {} from {}: {}",
+                                  escapeForLog(p->after), client_, escapeForLog(p->pending)));
     }
   }
   flushWrites();
@@ -351,6 +429,7 @@ void SmtpConnection::onCiphertext(std::string_view bytes) {
                                                                            : "Anonymous",
                                 client_, tls.version(), tls.cipher(), tls.cipherBits(),
                                 tls.cipherBits(), tls.sessionReused() ? ", resumed" : ""));
+    if (newTlsSessionOverLimit()) return;
   }
   if (!in.plaintext.empty()) run(session_->onInput(in.plaintext));
   if (!closing_ && in.peer_closed) {
@@ -412,6 +491,89 @@ void SmtpConnection::authenticate(smtp::Authenticate request) {
           armTimer();
         }
       });
+}
+
+// limits.rate.exceptions, or relay.mynetworks when the config lists none (Postfix's
+// smtpd_client_event_limit_exceptions = $mynetworks). A mynetworks table is asked only when
+// it answers from memory: this runs on the loop for every connection.
+bool SmtpConnection::rateExempt() const {
+  if (snap_.rate_exceptions) return snap_.rate_exceptions->contains(client_ip_);
+  if (snap_.mynetworks && snap_.mynetworks->contains(client_ip_)) return true;
+  if (!snap_.mynetworks_table || snap_.mynetworks_table->blocking()) return false;
+  return snap_.mynetworks_table->lookup(client_ip_).status == lookup::LookupStatus::Found;
+}
+
+// The session's question at MAIL, RCPT, AUTH and STARTTLS: counts the event for this client
+// and refuses it over limits.rate, with Postfix smtpd's replies and warnings.
+std::optional<smtp::Reply> SmtpConnection::rateLimit(smtp::ClientEvent event) {
+  const config::RateLimits& rate = snap_.config->limits.rate;
+  const int64_t unit_ms = int64_t(rate.time_unit) * 1000;
+  struct Kind {
+    RateEvent counter;
+    uint32_t limit;
+    const char* stage;
+    const char* what;  // Postfix's warning
+  };
+  Kind k{RateEvent::NewTls, 0, "", nullptr};
+  switch (event) {
+    case smtp::ClientEvent::Mail:
+      k = {RateEvent::Message, rate.messages, "MAIL", "Message delivery request rate limit"};
+      break;
+    case smtp::ClientEvent::Rcpt:
+      k = {RateEvent::Recipient, rate.recipients, "RCPT", "Recipient address rate limit"};
+      break;
+    case smtp::ClientEvent::Auth:
+      k = {RateEvent::Auth, rate.auth, "AUTH", "AUTH command rate limit"};
+      break;
+    case smtp::ClientEvent::StartTls:
+      k = {RateEvent::NewTls, rate.new_tls_sessions, "STARTTLS", nullptr};
+      break;
+  }
+  if (k.limit == 0) return std::nullopt;
+  std::optional<smtp::Reply> refusal;
+  if (event == smtp::ClientEvent::StartTls) {
+    // Already over (a session of this window was dropped after its handshake): no handshake
+    // is spent on it. The new session itself is counted once established.
+    if (rt_->rates.count(client_ip_, k.counter, unit_ms) <= k.limit) return std::nullopt;
+    log::mail::warning(log::Program::Smtpd, fmt::format("Refusing STARTTLS request from {} for "
+                                                        "service {}",
+                                                        client_, listener_->name));
+    refusal = smtp::Reply(454, "4.7.0",
+                          fmt::format("Error: too many new TLS sessions from {}", client_));
+  } else {
+    uint32_t n = rt_->rates.record(client_ip_, k.counter, unit_ms);
+    if (n <= k.limit) return std::nullopt;
+    log::mail::warning(log::Program::Smtpd, fmt::format("{} exceeded: {} from {} for service {}",
+                                                        k.what, n, client_, listener_->name));
+    const char* text = event == smtp::ClientEvent::Mail   ? "too much mail"
+                       : event == smtp::ClientEvent::Rcpt ? "too many recipients"
+                                                          : "too many AUTH commands";
+    refusal = smtp::Reply(450, "4.7.1", fmt::format("Error: {} from {}", text, client_ip_));
+  }
+  rt_->metrics.rate_limited[size_t(k.counter)]++;
+  rt_->metrics.countRejection(k.stage, refusal->code, refusal->enhanced);
+  return refusal;
+}
+
+// After a TLS handshake: a new (not resumed) session counts towards
+// limits.rate.new_tls_sessions; over it the session ends with 421 (Postfix smtpd).
+bool SmtpConnection::newTlsSessionOverLimit() {
+  const config::RateLimits& rate = snap_.config->limits.rate;
+  if (rate.new_tls_sessions == 0 || rate_exempt_ || stream_.engine()->sessionReused()) {
+    return false;
+  }
+  uint32_t n =
+      rt_->rates.record(client_ip_, RateEvent::NewTls, int64_t(rate.time_unit) * 1000);
+  if (n <= rate.new_tls_sessions) return false;
+  log::mail::warning(log::Program::Smtpd,
+                     fmt::format("New TLS session rate limit exceeded: {} from {} for service {}",
+                                 n, client_, listener_->name));
+  rt_->metrics.rate_limited[size_t(RateEvent::NewTls)]++;
+  rt_->metrics.countRejection("STARTTLS", 421, "4.7.0");
+  run(session_->onDrop(smtp::Reply(
+      421, "4.7.0", fmt::format("{} Error: too many new TLS sessions from {}",
+                                snap_.config->hostname, client_))));
+  return true;
 }
 
 void SmtpConnection::after(uint64_t ms, std::function<void()> fn) {

@@ -65,6 +65,7 @@ policy::ClientFacts SmtpConnection::clientFacts() const {
   policy::ClientFacts facts = client_facts_;
   if (!session_->helo().empty()) facts.protocol_name = session_->esmtp() ? "ESMTP" : "SMTP";
   facts.sasl_method = session_->authMechanism();
+  facts.improper_pipelining = session_->improperPipelining();
   if (const tls::Engine* tls = stream_.engine(); tls && tls->handshakeDone()) {
     facts.tls_protocol = tls->version();
     facts.tls_cipher = tls->cipher();

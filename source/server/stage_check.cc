@@ -443,6 +443,15 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   }
   s.mynetworks = std::make_shared<const CidrList>(blocks);
   s.mynetworks_table = mynetworks_table;
+  if (cfg.limits.rate.exceptions) {
+    std::vector<Cidr> exceptions;
+    for (const auto& n : *cfg.limits.rate.exceptions) {
+      auto c = Cidr::parse(n);
+      if (!c) return c.error();
+      exceptions.push_back(*c);
+    }
+    s.rate_exceptions = std::make_shared<const CidrList>(std::move(exceptions));
+  }
   auto sets = std::make_shared<std::map<std::string, RestrictionLists>>();
   for (const auto& [name, set] : cfg.restrictions) {
     auto tables = std::make_shared<std::map<std::string, lookup::TablePtr>>();

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "petrel/core/assert.h"
 #include "petrel/core/strings.h"
 
@@ -18,6 +20,24 @@ using server_session_detail::stripCr;
 
 namespace {
 constexpr size_t MaxBufferedInput = 64 * 1024;
+// How much of an early talker's input the log shows (Postfix: %.100s).
+constexpr size_t MaxLoggedEarlyInput = 100;
+
+// RFC 2920 3.1 and Postfix's SMTPD_CMD_FLAG_LAST: after these the client must wait for our
+// reply even when PIPELINING was offered.
+bool endsPipelineGroup(std::string_view verb) {
+  return verb == "ehlo" || verb == "helo" || verb == "data" || verb == "noop" || verb == "vrfy";
+}
+
+// The commands whose pipelining is judged (Postfix judges only the commands it knows). BDAT
+// is not among them: its chunk follows the command line by design (RFC 3030 2).
+bool judgedForPipelining(std::string_view verb) {
+  for (std::string_view v : {"ehlo", "helo", "mail", "rcpt", "data", "rset", "noop", "quit",
+                             "help", "vrfy", "expn", "starttls", "auth"}) {
+    if (verb == v) return true;
+  }
+  return false;
+}
 }  // namespace
 
 std::string_view toString(Stage stage) {
@@ -43,6 +63,8 @@ Actions ServerSession::start(std::optional<Reply> refusal) {
   if (refusal) {
     reply(*refusal);
     close();
+  } else if (settings_.greet_pause) {
+    wait_ = Wait::GreetPause;
   } else if (wantsVerdict(Stage::Connect)) {
     askVerdict(Stage::Connect);
   } else {
@@ -51,7 +73,39 @@ Actions ServerSession::start(std::optional<Reply> refusal) {
   return std::move(out_);
 }
 
-void ServerSession::greet() { reply(Reply(220, "", settings_.banner)); }
+Actions ServerSession::onGreetPauseOver() {
+  if (closed_ || wait_ != Wait::GreetPause) return {};
+  wait_ = Wait::None;
+  if (wantsVerdict(Stage::Connect)) {
+    askVerdict(Stage::Connect);
+  } else {
+    greet();
+    process();  // a shutdown that came during the pause
+  }
+  return std::move(out_);
+}
+
+void ServerSession::greet() {
+  // Bytes that arrived while the Connect verdict was pending came before the greeting.
+  if (!in_.empty()) flagPipelining("CONNECT");
+  reply(Reply(220, "", settings_.banner));
+}
+
+void ServerSession::flagPipelining(std::string_view after) {
+  if (improper_pipelining_) return;
+  improper_pipelining_ = true;
+  std::string after_upper(after.substr(0, 16));  // a verb; bounded, whatever the client sent
+  for (auto& c : after_upper) c = char(std::toupper(static_cast<unsigned char>(c)));
+  out_.push_back(ImproperPipelining{std::move(after_upper), in_.substr(0, MaxLoggedEarlyInput)});
+}
+
+bool ServerSession::rateLimited(ClientEvent event) {
+  if (!settings_.rate_limit) return false;
+  std::optional<Reply> refusal = settings_.rate_limit(event);
+  if (!refusal) return false;
+  error(*refusal);
+  return true;
+}
 
 void ServerSession::askVerdict(Stage stage, std::string address) {
   pending_stage_ = stage;
@@ -66,6 +120,15 @@ bool ServerSession::messageOpen() const {
 
 Actions ServerSession::onInput(std::string_view bytes) {
   if (closed_) return {};
+  if (wait_ == Wait::GreetPause) {
+    if (bytes.empty()) return {};
+    // postscreen's pregreet test: a client that talks before its turn is a bot (or a client
+    // that does not speak SMTP); it gets no service.
+    out_.push_back(Pregreet{std::string(bytes.substr(0, MaxLoggedEarlyInput)), bytes.size()});
+    reply(Reply(554, "5.5.1", "Protocol error"));
+    close();
+    return std::move(out_);
+  }
   in_.append(bytes);
   process();
   return std::move(out_);
@@ -129,6 +192,13 @@ void ServerSession::process() {
     }
     std::string line(stripCr(std::string_view(in_).substr(0, nl)));
     in_.erase(0, nl + 1);
+    if (!in_.empty() && !improper_pipelining_) {
+      std::string verb = toLower(std::string_view(line).substr(0, line.find(' ')));
+      // Before EHLO (or after HELO) nothing may be pipelined; after EHLO only within a group.
+      if (judgedForPipelining(verb) && (!envelope_.esmtp || endsPipelineGroup(verb))) {
+        flagPipelining(verb);
+      }
+    }
     processCommand(line);
   }
 }
@@ -264,6 +334,7 @@ void ServerSession::onStartTls(std::string_view arg) {
     error(Reply(501, "5.5.4", "Syntax: STARTTLS"));
     return;
   }
+  if (rateLimited(ClientEvent::StartTls)) return;
   reply(Reply(220, "2.0.0", "Ready to start TLS"));
   // RFC 3207 4.2: forget everything learnt in plaintext, and never treat bytes that came
   // after the STARTTLS line as commands (they were sent before the TLS session existed).
@@ -296,6 +367,7 @@ void ServerSession::onMail(std::string_view arg) {
     error(Reply(530, "5.7.0", "Authentication required"));
     return;
   }
+  if (rateLimited(ClientEvent::Mail)) return;
   MailParams mail;
   if (auto failure = parseMailFrom(arg, mail)) {
     error(failure->reply);
@@ -333,6 +405,7 @@ void ServerSession::onRcpt(std::string_view arg) {
     error(Reply(503, "5.5.1", "Error: RCPT after BDAT"));
     return;
   }
+  if (rateLimited(ClientEvent::Rcpt)) return;
   RcptParams rcpt;
   if (auto failure = parseRcptTo(arg, envelope_.mail.smtputf8, rcpt)) {
     error(failure->reply);
@@ -494,6 +567,15 @@ Actions ServerSession::onTimeout() {
   if (messageOpen()) out_.push_back(AbortMessage{});
   bdat_started_ = false;
   reply(Reply(421, "4.4.2", fmt::format("{} Error: timeout exceeded", settings_.hostname)));
+  close();
+  return std::move(out_);
+}
+
+Actions ServerSession::onDrop(Reply r) {
+  if (closed_) return {};
+  if (messageOpen()) out_.push_back(AbortMessage{});
+  bdat_started_ = false;
+  reply(r);
   close();
   return std::move(out_);
 }

@@ -25,6 +25,7 @@ void ServerSession::onAuth(std::string_view arg) {
     error(Reply(503, "5.5.1", "Error: send EHLO first"));
     return;
   }
+  if (rateLimited(ClientEvent::Auth)) return;
   if (!in_tls_ && !settings_.auth_plaintext) {
     if (settings_.starttls) {
       error(Reply(530, "5.7.0", "Must issue a STARTTLS command first"));

@@ -76,9 +76,26 @@ struct Listener {
   bool auth_plaintext = false;        // offer AUTH before TLS; Default: false
   std::string restrictions = "default";  // a key of Config::restrictions; Default: "default"
   std::string origin;                 // "file:line:column" of the listener entry
+  // smtp.greet_pause for this listener, in seconds (0 = off). Default: unset = smtp.greet_pause,
+  // except on listeners with auth: required or tls: implicit (submission), which get 0.
+  std::optional<uint64_t> greet_pause;
 };
 
 enum class BareLineEnding { Reject, Normalize };
+
+// Per-client event rates, as Postfix's anvil counts them (smtpd_client_*_rate_limit): events of
+// one client address within `time_unit` (anvil_rate_time_unit). 0 turns a limit off.
+struct RateLimits {
+  uint32_t connections = 0;       // smtpd_client_connection_rate_limit; Default: 0 (off)
+  uint32_t messages = 0;          // MAIL commands, smtpd_client_message_rate_limit; Default: 0
+  uint32_t recipients = 0;        // RCPT commands, smtpd_client_recipient_rate_limit; Default: 0
+  uint32_t auth = 0;              // AUTH commands, smtpd_client_auth_rate_limit; Default: 0
+  uint32_t new_tls_sessions = 0;  // smtpd_client_new_tls_session_rate_limit; Default: 0
+  uint64_t time_unit = 60;        // seconds; Default: 60s
+  // Clients no rate limit applies to (smtpd_client_event_limit_exceptions), as networks.
+  // Default: unset = relay.mynetworks.
+  std::optional<std::vector<std::string>> exceptions;
+};
 
 struct Limits {
   uint64_t message_size = 25ull * 1024 * 1024;  // Default: 25MB
@@ -92,6 +109,7 @@ struct Limits {
   uint64_t data_timeout = 600;                  // seconds between DATA/BDAT reads; Default: 10m
   uint64_t session_timeout = 3600;              // whole connection; Default: 1h
   uint32_t auth_failures_per_client = 10;       // then 421 4.7.0 and disconnect; Default: 10
+  RateLimits rate;                              // Default: every rate limit off
 };
 
 struct Smtp {
@@ -101,6 +119,9 @@ struct Smtp {
   // Look up the client's name at connect (PTR, then forward confirmation), as Postfix's
   // smtpd_peername_lookup; off, every client is "unknown". Default: true
   bool peername_lookup = true;
+  // Seconds to wait before the 220 greeting; a client that talks meanwhile is refused (554
+  // 5.5.1) and disconnected (postscreen's pregreet test). Default: 0 (off).
+  uint64_t greet_pause = 0;
 };
 
 struct Queue {

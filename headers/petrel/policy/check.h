@@ -60,6 +60,10 @@ struct ClientFacts {
   // Postfix's policy "instance": the same for every request of one mail transaction, another
   // for the next one (policy services keep per-message state by it). Empty: none.
   std::string instance;
+  // The client sent ahead of a reply it had to wait for (smtp::ImproperPipelining: before the
+  // greeting, before EHLO, or after a command that ends a PIPELINING group); for
+  // reject_unauth_pipelining.
+  bool improper_pipelining = false;
 };
 
 // What reject_unlisted_sender / reject_unlisted_recipient learn of an address: a mailbox or

@@ -5,6 +5,7 @@
 // Metrics are plain atomics read by the status endpoint. Queue ids are unique and increasing.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -20,6 +21,7 @@
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/restrictions.h"
 #include "petrel/queue/journal.h"
+#include "petrel/server/client_rates.h"
 #include "petrel/server/spool_slots.h"
 #include "petrel/tls/tls.h"
 
@@ -54,6 +56,8 @@ struct Snapshot {
   // the blocks, and the table when it is one (the same instance the lists use).
   std::shared_ptr<const CidrList> mynetworks;
   lookup::TablePtr mynetworks_table;
+  // limits.rate.exceptions when the config lists them; null: relay.mynetworks is the list.
+  std::shared_ptr<const CidrList> rate_exceptions;
 };
 
 struct Metrics {
@@ -71,6 +75,8 @@ struct Metrics {
   void countCheckRejection(std::string_view rule);
   std::map<std::string, uint64_t> checkRejections() const;    // check name -> count
   std::map<std::string, uint64_t> dnsListRejections() const;  // list domain -> count
+  // Refusals by limits.rate (index: RateEvent).
+  std::array<std::atomic<uint64_t>, RateEventCount> rate_limited{};
 
  private:
   mutable std::mutex mutex_;
@@ -118,6 +124,7 @@ class Runtime {
   Metrics metrics;
   ConnectionLimiter limiter;
   AuthFailures auth_failures;
+  ClientRates rates;  // limits.rate, shared by every worker (client_rates.h says why)
 
  private:
   mutable std::mutex mutex_;

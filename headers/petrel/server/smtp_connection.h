@@ -50,6 +50,9 @@ class SmtpConnection {
   void onCiphertext(std::string_view bytes);
   void startTls();
   void authenticate(smtp::Authenticate request);
+  bool rateExempt() const;
+  std::optional<smtp::Reply> rateLimit(smtp::ClientEvent event);
+  bool newTlsSessionOverLimit();
   void after(uint64_t ms, std::function<void()> fn);
   void closeNow();
   void maybeDestroy();
@@ -72,6 +75,7 @@ class SmtpConnection {
   bool closing_ = false;
   bool reading_ = false;
   bool counted_ = false;  // holds a ConnectionLimiter slot
+  bool rate_exempt_ = false;  // in limits.rate.exceptions (relay.mynetworks by default)
   std::string out_;
   std::unique_ptr<smtp::ServerSession> session_;
   const config::Listener* listener_ = nullptr;  // points into snap_.config
@@ -79,6 +83,7 @@ class SmtpConnection {
   uint32_t auth_failures_ = 0;  // in this session, for the growing delay
   std::string client_ip_;
   std::string client_;  // "name[ip]", "unknown[ip]" until (or unless) the name is confirmed
+  bool connect_logged_ = false;  // "connect from" is written once, with the name when looked up
   policy::ClientFacts client_facts_;  // what stays fixed for the connection; see clientFacts()
   int64_t session_start_ms_ = 0;
   std::shared_ptr<MessageStore> store_;

@@ -13,9 +13,18 @@
 // after a successful AUTH) when SessionSettings::verdict_stages names them, so a driver with
 // nothing to check at a stage pays nothing there. Body bytes go to the BodySink the driver
 // passes with onMessageStarted. The session never touches sockets, files or clocks.
+//
+// Early talkers: with greet_pause the greeting waits for the driver's onGreetPauseOver(), and
+// a client that sends anything before it is refused (Pregreet). A client that sends ahead of
+// a reply it had to wait for (RFC 2920 3.1: before EHLO every command, after it EHLO, HELO,
+// DATA, NOOP and VRFY, as Postfix's smtpd; and anything before the greeting) is flagged once
+// (ImproperPipelining, improperPipelining()) for reject_unauth_pipelining. "Ahead" means the
+// bytes had arrived when the command was read: the flag depends on how the client's writes
+// were split, as Postfix's peek at its input buffer does.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +46,11 @@ enum class Stage : uint8_t { Connect, Helo, Mail, Rcpt, Vrfy, Data, EndOfData, A
 std::string_view toString(Stage stage);
 // A set of stages, for SessionSettings::verdict_stages.
 constexpr uint32_t stageBit(Stage stage) { return 1u << uint32_t(stage); }
+
+// The commands a per-client rate limit counts (SessionSettings::rate_limit). StartTls asks
+// whether the client is already over its new-TLS-session rate (the driver counts a session
+// once its handshake is done, and ends it with onDrop when that one is over).
+enum class ClientEvent : uint8_t { Mail, Rcpt, Auth, StartTls };
 
 struct SessionSettings {
   std::string hostname;
@@ -62,6 +76,13 @@ struct SessionSettings {
   // Stages (stageBit) besides RCPT and VRFY at which the session asks for a verdict.
   // Default: none.
   uint32_t verdict_stages = 0;
+  // start() sends no greeting; the driver waits (smtp.greet_pause) and calls
+  // onGreetPauseOver(). Input before that is answered 554 5.5.1 and the session closes.
+  bool greet_pause = false;
+  // limits.rate: called at MAIL, RCPT, AUTH and STARTTLS after the command's sequence checks
+  // and before it is carried out (where Postfix's smtpd asks anvil); a reply refuses the
+  // command (it counts as an error). The driver counts and logs. Default: none.
+  std::function<std::optional<Reply>(ClientEvent)> rate_limit;
 };
 
 struct Envelope {
@@ -115,8 +136,21 @@ struct Rejected {
   // Postfix's name for the command in the log: toString(stage), or "BDAT".
   std::string_view logStage() const { return bdat ? "BDAT" : toString(stage); }
 };
+// The client talked during the greet pause: `bytes` are the first (at most 100) of the
+// `count` it sent, for postscreen's "PREGREET" log line. A 554 and Close follow.
+struct Pregreet {
+  std::string bytes;
+  size_t count = 0;
+};
+// The client sent ahead of our reply to `after` ("CONNECT" for the greeting, "EHLO", "MAIL",
+// ...) where it may not pipeline; `pending` holds the first (at most 100) bytes it had sent,
+// for Postfix's "improper command pipelining after ..." line. At most once per session.
+struct ImproperPipelining {
+  std::string after;
+  std::string pending;
+};
 using Action = std::variant<Send, Close, AskVerdict, StartMessage, CommitMessage, AbortMessage,
-                            Rejected, StartTls, Authenticate>;
+                            Rejected, StartTls, Authenticate, Pregreet, ImproperPipelining>;
 using Actions = std::vector<Action>;
 
 // The driver's answer to AskVerdict.
@@ -144,8 +178,11 @@ class ServerSession {
   explicit ServerSession(SessionSettings settings);
   ~ServerSession();  // out of line: CountingSink is complete only in server_session_internal.h
 
-  // Greeting; when `refusal` is set (too many connections), sends it and closes.
+  // Greeting; when `refusal` is set (too many connections), sends it and closes. With
+  // greet_pause nothing is sent until onGreetPauseOver().
   Actions start(std::optional<Reply> refusal = std::nullopt);
+  // The greet pause has passed with no word from the client: greet (or ask the Connect verdict).
+  Actions onGreetPauseOver();
   Actions onInput(std::string_view bytes);
   // The answer to the pending AskVerdict.
   Actions onVerdict(Verdict verdict);
@@ -162,6 +199,9 @@ class ServerSession {
   Actions onAuthRefused();
   // The driver's timer fired (idle or DATA timeout): 421 4.4.2 and close.
   Actions onTimeout();
+  // The driver ends the session with `reply` (too many new TLS sessions: 421 4.7.0); a message
+  // in flight is aborted.
+  Actions onDrop(Reply reply);
   // Shutting down (drain): 421 4.3.2 at the next command boundary and close.
   Actions onShutdown();
   // The peer went away; returns AbortMessage when a body was in flight.
@@ -180,10 +220,14 @@ class ServerSession {
   bool inTls() const { return in_tls_; }
   const std::string& authenticatedUser() const { return auth_user_; }
   const std::string& authMechanism() const { return auth_mechanism_; }
+  // The client pipelined where it may not (see ImproperPipelining); stays set for the session.
+  bool improperPipelining() const { return improper_pipelining_; }
+  // The greet pause is running (start() sent nothing yet).
+  bool inGreetPause() const { return wait_ == Wait::GreetPause; }
 
  private:
   enum class State { Connected, Ready, Mail, Rcpt, Data, Bdat, BdatDiscard, Committing };
-  enum class Wait { None, Verdict, Storage, Commit, AuthResponse, AuthVerdict };
+  enum class Wait { None, Verdict, Storage, Commit, AuthResponse, AuthVerdict, GreetPause };
 
   class CountingSink;
 
@@ -208,6 +252,8 @@ class ServerSession {
   bool wantsVerdict(Stage stage) const { return (settings_.verdict_stages & stageBit(stage)) != 0; }
   void askVerdict(Stage stage, std::string address = {});
   void greet();
+  void flagPipelining(std::string_view after);
+  bool rateLimited(ClientEvent event);
   void acceptHelo();
   void acceptMail();
   void startData();
@@ -237,6 +283,7 @@ class ServerSession {
   bool pending_esmtp_ = false;
   bool data_via_bdat_ = false;         // the Data verdict is for a first BDAT, not DATA
   bool client_refused_ = false;        // the Connect verdict refused: only QUIT is served
+  bool improper_pipelining_ = false;   // see improperPipelining()
   std::unique_ptr<CountingSink> sink_;
   std::unique_ptr<DotReader> dot_reader_;
   std::unique_ptr<ChunkScanner> chunk_scanner_;

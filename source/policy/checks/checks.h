@@ -84,4 +84,8 @@ Result<CheckPtr> makeRejectRhsblRecipient(const CheckArgs& args);
 Result<CheckPtr> makePermitDnswlClient(const CheckArgs& args);
 Result<CheckPtr> makePermitRhswlClient(const CheckArgs& args);
 
+// protocol.cc: how the client speaks SMTP.
+Result<CheckPtr> makeRejectUnauthPipelining(const CheckArgs& args);
+Result<CheckPtr> makeRejectMultiRecipientBounce(const CheckArgs& args);
+
 }  // namespace petrel::policy::checks

@@ -1352,5 +1352,51 @@ restrictions:
             }));
 }
 
+TEST(ConfigTest, RateLimitsAndGreetPause) {
+  Config d = loadOk();
+  EXPECT_EQ(d.limits.rate.connections, 0u);
+  EXPECT_EQ(d.limits.rate.time_unit, 60u);
+  EXPECT_FALSE(d.limits.rate.exceptions.has_value());  // relay.mynetworks
+  EXPECT_EQ(d.smtp.greet_pause, 0u);
+  EXPECT_FALSE(d.listeners[0].greet_pause.has_value());
+
+  Config c = loadOk(
+      "limits:\n"
+      "  rate: {connections: 60, messages: 0, recipients: 500, auth: 10, new_tls_sessions: 3,\n"
+      "         time_unit: 2m, exceptions: [192.0.2.0/24, '2001:db8::1']}\n"
+      "smtp: {greet_pause: 6s}\n");
+  EXPECT_EQ(c.limits.rate.connections, 60u);
+  EXPECT_EQ(c.limits.rate.messages, 0u);
+  EXPECT_EQ(c.limits.rate.recipients, 500u);
+  EXPECT_EQ(c.limits.rate.auth, 10u);
+  EXPECT_EQ(c.limits.rate.new_tls_sessions, 3u);
+  EXPECT_EQ(c.limits.rate.time_unit, 120u);
+  EXPECT_EQ(c.limits.rate.exceptions, (std::vector<std::string>{"192.0.2.0/24", "2001:db8::1/128"}));
+  EXPECT_EQ(c.smtp.greet_pause, 6u);
+  EXPECT_EQ(loadOk("limits: {rate: {exceptions: []}}\n").limits.rate.exceptions,
+            std::vector<std::string>{});
+
+  LoadResult l = load(
+      "listeners: [{name: mx, address: '127.0.0.1:25', greet_pause: 0},\n"
+      "            {name: other, address: '127.0.0.1:26', greet_pause: 3s}]\n"
+      "domains: {local: []}\n");
+  ASSERT_TRUE(l.config.has_value());
+  EXPECT_EQ(l.config->listeners[0].greet_pause, std::optional<uint64_t>(0));
+  EXPECT_EQ(l.config->listeners[1].greet_pause, std::optional<uint64_t>(3));
+
+  EXPECT_EQ(errorsWith("limits: {rate: {connection: 5, time_unit: 0, exceptions: [nowhere]}}\n"),
+            (Errors{"t.yaml:3:17: unknown key 'connection' in limits.rate (did you mean "
+                    "'connections'?)",
+                    "t.yaml:3:43: limits.rate.time_unit: must not be zero",
+                    "t.yaml:3:59: limits.rate.exceptions[0]: bad net/mask pattern \"nowhere\": "
+                    "'nowhere' is not an IPv4 or IPv6 address"}));
+  EXPECT_EQ(errorsWith("limits: {rate: {exceptions: 10.0.0.0/8}}\n"),
+            Errors{"t.yaml:3:29: limits.rate.exceptions: expected a list of networks such as "
+                   "[127.0.0.1/32] ([] for none), got '10.0.0.0/8'"});
+  EXPECT_EQ(errorsWith("smtp: {greet_pause: soon}\n"),
+            Errors{"t.yaml:3:21: smtp.greet_pause: expected a duration such as 30s, 5m, 4h, 5d "
+                   "or 300 (seconds), got 'soon'"});
+}
+
 }  // namespace
 }  // namespace petrel::config

@@ -23,7 +23,8 @@
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
 //                               (sender= and rcpt= may be empty), client_name=NAME
 //                               reverse_name=NAME name_status=verified|tempfail|noptr|
-//                               notconfirmed, count=N (recipients so far), size=N
+//                               notconfirmed, count=N (recipients so far), size=N,
+//                               pipelined=1 (the client pipelined improperly)
 // Transcript: each script line, then "  . dns NAME TYPE" for each DNS query the checks made,
 // "  . policy ENDPOINT protocol_state=S" for each policy service request,
 // "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question, and
@@ -222,6 +223,7 @@ std::string runScript(const std::string& script) {
           }
         } else if (key == "count") ctx.recipient_count = std::stoul(value);
         else if (key == "size") ctx.message_size = std::stoull(value);
+        else if (key == "pipelined") ctx.client.improper_pipelining = value == "1";
         else problem("unknown key " + key);
       }
       ctx.is_our_destination = [&domains](std::string_view d) {
