@@ -15,6 +15,8 @@ build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-d
 # The BoringSSL build the tests also make links libpq statically: postgresql-server-dev-15 has
 # its libpgcommon/libpgport archives, libkrb5-dev the GSSAPI library libpq needs. clang
 # builds the fuzz targets, whose regressions the tests replay.
+# python3-spf (pyspf) is the SPF oracle of t-70-spf-check, over python3-dnspython (its DNS
+# driver that reports SERVFAIL as temperror, as RFC 7208 4.4 asks; pydns does not).
 test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-perl msmtp
            openssl pflogsumm python3 python3-yaml python3-aiosmtpd python3-dnslib sqlite3 curl
            procps android-libboringssl-dev postgresql-server-dev-15 libkrb5-dev clang
@@ -22,6 +24,7 @@ test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-p
            mariadb-client
            slapd ldap-utils
            postgresql)
+test_pkgs+=(python3-spf python3-dnspython)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")
