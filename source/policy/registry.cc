@@ -45,6 +45,10 @@ const std::vector<CheckType>& checkTypes() {
       {"reject_rhsbl_recipient", &makeRejectRhsblRecipient, CheckArgument::Text},
       {"permit_dnswl_client", &makePermitDnswlClient, CheckArgument::Text},
       {"permit_rhswl_client", &makePermitRhswlClient, CheckArgument::Text},
+      {"reject_spf_fail", &makeRejectSpfFail, CheckArgument::None},
+      {"defer_spf_temperror", &makeDeferSpfTempError, CheckArgument::None},
+      {"reject_spf_permerror", &makeRejectSpfPermError, CheckArgument::None},
+      {"check_spf", &makeCheckSpf, CheckArgument::None},
   };
   return types;
 }
