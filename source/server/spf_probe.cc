@@ -100,8 +100,8 @@ std::string spfProbeText(const SpfProbeResult& r) {
   out += fmt::format("lookups: {} (DNS terms {}/10, void lookups {}/2)\n", rep.lookups.size(),
                      rep.dns_terms, rep.void_lookups);
   for (const auto& l : rep.lookups) {
-    out += fmt::format("  {} {} -> {}{}\n", clean(l.name), dns::typeName(l.type),
-                       clean(l.answer), l.is_void ? " (void)" : "");
+    out += fmt::format("  {} {} -> {}{}\n", clean(l.name), dns::typeName(l.type), clean(l.answer),
+                       l.is_void ? " (void)" : "");
   }
   return out;
 }
@@ -123,9 +123,9 @@ std::string spfProbeJson(const SpfProbeResult& r) {
   out += "],\"lookups\":[";
   for (size_t i = 0; i < rep.lookups.size(); ++i) {
     const auto& l = rep.lookups[i];
-    out += fmt::format("{}{{\"name\":{},\"type\":{},\"answer\":{},\"void\":{}}}", i ? "," : "",
-                       q(l.name), q(dns::typeName(l.type)), q(l.answer),
-                       l.is_void ? "true" : "false");
+    out +=
+        fmt::format("{}{{\"name\":{},\"type\":{},\"answer\":{},\"void\":{}}}", i ? "," : "",
+                    q(l.name), q(dns::typeName(l.type)), q(l.answer), l.is_void ? "true" : "false");
   }
   return out + "]}\n";
 }

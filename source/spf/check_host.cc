@@ -53,19 +53,26 @@ std::string describe(const Answer& a, Type type) {
       std::vector<std::string> items;
       switch (type) {
         case Type::A:
-        case Type::AAAA: items = a.addresses; break;
+        case Type::AAAA:
+          items = a.addresses;
+          break;
         case Type::MX:
-          for (const auto& m : a.mx) items.push_back(fmt::format("{} {}", m.preference, m.exchange));
+          for (const auto& m : a.mx)
+            items.push_back(fmt::format("{} {}", m.preference, m.exchange));
           break;
         case Type::TXT:
           for (const auto& t : a.txt) items.push_back(fmt::format("\"{}\"", t));
           break;
-        case Type::PTR: items = a.ptr; break;
+        case Type::PTR:
+          items = a.ptr;
+          break;
       }
       return fmt::format("{}", fmt::join(items, ", "));
     }
-    case Answer::Status::TempFail: return fmt::format("TempFail ({})", a.error);
-    default: return std::string(dns::statusName(a.status));
+    case Answer::Status::TempFail:
+      return fmt::format("TempFail ({})", a.error);
+    default:
+      return std::string(dns::statusName(a.status));
   }
 }
 
@@ -166,8 +173,8 @@ void Impl::start() {
   macros_.receiver = request_.receiver;
   macros_.timestamp = request_.timestamp != 0 ? request_.timestamp : (long long)std::time(nullptr);
   if (!validDomain(request_.domain)) {
-    deferFinish(Outcome::None, fmt::format("'{}' is not a valid multi-label domain name",
-                                           request_.domain));
+    deferFinish(Outcome::None,
+                fmt::format("'{}' is not a valid multi-label domain name", request_.domain));
     return;
   }
   fetchRecord(domain, "check_host", [this](std::optional<Record> record, std::string why) {
@@ -181,20 +188,19 @@ void Impl::start() {
 }
 
 void Impl::ask(const std::string& name, Type type, bool counts_void, Then then) {
-  pending_ = resolver_.query(name, type, [this, name, type, counts_void,
-                                          then = std::move(then)](Answer a) mutable {
-    Then next = std::move(then);
-    bool void_answer = isVoid(a);
-    report_.lookups.push_back({name, type, describe(a, type), void_answer});
-    if (counts_void && void_answer && ++report_.void_lookups > limits_.void_lookups) {
-      // RFC 7208 4.6.4: more than 2 void lookups is a permerror.
-      finish(Outcome::PermError,
-             fmt::format("more than {} void lookups (at {} {})", limits_.void_lookups, name,
-                         dns::typeName(type)));
-      return;
-    }
-    next(a);
-  });
+  pending_ = resolver_.query(
+      name, type, [this, name, type, counts_void, then = std::move(then)](Answer a) mutable {
+        Then next = std::move(then);
+        bool void_answer = isVoid(a);
+        report_.lookups.push_back({name, type, describe(a, type), void_answer});
+        if (counts_void && void_answer && ++report_.void_lookups > limits_.void_lookups) {
+          // RFC 7208 4.6.4: more than 2 void lookups is a permerror.
+          finish(Outcome::PermError, fmt::format("more than {} void lookups (at {} {})",
+                                                 limits_.void_lookups, name, dns::typeName(type)));
+          return;
+        }
+        next(a);
+      });
 }
 
 void Impl::deferFinish(Outcome result, std::string problem) {
@@ -257,8 +263,8 @@ bool Impl::countTerm() {
   return true;
 }
 
-std::optional<std::string> Impl::target(const std::string& spec,
-                                        const std::function<void()>& retry, Outcome on_error) {
+std::optional<std::string> Impl::target(const std::string& spec, const std::function<void()>& retry,
+                                        Outcome on_error) {
   macros_.domain = stack_.back().domain;
   if (spec.empty()) return macros_.domain;
   if (!have_validated_name_ && usesMacro(spec, 'p')) {
@@ -267,10 +273,9 @@ std::optional<std::string> Impl::target(const std::string& spec,
   }
   auto expanded = expandMacros(spec, macros_, false);
   if (!expanded) {
-    finish(on_error, on_error != Outcome::PermError
-                         ? std::string()
-                         : fmt::format("bad domain-spec '{}': {}", spec,
-                                       expanded.error().message()));
+    finish(on_error, on_error != Outcome::PermError ? std::string()
+                                                    : fmt::format("bad domain-spec '{}': {}", spec,
+                                                                  expanded.error().message()));
     return std::nullopt;
   }
   return *expanded;
@@ -291,8 +296,7 @@ void Impl::evaluate() {
       case MechanismKind::Ip4:
       case MechanismKind::Ip6:
         // RFC 7208 5.6: an ip4 mechanism never matches an IPv6 client, nor ip6 an IPv4 one.
-        if (m.network.v6 == ip_.v6 &&
-            prefixMatch(m.network, ip_, ip_.v6 ? m.cidr6 : m.cidr4)) {
+        if (m.network.v6 == ip_.v6 && prefixMatch(m.network, ip_, ip_.v6 ? m.cidr6 : m.cidr4)) {
           matched();
           return;
         }
@@ -305,12 +309,23 @@ void Impl::evaluate() {
     if (!domain) return;  // finished, or waiting for %{p}
     if (!countTerm()) return;
     switch (m.kind) {
-      case MechanismKind::A: evalA(m, *domain); return;
-      case MechanismKind::Mx: evalMx(m, *domain); return;
-      case MechanismKind::Ptr: evalPtr(*domain); return;
-      case MechanismKind::Exists: evalExists(*domain); return;
-      case MechanismKind::Include: evalInclude(*domain); return;
-      default: return;
+      case MechanismKind::A:
+        evalA(m, *domain);
+        return;
+      case MechanismKind::Mx:
+        evalMx(m, *domain);
+        return;
+      case MechanismKind::Ptr:
+        evalPtr(*domain);
+        return;
+      case MechanismKind::Exists:
+        evalExists(*domain);
+        return;
+      case MechanismKind::Include:
+        evalInclude(*domain);
+        return;
+      default:
+        return;
     }
   }
 }
@@ -388,8 +403,8 @@ void Impl::evalMx(const Mechanism& m, const std::string& domain) {
     }
     // RFC 7208 4.6.4: more than 10 MX names is a permerror.
     if (int(names->size()) > limits_.mx_names) {
-      finish(Outcome::PermError, fmt::format("mx: {} has more than {} MX records", domain,
-                                             limits_.mx_names));
+      finish(Outcome::PermError,
+             fmt::format("mx: {} has more than {} MX records", domain, limits_.mx_names));
       return;
     }
     auto found = std::make_shared<std::vector<std::string>>(names->size());

@@ -58,18 +58,30 @@ std::string transform(std::string_view value, size_t keep, bool reverse,
 
 std::string letterValue(char letter, const MacroValues& v) {
   switch (letter) {
-    case 's': return v.sender;
-    case 'l': return v.local_part;
-    case 'o': return v.sender_domain;
-    case 'd': return v.domain;
-    case 'i': return ipMacroText(v.ip);
-    case 'p': return v.validated_name;
-    case 'v': return v.ip.v6 ? "ip6" : "in-addr";
-    case 'h': return v.helo;
-    case 'c': return ipText(v.ip);
-    case 'r': return v.receiver;
-    case 't': return std::to_string(v.timestamp);
-    default: return {};
+    case 's':
+      return v.sender;
+    case 'l':
+      return v.local_part;
+    case 'o':
+      return v.sender_domain;
+    case 'd':
+      return v.domain;
+    case 'i':
+      return ipMacroText(v.ip);
+    case 'p':
+      return v.validated_name;
+    case 'v':
+      return v.ip.v6 ? "ip6" : "in-addr";
+    case 'h':
+      return v.helo;
+    case 'c':
+      return ipText(v.ip);
+    case 'r':
+      return v.receiver;
+    case 't':
+      return std::to_string(v.timestamp);
+    default:
+      return {};
   }
 }
 

@@ -14,8 +14,8 @@ namespace {
 char lower(char c) { return char(std::tolower(static_cast<unsigned char>(c))); }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -105,11 +105,24 @@ Result<Mechanism> parseMechanism(std::string_view term) {
   m.text = std::string(term);
   std::string_view t = term;
   switch (t.front()) {
-    case '+': m.qualifier = Outcome::Pass; t.remove_prefix(1); break;
-    case '-': m.qualifier = Outcome::Fail; t.remove_prefix(1); break;
-    case '~': m.qualifier = Outcome::SoftFail; t.remove_prefix(1); break;
-    case '?': m.qualifier = Outcome::Neutral; t.remove_prefix(1); break;
-    default: break;
+    case '+':
+      m.qualifier = Outcome::Pass;
+      t.remove_prefix(1);
+      break;
+    case '-':
+      m.qualifier = Outcome::Fail;
+      t.remove_prefix(1);
+      break;
+    case '~':
+      m.qualifier = Outcome::SoftFail;
+      t.remove_prefix(1);
+      break;
+    case '?':
+      m.qualifier = Outcome::Neutral;
+      t.remove_prefix(1);
+      break;
+    default:
+      break;
   }
   size_t end = 0;
   while (end < t.size() && isAlnum(t[end])) ++end;
@@ -120,10 +133,9 @@ Result<Mechanism> parseMechanism(std::string_view term) {
     MechanismKind kind;
   };
   static constexpr Known Kinds[] = {
-      {"all", MechanismKind::All},     {"include", MechanismKind::Include},
-      {"a", MechanismKind::A},         {"mx", MechanismKind::Mx},
-      {"ptr", MechanismKind::Ptr},     {"ip4", MechanismKind::Ip4},
-      {"ip6", MechanismKind::Ip6},     {"exists", MechanismKind::Exists},
+      {"all", MechanismKind::All}, {"include", MechanismKind::Include}, {"a", MechanismKind::A},
+      {"mx", MechanismKind::Mx},   {"ptr", MechanismKind::Ptr},         {"ip4", MechanismKind::Ip4},
+      {"ip6", MechanismKind::Ip6}, {"exists", MechanismKind::Exists},
   };
   auto known = std::find_if(std::begin(Kinds), std::end(Kinds),
                             [&](const Known& k) { return iequals(name, k.name); });
@@ -196,27 +208,42 @@ Result<Mechanism> parseMechanism(std::string_view term) {
 
 std::string_view outcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::None: return "none";
-    case Outcome::Neutral: return "neutral";
-    case Outcome::Pass: return "pass";
-    case Outcome::Fail: return "fail";
-    case Outcome::SoftFail: return "softfail";
-    case Outcome::TempError: return "temperror";
-    case Outcome::PermError: return "permerror";
+    case Outcome::None:
+      return "none";
+    case Outcome::Neutral:
+      return "neutral";
+    case Outcome::Pass:
+      return "pass";
+    case Outcome::Fail:
+      return "fail";
+    case Outcome::SoftFail:
+      return "softfail";
+    case Outcome::TempError:
+      return "temperror";
+    case Outcome::PermError:
+      return "permerror";
   }
   return "?";
 }
 
 std::string_view mechanismName(MechanismKind kind) {
   switch (kind) {
-    case MechanismKind::All: return "all";
-    case MechanismKind::Include: return "include";
-    case MechanismKind::A: return "a";
-    case MechanismKind::Mx: return "mx";
-    case MechanismKind::Ptr: return "ptr";
-    case MechanismKind::Ip4: return "ip4";
-    case MechanismKind::Ip6: return "ip6";
-    case MechanismKind::Exists: return "exists";
+    case MechanismKind::All:
+      return "all";
+    case MechanismKind::Include:
+      return "include";
+    case MechanismKind::A:
+      return "a";
+    case MechanismKind::Mx:
+      return "mx";
+    case MechanismKind::Ptr:
+      return "ptr";
+    case MechanismKind::Ip4:
+      return "ip4";
+    case MechanismKind::Ip6:
+      return "ip6";
+    case MechanismKind::Exists:
+      return "exists";
   }
   return "?";
 }
@@ -233,8 +260,8 @@ Status checkMacroString(std::string_view text, bool explanation) {
     if (c != '%') {
       // macro-literal = %x21-24 / %x26-7E
       if (c < 0x21 || c > 0x7e) {
-        return Error::permanent(fmt::format("character \\x{:02x} not allowed",
-                                            static_cast<unsigned char>(c)));
+        return Error::permanent(
+            fmt::format("character \\x{:02x} not allowed", static_cast<unsigned char>(c)));
       }
       continue;
     }
@@ -294,8 +321,7 @@ Status checkDomainSpec(std::string_view text) {
   if (s.back() == '.') s.remove_suffix(1);
   size_t dot = s.rfind('.');
   if (dot == std::string_view::npos || !isTopLabel(s.substr(dot + 1))) {
-    return Error::permanent(fmt::format("'{}' does not end in a valid top label",
-                                        printable(text)));
+    return Error::permanent(fmt::format("'{}' does not end in a valid top label", printable(text)));
   }
   return okStatus();
 }
@@ -335,8 +361,8 @@ Result<Record> parseRecord(std::string_view txt) {
     size_t n = 0;
     if (isAlpha(term[0])) {
       n = 1;
-      while (n < term.size() && (isAlnum(term[n]) || term[n] == '-' || term[n] == '_' ||
-                                 term[n] == '.')) {
+      while (n < term.size() &&
+             (isAlnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.')) {
         ++n;
       }
     }

@@ -89,7 +89,6 @@ using Done = std::function<void(Report)>;
 
 // Starts check_host(request.ip, request.domain, request.sender). `resolver` must outlive the
 // returned handle (or the handle must be destroyed first). A malformed ip is a permerror.
-EvaluationPtr checkHost(dns::Resolver& resolver, Request request, Done done,
-                        Limits limits = {});
+EvaluationPtr checkHost(dns::Resolver& resolver, Request request, Done done, Limits limits = {});
 
 }  // namespace petrel::spf

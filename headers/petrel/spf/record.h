@@ -46,7 +46,7 @@ struct Modifier {
 };
 
 struct Record {
-  std::vector<Mechanism> mechanisms;  // in record order
+  std::vector<Mechanism> mechanisms;    // in record order
   std::optional<std::string> redirect;  // domain-spec
   std::optional<std::string> exp;       // domain-spec
   std::vector<Modifier> unknown;        // ignored modifiers, kept for reports (RFC 7208 6)

@@ -42,8 +42,8 @@ std::string clean(std::string_view s, size_t max = MaxText) {
 
 // A Received-SPF value: a dot-atom as is, anything else quoted (RFC 7208 9.1, RFC 5322 3.2.4).
 std::string keyValue(std::string_view s) {
-  bool atom = !s.empty() && s.front() != '.' && s.back() != '.' &&
-              s.find("..") == std::string_view::npos;
+  bool atom =
+      !s.empty() && s.front() != '.' && s.back() != '.' && s.find("..") == std::string_view::npos;
   for (char c : s) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) ||
           std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos)) {
@@ -151,23 +151,27 @@ class SpfCheck final : public Check {
       case spf::Outcome::SoftFail:
       case spf::Outcome::Neutral:
         comment = fmt::format("domain of {} {} {} as permitted sender", s.request.domain,
-                              r.result == spf::Outcome::Pass       ? "designates"
+                              r.result == spf::Outcome::Pass      ? "designates"
                               : r.result == spf::Outcome::Neutral ? "neither permits nor denies"
-                                                                   : "does not designate",
+                                                                  : "does not designate",
                               s.request.ip);
         break;
-      case spf::Outcome::None: comment = fmt::format("{}: no SPF record", s.request.domain); break;
-      default: comment = r.problem; break;
+      case spf::Outcome::None:
+        comment = fmt::format("{}: no SPF record", s.request.domain);
+        break;
+      default:
+        comment = r.problem;
+        break;
     }
     comment = clean(comment, 200);
     for (char& c : comment) {
       if (c == '(' || c == ')' || c == '\\') c = ' ';
     }
-    return fmt::format(
-        "Received-SPF: {} ({}) client-ip={}; envelope-from={}; helo={}; identity={}",
-        spf::outcomeName(r.result), comment, s.request.ip, keyValue(s.request.sender),
-        keyValue(s.request.helo.empty() ? "unknown" : s.request.helo),
-        s.helo_identity ? "helo" : "mailfrom");
+    return fmt::format("Received-SPF: {} ({}) client-ip={}; envelope-from={}; helo={}; identity={}",
+                       spf::outcomeName(r.result), comment, s.request.ip,
+                       keyValue(s.request.sender),
+                       keyValue(s.request.helo.empty() ? "unknown" : s.request.helo),
+                       s.helo_identity ? "helo" : "mailfrom");
   }
 
   std::string rule_;
@@ -182,9 +186,7 @@ Result<CheckPtr> make(const CheckArgs& args, Kind kind) {
 }  // namespace
 
 Result<CheckPtr> makeRejectSpfFail(const CheckArgs& a) { return make(a, Kind::RejectFail); }
-Result<CheckPtr> makeDeferSpfTempError(const CheckArgs& a) {
-  return make(a, Kind::DeferTempError);
-}
+Result<CheckPtr> makeDeferSpfTempError(const CheckArgs& a) { return make(a, Kind::DeferTempError); }
 Result<CheckPtr> makeRejectSpfPermError(const CheckArgs& a) {
   return make(a, Kind::RejectPermError);
 }

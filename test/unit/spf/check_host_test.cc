@@ -20,8 +20,8 @@ struct Evaluated {
 
 Evaluated run(dns::FakeResolver& dns, const Request& request, Limits limits = {}) {
   Evaluated r;
-  auto evaluation =
-      checkHost(dns, request, [&r](Report rep) { r.report = std::move(rep); }, limits);
+  auto evaluation = checkHost(
+      dns, request, [&r](Report rep) { r.report = std::move(rep); }, limits);
   r.early = r.report.has_value();
   dns.runPending();
   return r;
@@ -65,11 +65,10 @@ TEST(SpfCheckHost, TheHandleMayDieInsideDone) {
   dns::FakeResolver dns("example.org TXT \"v=spf1 -all\"");
   EvaluationPtr evaluation;
   std::optional<Outcome> got;
-  evaluation = checkHost(dns, mailFromRequest("192.0.2.1", "a@example.org", "h"),
-                         [&](Report r) {
-                           got = r.result;
-                           evaluation.reset();
-                         });
+  evaluation = checkHost(dns, mailFromRequest("192.0.2.1", "a@example.org", "h"), [&](Report r) {
+    got = r.result;
+    evaluation.reset();
+  });
   dns.runPending();
   EXPECT_EQ(got, Outcome::Fail);
 }
@@ -101,11 +100,10 @@ TEST(SpfCheckHost, RecordSelection) {
             Outcome::Pass);
   EXPECT_EQ(outcomeOf("example.org TXT \"v=spf10 -all\"", "192.0.2.1", "a@example.org"),
             Outcome::None);
-  EXPECT_EQ(outcomeOf("example.org SERVFAIL", "192.0.2.1", "a@example.org"),
-            Outcome::TempError);
-  EXPECT_EQ(outcomeOf("example.org TXT \"v=spf1 ip4:192.0.2.1 moo -all\"", "192.0.2.1",
-                      "a@example.org"),
-            Outcome::PermError);
+  EXPECT_EQ(outcomeOf("example.org SERVFAIL", "192.0.2.1", "a@example.org"), Outcome::TempError);
+  EXPECT_EQ(
+      outcomeOf("example.org TXT \"v=spf1 ip4:192.0.2.1 moo -all\"", "192.0.2.1", "a@example.org"),
+      Outcome::PermError);
 }
 
 TEST(SpfCheckHost, IncludeAndRedirect) {
@@ -169,8 +167,8 @@ TEST(SpfCheckHost, TenDnsTermsAtMost) {
   EXPECT_EQ(eleven.report->result, Outcome::PermError);
   EXPECT_NE(eleven.report->problem.find("more than 10"), std::string::npos);
   // An include loop ends at the limit too.
-  EXPECT_EQ(outcomeOf("loop.example.org TXT \"v=spf1 include:loop.example.org -all\"",
-                      "192.0.2.1", "a@loop.example.org"),
+  EXPECT_EQ(outcomeOf("loop.example.org TXT \"v=spf1 include:loop.example.org -all\"", "192.0.2.1",
+                      "a@loop.example.org"),
             Outcome::PermError);
 }
 
@@ -187,9 +185,10 @@ TEST(SpfCheckHost, TwoVoidLookupsAtMost) {
 }
 
 TEST(SpfCheckHost, MxAndPtrNameLimits) {
-  std::string zone = "mx11.example.org TXT \"v=spf1 mx -all\"\n"
-                     "mx10.example.org TXT \"v=spf1 mx -all\"\n"
-                     "ptr.example.org TXT \"v=spf1 ptr:good.example.org -all\"\n";
+  std::string zone =
+      "mx11.example.org TXT \"v=spf1 mx -all\"\n"
+      "mx10.example.org TXT \"v=spf1 mx -all\"\n"
+      "ptr.example.org TXT \"v=spf1 ptr:good.example.org -all\"\n";
   for (int i = 1; i <= 11; ++i) {
     zone += fmt::format("mx11.example.org MX {} m{}.example.org\n", i, i);
     if (i <= 10) zone += fmt::format("mx10.example.org MX {} m{}.example.org\n", i, i);

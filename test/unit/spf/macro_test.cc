@@ -79,8 +79,8 @@ TEST(SpfMacro, DelimitersAndLongNames) {
   EXPECT_EQ(expand("%{l+=_}", v, true), "a.b.c.d");
   EXPECT_EQ(expand("%{l2r+=_}", v, true), "b.a");
   EXPECT_EQ(expand("%{l999}", v, true), "a+b=c_d");  // more parts asked than there are
-  v.domain = std::string(60, 'a') + "." + std::string(60, 'b') + "." + std::string(60, 'c') +
-             "." + std::string(60, 'd') + ".example";
+  v.domain = std::string(60, 'a') + "." + std::string(60, 'b') + "." + std::string(60, 'c') + "." +
+             std::string(60, 'd') + ".example";
   std::string out = expand("%{d}.%{d}", v);
   EXPECT_LE(out.size(), 253u);
   EXPECT_TRUE(out.ends_with(".example")) << out;

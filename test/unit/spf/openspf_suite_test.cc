@@ -34,8 +34,7 @@ const std::string DataDir = std::string(PETREL_SOURCE_ROOT) + "/test/testdata/sp
 
 // Cases not run, with the reason. RFC 4408 cases where RFC 7208 changed the answer are run
 // from rfc7208-tests.yml instead.
-const std::map<std::string, std::string> Skipped = {
-};
+const std::map<std::string, std::string> Skipped = {};
 
 struct Case {
   std::string suite;    // "rfc7208"
@@ -119,8 +118,8 @@ void loadZone(const YAML::Node& zonedata, Case& c) {
         } else {
           std::string value = v.as<std::string>();
           if (value == "NONE") continue;
-          rrs.push_back({type, value, type == "A" || type == "AAAA" ? value
-                                                                     : dns::normalizeName(value)});
+          rrs.push_back(
+              {type, value, type == "A" || type == "AAAA" ? value : dns::normalizeName(value)});
         }
         if (auto t = typeOf(type); t && !timeout) before_timeout.insert(*t);
       }
@@ -144,14 +143,22 @@ void loadZone(const YAML::Node& zonedata, Case& c) {
       a.canonical_name = name;
       switch (*t) {
         case dns::Type::A:
-        case dns::Type::AAAA: a.addresses.push_back(rr.value); break;
-        case dns::Type::MX: a.mx.push_back({rr.pref, rr.value}); break;
-        case dns::Type::TXT: a.txt.push_back(rr.value); break;
-        case dns::Type::PTR: a.ptr.push_back(rr.value); break;
+        case dns::Type::AAAA:
+          a.addresses.push_back(rr.value);
+          break;
+        case dns::Type::MX:
+          a.mx.push_back({rr.pref, rr.value});
+          break;
+        case dns::Type::TXT:
+          a.txt.push_back(rr.value);
+          break;
+        case dns::Type::PTR:
+          a.ptr.push_back(rr.value);
+          break;
       }
     }
-    for (dns::Type t : {dns::Type::A, dns::Type::AAAA, dns::Type::MX, dns::Type::TXT,
-                        dns::Type::PTR}) {
+    for (dns::Type t :
+         {dns::Type::A, dns::Type::AAAA, dns::Type::MX, dns::Type::TXT, dns::Type::PTR}) {
       if (timeout && before_timeout.count(t) == 0) {
         dns::Answer a;
         a.status = dns::Answer::Status::TempFail;
@@ -246,7 +253,8 @@ TEST_P(OpenSpfSuite, Case) {
   ASSERT_TRUE(report) << "no result after every answer was delivered";
   std::string got(outcomeName(report->result));
   std::string trace;
-  for (const auto& r : report->records) trace += fmt::format("  {} {}: {}\n", r.via, r.domain, r.record);
+  for (const auto& r : report->records)
+    trace += fmt::format("  {} {}: {}\n", r.via, r.domain, r.record);
   for (const auto& l : report->lookups) {
     trace += fmt::format("  {} {} -> {}\n", l.name, dns::typeName(l.type), l.answer);
   }

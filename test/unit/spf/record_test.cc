@@ -55,41 +55,41 @@ TEST(SpfRecord, EmptyRecordAndCase) {
 
 TEST(SpfRecord, SyntaxErrors) {
   for (const char* bad : {
-           "v=spf1 moo",                      // unknown mechanism
-           "v=spf1 =all",                     // no qualifier like that
-           "v=spf1 -all:foo",                 // all takes nothing
-           "v=spf1 include",                  // include needs a domain
-           "v=spf1 include:",                 //
-           "v=spf1 exists",                   //
-           "v=spf1 a:",                       //
-           "v=spf1 a/33",                     // > 32
-           "v=spf1 a//129",                   // > 128
-           "v=spf1 a/024",                    // leading zero
-           "v=spf1 ptr/24",                   // no CIDR on ptr
-           "v=spf1 ip4:1.2.3.444",            //
-           "v=spf1 ip4:1.2.03.4",             // qnum
-           "v=spf1 ip4:1.2.3.4//32",          // dual CIDR on ip4
-           "v=spf1 ip4:1.2.3.4/33",           //
-           "v=spf1 ip6:2001:db8::/129",       //
-           "v=spf1 ip6:1.2.3.4",              // family
-           "v=spf1 ip6::CAFE::BABE",          //
-           "v=spf1 a:example.com:8080",       // toplabel "com:8080"
-           "v=spf1 a:museum",                 // no dot before the toplabel
-           "v=spf1 a:111.222.33.44",          // numeric toplabel
-           "v=spf1 a:foo.example.com-",       // toplabel ends in '-'
+           "v=spf1 moo",                 // unknown mechanism
+           "v=spf1 =all",                // no qualifier like that
+           "v=spf1 -all:foo",            // all takes nothing
+           "v=spf1 include",             // include needs a domain
+           "v=spf1 include:",            //
+           "v=spf1 exists",              //
+           "v=spf1 a:",                  //
+           "v=spf1 a/33",                // > 32
+           "v=spf1 a//129",              // > 128
+           "v=spf1 a/024",               // leading zero
+           "v=spf1 ptr/24",              // no CIDR on ptr
+           "v=spf1 ip4:1.2.3.444",       //
+           "v=spf1 ip4:1.2.03.4",        // qnum
+           "v=spf1 ip4:1.2.3.4//32",     // dual CIDR on ip4
+           "v=spf1 ip4:1.2.3.4/33",      //
+           "v=spf1 ip6:2001:db8::/129",  //
+           "v=spf1 ip6:1.2.3.4",         // family
+           "v=spf1 ip6::CAFE::BABE",     //
+           "v=spf1 a:example.com:8080",  // toplabel "com:8080"
+           "v=spf1 a:museum",            // no dot before the toplabel
+           "v=spf1 a:111.222.33.44",     // numeric toplabel
+           "v=spf1 a:foo.example.com-",  // toplabel ends in '-'
            "v=spf1 redirect=a.example redirect=b.example",
            "v=spf1 exp=a.example exp=b.example",
-           "v=spf1 exp=",                     //
-           "v=spf1 redirect=",                //
-           "v=spf1 exists:%{x}.example.com",  // unknown macro letter
-           "v=spf1 exists:%{d0}.example.com", // zero digit transformer
-           "v=spf1 exists:%{c}.example.com",  // c only in explanations
-           "v=spf1 exists:%(ir).example.com", //
-           "v=spf1 exists:foo%.example.com",  //
-           "v=spf1 exists:%{d",               //
-           "v=spf1 moo=%{x}",                 // unknown modifiers are checked too
-           "v=spf1 a:b\texample.com",         // tab
-           "v=spf1 a:\xc3\xa9.example.com",   // non-ASCII
+           "v=spf1 exp=",                      //
+           "v=spf1 redirect=",                 //
+           "v=spf1 exists:%{x}.example.com",   // unknown macro letter
+           "v=spf1 exists:%{d0}.example.com",  // zero digit transformer
+           "v=spf1 exists:%{c}.example.com",   // c only in explanations
+           "v=spf1 exists:%(ir).example.com",  //
+           "v=spf1 exists:foo%.example.com",   //
+           "v=spf1 exists:%{d",                //
+           "v=spf1 moo=%{x}",                  // unknown modifiers are checked too
+           "v=spf1 a:b\texample.com",          // tab
+           "v=spf1 a:\xc3\xa9.example.com",    // non-ASCII
        }) {
     EXPECT_FALSE(parseRecord(bad)) << bad;
   }
