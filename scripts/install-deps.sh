@@ -17,6 +17,8 @@ build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-d
 # builds the fuzz targets, whose regressions the tests replay.
 # postfix-policyd-spf-python and postgrey are the real policy services of
 # t-63-policy-service (check_policy_service), socat puts policyd-spf on a TCP port.
+# python3-spf (pyspf) is the SPF oracle of t-70-spf-check, over python3-dnspython (its DNS
+# driver that reports SERVFAIL as temperror, as RFC 7208 4.4 asks; pydns does not).
 test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-perl msmtp
            openssl pflogsumm python3 python3-yaml python3-aiosmtpd python3-dnslib sqlite3 curl
            procps android-libboringssl-dev postgresql-server-dev-15 libkrb5-dev clang
@@ -25,6 +27,7 @@ test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-p
            slapd ldap-utils
            postgresql
            postfix-policyd-spf-python postgrey socat)
+test_pkgs+=(python3-spf python3-dnspython)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

@@ -25,6 +25,7 @@
 #include "petrel/server/policy_probe.h"
 #include "petrel/server/route.h"
 #include "petrel/server/server.h"
+#include "petrel/server/spf_probe.h"
 
 namespace petrel::cli {
 
@@ -66,6 +67,12 @@ commands:
                            server's own checks with live DNS: which check of which list
                            decided (with its file:line) and every DNS query with its answer.
                            Exit 0 when DATA would be accepted, 1 when refused, 78 config
+  spf check --ip IP --sender ADDR [--helo NAME] [--json]
+                           the SPF result (RFC 7208) for mail from ADDR sent by IP, with live
+                           DNS (dns.servers): the deciding term, the explanation, the chain
+                           of records and every lookup. An empty ADDR or <> checks the HELO
+                           identity (postmaster@NAME). Exit 0 pass, 1 any other result,
+                           75 temperror, 78 config
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -423,6 +430,59 @@ int routeCommand(const std::string& config_path, const std::vector<std::string>&
   return r->accepted ? 0 : 1;
 }
 
+// petrel spf check [options]: see Usage.
+int spfCheckCommand(const std::string& config_path, const std::vector<std::string>& args) {
+  server::SpfProbeRequest request;
+  bool json = false;
+  bool have_ip = false;
+  bool have_sender = false;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--ip") {
+      ok = have_ip = value(request.ip);
+    } else if (a == "--sender") {
+      ok = have_sender = value(request.sender);
+    } else if (a == "--helo") {
+      ok = value(request.helo);
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      fmt::print(stderr, "petrel spf check: bad argument '{}'\n{}", a, Usage);
+      return 2;
+    }
+  }
+  if (!have_ip || !have_sender) {
+    fmt::print(stderr, "petrel spf check: --ip and --sender are needed\n");
+    return 2;
+  }
+  if ((request.sender.empty() || request.sender == "<>") && request.helo.empty()) {
+    fmt::print(stderr, "petrel spf check: the null sender needs --helo\n");
+    return 2;
+  }
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return ExConfig;
+  auto r = server::probeSpf(*cfg, request);
+  if (!r) {
+    fmt::print(stderr, "petrel: {}\n", r.error().message());
+    return r.error().kind() == Error::Kind::Config ? ExConfig : 2;
+  }
+  fmt::print("{}", json ? server::spfProbeJson(*r) : server::spfProbeText(*r));
+  switch (r->report.result) {
+    case spf::Outcome::Pass: return 0;
+    case spf::Outcome::TempError: return ExTempFail;
+    default: return 1;
+  }
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -481,6 +541,9 @@ int run(int argc, char** argv) {
   if (cmd == "route" && args.size() >= 2) return routeCommand(config_path, args);
   if (cmd == "policy" && args.size() >= 2 && args[1] == "test") {
     return policyTestCommand(config_path, args);
+  }
+  if (cmd == "spf" && args.size() >= 2 && args[1] == "check") {
+    return spfCheckCommand(config_path, args);
   }
   if (cmd == "table" && args.size() == 4 && args[1] == "query") {
     return tableQueryCommand(config_path, args[2], args[3]);

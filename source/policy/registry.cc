@@ -48,6 +48,10 @@ const std::vector<CheckType>& checkTypes() {
       {"permit_dnswl_client", &makePermitDnswlClient, CheckArgument::Text},
       {"permit_rhswl_client", &makePermitRhswlClient, CheckArgument::Text},
       {"check_policy_service", &makeCheckPolicyService, CheckArgument::Text},
+      {"reject_spf_fail", &makeRejectSpfFail, CheckArgument::None},
+      {"defer_spf_temperror", &makeDeferSpfTempError, CheckArgument::None},
+      {"reject_spf_permerror", &makeRejectSpfPermError, CheckArgument::None},
+      {"check_spf", &makeCheckSpf, CheckArgument::None},
   };
   return types;
 }

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -203,6 +203,28 @@ seed_header() {
   printf 'To: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;\r\nCc: Undisclosed recipients:;\r\nFrom: Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>\r\nReply-To: <@relay.test,@b.test:joe@example.test>\r\nResent-To: root@[192.0.2.1],\r\n "john doe"@example.test\r\n\r\n' >"$out/a5"
 }
 
+# Seeds for the SPF parser: every SPF and TXT record of the OpenSPF suites' zonedata.
+seed_spf() {
+  local out="$work/seeds/spf_record_fuzz"
+  mkdir -p "$out"
+  /usr/bin/python3 - "$root/test/testdata/spf" "$out" <<'PY'
+import os, sys, yaml
+src, out = sys.argv[1], sys.argv[2]
+n = 0
+for f in ('rfc7208-tests.yml', 'rfc4408-tests.yml'):
+    for doc in yaml.safe_load_all(open(os.path.join(src, f), encoding='utf-8')):
+        for records in doc['zonedata'].values():
+            for r in records:
+                if not isinstance(r, dict):
+                    continue
+                for t, v in r.items():
+                    if t in ('SPF', 'TXT') and v != 'NONE':
+                        text = ''.join(v) if isinstance(v, list) else str(v)
+                        open(os.path.join(out, 'r%d' % n), 'wb').write(text.encode('utf-8'))
+                        n += 1
+PY
+}
+
 seed_session
 seed_client
 seed_header
@@ -217,6 +239,7 @@ seed_sasl
 seed_dns
 seed_lookup
 seed_policy
+seed_spf
 
 status=0
 for t in "${targets[@]}"; do
@@ -256,6 +279,11 @@ for t in "${targets[@]}"; do
              "$root/source/dns/interpret.cc" "$root/source/dns/names.cc")
     libs=(-lldns -lfmt)
     dict=""  # binary input: no dictionary
+  fi
+  if [ "$t" = spf_record_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/core/cidr.cc"
+             "$root/source/spf/record.cc" "$root/source/spf/macro.cc")
+    dict="$root/test/fuzz/spf.dict"
   fi
   if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then
     echo "== $t: BUILD FAILED" >&2

@@ -87,5 +87,10 @@ Result<CheckPtr> makePermitRhswlClient(const CheckArgs& args);
 // protocol.cc: how the client speaks SMTP.
 Result<CheckPtr> makeRejectUnauthPipelining(const CheckArgs& args);
 Result<CheckPtr> makeRejectMultiRecipientBounce(const CheckArgs& args);
+// spf.cc: SPF (RFC 7208) of the MAIL FROM identity (HELO for the null sender).
+Result<CheckPtr> makeRejectSpfFail(const CheckArgs& args);
+Result<CheckPtr> makeDeferSpfTempError(const CheckArgs& args);
+Result<CheckPtr> makeRejectSpfPermError(const CheckArgs& args);
+Result<CheckPtr> makeCheckSpf(const CheckArgs& args);
 
 }  // namespace petrel::policy::checks

@@ -117,7 +117,8 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
                     "reject_unknown_recipient_domain", "reject_unknown_client_hostname",
                     "reject_unknown_reverse_client_hostname", "reject_unlisted_sender",
                     "reject_unlisted_recipient", "permit_mx_backup",
-                    "reject_unauth_pipelining", "reject_multi_recipient_bounce"}));
+                    "reject_unauth_pipelining", "reject_multi_recipient_bounce", "reject_spf_fail",
+                    "defer_spf_temperror", "reject_spf_permerror", "check_spf"}));
   Result<RestrictionList> ok = RestrictionList::parse(Stage::Recipient, DefaultSet, {});
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->checks(), DefaultSet);
@@ -139,7 +140,8 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
             "reject_unknown_recipient_domain, reject_unknown_client_hostname, "
             "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
             "reject_unlisted_recipient, permit_mx_backup, reject_unauth_pipelining, "
-            "reject_multi_recipient_bounce)");
+            "reject_multi_recipient_bounce, reject_spf_fail, defer_spf_temperror, "
+            "reject_spf_permerror, check_spf)");
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {"PERMIT"}, {}).ok());
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {""}, {}).ok());
 }
