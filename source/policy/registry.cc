@@ -28,6 +28,7 @@ const std::vector<CheckType>& checkTypes() {
       {"check_client_access", &makeCheckClientAccess, true},
       {"check_sender_access", &makeCheckSenderAccess, true},
       {"check_recipient_access", &makeCheckRecipientAccess, true},
+      {"check_greylist", &makeCheckGreylist, false},
   };
   return types;
 }

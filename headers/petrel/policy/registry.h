@@ -3,7 +3,8 @@
 // in source/policy/registry.cc.
 //
 // What a factory may use while building is in CheckEnvironment: relay.mynetworks and the tables
-// named by check arguments ("check_client_access cidr:/etc/petrel/clients"), already built.
+// named by check arguments ("check_client_access cidr:/etc/petrel/clients"), already built,
+// and the greylist store (check_greylist).
 #pragma once
 
 #include <functional>
@@ -16,6 +17,7 @@
 #include "petrel/core/result.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/check.h"
+#include "petrel/policy/greylist.h"
 
 namespace petrel::policy {
 
@@ -36,6 +38,9 @@ struct CheckEnvironment {
 
   std::shared_ptr<Mynetworks> mynetworks;
   Tables tables;  // the table of a check argument by its reference text; null = unknown
+  // greylisting: settings, store and counters for check_greylist; null when greylisting is
+  // not enabled (then check_greylist is a config error).
+  std::shared_ptr<const Greylist> greylist;
 };
 
 // What a factory gets: the check as written, split into its name and argument.

@@ -18,6 +18,7 @@
 #include "petrel/event/dispatcher.h"
 #include "petrel/auth/authenticator.h"
 #include "petrel/lookup/lookup_table.h"
+#include "petrel/policy/greylist.h"
 #include "petrel/policy/restrictions.h"
 #include "petrel/queue/journal.h"
 #include "petrel/server/spool_slots.h"
@@ -51,6 +52,9 @@ struct Snapshot {
   // the blocks, and the table when it is one (the same instance the lists use).
   std::shared_ptr<const CidrList> mynetworks;
   lookup::TablePtr mynetworks_table;
+  // greylisting (check_greylist): settings, store and counters; null when it is off. A
+  // reload hands the store on to the next snapshot (server/greylisting.h).
+  std::shared_ptr<const policy::Greylist> greylist;
 };
 
 struct Metrics {
@@ -60,6 +64,8 @@ struct Metrics {
   std::atomic<uint64_t> deliveries_sent{0};
   std::atomic<uint64_t> deliveries_deferred{0};
   std::atomic<uint64_t> deliveries_bounced{0};
+  // check_greylist's outcomes, shared by every snapshot's Greylist.
+  std::shared_ptr<policy::GreylistCounters> greylist = std::make_shared<policy::GreylistCounters>();
 
   void countRejection(const std::string& stage, int code, const std::string& status);
   std::map<std::string, uint64_t> rejections() const;  // label text -> count

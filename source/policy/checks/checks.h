@@ -58,4 +58,7 @@ Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
 
+// greylist.cc: built-in greylisting (policy/greylist.h).
+Result<CheckPtr> makeCheckGreylist(const CheckArgs& args);
+
 }  // namespace petrel::policy::checks

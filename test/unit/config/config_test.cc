@@ -810,7 +810,7 @@ restrictions:
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)",
             }));
 }
 
@@ -1128,7 +1128,7 @@ TEST(ConfigTest, BadRestrictions) {
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)",
             }));
   EXPECT_EQ(errorsWith("restrictions: [default]\n"),
             Errors{"t.yaml:3:15: restrictions: expected a mapping, got a list"});
@@ -1163,7 +1163,7 @@ TEST(ConfigTest, RestrictionStagesAndDelayReject) {
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                     "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)"}));
 }
 
 // The loader keeps checks as written; only the validators (server::standardValidators) know
@@ -1199,7 +1199,7 @@ restrictions:
                 "permit_sasl_authenticated, reject_unauth_destination, "
                 "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)",
                 "t.yaml:7:41: restrictions.default.client[1]: unknown table type 'foo' (known: "
                 "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:8:14: restrictions.default.sender[0]: 'cidr:' needs a path, e.g. "
@@ -1209,13 +1209,13 @@ restrictions:
                 "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                 "defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)",
                 "t.yaml:8:61: restrictions.default.sender[2]: unknown restriction "
                 "' check_sender_access cidr:/x' (known: permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination, "
                 "reject_sender_login_mismatch, permit, reject, defer, warn_if_reject, "
                 "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                "reject_non_fqdn_sender, reject_non_fqdn_recipient)",
+                "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)",
             }));
 }
 
@@ -1234,7 +1234,7 @@ restrictions:
                     "reject_unauth_destination, reject_sender_login_mismatch, permit, reject, "
                     "defer, warn_if_reject, "
                     "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-                    "reject_non_fqdn_sender, reject_non_fqdn_recipient)"}));
+                    "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)"}));
 }
 
 // warn_if_reject written as its own entry needs a check after it, once.

@@ -97,7 +97,7 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
             (Checks{"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
                     "reject_sender_login_mismatch", "permit", "reject", "defer", "warn_if_reject",
                     "reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
-                    "reject_non_fqdn_sender", "reject_non_fqdn_recipient"}));
+                    "reject_non_fqdn_sender", "reject_non_fqdn_recipient", "check_greylist"}));
   Result<RestrictionList> ok = RestrictionList::parse(Stage::Recipient, DefaultSet, {});
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->checks(), DefaultSet);
@@ -114,7 +114,7 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
             "permit_sasl_authenticated, reject_unauth_destination, reject_sender_login_mismatch, "
             "permit, reject, defer, warn_if_reject, "
             "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
-            "reject_non_fqdn_sender, reject_non_fqdn_recipient)");
+            "reject_non_fqdn_sender, reject_non_fqdn_recipient, check_greylist)");
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {"PERMIT"}, {}).ok());
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {""}, {}).ok());
 }
