@@ -102,17 +102,25 @@ GreylistStep decideGreylist(const std::optional<TripletState>& triplet,
   using Kind = GreylistAnswer::Kind;
   auto fresh = [&](int64_t last_seen) { return now - last_seen <= settings.max_age; };
   GreylistStep step;
-  const bool whitelisted = settings.auto_whitelist_after > 0 && network && fresh(network->last_seen) &&
+  const bool whitelisted = settings.auto_whitelist_after > 0 && network &&
+                           fresh(network->last_seen) &&
                            network->passes >= int64_t(settings.auto_whitelist_after);
   if (whitelisted) {
     step.answer.kind = Kind::Whitelisted;
-    step.network = NetworkState{network->passes, now};
+    if (now - network->last_seen >= settings.touch_interval || now < network->last_seen) {
+      step.network = NetworkState{network->passes, now};
+    }
     // The triplet is left alone: the network's entry is what keeps its mail flowing.
     return step;
   }
   if (!triplet || !fresh(triplet->last_seen)) {
     step.answer = {Kind::DeferNew, settings.delay};
     step.triplet = TripletState{now, now, 0};
+    return step;
+  }
+  if (triplet->passes > 0 && now >= triplet->last_seen &&
+      now - triplet->last_seen < settings.touch_interval) {
+    step.answer.kind = Kind::Pass;  // seen a moment ago: not worth a write
     return step;
   }
   TripletState t = *triplet;

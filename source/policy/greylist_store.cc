@@ -3,7 +3,8 @@
 //
 // It owns one connection and a mutex around it: check_greylist calls come from pool threads,
 // one visit is a few indexed statements, so a connection per thread would buy nothing but
-// lock contention inside SQLite. WAL with synchronous=NORMAL: a crash may forget the last
+// lock contention inside SQLite. A known-good triplet seen within touch_interval is only read
+// (no write transaction), which keeps the common case cheap. WAL with synchronous=NORMAL: a crash may forget the last
 // triplets (their senders are greylisted once more), never corrupt the file. It decides
 // nothing itself (decideGreylist does) and never logs; errors are temporary and carry the
 // label "greylist database PATH".
@@ -51,43 +52,19 @@ class SqliteGreylistStore final : public GreylistStore {
   Result<GreylistAnswer> visit(const Triplet& triplet, const GreylistSettings& settings,
                                int64_t now, bool record) override {
     std::lock_guard lock(mutex_);
-    record = record && !read_only_;
-    // IMMEDIATE: two pool threads on the same triplet must not both decide "first sight".
-    std::optional<sqlite::Transaction> tx;
-    if (record) {
-      auto begun = sqlite::Transaction::begin(*db_, sqlite::Transaction::Mode::Immediate);
-      if (!begun) return begun.error();
-      tx.emplace(std::move(begun.value()));
-    }
-    auto t = readTriplet(triplet);
-    if (!t) return t.error();
-    auto n = readNetwork(triplet.network);
-    if (!n) return n.error();
-    GreylistStep step = decideGreylist(*t, *n, now, settings);
-    if (!record) return step.answer;
-    if (step.triplet) {
-      auto s = db_->stmt(
-          "INSERT INTO triplets (network, sender, recipient, first_seen, last_seen, passes) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (network, sender, recipient) DO UPDATE "
-          "SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
-          "passes = excluded.passes");
-      if (!s) return s.error();
-      (*s)->bind(1, triplet.network).bind(2, triplet.sender).bind(3, triplet.recipient);
-      (*s)->bind(4, step.triplet->first_seen).bind(5, step.triplet->last_seen);
-      (*s)->bind(6, step.triplet->passes);
-      if (auto st = (*s)->run(); !st) return st.error();
-    }
-    if (step.network) {
-      auto s = db_->stmt(
-          "INSERT INTO networks (network, passes, last_seen) VALUES (?1, ?2, ?3) "
-          "ON CONFLICT (network) DO UPDATE SET passes = excluded.passes, "
-          "last_seen = excluded.last_seen");
-      if (!s) return s.error();
-      (*s)->bind(1, triplet.network).bind(2, step.network->passes).bind(3, step.network->last_seen);
-      if (auto st = (*s)->run(); !st) return st.error();
-    }
+    // First without a transaction: a known correspondent needs no write at all.
+    auto step = decide(triplet, settings, now);
+    if (!step) return step.error();
+    if (!record || read_only_ || (!step->triplet && !step->network)) return step->answer;
+    // IMMEDIATE, and decided again inside it: another connection to the file (a second
+    // process) may have written since the read above.
+    auto tx = sqlite::Transaction::begin(*db_, sqlite::Transaction::Mode::Immediate);
+    if (!tx) return tx.error();
+    step = decide(triplet, settings, now);
+    if (!step) return step.error();
+    if (auto st = write(triplet, *step); !st) return st.error();
     if (auto st = tx->commit(); !st) return st.error();
-    return step.answer;
+    return step->answer;
   }
 
   Result<size_t> expire(const GreylistSettings& settings, int64_t now, size_t limit) override {
@@ -113,6 +90,40 @@ class SqliteGreylistStore final : public GreylistStore {
   std::string describe() const override { return fmt::format("greylist database {}", path_); }
 
  private:
+  Result<GreylistStep> decide(const Triplet& triplet, const GreylistSettings& settings,
+                              int64_t now) {
+    auto t = readTriplet(triplet);
+    if (!t) return t.error();
+    auto n = readNetwork(triplet.network);
+    if (!n) return n.error();
+    return decideGreylist(*t, *n, now, settings);
+  }
+
+  Status write(const Triplet& triplet, const GreylistStep& step) {
+    if (step.triplet) {
+      auto s = db_->stmt(
+          "INSERT INTO triplets (network, sender, recipient, first_seen, last_seen, passes) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (network, sender, recipient) DO UPDATE "
+          "SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
+          "passes = excluded.passes");
+      if (!s) return s.error();
+      (*s)->bind(1, triplet.network).bind(2, triplet.sender).bind(3, triplet.recipient);
+      (*s)->bind(4, step.triplet->first_seen).bind(5, step.triplet->last_seen);
+      (*s)->bind(6, step.triplet->passes);
+      if (auto st = (*s)->run(); !st) return st.error();
+    }
+    if (step.network) {
+      auto s = db_->stmt(
+          "INSERT INTO networks (network, passes, last_seen) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (network) DO UPDATE SET passes = excluded.passes, "
+          "last_seen = excluded.last_seen");
+      if (!s) return s.error();
+      (*s)->bind(1, triplet.network).bind(2, step.network->passes).bind(3, step.network->last_seen);
+      if (auto st = (*s)->run(); !st) return st.error();
+    }
+    return okStatus();
+  }
+
   Result<std::optional<TripletState>> readTriplet(const Triplet& triplet) {
     auto s = db_->stmt(
         "SELECT first_seen, last_seen, passes FROM triplets "

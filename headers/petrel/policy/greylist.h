@@ -35,6 +35,10 @@ struct GreylistSettings {
   uint32_t auto_whitelist_after = 5;  // triplets passed from one network; 0 = never
   int ipv4_prefix = 24;               // the client network of an IPv4 address
   int ipv6_prefix = 64;
+  // A passed triplet or whitelisted network seen again within this many seconds of its last
+  // recorded sight is not written again: the common case (a known correspondent) then costs
+  // one read and no write lock. Not a config key.
+  int64_t touch_interval = 60;
 };
 
 // Unix seconds.
@@ -66,7 +70,7 @@ std::optional<Triplet> makeTriplet(std::string_view client_ip, std::string_view 
 struct TripletState {
   int64_t first_seen = 0;
   int64_t last_seen = 0;
-  int64_t passes = 0;  // messages accepted through this triplet
+  int64_t passes = 0;  // messages accepted through this triplet (see touch_interval)
 };
 struct NetworkState {
   int64_t passes = 0;  // triplets of this network that passed the delay
@@ -87,7 +91,8 @@ struct GreylistAnswer {
 
 // The decision, pure: the stored state (nullopt when absent) in, the answer and the states to
 // store out. Expired entries count as absent; a first_seen in the future (the clock went back)
-// is taken as now.
+// is taken as now. Nothing to store when a known-good entry was touched within
+// settings.touch_interval.
 struct GreylistStep {
   GreylistAnswer answer;
   std::optional<TripletState> triplet;  // to store; nullopt: leave the triplet as it is
@@ -103,7 +108,7 @@ class GreylistStore {
  public:
   virtual ~GreylistStore() = default;
   // Looks the triplet (and its network) up, decides, and unless `record` is false stores
-  // what decideGreylist says, all in one transaction.
+  // what decideGreylist says (a write decides again inside its transaction).
   virtual Result<GreylistAnswer> visit(const Triplet& triplet, const GreylistSettings& settings,
                                        int64_t now, bool record = true) = 0;
   // Deletes at most `limit` triplets and `limit` networks not seen for settings.max_age;

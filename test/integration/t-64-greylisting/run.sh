@@ -3,8 +3,9 @@
 #   127.0.0.1:$SMTP_PORT, status on $STATUS_PORT, with greylisting {enabled: true, delay: 2s}
 #   and the default set's recipient list [permit_mynetworks, permit_sasl_authenticated,
 #   reject_unauth_destination, check_greylist]; a second listener "greyfirst" on $FIRST_PORT
-#   with [check_greylist, permit_mynetworks, reject_unauth_destination]; swaks as the client, from 127.0.0.2 (outside
-#   mynetworks) and from 127.0.0.1 (inside); the sqlite3 CLI reads $STATE_DIR/greylist.db.
+#   with [check_greylist, permit_mynetworks, reject_unauth_destination]; swaks as the client,
+#   from 127.0.0.2 (outside mynetworks) and from 127.0.0.1 (inside); the sqlite3 CLI reads
+#   $STATE_DIR/greylist.db; curl reads /metrics.
 # Built-in greylisting as postgrey does it: the first RCPT of a triplet is answered 450 4.2.0
 # (logged as Postfix's "NOQUEUE: reject: RCPT"), so is an immediate retry; after the delay the
 # same triplet passes and the message is delivered; a client in mynetworks is never greylisted.
@@ -15,6 +16,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool swaks
 need_tool sqlite3
+need_tool curl
 "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null ||
   skip "cannot bind 127.0.0.2 (no 127.0.0.0/8 on lo)"
 
@@ -124,7 +126,27 @@ assert_eq 2 "$(metric 'petrel_greylist_passes_total{reason="triplet"}')" "metric
 assert_eq 1 "$(metric 'petrel_greylist_passes_total{reason="local_client"}')" "metric: local clients"
 assert_eq 0 "$(metric 'petrel_greylist_errors_total')" "metric: errors"
 
-# ---- 5. a restart keeps the triplets ----------------------------------------------------------
+# ---- 5. petrel route reads the greylist and records nothing -----------------------------------
+petrel route bob@example.test --from route@example.net --client 127.0.0.2 >"$T/route.out" 2>&1 ||
+  true
+assert_file_contains "$T/route.out" '450 4\.2\.0 <bob@example\.test>: Recipient address rejected: Greylisted' \
+  "petrel route for a new triplet"
+petrel route alice@example.test --from ham@example.net --client 127.0.0.2 >"$T/route.out" 2>&1 ||
+  fail "petrel route for the passed triplet: $(cat "$T/route.out")"
+assert_no_file_text() { ! grep -q "$2" "$1" || fail "$3: $(cat "$1")"; }
+assert_no_file_text "$T/route.out" 'Greylisted' "petrel route for the passed triplet"
+assert_eq 0 "$(greylist_rows "SELECT count(*) FROM triplets WHERE sender = 'route@example.net'")" \
+  "triplets recorded by petrel route"
+
+# ---- 6. a reload keeps the store and the counters ---------------------------------------------
+kill -HUP "$PETREL_PID"
+wait_for 10 "the reload" log_has 'petrel/master\[[0-9]+\]: reload -- version'
+outside --from ham@example.net --to alice@example.test --header 'Subject: t64 after reload'
+assert_eq 0 "$RC" "the passed triplet after a reload: exit status; transcript: $(transcript)"
+wait_for 15 "the message after the reload" maildir_holds example.test/alice 'Subject: t64 after reload' 1
+assert_eq 3 "$(metric 'petrel_greylist_passes_total{reason="triplet"}')" "metric: triplet passes after the reload"
+
+# ---- 7. a restart keeps the triplets ----------------------------------------------------------
 stop_petrel
 start_petrel
 outside --from ham@example.net --to alice@example.test --header 'Subject: t64 after restart'

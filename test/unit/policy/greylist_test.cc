@@ -196,6 +196,31 @@ TEST(GreylistTest, AClockThatWentBackDoesNotDeferForever) {
   EXPECT_EQ(step.triplet->first_seen, Start);
 }
 
+TEST(GreylistTest, AKnownGoodTripletIsWrittenAtMostOncePerTouchInterval) {
+  GreylistSettings s = settings();
+  TripletState passed{Start - 1000, Start, 1};
+  GreylistStep soon = decideGreylist(passed, std::nullopt, Start + 59, s);
+  EXPECT_EQ(soon.answer.kind, Kind::Pass);
+  EXPECT_FALSE(soon.triplet.has_value());  // read only
+  EXPECT_FALSE(soon.network.has_value());
+  GreylistStep later = decideGreylist(passed, std::nullopt, Start + 60, s);
+  EXPECT_EQ(later.answer.kind, Kind::Pass);
+  ASSERT_TRUE(later.triplet.has_value());
+  EXPECT_EQ(later.triplet->last_seen, Start + 60);
+  EXPECT_EQ(later.triplet->passes, 2);
+  // The first pass is always written: it counts for the network.
+  GreylistStep first = decideGreylist(TripletState{Start, Start + 299, 0}, std::nullopt,
+                                      Start + 300, s);
+  EXPECT_EQ(first.answer.kind, Kind::Pass);
+  ASSERT_TRUE(first.network.has_value());
+  EXPECT_EQ(first.network->passes, 1);
+  // A whitelisted network likewise.
+  NetworkState white{5, Start};
+  EXPECT_FALSE(decideGreylist(std::nullopt, white, Start + 30, s).network.has_value());
+  EXPECT_EQ(decideGreylist(std::nullopt, white, Start + 30, s).answer.kind, Kind::Whitelisted);
+  EXPECT_TRUE(decideGreylist(std::nullopt, white, Start + 60, s).network.has_value());
+}
+
 TEST(GreylistTest, AFileKeepsItsTripletsAcrossReopening) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               fmt::format("petrel-greylist-test-{}", ::getpid());
