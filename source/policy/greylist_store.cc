@@ -4,10 +4,10 @@
 // It owns one connection and a mutex around it: check_greylist calls come from pool threads,
 // one visit is a few indexed statements, so a connection per thread would buy nothing but
 // lock contention inside SQLite. A known-good triplet seen within touch_interval is only read
-// (no write transaction), which keeps the common case cheap. WAL with synchronous=NORMAL: a crash may forget the last
-// triplets (their senders are greylisted once more), never corrupt the file. It decides
-// nothing itself (decideGreylist does) and never logs; errors are temporary and carry the
-// label "greylist database PATH".
+// (no write transaction), which keeps the common case cheap. WAL with synchronous=NORMAL: a
+// crash may forget the last triplets (their senders are greylisted once more), never corrupt
+// the file. It decides nothing itself (decideGreylist does) and never logs; errors are
+// temporary and carry the label "greylist database PATH".
 //
 // Schema (user_version 1):
 //   triplets(network, sender, recipient, first_seen, last_seen, passes), unique per triplet
@@ -73,11 +73,10 @@ class SqliteGreylistStore final : public GreylistStore {
     const int64_t cutoff = now - settings.max_age;
     size_t removed = 0;
     // Bounded batches, so a pool thread never holds the write lock for a long purge.
-    for (const char* sql :
-         {"DELETE FROM triplets WHERE rowid IN "
-          "(SELECT rowid FROM triplets WHERE last_seen < ?1 LIMIT ?2)",
-          "DELETE FROM networks WHERE rowid IN "
-          "(SELECT rowid FROM networks WHERE last_seen < ?1 LIMIT ?2)"}) {
+    for (const char* sql : {"DELETE FROM triplets WHERE rowid IN "
+                            "(SELECT rowid FROM triplets WHERE last_seen < ?1 LIMIT ?2)",
+                            "DELETE FROM networks WHERE rowid IN "
+                            "(SELECT rowid FROM networks WHERE last_seen < ?1 LIMIT ?2)"}) {
       auto s = db_->stmt(sql);
       if (!s) return s.error();
       (*s)->bind(1, cutoff).bind(2, int64_t(limit));

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 
 namespace petrel::server {
@@ -32,6 +33,19 @@ Result<GreylistPtr> makeGreylist(const config::Config& cfg, const GreylistPtr& p
   if (!store) return Error::config(store.error().message());
   g->store = std::move(store.value());
   return GreylistPtr(std::move(g));
+}
+
+bool greylistInUse(const config::Config& cfg) {
+  for (const auto& [name, set] : cfg.restrictions) {
+    for (const auto& [stage, checks] : set.stages()) {
+      for (const config::CheckSpec& check : *checks) {
+        std::string_view text = trim(check.text);
+        // Also inside "warn_if_reject check_greylist".
+        if (text == "check_greylist" || text.ends_with(" check_greylist")) return true;
+      }
+    }
+  }
+  return false;
 }
 
 GreylistPtr inspectGreylist(const config::Config& cfg, const lookup::Warn& warn) {
@@ -77,8 +91,8 @@ std::string greylistMetrics(const policy::GreylistCounters& c) {
   out += fmt::format("petrel_greylist_passes_total{{reason=\"triplet\"}} {}\n", c.pass.load());
   out += fmt::format("petrel_greylist_passes_total{{reason=\"auto_whitelist\"}} {}\n",
                      c.whitelisted.load());
-  out += fmt::format("petrel_greylist_passes_total{{reason=\"local_client\"}} {}\n",
-                     c.skipped.load());
+  out +=
+      fmt::format("petrel_greylist_passes_total{{reason=\"local_client\"}} {}\n", c.skipped.load());
   out += "# HELP petrel_greylist_errors_total Greylist database failures (answered 451 4.3.0).\n";
   out += "# TYPE petrel_greylist_errors_total counter\n";
   out += fmt::format("petrel_greylist_errors_total {}\n", c.errors.load());

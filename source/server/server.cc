@@ -57,6 +57,9 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg, const Runtime& rt) {
   auto warn = [](const std::string& w) { log::mail::warning(log::Program::Master, w); };
   auto greylist = makeGreylist(cfg, rt.snapshot().greylist, rt.metrics.greylist);
   if (!greylist) return greylist.error();
+  if (cfg.greylisting.enabled && !greylistInUse(cfg)) {
+    warn("greylisting is enabled, but no restriction list uses check_greylist");
+  }
   auto routing = routingSnapshot(cfg, warn, std::move(greylist.value()));
   if (!routing) return routing.error();
   Snapshot s = std::move(routing.value());

@@ -25,6 +25,10 @@ policy::GreylistSettings greylistSettings(const config::Greylisting& g);
 Result<GreylistPtr> makeGreylist(const config::Config& cfg, const GreylistPtr& previous,
                                  std::shared_ptr<policy::GreylistCounters> counters);
 
+// Does any restriction list of `cfg` name check_greylist? (An enabled greylist that no list
+// uses greylists nothing: the server warns.)
+bool greylistInUse(const config::Config& cfg);
+
 // For `petrel route`: the database opened read-only (an empty one in memory when it cannot be
 // opened, with a warning), recording nothing, so explaining a route never greylists anybody.
 GreylistPtr inspectGreylist(const config::Config& cfg, const lookup::Warn& warn);

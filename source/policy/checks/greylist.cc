@@ -54,8 +54,7 @@ class CheckGreylist final : public Check {
       done(decision(*state));
       return;
     }
-    ctx.offload(std::move(work),
-                [this, state, done = std::move(done)] { done(decision(*state)); });
+    ctx.offload(std::move(work), [this, state, done = std::move(done)] { done(decision(*state)); });
   }
   bool blocking() const override { return true; }
 
@@ -79,8 +78,8 @@ class CheckGreylist final : public Check {
       }
       if (r.status != lookup::LookupStatus::NotFound) return Outcome::MynetworksFailed;
     }
-    auto answer = greylist.store->visit(v.triplet, greylist.settings, greylist.clock(),
-                                        greylist.record);
+    auto answer =
+        greylist.store->visit(v.triplet, greylist.settings, greylist.clock(), greylist.record);
     if (!answer) {
       greylist.counters->errors++;
       return Outcome::StoreFailed;

@@ -100,10 +100,10 @@ TEST(GreylistTest, FirstSightEarlyRetryThenPass) {
   EXPECT_EQ(visit(*store, triplet("192.0.3.1"), Start + Day).kind, Kind::DeferNew);
   EXPECT_EQ(visit(*store, triplet("192.0.2.1", "carol@example.net"), Start + Day).kind,
             Kind::DeferNew);
-  EXPECT_EQ(visit(*store, triplet("192.0.2.1", "alice@example.net", "dave@example.org"),
-                  Start + Day)
-                .kind,
-            Kind::DeferNew);
+  EXPECT_EQ(
+      visit(*store, triplet("192.0.2.1", "alice@example.net", "dave@example.org"), Start + Day)
+          .kind,
+      Kind::DeferNew);
 }
 
 TEST(GreylistTest, Ipv6ClientsShareTheirSlash64) {
@@ -209,8 +209,8 @@ TEST(GreylistTest, AKnownGoodTripletIsWrittenAtMostOncePerTouchInterval) {
   EXPECT_EQ(later.triplet->last_seen, Start + 60);
   EXPECT_EQ(later.triplet->passes, 2);
   // The first pass is always written: it counts for the network.
-  GreylistStep first = decideGreylist(TripletState{Start, Start + 299, 0}, std::nullopt,
-                                      Start + 300, s);
+  GreylistStep first =
+      decideGreylist(TripletState{Start, Start + 299, 0}, std::nullopt, Start + 300, s);
   EXPECT_EQ(first.answer.kind, Kind::Pass);
   ASSERT_TRUE(first.network.has_value());
   EXPECT_EQ(first.network->passes, 1);
@@ -222,8 +222,8 @@ TEST(GreylistTest, AKnownGoodTripletIsWrittenAtMostOncePerTouchInterval) {
 }
 
 TEST(GreylistTest, AFileKeepsItsTripletsAcrossReopening) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              fmt::format("petrel-greylist-test-{}", ::getpid());
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("petrel-greylist-test-{}", ::getpid());
   std::filesystem::create_directories(dir);
   std::string path = (dir / "greylist.db").string();
   Triplet t = triplet("192.0.2.1");
@@ -236,8 +236,7 @@ TEST(GreylistTest, AFileKeepsItsTripletsAcrossReopening) {
     // Read-only (`petrel route`): answers, records nothing.
     auto view = openGreylistStore(path, true);
     ASSERT_TRUE(view.ok()) << view.error().message();
-    EXPECT_EQ(visit(**view, triplet("192.0.2.1", "x@example.net"), Start + 1).kind,
-              Kind::DeferNew);
+    EXPECT_EQ(visit(**view, triplet("192.0.2.1", "x@example.net"), Start + 1).kind, Kind::DeferNew);
     EXPECT_EQ(visit(**view, t, Start + 400).kind, Kind::Pass);
   }
   {
@@ -318,14 +317,16 @@ TEST_F(CheckGreylistTest, DefersThenPassesWithPostfixReplies) {
   EXPECT_EQ(d.kind, Decision::Kind::Defer);
   EXPECT_EQ(d.code, 450);
   EXPECT_EQ(d.enhanced, "4.2.0");
-  EXPECT_EQ(d.text, "<bob@example.org>: Recipient address rejected: Greylisted, try again in "
-                    "300 seconds");
+  EXPECT_EQ(d.text,
+            "<bob@example.org>: Recipient address rejected: Greylisted, try again in "
+            "300 seconds");
   EXPECT_EQ(d.rule, "check_greylist");
   now_ += 299;
   d = evaluate(l, "192.0.2.1");
   EXPECT_EQ(d.code, 450);
-  EXPECT_EQ(d.text, "<bob@example.org>: Recipient address rejected: Greylisted, try again in "
-                    "1 second");
+  EXPECT_EQ(d.text,
+            "<bob@example.org>: Recipient address rejected: Greylisted, try again in "
+            "1 second");
   now_ += 1;
   d = evaluate(l, "192.0.2.1");
   // Passed: the check says nothing and the list goes on (to its implicit end here).

@@ -84,6 +84,16 @@ TEST_F(GreylistingTest, RouteReadsWithoutRecordingOrCreating) {
   EXPECT_NE(warnings[0].find("greylisting as if it were empty"), std::string::npos);
 }
 
+TEST_F(GreylistingTest, InUseWhenAListNamesTheCheck) {
+  EXPECT_FALSE(greylistInUse(cfg_));
+  config::RestrictionSet set;
+  set.recipient.push_back({"permit_mynetworks", "t.yaml:1:1", "r[0]"});
+  cfg_.restrictions["default"] = set;
+  EXPECT_FALSE(greylistInUse(cfg_));
+  cfg_.restrictions["default"].sender.push_back({"warn_if_reject check_greylist", "", ""});
+  EXPECT_TRUE(greylistInUse(cfg_));
+}
+
 TEST_F(GreylistingTest, MetricsLines) {
   counters_->defer_new = 3;
   counters_->pass = 2;
