@@ -52,7 +52,7 @@ log::LogSettings logSettings(const config::Config& cfg) {
 // Everything a session needs, built from one config: router, TLS certificates, the
 // authenticator, restriction lists, the greylist. Startup and reload share this, so a reload
 // re-reads certificates and tables without touching established sessions; the greylist store
-// of `running` (the installed snapshot) is kept.
+// of the snapshot `rt` has installed is kept (and its counters are the process's).
 Result<Snapshot> makeSnapshot(const config::Config& cfg, const Runtime& rt) {
   auto warn = [](const std::string& w) { log::mail::warning(log::Program::Master, w); };
   auto greylist = makeGreylist(cfg, rt.snapshot().greylist, rt.metrics.greylist);
