@@ -52,7 +52,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
                  "domains",      "tables",    "mailboxes", "aliases",  "recipient_delimiter",
                  "canonical",    "limits",    "tls",       "auth",     "relay",
                  "restrictions", "smtp",      "queue",     "delivery", "dns",
-                 "status",       "log",       "policy_service"});
+                 "status",       "log",       "policy_service", "greylisting"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -76,6 +76,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadStatus(top, c);
   loadLog(top, c);
   loadPolicyService(top, c);
+  loadGreylisting(top, c);  // after state_dir
   if (c.smtp.banner.empty()) {
     c.smtp.banner = fmt::format("{} ESMTP Petrel", c.hostname);
   }

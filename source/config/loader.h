@@ -43,6 +43,7 @@ constexpr uint64_t MaxWorkers = 64;
 constexpr uint64_t MinCommandLineLength = 512;
 constexpr uint64_t MinTextLineLength = 1000;
 constexpr std::string_view CredentialsDbName = "credentials.db";
+constexpr std::string_view GreylistDbName = "greylist.db";
 // The origin of values the file did not write (built-in restriction sets, default mynetworks).
 constexpr std::string_view BuiltIn = "(built-in)";
 
@@ -308,6 +309,7 @@ class Loader {
   void loadStatus(const Section& top, Config& c);    // status.cc
   void loadLog(const Section& top, Config& c);       // log.cc
   void loadPolicyService(const Section& top, Config& c);  // policy_service.cc
+  void loadGreylisting(const Section& top, Config& c);  // greylisting.cc
 
   Reporter& reporter_;
   fs::path base_dir_;

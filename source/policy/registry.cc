@@ -52,6 +52,7 @@ const std::vector<CheckType>& checkTypes() {
       {"defer_spf_temperror", &makeDeferSpfTempError, CheckArgument::None},
       {"reject_spf_permerror", &makeRejectSpfPermError, CheckArgument::None},
       {"check_spf", &makeCheckSpf, CheckArgument::None},
+      {"check_greylist", &makeCheckGreylist, CheckArgument::None},
   };
   return types;
 }

@@ -34,7 +34,8 @@ class UnopenedTable final : public lookup::LookupTable {
 
 // What is wrong with one check of `set`, or nullopt. The only call into policy/.
 std::optional<std::string> checkProblem(const config::CheckSpec& check,
-                                        const config::RestrictionSet& set) {
+                                        const config::RestrictionSet& set,
+                                        const config::Config& c) {
   std::string_view text = trim(check.text);
   size_t space = text.find(' ');
   if (space == std::string_view::npos && policy::isAccessCheck(check.text)) {
@@ -51,9 +52,14 @@ std::optional<std::string> checkProblem(const config::CheckSpec& check,
     unresolved = ref;
     return nullptr;
   };
+  policy::CheckEnvironment env({}, tables);
+  if (c.greylisting.enabled) {
+    // Stands in for the store the server opens; never asked during a parse.
+    static const auto greylist = std::make_shared<const policy::Greylist>();
+    env.greylist = greylist;
+  }
   // The stage does not change what parses.
-  Result<policy::CheckPtr> parsed =
-      policy::makeCheck(check.text, policy::Stage::Recipient, policy::CheckEnvironment({}, tables));
+  Result<policy::CheckPtr> parsed = policy::makeCheck(check.text, policy::Stage::Recipient, env);
   if (parsed) {
     return std::nullopt;
   }
@@ -77,7 +83,7 @@ void checkRestrictions(const config::Config& c, std::vector<config::ConfigError>
         if (marker && warn_pending) {
           errors.push_back({check.origin, fmt::format("{}: warn_if_reject twice in a row",
                                                       check.path)});
-        } else if (auto problem = checkProblem(check, set)) {
+        } else if (auto problem = checkProblem(check, set, c)) {
           errors.push_back({check.origin, fmt::format("{}: {}", check.path, *problem)});
         }
         warn_pending = marker;

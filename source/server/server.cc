@@ -15,6 +15,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/config_checks.h"
+#include "petrel/server/greylisting.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/stage_check.h"
 #include "petrel/server/request_server.h"
@@ -26,6 +27,7 @@ namespace petrel::server {
 namespace {
 
 constexpr uint64_t DrainSeconds = 30;
+constexpr uint64_t GreylistSweepSeconds = 60;
 
 Status makeDir(const std::string& path) {
   std::string partial;
@@ -48,11 +50,17 @@ log::LogSettings logSettings(const config::Config& cfg) {
 }
 
 // Everything a session needs, built from one config: router, TLS certificates, the
-// authenticator, restriction lists. Startup and reload share this, so a reload re-reads
-// certificates and tables without touching established sessions.
-Result<Snapshot> makeSnapshot(const config::Config& cfg) {
+// authenticator, restriction lists, the greylist. Startup and reload share this, so a reload
+// re-reads certificates and tables without touching established sessions; the greylist store
+// of the snapshot `rt` has installed is kept (and its counters are the process's).
+Result<Snapshot> makeSnapshot(const config::Config& cfg, const Runtime& rt) {
   auto warn = [](const std::string& w) { log::mail::warning(log::Program::Master, w); };
-  auto routing = routingSnapshot(cfg, warn);
+  auto greylist = makeGreylist(cfg, rt.snapshot().greylist, rt.metrics.greylist);
+  if (!greylist) return greylist.error();
+  if (cfg.greylisting.enabled && !greylistInUse(cfg)) {
+    warn("greylisting is enabled, but no restriction list uses check_greylist");
+  }
+  auto routing = routingSnapshot(cfg, warn, std::move(greylist.value()));
   if (!routing) return routing.error();
   Snapshot s = std::move(routing.value());
   bool tls_used = false, auth_used = false;
@@ -172,6 +180,8 @@ class Process {
   std::unique_ptr<RequestServer> control_;
   std::vector<uv_signal_t*> signals_;
   uv_timer_t refresh_timer_;
+  uv_timer_t greylist_timer_;
+  GreylistSweeper greylist_sweeper_;
   uv_timer_t drain_timer_;
   size_t workers_draining_ = 0;
   bool reload_running_ = false;  // a reload waits for its postmaster check on the pool
@@ -206,7 +216,7 @@ int Process::run() {
   rt_.journal = journal_.get();
   spool_slots_ = std::make_unique<SpoolSlots>(rt_.spool_dir);
   rt_.spool_slots = spool_slots_.get();
-  auto snap = makeSnapshot(cfg);
+  auto snap = makeSnapshot(cfg, rt_);
   if (!snap) {
     log::mail::warning(log::Program::Master, fmt::format("fatal: {}", snap.error().message()));
     return 1;
@@ -285,6 +295,16 @@ int Process::run() {
         const_cast<delivery::Router&>(*snap.router).refreshTables();
       },
       1000, 1000);
+  // Expired greylist entries go in bounded batches on the pool, once a minute.
+  uv_timer_init(loop_, &greylist_timer_);
+  greylist_timer_.data = this;
+  uv_timer_start(
+      &greylist_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Process*>(t->data);
+        self->greylist_sweeper_.sweep(self->rt_.snapshot().greylist, *self->main_);
+      },
+      GreylistSweepSeconds * 1000, GreylistSweepSeconds * 1000);
   uv_timer_init(loop_, &drain_timer_);
   drain_timer_.data = this;
 
@@ -338,7 +358,7 @@ void Process::reload() {
     log::mail::warning(log::Program::Master,
                        "listeners and state_dir change only on restart; other settings reloaded");
   }
-  auto snap = makeSnapshot(cfg);
+  auto snap = makeSnapshot(cfg, rt_);
   if (!snap) {
     log::mail::warning(log::Program::Master, fmt::format("reload: {}", snap.error().message()));
     log::mail::warning(log::Program::Master, "reload failed: keeping the running configuration");
@@ -445,6 +465,7 @@ void Process::finishDrain() {
   qmgr_->stop([this] {
     uv_timer_stop(&drain_timer_);
     uv_timer_stop(&refresh_timer_);
+    uv_timer_stop(&greylist_timer_);
     control_->close();
     for (auto* s : signals_) {
       uv_close(reinterpret_cast<uv_handle_t*>(s),
@@ -453,6 +474,7 @@ void Process::finishDrain() {
     signals_.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&refresh_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&greylist_timer_), nullptr);
     main_->close();
     uv_stop(loop_);
   });
@@ -498,6 +520,7 @@ std::string Process::metrics() const {
     out += fmt::format("petrel_rate_limit_refusals_total{{kind=\"{}\"}} {}\n",
                        toString(RateEvent(i)), m.rate_limited[i].load());
   }
+  out += greylistMetrics(*m.greylist);
   counter("petrel_queue_messages", "Messages in the queue.", "gauge", q.messages);
   out += "# HELP petrel_queue_messages_by_state Messages in the queue by state.\n";
   out += "# TYPE petrel_queue_messages_by_state gauge\n";

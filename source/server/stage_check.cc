@@ -16,6 +16,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/policy/restrictions.h"
+#include "petrel/server/greylisting.h"
 
 namespace petrel::server {
 
@@ -426,8 +427,10 @@ std::vector<std::string> senderOwners(const Snapshot& snap, std::string_view sen
   return owners;
 }
 
-Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& warn) {
+Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& warn,
+                                 std::shared_ptr<const policy::Greylist> greylist) {
   Snapshot s;
+  s.greylist = greylist ? std::move(greylist) : inspectGreylist(cfg, warn);
   s.config = std::make_shared<const config::Config>(cfg);
   s.router = std::make_shared<const delivery::Router>(cfg, warn);
   if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
@@ -470,6 +473,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     env.policy_service.request_limit = ps.request_limit;
     env.policy_service.default_action = ps.default_action;
     env.policy_service.policy_context = ps.policy_context;
+    env.greylist = s.greylist;
     RestrictionLists compiled;
     compiled.origin = set.origin;
     compiled.delay_reject = set.delay_reject;

@@ -228,6 +228,17 @@ struct RestrictionSet {
   std::array<std::pair<std::string_view, const std::vector<CheckSpec>*>, 6> stages() const;
 };
 
+// Built-in greylisting for check_greylist (docs/configuration.md; postgrey's options).
+struct Greylisting {
+  bool enabled = false;                // Default: false (check_greylist is then an error)
+  uint64_t delay = 300;                // seconds; Default: 5m (postgrey --delay)
+  uint64_t max_age = 2 * 86400;        // seconds not seen before forgotten; Default: 2d
+  uint32_t auto_whitelist_after = 5;   // Default: 5; 0 = off (--auto-whitelist-clients)
+  uint32_t ipv4_prefix = 24;           // networks.ipv4; Default: 24 (--ipv4cidr)
+  uint32_t ipv6_prefix = 64;           // networks.ipv6; Default: 64 (--ipv6cidr)
+  std::string database;                // absolute; Default: <state_dir>/greylist.db
+};
+
 struct Status {
   std::optional<Endpoint> address;  // Default: 127.0.0.1:8025; null disables
 };
@@ -297,6 +308,7 @@ struct Config {
   Status status;
   Log log;
   PolicyService policy_service;
+  Greylisting greylisting;
 };
 
 // One problem found in the file; `where` is "file:line:column".

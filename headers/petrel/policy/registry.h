@@ -3,7 +3,8 @@
 // in source/policy/registry.cc.
 //
 // What a factory may use while building is in CheckEnvironment: relay.mynetworks and the tables
-// named by check arguments ("check_client_access cidr:/etc/petrel/clients"), already built.
+// named by check arguments ("check_client_access cidr:/etc/petrel/clients"), already built,
+// and the greylist store (check_greylist).
 #pragma once
 
 #include <functional>
@@ -17,6 +18,7 @@
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/check.h"
 #include "petrel/policy/policy_service.h"
+#include "petrel/policy/greylist.h"
 
 namespace petrel::policy {
 
@@ -40,6 +42,9 @@ struct CheckEnvironment {
   // check_policy_service's client settings where the check does not override them (the
   // config's policy_service: section, Postfix's smtpd_policy_service_*).
   PolicyServiceSettings policy_service;
+  // greylisting: settings, store and counters for check_greylist; null when greylisting is
+  // not enabled (then check_greylist is a config error).
+  std::shared_ptr<const Greylist> greylist;
 };
 
 // What a factory gets: the check as written, split into its name and argument.

@@ -19,6 +19,7 @@
 #include "petrel/event/dispatcher.h"
 #include "petrel/auth/authenticator.h"
 #include "petrel/lookup/lookup_table.h"
+#include "petrel/policy/greylist.h"
 #include "petrel/policy/restrictions.h"
 #include "petrel/queue/journal.h"
 #include "petrel/server/client_rates.h"
@@ -58,6 +59,9 @@ struct Snapshot {
   lookup::TablePtr mynetworks_table;
   // limits.rate.exceptions when the config lists them; null: relay.mynetworks is the list.
   std::shared_ptr<const CidrList> rate_exceptions;
+  // greylisting (check_greylist): settings, store and counters; null when it is off. A
+  // reload hands the store on to the next snapshot (server/greylisting.h).
+  std::shared_ptr<const policy::Greylist> greylist;
 };
 
 struct Metrics {
@@ -67,6 +71,8 @@ struct Metrics {
   std::atomic<uint64_t> deliveries_sent{0};
   std::atomic<uint64_t> deliveries_deferred{0};
   std::atomic<uint64_t> deliveries_bounced{0};
+  // check_greylist's outcomes, shared by every snapshot's Greylist.
+  std::shared_ptr<policy::GreylistCounters> greylist = std::make_shared<policy::GreylistCounters>();
 
   void countRejection(const std::string& stage, int code, const std::string& status);
   std::map<std::string, uint64_t> rejections() const;  // label text -> count

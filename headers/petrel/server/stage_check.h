@@ -84,6 +84,9 @@ std::vector<std::string> senderOwners(const Snapshot& snap, std::string_view sen
 
 // The part of a Snapshot that routing needs: config, router, sender-login table, restriction
 // lists (no TLS context, no authenticator). The server adds those; `petrel route` uses this.
-Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& warn);
+// `greylist` is what check_greylist runs with; null while greylisting is enabled means
+// `petrel route`'s read-only view (server/greylisting.h).
+Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& warn,
+                                 std::shared_ptr<const policy::Greylist> greylist = nullptr);
 
 }  // namespace petrel::server

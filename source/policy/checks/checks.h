@@ -93,4 +93,7 @@ Result<CheckPtr> makeDeferSpfTempError(const CheckArgs& args);
 Result<CheckPtr> makeRejectSpfPermError(const CheckArgs& args);
 Result<CheckPtr> makeCheckSpf(const CheckArgs& args);
 
+// greylist.cc: built-in greylisting (policy/greylist.h).
+Result<CheckPtr> makeCheckGreylist(const CheckArgs& args);
+
 }  // namespace petrel::policy::checks

@@ -20,6 +20,10 @@
 //                               transport's error), "!raw TEXT" sends TEXT as the whole reply
 //   list STAGE: CHECK, CHECK    the list to evaluate from now on (stage: client, helo, sender,
 //                               recipient, data, end_of_data)
+//   greylisting: KEY=VALUE...   an empty in-memory greylist for the lists after it (keys delay,
+//                               max_age, auto_whitelist_after, ipv4, ipv6; seconds and prefix
+//                               lengths; Default: policy::GreylistSettings)
+//   clock: +SECONDS             advances the greylist's fake clock
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
 //                               (sender= and rcpt= may be empty), client_name=NAME
 //                               reverse_name=NAME name_status=verified|tempfail|noptr|
@@ -116,6 +120,8 @@ std::string runScript(const std::string& script) {
   std::optional<RestrictionList> list;
   dns::FakeResolver resolver;
   ScriptedPolicyClient policy;
+  std::shared_ptr<Greylist> greylist;
+  int64_t now = 1'800'000'000;
   std::istringstream in(script);
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line.front() == '#') continue;
@@ -150,6 +156,25 @@ std::string runScript(const std::string& script) {
       policy.replies[std::string(head.substr(7))] = std::string(rest);
     } else if (head == "dns") {
       if (Status st = resolver.load(rest); !st) problem(st.error().message());
+    } else if (head == "greylisting") {
+      greylist = std::make_shared<Greylist>();
+      greylist->clock = [&now] { return now; };
+      if (auto store = openGreylistStore(":memory:")) greylist->store = *store;
+      GreylistSettings& g = greylist->settings;
+      for (auto kv : split(rest, ' ')) {
+        size_t eq = kv.find('=');
+        std::string key(kv.substr(0, eq));
+        int64_t value =
+            eq == std::string_view::npos ? 0 : std::stoll(std::string(kv.substr(eq + 1)));
+        if (key == "delay") g.delay = value;
+        else if (key == "max_age") g.max_age = value;
+        else if (key == "auto_whitelist_after") g.auto_whitelist_after = uint32_t(value);
+        else if (key == "ipv4") g.ipv4_prefix = int(value);
+        else if (key == "ipv6") g.ipv6_prefix = int(value);
+        else problem("unknown greylisting key " + key);
+      }
+    } else if (head == "clock") {
+      now += std::stoll(std::string(trim(rest)));
     } else if (head.starts_with("table ")) {
       size_t sp = rest.find(' ');
       if (sp == std::string_view::npos) {
@@ -180,12 +205,12 @@ std::string runScript(const std::string& script) {
       for (auto c : split(rest, ',')) {
         if (!trim(c).empty()) checks.emplace_back(trim(c));
       }
-      auto parsed = RestrictionList::parse(
-          *stage, checks,
-          CheckEnvironment(CidrList(std::move(blocks)), [tables](const std::string& ref) {
-            auto it = tables.find(ref);
-            return it == tables.end() ? nullptr : it->second;
-          }));
+      CheckEnvironment env(CidrList(std::move(blocks)), [tables](const std::string& ref) {
+        auto it = tables.find(ref);
+        return it == tables.end() ? nullptr : it->second;
+      });
+      env.greylist = greylist;
+      auto parsed = RestrictionList::parse(*stage, checks, env);
       if (!parsed) {
         out += "  -> config error: " + parsed.error().message() + "\n";
         list.reset();

@@ -118,7 +118,7 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
                     "reject_unknown_reverse_client_hostname", "reject_unlisted_sender",
                     "reject_unlisted_recipient", "permit_mx_backup",
                     "reject_unauth_pipelining", "reject_multi_recipient_bounce", "reject_spf_fail",
-                    "defer_spf_temperror", "reject_spf_permerror", "check_spf"}));
+                    "defer_spf_temperror", "reject_spf_permerror", "check_spf", "check_greylist"}));
   Result<RestrictionList> ok = RestrictionList::parse(Stage::Recipient, DefaultSet, {});
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->checks(), DefaultSet);
@@ -141,7 +141,7 @@ TEST(RestrictionListTest, ParsesKnownNamesOnly) {
             "reject_unknown_reverse_client_hostname, reject_unlisted_sender, "
             "reject_unlisted_recipient, permit_mx_backup, reject_unauth_pipelining, "
             "reject_multi_recipient_bounce, reject_spf_fail, defer_spf_temperror, "
-            "reject_spf_permerror, check_spf)");
+            "reject_spf_permerror, check_spf, check_greylist)");
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {"PERMIT"}, {}).ok());
   EXPECT_FALSE(RestrictionList::parse(Stage::Client, {""}, {}).ok());
 }
