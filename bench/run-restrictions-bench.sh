@@ -51,6 +51,8 @@ mx.perfanchor.test.     3600 IN A   192.0.2.25
 bench.perfanchor.test.  3600 IN A   127.0.0.1
 bl1.test.               3600 IN SOA ns.bl1.test. h.bl1.test. 1 7200 900 1209600 3600
 bl2.test.               3600 IN SOA ns.bl2.test. h.bl2.test. 1 7200 900 1209600 3600
+in-addr.arpa.           3600 IN SOA ns.perfanchor.test. h.perfanchor.test. 1 7200 900 1209600 3600
+1.0.0.127.in-addr.arpa. 3600 IN PTR bench.perfanchor.test.
 ZONE
 "$PY" "$root/test/integration/zone_dns.py" "$dns_port" "$tmp/zone.txt" "$tmp/queries.log" "$tmp/dns.ready" &
 pids+=($!)
@@ -125,4 +127,5 @@ queries = sum(1 for _ in open(sys.argv[2]))
 print(f"plain    {plain:8.0f} msgs/s  (median of {len(rate['plain'])}: {rate['plain']})")
 print(f"internet {internet:8.0f} msgs/s  (median of {len(rate['internet'])}: {rate['internet']})")
 print(f"internet/plain = {internet / plain:.3f} (target >= 0.90); DNS queries reaching the server: {queries}")
+print("queries by name:", dict(__import__("collections").Counter(l.strip() for l in open(sys.argv[2])).most_common(8)))
 PYEOF
