@@ -28,6 +28,10 @@ const std::vector<CheckType>& checkTypes() {
       {"check_client_access", &makeCheckClientAccess, true},
       {"check_sender_access", &makeCheckSenderAccess, true},
       {"check_recipient_access", &makeCheckRecipientAccess, true},
+      {"check_reverse_client_hostname_access", &makeCheckReverseClientHostnameAccess, true},
+      {"check_helo_access", &makeCheckHeloAccess, true},
+      {"check_sender_mx_access", &makeCheckSenderMxAccess, true},
+      {"check_sender_ns_access", &makeCheckSenderNsAccess, true},
   };
   return types;
 }

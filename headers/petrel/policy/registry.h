@@ -19,6 +19,8 @@
 
 namespace petrel::policy {
 
+class RestrictionClasses;
+
 // relay.mynetworks: its blocks, and the table when it is written as one. Shared by every
 // permit_mynetworks of the lists built from one environment.
 struct Mynetworks {
@@ -36,6 +38,8 @@ struct CheckEnvironment {
 
   std::shared_ptr<Mynetworks> mynetworks;
   Tables tables;  // the table of a check argument by its reference text; null = unknown
+  // The restriction classes access maps may name (restrictions.h); null = none.
+  std::shared_ptr<const RestrictionClasses> classes;
 };
 
 // What a factory gets: the check as written, split into its name and argument.
@@ -63,7 +67,7 @@ Result<CheckPtr> makeCheck(std::string_view text, Stage stage, const CheckEnviro
 // The names of the checks that take no argument, in registry order (for error messages).
 const std::vector<std::string>& knownRestrictions();
 
-// "check_client_access REF", "check_sender_access REF", "check_recipient_access REF".
+// "check_client_access REF", "check_sender_access REF", ... (every check that takes a table).
 bool isAccessCheck(std::string_view check);
 
 }  // namespace petrel::policy

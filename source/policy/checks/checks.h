@@ -53,9 +53,14 @@ Result<CheckPtr> makeRejectNonFqdnHeloHostname(const CheckArgs& args);
 Result<CheckPtr> makeRejectNonFqdnSender(const CheckArgs& args);
 Result<CheckPtr> makeRejectNonFqdnRecipient(const CheckArgs& args);
 
-// access_maps.cc: Postfix access(5) tables.
+// access_maps.cc: Postfix access(5) tables (their values: access_action.cc).
 Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckReverseClientHostnameAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckHeloAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckSenderMxAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckSenderNsAccess(const CheckArgs& args);
+bool isAccessActionWord(std::string_view word);  // access_action.cc
 
 }  // namespace petrel::policy::checks

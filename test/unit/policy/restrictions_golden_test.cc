@@ -10,15 +10,21 @@
 //   table NAME: KEY VALUE       one entry of the inline table NAME (access maps name it)
 //   dns: NAME [TTL] TYPE DATA   one record (or NXDOMAIN, SERVFAIL, TIMEOUT) of the fake DNS
 //                               the checks resolve with (fakes/fake_resolver.h's zone syntax)
+//   class NAME: CHECK, CHECK    a restriction class (restriction_classes) the lists built
+//                               after it may name in table values
 //   list STAGE: CHECK, CHECK    the list to evaluate from now on (stage: client, helo, sender,
 //                               recipient, data, end_of_data)
+//   lists STAGE STAGE...        evaluate the lists of these stages as one stage's evaluation
+//                               (evaluateLists, as RCPT with delay_reject); each from the last
+//                               `list STAGE:` line of that stage
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
 //                               (sender= and rcpt= may be empty), client_name=NAME
 //                               reverse_name=NAME name_status=verified|tempfail|noptr|
 //                               notconfirmed, count=N (recipients so far), size=N
 // Transcript: each script line, then "  . dns NAME TYPE" for each DNS query the checks made,
 // "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question, and
-// "  + add header|hold|discard|warn: text" for each action; "!! what" for a script error (the
+// "  + add header|hold|discard|warn|log warn|log info|redirect|filter|config warning: text" for
+// each action; "!! what" for a script error (the
 // test fails on any).
 //
 // Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='RestrictionGolden*';
@@ -73,6 +79,9 @@ std::string runScript(const std::string& script) {
   std::map<std::string, std::vector<std::string>, std::less<>> owners;
   std::map<std::string, std::map<std::string, std::string>> entries;
   std::optional<RestrictionList> list;
+  std::map<std::string, RestrictionList> by_stage;  // the last list of each stage
+  std::vector<std::string> lists_run;                 // "lists": the stages, empty = `list`
+  RestrictionClasses::Spec classes;
   dns::FakeResolver resolver;
   std::istringstream in(script);
   for (std::string line; std::getline(in, line);) {
@@ -104,7 +113,21 @@ std::string runScript(const std::string& script) {
       }
       entries[std::string(head.substr(6))][std::string(rest.substr(0, sp))] =
           std::string(trim(rest.substr(sp + 1)));
+    } else if (head.starts_with("class ")) {
+      std::vector<std::string> checks;
+      for (auto c : split(rest, ',')) {
+        if (!trim(c).empty()) checks.emplace_back(trim(c));
+      }
+      classes[std::string(head.substr(6))] = std::move(checks);
+    } else if (head.starts_with("lists ")) {
+      lists_run.clear();
+      for (auto w : split(head.substr(6), ' ')) {
+        if (w.empty()) continue;
+        if (!by_stage.contains(std::string(w))) problem("no list for stage " + std::string(w));
+        lists_run.emplace_back(w);
+      }
     } else if (head.starts_with("list ")) {
+      lists_run.clear();
       auto stage = stageNamed(head.substr(5));
       if (!stage) {
         problem("unknown stage");
@@ -126,17 +149,26 @@ std::string runScript(const std::string& script) {
       for (auto c : split(rest, ',')) {
         if (!trim(c).empty()) checks.emplace_back(trim(c));
       }
-      auto parsed = RestrictionList::parse(
-          *stage, checks,
-          CheckEnvironment(CidrList(std::move(blocks)), [tables](const std::string& ref) {
-            auto it = tables.find(ref);
-            return it == tables.end() ? nullptr : it->second;
-          }));
+      CheckEnvironment env(CidrList(std::move(blocks)), [tables](const std::string& ref) {
+        auto it = tables.find(ref);
+        return it == tables.end() ? nullptr : it->second;
+      });
+      if (!classes.empty()) {
+        auto built = RestrictionClasses::build(classes, env);
+        if (!built) {
+          out += "  -> config error: " + built.error().message() + "\n";
+          list.reset();
+          continue;
+        }
+        env.classes = *built;
+      }
+      auto parsed = RestrictionList::parse(*stage, checks, env);
       if (!parsed) {
         out += "  -> config error: " + parsed.error().message() + "\n";
         list.reset();
       } else {
         list = std::move(parsed.value());
+        by_stage.insert_or_assign(std::string(toString(*stage)), *list);
       }
     } else if (head.starts_with("? ") || line == "?") {
       if (!list) {
@@ -181,7 +213,13 @@ std::string runScript(const std::string& script) {
       ctx.resolver = &resolver;
       std::optional<Decision> decision;
       size_t asked = resolver.queries().size();
-      list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
+      if (lists_run.empty()) {
+        list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
+      } else {
+        std::vector<const RestrictionList*> run;
+        for (const std::string& st : lists_run) run.push_back(&by_stage.at(st));
+        evaluateLists(run, ctx, nullptr, [&decision](Decision d) { decision = std::move(d); });
+      }
       while (!decision && resolver.runPending() > 0) {
       }
       for (size_t i = asked; i < resolver.queries().size(); ++i) {
@@ -193,10 +231,12 @@ std::string runScript(const std::string& script) {
       }
       out += "  -> " + describe(*decision) + "\n";
       for (const PolicyAction& a : decision->actions) {
-        const char* kind = a.kind == PolicyAction::Kind::AddHeader ? "add header"
-                           : a.kind == PolicyAction::Kind::Hold    ? "hold"
-                           : a.kind == PolicyAction::Kind::Warn    ? "warn"
-                                                                   : "discard";
+        using K = PolicyAction::Kind;
+        const std::map<K, const char*> names{
+            {K::AddHeader, "add header"}, {K::Hold, "hold"},         {K::Discard, "discard"},
+            {K::Warn, "warn"},            {K::LogWarn, "log warn"},  {K::LogInfo, "log info"},
+            {K::Redirect, "redirect"},    {K::Filter, "filter"},     {K::ConfigWarning, "config warning"}};
+        const char* kind = names.at(a.kind);
         out += fmt::format("  + {}: {}\n", kind, a.text);
       }
     } else {
