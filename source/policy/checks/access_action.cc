@@ -117,7 +117,8 @@ AccessAction parseAccessAction(std::string_view rule, std::string_view table,
   std::string_view v = trim(value);
   size_t space = v.find_first_of(" \t");
   std::string word = toLower(v.substr(0, space));
-  std::string rest = printable(space == std::string_view::npos ? "" : trim(v.substr(space + 1)));
+  std::string_view raw_rest = space == std::string_view::npos ? "" : trim(v.substr(space + 1));
+  std::string rest = printable(raw_rest);
   auto result = [](Decision d) { return AccessAction{std::move(d), {}}; };
   auto text_or = [&rest](std::string_view fallback) {
     return rest.empty() ? std::string(fallback) : rest;
@@ -165,7 +166,8 @@ AccessAction parseAccessAction(std::string_view rule, std::string_view table,
   }
   // Actions for the message that let the evaluation go on (Postfix returns DUNNO after them).
   if (word == "prepend") {
-    if (!isHeaderField(rest)) return bad("PREPEND needs a header field \"Name: value\"");
+    // Checked as written: a line break in it is refused, not made a space.
+    if (!isHeaderField(raw_rest)) return bad("PREPEND needs a header field \"Name: value\"");
     return result(withAction(PolicyAction::Kind::AddHeader, rest));
   }
   if (word == "hold" || word == "discard") {
