@@ -168,7 +168,8 @@ AccessAction parseAccessAction(std::string_view rule, std::string_view table,
   if (word == "prepend") {
     // Checked as written: a line break in it is refused, not made a space.
     if (!isHeaderField(raw_rest)) return bad("PREPEND needs a header field \"Name: value\"");
-    return result(withAction(PolicyAction::Kind::AddHeader, rest));
+    // As written, not cut to MaxActionText: the field check bounds it (998 octets, RFC 5322).
+    return result(withAction(PolicyAction::Kind::AddHeader, std::string(raw_rest)));
   }
   if (word == "hold" || word == "discard") {
     bool hold = word == "hold";
