@@ -178,6 +178,7 @@ void Loader::loadRestrictionClasses(const Section& top, Config& c) {
       continue;
     }
     RestrictionClasses& rc = c.restriction_classes;
+    rc.origins[cls.key] = reporter_.where(cls.key_node.Mark());
     loadCheckList(cls, c, rc.lists[cls.key], rc.access_tables, rc.table_errors);
   }
 }

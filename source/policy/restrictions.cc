@@ -192,14 +192,8 @@ Result<std::shared_ptr<const RestrictionClasses>> RestrictionClasses::build(cons
   auto out = std::make_shared<RestrictionClasses>();
   env.classes = out;
   for (const auto& [name, checks] : classes) {
-    if (name.empty() || name.find_first_of(" \t,:") != std::string::npos) {
-      return Error::config(fmt::format("'{}' is not a valid restriction class name", name));
-    }
-    if (std::any_of(checkTypes().begin(), checkTypes().end(),
-                    [&name](const CheckType& t) { return t.name == name; }) ||
-        checks::isAccessActionWord(name)) {
-      return Error::config(fmt::format(
-          "restriction class '{}': the name is a restriction or an access(5) action", name));
+    if (auto problem = nameProblem(name)) {
+      return Error::config(fmt::format("restriction class '{}': {}", name, *problem));
     }
     auto list = RestrictionList::parse(Stage::Recipient, checks, env);
     if (!list) {
@@ -211,6 +205,20 @@ Result<std::shared_ptr<const RestrictionClasses>> RestrictionClasses::build(cons
     out->lists_.emplace(name, std::move(list.value()));
   }
   return std::shared_ptr<const RestrictionClasses>(std::move(out));
+}
+
+std::optional<std::string> RestrictionClasses::nameProblem(std::string_view name) {
+  if (name.empty() || name.find_first_of(" \t,:") != std::string_view::npos) {
+    return "not a valid class name";
+  }
+  // A table value is read as an action first, and a class named like a check would be
+  // confusing at best.
+  if (std::any_of(checkTypes().begin(), checkTypes().end(),
+                  [name](const CheckType& t) { return t.name == name; }) ||
+      checks::isAccessActionWord(name)) {
+    return "the name is a restriction or an access(5) action";
+  }
+  return std::nullopt;
 }
 
 const RestrictionList* RestrictionClasses::find(std::string_view name) const {

@@ -74,6 +74,11 @@ void checkRestrictions(const config::Config& c, std::vector<config::ConfigError>
   class_tables.access_tables = c.restriction_classes.access_tables;
   class_tables.table_errors = c.restriction_classes.table_errors;
   for (const auto& [name, checks] : c.restriction_classes.lists) {
+    if (auto problem = policy::RestrictionClasses::nameProblem(name)) {
+      auto origin = c.restriction_classes.origins.find(name);
+      errors.push_back({origin == c.restriction_classes.origins.end() ? "" : origin->second,
+                        fmt::format("restriction_classes.{}: {}", name, *problem)});
+    }
     for (const config::CheckSpec& check : checks) {
       if (auto problem = checkProblem(check, class_tables)) {
         errors.push_back({check.origin, fmt::format("{}: {}", check.path, *problem)});

@@ -209,6 +209,7 @@ struct RestrictionSet {
 // reject]"). Tables of their checks resolve as in a RestrictionSet. Default: none.
 struct RestrictionClasses {
   std::map<std::string, std::vector<CheckSpec>> lists;
+  std::map<std::string, std::string> origins;  // of each class name, "file:line:column"
   std::map<std::string, TableSpec> access_tables;
   std::map<std::string, std::string> table_errors;
 };

@@ -86,6 +86,9 @@ class RestrictionClasses {
                                                                  CheckEnvironment env);
   const RestrictionList* find(std::string_view name) const;
   bool empty() const { return lists_.empty(); }
+  // Why `name` cannot name a class ("the name is a restriction or an access(5) action"), or
+  // nullopt when it can.
+  static std::optional<std::string> nameProblem(std::string_view name);
 
  private:
   std::map<std::string, RestrictionList, std::less<>> lists_;

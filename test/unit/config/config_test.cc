@@ -1341,8 +1341,9 @@ TEST(ConfigRestrictionClasses, ErrorsNameTheirPlace) {
   b: permit
   "bad name": [reject]
   c: ["check_sender_access nosuchtable"]
+  DUNNO: [permit]
 )");
-  ASSERT_EQ(errors.size(), 4u);
+  ASSERT_EQ(errors.size(), 5u);
   EXPECT_EQ(errors[0].substr(0, 80),
             "t.yaml:4:26: restriction_classes.a[1]: unknown restriction 'frobnicate' (known: ");
   EXPECT_EQ(errors[1], "t.yaml:5:6: restriction_classes.b: expected a list of restrictions, got "
@@ -1350,6 +1351,8 @@ TEST(ConfigRestrictionClasses, ErrorsNameTheirPlace) {
   EXPECT_EQ(errors[2], "t.yaml:6:3: restriction_classes: 'bad name' is not a valid class name "
                        "(use letters, digits, '-', '_' and '.')");
   EXPECT_EQ(errors[3], "t.yaml:7:7: restriction_classes.c[0]: unknown table 'nosuchtable'");
+  EXPECT_EQ(errors[4], "t.yaml:8:3: restriction_classes.DUNNO: the name is a restriction or an "
+                       "access(5) action");
 }
 
 }  // namespace
