@@ -79,7 +79,10 @@ class RestrictionList::Evaluation : public std::enable_shared_from_this<Evaluati
 
   Evaluation(const RestrictionList& list, const PolicyContext& ctx, Mode mode,
              std::optional<Decision> defer_if_permit, StageDone done)
-      : list_(&list), ctx_(&ctx), mode_(mode), defer_if_permit_(std::move(defer_if_permit)),
+      : list_(&list),
+        ctx_(&ctx),
+        mode_(mode),
+        defer_if_permit_(std::move(defer_if_permit)),
         done_(std::move(done)) {}
 
   void resume() {
@@ -165,10 +168,9 @@ class RestrictionList::Evaluation : public std::enable_shared_from_this<Evaluati
 };
 
 void RestrictionList::evaluate(const PolicyContext& ctx, Done done) const {
-  std::make_shared<Evaluation>(*this, ctx, Evaluation::Mode::Alone, std::nullopt,
-                               [done = std::move(done)](Decision d, std::optional<Decision>) {
-                                 done(std::move(d));
-                               })
+  std::make_shared<Evaluation>(
+      *this, ctx, Evaluation::Mode::Alone, std::nullopt,
+      [done = std::move(done)](Decision d, std::optional<Decision>) { done(std::move(d)); })
       ->resume();
 }
 
@@ -180,10 +182,9 @@ void RestrictionList::evaluate(const PolicyContext& ctx, std::optional<Decision>
 }
 
 void RestrictionList::evaluateNested(const PolicyContext& ctx, Done done) const {
-  std::make_shared<Evaluation>(*this, ctx, Evaluation::Mode::Nested, std::nullopt,
-                               [done = std::move(done)](Decision d, std::optional<Decision>) {
-                                 done(std::move(d));
-                               })
+  std::make_shared<Evaluation>(
+      *this, ctx, Evaluation::Mode::Nested, std::nullopt,
+      [done = std::move(done)](Decision d, std::optional<Decision>) { done(std::move(d)); })
       ->resume();
 }
 
@@ -197,8 +198,7 @@ Result<std::shared_ptr<const RestrictionClasses>> RestrictionClasses::build(cons
     }
     auto list = RestrictionList::parse(Stage::Recipient, checks, env);
     if (!list) {
-      return Error::config(
-          fmt::format("restriction class '{}': {}", name, list.error().message()));
+      return Error::config(fmt::format("restriction class '{}': {}", name, list.error().message()));
     }
     list->is_class_ = true;
     list->classes_.reset();  // its checks see the classes weakly; `out` owns the lists

@@ -21,8 +21,8 @@ bool oneLine(const std::string& s) { return s.find_first_of("\r\n") == std::stri
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string value(reinterpret_cast<const char*>(data), size);
   const checks::AccessSubject subject{"<a@b>: Sender address rejected", "<a@b>: Sender address"};
-  checks::AccessAction a = checks::parseAccessAction("check_sender_access t", "inline:t", value,
-                                                     subject);
+  checks::AccessAction a =
+      checks::parseAccessAction("check_sender_access t", "inline:t", value, subject);
   const Decision& d = a.decision;
   if (!a.restriction_class.empty()) {
     check(a.restriction_class.find_first_of(" \t") == std::string::npos);
@@ -35,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const PolicyAction& act : d.actions) {
     check(oneLine(act.text) && oneLine(act.target));
     if (act.kind == PolicyAction::Kind::AddHeader) check(act.text.find(':') != std::string::npos);
-    if (act.kind == PolicyAction::Kind::ConfigWarning) check(d.code == 451 && d.enhanced == "4.3.5");
+    if (act.kind == PolicyAction::Kind::ConfigWarning)
+      check(d.code == 451 && d.enhanced == "4.3.5");
   }
   return 0;
 }

@@ -52,9 +52,8 @@ bool allDigits(std::string_view s) {
 // "4.7.1": class digit, dot, 1-3 digits, dot, 1-3 digits (RFC 3463).
 bool isEnhancedCode(std::string_view s, char klass) {
   auto parts = split(s, '.');
-  return parts.size() == 3 && parts[0].size() == 1 && parts[0][0] == klass &&
-         allDigits(parts[1]) && parts[1].size() <= 3 && allDigits(parts[2]) &&
-         parts[2].size() <= 3;
+  return parts.size() == 3 && parts[0].size() == 1 && parts[0][0] == klass && allDigits(parts[1]) &&
+         parts[1].size() <= 3 && allDigits(parts[2]) && parts[2].size() <= 3;
 }
 
 // "user@domain" with something on both sides and nothing that could break a queue record.
@@ -85,9 +84,9 @@ bool isFilterTarget(std::string_view t) {
 }
 
 constexpr std::array<std::string_view, 15> ActionWords{
-    "ok",   "permit", "reject", "defer",   "defer_if_permit", "defer_if_reject", "dunno",
-    "hold", "discard", "redirect", "filter", "prepend",        "warn",            "info",
-    "bcc"};
+    "ok",    "permit", "reject",  "defer",    "defer_if_permit", "defer_if_reject",
+    "dunno", "hold",   "discard", "redirect", "filter",          "prepend",
+    "warn",  "info",   "bcc"};
 
 Decision withAction(PolicyAction::Kind kind, std::string text, std::string target = {}) {
   Decision d = dunno();
@@ -182,8 +181,7 @@ AccessAction parseAccessAction(std::string_view rule, std::string_view table,
   if (word == "redirect") {
     if (!isRedirectAddress(rest)) return bad("REDIRECT needs a user@domain address");
     return result(withAction(PolicyAction::Kind::Redirect,
-                             fmt::format("{} triggers REDIRECT {}", subject.triggers, rest),
-                             rest));
+                             fmt::format("{} triggers REDIRECT {}", subject.triggers, rest), rest));
   }
   if (word == "filter") {
     if (!isFilterTarget(rest)) return bad("FILTER needs transport:destination");
@@ -191,9 +189,8 @@ AccessAction parseAccessAction(std::string_view rule, std::string_view table,
                              fmt::format("{} triggers FILTER {}", subject.triggers, rest), rest));
   }
   if (word == "warn" || word == "info") {
-    return result(withAction(word == "warn" ? PolicyAction::Kind::LogWarn
-                                            : PolicyAction::Kind::LogInfo,
-                             rest));
+    return result(withAction(
+        word == "warn" ? PolicyAction::Kind::LogWarn : PolicyAction::Kind::LogInfo, rest));
   }
   // One word that is no action: a restriction class (smtpd_restriction_classes).
   if (space == std::string_view::npos && !word.empty()) {

@@ -85,7 +85,9 @@ class AccessMap : public Check {
  public:
   AccessMap(std::string rule, lookup::TablePtr table,
             std::weak_ptr<const RestrictionClasses> classes, bool permit_allowed)
-      : rule_(std::move(rule)), table_(std::move(table)), classes_(std::move(classes)),
+      : rule_(std::move(rule)),
+        table_(std::move(table)),
+        classes_(std::move(classes)),
         permit_allowed_(permit_allowed) {}
 
   bool blocking() const override { return table_->blocking(); }
@@ -101,8 +103,8 @@ class AccessMap : public Check {
     }
     auto found = std::make_shared<lookup::LookupResult>(lookup::LookupResult::notFound());
     ctx.offload([this, found, keys = std::move(keys)] { *found = firstFound(*table_, keys); },
-                [this, &ctx, found, subject = std::move(subject),
-                 not_found = std::move(not_found), done = std::move(done)]() mutable {
+                [this, &ctx, found, subject = std::move(subject), not_found = std::move(not_found),
+                 done = std::move(done)]() mutable {
                   act(ctx, std::move(*found), subject, std::move(not_found), std::move(done));
                 });
   }
@@ -139,8 +141,8 @@ class AccessMap : public Check {
     std::shared_ptr<const RestrictionClasses> classes = classes_.lock();
     const RestrictionList* list = classes ? classes->find(name) : nullptr;
     if (list == nullptr) {
-      return done(accessConfigError(rule_, table_->describe(), name, subject,
-                                    "unknown restriction class"));
+      return done(
+          accessConfigError(rule_, table_->describe(), name, subject, "unknown restriction class"));
     }
     if (ctx.class_depth >= RestrictionClasses::MaxDepth) {
       return done(accessConfigError(rule_, table_->describe(), name, subject,
@@ -166,8 +168,7 @@ class AccessCheck final : public AccessMap {
  public:
   AccessCheck(std::string rule, Subject subject, lookup::TablePtr table,
               std::weak_ptr<const RestrictionClasses> classes)
-      : AccessMap(std::move(rule), std::move(table), std::move(classes), true),
-        subject_(subject) {}
+      : AccessMap(std::move(rule), std::move(table), std::move(classes), true), subject_(subject) {}
 
   void run(const PolicyContext& ctx, Done done) const override {
     std::vector<std::string> keys;
@@ -175,8 +176,8 @@ class AccessCheck final : public AccessMap {
     switch (subject_) {
       case Subject::Client:
       case Subject::ReverseClient: {
-        const std::string& name = subject_ == Subject::Client ? ctx.client.client_name
-                                                              : ctx.client.reverse_client_name;
+        const std::string& name =
+            subject_ == Subject::Client ? ctx.client.client_name : ctx.client.reverse_client_name;
         if (!name.empty() && name != "unknown") addNameKeys(name, keys);
         addAddressKeys(ctx.client_ip, table(), keys);
         subject.rejected = subject.triggers = fmt::format("Client host [{}]", ctx.client_ip);
@@ -320,8 +321,9 @@ class ServerAccessCheck final : public AccessMap {
     // An address that did not resolve might have been listed: not found is not "dunno" then.
     Decision not_found =
         l->address_failed ? tempFail(*l, MailAddress(l->ctx->sender).domain()) : dunno();
-    answer(*l->ctx, std::move(keys), l->subject,
-           [l](Decision d) { l->answer(std::move(d)); }, std::move(not_found));
+    answer(
+        *l->ctx, std::move(keys), l->subject, [l](Decision d) { l->answer(std::move(d)); },
+        std::move(not_found));
   }
 
  private:
@@ -346,8 +348,8 @@ Result<CheckPtr> makeAccess(const CheckArgs& args, Subject subject) {
 Result<CheckPtr> makeServerAccess(const CheckArgs& args, dns::Type type) {
   auto table = tableOf(args);
   if (!table) return table.error();
-  return CheckPtr(std::make_unique<ServerAccessCheck>(fmt::format("{} {}", args.name, args.argument),
-                                                      type, std::move(*table), args.env.classes));
+  return CheckPtr(std::make_unique<ServerAccessCheck>(
+      fmt::format("{} {}", args.name, args.argument), type, std::move(*table), args.env.classes));
 }
 
 }  // namespace

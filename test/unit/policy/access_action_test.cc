@@ -13,7 +13,8 @@ namespace {
 using Kind = Decision::Kind;
 using ActionKind = PolicyAction::Kind;
 
-const AccessSubject Sender{"<a@b.example>: Sender address rejected", "<a@b.example>: Sender address"};
+const AccessSubject Sender{"<a@b.example>: Sender address rejected",
+                           "<a@b.example>: Sender address"};
 
 AccessAction parse(std::string_view value) {
   return parseAccessAction("check_sender_access t", "inline:t", value, Sender);
@@ -91,8 +92,7 @@ TEST(AccessAction, MessageActionsGoOn) {
       {"PREPEND X-Spam: yes", ActionKind::AddHeader, "X-Spam: yes", ""},
       {"HOLD", ActionKind::Hold, "<a@b.example>: Sender address triggers HOLD action", ""},
       {"HOLD look", ActionKind::Hold, "<a@b.example>: Sender address look", ""},
-      {"DISCARD", ActionKind::Discard, "<a@b.example>: Sender address triggers DISCARD action",
-       ""},
+      {"DISCARD", ActionKind::Discard, "<a@b.example>: Sender address triggers DISCARD action", ""},
       {"REDIRECT trap@example.org", ActionKind::Redirect,
        "<a@b.example>: Sender address triggers REDIRECT trap@example.org", "trap@example.org"},
       {"FILTER smtp:[127.0.0.1]:10025", ActionKind::Filter,
@@ -119,9 +119,9 @@ TEST(AccessAction, OneUnknownWordNamesAClass) {
 }
 
 TEST(AccessAction, ConfigurationErrorsAre451WithAWarning) {
-  for (std::string_view v : {"PREPEND no colon", "PREPEND", "REDIRECT nobody", "REDIRECT",
-                             "REDIRECT <a@b>", "FILTER", "FILTER nocolon", "FILTER smtp:",
-                             "FROB with words", ""}) {
+  for (std::string_view v :
+       {"PREPEND no colon", "PREPEND", "REDIRECT nobody", "REDIRECT", "REDIRECT <a@b>", "FILTER",
+        "FILTER nocolon", "FILTER smtp:", "FROB with words", ""}) {
     AccessAction a = parse(v);
     EXPECT_TRUE(a.restriction_class.empty()) << v;
     EXPECT_EQ(a.decision.kind, Kind::Defer) << v;
