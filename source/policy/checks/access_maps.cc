@@ -19,6 +19,7 @@
 
 #include "access_action.h"
 #include "checks.h"
+#include "petrel/core/cidr.h"
 #include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 #include "petrel/dns/resolver.h"
@@ -295,8 +296,19 @@ class ServerAccessCheck final : public AccessMap {
     }
     if (l->hosts.size() > MaxServerHosts) l->hosts.resize(MaxServerHosts);
     l->addresses.resize(l->hosts.size());
-    l->pending = l->hosts.size() * 2;
+    // An address where a host name belongs (broken DNS) is checked as the address it is.
+    std::vector<bool> literal(l->hosts.size());
     for (size_t i = 0; i < l->hosts.size(); ++i) {
+      literal[i] = IpAddress::parse(l->hosts[i]).has_value();
+      if (literal[i]) {
+        l->addresses[i].push_back(l->hosts[i]);
+      } else {
+        l->pending += 2;
+      }
+    }
+    if (l->pending == 0) return addressesAnswered(l);  // on a resolver callback already
+    for (size_t i = 0; i < l->hosts.size(); ++i) {
+      if (literal[i]) continue;
       for (dns::Type t : {dns::Type::A, dns::Type::AAAA}) {
         l->handles.push_back(l->ctx->resolver->query(l->hosts[i], t, [this, l, i](dns::Answer a) {
           if (a.found()) {
@@ -308,14 +320,13 @@ class ServerAccessCheck final : public AccessMap {
         }));
       }
     }
-    if (l->hosts.empty()) l->answer(dunno());
   }
 
   // Each host's name (and parents), then its addresses, in the order the DNS gave them.
   void addressesAnswered(const LookupPtr& l) const {
     std::vector<std::string> keys;
     for (size_t i = 0; i < l->hosts.size(); ++i) {
-      addNameKeys(l->hosts[i], keys);
+      if (!IpAddress::parse(l->hosts[i])) addNameKeys(l->hosts[i], keys);
       for (const std::string& ip : l->addresses[i]) addAddressKeys(ip, table(), keys);
     }
     // An address that did not resolve might have been listed: not found is not "dunno" then.
