@@ -52,7 +52,8 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
                  "domains",      "tables",    "mailboxes", "aliases",  "recipient_delimiter",
                  "canonical",    "limits",    "tls",       "auth",     "relay",
                  "restrictions", "smtp",      "queue",     "delivery", "dns",
-                 "status",       "log",       "policy_service", "greylisting"});
+                 "status",       "log",       "policy_service", "greylisting",
+                 "restriction_classes"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);

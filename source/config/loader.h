@@ -299,6 +299,10 @@ class Loader {
   void loadMynetworks(const Field& m, Config& c);
   void loadRestrictions(const Section& top, Config& c);  // restrictions.cc
   std::optional<RestrictionSet> restrictionSet(const Field& f, const Config& c);
+  void loadRestrictionClasses(const Section& top, Config& c);
+  bool loadCheckList(const Field& list, const Config& c, std::vector<CheckSpec>& checks,
+                     std::map<std::string, TableSpec>& access_tables,
+                     std::map<std::string, std::string>& table_errors);
   void loadStages(const Section& s, const std::string& set_name, const Config& c,
                   RestrictionSet& set);
   void loadSmtp(const Section& top, Config& c);      // smtp.cc

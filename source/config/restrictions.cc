@@ -1,6 +1,7 @@
 // The `restrictions:` section: named sets of Postfix-style restriction lists, one list per
 // stage, plus delay_reject; the built-in sets `default` and `submission`; and finish(), which
-// checks each listener's set name once the sets are known.
+// checks each listener's set name once the sets are known. Also `restriction_classes:` (Postfix
+// smtpd_restriction_classes), named lists in the same form.
 //
 // A check is kept as its text and origin (CheckSpec); check names are not known here. The one
 // thing the loader does for a check is the one it does everywhere: in an entry "NAME ARG" it
@@ -51,6 +52,7 @@ RestrictionSet builtInSet(std::string_view name, std::initializer_list<std::stri
 }  // namespace
 
 void Loader::loadRestrictions(const Section& top, Config& c) {
+  loadRestrictionClasses(top, c);
   if (const Field* f = top.find("restrictions")) {
     Section sets(reporter_, *f);
     for (const Field& set : sets.fields()) {
@@ -116,36 +118,68 @@ void Loader::loadStages(const Section& s, const std::string& set_name, const Con
     if (list == nullptr || list->value.IsNull()) {
       continue;
     }
-    if (!list->value.IsSequence()) {
-      report(*list, fmt::format("expected a list of restrictions, got {}", describe(list->value)));
+    if (!loadCheckList(*list, c, *checks, set.access_tables, set.table_errors)) {
       broken_restriction_sets_.insert(set_name);
+    }
+  }
+}
+
+// One list of checks (a stage's, a restriction class's); false when some entry was wrong.
+bool Loader::loadCheckList(const Field& list, const Config& c, std::vector<CheckSpec>& checks,
+                           std::map<std::string, TableSpec>& access_tables,
+                           std::map<std::string, std::string>& table_errors) {
+  if (!list.value.IsSequence()) {
+    report(list, fmt::format("expected a list of restrictions, got {}", describe(list.value)));
+    return false;
+  }
+  bool ok = true;
+  size_t i = 0;
+  for (const YAML::Node& node : list.value) {
+    Field item = element(list, node, i++);
+    auto entry = scalar(item, "a restriction name");
+    if (!entry) {
+      ok = false;
       continue;
     }
-    size_t i = 0;
-    for (const YAML::Node& node : list->value) {
-      Field item = element(*list, node, i++);
-      auto entry = scalar(item, "a restriction name");
-      if (!entry) {
-        broken_restriction_sets_.insert(set_name);
-        continue;
+    CheckSpec check{*entry, reporter_.where(item.mark()), item.path};
+    // "NAME ARG": ARG may be a table reference ("check_client_access cidr:clients.cidr").
+    // An entry that starts with a space has no NAME; it stays as written, and wrong.
+    size_t space = entry->find(' ');
+    std::string ref =
+        space == std::string::npos || space == 0 ? "" : std::string(trim(entry->substr(space)));
+    if (!ref.empty()) {
+      Result<TableSpec> table = tableRefQuiet(ref, item, c);
+      if (table) {
+        check.text = fmt::format("{} {}", entry->substr(0, space), ref);
+        access_tables.emplace(ref, std::move(*table));
+      } else {
+        table_errors.emplace(ref, table.error().message());
       }
-      CheckSpec check{*entry, reporter_.where(item.mark()), item.path};
-      // "NAME ARG": ARG may be a table reference ("check_client_access cidr:clients.cidr").
-      // An entry that starts with a space has no NAME; it stays as written, and wrong.
-      size_t space = entry->find(' ');
-      std::string ref =
-          space == std::string::npos || space == 0 ? "" : std::string(trim(entry->substr(space)));
-      if (!ref.empty()) {
-        Result<TableSpec> table = tableRefQuiet(ref, item, c);
-        if (table) {
-          check.text = fmt::format("{} {}", entry->substr(0, space), ref);
-          set.access_tables.emplace(ref, std::move(*table));
-        } else {
-          set.table_errors.emplace(ref, table.error().message());
-        }
-      }
-      checks->push_back(std::move(check));
     }
+    checks.push_back(std::move(check));
+  }
+  return ok;
+}
+
+// restriction_classes: NAME: [CHECK, ...] (Postfix smtpd_restriction_classes). Names are
+// checked by policy when the classes are built (they may not be check names or action words).
+void Loader::loadRestrictionClasses(const Section& top, Config& c) {
+  const Field* f = top.find("restriction_classes");
+  if (f == nullptr || f->value.IsNull()) {
+    return;
+  }
+  Section classes(reporter_, *f);
+  for (const Field& cls : classes.fields()) {
+    if (!isName(cls.key)) {
+      reporter_.add(cls.key_node.Mark(),
+                    fmt::format("restriction_classes: '{}' is not a valid class name (use "
+                                "letters, digits, '-', '_' and '.')",
+                                cls.key));
+      continue;
+    }
+    RestrictionClasses& rc = c.restriction_classes;
+    rc.origins[cls.key] = reporter_.where(cls.key_node.Mark());
+    loadCheckList(cls, c, rc.lists[cls.key], rc.access_tables, rc.table_errors);
   }
 }
 

@@ -19,6 +19,7 @@ size_t Cache::costOf(const std::string& key, const Answer& a) {
   for (const auto& s : a.addresses) cost += sizeof(std::string) + s.size();
   for (const auto& s : a.txt) cost += sizeof(std::string) + s.size();
   for (const auto& s : a.ptr) cost += sizeof(std::string) + s.size();
+  for (const auto& s : a.ns) cost += sizeof(std::string) + s.size();
   for (const auto& m : a.mx) cost += sizeof(MxRecord) + m.exchange.size();
   return cost;
 }

@@ -120,6 +120,9 @@ Outcome interpret(const wire::Message& response, std::string_view qname, Type qt
         case Type::PTR:
           a.ptr.push_back(r->data);
           break;
+        case Type::NS:
+          a.ns.push_back(r->data);
+          break;
       }
     }
     a.status = Answer::Status::Found;

@@ -580,6 +580,8 @@ std::string_view typeName(Type type) {
       return "TXT";
     case Type::PTR:
       return "PTR";
+    case Type::NS:
+      return "NS";
   }
   return "?";
 }

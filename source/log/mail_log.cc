@@ -187,6 +187,13 @@ void rejectWarning(std::string_view stage, std::string_view client, std::string_
                                     reply, refusalTail(from, to, proto, helo)));
 }
 
+void policyNotice(std::string_view kind, std::string_view stage, std::string_view client,
+                  std::string_view text, std::string_view from, std::string_view to,
+                  std::string_view proto, std::string_view helo) {
+  write(Program::Smtpd, fmt::format("NOQUEUE: {}: {} from {}: {}; {}", kind, stage, client, text,
+                                    refusalTail(from, to, proto, helo)));
+}
+
 void policyAction(std::string_view id, std::string_view action, std::string_view client,
                   std::string_view reason, std::string_view from, std::string_view proto,
                   std::string_view helo) {

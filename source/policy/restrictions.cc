@@ -7,8 +7,11 @@
 // gets the same guarantee from smtpd_relay_restrictions). Each stage is evaluated on its own;
 // a Permit ends only its own list, as in Postfix, and the session driver must still run the
 // recipient stage after a client-stage Permit. The checks themselves live in checks/, one
-// family per file, and are found through the registry.
+// family per file, and are found through the registry. Restriction classes (RestrictionClasses)
+// are lists too, run in place of an access map's value.
 #include "petrel/policy/restrictions.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -37,6 +40,7 @@ Result<RestrictionList> RestrictionList::parse(Stage stage, const std::vector<st
   result.stage_ = stage;
   result.checks_ = checks;
   result.mynetworks_ = env.mynetworks;
+  result.classes_ = env.classes;
   return result;
 }
 
@@ -45,13 +49,41 @@ bool RestrictionList::blocking() const {
                      [](const std::shared_ptr<const Check>& c) { return c->blocking(); });
 }
 
+namespace {
+
+// A pending DEFER_IF_PERMIT / DEFER_IF_REJECT made into the deferral it stands for.
+Decision deferral(Decision pending) {
+  pending.kind = Decision::Kind::Defer;
+  pending.pending = Decision::Pending::None;
+  pending.actions.clear();
+  return pending;
+}
+
+bool refuses(const Decision& d) {
+  return d.kind == Decision::Kind::Reject || d.kind == Decision::Kind::Defer;
+}
+
+}  // namespace
+
 // One run through a list. Checks that answer inside run() are taken in a loop rather than by
 // recursion, so a long list of synchronous checks uses no stack per check; one that answers
 // later resumes the loop from its callback.
+//
+// It also keeps Postfix's two pending deferrals (smtpd_check.c defer_if_permit and
+// defer_if_reject): the first DEFER_IF_REJECT of the list turns a later 5xx reject of the same
+// list into its 450; the first DEFER_IF_PERMIT of the stage (carried from list to list by
+// evaluateLists) turns the stage's final permit, or its end without a refusal, into its 450.
 class RestrictionList::Evaluation : public std::enable_shared_from_this<Evaluation> {
  public:
-  Evaluation(const RestrictionList& list, const PolicyContext& ctx, Done done)
-      : list_(&list), ctx_(&ctx), done_(std::move(done)) {}
+  enum class Mode { Alone, InStage, Nested };
+
+  Evaluation(const RestrictionList& list, const PolicyContext& ctx, Mode mode,
+             std::optional<Decision> defer_if_permit, StageDone done)
+      : list_(&list),
+        ctx_(&ctx),
+        mode_(mode),
+        defer_if_permit_(std::move(defer_if_permit)),
+        done_(std::move(done)) {}
 
   void resume() {
     while (next_ < list_->impl_.size()) {
@@ -63,7 +95,7 @@ class RestrictionList::Evaluation : public std::enable_shared_from_this<Evaluati
       if (waiting_) return;  // answers later, through answered()
       if (decided_) return finish();
     }
-    if (list_->stage_ != Stage::Recipient || implicit_done_) return finish();
+    if (list_->stage_ != Stage::Recipient || list_->is_class_ || implicit_done_) return finish();
     implicit_done_ = true;
     waiting_ = true;
     running_ = true;
@@ -81,7 +113,17 @@ class RestrictionList::Evaluation : public std::enable_shared_from_this<Evaluati
   void answered(Decision d) {
     waiting_ = false;
     for (PolicyAction& a : d.actions) actions_.push_back(std::move(a));
-    if (d.kind != Decision::Kind::Dunno) {
+    d.actions.clear();
+    if (d.kind == Decision::Kind::Dunno && d.pending != Decision::Pending::None) {
+      // Only the first of each kind counts, as in Postfix.
+      std::optional<Decision>& slot =
+          d.pending == Decision::Pending::DeferIfPermit ? defer_if_permit_ : defer_if_reject_;
+      if (!slot) slot = std::move(d);
+    } else if (d.kind != Decision::Kind::Dunno) {
+      if (d.kind == Decision::Kind::Reject && defer_if_reject_) {
+        d = deferral(std::move(*defer_if_reject_));
+        defer_if_reject_.reset();
+      }
       decision_ = std::move(d);
       decided_ = true;
     }
@@ -91,14 +133,31 @@ class RestrictionList::Evaluation : public std::enable_shared_from_this<Evaluati
   }
 
   void finish() {
+    std::optional<Decision> pending = std::move(defer_if_permit_);
+    defer_if_permit_.reset();
+    if (pending && !refuses(decision_)) {
+      if (mode_ == Mode::Alone || (mode_ == Mode::Nested && decided_)) {
+        decision_ = deferral(std::move(*pending));
+        pending.reset();
+      } else if (mode_ == Mode::Nested) {
+        decision_ = std::move(*pending);  // a Dunno, still pending in the caller's list
+        pending.reset();
+      }
+    } else if (mode_ == Mode::Nested && !decided_ && defer_if_reject_) {
+      decision_ = std::move(*defer_if_reject_);  // likewise
+    }
+    if (refuses(decision_)) pending.reset();
     decision_.actions = std::move(actions_);
-    Done done = std::move(done_);
-    done(std::move(decision_));
+    StageDone done = std::move(done_);
+    done(std::move(decision_), std::move(pending));
   }
 
   const RestrictionList* list_;
   const PolicyContext* ctx_;
-  Done done_;
+  Mode mode_;
+  std::optional<Decision> defer_if_permit_;
+  std::optional<Decision> defer_if_reject_;
+  StageDone done_;
   size_t next_ = 0;
   bool waiting_ = false;
   bool running_ = false;
@@ -109,7 +168,62 @@ class RestrictionList::Evaluation : public std::enable_shared_from_this<Evaluati
 };
 
 void RestrictionList::evaluate(const PolicyContext& ctx, Done done) const {
-  std::make_shared<Evaluation>(*this, ctx, std::move(done))->resume();
+  std::make_shared<Evaluation>(
+      *this, ctx, Evaluation::Mode::Alone, std::nullopt,
+      [done = std::move(done)](Decision d, std::optional<Decision>) { done(std::move(d)); })
+      ->resume();
+}
+
+void RestrictionList::evaluate(const PolicyContext& ctx, std::optional<Decision> defer_if_permit,
+                               StageDone done) const {
+  std::make_shared<Evaluation>(*this, ctx, Evaluation::Mode::InStage, std::move(defer_if_permit),
+                               std::move(done))
+      ->resume();
+}
+
+void RestrictionList::evaluateNested(const PolicyContext& ctx, Done done) const {
+  std::make_shared<Evaluation>(
+      *this, ctx, Evaluation::Mode::Nested, std::nullopt,
+      [done = std::move(done)](Decision d, std::optional<Decision>) { done(std::move(d)); })
+      ->resume();
+}
+
+Result<std::shared_ptr<const RestrictionClasses>> RestrictionClasses::build(const Spec& classes,
+                                                                            CheckEnvironment env) {
+  auto out = std::make_shared<RestrictionClasses>();
+  env.classes = out;
+  for (const auto& [name, checks] : classes) {
+    if (auto problem = nameProblem(name)) {
+      return Error::config(fmt::format("restriction class '{}': {}", name, *problem));
+    }
+    auto list = RestrictionList::parse(Stage::Recipient, checks, env);
+    if (!list) {
+      return Error::config(fmt::format("restriction class '{}': {}", name, list.error().message()));
+    }
+    list->is_class_ = true;
+    list->classes_.reset();  // its checks see the classes weakly; `out` owns the lists
+    out->lists_.emplace(name, std::move(list.value()));
+  }
+  return std::shared_ptr<const RestrictionClasses>(std::move(out));
+}
+
+std::optional<std::string> RestrictionClasses::nameProblem(std::string_view name) {
+  if (name.empty() || name.find_first_of(" \t,:") != std::string_view::npos) {
+    return "not a valid class name";
+  }
+  // A table value is read as an action first, and a class named like a check would be
+  // confusing at best.
+  if (std::any_of(checkTypes().begin(), checkTypes().end(),
+                  [name](const CheckType& t) { return t.name == name; }) ||
+      checks::isAccessActionWord(name)) {
+    return "the name is a restriction or an access(5) action";
+  }
+  return std::nullopt;
+}
+
+const RestrictionList* RestrictionClasses::find(std::string_view name) const {
+  auto it = lists_.find(name);
+  return it == lists_.end() ? nullptr : &it->second;
 }
 
 namespace {
@@ -121,24 +235,28 @@ struct ListsRun : std::enable_shared_from_this<ListsRun> {
   std::function<void(Decision)> done;
   size_t next = 0;
   std::vector<PolicyAction> actions;
+  std::optional<Decision> defer_if_permit;  // the stage's first DEFER_IF_PERMIT
 
   // At most one frame per list (a handful): plain recursion is fine here.
   void step() {
     if (next == lists.size()) {
       Decision pass;
+      if (defer_if_permit) pass = deferral(std::move(*defer_if_permit));
       pass.actions = std::move(actions);
       return done(std::move(pass));
     }
     const RestrictionList* list = lists[next++];
-    list->evaluate(*ctx, [self = shared_from_this(), list](Decision d) {
-      if (self->each) self->each(*list, d);
-      for (PolicyAction& a : d.actions) self->actions.push_back(std::move(a));
-      if (d.kind == Decision::Kind::Reject || d.kind == Decision::Kind::Defer) {
-        d.actions = std::move(self->actions);
-        return self->done(std::move(d));
-      }
-      self->step();
-    });
+    list->evaluate(*ctx, std::move(defer_if_permit),
+                   [self = shared_from_this(), list](Decision d, std::optional<Decision> pending) {
+                     self->defer_if_permit = std::move(pending);
+                     if (self->each) self->each(*list, d);
+                     for (PolicyAction& a : d.actions) self->actions.push_back(std::move(a));
+                     if (refuses(d)) {
+                       d.actions = std::move(self->actions);
+                       return self->done(std::move(d));
+                     }
+                     self->step();
+                   });
   }
 };
 

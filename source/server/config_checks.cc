@@ -75,6 +75,22 @@ std::optional<std::string> checkProblem(const config::CheckSpec& check,
 }
 
 void checkRestrictions(const config::Config& c, std::vector<config::ConfigError>& errors) {
+  // restriction_classes: each check as in a set (their tables resolve the same way).
+  config::RestrictionSet class_tables;
+  class_tables.access_tables = c.restriction_classes.access_tables;
+  class_tables.table_errors = c.restriction_classes.table_errors;
+  for (const auto& [name, checks] : c.restriction_classes.lists) {
+    if (auto problem = policy::RestrictionClasses::nameProblem(name)) {
+      auto origin = c.restriction_classes.origins.find(name);
+      errors.push_back({origin == c.restriction_classes.origins.end() ? "" : origin->second,
+                        fmt::format("restriction_classes.{}: {}", name, *problem)});
+    }
+    for (const config::CheckSpec& check : checks) {
+      if (auto problem = checkProblem(check, class_tables, c)) {
+        errors.push_back({check.origin, fmt::format("{}: {}", check.path, *problem)});
+      }
+    }
+  }
   for (const auto& [name, set] : c.restrictions) {
     for (auto [stage, checks] : set.stages()) {
       bool warn_pending = false;  // a "warn_if_reject" entry waits for its check

@@ -78,29 +78,49 @@ policy::ClientFacts SmtpConnection::clientFacts() const {
   return facts;
 }
 
-// warn_if_reject's warnings and the checks' own warnings are logged now, whatever the verdict.
-// The other actions of an accepted stage wait for the message (PREPEND-style header fields go
-// into the content pass); a refusal's are dropped with it.
+// warn_if_reject's warnings, WARN and INFO lines, the checks' warnings (DNS lists) and
+// configuration warnings are logged now,
+// whatever the verdict. The other actions of an accepted stage wait for the message
+// (PREPEND-style header fields go into the content pass, HOLD, DISCARD, REDIRECT and FILTER
+// into the commit); a refusal's are dropped with it.
 void SmtpConnection::keepActions(smtp::Stage stage, const std::string& address, StageVerdict& v) {
   using Kind = policy::PolicyAction::Kind;
+  auto logged = [](Kind k) {
+    return k == Kind::Warn || k == Kind::LogWarn || k == Kind::LogInfo ||
+           k == Kind::ConfigWarning || k == Kind::LogWarning;
+  };
+  bool recipient = stage == smtp::Stage::Rcpt || stage == smtp::Stage::Vrfy;
+  const std::string from =
+      stage == smtp::Stage::Mail ? address : session_->envelope().mail.sender.text;
+  const std::string to = recipient ? address : std::string();
+  const std::string helo = stage == smtp::Stage::Helo ? address : session_->helo();
   for (const auto& a : v.actions) {
-    if (a.kind == Kind::LogWarning) {
-      log::mail::warning(log::Program::Smtpd, fmt::format("{}: {}", client_, a.text));
+    switch (a.kind) {
+      case Kind::Warn:
+        log::mail::rejectWarning(smtp::toString(stage), client_, a.text, from, to, protocol(),
+                                 helo);
+        break;
+      case Kind::LogWarn:
+      case Kind::LogInfo:
+        log::mail::policyNotice(a.kind == Kind::LogWarn ? "warn" : "info", smtp::toString(stage),
+                                client_, a.text, from, to, protocol(), helo);
+        break;
+      case Kind::ConfigWarning:
+        log::mail::warning(log::Program::Smtpd, a.text);
+        break;
+      case Kind::LogWarning:
+        log::mail::warning(log::Program::Smtpd, fmt::format("{}: {}", client_, a.text));
+        break;
+      default:
+        break;
     }
-    if (a.kind != Kind::Warn) continue;
-    bool recipient = stage == smtp::Stage::Rcpt || stage == smtp::Stage::Vrfy;
-    log::mail::rejectWarning(smtp::toString(stage), client_, a.text,
-                             stage == smtp::Stage::Mail ? address
-                                                        : session_->envelope().mail.sender.text,
-                             recipient ? address : std::string(), protocol(),
-                             stage == smtp::Stage::Helo ? address : session_->helo());
   }
   if (!v.verdict.accepted()) {
     if (!v.rule.empty()) rt_->metrics.countCheckRejection(v.rule);
     return;
   }
   for (auto& a : v.actions) {
-    if (a.kind != Kind::Warn && a.kind != Kind::LogWarning) tx_actions_.push_back(std::move(a));
+    if (!logged(a.kind)) tx_actions_.push_back(std::move(a));
   }
 }
 
@@ -168,17 +188,34 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
   std::optional<std::string> header_problem;
   if (end.header) header_problem = store_->replaceHeader(end.replaced_octets, *end.header);
   chain_.reset();
-  // HOLD and DISCARD of accepted checks (the first of each kind is logged).
+  // HOLD, DISCARD, REDIRECT and FILTER of accepted checks (the first of each kind counts, as
+  // Postfix's cleanup keeps one of each).
   const policy::PolicyAction* hold = nullptr;
   const policy::PolicyAction* discard = nullptr;
+  const policy::PolicyAction* redirect = nullptr;
+  const policy::PolicyAction* filter = nullptr;
   for (const policy::PolicyAction& a : tx_actions_) {
-    if (a.kind == policy::PolicyAction::Kind::Hold && hold == nullptr) hold = &a;
-    if (a.kind == policy::PolicyAction::Kind::Discard && discard == nullptr) discard = &a;
+    using Kind = policy::PolicyAction::Kind;
+    if (a.kind == Kind::Hold && hold == nullptr) hold = &a;
+    if (a.kind == Kind::Discard && discard == nullptr) discard = &a;
+    if (a.kind == Kind::Redirect && redirect == nullptr) redirect = &a;
+    if (a.kind == Kind::Filter && filter == nullptr) filter = &a;
   }
   std::optional<std::string> hold_reason, discard_reason;
   if (hold != nullptr) hold_reason = hold->text;
   if (discard != nullptr) discard_reason = discard->text;
+  std::optional<policy::PolicyAction> redirect_action, filter_action;
+  if (redirect != nullptr) redirect_action = *redirect;
+  if (filter != nullptr) filter_action = *filter;
   tx_actions_.clear();
+  if (redirect_action && !final_recipients_.empty()) {
+    // Postfix REDIRECT: every recipient of the message is replaced by the one address; the
+    // first original recipient stays as its orig_to.
+    content::Recipient only = final_recipients_.front();
+    only.address = redirect_action->target;
+    if (only.orig_address.empty()) only.orig_address = final_recipients_.front().address;
+    final_recipients_.assign(1, std::move(only));
+  }
   auto store = std::move(store_);
   store_.reset();
   store->onDrained(nullptr);
@@ -223,7 +260,7 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
     return;
   }
   m->held = hold_reason.has_value();
-  store->finish([this, store, m, hold_reason](Status st) {
+  store->finish([this, store, m, hold_reason, redirect_action, filter_action](Status st) {
     if (!st) {
       store->abort();
       committed(st, m->id);
@@ -239,7 +276,7 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
     Runtime* rt = rt_;
     rt_->journal->submit(
         [m](queue::Db& db) { return queue::Journal::insertMessage(db, *m); },
-        [this, dispatcher, rt, m, store, hold_reason, sasl_method = session_->authMechanism(),
+        [this, dispatcher, rt, m, store, hold_reason, redirect_action, filter_action, sasl_method = session_->authMechanism(),
          sasl_user = session_->authenticatedUser()](const Status& st) {
           // Journal thread: the row is durable (or not). Log in Postfix order, then hand the
           // message to the queue manager and the reply to the session.
@@ -248,6 +285,19 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
             if (hold_reason) {
               log::mail::policyAction(m->id, "hold", m->client, *hold_reason, m->sender,
                                       m->protocol, m->helo);
+            }
+            if (redirect_action) {
+              log::mail::policyAction(m->id, "redirect", m->client, redirect_action->text,
+                                      m->sender, m->protocol, m->helo);
+            }
+            if (filter_action) {
+              // FILTER is parsed and logged; a per-message next hop is issue 13's (the queue
+              // has no field for it yet), so the message takes its usual route.
+              log::mail::policyAction(m->id, "filter", m->client, filter_action->text,
+                                      m->sender, m->protocol, m->helo);
+              log::mail::warning(log::Program::Smtpd,
+                                 fmt::format("{}: FILTER {} is not applied (not implemented)",
+                                             m->id, filter_action->target));
             }
             log::mail::queued(m->id, m->sender, m->size, m->recipients.size());
             rt->main->post([rt, id = m->id, arrival = m->arrival_us, held = m->held] {

@@ -456,6 +456,27 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     s.rate_exceptions = std::make_shared<const CidrList>(std::move(exceptions));
   }
   auto sets = std::make_shared<std::map<std::string, RestrictionLists>>();
+  // restriction_classes, built once for every set (Postfix smtpd_restriction_classes).
+  std::shared_ptr<const policy::RestrictionClasses> classes;
+  if (!cfg.restriction_classes.lists.empty()) {
+    auto tables = std::make_shared<std::map<std::string, lookup::TablePtr>>();
+    for (const auto& [ref, spec] : cfg.restriction_classes.access_tables) {
+      (*tables)[ref] = lookup::makeTable(spec, warn);
+    }
+    policy::CheckEnvironment env(CidrList(blocks), [tables](const std::string& ref) {
+      auto it = tables->find(ref);
+      return it == tables->end() ? nullptr : it->second;
+    });
+    env.mynetworks->table = mynetworks_table;
+    policy::RestrictionClasses::Spec spec;
+    for (const auto& [name, checks] : cfg.restriction_classes.lists) {
+      std::vector<std::string>& list = spec[name];
+      for (const config::CheckSpec& c : checks) list.push_back(c.text);
+    }
+    auto built = policy::RestrictionClasses::build(spec, env);
+    if (!built) return built.error();
+    classes = *built;
+  }
   for (const auto& [name, set] : cfg.restrictions) {
     auto tables = std::make_shared<std::map<std::string, lookup::TablePtr>>();
     for (const auto& [ref, spec] : set.access_tables) (*tables)[ref] = lookup::makeTable(spec, warn);
@@ -474,6 +495,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     env.policy_service.default_action = ps.default_action;
     env.policy_service.policy_context = ps.policy_context;
     env.greylist = s.greylist;
+    env.classes = classes;
     RestrictionLists compiled;
     compiled.origin = set.origin;
     compiled.delay_reject = set.delay_reject;

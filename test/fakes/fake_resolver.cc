@@ -178,7 +178,7 @@ Result<FakeResolver::Entry> parseEntry(const std::vector<Token> &tokens) {
     }
     e.preference = uint16_t(pref);
     e.data = normalizeName(data[1]->text);
-  } else if (type == "PTR" || type == "CNAME") {
+  } else if (type == "PTR" || type == "CNAME" || type == "NS") {
     if (auto ok = want(1, "one name"); !ok) return ok.error();
     e.data = normalizeName(data[0]->text);
   } else if (type == "TXT") {
@@ -186,7 +186,7 @@ Result<FakeResolver::Entry> parseEntry(const std::vector<Token> &tokens) {
     for (const Token *t : data) e.data += t->text;  // RFC 7208 3.3, as the real resolver does
   } else {
     return Error::permanent(
-        fmt::format("unknown type '{}' (A AAAA MX TXT PTR CNAME NXDOMAIN "
+        fmt::format("unknown type '{}' (A AAAA MX TXT PTR NS CNAME NXDOMAIN "
                     "SERVFAIL TIMEOUT)",
                     type));
   }
@@ -314,9 +314,13 @@ Answer FakeResolver::answer(const std::string &name, Type type) const {
         case Type::PTR:
           a.ptr.push_back(e.data);
           break;
+        case Type::NS:
+          a.ns.push_back(e.data);
+          break;
       }
     }
-    if (!a.addresses.empty() || !a.mx.empty() || !a.txt.empty() || !a.ptr.empty()) {
+    if (!a.addresses.empty() || !a.mx.empty() || !a.txt.empty() || !a.ptr.empty() ||
+        !a.ns.empty()) {
       a.status = Answer::Status::Found;
       a.ttl = ttl;
       return a;

@@ -19,6 +19,7 @@
 //   mx.example.org AAAA 2001:db8::1
 //   example.org TXT "v=spf1 " "-all"      strings of one record are
 //   concatenated 1.2.0.192.in-addr.arpa PTR mx.example.org www.example.org
+//   example.org NS ns1.example.org           (answers Type::NS into Answer::ns)
 //   CNAME mx.example.org NAME [TTL] NXDOMAIN           the name does not exist
 //   (TTL: the negative TTL, default 0) NAME SERVFAIL | TIMEOUT       every
 //   query for the name is a TempFail

@@ -1,6 +1,6 @@
 // libFuzzer target for DNS responses: the ldns codec (source/dns/wire.cc, parseMessage) and the
 // interpretation of a response for a query (source/dns/interpret.cc). Input: 1 byte picking
-// the query type (A, AAAA, MX, TXT, PTR), then the response octets as they would arrive over
+// the query type (A, AAAA, MX, TXT, PTR, NS), then the response octets as they would arrive over
 // UDP for a query of "example.test".
 // Invariants: a Found answer fills exactly the list of the asked type, with no empty entry;
 // TempFail always says why; a CNAME chase names a target; TTLs never have the top bit set.
@@ -21,15 +21,16 @@ void check(bool ok) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static const Type types[] = {Type::A, Type::AAAA, Type::MX, Type::TXT, Type::PTR};
-  Type type = types[data[0] % 5];
+  static const Type types[] = {Type::A, Type::AAAA, Type::MX, Type::TXT, Type::PTR, Type::NS};
+  Type type = types[data[0] % 6];
   auto message = wire::parseMessage(data + 1, size - 1);
   if (!message) return 0;
   Outcome o = interpret(*message, "example.test", type);
   const Answer& a = o.answer;
   if (o.kind == Outcome::Kind::Final && a.status == Answer::Status::Found) {
     size_t filled = (a.addresses.empty() ? 0 : 1) + (a.mx.empty() ? 0 : 1) +
-                    (a.txt.empty() ? 0 : 1) + (a.ptr.empty() ? 0 : 1);
+                    (a.txt.empty() ? 0 : 1) + (a.ptr.empty() ? 0 : 1) +
+                    (a.ns.empty() ? 0 : 1);
     check(filled == 1);
     if (type == Type::MX) {
       check(!a.mx.empty());

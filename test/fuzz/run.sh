@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -270,8 +270,12 @@ for t in "${targets[@]}"; do
     dict="$root/test/fuzz/header.dict"
   fi
   if [ "$t" = policy_service_fuzz ]; then
-    sources=("$root"/source/core/*.cc "$root/source/policy/checks/access_maps.cc"
+    sources=("$root"/source/core/*.cc "$root/source/policy/checks/access_action.cc"
              "$root/source/policy/checks/policy_service.cc")
+    dict=""
+  fi
+  if [ "$t" = access_action_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/policy/checks/access_action.cc")
     dict=""
   fi
   if [ "$t" = dns_response_fuzz ]; then

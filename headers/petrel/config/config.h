@@ -239,6 +239,16 @@ struct Greylisting {
   std::string database;                // absolute; Default: <state_dir>/greylist.db
 };
 
+// restriction_classes (Postfix smtpd_restriction_classes): named lists of checks that an access
+// map's value may name, run in place of the value ("from_outside: [permit_mynetworks,
+// reject]"). Tables of their checks resolve as in a RestrictionSet. Default: none.
+struct RestrictionClasses {
+  std::map<std::string, std::vector<CheckSpec>> lists;
+  std::map<std::string, std::string> origins;  // of each class name, "file:line:column"
+  std::map<std::string, TableSpec> access_tables;
+  std::map<std::string, std::string> table_errors;
+};
+
 struct Status {
   std::optional<Endpoint> address;  // Default: 127.0.0.1:8025; null disables
 };
@@ -301,6 +311,7 @@ struct Config {
   //                           reject_unauth_destination]
   //   submission: recipient: [reject_sender_login_mismatch, permit_sasl_authenticated, reject]
   std::map<std::string, RestrictionSet> restrictions;
+  RestrictionClasses restriction_classes;
   Smtp smtp;
   Queue queue;
   Delivery delivery;

@@ -1,4 +1,4 @@
-// Resolver: asynchronous DNS lookups on one libuv loop (A, AAAA, MX, TXT, PTR, CNAME chasing).
+// Resolver: asynchronous DNS lookups on one libuv loop (A, AAAA, MX, TXT, PTR, NS, CNAME chasing).
 //
 // The interface and its value types. The implementation (source/dns/resolver.cc) builds and
 // parses messages with ldns, sends them over UDP with libuv (TCP when an answer comes back
@@ -29,7 +29,7 @@ namespace petrel::dns {
 
 // The record types a caller may ask for (values are the RFC 1035/3596 type codes). CNAMEs are
 // followed, never asked for.
-enum class Type : uint16_t { A = 1, PTR = 12, MX = 15, TXT = 16, AAAA = 28 };
+enum class Type : uint16_t { A = 1, NS = 2, PTR = 12, MX = 15, TXT = 16, AAAA = 28 };
 
 std::string_view typeName(Type type);  // "A", "MX", ...
 
@@ -57,6 +57,7 @@ struct Answer {
   std::vector<MxRecord> mx;            // in the order the server sent them; see sortMx()
   std::vector<std::string> txt;        // one string per TXT record, its strings concatenated
   std::vector<std::string> ptr;        // names, lower case, no trailing dot
+  std::vector<std::string> ns;         // NS host names, lower case, no trailing dot
   // Seconds this answer stays valid: the smallest TTL of the records used (CNAMEs included);
   // for NxDomain/NoData the negative TTL of RFC 2308 (0 when the server sent no SOA). A cached
   // answer carries what is left of it. 0 for TempFail.

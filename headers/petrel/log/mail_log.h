@@ -63,8 +63,14 @@ void reject(std::string_view stage, std::string_view client, std::string_view re
 void rejectWarning(std::string_view stage, std::string_view client, std::string_view reply,
                    std::string_view from, std::string_view to, std::string_view proto,
                    std::string_view helo);
+// An access(5) WARN or INFO action (Postfix log_whatsup): "NOQUEUE: warn: RCPT from ...: TEXT;
+// from=<S> to=<R> proto=ESMTP helo=<H>" (`kind` "warn" | "info"); the session goes on.
+void policyNotice(std::string_view kind, std::string_view stage, std::string_view client,
+                  std::string_view text, std::string_view from, std::string_view to,
+                  std::string_view proto, std::string_view helo);
 // A restriction's HOLD or DISCARD took effect (Postfix access(5)):
-// "ID: hold: unknown[IP]: REASON; from=<S> proto=ESMTP helo=<H>" (action "hold" | "discard").
+// "ID: hold: unknown[IP]: REASON; from=<S> proto=ESMTP helo=<H>" (action "hold" | "discard" |
+// "redirect" | "filter").
 void policyAction(std::string_view id, std::string_view action, std::string_view client,
                   std::string_view reason, std::string_view from, std::string_view proto,
                   std::string_view helo);

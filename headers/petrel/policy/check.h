@@ -107,17 +107,31 @@ struct PolicyContext {
   // The policy services' transport of the check's loop (check_policy_service); null where
   // there is none (then the check answers dunno without asking).
   PolicyServiceClient* policy_client = nullptr;
+  // How many restriction classes (access map values naming one) this evaluation runs inside;
+  // bounded, so that a class whose table names it again cannot loop.
+  int class_depth = 0;
 };
 
-// Actions a check may attach (Postfix access(5) PREPEND, HOLD, DISCARD; warn_if_reject).
+// Actions a check may attach (Postfix access(5) PREPEND, HOLD, DISCARD, REDIRECT, FILTER, WARN,
+// INFO; warn_if_reject).
 struct PolicyAction {
-  enum class Kind { AddHeader, Hold, Discard, Warn, LogWarning };
+  enum class Kind {
+    AddHeader,      // PREPEND: the whole field "Name: value"
+    Hold,           // HOLD: the reason, "<a@b>: Sender address triggers HOLD action"
+    Discard,        // DISCARD: the reason, likewise
+    Warn,           // warn_if_reject: the reply the check would have given ("554 5.7.1 text"),
+                    // logged as Postfix's reject_warning whatever becomes of the stage
+    LogWarn,        // WARN text: logged at once as Postfix's "warn:" line, the stage goes on
+    LogInfo,        // INFO text: likewise, an "info:" line
+    Redirect,       // REDIRECT user@domain: `target`; `text` the log reason
+    Filter,         // FILTER transport:destination: `target`; `text` the log reason
+    ConfigWarning,  // a configuration problem found while checking ("warning: ..." line)
+    LogWarning,     // something the admin should know (a DNS list that answers outside 127/8,
+                    // a lookup that failed): logged at once as "warning: text"
+  };
   Kind kind = Kind::AddHeader;
-  // AddHeader: the whole field "Name: value"; Hold/Discard: the reason; Warn: the reply the
-  // check would have given ("554 5.7.1 text"), logged as Postfix's reject_warning whatever
-  // becomes of the stage. LogWarning: something the admin should know (a DNS list that
-  // answers outside 127/8, a lookup that failed), logged at once as "warning: text".
   std::string text;
+  std::string target;  // Redirect: the address; Filter: "transport:destination"
 };
 
 struct Decision {
@@ -127,6 +141,11 @@ struct Decision {
   std::string text;      // "<x@y>: Relay access denied"
   std::string rule;      // which check decided, e.g. "reject_unauth_destination"
   std::vector<PolicyAction> actions;  // to apply if the message is accepted
+  // Postfix access(5) DEFER_IF_PERMIT / DEFER_IF_REJECT: a Dunno whose code, enhanced and text
+  // (450 4.7.1 ...) wait in the stage's evaluation: a later permit (resp. a later 5xx reject)
+  // of the same stage becomes this deferral (RestrictionList, evaluateLists).
+  enum class Pending : uint8_t { None, DeferIfPermit, DeferIfReject };
+  Pending pending = Pending::None;
 };
 
 class Check {

@@ -22,6 +22,8 @@
 
 namespace petrel::policy {
 
+class RestrictionClasses;
+
 // relay.mynetworks: its blocks, and the table when it is written as one. Shared by every
 // permit_mynetworks of the lists built from one environment.
 struct Mynetworks {
@@ -45,6 +47,8 @@ struct CheckEnvironment {
   // greylisting: settings, store and counters for check_greylist; null when greylisting is
   // not enabled (then check_greylist is a config error).
   std::shared_ptr<const Greylist> greylist;
+  // The restriction classes access maps may name (restrictions.h); null = none.
+  std::shared_ptr<const RestrictionClasses> classes;
 };
 
 // What a factory gets: the check as written, split into its name and argument.
@@ -79,7 +83,7 @@ Result<CheckPtr> makeCheck(std::string_view text, Stage stage, const CheckEnviro
 // The names of the checks that take no argument, in registry order (for error messages).
 const std::vector<std::string>& knownRestrictions();
 
-// "check_client_access REF", "check_sender_access REF", "check_recipient_access REF".
+// "check_client_access REF", "check_sender_access REF", ... (every check that takes a table).
 bool isAccessCheck(std::string_view check);
 
 }  // namespace petrel::policy

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,18 +41,57 @@ class RestrictionList {
   void setMynetworksTable(lookup::TablePtr table) { mynetworks_->table = std::move(table); }
   // Some check may wait on a server (Check::blocking).
   bool blocking() const;
-  // `ctx` must stay valid until `done` has run.
+  // `ctx` must stay valid until `done` has run. A DEFER_IF_PERMIT still pending at the end
+  // turns a permit (or the end of the list) into its deferral.
   void evaluate(const PolicyContext& ctx, Done done) const;
+  // The same as one list of a stage's evaluation (evaluateLists): `defer_if_permit` is the one
+  // an earlier list of the stage left (or none); the one pending at the end comes back with
+  // the decision instead of being applied.
+  using StageDone = std::function<void(Decision, std::optional<Decision> defer_if_permit)>;
+  void evaluate(const PolicyContext& ctx, std::optional<Decision> defer_if_permit,
+                StageDone done) const;
+  // As a restriction class run in place of an access map's value: no implicit
+  // reject_unauth_destination; a DEFER_IF_PERMIT/REJECT still pending comes back as a Dunno
+  // with Decision::pending set (a permit it would defer is deferred here).
+  void evaluateNested(const PolicyContext& ctx, Done done) const;
   const std::vector<std::string>& checks() const { return checks_; }
   Stage stage() const { return stage_; }
 
  private:
   class Evaluation;
+  friend class RestrictionClasses;
 
   Stage stage_ = Stage::Recipient;
+  bool is_class_ = false;  // a restriction class: no implicit reject_unauth_destination
   std::vector<std::string> checks_;
   std::vector<std::shared_ptr<const Check>> impl_;  // per check, same order
   std::shared_ptr<Mynetworks> mynetworks_ = std::make_shared<Mynetworks>();
+  // The restriction classes its access maps may name (checks hold them weakly).
+  std::shared_ptr<const RestrictionClasses> classes_;
+};
+
+// Postfix smtpd_restriction_classes: named lists that an access map's value may name, run in
+// place of the value ("from_outside" -> [reject_unauth_destination, ...]). Built once per
+// config snapshot; the lists built with an environment holding them keep them alive (their
+// checks refer to them weakly, so a class naming a class makes no ownership cycle).
+class RestrictionClasses {
+ public:
+  // A class may be nested at most this deep (a table that names its own class again loops).
+  static constexpr int MaxDepth = 8;
+  using Spec = std::map<std::string, std::vector<std::string>, std::less<>>;
+  // Builds every class through the registry with `env` (tables, mynetworks); errors name the
+  // class: "restriction class 'from_outside': unknown restriction 'x' (known: ...)". A class
+  // named like a check or an access(5) action word is an error too.
+  static Result<std::shared_ptr<const RestrictionClasses>> build(const Spec& classes,
+                                                                 CheckEnvironment env);
+  const RestrictionList* find(std::string_view name) const;
+  bool empty() const { return lists_.empty(); }
+  // Why `name` cannot name a class ("the name is a restriction or an access(5) action"), or
+  // nullopt when it can.
+  static std::optional<std::string> nameProblem(std::string_view name);
+
+ private:
+  std::map<std::string, RestrictionList, std::less<>> lists_;
 };
 
 // Runs `lists` in order, each deciding only its own stage (a Permit ends only its list, as in

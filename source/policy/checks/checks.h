@@ -63,12 +63,17 @@ Result<CheckPtr> makeRejectUnlistedSender(const CheckArgs& args);
 Result<CheckPtr> makeRejectUnlistedRecipient(const CheckArgs& args);
 Result<CheckPtr> makePermitMxBackup(const CheckArgs& args);
 
-// access_maps.cc: Postfix access(5) tables.
+// access_maps.cc: Postfix access(5) tables (their values: access_action.cc).
 Result<CheckPtr> makeCheckClientAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckSenderAccess(const CheckArgs& args);
 Result<CheckPtr> makeCheckRecipientAccess(const CheckArgs& args);
-// An access(5) action (the value a table found, or a policy service's reply) as a decision of
-// `rule`; `subject` starts the reply text ("<a@b>: Recipient address rejected").
+Result<CheckPtr> makeCheckReverseClientHostnameAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckHeloAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckSenderMxAccess(const CheckArgs& args);
+Result<CheckPtr> makeCheckSenderNsAccess(const CheckArgs& args);
+bool isAccessActionWord(std::string_view word);  // access_action.cc
+// A policy service's reply as an access(5) action of `rule` (access_action.cc); `subject`
+// starts the reply text ("<a@b>: Recipient address rejected").
 Decision accessAction(std::string_view rule, const std::string& value, const std::string& subject);
 
 // policy_service.cc: check_policy_service (Postfix policy delegation).

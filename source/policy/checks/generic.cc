@@ -30,7 +30,10 @@ class WarnInsteadOfRejecting final : public Check {
   explicit WarnInsteadOfRejecting(std::shared_ptr<const Check> check) : check_(std::move(check)) {}
   void run(const PolicyContext& ctx, Done done) const override {
     check_->run(ctx, [done = std::move(done)](Decision d) {
-      if (d.kind != Decision::Kind::Reject && d.kind != Decision::Kind::Defer) {
+      // A pending DEFER_IF_PERMIT/REJECT is a refusal for later: warned about, not kept (as
+      // Postfix's warn_if_reject does with its deferrals).
+      bool pending = d.pending != Decision::Pending::None;
+      if (d.kind != Decision::Kind::Reject && d.kind != Decision::Kind::Defer && !pending) {
         return done(std::move(d));
       }
       Decision go_on = dunno();

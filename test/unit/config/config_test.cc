@@ -1400,3 +1400,50 @@ TEST(ConfigTest, RateLimitsAndGreetPause) {
 
 }  // namespace
 }  // namespace petrel::config
+
+namespace petrel::config {
+namespace {
+
+TEST(ConfigRestrictionClasses, LoadsListsAndTheirTables) {
+  Config c = loadOk(R"(tables:
+  friends: {type: inline, map: {a@example.net: OK}}
+restriction_classes:
+  from_outside: [permit_mynetworks, reject]
+  friendly: ["check_sender_access friends", "check_client_access cidr:/etc/petrel/c.cidr"]
+  empty: []
+)");
+  const RestrictionClasses& rc = c.restriction_classes;
+  ASSERT_EQ(rc.lists.size(), 3u);
+  EXPECT_EQ(texts(rc.lists.at("from_outside")),
+            (std::vector<std::string>{"permit_mynetworks", "reject"}));
+  EXPECT_EQ(texts(rc.lists.at("friendly")),
+            (std::vector<std::string>{"check_sender_access friends",
+                                      "check_client_access cidr:/etc/petrel/c.cidr"}));
+  EXPECT_TRUE(rc.lists.at("empty").empty());
+  EXPECT_TRUE(rc.access_tables.contains("friends"));
+  EXPECT_TRUE(rc.access_tables.contains("cidr:/etc/petrel/c.cidr"));
+  EXPECT_EQ(rc.lists.at("from_outside")[1].path, "restriction_classes.from_outside[1]");
+}
+
+TEST(ConfigRestrictionClasses, ErrorsNameTheirPlace) {
+  Errors errors = errorsWith(R"(restriction_classes:
+  a: [permit_mynetworks, frobnicate]
+  b: permit
+  "bad name": [reject]
+  c: ["check_sender_access nosuchtable"]
+  DUNNO: [permit]
+)");
+  ASSERT_EQ(errors.size(), 5u);
+  EXPECT_EQ(errors[0].substr(0, 80),
+            "t.yaml:4:26: restriction_classes.a[1]: unknown restriction 'frobnicate' (known: ");
+  EXPECT_EQ(errors[1], "t.yaml:5:6: restriction_classes.b: expected a list of restrictions, got "
+                       "'permit'");
+  EXPECT_EQ(errors[2], "t.yaml:6:3: restriction_classes: 'bad name' is not a valid class name "
+                       "(use letters, digits, '-', '_' and '.')");
+  EXPECT_EQ(errors[3], "t.yaml:7:7: restriction_classes.c[0]: unknown table 'nosuchtable'");
+  EXPECT_EQ(errors[4], "t.yaml:8:3: restriction_classes.DUNNO: the name is a restriction or an "
+                       "access(5) action");
+}
+
+}  // namespace
+}  // namespace petrel::config

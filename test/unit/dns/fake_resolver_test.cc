@@ -70,6 +70,12 @@ TEST(FakeResolver, AnswersRecordsOfEachType) {
   EXPECT_THAT(ask(dns, "null.example", Type::MX).mx, ElementsAre(MxRecord{0, "."}));
 }
 
+TEST(FakeResolver, AnswersNs) {
+  FakeResolver dns("example.org NS ns1.example.org\nexample.org NS ns2.example.net\n");
+  EXPECT_THAT(ask(dns, "example.org", Type::NS).ns, ElementsAre("ns1.example.org", "ns2.example.net"));
+  EXPECT_EQ(ask(dns, "example.org", Type::A).status, Answer::Status::NoData);
+}
+
 TEST(FakeResolver, FollowsCnames) {
   FakeResolver dns(Zone);
   Answer a = ask(dns, "www.example.org", Type::A);

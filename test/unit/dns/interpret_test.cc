@@ -131,6 +131,11 @@ TEST(DnsInterpret, TxtAndPtr) {
   p.answer = {rr("1.2.0.192.in-addr.arpa", wire::TypePTR, 300, "host.example.org")};
   EXPECT_EQ(interpret(p, "1.2.0.192.in-addr.arpa", Type::PTR).answer.ptr,
             std::vector<std::string>{"host.example.org"});
+  Message ns = response("example.org", Type::NS);
+  ns.answer = {rr("example.org", wire::TypeNS, 300, "ns1.example.org"),
+               rr("example.org", wire::TypeNS, 300, "ns2.example.net")};
+  EXPECT_EQ(interpret(ns, "example.org", Type::NS).answer.ns,
+            (std::vector<std::string>{"ns1.example.org", "ns2.example.net"}));
 }
 
 TEST(DnsInterpret, CnameChainInOneResponse) {

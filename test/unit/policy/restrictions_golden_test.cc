@@ -24,6 +24,13 @@
 //                               max_age, auto_whitelist_after, ipv4, ipv6; seconds and prefix
 //                               lengths; Default: policy::GreylistSettings)
 //   clock: +SECONDS             advances the greylist's fake clock
+//   class NAME: CHECK, CHECK    a restriction class (restriction_classes) the lists built
+//                               after it may name in table values
+//   list STAGE: CHECK, CHECK    the list to evaluate from now on (stage: client, helo, sender,
+//                               recipient, data, end_of_data)
+//   lists STAGE STAGE...        evaluate the lists of these stages as one stage's evaluation
+//                               (evaluateLists, as RCPT with delay_reject); each from the last
+//                               `list STAGE:` line of that stage
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
 //                               (sender= and rcpt= may be empty), client_name=NAME
 //                               reverse_name=NAME name_status=verified|tempfail|noptr|
@@ -32,7 +39,8 @@
 // Transcript: each script line, then "  . dns NAME TYPE" for each DNS query the checks made,
 // "  . policy ENDPOINT protocol_state=S" for each policy service request,
 // "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question, and
-// "  + add header|hold|discard|warn: text" for each action; "!! what" for a script error (the
+// "  + add header|hold|discard|warn|log warn|log info|redirect|filter|config warning: text" for
+// each action; "!! what" for a script error (the
 // test fails on any).
 //
 // Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='RestrictionGolden*';
@@ -118,6 +126,9 @@ std::string runScript(const std::string& script) {
   std::string my_hostname;
   std::map<std::string, std::map<std::string, std::string>> entries;
   std::optional<RestrictionList> list;
+  std::map<std::string, RestrictionList> by_stage;  // the last list of each stage
+  std::vector<std::string> lists_run;                 // "lists": the stages, empty = `list`
+  RestrictionClasses::Spec classes;
   dns::FakeResolver resolver;
   ScriptedPolicyClient policy;
   std::shared_ptr<Greylist> greylist;
@@ -183,7 +194,21 @@ std::string runScript(const std::string& script) {
       }
       entries[std::string(head.substr(6))][std::string(rest.substr(0, sp))] =
           std::string(trim(rest.substr(sp + 1)));
+    } else if (head.starts_with("class ")) {
+      std::vector<std::string> checks;
+      for (auto c : split(rest, ',')) {
+        if (!trim(c).empty()) checks.emplace_back(trim(c));
+      }
+      classes[std::string(head.substr(6))] = std::move(checks);
+    } else if (head.starts_with("lists ")) {
+      lists_run.clear();
+      for (auto w : split(head.substr(6), ' ')) {
+        if (w.empty()) continue;
+        if (!by_stage.contains(std::string(w))) problem("no list for stage " + std::string(w));
+        lists_run.emplace_back(w);
+      }
     } else if (head.starts_with("list ")) {
+      lists_run.clear();
       auto stage = stageNamed(head.substr(5));
       if (!stage) {
         problem("unknown stage");
@@ -210,12 +235,22 @@ std::string runScript(const std::string& script) {
         return it == tables.end() ? nullptr : it->second;
       });
       env.greylist = greylist;
+      if (!classes.empty()) {
+        auto built = RestrictionClasses::build(classes, env);
+        if (!built) {
+          out += "  -> config error: " + built.error().message() + "\n";
+          list.reset();
+          continue;
+        }
+        env.classes = *built;
+      }
       auto parsed = RestrictionList::parse(*stage, checks, env);
       if (!parsed) {
         out += "  -> config error: " + parsed.error().message() + "\n";
         list.reset();
       } else {
         list = std::move(parsed.value());
+        by_stage.insert_or_assign(std::string(toString(*stage)), *list);
       }
     } else if (head.starts_with("? ") || line == "?") {
       if (!list) {
@@ -279,7 +314,13 @@ std::string runScript(const std::string& script) {
       std::optional<Decision> decision;
       size_t asked = resolver.queries().size();
       size_t policy_asked = policy.log.size();
-      list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
+      if (lists_run.empty()) {
+        list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
+      } else {
+        std::vector<const RestrictionList*> run;
+        for (const std::string& st : lists_run) run.push_back(&by_stage.at(st));
+        evaluateLists(run, ctx, nullptr, [&decision](Decision d) { decision = std::move(d); });
+      }
       while (!decision && resolver.runPending() + policy.runPending() > 0) {
       }
       for (size_t i = asked; i < resolver.queries().size(); ++i) {
@@ -294,11 +335,13 @@ std::string runScript(const std::string& script) {
       }
       out += "  -> " + describe(*decision) + "\n";
       for (const PolicyAction& a : decision->actions) {
-        const char* kind = a.kind == PolicyAction::Kind::AddHeader ? "add header"
-                           : a.kind == PolicyAction::Kind::Hold    ? "hold"
-                           : a.kind == PolicyAction::Kind::Warn    ? "warn"
-                           : a.kind == PolicyAction::Kind::LogWarning ? "log warning"
-                                                                   : "discard";
+        using K = PolicyAction::Kind;
+        const std::map<K, const char*> names{
+            {K::AddHeader, "add header"}, {K::Hold, "hold"},         {K::Discard, "discard"},
+            {K::Warn, "warn"},            {K::LogWarn, "log warn"},  {K::LogInfo, "log info"},
+            {K::Redirect, "redirect"},    {K::Filter, "filter"},     {K::ConfigWarning, "config warning"},
+            {K::LogWarning, "log warning"}};
+        const char* kind = names.at(a.kind);
         out += fmt::format("  + {}: {}\n", kind, a.text);
       }
     } else {

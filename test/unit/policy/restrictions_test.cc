@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "petrel/config/config.h"
+
 #include <map>
 #include <optional>
 #include <string>
@@ -439,6 +441,50 @@ TEST(RestrictionListTest, MynetworksFromATable) {
   EXPECT_EQ(describe(decide(l, context("10.0.4.7", "", "x@elsewhere.test"))),
             "defer by permit_mynetworks: 451 4.3.0 Client host [10.0.4.7]: Temporary lookup "
             "failure");
+}
+
+// Restriction classes: the lists hold the classes, the classes' checks only see them, so
+// dropping the lists frees everything (no ownership cycle through a class naming a class).
+TEST(RestrictionClassesTest, ListsOwnTheClassesAndNothingLeaks) {
+  config::TableSpec spec;
+  spec.name = "t";
+  spec.type = "inline";
+  spec.entries = {{"bob@example.org", "inner"}, {"carol@example.org", "outer"}};
+  lookup::TablePtr table = lookup::makeTable(spec, nullptr);
+  CheckEnvironment env(defaultNetworks(), [table](const std::string& ref) {
+    return ref == "t" ? table : nullptr;
+  });
+  std::weak_ptr<const RestrictionClasses> watch;
+  {
+    auto classes = RestrictionClasses::build(
+        {{"inner", {"reject"}}, {"outer", {"check_recipient_access t", "permit"}}}, env);
+    ASSERT_TRUE(classes.ok()) << classes.error().message();
+    watch = *classes;
+    env.classes = *classes;
+    auto parsed = RestrictionList::parse(Stage::Recipient, {"check_recipient_access t"}, env);
+    ASSERT_TRUE(parsed.ok());
+    env.classes.reset();
+    classes->reset();
+    EXPECT_FALSE(watch.expired()) << "the list keeps its classes";
+    EXPECT_EQ(evaluate(*parsed, context("192.0.2.1", "", "bob@example.org")),
+              "reject by reject: 554 5.7.1 Access denied");
+    // carol -> outer -> (carol again) -> outer ... bounded: 451 4.3.5.
+    EXPECT_EQ(evaluate(*parsed, context("192.0.2.1", "", "carol@example.org")),
+              "defer by check_recipient_access t: 451 4.3.5 <carol@example.org>: Recipient "
+              "address rejected: Server configuration error");
+  }
+  EXPECT_TRUE(watch.expired()) << "the classes outlived every list";
+}
+
+TEST(RestrictionClassesTest, NamesThatAreChecksOrActionsAreRefused) {
+  for (std::string name : {"permit", "check_client_access", "DUNNO", "ok", "a b", ""}) {
+    auto classes = RestrictionClasses::build({{name, {"permit"}}}, CheckEnvironment());
+    EXPECT_FALSE(classes.ok()) << name;
+  }
+  auto bad = RestrictionClasses::build({{"c", {"frobnicate"}}}, CheckEnvironment());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.error().message().starts_with("restriction class 'c': unknown restriction"))
+      << bad.error().message();
 }
 
 }  // namespace
