@@ -4,19 +4,37 @@
 #     helo: "check_helo_access helo_acts" (inline: bad.helo.example -> REJECT go away helo);
 #     recipient: "check_recipient_access rcpt_acts" (inline, one key per access(5) action below),
 #       permit_mynetworks, reject_unauth_destination;
+#     sender: "check_sender_mx_access mx_acts" (.bulk.example -> REJECT bulk mailer),
+#       "check_sender_ns_access ns_acts" (.bad-dns.example -> REJECT bad name servers);
 #   restriction_classes: only_local: [permit_mynetworks, reject], named by rcpt_acts.
+#   zone_dns.py on 127.0.0.1:$DNS_PORT ($T/zone: MX and NS data, broken.example SERVFAIL),
+#   Petrel's dns.servers.
 #   Clients: swaks from 127.0.0.2 (outside mynetworks) and from 127.0.0.1.
 # access(5) actions end to end: REJECT with text, DEFER_IF_PERMIT (a later permit, even
 # permit_mynetworks, becomes 450 4.7.1), a restriction class (refuses 127.0.0.2, lets
 # 127.0.0.1 through), WARN and INFO (a log line, the mail is delivered), REDIRECT (the message
 # goes to bob's Maildir instead of alice's, logged "redirect:"), check_helo_access (with
-# delay_reject the HELO list answers at RCPT).
+# delay_reject the HELO list answers at RCPT), check_sender_mx_access and check_sender_ns_access
+# against a real DNS server (a DNS failure is 450 4.4.3, never a reject).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool swaks
 "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null ||
   skip "cannot bind 127.0.0.2 (no 127.0.0.0/8 on lo)"
+"$PYTHON" -c 'import dnslib' 2>/dev/null || skip "missing Python module dnslib (python3-dnslib)"
+
+cat >"$T/zone" <<'EOF'
+spam.example.        300 IN MX 10 mx.bulk.example.
+mx.bulk.example.     300 IN A  192.0.2.66
+ham.example.         300 IN MX 10 mx.ham.example.
+mx.ham.example.      300 IN A  198.51.100.1
+nsbad.example.       300 IN NS ns1.bad-dns.example.
+ns1.bad-dns.example. 300 IN A  192.0.2.53
+;!servfail broken.example
+EOF
+start_zone_dns "$T/zone"
 
 write_config "
+dns: {servers: ['127.0.0.1:$DNS_PORT']}
 relay: {mynetworks: ['127.0.0.1/32']}
 tables:
   helo_acts: {type: inline, map: {bad.helo.example: 'REJECT go away helo'}}
@@ -30,11 +48,14 @@ tables:
       alice+info@example.test: 'INFO noted recipient'
       alice+redirect@example.test: 'REDIRECT bob@example.test'
       alice+typo@example.test: no_such_class
+  mx_acts: {type: inline, map: {.bulk.example: 'REJECT bulk mailer'}}
+  ns_acts: {type: inline, map: {.bad-dns.example: 'REJECT bad name servers'}}
 restriction_classes:
   only_local: [permit_mynetworks, reject]
 restrictions:
   default:
     helo: ['check_helo_access helo_acts']
+    sender: ['check_sender_mx_access mx_acts', 'check_sender_ns_access ns_acts']
     recipient: ['check_recipient_access rcpt_acts', permit_mynetworks, reject_unauth_destination]
 "
 "$PETREL" check-config --config "$CONF" >"$T/check-config.out" 2>&1 ||
@@ -122,6 +143,25 @@ outside --helo good.helo.example --from ham@example.net --to alice@example.test 
   --header 'Subject: t60 good helo'
 assert_eq 0 "$RC" "good HELO: exit status; transcript: $(transcript)"
 wait_for 15 "the good-HELO message in alice's Maildir" maildir_holds example.test/alice 'Subject: t60 good helo' 1
+
+# ---- 7. check_sender_mx_access / check_sender_ns_access over real DNS ----------------------
+outside --helo outside.example.net --from a@spam.example --to alice@example.test
+assert_eq 24 "$RC" "MX access: exit status; transcript: $(transcript)"
+assert_file_contains "$T/swaks.out" '^<\*\* +554 5\.7\.1 <a@spam\.example>: Sender address rejected: bulk mailer' \
+  "MX access reply"
+assert_file_contains "$DNS_QUERY_LOG" '^mx\.bulk\.example\.? A$' "the A query for the MX host"
+outside --helo outside.example.net --from a@nsbad.example --to alice@example.test
+assert_eq 24 "$RC" "NS access: exit status; transcript: $(transcript)"
+assert_file_contains "$T/swaks.out" '^<\*\* +554 5\.7\.1 <a@nsbad\.example>: Sender address rejected: bad name servers' \
+  "NS access reply"
+outside --helo outside.example.net --from a@broken.example --to alice@example.test
+assert_eq 24 "$RC" "MX lookup failure: exit status; transcript: $(transcript)"
+assert_file_contains "$T/swaks.out" '^<\*\* +450 4\.4\.3 <a@broken\.example>: Sender address rejected: unable to look up MX host for broken\.example' \
+  "MX lookup failure reply (temporary)"
+outside --helo outside.example.net --from a@ham.example --to alice@example.test \
+  --header 'Subject: t60 ham mx'
+assert_eq 0 "$RC" "a sender whose MX and NS are not listed: exit status; transcript: $(transcript)"
+wait_for 15 "the ham-MX message in alice's Maildir" maildir_holds example.test/alice 'Subject: t60 ham mx' 1
 
 stop_petrel
 pass
