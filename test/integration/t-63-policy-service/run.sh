@@ -20,9 +20,9 @@ need_tool swaks socat postgrey policyd-spf
 "$PYTHON" -c 'import spf_engine.policyd_spf, spf' 2>/dev/null ||
   skip "missing Python modules spf_engine / spf (postfix-policyd-spf-python)"
 
-# Postgrey on Debian: --greylist-action defaults to DEFER_IF_PERMIT. Until Petrel's access(5)
-# parser knows DEFER_IF_PERMIT (another branch of issue 11), the test asks for DEFER.
-PG_ACTION="${PG_ACTION:-DEFER}"
+# Postgrey on Debian: --greylist-action defaults to DEFER_IF_PERMIT, which the test keeps (set
+# PG_ACTION=DEFER to try the other).
+PG_ACTION="${PG_ACTION:-DEFER_IF_PERMIT}"
 
 cat >"$T/zone.txt" <<'EOF'
 example.net. 60 IN SOA ns.example.net. hostmaster.example.net. 1 3600 600 86400 60
@@ -146,8 +146,8 @@ assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 550 5\.7\.23 <bo
 send "$GREY_L" carol@example.net alice@example.test
 # postgrey puts 4.2.0 at the start of its text (it sees etrn_domain, so takes us for Postfix
 # >= 2.3), which Postfix's access(5) parser turns into the reply's enhanced code: "450 4.2.0
-# <rcpt>: ... Greylisted". Until Petrel's parser reads a leading code in DEFER text (the access
-# branch of issue 11), the reply is 450 4.7.1 with "4.2.0" in the text; both are accepted.
+# <rcpt>: ... Greylisted". Petrel's parser does not read a leading code in DEFER / DEFER_IF_*
+# text yet, so the reply is 450 4.7.1 with "4.2.0" in the text; both are accepted.
 [[ "$RC" -eq 24 ]] || fail "postgrey: expected RCPT refused, got swaks $RC: $(tail -n 8 "$T/swaks.out")"
 grep -Eq '<\*\* 450 4\.(2\.0|7\.1) <alice@example\.test>: Recipient address rejected: (4\.2\.0 )?Greylisted, see http://postgrey' \
   "$T/swaks.out" || fail "postgrey's deferral: $(grep -F '<**' "$T/swaks.out")"
