@@ -233,6 +233,14 @@ mkdir -p "$work/seeds/content_chain_fuzz"
 for f in "$work/seeds/header_rewrite_fuzz"/*; do
   { printf '\x35'; cat "$f"; } >"$work/seeds/content_chain_fuzz/$(basename "$f")"
 done
+# access(5) values, one per action word (the target reads the whole input as one value).
+mkdir -p "$work/seeds/access_action_fuzz"
+i=0
+for v in "OK" "REJECT go away" "DEFER_IF_PERMIT 4.2.0 Greylisted" "550 5.7.9 no" "DUNNO" \
+         "PREPEND X-Tag: yes" "HOLD why" "DISCARD" "REDIRECT a@b.example" \
+         "FILTER smtp:[127.0.0.1]:10025" "WARN text" "INFO text" "from_outside" "12345"; do
+  printf '%s' "$v" >"$work/seeds/access_action_fuzz/$((i++))"
+done
 seed_address
 seed_config
 seed_sasl
