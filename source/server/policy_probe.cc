@@ -2,14 +2,13 @@
 #include "petrel/server/policy_probe.h"
 
 #include <fmt/format.h>
-#include <uv.h>
 
 #include <memory>
 #include <optional>
 
 #include "petrel/core/strings.h"
 #include "petrel/dns/resolver.h"
-#include "petrel/event/dispatcher.h"
+#include "petrel/server/probe_loop.h"
 #include "petrel/server/route.h"
 #include "petrel/server/stage_check.h"
 
@@ -49,39 +48,6 @@ class TracingResolver final : public dns::Resolver {
 
   dns::Resolver* inner_;
   std::vector<std::string>* steps_;
-};
-
-// A loop of our own with a dispatcher and a resolver, torn down in the order resolver.h asks.
-class ProbeLoop {
- public:
-  ProbeLoop() {
-    uv_loop_init(&loop_);
-    dispatcher_ = std::make_unique<event::Dispatcher>(&loop_);
-  }
-  ~ProbeLoop() {
-    resolver_.reset();
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    dispatcher_->close();
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
-  }
-  Status start(const config::Config& cfg) {
-    auto r = dns::Resolver::create(*dispatcher_, cfg.dns.servers);
-    if (!r) return Error::config(fmt::format("dns: {}", r.error().message()));
-    resolver_ = std::move(r.value());
-    return okStatus();
-  }
-  dns::Resolver& resolver() { return *resolver_; }
-  // Runs the loop until `done` says so (every wait in a check has a timeout).
-  template <typename Done>
-  void runUntil(Done done) {
-    while (!done()) uv_run(&loop_, UV_RUN_ONCE);
-  }
-
- private:
-  uv_loop_t loop_{};
-  std::unique_ptr<event::Dispatcher> dispatcher_;
-  dns::ResolverPtr resolver_;
 };
 
 }  // namespace

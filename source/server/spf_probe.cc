@@ -1,55 +1,19 @@
-// `petrel spf check`; see headers/petrel/server/spf_probe.h. The loop is a copy of
-// policy_probe.cc's ProbeLoop (a dispatcher and a resolver torn down in the order resolver.h
-// asks); every wait is bounded by the resolver's own timeouts.
+// `petrel spf check`; see headers/petrel/server/spf_probe.h. Runs on a ProbeLoop
+// (server/probe_loop.h).
 #include "petrel/server/spf_probe.h"
 
 #include <fmt/format.h>
-#include <uv.h>
 
 #include <memory>
 #include <optional>
 
 #include "petrel/core/strings.h"
 #include "petrel/dns/resolver.h"
-#include "petrel/event/dispatcher.h"
+#include "petrel/server/probe_loop.h"
 
 namespace petrel::server {
 
 namespace {
-
-class SpfLoop {
- public:
-  SpfLoop() {
-    uv_loop_init(&loop_);
-    dispatcher_ = std::make_unique<event::Dispatcher>(&loop_);
-  }
-  ~SpfLoop() {
-    resolver_.reset();
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    dispatcher_->close();
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
-  }
-  SpfLoop(const SpfLoop&) = delete;
-  SpfLoop& operator=(const SpfLoop&) = delete;
-
-  Status start(const config::Config& cfg) {
-    auto r = dns::Resolver::create(*dispatcher_, cfg.dns.servers);
-    if (!r) return Error::config(fmt::format("dns: {}", r.error().message()));
-    resolver_ = std::move(r.value());
-    return okStatus();
-  }
-  dns::Resolver& resolver() { return *resolver_; }
-  template <typename Done>
-  void runUntil(Done done) {
-    while (!done()) uv_run(&loop_, UV_RUN_ONCE);
-  }
-
- private:
-  uv_loop_t loop_{};
-  std::unique_ptr<event::Dispatcher> dispatcher_;
-  dns::ResolverPtr resolver_;
-};
 
 std::string q(std::string_view s) { return "\"" + jsonEscape(s) + "\""; }
 
@@ -74,7 +38,7 @@ Result<SpfProbeResult> probeSpf(const config::Config& cfg, const SpfProbeRequest
   out.identity = helo ? "helo" : "mailfrom";
   out.request = spf::mailFromRequest(request.ip, request.sender, request.helo);
   out.request.receiver = cfg.hostname;
-  SpfLoop loop;
+  ProbeLoop loop;
   if (Status st = loop.start(cfg); !st) return st.error();
   std::optional<spf::Report> report;
   auto evaluation = spf::checkHost(loop.resolver(), out.request,
