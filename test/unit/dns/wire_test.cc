@@ -4,6 +4,7 @@
 // sealed ldns object is for (docs/dns.md, "Building with BoringSSL").
 #include "../../../source/dns/wire.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -80,6 +81,26 @@ TEST(DnsWire, EdnsAddsOneOptRecordWithThePayloadSize) {
   EXPECT_EQ(b[opt], 0);
   EXPECT_EQ(u16(b, opt + 1), TypeOPT);
   EXPECT_EQ(u16(b, opt + 3), 1232);
+}
+
+// Plain names are encoded by hand, names with escapes by ldns: both must give the same octets.
+TEST(DnsWire, HandEncodedQueriesMatchLdns) {
+  for (std::string name : {"example.org", "Mail.Example.ORG.", "1.0.0.127.in-addr.arpa", "a",
+                           "_dmarc.x-y.example", "."}) {
+    for (uint16_t edns : {uint16_t(0), uint16_t(1232)}) {
+      auto plain = buildQuery(name, TypeTXT, 0x0102, edns);
+      ASSERT_TRUE(plain.ok()) << name;
+      if (name == ".") continue;
+      // The same name with its first octet written as \DDD takes the ldns path.
+      std::string escaped = fmt::format("\\{:03d}{}", int(uint8_t(name[0])), name.substr(1));
+      auto via_ldns = buildQuery(escaped, TypeTXT, 0x0102, edns);
+      ASSERT_TRUE(via_ldns.ok()) << escaped;
+      EXPECT_EQ(*plain, *via_ldns) << name << " edns " << edns;
+    }
+  }
+  auto root = buildQuery(".", TypeNS, 1, 0);
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->size(), 12u + 1 + 4);
 }
 
 TEST(DnsWire, NamesLdnsRefuses) {
