@@ -39,29 +39,58 @@ void ContentChain::headerComplete() {
   }
 }
 
-ContentChain::End ContentChain::finish(std::vector<Recipient>& recipients) {
+void ContentChain::finish(std::vector<Recipient>& recipients, std::function<void(End)> done) {
   if (!section_.complete()) {
     section_.end();
     headerComplete();
   }
+  recipients_ = &recipients;
+  end_done_ = std::move(done);
+  endStage(0);
+}
+
+// Stage `index` ends, then the next; a stage that answers at once recurses (the chain is a
+// handful of stages deep).
+void ContentChain::endStage(size_t index) {
+  if (index == stages_.size()) return ended();
+  stages_[index]->onEndAsync(*recipients_, end_edits_,
+                             [this, index](std::optional<smtp::Reply> refusal) {
+                               if (refusal) {
+                                 End end;
+                                 end.refusal = std::move(refusal);
+                                 auto done = std::move(end_done_);
+                                 return done(std::move(end));
+                               }
+                               endStage(index + 1);
+                             });
+}
+
+void ContentChain::ended() {
   End end;
-  EndEdits edits;
-  for (auto& stage : stages_) {
-    if (auto refusal = stage->onEnd(recipients, edits)) {
-      end.refusal = std::move(refusal);
-      return end;
-    }
-  }
+  EndEdits& edits = end_edits_;
+  std::vector<Recipient>& recipients = *recipients_;
   for (const std::string& gone : edits.remove_recipients) {
     std::erase_if(recipients, [&gone](const Recipient& r) { return r.address == gone; });
   }
   for (Recipient& r : edits.add_recipients) recipients.push_back(std::move(r));
   removeDuplicates(recipients);
-  if (!edits.header.empty()) {
+  if (!edits.header.replace.empty() || !edits.header.remove.empty()) {
     end.replaced_octets = written_header_octets_;
     end.header = applyHeaderEdits(section_.fields(), edits.header, section_.rest());
+  } else {
+    for (const std::string& f : edits.header.prepend) end.top_fields += f;
   }
-  return end;
+  auto done = std::move(end_done_);
+  done(std::move(end));
+}
+
+ContentChain::End ContentChain::finish(std::vector<Recipient>& recipients) {
+  std::optional<End> answered;
+  finish(recipients, [&answered](End end) { answered = std::move(end); });
+  if (answered) return std::move(*answered);
+  End waiting;
+  waiting.refusal = smtp::Reply(451, "4.3.0", "Error: content check did not answer");
+  return waiting;
 }
 
 std::string applyHeaderEdits(std::vector<HeaderField>& fields, const HeaderEdits& edits,

@@ -35,6 +35,7 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
       MaildirItem item;
       item.maildir = d->target.maildir;
       item.header_prefix = fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", am.sender, address);
+      item.header_prefix += lfLines(m.header_prefix);
       if (am.header != nullptr && am.header->changed > 0) {
         item.header_prefix += lfLines(am.header->header);
         item.body_offset = am.header->original_size;

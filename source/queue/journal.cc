@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS messages (
   smtputf8 INTEGER NOT NULL,
   held INTEGER NOT NULL DEFAULT 0,
   body BLOB,
-  spool_path TEXT
+  spool_path TEXT,
+  header_prefix TEXT
 );
 CREATE TABLE IF NOT EXISTS recipients (
   message_id TEXT NOT NULL,
@@ -64,6 +65,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
     if (auto st = (*db)->exec(
             "ALTER TABLE recipients ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0");
         !st) {
+      return st.error();
+    }
+  }
+  // Queues written before end-of-data header fields existed lack this one.
+  if (!(*db)->exec("SELECT header_prefix FROM messages LIMIT 0")) {
+    if (auto st = (*db)->exec("ALTER TABLE messages ADD COLUMN header_prefix TEXT"); !st) {
       return st.error();
     }
   }
@@ -132,7 +139,8 @@ Status Journal::insertMessage(Db& db, const StoredMessage& m) {
   auto st = withStmt(
       db,
       "INSERT INTO messages (id, arrival_us, sender, size, client, helo, protocol, dsn_envid, "
-      "dsn_ret, smtputf8, held, body, spool_path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      "dsn_ret, smtputf8, held, body, spool_path, header_prefix) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
       [&](Stmt& s) {
         s.bind(1, m.id).bind(2, m.arrival_us).bind(3, m.sender).bind(4, int64_t(m.size));
         s.bind(5, m.client).bind(6, m.helo).bind(7, m.protocol).bind(8, m.dsn_envid);
@@ -141,6 +149,11 @@ Status Journal::insertMessage(Db& db, const StoredMessage& m) {
           s.bindBlob(12, m.body).bindNull(13);
         } else {
           s.bindNull(12).bind(13, m.spool_path);
+        }
+        if (m.header_prefix.empty()) {
+          s.bindNull(14);
+        } else {
+          s.bind(14, m.header_prefix);
         }
         return s.run();
       });
@@ -208,10 +221,10 @@ Result<int64_t> Journal::remainingRecipients(Db& db, const std::string& id) {
 Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, bool with_body) {
   const char* sql_all =
       "SELECT id, arrival_us, sender, size, client, helo, protocol, dsn_envid, dsn_ret, "
-      "smtputf8, held, NULL, spool_path FROM messages ORDER BY id";
+      "smtputf8, held, NULL, spool_path, header_prefix FROM messages ORDER BY id";
   const char* sql_one =
       "SELECT id, arrival_us, sender, size, client, helo, protocol, dsn_envid, dsn_ret, "
-      "smtputf8, held, body, spool_path FROM messages WHERE id = ?";
+      "smtputf8, held, body, spool_path, header_prefix FROM messages WHERE id = ?";
   auto s = db.stmt(id.empty() ? sql_all : sql_one);
   if (!s) return s.error();
   Stmt& st = **s;
@@ -235,6 +248,7 @@ Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, 
     m.held = st.integer(10) != 0;
     if (with_body) m.body = st.text(11);
     m.spool_path = st.isNull(12) ? std::string() : st.text(12);
+    m.header_prefix = st.isNull(13) ? std::string() : st.text(13);
     out.push_back(std::move(m));
   }
   st.reset();

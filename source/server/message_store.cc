@@ -103,6 +103,15 @@ void MessageStore::writeMore() {
       });
 }
 
+void MessageStore::addTopFields(const std::string& fields) {
+  if (!spooled_) {
+    buffer_.insert(0, fields);
+    size_ += fields.size();
+    return;
+  }
+  top_.insert(0, fields);
+}
+
 std::optional<std::string> MessageStore::replaceHeader(size_t old_octets,
                                                        const std::string& header) {
   if (old_octets > size_ || finish_done_ || aborted_) return "no such header to replace";

@@ -353,6 +353,7 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
       spool_copy.resize(m.dsn_ret == "FULL" ? queue::MaxReturnedContent + 1 : 64 * 1024);
       spool_copy.resize(fread(spool_copy.data(), 1, spool_copy.size(), f));
       fclose(f);
+      spool_copy.insert(0, m.header_prefix);
     }
     content = spool_copy;
   }

@@ -599,7 +599,8 @@ void Process::handleControl(const std::string& request, RequestServer::Respond r
       }
       out += "--- message ---\n";
       if (!r->spool_path.empty()) {
-        out += fmt::format("(body in spool file {})\n", r->spool_path);
+        out += r->header_prefix;
+        out += fmt::format("(the rest in spool file {})\n", r->spool_path);
       } else {
         out += r->body;
       }

@@ -21,6 +21,7 @@ void SmtpAgent::prepare(delivery::AgentMessage& message,
   if (m.spool_path.empty()) {
     *content = m.body;
   } else {
+    *content = m.header_prefix;
     FILE* f = fopen(m.spool_path.c_str(), "rb");
     bool ok = f != nullptr;
     if (ok) {
@@ -39,7 +40,9 @@ void SmtpAgent::prepare(delivery::AgentMessage& message,
     }
   }
   if (message.header != nullptr && message.header->changed > 0) {
-    content->replace(0, message.header->original_size, message.header->header);
+    // The rewritten header replaces the spool file's header, which follows the prefix.
+    size_t at = m.spool_path.empty() ? 0 : m.header_prefix.size();
+    content->replace(at, message.header->original_size, message.header->header);
   }
   message.content_8bit = std::any_of(content->begin(), content->end(),
                                      [](char c) { return static_cast<unsigned char>(c) > 127; });

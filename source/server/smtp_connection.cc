@@ -267,8 +267,7 @@ void SmtpConnection::run(smtp::Actions actions) {
     } else if (auto* c = std::get_if<smtp::CommitMessage>(&action)) {
       commit(std::move(c->envelope));
     } else if (std::holds_alternative<smtp::AbortMessage>(action)) {
-      chain_.reset();
-      content_end_.reset();
+      abandonContent();
       tx_actions_.clear();
       if (store_) {
         store_->abort();

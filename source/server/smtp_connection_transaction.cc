@@ -28,8 +28,25 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
   q.who.client = clientFacts();
   q.message_size = env.body_size;
   if (ask.stage == smtp::Stage::EndOfData) {
-    // The content stages speak first; the end_of_data restrictions only for a message they let in.
-    if (const auto& end = finishContent(env); end.refusal) return smtp::Verdict::refuse(*end.refusal);
+    // The content stages speak first (they may wait for DNS answers); the end_of_data
+    // restrictions only for a message they let in.
+    if (!content_end_) {
+      finishContent(env, [this, ask] {
+        if (!content_waited_) return;  // answered at once: askVerdict goes on below
+        content_waited_ = false;
+        if (closing_ || session_->closed()) return maybeDestroy();
+        if (auto v = askVerdict(ask)) run(session_->onVerdict(std::move(*v)));
+        if (!closing_) {
+          updateReading();
+          armTimer();
+        }
+      });
+      if (!content_end_) {
+        content_waited_ = true;
+        return std::nullopt;
+      }
+    }
+    if (content_end_->refusal) return smtp::Verdict::refuse(*content_end_->refusal);
   }
   q.recipient_count = env.recipients.size();
   ++pending_ops_;
@@ -169,9 +186,9 @@ void SmtpConnection::startMessage() {
 }
 
 // The end of the content pass, once per message: the stages' verdict and their edits of the
-// envelope (recipients, de-duplicated) and, rarely, of the stored header.
-const content::ContentChain::End& SmtpConnection::finishContent(const smtp::Envelope& env) {
-  if (content_end_) return *content_end_;
+// envelope (recipients, de-duplicated) and of the header. `then` runs once content_end_ is
+// set, at once or (a stage waited) later; the connection is kept alive meanwhile.
+void SmtpConnection::finishContent(const smtp::Envelope& env, std::function<void()> then) {
   final_recipients_.clear();
   for (const auto& r : env.recipients) {
     for (const auto& addr : r.expand) {
@@ -179,14 +196,55 @@ const content::ContentChain::End& SmtpConnection::finishContent(const smtp::Enve
                                    r.params.dsn_orcpt});
     }
   }
-  content_end_ = chain_->finish(final_recipients_);
-  return *content_end_;
+  ++pending_ops_;
+  content_finishing_ = true;
+  chain_->finish(final_recipients_, [this, then = std::move(then)](content::ContentChain::End end) {
+    --pending_ops_;
+    content_finishing_ = false;
+    content_end_ = std::move(end);
+    then();
+  });
+}
+
+// A message that ended while the content stages waited: its chain (and the stages' lookups)
+// go; the connection no longer waits for them.
+void SmtpConnection::abandonContent() {
+  if (content_finishing_) {
+    content_finishing_ = false;
+    content_waited_ = false;
+    --pending_ops_;
+  }
+  chain_.reset();
+  content_end_.reset();
 }
 
 void SmtpConnection::commit(smtp::Envelope envelope) {
-  const content::ContentChain::End& end = finishContent(envelope);
+  if (content_end_) return commitFinished(std::move(envelope));
+  // No end-of-data verdict was asked (nothing may refuse), but a stage may still wait.
+  auto env = std::make_shared<smtp::Envelope>(std::move(envelope));
+  finishContent(*env, [this, env] {
+    if (!content_waited_) return;
+    content_waited_ = false;
+    if (closing_ || session_->closed()) {
+      // No 250 can reach the client any more: the message is not taken.
+      if (store_) store_->abort();
+      store_.reset();
+      return maybeDestroy();
+    }
+    commitFinished(std::move(*env));
+  });
+  if (!content_end_) {
+    content_waited_ = true;
+    return;
+  }
+  commitFinished(std::move(*env));
+}
+
+void SmtpConnection::commitFinished(smtp::Envelope envelope) {
+  const content::ContentChain::End& end = *content_end_;
   std::optional<std::string> header_problem;
   if (end.header) header_problem = store_->replaceHeader(end.replaced_octets, *end.header);
+  if (!end.top_fields.empty()) store_->addTopFields(end.top_fields);
   chain_.reset();
   // HOLD, DISCARD, REDIRECT and FILTER of accepted checks (the first of each kind counts, as
   // Postfix's cleanup keeps one of each).
@@ -271,6 +329,7 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
       m->body = store->takeInlineBody();
     } else {
       m->spool_path = store->spoolPath();
+      m->header_prefix = store->topFields();
     }
     auto* dispatcher = &worker_->dispatcher();
     Runtime* rt = rt_;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,13 +53,23 @@ class ContentStage {
  public:
   virtual ~ContentStage() = default;
   // The header section is complete (`fields` as received; other stages' edits come after).
-  virtual void onHeader(const std::vector<HeaderField>& fields, HeaderEdits& edits) {}
+  virtual void onHeader(const std::vector<HeaderField>& /*fields*/, HeaderEdits& /*edits*/) {}
   // Body octets after the header section, in order, as stored.
-  virtual void onBody(std::string_view bytes) {}
+  virtual void onBody(std::string_view /*bytes*/) {}
   // End of data: nullopt to go on, or a refusal (4xx/5xx) for the whole message. `recipients`
   // is the envelope so far; a stage may edit it directly or through `edits`.
-  virtual std::optional<smtp::Reply> onEnd(std::vector<Recipient>& recipients, EndEdits& edits) {
+  virtual std::optional<smtp::Reply> onEnd(std::vector<Recipient>& /*recipients*/,
+                                           EndEdits& /*edits*/) {
     return std::nullopt;
+  }
+  // End of data for a stage that may have to wait (DNS answers for DKIM keys, DMARC records):
+  // calls `done` exactly once, at once or later on the driver's loop, with what onEnd would
+  // return. `recipients` and `edits` stay valid until then. A stage destroyed while it waits
+  // (the client went away) must not call `done` (cancel its lookups in its destructor). The
+  // default answers onEnd at once.
+  using EndDone = std::function<void(std::optional<smtp::Reply>)>;
+  virtual void onEndAsync(std::vector<Recipient>& recipients, EndEdits& edits, EndDone done) {
+    done(onEnd(recipients, edits));
   }
   // Whether onEnd may refuse: the driver then has the session ask for an end-of-data verdict
   // (ContentChain::mayRefuse).
@@ -82,22 +93,36 @@ class ContentChain final : public smtp::BodySink {
 
   struct End {
     std::optional<smtp::Reply> refusal;  // the first stage that refused
-    // End-of-data header changes, when some stage made any: the new header section to write
-    // in place of the first `replaced_octets` octets of what the store holds.
+    // End-of-data fields that only go on top (Authentication-Results, DKIM-Signature): whole
+    // fields in order, to put before what the store holds, so nothing stored is rewritten.
+    std::string top_fields;
+    // Other end-of-data header changes (replace, remove), when some stage made any: the new
+    // header section (top fields included) to write in place of the first `replaced_octets`
+    // octets of what the store holds; top_fields is then empty.
     std::optional<std::string> header;
     size_t replaced_octets = 0;
   };
-  // The message is complete: runs every stage's onEnd in order (stopping at a refusal) and
-  // applies recipient edits to `recipients`. Call once.
+  // The message is complete: runs every stage's onEndAsync in order (stopping at a refusal),
+  // applies recipient edits to `recipients`, then calls `done` (at once when no stage waited).
+  // Call once; `recipients` and the chain must live until `done`.
+  void finish(std::vector<Recipient>& recipients, std::function<void(End)> done);
+  // The same for chains whose stages all answer at once (tests, tools); a stage that waits is
+  // answered by a 451 4.3.0 refusal here.
   End finish(std::vector<Recipient>& recipients);
 
  private:
   void headerComplete();
+  void endStage(size_t index);
+  void ended();
 
   std::vector<std::unique_ptr<ContentStage>> stages_;
   smtp::BodySink* store_;
   HeaderSection section_;
   size_t written_header_octets_ = 0;
+  // finish() in progress
+  std::vector<Recipient>* recipients_ = nullptr;
+  EndEdits end_edits_;
+  std::function<void(End)> end_done_;
 };
 
 // Applies `edits` to `fields` (HeaderEdits order) and returns the section's text.

@@ -50,6 +50,9 @@ struct StoredMessage {
   bool held = false;
   std::string body;        // content in wire format when stored inline
   std::string spool_path;  // or the spool file holding it
+  // Spooled messages: header fields that go before the spool file's content (added by the
+  // content pass at end of data); readers of spool_path prepend them.
+  std::string header_prefix;
   std::vector<StoredRecipient> recipients;  // only those still to deliver
 };
 

@@ -35,7 +35,8 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
   void append(std::string_view content) override;
   // Octets received but not yet written; the driver pauses reading above WriteChunk * 2.
   size_t backlog() const { return buffer_.size(); }
-  uint64_t size() const { return size_; }
+  // The message's size as it will be delivered (top fields included).
+  uint64_t size() const { return size_ + top_.size(); }
   // Called when the backlog has drained below the pause threshold.
   void onDrained(std::function<void()> fn) { on_drained_ = std::move(fn); }
 
@@ -46,6 +47,12 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
   // into another slot behind the new header when finish() makes it durable. Returns why it
   // cannot be done (nothing that large was stored, or the store is finishing or aborted).
   std::optional<std::string> replaceHeader(size_t old_octets, const std::string& header);
+  // Before finish(): whole header fields to go on top of the message (fields the content pass
+  // adds at end of data, Authentication-Results or DKIM-Signature). In memory they are
+  // spliced in; a spooled message keeps them apart (topFields()) for the queue row, so the
+  // spool file is never rewritten for them.
+  void addTopFields(const std::string& fields);
+  const std::string& topFields() const { return top_; }
   // Forget the message; the spool file (if any) is removed.
   void abort();
 
@@ -67,7 +74,8 @@ class MessageStore : public smtp::BodySink, public std::enable_shared_from_this<
   SpoolSlots::Slot slot_;  // path empty until the body spills over InlineLimit
   std::shared_ptr<bool> created_ = std::make_shared<bool>(false);  // slot file made by us
   std::string buffer_;
-  uint64_t size_ = 0;
+  uint64_t size_ = 0;    // octets appended (and spliced in, in memory)
+  std::string top_;      // spooled messages: fields that go before the spool file's content
   bool spooled_ = false;
   bool writing_ = false;
   bool aborted_ = false;

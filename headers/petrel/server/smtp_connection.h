@@ -41,7 +41,8 @@ class SmtpConnection {
   void greet();
   void run(smtp::Actions actions);
   std::optional<smtp::Verdict> askVerdict(const smtp::AskVerdict& ask);
-  const content::ContentChain::End& finishContent(const smtp::Envelope& env);
+  void finishContent(const smtp::Envelope& env, std::function<void()> then);
+  void abandonContent();
   void keepActions(smtp::Stage stage, const std::string& address, StageVerdict& v);
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void flushWrites();
@@ -60,6 +61,7 @@ class SmtpConnection {
   void updateReading();
   void startMessage();
   void commit(smtp::Envelope envelope);
+  void commitFinished(smtp::Envelope envelope);
   void committed(const Status& st, const std::string& id);
   std::string receivedHeader(const smtp::Envelope& env) const;
   std::string protocol() const;
@@ -89,6 +91,8 @@ class SmtpConnection {
   std::shared_ptr<MessageStore> store_;
   std::unique_ptr<content::ContentChain> chain_;  // the content pass in front of store_
   std::optional<content::ContentChain::End> content_end_;  // once finished
+  bool content_finishing_ = false;  // the chain's finish() has not answered yet
+  bool content_waited_ = false;     // ... and the caller went on (it answers through `then`)
   std::vector<content::Recipient> final_recipients_;  // of the finished content pass
   std::string queue_id_;
   int64_t arrival_us_ = 0;
