@@ -1,0 +1,127 @@
+// canonicalization.h: RFC 6376 3.4.1-3.4.4. The body state machine works octet by octet so that
+// no chunk boundary can change the result; its output is hashed in blocks.
+#include "petrel/dkim/canonicalization.h"
+
+namespace petrel::dkim {
+
+namespace {
+
+bool isWsp(char c) { return c == ' ' || c == '\t'; }
+
+constexpr size_t FlushSize = 16384;
+
+}  // namespace
+
+std::string_view canonName(Canon c) { return c == Canon::Simple ? "simple" : "relaxed"; }
+
+std::string canonicalizeHeader(Canon c, std::string_view name, std::string_view raw) {
+  if (c == Canon::Simple) return std::string(raw);
+  std::string out;
+  out.reserve(raw.size());
+  for (char ch : name) out += (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
+  size_t colon = raw.find(':');
+  std::string_view value = colon == std::string_view::npos ? std::string_view() : raw.substr(colon + 1);
+  out += ':';
+  // Unfold (drop CR and LF), collapse WSP runs to one SP, then trim both ends of the value
+  // (3.4.2: whitespace before the colon goes with the name, after it is leading whitespace).
+  bool wsp = false;
+  bool started = false;
+  for (char ch : value) {
+    if (ch == '\r' || ch == '\n') continue;
+    if (isWsp(ch)) {
+      wsp = true;
+      continue;
+    }
+    if (wsp && started) out += ' ';
+    wsp = false;
+    started = true;
+    out += ch;
+  }
+  out += "\r\n";
+  return out;
+}
+
+BodyHasher::BodyHasher(Canon canon, std::optional<uint64_t> limit) : canon_(canon), limit_(limit) {}
+
+void BodyHasher::flushOut() {
+  sha_.update(out_);
+  out_.clear();
+}
+
+void BodyHasher::emit(std::string_view bytes) {
+  if (limit_) {
+    uint64_t room = length_ < *limit_ ? *limit_ - length_ : 0;
+    out_.append(bytes.substr(0, room < bytes.size() ? room : bytes.size()));
+  } else {
+    out_.append(bytes);
+  }
+  length_ += bytes.size();
+  if (out_.size() >= FlushSize) flushOut();
+}
+
+void BodyHasher::flushEmptyLines() {
+  for (; empty_lines_ > 0; --empty_lines_) emit("\r\n");
+}
+
+// An octet of line content (anything but the CRLF that ends the line).
+void BodyHasher::content(char c) {
+  if (canon_ == Canon::Relaxed && isWsp(c)) {
+    pending_wsp_ = true;
+    return;
+  }
+  if (at_line_start_) {
+    flushEmptyLines();
+    at_line_start_ = false;
+  }
+  if (pending_wsp_) {
+    emitChar(' ');
+    pending_wsp_ = false;
+  }
+  emitChar(c);
+}
+
+void BodyHasher::feed(std::string_view chunk) {
+  for (char c : chunk) {
+    if (pending_cr_) {
+      pending_cr_ = false;
+      if (c == '\n') {
+        // End of line. Relaxed drops the whitespace at its end; an empty line is held back.
+        pending_wsp_ = false;
+        if (at_line_start_) {
+          ++empty_lines_;
+        } else {
+          emit("\r\n");
+          at_line_start_ = true;
+        }
+        continue;
+      }
+      content('\r');  // a bare CR is content
+    }
+    if (c == '\r') {
+      pending_cr_ = true;
+    } else {
+      content(c);
+    }
+  }
+}
+
+std::string BodyHasher::finish() {
+  if (!finished_) {
+    finished_ = true;
+    if (pending_cr_) {
+      pending_cr_ = false;
+      content('\r');
+    }
+    pending_wsp_ = false;  // relaxed: whitespace at the end of the last line goes
+    if (!at_line_start_) {
+      emit("\r\n");  // a last line without CRLF gets one (3.4.3, 3.4.4)
+    } else if (canon_ == Canon::Simple && length_ == 0) {
+      emit("\r\n");  // simple: an empty body is one CRLF; relaxed: it stays empty
+    }
+    flushOut();
+    digest_ = sha_.finish();
+  }
+  return digest_;
+}
+
+}  // namespace petrel::dkim
