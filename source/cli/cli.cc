@@ -26,6 +26,7 @@
 #include "petrel/server/route.h"
 #include "petrel/server/server.h"
 #include "petrel/server/spf_probe.h"
+#include "dkim_command.h"
 
 namespace petrel::cli {
 
@@ -73,6 +74,15 @@ commands:
                            of records and every lookup. An empty ADDR or <> checks the HELO
                            identity (postmaster@NAME). Exit 0 pass, 1 any other result,
                            75 temperror, 78 config
+  dkim keygen --domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--out FILE]
+                           a new DKIM key (RSA 2048 bits by default) written to FILE (mode
+                           0600, never over an existing file; default S.D.key) and the TXT
+                           record to publish at S._domainkey.D
+  dkim verify FILE         verify the DKIM signatures of a message (live DNS, dns.servers);
+                           one Authentication-Results entry per signature. Exit 0 when all
+                           pass, 1 otherwise, 75 temperror, 78 config
+  dkim sign FILE --domain D --selector S --key K [--algorithm rsa-sha256|ed25519-sha256]
+                           print the message with a DKIM-Signature on top
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -545,6 +555,7 @@ int run(int argc, char** argv) {
   if (cmd == "spf" && args.size() >= 2 && args[1] == "check") {
     return spfCheckCommand(config_path, args);
   }
+  if (cmd == "dkim") return dkimCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "table" && args.size() == 4 && args[1] == "query") {
     return tableQueryCommand(config_path, args[2], args[3]);
   }

@@ -18,6 +18,7 @@ std::string canonicalizeHeader(Canon c, std::string_view name, std::string_view 
   if (c == Canon::Simple) return std::string(raw);
   std::string out;
   out.reserve(raw.size());
+  while (!name.empty() && isWsp(name.back())) name.remove_suffix(1);
   for (char ch : name) out += (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
   size_t colon = raw.find(':');
   std::string_view value = colon == std::string_view::npos ? std::string_view() : raw.substr(colon + 1);

@@ -74,6 +74,7 @@ const std::vector<std::string>& defaultSignedHeaders() {
 }
 
 std::string keyProblem(const tls::PrivateKey& key, Algorithm algorithm) {
+  if (!key.valid()) return "no key";
   switch (algorithm) {
     case Algorithm::RsaSha256:
       if (key.type() != tls::KeyType::Rsa) return "the key is not an RSA key (algorithm rsa-sha256)";

@@ -16,8 +16,10 @@
 #include <string_view>
 
 #include "petrel/core/strings.h"
+#include "petrel/dkim/signer.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/restrictions.h"
+#include "petrel/tls/crypto.h"
 
 namespace petrel::server {
 
@@ -113,8 +115,27 @@ void checkRestrictions(const config::Config& c, std::vector<config::ConfigError>
   }
 }
 
+// dkim.sign: each key file must read as a PEM key of the entry's algorithm (RSA >= 1024 bits,
+// RFC 8301), so that a broken key is a load error, not a signing failure on the first message.
+void checkDkimKeys(const config::Config& c, std::vector<config::ConfigError>& errors) {
+  for (const auto& entry : c.dkim.sign) {
+    auto key = tls::PrivateKey::fromPemFile(entry.key);
+    if (!key) {
+      errors.push_back({entry.key_origin, fmt::format("dkim.sign: {}", key.error().message())});
+      continue;
+    }
+    auto alg = dkim::parseAlgorithm(entry.algorithm);
+    std::string problem = alg ? dkim::keyProblem(*key, *alg) : "unknown algorithm";
+    if (!problem.empty()) {
+      errors.push_back({entry.key_origin, fmt::format("dkim.sign: {}: {}", entry.key, problem)});
+    }
+  }
+}
+
 }  // namespace
 
-std::vector<config::Validator> standardValidators() { return {&checkRestrictions}; }
+std::vector<config::Validator> standardValidators() {
+  return {&checkRestrictions, &checkDkimKeys};
+}
 
 }  // namespace petrel::server

@@ -239,6 +239,24 @@ struct Greylisting {
   std::string database;                // absolute; Default: <state_dir>/greylist.db
 };
 
+// dkim: DKIM verification on receipt and signing of our users' mail (docs/dkim.md). The key
+// files are checked when the config loads (server/config_checks.cc: readable, a PEM key of the
+// algorithm's type, RSA of at least 1024 bits).
+struct Dkim {
+  bool verify = true;  // verify signatures on receipt; Default: true
+  struct SignEntry {
+    std::string domain;                    // d=, lower-cased
+    std::string selector;                  // s=
+    std::string key;                       // absolute path of the PEM private key
+    std::string algorithm = "rsa-sha256";  // rsa-sha256 | ed25519-sha256; Default: rsa-sha256
+    std::vector<std::string> headers;      // fields to sign; Default: empty = the built-in list
+    std::string origin;                    // "file:line:column" of the entry
+    std::string key_origin;                // of its key: value
+  };
+  // Every entry of a domain signs (two selectors during a key rotation). Default: none.
+  std::vector<SignEntry> sign;
+};
+
 // restriction_classes (Postfix smtpd_restriction_classes): named lists of checks that an access
 // map's value may name, run in place of the value ("from_outside: [permit_mynetworks,
 // reject]"). Tables of their checks resolve as in a RestrictionSet. Default: none.
@@ -320,6 +338,7 @@ struct Config {
   Log log;
   PolicyService policy_service;
   Greylisting greylisting;
+  Dkim dkim;
 };
 
 // One problem found in the file; `where` is "file:line:column".

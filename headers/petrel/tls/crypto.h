@@ -76,6 +76,9 @@ class PublicKey {
 // A private key; cheap to copy (shared, immutable). Never logged or printed except by toPem().
 class PrivateKey {
  public:
+  // No key: valid() is false and nothing else may be called (a SignSpec not filled in yet).
+  PrivateKey() = default;
+  bool valid() const { return impl_ != nullptr; }
   // PEM text: "RSA PRIVATE KEY" (PKCS#1) or "PRIVATE KEY" (PKCS#8, RSA or Ed25519). Encrypted
   // keys are refused. Errors are Config errors.
   static Result<PrivateKey> fromPem(std::string_view pem);
