@@ -28,6 +28,9 @@ test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-p
            postgresql
            postfix-policyd-spf-python postgrey socat)
 test_pkgs+=(python3-spf python3-dnspython)
+# DKIM oracles for t-72: dkimpy signs and verifies (ed25519 through python3-nacl), opendkim
+# (-t with TestPublicKeys) verifies; opendkim-tools for opendkim-testmsg/-genkey.
+test_pkgs+=(python3-dkim python3-nacl opendkim opendkim-tools)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

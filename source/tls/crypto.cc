@@ -220,7 +220,7 @@ std::string PrivateKey::toPem() const {
     ERR_clear_error();
     return {};
   }
-  const char* data = nullptr;
+  char* data = nullptr;
   long n = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(n));
 }

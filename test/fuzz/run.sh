@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -225,9 +225,34 @@ for f in ('rfc7208-tests.yml', 'rfc4408-tests.yml'):
 PY
 }
 
+# Seeds for the DKIM parsers: the DKIM-Signature values of the test messages and the key
+# records of test/testdata/dkim, plus a few hand-made ones.
+seed_dkim() {
+  local sig="$work/seeds/dkim_signature_fuzz" key="$work/seeds/dkim_key_record_fuzz"
+  mkdir -p "$sig" "$key"
+  /usr/bin/python3 - "$root/test/testdata/dkim" "$sig" "$key" <<'PY'
+import email.parser, glob, os, sys
+src, sig, key = sys.argv[1:4]
+n = 0
+for f in sorted(glob.glob(os.path.join(src, '*.msg'))):
+    raw = open(f, 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+    head = raw.split(b'\r\n\r\n', 1)[0]
+    for field in head.replace(b'\r\n ', b'\x00 ').replace(b'\r\n\t', b'\x00\t').split(b'\r\n'):
+        if field.lower().startswith(b'dkim-signature:'):
+            open(os.path.join(sig, 's%d' % n), 'wb').write(field.split(b':', 1)[1].replace(b'\x00', b'\r\n'))
+            n += 1
+for f in sorted(glob.glob(os.path.join(src, '*.txt'))):
+    open(os.path.join(key, os.path.basename(f)), 'wb').write(open(f, 'rb').read().strip())
+open(os.path.join(key, 'ed'), 'w').write('v=DKIM1; k=ed25519; t=y:s; h=sha256; s=email; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=')
+open(os.path.join(key, 'revoked'), 'w').write('v=DKIM1; p=')
+open(os.path.join(sig, 'all'), 'w').write(' v=1; a=rsa-sha256; c=relaxed/simple; d=example.com; s=sel; i=joe@sub.example.com; l=10; q=dns/txt; t=1; x=2; z=From:foo|To:bar; h=From : To; bh=AAAA; b=AA\r\n AA')
+PY
+}
+
 seed_session
 seed_client
 seed_header
+seed_dkim
 # The content pass reads the same messages (byte 0: limit and chunk size).
 mkdir -p "$work/seeds/content_chain_fuzz"
 for f in "$work/seeds/header_rewrite_fuzz"/*; do
@@ -296,6 +321,11 @@ for t in "${targets[@]}"; do
     sources=("$root/source/core/strings.cc" "$root/source/core/cidr.cc"
              "$root/source/spf/record.cc" "$root/source/spf/macro.cc")
     dict="$root/test/fuzz/spf.dict"
+  fi
+  if [ "$t" = dkim_signature_fuzz ] || [ "$t" = dkim_key_record_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
+             "$root/source/dkim/tag_list.cc" "$root/source/dkim/signature.cc")
+    dict=""
   fi
   if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then
     echo "== $t: BUILD FAILED" >&2
