@@ -179,8 +179,17 @@ void SmtpConnection::startMessage() {
   for (const policy::PolicyAction& a : tx_actions_) {
     if (a.kind == policy::PolicyAction::Kind::AddHeader) fields.push_back(a.text + "\r\n");
   }
+  std::vector<std::string> auth_results;
+  for (const policy::PolicyAction& a : tx_actions_) {
+    if (a.kind == policy::PolicyAction::Kind::AuthResult) auth_results.push_back(a.text);
+  }
   std::vector<std::unique_ptr<content::ContentStage>> stages;
   stages.push_back(prependFields(std::move(fields)));
+  if (snap_.config->dkim.verify || !auth_results.empty()) {
+    stages.push_back(authenticationResults(snap_.config->dkim.verify ? services_.resolver : nullptr,
+                                           snap_.config->dkim.verify, snap_.config->hostname,
+                                           std::move(auth_results)));
+  }
   chain_ = std::make_unique<content::ContentChain>(std::move(stages), *store_);
   content_end_.reset();
 }

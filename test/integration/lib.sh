@@ -125,7 +125,8 @@ py_bg() {
 
 # write_config [EXTRA_YAML]: writes $CONF from config-examples/quickstart.yaml (example.test,
 # alice, bob, postmaster -> alice, mail_root var/mail, state_dir var/state, delimiter "+")
-# listening on $SMTP_PORT / $STATUS_PORT with 2 workers and smtp.peername_lookup off, then
+# listening on $SMTP_PORT / $STATUS_PORT with 2 workers, smtp.peername_lookup and dkim.verify
+# off, then
 # deep-merges EXTRA_YAML into it
 # (mappings merge key by key; anything else, null included, replaces; a key written with a
 # trailing "!", like "mailboxes!:", replaces the whole value instead of merging into it).
@@ -144,6 +145,9 @@ base["workers"] = 2
 # whatever /etc/resolv.conf names for the PTR of 127.0.0.1, so the log's "unknown[127.0.0.1]"
 # and the greeting's delay would depend on the machine. Tests of the lookup turn it on.
 base.setdefault("smtp", {})["peername_lookup"] = False
+# No DKIM verification (dkim.verify): it would put an Authentication-Results field on top of
+# every message and look up keys of signed messages. Tests of it turn it on.
+base.setdefault("dkim", {})["verify"] = False
 def merge(a, b):
     for k, v in b.items():
         if k.endswith("!"):

@@ -128,6 +128,8 @@ struct PolicyAction {
     ConfigWarning,  // a configuration problem found while checking ("warning: ..." line)
     LogWarning,     // something the admin should know (a DNS list that answers outside 127/8,
                     // a lookup that failed): logged at once as "warning: text"
+    AuthResult,     // a method's result for the message's Authentication-Results field:
+                    // one RFC 8601 resinfo, "spf=pass smtp.mailfrom=example.org"
   };
   Kind kind = Kind::AddHeader;
   std::string text;

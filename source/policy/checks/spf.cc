@@ -136,10 +136,18 @@ class SpfCheck final : public Check {
       case Kind::Record: {
         Decision d = dunno();
         d.actions.push_back({PolicyAction::Kind::AddHeader, receivedSpf(s, r)});
+        d.actions.push_back({PolicyAction::Kind::AuthResult, authResult(s, r)});
         return d;
       }
     }
     return dunno();
+  }
+
+  // RFC 8601 2.7.2: "spf=pass smtp.mailfrom=example.org" (the domain checked; smtp.helo for
+  // the HELO identity), the part DMARC reads.
+  static std::string authResult(const State& s, const spf::Report& r) {
+    return fmt::format("spf={} smtp.{}={}", spf::outcomeName(r.result),
+                       s.helo_identity ? "helo" : "mailfrom", keyValue(s.request.domain));
   }
 
   // RFC 7208 9.1: result, a comment, then key=value pairs.

@@ -340,7 +340,7 @@ std::string runScript(const std::string& script) {
             {K::AddHeader, "add header"}, {K::Hold, "hold"},         {K::Discard, "discard"},
             {K::Warn, "warn"},            {K::LogWarn, "log warn"},  {K::LogInfo, "log info"},
             {K::Redirect, "redirect"},    {K::Filter, "filter"},     {K::ConfigWarning, "config warning"},
-            {K::LogWarning, "log warning"}};
+            {K::LogWarning, "log warning"}, {K::AuthResult, "auth result"}};
         const char* kind = names.at(a.kind);
         out += fmt::format("  + {}: {}\n", kind, a.text);
       }
