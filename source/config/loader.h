@@ -314,6 +314,7 @@ class Loader {
   void loadLog(const Section& top, Config& c);       // log.cc
   void loadPolicyService(const Section& top, Config& c);  // policy_service.cc
   void loadGreylisting(const Section& top, Config& c);  // greylisting.cc
+  void loadDmarc(const Section& top, Config& c);        // dmarc.cc
 
   Reporter& reporter_;
   fs::path base_dir_;
