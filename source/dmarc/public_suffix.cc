@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <vector>
@@ -106,8 +107,9 @@ std::optional<std::string> punycode(const std::vector<uint32_t>& input) {
     }
     ++delta;
     ++n;
-    if (out.size() > 63) return std::nullopt;
+    if (out.size() + 4 > 63) return std::nullopt;  // RFC 1035 2.3.4: labels of 63 octets
   }
+  if (out.size() + 4 > 63) return std::nullopt;
   return "xn--" + out;
 }
 
@@ -226,7 +228,9 @@ size_t PublicSuffixList::suffixLabels(const std::string& ascii, size_t labels) c
     if (ascii[i] == '.') starts.push_back(i + 1);
   }
   for (size_t i = 0; i < starts.size(); ++i) {
-    if (exceptions_.count(ascii.substr(starts[i]))) return labels - i - 1;
+    // The exception's rule minus its leftmost label; a one-label exception ("!ck") would
+    // leave nothing, and a public suffix has at least one label.
+    if (exceptions_.count(ascii.substr(starts[i]))) return std::max<size_t>(labels - i - 1, 1);
   }
   for (size_t i = 0; i < starts.size(); ++i) {
     std::string suffix = ascii.substr(starts[i]);

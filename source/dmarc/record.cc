@@ -76,10 +76,10 @@ std::optional<ReportUri> reportUri(std::string_view text) {
       }
       size.remove_suffix(1);
     }
-    if (size.empty() || size.size() > 9 || !std::all_of(size.begin(), size.end(), isDigit)) {
-      return std::nullopt;
-    }
-    out.max_size = std::stoull(std::string(size)) * unit;
+    // 1*DIGIT: any length that fits 64 bits once multiplied (formatRecord writes bytes).
+    auto n = std::all_of(size.begin(), size.end(), isDigit) ? parseUnsigned(size) : std::nullopt;
+    if (!n || *n > UINT64_MAX / unit) return std::nullopt;
+    out.max_size = *n * unit;
   }
   size_t colon = uri.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 >= uri.size() ||
@@ -91,7 +91,8 @@ std::optional<ReportUri> reportUri(std::string_view text) {
   }
   for (char c : uri) {
     auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f) return std::nullopt;  // RFC 3986: no spaces, ASCII only
+    // RFC 3986: no spaces, ASCII only; RFC 7489 6.4: a '!' in the URI itself is %-encoded.
+    if (u <= 0x20 || u >= 0x7f || c == '!') return std::nullopt;
   }
   out.uri = std::string(uri);
   return out;
