@@ -28,6 +28,10 @@ test_pkgs=(libgtest-dev libgmock-dev swaks libnet-ssleay-perl libio-socket-ssl-p
            postgresql
            postfix-policyd-spf-python postgrey socat)
 test_pkgs+=(python3-spf python3-dnspython)
+# publicsuffix is the Public Suffix List DMARC reads at run time (dmarc.public_suffix_list;
+# the unit tests run the publicsuffix project's cases against it); python3-authheaders is the
+# DMARC oracle of t-73-dmarc-oracle.
+test_pkgs+=(publicsuffix python3-authheaders)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")
