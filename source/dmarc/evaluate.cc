@@ -72,8 +72,8 @@ int resultRank(Outcome o) {
 bool isDomainValue(std::string_view d) {
   if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') return false;
   return std::all_of(d.begin(), d.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
   });
 }
 
@@ -114,9 +114,7 @@ TxtAnswer fromDnsAnswer(const dns::Answer& a) {
       out.txt = a.txt;
       break;
     case dns::Answer::Status::NxDomain:
-    case dns::Answer::Status::NoData:
-      out.status = Status::NoRecord;
-      break;
+    case dns::Answer::Status::NoData: out.status = Status::NoRecord; break;
     case dns::Answer::Status::TempFail:
       out.status = Status::TempFail;
       out.error = a.error.empty() ? "temporary DNS failure" : a.error;
@@ -169,10 +167,10 @@ Evaluation evaluateDomain(std::string_view from_domain, const AuthInputs& auth,
     where = e.org_domain;
   }
   if (records.empty()) {
-    e.problem = e.org_domain != e.from_domain
-                    ? fmt::format("no DMARC record at _dmarc.{} or _dmarc.{}", e.from_domain,
-                                  e.org_domain)
-                    : fmt::format("no DMARC record at _dmarc.{}", e.from_domain);
+    e.problem =
+        e.org_domain != e.from_domain
+            ? fmt::format("no DMARC record at _dmarc.{} or _dmarc.{}", e.from_domain, e.org_domain)
+            : fmt::format("no DMARC record at _dmarc.{}", e.from_domain);
     return e;
   }
   if (records.size() > 1) {
@@ -320,9 +318,8 @@ class Impl final : public Lookup {
 
   void start() {
     if (!from_.ok()) {
-      pending_ = resolver_.query(DeferName, dns::Type::TXT, [this](dns::Answer) {
-        finish(noFromDomain(from_));
-      });
+      pending_ = resolver_.query(DeferName, dns::Type::TXT,
+                                 [this](dns::Answer) { finish(noFromDomain(from_)); });
       return;
     }
     next();
@@ -335,9 +332,8 @@ class Impl final : public Lookup {
       return;
     }
     const std::string& domain = from_.domains[index_];
-    pending_ = resolver_.query("_dmarc." + domain, dns::Type::TXT, [this](dns::Answer a) {
-      onFromAnswer(fromDnsAnswer(a));
-    });
+    pending_ = resolver_.query("_dmarc." + domain, dns::Type::TXT,
+                               [this](dns::Answer a) { onFromAnswer(fromDnsAnswer(a)); });
   }
 
   void onFromAnswer(TxtAnswer at_from) {
@@ -347,11 +343,10 @@ class Impl final : public Lookup {
       return;
     }
     std::string org = psl_->organizationalDomain(domain);
-    pending_ = resolver_.query(
-        "_dmarc." + org, dns::Type::TXT,
-        [this, domain, at_from = std::move(at_from)](dns::Answer a) mutable {
-          conclude(domain, at_from, fromDnsAnswer(a));
-        });
+    pending_ = resolver_.query("_dmarc." + org, dns::Type::TXT,
+                               [this, domain, at_from = std::move(at_from)](dns::Answer a) mutable {
+                                 conclude(domain, at_from, fromDnsAnswer(a));
+                               });
   }
 
   void conclude(const std::string& domain, const TxtAnswer& at_from,

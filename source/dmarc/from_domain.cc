@@ -26,7 +26,9 @@ struct Token {
   std::string text;  // Special: the character
 };
 
-bool isSpecial(char c) { return std::string_view("()<>[]:;@\\,.\"").find(c) != std::string_view::npos; }
+bool isSpecial(char c) {
+  return std::string_view("()<>[]:;@\\,.\"").find(c) != std::string_view::npos;
+}
 
 // Fails with the reason.
 std::optional<std::string> tokenize(std::string_view s, std::vector<Token>& out) {
@@ -38,7 +40,8 @@ std::optional<std::string> tokenize(std::string_view s, std::vector<Token>& out)
       // Folding: CR LF WSP. A CR or LF elsewhere cannot be in a field body.
       if (c == '\r' || c == '\n') {
         size_t j = c == '\r' && i + 1 < s.size() && s[i + 1] == '\n' ? i + 2 : i + 1;
-        if (j >= s.size() || !(s[j] == ' ' || s[j] == '\t')) return "a line break that is not folding";
+        if (j >= s.size() || !(s[j] == ' ' || s[j] == '\t'))
+          return "a line break that is not folding";
         i = j;
       } else {
         ++i;
@@ -185,7 +188,8 @@ std::optional<std::string> mailbox(const std::vector<Token>& toks, size_t from, 
     }
     out.domains.push_back(domain);
   }
-  if (out.addresses > MaxAddresses) return fmt::format("more than {} From: addresses", MaxAddresses);
+  if (out.addresses > MaxAddresses)
+    return fmt::format("more than {} From: addresses", MaxAddresses);
   return std::nullopt;
 }
 

@@ -177,8 +177,8 @@ std::optional<PublicSuffixList::Rule> PublicSuffixList::parseRule(std::string_vi
 
 Result<PublicSuffixList> PublicSuffixList::parse(std::string_view text, std::string_view name) {
   if (text.size() > MaxFileBytes) {
-    return Error::config(fmt::format("public suffix list {}: larger than {} octets", name,
-                                     MaxFileBytes));
+    return Error::config(
+        fmt::format("public suffix list {}: larger than {} octets", name, MaxFileBytes));
   }
   PublicSuffixList psl;
   psl.source_ = std::string(name);
@@ -191,8 +191,8 @@ Result<PublicSuffixList> PublicSuffixList::parse(std::string_view text, std::str
       continue;
     }
     if (psl.ruleCount() >= MaxRules) {
-      return Error::config(fmt::format("public suffix list {}: more than {} rules", name,
-                                       MaxRules));
+      return Error::config(
+          fmt::format("public suffix list {}: more than {} rules", name, MaxRules));
     }
     auto& set = rule->exception ? psl.exceptions_ : rule->wildcard ? psl.wildcards_ : psl.rules_;
     set.insert(std::move(rule->name));
@@ -213,8 +213,8 @@ Result<PublicSuffixList> PublicSuffixList::load(const std::string& path) {
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<size_t>(in.gcount()));
     if (text.size() > MaxFileBytes) {
-      return Error::config(fmt::format("public suffix list {}: larger than {} octets", path,
-                                       MaxFileBytes));
+      return Error::config(
+          fmt::format("public suffix list {}: larger than {} octets", path, MaxFileBytes));
     }
   }
   if (in.bad()) return Error::config(fmt::format("public suffix list {}: read error", path));

@@ -103,8 +103,8 @@ void reportUris(std::string_view tag, std::string_view value, std::vector<Report
   for (std::string_view part : split(value, ',')) {
     auto uri = reportUri(part);
     if (!uri) {
-      warnings.push_back(fmt::format("{}: '{}' is not a report URI: ignored", tag,
-                                     printable(trimWsp(part))));
+      warnings.push_back(
+          fmt::format("{}: '{}' is not a report URI: ignored", tag, printable(trimWsp(part))));
     } else if (out.size() >= MaxReportUris) {
       warnings.push_back(fmt::format("{}: more than {} URIs: '{}' ignored", tag, MaxReportUris,
                                      printable(uri->uri)));
@@ -129,7 +129,8 @@ std::optional<Tag> splitTag(std::string_view part) {
 // DIGIT / "_".
 bool isTagName(std::string_view n) {
   if (n.empty() || !isAlpha(n[0])) return false;
-  return std::all_of(n.begin(), n.end(), [](char c) { return isAlpha(c) || isDigit(c) || c == '_'; });
+  return std::all_of(n.begin(), n.end(),
+                     [](char c) { return isAlpha(c) || isDigit(c) || c == '_'; });
 }
 
 Error bad(std::string_view what) { return Error::permanent(std::string(what)); }

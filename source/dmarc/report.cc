@@ -54,10 +54,10 @@ std::string dkimKey(const std::vector<DkimInput>& dkim) {
 }
 
 auto groupKey(const ReportRecord& r) {
-  return std::make_tuple(r.source_ip, r.header_from, r.envelope_from, r.envelope_to,
-                         r.disposition, r.dkim_aligned, r.spf_aligned, r.reasons,
-                         r.spf ? r.spf->domain + '\x01' + r.spf->result : std::string(),
-                         r.spf_helo, dkimKey(r.dkim));
+  return std::make_tuple(r.source_ip, r.header_from, r.envelope_from, r.envelope_to, r.disposition,
+                         r.dkim_aligned, r.spf_aligned, r.reasons,
+                         r.spf ? r.spf->domain + '\x01' + r.spf->result : std::string(), r.spf_helo,
+                         dkimKey(r.dkim));
 }
 
 }  // namespace
@@ -164,8 +164,8 @@ std::string composeAggregateReport(const ReportMeta& meta, std::string_view poli
   return out + "</feedback>\n";
 }
 
-std::string reportFileName(std::string_view receiver, std::string_view policy_domain,
-                           int64_t begin, int64_t end) {
+std::string reportFileName(std::string_view receiver, std::string_view policy_domain, int64_t begin,
+                           int64_t end) {
   return fmt::format("{}!{}!{}!{}.xml", receiver, policy_domain, begin, end);
 }
 

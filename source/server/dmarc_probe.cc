@@ -134,10 +134,10 @@ std::string dmarcProbeText(const DmarcProbeResult& r) {
     const dmarc::Record& rec = *e.record;
     out += fmt::format("policy: {} ({}), pct {}\n", dmarc::policyName(e.policy),
                        e.subdomain_policy && rec.subdomain_policy ? "sp=" : "p=", rec.percent);
-    out += fmt::format("alignment: spf {} {}, dkim {} {}\n", alignmentName(rec.spf_alignment),
-                       e.spf_aligned ? "pass" : "no", alignmentName(rec.dkim_alignment),
-                       e.dkim_aligned ? "pass (d=" + e.aligned_dkim_domain + ")"
-                                      : std::string("no"));
+    out +=
+        fmt::format("alignment: spf {} {}, dkim {} {}\n", alignmentName(rec.spf_alignment),
+                    e.spf_aligned ? "pass" : "no", alignmentName(rec.dkim_alignment),
+                    e.dkim_aligned ? "pass (d=" + e.aligned_dkim_domain + ")" : std::string("no"));
     for (const auto& w : rec.warnings) out += fmt::format("warning: {}\n", clean(w));
   }
   if (!e.problem.empty()) out += fmt::format("problem: {}\n", clean(e.problem));
@@ -149,8 +149,7 @@ std::string dmarcProbeText(const DmarcProbeResult& r) {
   }
   out += "\nlookups:\n";
   for (const auto& l : e.lookups) out += fmt::format("  {}\n", clean(l));
-  out += fmt::format("authentication-results: {}\n",
-                     dmarc::authResultsPart(e, r.verdict.applied));
+  out += fmt::format("authentication-results: {}\n", dmarc::authResultsPart(e, r.verdict.applied));
   return out;
 }
 

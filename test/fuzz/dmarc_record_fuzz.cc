@@ -65,8 +65,7 @@ void from(std::string_view text) {
   for (const auto& d : f.domains) {
     check(!d.empty() && d.size() <= 253);
     for (char c : d) {
-      check((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '.');
+      check((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.');
     }
   }
 }

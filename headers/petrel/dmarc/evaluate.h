@@ -85,13 +85,13 @@ struct Evaluation {
   std::string policy_domain;  // where the record was found ("" when none)
   std::string record_text;    // the record as published
   std::optional<Record> record;
-  Policy policy = Policy::None;  // p= or sp= as applies (none when no record)
-  bool subdomain_policy = false;  // sp= (or p= for subdomains) was the applicable tag
+  Policy policy = Policy::None;               // p= or sp= as applies (none when no record)
+  bool subdomain_policy = false;              // sp= (or p= for subdomains) was the applicable tag
   Disposition requested = Disposition::None;  // what the policy asks, after pct
-  bool sampled_out = false;  // pct chose the next lower policy
-  bool spf_aligned = false;  // SPF passed for an aligned domain
-  bool dkim_aligned = false;  // a DKIM signature passed for an aligned d=
-  std::string aligned_dkim_domain;  // the d= of the first aligned passing signature
+  bool sampled_out = false;                   // pct chose the next lower policy
+  bool spf_aligned = false;                   // SPF passed for an aligned domain
+  bool dkim_aligned = false;                  // a DKIM signature passed for an aligned d=
+  std::string aligned_dkim_domain;            // the d= of the first aligned passing signature
   std::string problem;  // none, temperror, permerror: why; fail: which identifiers failed
   std::vector<std::string> lookups;  // "_dmarc.example.com TXT -> ..." in order
 };
@@ -141,10 +141,10 @@ struct Actions {
   OnQuarantine on_quarantine = OnQuarantine::Header;
 };
 enum class Action {
-  Accept,   // deliver as is (with the Authentication-Results field)
-  Header,   // deliver; the Authentication-Results field says dis=quarantine for the mailbox
-  Hold,     // keep the message in the queue, held (Postfix HOLD)
-  Reject,   // 550 5.7.1 (rejectReply())
+  Accept,  // deliver as is (with the Authentication-Results field)
+  Header,  // deliver; the Authentication-Results field says dis=quarantine for the mailbox
+  Hold,    // keep the message in the queue, held (Postfix HOLD)
+  Reject,  // 550 5.7.1 (rejectReply())
 };
 struct Verdict {
   Action action = Action::Accept;

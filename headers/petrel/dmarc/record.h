@@ -47,16 +47,16 @@ struct ReportUri {
 };
 
 struct Record {
-  Policy policy = Policy::None;            // p=
-  std::optional<Policy> subdomain_policy;  // sp=; absent: p= applies to subdomains too
-  int percent = 100;                       // pct= (0-100)
+  Policy policy = Policy::None;                   // p=
+  std::optional<Policy> subdomain_policy;         // sp=; absent: p= applies to subdomains too
+  int percent = 100;                              // pct= (0-100)
   Alignment dkim_alignment = Alignment::Relaxed;  // adkim=
   Alignment spf_alignment = Alignment::Relaxed;   // aspf=
-  std::vector<ReportUri> aggregate;  // rua=
-  std::vector<ReportUri> failure;    // ruf=
-  std::string failure_options = "0";  // fo=, as written (lower case), e.g. "1:d"
-  std::string report_format = "afrf";  // rf=
-  uint32_t report_interval = 86400;    // ri= seconds
+  std::vector<ReportUri> aggregate;               // rua=
+  std::vector<ReportUri> failure;                 // ruf=
+  std::string failure_options = "0";              // fo=, as written (lower case), e.g. "1:d"
+  std::string report_format = "afrf";             // rf=
+  uint32_t report_interval = 86400;               // ri= seconds
   // p= was missing or invalid (or sp= invalid) and the record acts as p=none because it
   // names a report address (RFC 7489 6.6.3 step 6).
   bool policy_defaulted = false;

@@ -36,8 +36,8 @@ struct ReportRecord {
   std::string published;      // formatRecord() of that record
   std::string rua;            // its rua= URIs, comma-separated
   Disposition disposition = Disposition::None;  // applied (Verdict::applied)
-  bool dkim_aligned = false;  // policy_evaluated/dkim pass
-  bool spf_aligned = false;   // policy_evaluated/spf pass
+  bool dkim_aligned = false;                    // policy_evaluated/dkim pass
+  bool spf_aligned = false;                     // policy_evaluated/spf pass
   std::vector<std::string> reasons;  // PolicyOverrideType words: sampled_out, local_policy
   std::optional<SpfInput> spf;
   bool spf_helo = false;  // the SPF identity was the HELO name (scope helo, else mfrom)
@@ -66,7 +66,7 @@ std::string composeAggregateReport(const ReportMeta& meta, std::string_view poli
 
 // RFC 7489 7.2.1.1: receiver "!" policy-domain "!" begin "!" end ".xml" (".xml.gz" when the
 // sender compresses it).
-std::string reportFileName(std::string_view receiver, std::string_view policy_domain,
-                           int64_t begin, int64_t end);
+std::string reportFileName(std::string_view receiver, std::string_view policy_domain, int64_t begin,
+                           int64_t end);
 
 }  // namespace petrel::dmarc

@@ -67,8 +67,7 @@ TEST(DmarcEvaluate, SpfAlignment) {
   auto e = eval("example.com", spf("pass", "bounce.example.com"), Reject);
   EXPECT_EQ(e.result, Outcome::Pass);
   EXPECT_TRUE(e.spf_aligned);
-  e = eval("example.com", spf("pass", "bounce.example.com"),
-           found({"v=DMARC1; p=reject; aspf=s"}));
+  e = eval("example.com", spf("pass", "bounce.example.com"), found({"v=DMARC1; p=reject; aspf=s"}));
   EXPECT_EQ(e.result, Outcome::Fail);
   EXPECT_EQ(e.requested, Disposition::Reject);
   e = eval("example.com", spf("pass", "example.com"), found({"v=DMARC1; p=reject; aspf=s"}));
@@ -197,8 +196,7 @@ TEST(DmarcEvaluate, PctWithFakeRandom) {
 TEST(DmarcEvaluate, StrictestOfSeveralFromDomains) {
   auto pass = eval("a.example", spf("pass", "a.example"), Reject);
   auto none = eval("b.example", spf("pass", "a.example"), nothing());
-  auto quarantine =
-      eval("c.example", spf("pass", "a.example"), found({"v=DMARC1; p=quarantine"}));
+  auto quarantine = eval("c.example", spf("pass", "a.example"), found({"v=DMARC1; p=quarantine"}));
   auto reject = eval("d.example", spf("pass", "a.example"), Reject);
   EXPECT_EQ(strictest({pass, none, quarantine}).from_domain, "c.example");
   EXPECT_EQ(strictest({pass, reject, quarantine}).from_domain, "d.example");
@@ -208,8 +206,8 @@ TEST(DmarcEvaluate, StrictestOfSeveralFromDomains) {
 
 TEST(DmarcEvaluate, Actions) {
   auto reject = eval("example.com", spf("fail", "example.com"), Reject);
-  auto quarantine = eval("example.com", spf("fail", "example.com"),
-                         found({"v=DMARC1; p=quarantine"}));
+  auto quarantine =
+      eval("example.com", spf("fail", "example.com"), found({"v=DMARC1; p=quarantine"}));
   auto none = eval("example.com", spf("fail", "example.com"), found({"v=DMARC1; p=none"}));
   Actions defaults;
   EXPECT_EQ(action(reject, defaults).action, Action::Reject);
@@ -257,8 +255,9 @@ TEST(DmarcLookup, FromDomainThenOrgDomain) {
       "mail.example.com A 192.0.2.1\n");
   FromDomains from = fromDomainsOfValues({" <a@mail.example.com>"});
   Pending run;
-  run.lookup = evaluate(dns, testList(), from, spf("fail", "mail.example.com"),
-                        [&run](Evaluation e) { run.result = std::move(e); }, never());
+  run.lookup = evaluate(
+      dns, testList(), from, spf("fail", "mail.example.com"),
+      [&run](Evaluation e) { run.result = std::move(e); }, never());
   EXPECT_FALSE(run.result) << "done ran inside evaluate()";
   dns.runPending();
   ASSERT_TRUE(run.result);
@@ -271,9 +270,9 @@ TEST(DmarcLookup, FromDomainThenOrgDomain) {
 TEST(DmarcLookup, TemporaryFailure) {
   dns::FakeResolver dns("_dmarc.example.com SERVFAIL\n");
   Pending run;
-  run.lookup = evaluate(dns, testList(), fromDomainsOfValues({" a@example.com"}),
-                        spf("fail", "example.com"),
-                        [&run](Evaluation e) { run.result = std::move(e); }, never());
+  run.lookup = evaluate(
+      dns, testList(), fromDomainsOfValues({" a@example.com"}), spf("fail", "example.com"),
+      [&run](Evaluation e) { run.result = std::move(e); }, never());
   dns.runPending();
   ASSERT_TRUE(run.result);
   EXPECT_EQ(run.result->result, Outcome::TempError);
@@ -285,10 +284,9 @@ TEST(DmarcLookup, SeveralFromDomainsTheStrictestCounts) {
       "_dmarc.example.com TXT \"v=DMARC1; p=none\"\n"
       "_dmarc.example.org TXT \"v=DMARC1; p=reject\"\n");
   Pending run;
-  run.lookup = evaluate(dns, testList(),
-                        fromDomainsOfValues({" a@example.com, b@example.org"}),
-                        dkim("pass", "example.com"),
-                        [&run](Evaluation e) { run.result = std::move(e); }, never());
+  run.lookup = evaluate(
+      dns, testList(), fromDomainsOfValues({" a@example.com, b@example.org"}),
+      dkim("pass", "example.com"), [&run](Evaluation e) { run.result = std::move(e); }, never());
   dns.runPending();
   ASSERT_TRUE(run.result);
   EXPECT_EQ(run.result->from_domain, "example.org");

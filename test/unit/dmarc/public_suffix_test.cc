@@ -115,7 +115,7 @@ TEST(PublicSuffixList, OwnList) {
   EXPECT_EQ(psl->organizationalDomain("x.alice.blogspot.com"), "alice.blogspot.com");  // private
   EXPECT_EQ(psl->organizationalDomain("a.b.test.ck"), "b.test.ck");
   EXPECT_EQ(psl->organizationalDomain("a.www.ck"), "www.ck");
-  EXPECT_EQ(psl->organizationalDomain("co.uk"), "co.uk");  // a public suffix is its own
+  EXPECT_EQ(psl->organizationalDomain("co.uk"), "co.uk");              // a public suffix is its own
   EXPECT_EQ(psl->organizationalDomain("x.y.unlisted"), "y.unlisted");  // the "*" rule
   EXPECT_EQ(psl->publicSuffix("a.b.test.ck"), "test.ck");
   EXPECT_FALSE(psl->publicSuffix(".com"));

@@ -51,8 +51,8 @@ TEST(DmarcRecord, SubdomainPolicy) {
 }
 
 TEST(DmarcRecord, WhitespaceAndCase) {
-  for (const char* text : {"v=DMARC1;p=reject", "  v = DMARC1 ;  p = Reject ;", "V=DMARC1; P=REJECT",
-                           "v=DMARC1;\tp=reject;;", "v=DMARC1; p=reject; "}) {
+  for (const char* text : {"v=DMARC1;p=reject", "  v = DMARC1 ;  p = Reject ;",
+                           "V=DMARC1; P=REJECT", "v=DMARC1;\tp=reject;;", "v=DMARC1; p=reject; "}) {
     auto r = parseRecord(text);
     ASSERT_TRUE(r) << text << ": " << r.error().message();
     EXPECT_EQ(r->policy, Policy::Reject) << text;

@@ -61,8 +61,9 @@ TEST(DmarcReport, ComposeWithTheSchemaElements) {
   }
   rows.push_back(*reportRecord(e, {Action::Reject, Disposition::Reject}, inputs(), true,
                                "198.51.100.1", "", 1700000100));
-  ReportMeta meta{"Example & Co", "postmaster@mx.example.org", "", "example.com.1700000000",
-                  1700000000, 1700086400};
+  ReportMeta meta{
+      "Example & Co", "postmaster@mx.example.org", "", "example.com.1700000000", 1700000000,
+      1700086400};
   std::string xml = composeAggregateReport(meta, "example.com", *e.record, rows);
   EXPECT_EQ(xml,
             R"(<?xml version="1.0" encoding="UTF-8"?>
@@ -149,8 +150,8 @@ TEST(DmarcReport, ReasonsAndEscaping) {
   Evaluation e = failing("v=DMARC1; p=reject; pct=50; sp=none; rua=mailto:a@example.com");
   e.sampled_out = true;  // as pct=50 with a sample of 50 or more gives
   e.requested = Disposition::Quarantine;
-  auto r = reportRecord(e, {Action::Header, Disposition::Quarantine}, inputs(), false,
-                        "192.0.2.7", "", 1);
+  auto r = reportRecord(e, {Action::Header, Disposition::Quarantine}, inputs(), false, "192.0.2.7",
+                        "", 1);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reasons, std::vector<std::string>{"sampled_out"});
   r->dkim.push_back({"evil<x>\x01.example", "weird"});
