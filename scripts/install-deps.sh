@@ -31,6 +31,10 @@ test_pkgs+=(python3-spf python3-dnspython)
 # DKIM oracles for t-72: dkimpy signs and verifies (ed25519 through python3-nacl), opendkim
 # (-t with TestPublicKeys) verifies; opendkim-tools for opendkim-testmsg/-genkey.
 test_pkgs+=(python3-dkim python3-nacl opendkim opendkim-tools)
+# publicsuffix is the Public Suffix List DMARC reads at run time (dmarc.public_suffix_list;
+# the unit tests run the publicsuffix project's cases against it); python3-authheaders is the
+# DMARC oracle of t-73-dmarc-oracle.
+test_pkgs+=(publicsuffix python3-authheaders)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

@@ -22,6 +22,7 @@
 #include "petrel/delivery/router.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/server/config_checks.h"
+#include "petrel/server/dmarc_probe.h"
 #include "petrel/server/policy_probe.h"
 #include "petrel/server/route.h"
 #include "petrel/server/server.h"
@@ -83,6 +84,14 @@ commands:
                            pass, 1 otherwise, 75 temperror, 78 config
   dkim sign FILE --domain D --selector S --key K [--algorithm rsa-sha256|ed25519-sha256]
                            print the message with a DKIM-Signature on top
+  dmarc check --from-domain D | --from 'FIELD BODY' [--spf RESULT --spf-domain S]
+        [--dkim RESULT:DOMAIN ...] [--percent N] [--json]
+                           the DMARC result (RFC 7489) for mail from D with those SPF and
+                           DKIM results, with live DNS and dmarc.public_suffix_list: the
+                           record and where it was found, the organizational domain, the
+                           alignment, the disposition and Petrel's action (N fixes pct's
+                           random sample, 0-99). Exit 0 pass, 1 any other result,
+                           75 temperror, 78 config
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -493,6 +502,28 @@ int spfCheckCommand(const std::string& config_path, const std::vector<std::strin
   }
 }
 
+// petrel dmarc check [options]: see Usage.
+int dmarcCheckCommand(const std::string& config_path, const std::vector<std::string>& args) {
+  auto request = server::parseDmarcProbeArgs({args.begin() + 2, args.end()});
+  if (!request) {
+    fmt::print(stderr, "petrel dmarc check: {}\n{}", request.error().message(), Usage);
+    return 2;
+  }
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return ExConfig;
+  auto r = server::probeDmarc(*cfg, *request);
+  if (!r) {
+    fmt::print(stderr, "petrel: {}\n", r.error().message());
+    return r.error().kind() == Error::Kind::Config ? ExConfig : 2;
+  }
+  fmt::print("{}", request->json ? server::dmarcProbeJson(*r) : server::dmarcProbeText(*r));
+  switch (r->evaluation.result) {
+    case dmarc::Outcome::Pass: return 0;
+    case dmarc::Outcome::TempError: return ExTempFail;
+    default: return 1;
+  }
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -556,6 +587,9 @@ int run(int argc, char** argv) {
     return spfCheckCommand(config_path, args);
   }
   if (cmd == "dkim") return dkimCommand(config_path, config_path == DefaultConfig, args);
+  if (cmd == "dmarc" && args.size() >= 2 && args[1] == "check") {
+    return dmarcCheckCommand(config_path, args);
+  }
   if (cmd == "table" && args.size() == 4 && args[1] == "query") {
     return tableQueryCommand(config_path, args[2], args[3]);
   }

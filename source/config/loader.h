@@ -315,6 +315,7 @@ class Loader {
   void loadPolicyService(const Section& top, Config& c);  // policy_service.cc
   void loadGreylisting(const Section& top, Config& c);  // greylisting.cc
   void loadDkim(const Section& top, Config& c);         // dkim.cc
+  void loadDmarc(const Section& top, Config& c);        // dmarc.cc
 
   Reporter& reporter_;
   fs::path base_dir_;

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -266,6 +266,28 @@ for v in "OK" "REJECT go away" "DEFER_IF_PERMIT 4.2.0 Greylisted" "550 5.7.9 no"
          "FILTER smtp:[127.0.0.1]:10025" "WARN text" "INFO text" "from_outside" "12345"; do
   printf '%s' "$v" >"$work/seeds/access_action_fuzz/$((i++))"
 done
+# DMARC records (selector byte 0) and From: field bodies (1), the forms the unit tests read.
+mkdir -p "$work/seeds/dmarc_record_fuzz"
+i=0
+for v in "v=DMARC1; p=reject" "v=DMARC1; p=quarantine; sp=none; pct=25; adkim=s; aspf=s" \
+         "v=DMARC1; p=none; rua=mailto:a@example.com!10m,mailto:b@example.net; ruf=mailto:f@x.example; fo=1:d; rf=afrf; ri=3600" \
+         "v=DMARC1; p=bogus; rua=mailto:d@example.com" "  v = DMARC1 ;  p = Reject ;" "v=DMARC1"; do
+  printf '\x00%s' "$v" >"$work/seeds/dmarc_record_fuzz/r$((i++))"
+done
+for v in ' Alice <alice@example.com>' ' "Smith, A" <a@example.com>, b@example.org' \
+         ' Friends: a@example.com, B <b@example.net>;, c@example.org' \
+         ' Pete(A nice \) chap) <pete(his account)@silly.test(his host)>' \
+         ' <@relay.example,@b.example:joe@example.org>' ' undisclosed-recipients:;' \
+         $' J\xc3\xb6rg <j@b\xc3\xbccher.example>\n a@example.com'; do
+  printf '\x01%s' "$v" >"$work/seeds/dmarc_record_fuzz/f$((i++))"
+done
+# A small list with every kind of rule, then names to look up; and the start of Debian's.
+mkdir -p "$work/seeds/public_suffix_fuzz"
+printf 'com\nuk\nco.uk\n*.ck\n!www.ck\n\xe5\x85\xac\xe5\x8f\xb8.cn\ncn\n// ===BEGIN PRIVATE DOMAINS===\nblogspot.com\n\xffa.b.example.com\nwww.ck\na.b.test.ck\nx.\xe5\x85\xac\xe5\x8f\xb8.cn\n.com\nco.uk\n' \
+  >"$work/seeds/public_suffix_fuzz/small"
+if [ -r /usr/share/publicsuffix/public_suffix_list.dat ]; then
+  head -c 20000 /usr/share/publicsuffix/public_suffix_list.dat >"$work/seeds/public_suffix_fuzz/debian"
+fi
 seed_address
 seed_config
 seed_sasl
@@ -325,6 +347,12 @@ for t in "${targets[@]}"; do
   if [ "$t" = dkim_signature_fuzz ] || [ "$t" = dkim_key_record_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
              "$root/source/dkim/tag_list.cc" "$root/source/dkim/signature.cc")
+    dict=""
+  fi
+  if [ "$t" = dmarc_record_fuzz ] || [ "$t" = public_suffix_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/dmarc/record.cc"
+             "$root/source/dmarc/from_domain.cc" "$root/source/dmarc/public_suffix.cc"
+             "$root/source/content/header_section.cc")
     dict=""
   fi
   if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then

@@ -257,6 +257,33 @@ struct Dkim {
   std::vector<SignEntry> sign;
 };
 
+// dmarc: DMARC (RFC 7489) verification of received mail: what Petrel does when the From:
+// domain's policy says reject or quarantine (docs/dmarc.md, docs/configuration.md).
+struct Dmarc {
+  // Evaluate DMARC for mail from outside (not mynetworks, not authenticated) and write the
+  // result into Authentication-Results. Default: true.
+  bool verify = true;
+  // A failing message whose policy is p=reject: reject -> 550 5.7.1; quarantine -> as
+  // on_quarantine says; none -> deliver (the header says dis=none). Default: reject.
+  enum class OnReject { Reject, Quarantine, None };
+  OnReject on_reject = OnReject::Reject;
+  // p=quarantine (and a reject sampled out by pct=): hold -> held in the queue (Postfix HOLD);
+  // header -> delivered, Authentication-Results says dis=quarantine for the mailbox's spam
+  // rule; none -> delivered, dis=none. Default: header.
+  enum class OnQuarantine { Hold, Header, None };
+  OnQuarantine on_quarantine = OnQuarantine::Header;
+  // The Public Suffix List, read at start and on reload. Default: Debian's
+  // /usr/share/publicsuffix/public_suffix_list.dat (package publicsuffix).
+  std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+  // Aggregate reports (rua=, RFC 7489 7.2): record each evaluated message. Default: off.
+  struct Reports {
+    bool enabled = false;
+    std::string database;  // absolute; Default: <state_dir>/dmarc.db
+    std::string org_name;  // <org_name> of the report; Default: the hostname
+    std::string email;     // <email> of the report and its sender; Default: postmaster@hostname
+  } reports;
+};
+
 // restriction_classes (Postfix smtpd_restriction_classes): named lists of checks that an access
 // map's value may name, run in place of the value ("from_outside: [permit_mynetworks,
 // reject]"). Tables of their checks resolve as in a RestrictionSet. Default: none.
@@ -339,6 +366,7 @@ struct Config {
   PolicyService policy_service;
   Greylisting greylisting;
   Dkim dkim;
+  Dmarc dmarc;
 };
 
 // One problem found in the file; `where` is "file:line:column".
