@@ -5,9 +5,10 @@
 // envelope and the header, in stage order, and applies them before the journal insert, so a
 // 250 still means the final message is on disk.
 //
-// Stages today: the Received header and recipient de-duplication (server/content_stages.h);
-// header/body checks, milters and DKIM come next, each a ContentStage and one line where the
-// session driver builds its chain. Pure: bytes in, edits out; the store is a BodySink.
+// Stages today: the Received header and recipient de-duplication (server/content_stages.h),
+// DKIM verification with the Authentication-Results field (server/authentication_stage.cc);
+// DKIM signing, DMARC, header/body checks and milters come next, each a ContentStage and one
+// line where the session driver builds its chain. Pure: bytes in, edits out; the store is a BodySink.
 #pragma once
 
 #include <cstddef>
