@@ -88,6 +88,7 @@ ContentChain::End ContentChain::finish(std::vector<Recipient>& recipients) {
   std::optional<End> answered;
   finish(recipients, [&answered](End end) { answered = std::move(end); });
   if (answered) return std::move(*answered);
+  end_done_ = [](End) {};  // a late answer must not reach `answered`, gone with this frame
   End waiting;
   waiting.refusal = smtp::Reply(451, "4.3.0", "Error: content check did not answer");
   return waiting;

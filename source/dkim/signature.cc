@@ -11,16 +11,6 @@ namespace petrel::dkim {
 
 namespace {
 
-// A value for an error text: printable ASCII only, shortened.
-std::string shown(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 40)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  return out;
-}
-
 // RFC 6376 3.5: t= and x= are at most 12 digits ("Implementations MAY ... 40 bits"); l= is
 // 1*76DIGIT but anything past 2^63 is the same as no limit in practice: refused.
 std::optional<uint64_t> number(std::string_view s, size_t max_digits) {

@@ -18,15 +18,6 @@ std::string_view trimFws(std::string_view s) {
   return s;
 }
 
-// A tag name or value for an error text: printable ASCII only, shortened.
-std::string shown(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 40)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  return out;
-}
 
 // FWS inside a value (RFC 5322 3.2.2 as RFC 6376 2.8 restricts it): CRLF only when followed
 // by WSP, no bare CR or LF.
@@ -115,6 +106,15 @@ std::vector<std::string> splitColonList(std::string_view text) {
     out.emplace_back(item);
     if (end == std::string_view::npos) break;
     pos = end + 1;
+  }
+  return out;
+}
+
+std::string shown(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 40)) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : '?';
   }
   return out;
 }

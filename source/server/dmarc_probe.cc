@@ -13,18 +13,6 @@ namespace petrel::server {
 
 namespace {
 
-std::string q(std::string_view s) { return "\"" + jsonEscape(s) + "\""; }
-
-// Record texts and DNS answers come from the network: no control characters on the terminal.
-std::string clean(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    out += u < 0x20 || u == 0x7f ? fmt::format("\\x{:02x}", u) : std::string(1, c);
-  }
-  return out;
-}
-
 std::string_view actionName(dmarc::Action a) {
   switch (a) {
     case dmarc::Action::Accept: return "accept";
@@ -119,7 +107,7 @@ std::string dmarcProbeText(const DmarcProbeResult& r) {
   const dmarc::Evaluation& e = r.evaluation;
   std::string out = fmt::format("result: {}\n", dmarc::outcomeName(e.result));
   if (!r.from.ok()) {
-    out += fmt::format("from domain: none ({})\n", clean(r.from.problem));
+    out += fmt::format("from domain: none ({})\n", probeText(r.from.problem));
   } else {
     out += fmt::format("from domain: {}{}\n", e.from_domain,
                        r.from.domains.size() > 1
@@ -128,7 +116,7 @@ std::string dmarcProbeText(const DmarcProbeResult& r) {
     out += fmt::format("org domain: {}\n", e.org_domain);
   }
   if (!e.policy_domain.empty()) {
-    out += fmt::format("record: _dmarc.{} \"{}\"\n", e.policy_domain, clean(e.record_text));
+    out += fmt::format("record: _dmarc.{} \"{}\"\n", e.policy_domain, probeText(e.record_text));
   }
   if (e.record) {
     const dmarc::Record& rec = *e.record;
@@ -138,9 +126,9 @@ std::string dmarcProbeText(const DmarcProbeResult& r) {
         fmt::format("alignment: spf {} {}, dkim {} {}\n", alignmentName(rec.spf_alignment),
                     e.spf_aligned ? "pass" : "no", alignmentName(rec.dkim_alignment),
                     e.dkim_aligned ? "pass (d=" + e.aligned_dkim_domain + ")" : std::string("no"));
-    for (const auto& w : rec.warnings) out += fmt::format("warning: {}\n", clean(w));
+    for (const auto& w : rec.warnings) out += fmt::format("warning: {}\n", probeText(w));
   }
-  if (!e.problem.empty()) out += fmt::format("problem: {}\n", clean(e.problem));
+  if (!e.problem.empty()) out += fmt::format("problem: {}\n", probeText(e.problem));
   out += fmt::format("disposition: {}{}\n", dmarc::dispositionName(e.requested),
                      e.sampled_out ? " (pct sampled the next lower policy)" : "");
   out += fmt::format("action: {}", actionName(r.verdict.action));
@@ -148,7 +136,7 @@ std::string dmarcProbeText(const DmarcProbeResult& r) {
     out += fmt::format(" (550 5.7.1 {})", dmarc::rejectText(e));
   }
   out += "\nlookups:\n";
-  for (const auto& l : e.lookups) out += fmt::format("  {}\n", clean(l));
+  for (const auto& l : e.lookups) out += fmt::format("  {}\n", probeText(l));
   out += fmt::format("authentication-results: {}\n", dmarc::authResultsPart(e, r.verdict.applied));
   return out;
 }
@@ -160,13 +148,13 @@ std::string dmarcProbeJson(const DmarcProbeResult& r) {
       "\"record\":{},\"policy\":{},\"disposition\":{},\"sampled_out\":{},\"spf_aligned\":{},"
       "\"dkim_aligned\":{},\"action\":{},\"problem\":{},\"authentication_results\":{},"
       "\"lookups\":[",
-      q(dmarc::outcomeName(e.result)), q(e.from_domain), q(e.org_domain), q(e.policy_domain),
-      q(e.record_text), q(e.record ? dmarc::policyName(e.policy) : ""),
-      q(dmarc::dispositionName(e.requested)), e.sampled_out, e.spf_aligned, e.dkim_aligned,
-      q(actionName(r.verdict.action)), q(e.problem.empty() ? r.from.problem : e.problem),
-      q(dmarc::authResultsPart(e, r.verdict.applied)));
+      probeJson(dmarc::outcomeName(e.result)), probeJson(e.from_domain), probeJson(e.org_domain), probeJson(e.policy_domain),
+      probeJson(e.record_text), probeJson(e.record ? dmarc::policyName(e.policy) : ""),
+      probeJson(dmarc::dispositionName(e.requested)), e.sampled_out, e.spf_aligned, e.dkim_aligned,
+      probeJson(actionName(r.verdict.action)), probeJson(e.problem.empty() ? r.from.problem : e.problem),
+      probeJson(dmarc::authResultsPart(e, r.verdict.applied)));
   for (size_t i = 0; i < e.lookups.size(); ++i) {
-    out += fmt::format("{}{}", i ? "," : "", q(e.lookups[i]));
+    out += fmt::format("{}{}", i ? "," : "", probeJson(e.lookups[i]));
   }
   return out + "]}\n";
 }

@@ -38,4 +38,8 @@ std::string withoutWhitespace(std::string_view text);
 // A colon-separated list ("from:to:subject") split and trimmed of whitespace.
 std::vector<std::string> splitColonList(std::string_view text);
 
+// A tag name or value (untrusted) for an error text: printable ASCII only (others become
+// '?'), at most 40 octets.
+std::string shown(std::string_view s);
+
 }  // namespace petrel::dkim

@@ -11,10 +11,23 @@
 
 #include "petrel/config/config.h"
 #include "petrel/core/result.h"
+#include "petrel/core/strings.h"
 #include "petrel/dns/resolver.h"
 #include "petrel/event/dispatcher.h"
 
 namespace petrel::server {
+
+// What the probes print: a JSON string (quoted, escaped), and text from the network (records,
+// DNS answers) with control characters shown as \xNN, so nothing reaches the terminal raw.
+inline std::string probeJson(std::string_view s) { return "\"" + jsonEscape(s) + "\""; }
+inline std::string probeText(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? fmt::format("\\x{:02x}", u) : std::string(1, c);
+  }
+  return out;
+}
 
 class ProbeLoop {
  public:

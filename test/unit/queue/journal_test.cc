@@ -89,6 +89,26 @@ TEST_F(JournalTest, InsertedMessageLoadsBackExactly) {
   EXPECT_TRUE(listed->front().body.empty());  // listings never carry bodies
 }
 
+// A spooled message's end-of-data fields (header_prefix) come back with its row, in the
+// listing (delivery reads it) and alone.
+TEST_F(JournalTest, HeaderPrefixOfASpooledMessageLoadsBack) {
+  auto j = Journal::open(path_);
+  ASSERT_TRUE(j) << j.error().message();
+  StoredMessage m = message("00000000000B", 1);
+  m.body.clear();
+  m.spool_path = "/var/spool/petrel/slot-1";
+  m.header_prefix = "Authentication-Results: mx; dkim=pass\r\n";
+  ASSERT_TRUE(commit(**j, [&m](Db& db) { return Journal::insertMessage(db, m); }));
+  auto db = Db::open(path_, true);
+  ASSERT_TRUE(db);
+  auto one = Journal::load(**db, m.id, true);
+  ASSERT_TRUE(one && one->size() == 1u);
+  EXPECT_EQ(one->front().header_prefix, m.header_prefix);
+  auto listed = Journal::load(**db, "", false);
+  ASSERT_TRUE(listed && listed->size() == 1u);
+  EXPECT_EQ(listed->front().header_prefix, m.header_prefix);
+}
+
 TEST_F(JournalTest, DeferDeleteAndRemainingRecipients) {
   auto j = Journal::open(path_);
   ASSERT_TRUE(j);

@@ -1,6 +1,7 @@
-// MessageStore::replaceHeader: the end-of-data header edit of the content pass, for a message
-// kept in memory (a splice) and for a spooled one (copied into another slot behind the new
-// header). A real libuv loop and spool files in a temporary directory; no sockets.
+// MessageStore::replaceHeader and addTopFields, the end-of-data header edits of the content
+// pass, for a message kept in memory (a splice) and for a spooled one (replaceHeader copies it
+// into another slot behind the new header; top fields stay out of the spool file). A real
+// libuv loop and spool files in a temporary directory; no sockets.
 #include "petrel/server/message_store.h"
 
 #include <gtest/gtest.h>
@@ -71,6 +72,41 @@ TEST_F(MessageStoreTest, ReplacesTheHeaderOfASpooledMessage) {
   EXPECT_TRUE(stored == NewHeader + body) << "the spooled copy differs";
   // The slot that held the unedited copy is free again, and the edited one is in use.
   EXPECT_EQ(slots_->freeCount(), 1u);
+}
+
+// Fields added on top at end of data: spliced in memory; for a spooled message kept apart
+// (topFields, for the queue row's header_prefix) and the spool file left as written.
+TEST_F(MessageStoreTest, TopFieldsOfAMessageInMemoryAreSplicedIn) {
+  auto store = std::make_shared<MessageStore>(*dispatcher_, *slots_);
+  store->append(OldHeader + "body\r\n");
+  const std::string top = "Authentication-Results: mx; dkim=none\r\n";
+  store->addTopFields(top);
+  EXPECT_EQ(store->size(), top.size() + OldHeader.size() + 6);
+  EXPECT_TRUE(store->topFields().empty());
+  EXPECT_EQ(store->takeInlineBody(), top + OldHeader + "body\r\n");
+  store->abort();
+}
+
+TEST_F(MessageStoreTest, TopFieldsOfASpooledMessageStayOutOfTheSpoolFile) {
+  std::string body;
+  while (body.size() < 3 * MessageStore::WriteChunk) body += "0123456789abcdef0123456789\r\n";
+  auto store = std::make_shared<MessageStore>(*dispatcher_, *slots_);
+  store->append(OldHeader + body);
+  const std::string top = "DKIM-Signature: v=1\r\nAuthentication-Results: mx; dkim=none\r\n";
+  store->addTopFields(top);
+  bool finished = false;
+  store->finish([&](Status st) {
+    EXPECT_TRUE(st.ok());
+    finished = true;
+  });
+  while (!finished) uv_run(&loop_, UV_RUN_ONCE);
+  ASSERT_FALSE(store->inlined());
+  EXPECT_EQ(store->topFields(), top);
+  EXPECT_EQ(store->size(), top.size() + OldHeader.size() + body.size());
+  std::ifstream in(store->spoolPath(), std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  EXPECT_TRUE(s.str() == OldHeader + body) << "the spool file was changed";
 }
 
 TEST_F(MessageStoreTest, RefusesToReplaceMoreThanWasStored) {
