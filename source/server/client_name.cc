@@ -59,6 +59,18 @@ bool sameAddress(const IpAddress& a, std::string_view text) {
 
 }  // namespace
 
+std::optional<ClientName> nameFromHosts(const dns::HostsFile& hosts, std::string_view ip) {
+  auto address = IpAddress::parse(ip);
+  if (!address) return std::nullopt;
+  auto name = hosts.nameOf(*address);
+  if (!name || !usableName(*name) || !hosts.lists(*name, *address)) return std::nullopt;
+  ClientName found;
+  found.client_name = *name;
+  found.reverse_client_name = *name;
+  found.status = NameStatus::Verified;
+  return found;
+}
+
 std::unique_ptr<ClientNameLookup> ClientNameLookup::start(dns::Resolver& resolver,
                                                           std::string_view ip, Done done) {
   auto address = IpAddress::parse(ip);

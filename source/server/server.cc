@@ -216,6 +216,7 @@ int Process::run() {
   rt_.journal = journal_.get();
   spool_slots_ = std::make_unique<SpoolSlots>(rt_.spool_dir);
   rt_.spool_slots = spool_slots_.get();
+  rt_.hosts = std::make_shared<dns::HostsFile>(dns::HostsFile::load("/etc/hosts"));
   auto snap = makeSnapshot(cfg, rt_);
   if (!snap) {
     log::mail::warning(log::Program::Master, fmt::format("fatal: {}", snap.error().message()));

@@ -175,6 +175,7 @@ void SmtpConnection::start() {
   // The greeting waits for the client's name (Postfix does the same), bounded by a timer of
   // its own whatever the resolver's timeouts are.
   if (cfg.smtp.peername_lookup) {
+    if (auto listed = nameFromHosts(*rt_->hosts, client_ip_)) return named(std::move(*listed));
     name_lookup_ = ClientNameLookup::start(worker_->resolver(), client_ip_,
                                            [this](ClientName name) { named(std::move(name)); });
     if (name_lookup_) {

@@ -11,11 +11,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "petrel/core/cidr.h"
+#include "petrel/dns/hosts.h"
 #include "petrel/dns/resolver.h"
 #include "petrel/policy/check.h"
 
@@ -29,6 +31,11 @@ struct ClientName {
   // resolve to address 192.0.2.1"); empty when there is nothing to say.
   std::string warning;
 };
+
+// The name of `ip` from the hosts file, as the C library's resolver (and so Postfix) finds it
+// before any DNS query: the canonical name of the address's line, confirmed by the same line.
+// nullopt when the file does not list the address (then ClientNameLookup asks DNS).
+std::optional<ClientName> nameFromHosts(const dns::HostsFile& hosts, std::string_view ip);
 
 class ClientNameLookup {
  public:

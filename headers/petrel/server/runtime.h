@@ -16,6 +16,7 @@
 
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
+#include "petrel/dns/hosts.h"
 #include "petrel/event/dispatcher.h"
 #include "petrel/auth/authenticator.h"
 #include "petrel/lookup/lookup_table.h"
@@ -127,6 +128,8 @@ class Runtime {
   QueueManager* queue_manager = nullptr;  // lives on `main`
   std::string spool_dir;
   SpoolSlots* spool_slots = nullptr;  // owned by the process, lives as long as the workers
+  // /etc/hosts as read at start, asked before DNS for the client's name (client_name.h).
+  std::shared_ptr<const dns::HostsFile> hosts = std::make_shared<dns::HostsFile>();
   Metrics metrics;
   ConnectionLimiter limiter;
   AuthFailures auth_failures;

@@ -4,7 +4,7 @@
 #   whose A is elsewhere, and a silent zone slow.test; one `petrel serve` whose default set has
 #   client [reject_unknown_client_hostname], sender [reject_unknown_sender_domain], recipient
 #   [permit_mynetworks, reject_unauth_destination]; relay.mynetworks 127.0.0.1/32 and swaks
-#   connecting from 127.0.0.2 / 127.0.0.3.
+#   connecting from 127.0.0.2 / 127.0.0.3; and from 127.0.0.1, which /etc/hosts names.
 # Postfix's codes: a client whose PTR name does not lead back to it gets 450 4.7.25; an unknown
 # sender domain 450 4.1.8 (a retry is allowed, as Postfix's unknown_address_reject_code); a
 # null-MX sender 550 5.7.27, final; a sender domain whose DNS does not answer 450 (never 5xx),
@@ -64,4 +64,17 @@ send 127.0.0.2 someone@slow.test
 refused '450 4.1.8 <someone@slow.test>: Sender address rejected: Domain not found'
 took=$(( $(date +%s) - start ))
 (( took < 20 )) || fail "a silent DNS held the RCPT for $took s"
+
+# A client the hosts file names (Debian's /etc/hosts always has 127.0.0.1 localhost) is named
+# from it, as the C library's resolver names it for Postfix: no PTR query reaches DNS.
+if grep -Eq '^127\.0\.0\.1[[:space:]]+localhost([[:space:]]|$)' /etc/hosts; then
+  send 127.0.0.1 someone@good.test
+  [[ "$RC" -eq 0 ]] || fail "the client 127.0.0.1: swaks $RC: $(tail -n 8 "$T/swaks.out")"
+  assert_log 'connect from localhost\[127\.0\.0\.1\]' "127.0.0.1 named localhost from /etc/hosts"
+  if grep -q '^1\.0\.0\.127\.in-addr\.arpa' "$DNS_QUERY_LOG"; then
+    fail "127.0.0.1's PTR was asked of DNS although /etc/hosts names it"
+  fi
+else
+  log "/etc/hosts does not name 127.0.0.1 localhost: its part of the test is skipped"
+fi
 pass

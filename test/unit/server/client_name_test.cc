@@ -221,5 +221,21 @@ TEST(ClientNameLookup, CallbackMayDestroyTheLookup) {
   EXPECT_EQ(lookup, nullptr);
 }
 
+// The hosts file answers first, as the C library's resolver does for Postfix: a listed
+// address is named and confirmed without a query; an unlisted one is left to DNS.
+TEST(ClientNameFromHosts, AListedAddressIsNamedAndConfirmed) {
+  dns::HostsFile hosts = dns::HostsFile::parse("127.0.0.1 localhost\n127.0.1.1 mx.example.test\n");
+  auto name = nameFromHosts(hosts, "127.0.0.1");
+  ASSERT_TRUE(name);
+  EXPECT_EQ(name->client_name, "localhost");
+  EXPECT_EQ(name->reverse_client_name, "localhost");
+  EXPECT_EQ(name->status, NS::Verified);
+  EXPECT_EQ(nameFromHosts(hosts, "::ffff:127.0.1.1")->client_name, "mx.example.test");
+  EXPECT_FALSE(nameFromHosts(hosts, "127.0.0.2"));
+  EXPECT_FALSE(nameFromHosts(hosts, "not an address"));
+  // A name that is no host name (numeric) is not taken from the file either.
+  EXPECT_FALSE(nameFromHosts(dns::HostsFile::parse("192.0.2.1 192.0.2.1\n"), "192.0.2.1"));
+}
+
 }  // namespace
 }  // namespace petrel::server
