@@ -4,14 +4,15 @@
 #   a .co.uk domain for the Public Suffix List, several records, a SERVFAIL name, syntax
 #   errors); a config (not served) whose dns.servers is that server. No Petrel server runs.
 # `petrel dmarc check` evaluates each case (From domain, SPF result and domain, DKIM result
-# and d=) with live DNS; python3-authheaders' dmarc_per_from (Debian, with a dnsfunc that asks
-# the same server and the same Debian Public Suffix List) is the oracle; From: fields go to its
-# check_dmarc as whole messages. Every case is
-# reported; each must give the expected result, and the oracle must agree unless the case
-# names why it cannot (authheaders reads one TXT string per name, has no temperror, and reads
-# a record without p= as no record where RFC 7489 11.2 says permerror, applies sp= at the From
-# domain itself, and takes an unlisted TLD as the organizational domain). The domains have no
-# '-': authheaders' get_domain_part() drops everything from a '-' in the SPF domain on.
+# and d=) with live DNS; python3-authheaders (Debian) is the oracle: dmarc_per_from with a
+# dnsfunc that asks the same server, over the same Debian Public Suffix List, and check_dmarc
+# on whole messages for the From: cases. Every case is reported; each must give the expected
+# result, and the oracle must agree unless the case names why it cannot judge it (authheaders
+# reads one TXT string per name, has no temperror, reads a record without p= as no record
+# where RFC 7489 11.2 says permerror, applies sp= at the From domain itself, takes an unlisted
+# TLD as the organizational domain, picks among several From domains by p= alone, and fails
+# on a From: without an address). The domains have no '-': authheaders' get_domain_part()
+# drops everything from a '-' in the SPF domain on.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 /usr/bin/python3 -c 'import authheaders, authres, dns.resolver' 2>/dev/null ||
