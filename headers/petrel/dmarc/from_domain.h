@@ -12,8 +12,8 @@
 //     rspamd and authheaders do;
 //   - no From: field, a From: without an address (empty, "undisclosed-recipients:;"), an
 //     address without a domain, a domain literal, a syntax error, more than MaxFromDomains
-//     domains: no From domain; the evaluation gives permerror and applies no policy (the RFC
-//     leaves rejecting such mail to local policy; reject_* header checks are the place).
+//     domains: no From domain; the evaluation gives permerror and applies no policy (RFC 7489
+//     5 puts such messages out of its scope; rejecting them is a header-syntax decision).
 // Bounded: at most MaxFromValue octets of each field and MaxFromDomains domains are read.
 //
 // What it does not do: Sender:, Resent-From:, or decoding RFC 2047 words (display names are
