@@ -7,13 +7,13 @@
 // punycoded for the DNS), duplicates once. What Petrel does with an odd From: (docs/dmarc.md):
 //   - one From: field with one address: its domain;
 //   - several addresses in one field, or several From: fields (RFC 5322 allows one): every
-//     domain is evaluated and the strictest outcome counts (RFC 7489 6.6.1: "apply the DMARC
-//     check using each of those domains ... and apply the most strict policy"), as mox,
-//     rspamd and authheaders do;
+//     domain is evaluated and the strictest outcome counts (RFC 7489 6.6.1: each domain is
+//     checked and the strictest policy among those that fail applies), as mox, rspamd and
+//     authheaders do;
 //   - no From: field, a From: without an address (empty, "undisclosed-recipients:;"), an
 //     address without a domain, a domain literal, a syntax error, more than MaxFromDomains
-//     domains: no From domain; the evaluation gives permerror and applies no policy (the RFC
-//     leaves rejecting such mail to local policy; reject_* header checks are the place).
+//     domains: no From domain; the evaluation gives permerror and applies no policy (RFC 7489
+//     5 puts such messages out of its scope; rejecting them is a header-syntax decision).
 // Bounded: at most MaxFromValue octets of each field and MaxFromDomains domains are read.
 //
 // What it does not do: Sender:, Resent-From:, or decoding RFC 2047 words (display names are

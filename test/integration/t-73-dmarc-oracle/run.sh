@@ -4,13 +4,15 @@
 #   a .co.uk domain for the Public Suffix List, several records, a SERVFAIL name, syntax
 #   errors); a config (not served) whose dns.servers is that server. No Petrel server runs.
 # `petrel dmarc check` evaluates each case (From domain, SPF result and domain, DKIM result
-# and d=) with live DNS; python3-authheaders' dmarc_per_from (Debian, with a dnsfunc that asks
-# the same server and the same Debian Public Suffix List) is the oracle. Every case is
-# reported; each must give the expected result, and the oracle must agree unless the case
-# names why it cannot (authheaders reads one TXT string per name, has no temperror, and reads
-# a record without p= as no record where RFC 7489 11.2 says permerror, applies sp= at the From
-# domain itself, and takes an unlisted TLD as the organizational domain). The domains have no
-# '-': authheaders' get_domain_part() drops everything from a '-' in the SPF domain on.
+# and d=) with live DNS; python3-authheaders (Debian) is the oracle: dmarc_per_from with a
+# dnsfunc that asks the same server, over the same Debian Public Suffix List, and check_dmarc
+# on whole messages for the From: cases. Every case is reported; each must give the expected
+# result, and the oracle must agree unless the case names why it cannot judge it (authheaders
+# reads one TXT string per name, has no temperror, reads a record without p= as no record
+# where RFC 7489 11.2 says permerror, applies sp= at the From domain itself, takes an unlisted
+# TLD as the organizational domain, picks among several From domains by p= alone, and fails
+# on a From: without an address). The domains have no '-': authheaders' get_domain_part()
+# drops everything from a '-' in the SPF domain on.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 /usr/bin/python3 -c 'import authheaders, authres, dns.resolver' 2>/dev/null ||
@@ -160,6 +162,76 @@ print(j["result"], j["policy"] or "-")' "$T/$name.json")
 done <"$T/cases.txt"
 log "$count cases, $agreed compared with authheaders and agreeing"
 [[ "$failed" == 0 ]] || fail "petrel dmarc check and the expectations or authheaders disagree (see above)"
+
+# From: fields against authheaders' check_dmarc over whole messages (its own address parser
+# and its choice among several From domains). name|From bodies (";;" between fields)|spf
+# result|spf domain|result|policy|header.from|oracle
+cat >"$T/from-cases.txt" <<'CASES'
+display-name|Alice <alice@rejectexample.com>|fail|rejectexample.com|fail|reject|rejectexample.com|compare
+quoted-comma|"Smith, Alice" <a@quarexample.com>|fail|quarexample.com|fail|quarantine|quarexample.com|compare
+comment|a@noneexample.com (the none one)|fail|noneexample.com|fail|none|noneexample.com|compare
+case|Bob <BOB@RejectExample.COM>|fail|other.com|fail|reject|rejectexample.com|compare
+several-strictest|a@noneexample.com, b@rejectexample.com|fail|noneexample.com|fail|reject|rejectexample.com|compare
+several-with-no-record|a@nodmarcexample.com, b@noneexample.com|fail|other.com|fail|none|noneexample.com|compare
+two-fields|a@noneexample.com;;b@quarexample.com|fail|noneexample.com|fail|quarantine|quarexample.com|compare
+pass-and-fail|a@rejectexample.com, b@quarexample.com|pass|rejectexample.com|fail|quarantine|quarexample.com|authheaders-picks-the-domain-with-the-strictest-p=-even-when-it-passed-and-fails-on-an-SPF-pass-with-several-From-domains
+undisclosed|undisclosed-recipients:;|fail|other.com|permerror|-|-|authheaders-fails-on-a-From-without-an-address
+CASES
+/usr/bin/python3 - "$DNS_PORT" "$T/from-cases.txt" >"$T/from-oracle.txt" 2>"$T/from-oracle.err" <<'PY' || fail "authheaders From: oracle failed: $(cat "$T/from-oracle.err")"
+import sys
+import dns.resolver
+from authres import SPFAuthenticationResult
+from authheaders import check_dmarc
+
+resolver = dns.resolver.Resolver(configure=False)
+resolver.nameservers = ['127.0.0.1']
+resolver.port = int(sys.argv[1])
+
+def dnsfunc(name):
+    try:
+        answer = resolver.resolve(name, 'TXT', lifetime=5)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return None
+    texts = [b''.join(r.strings).decode() for r in answer]
+    return ([t for t in texts if t.startswith('v=DMARC1')] or texts)[0]
+
+for line in open(sys.argv[2]):
+    name, froms, spf, spf_domain, _, _, _, oracle = line.rstrip('\n').split('|')
+    if oracle != 'compare':
+        print(name, '-', '-', '-', sep='\t')
+        continue
+    msg = b''.join(b'From: ' + f.encode() + b'\r\n' for f in froms.split(';;'))
+    msg += b'Subject: x\r\n\r\nbody\r\n'
+    spf_res = SPFAuthenticationResult(result=spf, smtp_mailfrom='postmaster@' + spf_domain)
+    r = check_dmarc(msg, spf_res, None, dnsfunc=dnsfunc)
+    print(name, r.result, r.policy or '-', r.header_from or '-', sep='\t')
+PY
+from_failed=0
+while IFS='|' read -r name froms spf spf_domain expected expected_policy expected_from oracle; do
+  args=(--spf "$spf" --spf-domain "$spf_domain" --json)
+  IFS=$'\n' read -r -d '' -a fields < <(printf '%s' "${froms//;;/$'\n'}"; printf '\0') || true
+  for f in "${fields[@]}"; do args+=(--from " $f"); done
+  RC=0
+  petrel dmarc check "${args[@]}" >"$T/from-$name.json" 2>"$T/from-$name.err" || RC=$?
+  [[ -s "$T/from-$name.json" ]] || fail "from $name: no output (exit $RC): $(cat "$T/from-$name.err")"
+  read -r got got_policy got_from < <(/usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(j["result"], j["policy"] or "-", j["from_domain"] or "-")' "$T/from-$name.json")
+  verdict=ok
+  if [[ "$got $got_policy $got_from" != "$expected $expected_policy $expected_from" ]]; then
+    verdict="MISMATCH (expected $expected/$expected_policy/$expected_from)"
+    from_failed=1
+  fi
+  if [[ "$oracle" == compare ]]; then
+    o="$(awk -F'\t' -v n="$name" '$1 == n {print $2 "/" $3 "/" $4}' "$T/from-oracle.txt")"
+    [[ "$o" == "$got/$got_policy/$got_from" ]] || { verdict="$verdict; ORACLE DISAGREES"; from_failed=1; }
+    log "from $name: petrel $got/$got_policy/$got_from, authheaders $o: $verdict"
+  else
+    log "from $name: petrel $got/$got_policy/$got_from, authheaders not asked (${oracle//-/ }): $verdict"
+  fi
+done <"$T/from-cases.txt"
+[[ "$from_failed" == 0 ]] || fail "From: handling disagrees with the expectations or authheaders (see above)"
 
 # The text report of one case: record, organizational domain, alignment, action, header.
 RC=0
