@@ -108,6 +108,16 @@ void addAddressKeys(std::string_view ip, const KeyStyle& style, std::vector<std:
   }
 }
 
+// A name from the DNS as it may go into a reply: control characters made '?'.
+std::string printableName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 32 || u == 127) c = '?';
+  }
+  return out;
+}
+
 // The first key the table has; NotFound when none; the failure when the table fails.
 lookup::LookupResult firstFound(const lookup::LookupTable& table,
                                 const std::vector<std::string>& keys) {
@@ -224,7 +234,15 @@ class AccessCheck final : public AccessMap {
             subject_ == Subject::Client ? ctx.client.client_name : ctx.client.reverse_client_name;
         if (!name.empty() && name != "unknown") addNameKeys(name, style(), keys);
         addAddressKeys(ctx.client_ip, style(), keys);
-        subject.rejected = subject.triggers = fmt::format("Client host [{}]", ctx.client_ip);
+        // Postfix: "<name[ip]>: Client host rejected: ...", the reverse check
+        // "<reverse name>: Unverified Client host rejected: ..." ("unknown" without one).
+        if (subject_ == Subject::Client) {
+          subject.triggers = fmt::format("<{}>: Client host", clientNamaddr(ctx));
+        } else {
+          subject.triggers = fmt::format("<{}>: Unverified Client host",
+                                         name.empty() ? "unknown" : printableName(name));
+        }
+        subject.rejected = subject.triggers + " rejected";
         break;
       }
       case Subject::Helo:
