@@ -307,6 +307,7 @@ class Loader {
                   RestrictionSet& set);
   void loadSmtp(const Section& top, Config& c);      // smtp.cc
   std::optional<uint64_t> greetPause(const Field& f);
+  void loadParentDomainFeatures(const Field& f, Smtp& smtp);
   void loadQueue(const Section& top, Config& c);     // queue.cc
   void loadDelivery(const Section& top, Config& c);  // delivery.cc
   void loadDns(const Section& top, Config& c);       // dns.cc

@@ -1,8 +1,11 @@
 // The `smtp:` section: bare line endings, VRFY, the banner (which goes on the wire, so it may
-// hold no control characters), the client name lookup and the greet pause (0 or a duration).
+// hold no control characters), the client name lookup, the greet pause (0 or a duration) and
+// parent_domain_matches_subdomains (a list of Postfix's feature names, a main.cf string of them,
+// or a bool).
 #include <fmt/format.h>
 
 #include "loader.h"
+#include "petrel/core/strings.h"
 
 namespace petrel::config::detail {
 
@@ -12,7 +15,8 @@ void Loader::loadSmtp(const Section& top, Config& c) {
     return;
   }
   Section s(reporter_, *f);
-  s.allowOnly({"bare_line_endings", "vrfy", "banner", "peername_lookup", "greet_pause"});
+  s.allowOnly({"bare_line_endings", "vrfy", "banner", "peername_lookup", "greet_pause",
+               "parent_domain_matches_subdomains"});
   if (const Field* b = s.find("bare_line_endings")) {
     constexpr std::string_view Expected = "reject or normalize";
     if (auto v = scalar(*b, Expected)) {
@@ -41,6 +45,59 @@ void Loader::loadSmtp(const Section& top, Config& c) {
   }
   if (const Field* g = s.find("greet_pause")) {
     c.smtp.greet_pause = greetPause(*g).value_or(c.smtp.greet_pause);
+  }
+  if (const Field* p = s.find("parent_domain_matches_subdomains")) {
+    loadParentDomainFeatures(*p, c.smtp);
+  }
+}
+
+void Loader::loadParentDomainFeatures(const Field& f, Smtp& smtp) {
+  const auto& known = Smtp::ParentDomainFeatures;
+  std::vector<std::string> names;
+  bool ok = true;
+  auto add = [&](const Field& where, std::string_view name) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      report(where, fmt::format("unknown feature '{}'{} (known: {})", name,
+                                suggestion(name, known), fmt::join(known, ", ")));
+      ok = false;
+    } else if (std::find(names.begin(), names.end(), name) == names.end()) {
+      names.emplace_back(name);
+    }
+  };
+  if (f.value.IsSequence()) {
+    size_t i = 0;
+    for (const YAML::Node& node : f.value) {
+      Field item = element(f, node, i++);
+      if (auto v = text(item)) {
+        add(item, *v);
+      } else {
+        ok = false;
+      }
+    }
+  } else if (f.value.IsNull()) {
+    // "parent_domain_matches_subdomains:" with nothing, as Postfix's empty value: none.
+  } else {
+    auto v = text(f);
+    if (!v) {
+      return;
+    }
+    std::string word = toLower(*v);
+    if (word == "true" || word == "yes" || word == "on") {
+      names.assign(known.begin(), known.end());
+    } else if (word != "false" && word != "no" && word != "off") {
+      // main.cf style: names separated by commas and/or white space.
+      std::string spaced = *v;
+      std::replace(spaced.begin(), spaced.end(), ',', ' ');
+      std::replace(spaced.begin(), spaced.end(), '\t', ' ');
+      for (std::string_view name : split(spaced, ' ')) {
+        if (!trim(name).empty()) {
+          add(f, trim(name));
+        }
+      }
+    }
+  }
+  if (ok) {
+    smtp.parent_domain_matches_subdomains = std::move(names);
   }
 }
 

@@ -468,6 +468,9 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
       return it == tables->end() ? nullptr : it->second;
     });
     env.mynetworks->table = mynetworks_table;
+    env.parent_domain_matches_subdomains =
+        cfg.smtp.parentDomainMatchesSubdomains("smtpd_access_maps");
+    env.recipient_delimiter = cfg.recipient_delimiter;
     policy::RestrictionClasses::Spec spec;
     for (const auto& [name, checks] : cfg.restriction_classes.lists) {
       std::vector<std::string>& list = spec[name];
@@ -485,6 +488,9 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
       return it == tables->end() ? nullptr : it->second;
     });
     env.mynetworks->table = mynetworks_table;
+    env.parent_domain_matches_subdomains =
+        cfg.smtp.parentDomainMatchesSubdomains("smtpd_access_maps");
+    env.recipient_delimiter = cfg.recipient_delimiter;
     const config::PolicyService& ps = cfg.policy_service;
     env.policy_service.timeout_ms = ps.timeout * 1000;
     env.policy_service.max_idle_ms = ps.max_idle * 1000;

@@ -10,6 +10,7 @@
 // docs/configuration.md documents every key; keep both in step.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -122,6 +123,22 @@ struct Smtp {
   // Seconds to wait before the 220 greeting; a client that talks meanwhile is refused (554
   // 5.5.1) and disconnected (postscreen's pregreet test). Default: 0 (off).
   uint64_t greet_pause = 0;
+  // Postfix's parent_domain_matches_subdomains: the features in which a parent domain key
+  // "example.com" matches its subdomains. Petrel acts on smtpd_access_maps (the access maps of
+  // check_*_access); Postfix's other names are accepted and change nothing here. Written as a
+  // list of names, a main.cf-style string or a bool (true: all, false: none).
+  // Default: Postfix's, every name in ParentDomainFeatures.
+  static constexpr std::array<std::string_view, 7> ParentDomainFeatures{
+      "debug_peer_list",           "fast_flush_domains", "mynetworks",
+      "permit_mx_backup_networks", "qmqpd_authorized_clients", "relay_domains",
+      "smtpd_access_maps"};
+  std::vector<std::string> parent_domain_matches_subdomains{ParentDomainFeatures.begin(),
+                                                           ParentDomainFeatures.end()};
+  bool parentDomainMatchesSubdomains(std::string_view feature) const {
+    return std::find(parent_domain_matches_subdomains.begin(),
+                     parent_domain_matches_subdomains.end(),
+                     feature) != parent_domain_matches_subdomains.end();
+  }
 };
 
 struct Queue {

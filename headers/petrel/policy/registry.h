@@ -49,6 +49,13 @@ struct CheckEnvironment {
   std::shared_ptr<const Greylist> greylist;
   // The restriction classes access maps may name (restrictions.h); null = none.
   std::shared_ptr<const RestrictionClasses> classes;
+  // Access maps: does a parent domain key "example.com" match its subdomains (Postfix
+  // parent_domain_matches_subdomains naming smtpd_access_maps; smtp.parent_domain_matches_
+  // subdomains)? ".example.com" keys match them either way. Default: true, as Postfix.
+  bool parent_domain_matches_subdomains = true;
+  // recipient_delimiter: access maps also look up "user+foo@example.org" as "user@example.org"
+  // and "user@". Default: "" (none).
+  std::string recipient_delimiter;
 };
 
 // What a factory gets: the check as written, split into its name and argument.

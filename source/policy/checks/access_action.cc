@@ -1,7 +1,7 @@
 // Postfix access(5) actions (access_action.h): the grammar of a table value. Reply codes and
 // texts as Postfix's smtpd_check.c check_table_result: REJECT 554 5.7.1, DEFER 450 4.7.1,
-// DEFER_IF_PERMIT / DEFER_IF_REJECT 450 4.7.1 "Service unavailable", an explicit 4NN/5NN with
-// an optional enhanced code of the same class; anything wrong with a value is 451 4.3.5
+// DEFER_IF_PERMIT / DEFER_IF_REJECT 450 4.7.1 "Service unavailable", an explicit 4NN/5NN; each
+// takes an enhanced code leading its text as the reply's (its class made the reply's); anything wrong with a value is 451 4.3.5
 // "Server configuration error" and a warning, never a permanent refusal.
 #include "access_action.h"
 
@@ -54,6 +54,21 @@ bool isEnhancedCode(std::string_view s, char klass) {
   auto parts = split(s, '.');
   return parts.size() == 3 && parts[0].size() == 1 && parts[0][0] == klass && allDigits(parts[1]) &&
          parts[1].size() <= 3 && allDigits(parts[2]) && parts[2].size() <= 3;
+}
+
+// A leading enhanced code in an action's text becomes the reply's, its class made the
+// reply's (Postfix dsn_split, then the reply code's class: "550 4.7.9" becomes 5.7.9, postgrey's
+// "DEFER_IF_PERMIT 4.7.1 Greylisted" keeps 4.7.1); it is cut from `text`. Otherwise `fallback`.
+std::string takeEnhancedCode(std::string& text, char klass, std::string_view fallback) {
+  size_t end = text.find(' ');
+  std::string_view given = std::string_view(text).substr(0, end);
+  if (given.empty() || !(given[0] == '2' || given[0] == '4' || given[0] == '5') ||
+      !isEnhancedCode(given, given[0])) {
+    return std::string(fallback);
+  }
+  std::string enhanced = std::string(1, klass) + std::string(given.substr(1));
+  text = end == std::string::npos ? "" : std::string(trim(std::string_view(text).substr(end)));
+  return enhanced;
 }
 
 // "user@domain" with something on both sides and nothing that could break a queue record.
@@ -133,15 +148,18 @@ AccessAction parseAccessAction(std::string_view rule, std::string_view table,
   }
   if (word == "dunno") return result(dunno());
   if (word == "reject") {
-    return result(decide(Decision::Kind::Reject, rule, 554, "5.7.1",
+    std::string enhanced = takeEnhancedCode(rest, '5', "5.7.1");
+    return result(decide(Decision::Kind::Reject, rule, 554, enhanced,
                          fmt::format("{}: {}", subject.rejected, text_or("Access denied"))));
   }
   if (word == "defer") {
-    return result(decide(Decision::Kind::Defer, rule, 450, "4.7.1",
+    std::string enhanced = takeEnhancedCode(rest, '4', "4.7.1");
+    return result(decide(Decision::Kind::Defer, rule, 450, enhanced,
                          fmt::format("{}: {}", subject.rejected, text_or("Access denied"))));
   }
   if (word == "defer_if_permit" || word == "defer_if_reject") {
-    Decision d = decide(Decision::Kind::Dunno, rule, 450, "4.7.1",
+    std::string enhanced = takeEnhancedCode(rest, '4', "4.7.1");
+    Decision d = decide(Decision::Kind::Dunno, rule, 450, enhanced,
                         fmt::format("{}: {}", subject.rejected, text_or("Service unavailable")));
     d.pending = word == "defer_if_permit" ? Decision::Pending::DeferIfPermit
                                           : Decision::Pending::DeferIfReject;
@@ -149,16 +167,7 @@ AccessAction parseAccessAction(std::string_view rule, std::string_view table,
   }
   if (word.size() == 3 && (word[0] == '4' || word[0] == '5') && allDigits(word)) {
     int code = std::stoi(word);
-    std::string enhanced = word[0] == '4' ? "4.7.1" : "5.7.1";
-    // An enhanced code in the text is taken, its class made the reply's (Postfix
-    // smtpd_dsn_fix: "550 4.7.9" becomes 5.7.9).
-    size_t end = rest.find(' ');
-    std::string_view given = std::string_view(rest).substr(0, end);
-    if (!given.empty() && isEnhancedCode(given, given[0]) &&
-        (given[0] == '2' || given[0] == '4' || given[0] == '5')) {
-      enhanced = std::string(1, word[0]) + std::string(given.substr(1));
-      rest = end == std::string::npos ? "" : std::string(trim(std::string_view(rest).substr(end)));
-    }
+    std::string enhanced = takeEnhancedCode(rest, word[0], word[0] == '4' ? "4.7.1" : "5.7.1");
     return result(decide(code < 500 ? Decision::Kind::Defer : Decision::Kind::Reject, rule, code,
                          enhanced,
                          fmt::format("{}: {}", subject.rejected, text_or("Access denied"))));

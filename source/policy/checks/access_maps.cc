@@ -2,13 +2,15 @@
 // check_helo_access, check_sender_access, check_recipient_access, check_sender_mx_access and
 // check_sender_ns_access. What is looked up:
 //   - a client: its name (client_name; the unverified reverse_client_name for the reverse
-//     check) and parent domains, unless "unknown", then its address and, for tables that are
-//     not cidr, the address's shorter IPv4 prefixes;
+//     check) and parent domains, unless "unknown", then its address and the address's shorter
+//     IPv4 prefixes;
 //   - the HELO name and its parent domains;
-//   - an address: itself, its domain, parent domains, "localpart@";
+//   - an address: itself, without its extension, its domain, parent domains, "localpart@";
 //   - the sender domain's MX (resp. NS) hosts: each host name and parent domains, then its
 //     addresses (A and AAAA). No MX: the domain itself; no NS: the parent's; a null MX or a
 //     domain that does not exist: no lookup (dunno); a DNS temporary failure: 450 4.4.3.
+// Parent domains are keys as parent_domain_matches_subdomains says (KeyStyle); a table of
+// patterns (regexp, cidr) is asked the whole string only.
 // The value found is an access(5) action (access_action.h); one naming a restriction class
 // runs that class in place (nested at most RestrictionClasses::MaxDepth deep). A table that
 // fails answers 451 4.3.0. A table that may block is asked on the pool (PolicyContext::offload);
@@ -32,42 +34,88 @@ namespace {
 // MX or NS hosts of one domain that are looked up (Postfix caps its MX lists too).
 constexpr size_t MaxServerHosts = 10;
 
-// The keys an address is looked up with (Postfix access(5), with
-// parent_domain_matches_subdomains off, so parents are written ".example.com"): the full
-// address, the domain, each parent domain as ".parent", then "localpart@".
-std::vector<std::string> addressKeys(std::string_view address) {
+// How a table is asked (Postfix smtpd_check.c and mail_addr_find.c): a table of exact keys
+// ("fixed": inline, file, SQL, LDAP) gets the partial keys too (domain, parent domains,
+// localpart@, address prefixes); a table of patterns (regexp, cidr) only the whole string,
+// as access(5)'s REGULAR EXPRESSION TABLES section says. `parent_matches` is
+// parent_domain_matches_subdomains naming smtpd_access_maps: parents are looked up as
+// "example.com" (Postfix's default), and, unlike Postfix, as ".example.com" too, since a key
+// with a leading dot can only mean the subdomains; off, only as ".example.com".
+struct KeyStyle {
+  bool fixed = true;
+  bool parent_matches = true;
+  std::string_view delimiters;  // recipient_delimiter: "user+foo" is also looked up as "user"
+};
+
+KeyStyle styleOf(const lookup::LookupTable& table, bool parent_matches,
+                 std::string_view delimiters) {
+  std::string what = table.describe();
+  bool pattern = what.starts_with("regexp:") || what.starts_with("pcre:") ||
+                 what.starts_with("cidr:");
+  return KeyStyle{!pattern, parent_matches, delimiters};
+}
+
+// The parent domains of `name` (lower-case, no trailing dot), nearest first, in `style`.
+void addParentKeys(std::string_view name, const KeyStyle& style,
+                   std::vector<std::string>& keys) {
+  for (size_t dot = name.find('.'); dot != std::string_view::npos;
+       dot = name.find('.', dot + 1)) {
+    if (dot + 1 >= name.size()) break;
+    if (style.parent_matches) keys.emplace_back(name.substr(dot + 1));
+    keys.emplace_back(name.substr(dot));
+  }
+}
+
+// The keys an address is looked up with, in Postfix's order: the full address, the address
+// without its extension, the domain, its parent domains, "localpart@" (with, then without the
+// extension).
+std::vector<std::string> addressKeys(std::string_view address, const KeyStyle& style) {
   MailAddress a(toLower(address));
   std::vector<std::string> keys{a.text()};
-  if (!a.hasDomain()) return keys;
-  keys.emplace_back(a.domain());
-  for (std::string& parent : a.parentDomains()) keys.push_back(std::move(parent));
+  if (!style.fixed || !a.hasDomain()) return keys;
+  std::string bare_local(a.localWithoutExtension(style.delimiters));
+  bool has_extension = bare_local.size() != a.local().size();
+  std::string domain(a.domain());
+  if (has_extension) keys.push_back(bare_local + "@" + domain);
+  keys.push_back(domain);
+  if (domain.front() != '[') addParentKeys(domain, style, keys);
   keys.push_back(std::string(a.local()) + "@");
+  if (has_extension) keys.push_back(bare_local + "@");
   return keys;
 }
 
-// A host name: itself, then its parent domains as ".parent" (as for addresses).
-void addNameKeys(std::string_view name, std::vector<std::string>& keys) {
+// A host name: itself, then its parent domains (as for addresses). A name that is an address
+// (a HELO of "192.0.2.1" or "[192.0.2.1]") has no parents.
+void addNameKeys(std::string_view name, const KeyStyle& style, std::vector<std::string>& keys) {
   std::string n = toLower(name);
   if (!n.empty() && n.back() == '.') n.pop_back();
   if (n.empty()) return;
   keys.push_back(n);
-  if (n.front() == '[') return;  // an address literal has no parents
-  for (size_t dot = n.find('.'); dot != std::string::npos; dot = n.find('.', dot + 1)) {
-    if (dot + 1 < n.size()) keys.push_back(n.substr(dot));
-  }
+  if (!style.fixed || n.front() == '[' || IpAddress::parse(n)) return;
+  addParentKeys(n, style, keys);
 }
 
 // A client address: itself, then (IPv4 only) the shorter dotted prefixes "1.2.3", "1.2", "1"
-// as Postfix does for non-cidr tables; a cidr table matches the address against its blocks.
-void addAddressKeys(std::string_view ip, const lookup::LookupTable& table,
-                    std::vector<std::string>& keys) {
+// as Postfix does for tables of exact keys; a cidr table matches the address against its
+// blocks.
+void addAddressKeys(std::string_view ip, const KeyStyle& style, std::vector<std::string>& keys) {
   keys.emplace_back(ip);
-  if (table.describe().starts_with("cidr:") || ip.find(':') != std::string_view::npos) return;
+  if (!style.fixed || ip.find(':') != std::string_view::npos) return;
   std::string prefix(ip);
   for (size_t dot = prefix.rfind('.'); dot != std::string::npos; dot = prefix.rfind('.')) {
     prefix.resize(dot);
     keys.push_back(prefix);
   }
+}
+
+// A name from the DNS as it may go into a reply: control characters made '?'.
+std::string printableName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 32 || u == 127) c = '?';
+  }
+  return out;
 }
 
 // The first key the table has; NotFound when none; the failure when the table fails.
@@ -84,12 +132,14 @@ lookup::LookupResult firstFound(const lookup::LookupTable& table,
 // turning a lookup into a decision.
 class AccessMap : public Check {
  public:
-  AccessMap(std::string rule, lookup::TablePtr table,
-            std::weak_ptr<const RestrictionClasses> classes, bool permit_allowed)
+  AccessMap(std::string rule, lookup::TablePtr table, const CheckEnvironment& env,
+            bool permit_allowed)
       : rule_(std::move(rule)),
         table_(std::move(table)),
-        classes_(std::move(classes)),
-        permit_allowed_(permit_allowed) {}
+        classes_(env.classes),
+        permit_allowed_(permit_allowed),
+        delimiters_(env.recipient_delimiter),
+        style_(styleOf(*table_, env.parent_domain_matches_subdomains, delimiters_)) {}
 
   bool blocking() const override { return table_->blocking(); }
 
@@ -111,6 +161,7 @@ class AccessMap : public Check {
   }
 
   const lookup::LookupTable& table() const { return *table_; }
+  const KeyStyle& style() const { return style_; }
   const std::string& rule() const { return rule_; }
 
  private:
@@ -161,6 +212,8 @@ class AccessMap : public Check {
   lookup::TablePtr table_;
   std::weak_ptr<const RestrictionClasses> classes_;
   bool permit_allowed_;
+  std::string delimiters_;  // style_ views it
+  KeyStyle style_;
 };
 
 enum class Subject { Client, ReverseClient, Helo, Sender, Recipient };
@@ -168,8 +221,8 @@ enum class Subject { Client, ReverseClient, Helo, Sender, Recipient };
 class AccessCheck final : public AccessMap {
  public:
   AccessCheck(std::string rule, Subject subject, lookup::TablePtr table,
-              std::weak_ptr<const RestrictionClasses> classes)
-      : AccessMap(std::move(rule), std::move(table), std::move(classes), true), subject_(subject) {}
+              const CheckEnvironment& env)
+      : AccessMap(std::move(rule), std::move(table), env, true), subject_(subject) {}
 
   void run(const PolicyContext& ctx, Done done) const override {
     std::vector<std::string> keys;
@@ -179,25 +232,33 @@ class AccessCheck final : public AccessMap {
       case Subject::ReverseClient: {
         const std::string& name =
             subject_ == Subject::Client ? ctx.client.client_name : ctx.client.reverse_client_name;
-        if (!name.empty() && name != "unknown") addNameKeys(name, keys);
-        addAddressKeys(ctx.client_ip, table(), keys);
-        subject.rejected = subject.triggers = fmt::format("Client host [{}]", ctx.client_ip);
+        if (!name.empty() && name != "unknown") addNameKeys(name, style(), keys);
+        addAddressKeys(ctx.client_ip, style(), keys);
+        // Postfix: "<name[ip]>: Client host rejected: ...", the reverse check
+        // "<reverse name>: Unverified Client host rejected: ..." ("unknown" without one).
+        if (subject_ == Subject::Client) {
+          subject.triggers = fmt::format("<{}>: Client host", clientNamaddr(ctx));
+        } else {
+          subject.triggers = fmt::format("<{}>: Unverified Client host",
+                                         name.empty() ? "unknown" : printableName(name));
+        }
+        subject.rejected = subject.triggers + " rejected";
         break;
       }
       case Subject::Helo:
         if (ctx.helo.empty()) return done(dunno());
-        addNameKeys(ctx.helo, keys);
+        addNameKeys(ctx.helo, style(), keys);
         subject.triggers = fmt::format("<{}>: Helo command", ctx.helo);
         subject.rejected = subject.triggers + " rejected";
         break;
       case Subject::Sender:
         if (ctx.sender.empty()) return done(dunno());  // the null sender is not looked up
-        keys = addressKeys(ctx.sender);
+        keys = addressKeys(ctx.sender, style());
         subject.triggers = fmt::format("<{}>: Sender address", ctx.sender);
         subject.rejected = subject.triggers + " rejected";
         break;
       case Subject::Recipient:
-        keys = addressKeys(ctx.recipient);
+        keys = addressKeys(ctx.recipient, style());
         subject.triggers = fmt::format("<{}>: Recipient address", ctx.recipient);
         subject.rejected = subject.triggers + " rejected";
         break;
@@ -213,8 +274,8 @@ class AccessCheck final : public AccessMap {
 class ServerAccessCheck final : public AccessMap {
  public:
   ServerAccessCheck(std::string rule, dns::Type type, lookup::TablePtr table,
-                    std::weak_ptr<const RestrictionClasses> classes)
-      : AccessMap(std::move(rule), std::move(table), std::move(classes), false), type_(type) {}
+                    const CheckEnvironment& env)
+      : AccessMap(std::move(rule), std::move(table), env, false), type_(type) {}
 
   void run(const PolicyContext& ctx, Done done) const override {
     MailAddress sender(ctx.sender);
@@ -326,8 +387,8 @@ class ServerAccessCheck final : public AccessMap {
   void addressesAnswered(const LookupPtr& l) const {
     std::vector<std::string> keys;
     for (size_t i = 0; i < l->hosts.size(); ++i) {
-      if (!IpAddress::parse(l->hosts[i])) addNameKeys(l->hosts[i], keys);
-      for (const std::string& ip : l->addresses[i]) addAddressKeys(ip, table(), keys);
+      if (!IpAddress::parse(l->hosts[i])) addNameKeys(l->hosts[i], style(), keys);
+      for (const std::string& ip : l->addresses[i]) addAddressKeys(ip, style(), keys);
     }
     // An address that did not resolve might have been listed: not found is not "dunno" then.
     Decision not_found =
@@ -353,14 +414,14 @@ Result<CheckPtr> makeAccess(const CheckArgs& args, Subject subject) {
   auto table = tableOf(args);
   if (!table) return table.error();
   return CheckPtr(std::make_unique<AccessCheck>(fmt::format("{} {}", args.name, args.argument),
-                                                subject, std::move(*table), args.env.classes));
+                                                subject, std::move(*table), args.env));
 }
 
 Result<CheckPtr> makeServerAccess(const CheckArgs& args, dns::Type type) {
   auto table = tableOf(args);
   if (!table) return table.error();
   return CheckPtr(std::make_unique<ServerAccessCheck>(
-      fmt::format("{} {}", args.name, args.argument), type, std::move(*table), args.env.classes));
+      fmt::format("{} {}", args.name, args.argument), type, std::move(*table), args.env));
 }
 
 }  // namespace

@@ -17,6 +17,14 @@ inline Decision decide(Decision::Kind kind, std::string_view rule, int code = 0,
 }
 inline Decision dunno() { return Decision{}; }
 
+// The client as Postfix names it in replies and logs: "name[ip]", "unknown[ip]" without a
+// verified name (control characters of a name made '?'). generic.cc.
+std::string clientNamaddr(const PolicyContext& ctx);
+// What a list's replies name, as Postfix's smtpd_check.c reply name per list: the client
+// ("name[ip]"), the HELO name, the sender, the recipient, "DATA", "END-OF-MESSAGE". A lookup
+// that failed answers "<reply name>: Temporary lookup failure" (451 4.3.0). generic.cc.
+std::string stageReplyName(Stage stage, const PolicyContext& ctx);
+
 // Runs `decide` (which may call the context's callbacks) where blocking is allowed when the
 // callbacks may block, else right here; `done` gets its answer.
 template <typename Decide>

@@ -1,11 +1,33 @@
 // permit, reject, defer: the unconditional answers that end a list (Postfix's wording and
 // codes: 554 5.7.1 Access denied, 450 4.7.1 Try again later); warn_if_reject, which makes the
-// next check of its list log what it would have refused (a Warn action) and go on.
+// next check of its list log what it would have refused (a Warn action) and go on. Also the
+// reply names the families share (clientNamaddr, stageReplyName).
 #include <fmt/format.h>
 
 #include "checks.h"
 
 namespace petrel::policy::checks {
+
+std::string clientNamaddr(const PolicyContext& ctx) {
+  std::string name = ctx.client.client_name.empty() ? "unknown" : ctx.client.client_name;
+  for (char& c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 32 || u == 127) c = '?';
+  }
+  return fmt::format("{}[{}]", name, ctx.client_ip);
+}
+
+std::string stageReplyName(Stage stage, const PolicyContext& ctx) {
+  switch (stage) {
+    case Stage::Client: return clientNamaddr(ctx);
+    case Stage::Helo: return ctx.helo;
+    case Stage::Sender: return ctx.sender;
+    case Stage::Recipient: return ctx.recipient;
+    case Stage::Data: return "DATA";
+    case Stage::EndOfData: return "END-OF-MESSAGE";
+  }
+  return "";
+}
 
 namespace {
 

@@ -99,9 +99,8 @@ class CheckGreylist final : public Check {
     switch (v.outcome) {
       case Outcome::Skipped: return dunno();
       case Outcome::MynetworksFailed:
-        return decide(Decision::Kind::Defer, rule_, 451, "4.3.0",
-                      fmt::format("Client host [{}]: Temporary lookup failure", v.client_ip));
       case Outcome::StoreFailed:
+        // Postfix reject_dict_retry names what the list checks: here the recipient.
         return decide(Decision::Kind::Defer, rule_, 451, "4.3.0",
                       fmt::format("<{}>: Temporary lookup failure", v.recipient));
       case Outcome::Answered: break;

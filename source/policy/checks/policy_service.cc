@@ -266,14 +266,18 @@ std::string encodePolicyRequest(const PolicyContext& ctx, Stage stage,
   // Postfix's order (smtpd_check.c); the attributes it sends that Petrel cannot know (client
   // certificates, ETRN, sasl_sender) go with empty values, as Postfix sends them then.
   add("request", "smtpd_access_policy");
-  add("protocol_state",
-      ctx.protocol_state.empty() ? defaultProtocolState(stage) : ctx.protocol_state);
+  std::string_view state =
+      ctx.protocol_state.empty() ? defaultProtocolState(stage) : ctx.protocol_state;
+  add("protocol_state", state);
   add("protocol_name", f.protocol_name.empty() ? "SMTP" : f.protocol_name);
   add("helo_name", ctx.helo);
   add("queue_id", f.queue_id);
   add("sender", ctx.sender);
   add("recipient", ctx.recipient);
-  add("recipient_count", std::to_string(ctx.recipient_count));
+  // SMTPD_POLICY_README: non-zero only in the DATA and END-OF-MESSAGE states (the recipients
+  // accepted); at RCPT Postfix sends 0, though the context counts those accepted so far.
+  bool counted = state == "DATA" || state == "END-OF-MESSAGE";
+  add("recipient_count", std::to_string(counted ? ctx.recipient_count : 0));
   add("client_address", ctx.client_ip);
   add("client_name", f.client_name);
   add("reverse_client_name", f.reverse_client_name);

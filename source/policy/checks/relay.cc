@@ -26,8 +26,8 @@ std::optional<std::string> domainOf(std::string_view address) {
 
 class PermitMynetworks final : public Check {
  public:
-  PermitMynetworks(std::string rule, std::shared_ptr<const Mynetworks> networks)
-      : rule_(std::move(rule)), networks_(std::move(networks)) {}
+  PermitMynetworks(std::string rule, Stage stage, std::shared_ptr<const Mynetworks> networks)
+      : rule_(std::move(rule)), stage_(stage), networks_(std::move(networks)) {}
 
   void run(const PolicyContext& ctx, Done done) const override {
     if (networks_->blocks.contains(ctx.client_ip)) {
@@ -40,26 +40,28 @@ class PermitMynetworks final : public Check {
       return;
     }
     if (!table->blocking() || !ctx.offload) {
-      done(fromTable(table->lookup(ctx.client_ip), ctx.client_ip));
+      done(fromTable(table->lookup(ctx.client_ip), stageReplyName(stage_, ctx)));
       return;
     }
     auto answer = std::make_shared<lookup::LookupResult>();
     ctx.offload([table, answer, ip = ctx.client_ip] { *answer = table->lookup(ip); },
-                [this, answer, ip = ctx.client_ip, done = std::move(done)] {
-                  done(fromTable(*answer, ip));
+                [this, answer, name = stageReplyName(stage_, ctx), done = std::move(done)] {
+                  done(fromTable(*answer, name));
                 });
   }
   bool blocking() const override { return networks_->table && networks_->table->blocking(); }
 
  private:
-  Decision fromTable(const lookup::LookupResult& r, const std::string& ip) const {
+  // Postfix reject_dict_retry: "<reply name of the list>: Temporary lookup failure".
+  Decision fromTable(const lookup::LookupResult& r, const std::string& reply_name) const {
     if (r.status == lookup::LookupStatus::Found) return decide(Decision::Kind::Permit, rule_);
     if (r.status == lookup::LookupStatus::NotFound) return dunno();
     return decide(Decision::Kind::Defer, rule_, 451, "4.3.0",
-                  fmt::format("Client host [{}]: Temporary lookup failure", ip));
+                  fmt::format("<{}>: Temporary lookup failure", reply_name));
   }
 
   std::string rule_;
+  Stage stage_;
   std::shared_ptr<const Mynetworks> networks_;
 };
 
@@ -143,7 +145,8 @@ Decision unauthDestination(const PolicyContext& ctx, std::string_view rule) {
 }
 
 Result<CheckPtr> makePermitMynetworks(const CheckArgs& args) {
-  return CheckPtr(std::make_unique<PermitMynetworks>(std::string(args.name), args.env.mynetworks));
+  return CheckPtr(
+      std::make_unique<PermitMynetworks>(std::string(args.name), args.stage, args.env.mynetworks));
 }
 
 Result<CheckPtr> makePermitSaslAuthenticated(const CheckArgs& args) {

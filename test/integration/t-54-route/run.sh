@@ -65,7 +65,7 @@ expect "554 5\.7\.1 <someone@elsewhere\.test>: Relay access denied" "relay refus
 route alice@example.test --client 192.0.2.66
 assert_eq 1 "$RC" "client in the access map refused"
 expect "check_client_access cidr:$T/clients\.cidr \($CONF:[0-9]+:[0-9]+\) decided reject" "the access check decided"
-expect "554 5\.7\.1 Client host \[192\.0\.2\.66\]: listed as a spam source" "access map reply"
+expect "554 5\.7\.1 <unknown\[192\.0\.2\.66\]>: Client host rejected: listed as a spam source" "access map reply"
 route x@elsewhere.test --client 198.51.100.9
 assert_eq 0 "$RC" "OK in the access map permits relaying"
 

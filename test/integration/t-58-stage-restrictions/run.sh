@@ -87,14 +87,14 @@ maildir_holds() { [[ "$(in_maildir "$1" "$2")" -eq "$3" ]]; }
 swaks_rc --port "$EARLY_PORT" --local-interface 127.0.0.2 --helo outside.example.net \
   --from ham@example.net --to alice@example.test
 assert_eq 21 "$RC" "swaks from 127.0.0.2 on early: exit status (21: refused greeting); transcript: $(transcript)"
-assert_file_contains "$T/swaks.out" '^<\*\* +554 5\.7\.1 Client host \[127\.0\.0\.2\]: Access denied' \
+assert_file_contains "$T/swaks.out" '^<\*\* +554 5\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: Access denied' \
   "swaks greeting from 127.0.0.2 on early"
 EARLY_PORT="$EARLY_PORT" py <<'EOF'
 import os
 from lib import *
 c = Client(port=int(os.environ["EARLY_PORT"]), source="127.0.0.2")
 expect_reply(c.banner, 554, "5.7.1", "greeting to 127.0.0.2")
-check("Client host [127.0.0.2]: Access denied" in c.banner.text, "greeting: %r" % c.banner)
+check("<unknown[127.0.0.2]>: Client host rejected: Access denied" in c.banner.text, "greeting: %r" % c.banner)
 c.expect("EHLO outside.example.net", 503, "5.7.0")
 c.expect("HELO outside.example.net", 503, "5.7.0")
 c.expect("MAIL FROM:<ham@example.net>", 503, "5.7.0")
@@ -103,7 +103,7 @@ c.expect("NOOP", 503, "5.7.0")
 c.expect("QUIT", 221)
 check(c.is_closed(), "the connection stays open after QUIT")
 EOF
-assert_log 'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 Client host \[127\.0\.0\.2\]: Access denied' \
+assert_log 'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: Access denied' \
   "connect reject line"
 assert_no_log 'reject: (HELO|MAIL|RCPT) from unknown\[127\.0\.0\.2\]' "commands after the 554 greeting"
 # 127.0.0.1 is not in the cidr table: the same listener takes its mail.
@@ -136,9 +136,9 @@ assert_no_log 'reject: MAIL from .*helo=<late\.example\.net>' "MAIL on late"
 swaks_rc --port "$LATE_PORT" --local-interface 127.0.0.2 --helo outside-late.example.net \
   --from ham@example.net --to alice@example.test
 assert_eq 24 "$RC" "swaks from 127.0.0.2 on late: exit status (24: RCPT refused); transcript: $(transcript)"
-assert_file_contains "$T/swaks.out" '^<\*\* +554 5\.7\.1 Client host \[127\.0\.0\.2\]: Access denied' \
+assert_file_contains "$T/swaks.out" '^<\*\* +554 5\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: Access denied' \
   "swaks RCPT reply to 127.0.0.2 on late"
-assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 Client host \[127\.0\.0\.2\]: Access denied; from=<ham@example\.net> to=<alice@example\.test> proto=ESMTP helo=<outside-late\.example\.net>$' \
+assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: Access denied; from=<ham@example\.net> to=<alice@example\.test> proto=ESMTP helo=<outside-late\.example\.net>$' \
   "client reject at RCPT (delay_reject: true)"
 assert_eq 2 "$(log_count 'reject: CONNECT from')" "CONNECT rejects (scenario 1's two connections only)"
 

@@ -1398,6 +1398,33 @@ TEST(ConfigTest, RateLimitsAndGreetPause) {
                    "or 300 (seconds), got 'soon'"});
 }
 
+TEST(ConfigTest, ParentDomainMatchesSubdomains) {
+  // Postfix's default names every feature, smtpd_access_maps among them.
+  EXPECT_TRUE(loadOk().smtp.parentDomainMatchesSubdomains("smtpd_access_maps"));
+  Config none = loadOk("smtp: {parent_domain_matches_subdomains: false}\n");
+  EXPECT_TRUE(none.smtp.parent_domain_matches_subdomains.empty());
+  EXPECT_TRUE(loadOk("smtp: {parent_domain_matches_subdomains: yes}\n")
+                  .smtp.parentDomainMatchesSubdomains("smtpd_access_maps"));
+  EXPECT_TRUE(loadOk("smtp: {parent_domain_matches_subdomains: }\n")
+                  .smtp.parent_domain_matches_subdomains.empty());
+  Config list = loadOk("smtp: {parent_domain_matches_subdomains: [relay_domains, mynetworks]}\n");
+  EXPECT_EQ(list.smtp.parent_domain_matches_subdomains,
+            (std::vector<std::string>{"relay_domains", "mynetworks"}));
+  EXPECT_FALSE(list.smtp.parentDomainMatchesSubdomains("smtpd_access_maps"));
+  // As main.cf writes it.
+  Config text = loadOk(
+      "smtp: {parent_domain_matches_subdomains: 'debug_peer_list,fast_flush_domains, "
+      "smtpd_access_maps'}\n");
+  EXPECT_EQ(text.smtp.parent_domain_matches_subdomains,
+            (std::vector<std::string>{"debug_peer_list", "fast_flush_domains",
+                                      "smtpd_access_maps"}));
+  EXPECT_EQ(errorsWith("smtp: {parent_domain_matches_subdomains: [smtpd_acess_maps]}\n"),
+            Errors{"t.yaml:3:43: smtp.parent_domain_matches_subdomains[0]: unknown feature "
+                   "'smtpd_acess_maps' (did you mean 'smtpd_access_maps'?) (known: "
+                   "debug_peer_list, fast_flush_domains, mynetworks, permit_mx_backup_networks, "
+                   "qmqpd_authorized_clients, relay_domains, smtpd_access_maps)"});
+}
+
 }  // namespace
 }  // namespace petrel::config
 

@@ -81,6 +81,35 @@ TEST(AccessAction, PendingDeferrals) {
             "450 4.7.1 <a@b.example>: Sender address rejected: Service unavailable");
 }
 
+// A leading enhanced code in the text of REJECT, DEFER, DEFER_IF_PERMIT, DEFER_IF_REJECT (as
+// for 4NN/5NN) is the reply's enhanced code, its class the reply's (Postfix dsn_split):
+// postgrey 1.37 answers "DEFER_IF_PERMIT 4.7.1 Greylisted, see ...", policyd-spf
+// "DEFER_IF_PERMIT 4.7.24 SPF temperror ...".
+TEST(AccessAction, LeadingEnhancedCodes) {
+  AccessAction grey = parse("DEFER_IF_PERMIT 4.2.0 Greylisted, see http://postgrey.example/");
+  EXPECT_EQ(grey.decision.pending, Decision::Pending::DeferIfPermit);
+  EXPECT_EQ(reply(grey.decision),
+            "450 4.2.0 <a@b.example>: Sender address rejected: Greylisted, see "
+            "http://postgrey.example/");
+  EXPECT_EQ(reply(parse("defer_if_reject 4.7.24 SPF temperror").decision),
+            "450 4.7.24 <a@b.example>: Sender address rejected: SPF temperror");
+  EXPECT_EQ(reply(parse("DEFER_IF_PERMIT 5.7.1 odd class").decision),
+            "450 4.7.1 <a@b.example>: Sender address rejected: odd class");
+  EXPECT_EQ(reply(parse("DEFER_IF_PERMIT 4.7.1").decision),
+            "450 4.7.1 <a@b.example>: Sender address rejected: Service unavailable");
+  EXPECT_EQ(reply(parse("DEFER 4.3.2 busy").decision),
+            "450 4.3.2 <a@b.example>: Sender address rejected: busy");
+  EXPECT_EQ(reply(parse("REJECT 5.7.26 unauthenticated").decision),
+            "554 5.7.26 <a@b.example>: Sender address rejected: unauthenticated");
+  EXPECT_EQ(reply(parse("REJECT 4.7.1 wrong class").decision),
+            "554 5.7.1 <a@b.example>: Sender address rejected: wrong class");
+  // Not an enhanced code: part of the text.
+  EXPECT_EQ(reply(parse("DEFER 4.7 later").decision),
+            "450 4.7.1 <a@b.example>: Sender address rejected: 4.7 later");
+  EXPECT_EQ(reply(parse("REJECT 5.7.1234 x").decision),
+            "554 5.7.1 <a@b.example>: Sender address rejected: 5.7.1234 x");
+}
+
 TEST(AccessAction, MessageActionsGoOn) {
   struct Case {
     std::string_view value;

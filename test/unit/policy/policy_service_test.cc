@@ -175,6 +175,27 @@ TEST(PolicyServiceRequest, EveryPostfixAttributeInOrder) {
             "\n");
 }
 
+// SMTPD_POLICY_README: recipient_count is non-zero only in the DATA and END-OF-MESSAGE states;
+// at RCPT (the list's stage or the protocol state) Postfix sends 0.
+TEST(PolicyServiceRequest, RecipientCountOnlyAtDataAndEndOfMessage) {
+  auto count = [](PolicyContext ctx, Stage stage, std::string state) {
+    ctx.recipient_count = 3;
+    ctx.protocol_state = std::move(state);
+    std::string request = encodePolicyRequest(ctx, stage, "");
+    size_t at = request.find("\nrecipient_count=");
+    return request.substr(at + 17, request.find('\n', at + 1) - at - 17);
+  };
+  PolicyContext ctx = rcptContext();
+  EXPECT_EQ(count(ctx, Stage::Recipient, "RCPT"), "0");
+  EXPECT_EQ(count(ctx, Stage::Recipient, ""), "0");
+  EXPECT_EQ(count(ctx, Stage::Client, "RCPT"), "0");  // delay_reject: the client list at RCPT
+  EXPECT_EQ(count(ctx, Stage::Sender, ""), "0");
+  EXPECT_EQ(count(ctx, Stage::Data, ""), "3");
+  EXPECT_EQ(count(ctx, Stage::EndOfData, ""), "3");
+  EXPECT_EQ(count(ctx, Stage::Recipient, "DATA"), "3");
+  EXPECT_EQ(count(ctx, Stage::Recipient, "END-OF-MESSAGE"), "3");
+}
+
 TEST(PolicyServiceRequest, ProtocolStateFallsBackToTheListsStage) {
   PolicyContext ctx = rcptContext();
   ctx.protocol_state.clear();
@@ -281,6 +302,24 @@ TEST(CheckPolicyService, RejectTextNamesTheRecipient) {
   Decision r = reject.answer(std::string("action=REJECT go away\n\n"));
   EXPECT_EQ(r.code, 554);
   EXPECT_EQ(r.text, "<bob@example.org>: Recipient address rejected: go away");
+}
+
+// postgrey 1.37 and later answer with an enhanced code first: the reply's enhanced code.
+TEST(CheckPolicyService, PostgreyDeferIfPermitKeepsItsEnhancedCode) {
+  Asked asked("check_policy_service inet:127.0.0.1:10023");
+  Decision d = asked.answer(std::string(
+      "action=DEFER_IF_PERMIT 4.2.0 Greylisted, see http://postgrey.schweikert.ch/help/"
+      "example.org.html\n\n"));
+  EXPECT_EQ(d.kind, Kind::Defer);  // the list's permit became the pending deferral
+  EXPECT_EQ(d.code, 450);
+  EXPECT_EQ(d.enhanced, "4.2.0");
+  EXPECT_EQ(d.text,
+            "<bob@example.org>: Recipient address rejected: Greylisted, see "
+            "http://postgrey.schweikert.ch/help/example.org.html");
+  Asked spf("check_policy_service inet:127.0.0.1:10023");
+  Decision t = spf.answer(std::string("action=DEFER_IF_PERMIT 4.7.24 SPF temperror\n\n"));
+  EXPECT_EQ(t.enhanced, "4.7.24");
+  EXPECT_EQ(t.text, "<bob@example.org>: Recipient address rejected: SPF temperror");
 }
 
 TEST(CheckPolicyService, PrependAddsTheHeaderAndGoesOn) {

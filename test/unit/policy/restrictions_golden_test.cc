@@ -5,6 +5,9 @@
 // Script lines (.in):
 //   # text                      comment; blank lines are ignored
 //   mynetworks: CIDR...         relay.mynetworks (Default: 127.0.0.1/32 ::1/128)
+//   parent_domain_matches_subdomains: yes|no   for the access maps of the lists after it
+//                               (smtp.parent_domain_matches_subdomains; Default: yes)
+//   recipient_delimiter: CHARS  likewise, recipient_delimiter (Default: none)
 //   domains: DOMAIN...          the domains is_our_destination accepts (local or relay)
 //   owner: ADDRESS USER...      reject_sender_login_mismatch: USERs may send as ADDRESS
 //   table NAME: KEY VALUE       one entry of the inline table NAME (access maps name it)
@@ -133,6 +136,8 @@ std::string runScript(const std::string& script) {
   ScriptedPolicyClient policy;
   std::shared_ptr<Greylist> greylist;
   int64_t now = 1'800'000'000;
+  bool parent_matches = true;
+  std::string delimiter;
   std::istringstream in(script);
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line.front() == '#') continue;
@@ -145,6 +150,11 @@ std::string runScript(const std::string& script) {
     if (head == "mynetworks") {
       networks.clear();
       for (auto w : split(rest, ' ')) networks.emplace_back(w);
+    } else if (head == "parent_domain_matches_subdomains") {
+      if (rest != "yes" && rest != "no") problem("parent_domain_matches_subdomains: yes|no");
+      parent_matches = rest == "yes";
+    } else if (head == "recipient_delimiter") {
+      delimiter = std::string(trim(rest));
     } else if (head == "domains") {
       for (auto w : split(rest, ' ')) domains.emplace_back(toLower(w));
     } else if (head == "owner") {
@@ -235,6 +245,8 @@ std::string runScript(const std::string& script) {
         return it == tables.end() ? nullptr : it->second;
       });
       env.greylist = greylist;
+      env.parent_domain_matches_subdomains = parent_matches;
+      env.recipient_delimiter = delimiter;
       if (!classes.empty()) {
         auto built = RestrictionClasses::build(classes, env);
         if (!built) {

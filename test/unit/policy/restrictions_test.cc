@@ -378,16 +378,16 @@ TEST(RestrictionListTest, ClientAccessMatchesAddressesAndPrefixes) {
                                   "reject_unauth_destination"},
                                  table);
   EXPECT_EQ(describe(decide(l, context("192.0.2.7", "", "bob@example.org"))),
-            "reject by check_client_access access: 554 5.7.1 Client host [192.0.2.7]: no spam from you");
+            "reject by check_client_access access: 554 5.7.1 <unknown[192.0.2.7]>: Client host rejected: no spam from you");
   // "198.51.100" is a prefix entry: it permits the whole /24, even relaying (Postfix's OK).
   EXPECT_EQ(describe(decide(l, context("198.51.100.23", "", "x@elsewhere.test"))),
             "permit by check_client_access access");
   EXPECT_EQ(describe(decide(l, context("203.0.113.9", "", "bob@example.org"))),
-            "defer by check_client_access access: 450 4.7.9 Client host [203.0.113.9]: try later");
+            "defer by check_client_access access: 450 4.7.9 <unknown[203.0.113.9]>: Client host rejected: try later");
   // DUNNO: the next checks decide (here the implicit destination check lets it in).
   EXPECT_EQ(decide(l, context("203.0.113.10", "", "bob@example.org")).kind, Kind::Dunno);
   EXPECT_EQ(describe(decide(l, context("203.0.113.11", "", "bob@example.org"))),
-            "defer by check_client_access access: 451 4.3.5 Client host [203.0.113.11]: Server configuration error");
+            "defer by check_client_access access: 451 4.3.5 <unknown[203.0.113.11]>: Client host rejected: Server configuration error");
 }
 
 TEST(RestrictionListTest, SenderAndRecipientAccessUseAddressDomainAndParents) {
@@ -424,7 +424,7 @@ TEST(RestrictionListTest, AFailingAccessTableDefers) {
   auto table = lookup::makeTable(spec, nullptr);
   RestrictionList l = accessList({"check_client_access access"}, table);
   EXPECT_EQ(describe(decide(l, context("192.0.2.7", "", "bob@example.org"))),
-            "defer by check_client_access access: 451 4.3.0 Client host [192.0.2.7]: Temporary lookup failure");
+            "defer by check_client_access access: 451 4.3.0 <unknown[192.0.2.7]>: Client host rejected: Temporary lookup failure");
 }
 
 TEST(RestrictionListTest, MynetworksFromATable) {
@@ -439,8 +439,7 @@ TEST(RestrictionListTest, MynetworksFromATable) {
   broken.path = "/nonexistent/mynetworks";
   l.setMynetworksTable(lookup::makeTable(broken, nullptr));
   EXPECT_EQ(describe(decide(l, context("10.0.4.7", "", "x@elsewhere.test"))),
-            "defer by permit_mynetworks: 451 4.3.0 Client host [10.0.4.7]: Temporary lookup "
-            "failure");
+            "defer by permit_mynetworks: 451 4.3.0 <x@elsewhere.test>: Temporary lookup failure");
 }
 
 // Restriction classes: the lists hold the classes, the classes' checks only see them, so
