@@ -7,7 +7,11 @@
 // (no write transaction), which keeps the common case cheap. WAL with synchronous=NORMAL: a
 // crash may forget the last triplets (their senders are greylisted once more), never corrupt
 // the file. It decides nothing itself (decideGreylist does) and never logs; errors are
-// temporary and carry the label "greylist database PATH".
+// temporary and carry the label "greylist database PATH". In front of the file: the passed
+// triplets of this process (GreylistPassCache), so that visitCached() answers a known
+// correspondent seen within touch_interval with no read; every write still goes to the file in
+// the visit that decides it (one small transaction; batching them would save little, since
+// a passed triplet is written at most once per touch_interval).
 //
 // Schema (user_version 1):
 //   triplets(network, sender, recipient, first_seen, last_seen, passes), unique per triplet
@@ -51,22 +55,39 @@ class SqliteGreylistStore final : public GreylistStore {
 
   Result<GreylistAnswer> visit(const Triplet& triplet, const GreylistSettings& settings,
                                int64_t now, bool record) override {
+    if (auto cached = visitCached(triplet, settings, now)) return *cached;
     std::lock_guard lock(mutex_);
     // First without a transaction: a known correspondent needs no write at all.
     auto step = decide(triplet, settings, now);
-    if (!step) return step.error();
-    if (!record || read_only_ || (!step->triplet && !step->network)) return step->answer;
+    if (!step) return failed(triplet, step.error());
+    if (!record || read_only_ || (!step->triplet && !step->network)) {
+      return remembered(triplet, *step, step->read);
+    }
     // IMMEDIATE, and decided again inside it: another connection to the file (a second
     // process) may have written since the read above.
     auto tx = sqlite::Transaction::begin(*db_, sqlite::Transaction::Mode::Immediate);
-    if (!tx) return tx.error();
+    if (!tx) return failed(triplet, tx.error());
     step = decide(triplet, settings, now);
-    if (!step) return step.error();
-    if (auto st = write(triplet, *step); !st) return st.error();
-    if (auto st = tx->commit(); !st) return st.error();
-    return step->answer;
+    if (!step) return failed(triplet, step.error());
+    if (auto st = write(triplet, *step); !st) return failed(triplet, st.error());
+    if (auto st = tx->commit(); !st) return failed(triplet, st.error());
+    GreylistPassCache::Entry stored{step->triplet ? step->triplet : step->read.triplet,
+                                    step->network ? step->network : step->read.network};
+    return remembered(triplet, *step, stored);
   }
 
+  std::optional<GreylistAnswer> visitCached(const Triplet& triplet,
+                                            const GreylistSettings& settings,
+                                            int64_t now) override {
+    std::optional<GreylistPassCache::Entry> e = cache_.find(triplet);
+    if (!e) return std::nullopt;
+    // The same pure decision over the rows as this process last saw them: when it has nothing
+    // to write, the store would answer the same (another process's writes aside, which the
+    // next touch, at most touch_interval later, reads).
+    GreylistStep step = decideGreylist(e->triplet, e->network, now, settings);
+    if (step.answer.deferred() || step.triplet || step.network) return std::nullopt;
+    return step.answer;
+  }
   Result<size_t> expire(const GreylistSettings& settings, int64_t now, size_t limit) override {
     std::lock_guard lock(mutex_);
     if (read_only_) return size_t{0};
@@ -89,13 +110,36 @@ class SqliteGreylistStore final : public GreylistStore {
   std::string describe() const override { return fmt::format("greylist database {}", path_); }
 
  private:
-  Result<GreylistStep> decide(const Triplet& triplet, const GreylistSettings& settings,
-                              int64_t now) {
+  // A decision and the rows it was made over.
+  struct Decided : GreylistStep {
+    GreylistPassCache::Entry read;
+  };
+
+  Result<Decided> decide(const Triplet& triplet, const GreylistSettings& settings, int64_t now) {
     auto t = readTriplet(triplet);
     if (!t) return t.error();
     auto n = readNetwork(triplet.network);
     if (!n) return n.error();
-    return decideGreylist(*t, *n, now, settings);
+    Decided d;
+    static_cast<GreylistStep&>(d) = decideGreylist(*t, *n, now, settings);
+    d.read = {*t, *n};
+    return d;
+  }
+
+  // A pass is cached with the rows now stored; anything else is asked of the store next time.
+  GreylistAnswer remembered(const Triplet& triplet, const GreylistStep& step,
+                            const GreylistPassCache::Entry& stored) {
+    if (step.answer.deferred()) {
+      cache_.forget(triplet);
+    } else {
+      cache_.remember(triplet, stored);
+    }
+    return step.answer;
+  }
+
+  Error failed(const Triplet& triplet, Error e) {
+    cache_.forget(triplet);
+    return e;
   }
 
   Status write(const Triplet& triplet, const GreylistStep& step) {
@@ -159,6 +203,7 @@ class SqliteGreylistStore final : public GreylistStore {
   std::unique_ptr<sqlite::Database> db_;  // guarded by mutex_
   std::string path_;
   bool read_only_;
+  GreylistPassCache cache_;  // thread-safe on its own; read without mutex_
 };
 
 }  // namespace

@@ -93,6 +93,10 @@ std::string greylistMetrics(const policy::GreylistCounters& c) {
                      c.whitelisted.load());
   out +=
       fmt::format("petrel_greylist_passes_total{{reason=\"local_client\"}} {}\n", c.skipped.load());
+  out += "# HELP petrel_greylist_cached_passes_total Passes answered from the in-memory cache "
+         "of passed triplets (no database read; counted in passes_total too).\n";
+  out += "# TYPE petrel_greylist_cached_passes_total counter\n";
+  out += fmt::format("petrel_greylist_cached_passes_total {}\n", c.cached.load());
   out += "# HELP petrel_greylist_errors_total Greylist database failures (answered 451 4.3.0).\n";
   out += "# TYPE petrel_greylist_errors_total counter\n";
   out += fmt::format("petrel_greylist_errors_total {}\n", c.errors.load());

@@ -9,6 +9,10 @@
 // not seen for `max_age` expire: the decision ignores them at once, the store deletes them in
 // bounded batches (expire()).
 //
+// A process keeps the triplets that passed in memory (GreylistPassCache, greylist_cache.cc)
+// in front of the store: a known correspondent within touch_interval costs no SQLite read and
+// no pool hop; whatever must be written still goes to the store at once.
+//
 // This header owns the value types and the interface only; the SQLite store is in
 // source/policy/greylist_store.cc (policy/ uses sqlite/, which comes before it in the layering,
 // only in that .cc file), the check in source/policy/checks/greylist.cc. Nothing here blocks
@@ -102,8 +106,38 @@ GreylistStep decideGreylist(const std::optional<TripletState>& triplet,
                             const std::optional<NetworkState>& network, int64_t now,
                             const GreylistSettings& settings);
 
+// The triplets that passed, as one process last read or wrote their rows (check_greylist's
+// fast path): the triplet's state and its network's, so that decideGreylist over them answers
+// as the store would. Bounded: the least recently used triplet goes first. Thread-safe (one
+// mutex; a lookup is a hash probe). A network's state is kept once for all its cached
+// triplets, so a write through one of them is seen by the others. Knows nothing of SQLite.
+class GreylistPassCache {
+ public:
+  static constexpr size_t DefaultCapacity = 4096;
+  explicit GreylistPassCache(size_t capacity = DefaultCapacity);
+  ~GreylistPassCache();
+  GreylistPassCache(const GreylistPassCache&) = delete;
+  GreylistPassCache& operator=(const GreylistPassCache&) = delete;
+
+  struct Entry {
+    std::optional<TripletState> triplet;  // absent: passed by its whitelisted network
+    std::optional<NetworkState> network;  // absent: the store has no row for the network
+  };
+  // The rows as last known; nullopt when the triplet is not cached. Marks it recently used.
+  std::optional<Entry> find(const Triplet& triplet);
+  // The rows as now stored (after a visit that passed).
+  void remember(const Triplet& triplet, const Entry& entry);
+  // After a visit that did not pass (or failed): ask the store next time.
+  void forget(const Triplet& triplet);
+  size_t size() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // Where triplets live. Safe to call from several threads at once (pool threads); every call
-// may block on disk. Errors are temporary.
+// may block on disk, but visitCached(). Errors are temporary.
 class GreylistStore {
  public:
   virtual ~GreylistStore() = default;
@@ -111,6 +145,13 @@ class GreylistStore {
   // what decideGreylist says (a write decides again inside its transaction).
   virtual Result<GreylistAnswer> visit(const Triplet& triplet, const GreylistSettings& settings,
                                        int64_t now, bool record = true) = 0;
+  // Never blocks: the answer when the store's cache of passed triplets has it and nothing
+  // needs writing (a known correspondent seen within touch_interval); nullopt: call visit().
+  virtual std::optional<GreylistAnswer> visitCached(const Triplet& /*triplet*/,
+                                                    const GreylistSettings& /*settings*/,
+                                                    int64_t /*now*/) {
+    return std::nullopt;
+  }
   // Deletes at most `limit` triplets and `limit` networks not seen for settings.max_age;
   // returns how many rows went.
   virtual Result<size_t> expire(const GreylistSettings& settings, int64_t now, size_t limit) = 0;
@@ -131,6 +172,8 @@ struct GreylistCounters {
   std::atomic<uint64_t> whitelisted{0};
   std::atomic<uint64_t> skipped{0};  // mynetworks and authenticated clients
   std::atomic<uint64_t> errors{0};   // store failures (answered 451 4.3.0)
+  std::atomic<uint64_t> cached{0};   // passes answered from GreylistPassCache (of pass and
+                                     // whitelisted), on the loop without a pool hop
 };
 
 // What check_greylist runs with (CheckEnvironment::greylist).

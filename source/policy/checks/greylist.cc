@@ -46,6 +46,11 @@ class CheckGreylist final : public Check {
     state->triplet = std::move(*triplet);
     state->client_ip = ctx.client_ip;
     state->recipient = ctx.recipient;
+    // A known correspondent: answered here from the store's cache, without a pool hop.
+    if (quickVisit(*greylist_, *networks_, *state)) {
+      done(decision(*state));
+      return;
+    }
     auto work = [greylist = greylist_, networks = networks_, state] {
       state->outcome = visit(*greylist, *networks, *state);
     };
@@ -68,6 +73,41 @@ class CheckGreylist final : public Check {
     GreylistAnswer answer;
   };
 
+  // On the loop: decides when nothing may block (no mynetworks table, or one in memory) and
+  // the store's cache knows the triplet passed; false: visit() on the pool.
+  static bool quickVisit(const Greylist& greylist, const Mynetworks& networks, Visit& v) {
+    if (networks.table && networks.table->blocking()) return false;
+    if (networks.table) {
+      lookup::LookupResult r = networks.table->lookup(v.client_ip);
+      if (r.status == lookup::LookupStatus::Found) {
+        greylist.counters->skipped++;
+        v.outcome = Outcome::Skipped;
+        return true;
+      }
+      if (r.status != lookup::LookupStatus::NotFound) {
+        v.outcome = Outcome::MynetworksFailed;
+        return true;
+      }
+    }
+    std::optional<GreylistAnswer> answer =
+        greylist.store->visitCached(v.triplet, greylist.settings, greylist.clock());
+    if (!answer) return false;
+    v.answer = *answer;
+    v.outcome = Outcome::Answered;
+    greylist.counters->cached++;
+    count(*greylist.counters, answer->kind);
+    return true;
+  }
+
+  static void count(GreylistCounters& c, GreylistAnswer::Kind kind) {
+    switch (kind) {
+      case GreylistAnswer::Kind::DeferNew: c.defer_new++; break;
+      case GreylistAnswer::Kind::DeferEarly: c.defer_early++; break;
+      case GreylistAnswer::Kind::Pass: c.pass++; break;
+      case GreylistAnswer::Kind::Whitelisted: c.whitelisted++; break;
+    }
+  }
+
   // On the pool: the mynetworks table (when relay.mynetworks is one), then the store.
   static Outcome visit(const Greylist& greylist, const Mynetworks& networks, Visit& v) {
     if (networks.table) {
@@ -85,13 +125,7 @@ class CheckGreylist final : public Check {
       return Outcome::StoreFailed;
     }
     v.answer = *answer;
-    GreylistCounters& c = *greylist.counters;
-    switch (answer->kind) {
-      case GreylistAnswer::Kind::DeferNew: c.defer_new++; break;
-      case GreylistAnswer::Kind::DeferEarly: c.defer_early++; break;
-      case GreylistAnswer::Kind::Pass: c.pass++; break;
-      case GreylistAnswer::Kind::Whitelisted: c.whitelisted++; break;
-    }
+    count(*greylist.counters, answer->kind);
     return Outcome::Answered;
   }
 

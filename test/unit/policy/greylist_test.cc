@@ -1,9 +1,10 @@
 // Tests for built-in greylisting (policy/greylist.h, checks/greylist.cc): triplets and sender
 // normalisation, the SQLite store on a fake clock (first sight, early retry, pass after the
 // delay, expiry after max_age, auto-whitelisting of a client network, /24 and /64 networks,
-// the bounded cleanup, a file reopened), and check_greylist in a restriction list (reply text,
-// mynetworks and authenticated clients, offload, store failure, the config error without a
-// greylist). Hermetic: an in-memory database or a file in a temporary directory, no sleeps.
+// the bounded cleanup, a file reopened, the in-memory cache of passed triplets), and
+// check_greylist in a restriction list (reply text, mynetworks and authenticated clients,
+// offload, store failure, the config error without a greylist). Hermetic: an in-memory
+// database or a file in a temporary directory, no sleeps.
 #include "petrel/policy/greylist.h"
 
 #include <fmt/format.h>
@@ -251,6 +252,47 @@ TEST(GreylistTest, AFileKeepsItsTripletsAcrossReopening) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(GreylistPassCacheTest, KeepsTheMostRecentlyUsedTripletsAndSharesNetworkRows) {
+  GreylistPassCache cache(2);
+  Triplet a = triplet("192.0.2.1", "a@example.net");
+  Triplet b = triplet("192.0.2.2", "b@example.net");  // the same /24 as a
+  Triplet c = triplet("198.51.100.1", "c@example.net");
+  cache.remember(a, {TripletState{Start, Start + 300, 1}, NetworkState{1, Start + 300}});
+  cache.remember(b, {TripletState{Start, Start + 310, 1}, NetworkState{2, Start + 310}});
+  // One network row for both: b's write is what a now sees.
+  ASSERT_TRUE(cache.find(a).has_value());
+  EXPECT_EQ(cache.find(a)->network->passes, 2);
+  cache.remember(c, {TripletState{Start, Start + 320, 1}, std::nullopt});
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_FALSE(cache.find(b).has_value());  // least recently used (a was found since)
+  EXPECT_TRUE(cache.find(a).has_value());
+  EXPECT_FALSE(cache.find(c)->network.has_value());
+  cache.forget(a);
+  EXPECT_FALSE(cache.find(a).has_value());
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST(GreylistTest, AKnownCorrespondentIsAnsweredFromMemoryUntilItMustBeWritten) {
+  GreylistStorePtr store = memoryStore();
+  GreylistSettings s = settings();
+  Triplet t = triplet("192.0.2.1");
+  EXPECT_FALSE(store->visitCached(t, s, Start).has_value());  // never seen
+  EXPECT_EQ(visit(*store, t, Start).kind, Kind::DeferNew);
+  EXPECT_FALSE(store->visitCached(t, s, Start + 1).has_value());  // deferred: not cached
+  EXPECT_EQ(visit(*store, t, Start + 300).kind, Kind::Pass);      // written and cached
+  auto cached = store->visitCached(t, s, Start + 330);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->kind, Kind::Pass);
+  // touch_interval later the sight must be recorded: the store is asked again.
+  EXPECT_FALSE(store->visitCached(t, s, Start + 360).has_value());
+  EXPECT_EQ(visit(*store, t, Start + 360).kind, Kind::Pass);
+  EXPECT_TRUE(store->visitCached(t, s, Start + 361).has_value());
+  // Not seen for max_age: expired, first sight again, whatever memory holds.
+  EXPECT_FALSE(store->visitCached(t, s, Start + 361 + 3 * Day).has_value());
+  EXPECT_EQ(visit(*store, t, Start + 361 + 3 * Day).kind, Kind::DeferNew);
+  EXPECT_FALSE(store->visitCached(t, s, Start + 362 + 3 * Day).has_value());
+}
+
 // ---- check_greylist ----------------------------------------------------------------------------
 
 class FailingStore final : public GreylistStore {
@@ -334,6 +376,13 @@ TEST_F(CheckGreylistTest, DefersThenPassesWithPostfixReplies) {
   EXPECT_EQ(greylist_->counters->defer_new.load(), 1u);
   EXPECT_EQ(greylist_->counters->defer_early.load(), 1u);
   EXPECT_EQ(greylist_->counters->pass.load(), 1u);
+  // The next message of the triplet is answered from memory, on the loop.
+  now_ += 10;
+  d = evaluate(l, "192.0.2.1");
+  EXPECT_EQ(d.kind, Decision::Kind::Dunno);
+  EXPECT_EQ(offloads_, 0u);
+  EXPECT_EQ(greylist_->counters->pass.load(), 2u);
+  EXPECT_EQ(greylist_->counters->cached.load(), 1u);
   // A relay attempt never reaches the greylist.
   d = evaluate(l, "192.0.2.1", "", "victim@elsewhere.example");
   EXPECT_EQ(d.code, 554);
