@@ -1,12 +1,18 @@
 // The Authentication-Results stage of the content pass (RFC 8601): DKIM verification of every
 // incoming message (RFC 6376, dkim/verifier.h) while it streams, the results of the methods
-// the restriction checks ran (SPF's check_spf), and one Authentication-Results field on top
-// with our hostname as authserv-id. Fields that the client sent claiming our authserv-id are
-// removed (RFC 8601 5: they would be taken for ours).
+// the restriction checks ran (SPF's check_spf), DMARC (RFC 7489, dmarc/evaluate.h) over both,
+// and one Authentication-Results field on top with our hostname as authserv-id. Fields that
+// the client sent claiming our authserv-id are removed (RFC 8601 5: they would be taken for
+// ours).
 //
-// The key lookups start as soon as the header section is complete, so they usually have
-// answered when the message ends; if not, end of data waits for them (onEndAsync) without
-// blocking the loop. Destroying the stage cancels the lookups.
+//   header end ─┬─ DKIM key lookups ──────────┐
+//               └─ SPF (only when DMARC needs ├─ end of data ─> DMARC record lookups
+//                  it and no list ran it)  ───┘                 ─> field, and the verdict:
+//                                                               reject 550 5.7.1, hold, accept
+//
+// The lookups start as soon as the header section is complete, so they usually have answered
+// when the message ends; if not, end of data waits for them (onEndAsync) without blocking the
+// loop. Destroying the stage cancels every lookup (the handles are members).
 #include <fmt/format.h>
 #include <time.h>
 
@@ -15,6 +21,7 @@
 #include "petrel/dkim/key_lookup.h"
 #include "petrel/dkim/verifier.h"
 #include "petrel/server/content_stages.h"
+#include "petrel/spf/auth_results.h"
 
 namespace petrel::server {
 
@@ -33,39 +40,60 @@ std::string_view authservId(std::string_view value) {
   return value.substr(0, end);
 }
 
+// DMARC's SPF input from the resinfo check_spf wrote ("spf=pass smtp.mailfrom=example.org",
+// spf/auth_results.h): nullopt when `resinfo` is another method's.
+std::optional<dmarc::SpfInput> spfInputOf(std::string_view resinfo) {
+  if (!resinfo.starts_with("spf=")) return std::nullopt;
+  std::string_view rest = resinfo.substr(4);
+  size_t space = rest.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  dmarc::SpfInput in{std::string(rest.substr(0, space)), ""};
+  rest = rest.substr(space + 1);
+  size_t eq = rest.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  std::string_view value = rest.substr(eq + 1);
+  if (value.size() >= 2 && value.front() == '"') value = value.substr(1, value.size() - 2);
+  in.domain = std::string(value);
+  return in;
+}
+
 class AuthenticationStage final : public content::ContentStage {
  public:
-  AuthenticationStage(dns::Resolver* resolver, bool verify, std::string authserv_id,
-                      std::vector<std::string> results)
-      : resolver_(resolver),
-        verify_(verify),
-        authserv_id_(std::move(authserv_id)),
-        results_(std::move(results)) {}
+  explicit AuthenticationStage(AuthenticationSettings settings) : s_(std::move(settings)) {
+    for (const std::string& r : s_.results) {
+      if (auto in = spfInputOf(r)) spf_ = std::move(in);
+    }
+  }
 
   void onHeader(const std::vector<content::HeaderField>& fields,
                 content::HeaderEdits& edits) override {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (iequals(fields[i].name, "Authentication-Results") &&
-          iequals(authservId(fields[i].value()), authserv_id_)) {
+          iequals(authservId(fields[i].value()), s_.authserv_id)) {
         edits.remove.push_back(i);
       }
     }
-    keys_answered_ = true;
-    if (!verify_) return;
+    if (s_.dmarc_psl) {
+      from_ = dmarc::fromDomains(fields);
+      if (!spf_ && s_.spf && s_.resolver != nullptr) startSpf();
+    }
+    if (!s_.dkim_verify) return;
     dkim::VerifyOptions options;
     options.now = uint64_t(::time(nullptr));
     verifier_.emplace(fields, options);
-    if (resolver_ != nullptr) {
-      lookup_ = dkim::lookupKeys(*resolver_, *verifier_, [this] {
-        keys_answered_ = true;
-        if (waiting_) answer();
-      });
+    if (s_.resolver != nullptr) {
+      ++pending_;
+      key_lookup_ = dkim::lookupKeys(*s_.resolver, *verifier_, [this] { answered(); });
+      if (key_lookup_ == nullptr) --pending_;  // nothing to look up
     }
-    keys_answered_ = lookup_ == nullptr;  // nullptr: nothing to look up
   }
 
   void onBody(std::string_view bytes) override {
     if (verifier_) verifier_->feedBody(bytes);
+  }
+
+  bool mayRefuse() const override {
+    return s_.dmarc_psl && s_.dmarc_actions.on_reject == dmarc::OnReject::Reject;
   }
 
   void onEndAsync(std::vector<content::Recipient>&, content::EndEdits& edits,
@@ -73,40 +101,101 @@ class AuthenticationStage final : public content::ContentStage {
     if (verifier_) verifier_->endBody();
     edits_ = &edits;
     waiting_ = std::move(done);
-    if (keys_answered_) answer();
+    ended_ = true;
+    if (pending_ == 0) proceed();
   }
 
  private:
+  void startSpf() {
+    bool helo_identity = s_.spf_helo_identity;
+    ++pending_;
+    spf_lookup_ = spf::checkHost(*s_.resolver, *s_.spf, [this, helo_identity](spf::Report r) {
+      spf_ = dmarc::SpfInput{std::string(spf::outcomeName(r.result)), s_.spf->domain};
+      own_spf_part_ = spf::authResultsPart(r.result, helo_identity, s_.spf->domain);
+      answered();
+    });
+  }
+
+  // One of the lookups started at header end answered.
+  void answered() {
+    if (--pending_ == 0 && ended_) proceed();
+  }
+
+  // Everything DKIM and SPF needed is in: DMARC, when on, or the field at once.
+  void proceed() {
+    if (!s_.dmarc_psl || s_.resolver == nullptr || dmarc_started_) return answer();
+    dmarc_started_ = true;
+    dmarc::AuthInputs inputs;
+    inputs.spf = spf_;
+    if (verifier_) {
+      for (const dkim::SignatureResult& r : verifier_->results()) {
+        inputs.dkim.push_back({r.domain, std::string(dkim::outcomeName(r.outcome))});
+      }
+    }
+    if (!from_.ok()) {
+      evaluation_ = dmarc::noFromDomain(from_);
+      return answer();
+    }
+    dmarc_lookup_ = dmarc::evaluate(*s_.resolver, s_.dmarc_psl, from_, std::move(inputs),
+                                    [this](dmarc::Evaluation e) {
+                                      evaluation_ = std::move(e);
+                                      answer();
+                                    });
+  }
+
   void answer() {
-    std::string field = fmt::format("Authentication-Results: {}", authserv_id_);
+    std::string field = fmt::format("Authentication-Results: {}", s_.authserv_id);
     if (verifier_) field += ";\r\n\t" + dkim::authResultsDkim(verifier_->results());
-    for (const std::string& r : results_) field += ";\r\n\t" + r;
+    for (const std::string& r : s_.results) field += ";\r\n\t" + r;
+    if (!own_spf_part_.empty()) field += ";\r\n\t" + own_spf_part_;
+    std::optional<smtp::Reply> refusal;
+    if (evaluation_) {
+      dmarc::Verdict verdict = dmarc::action(*evaluation_, s_.dmarc_actions);
+      field += ";\r\n\t" + dmarc::authResultsPart(*evaluation_, verdict.applied);
+      if (s_.on_dmarc) s_.on_dmarc(*evaluation_, verdict);
+      switch (verdict.action) {
+        case dmarc::Action::Reject:
+          refusal = smtp::Reply(550, "5.7.1", dmarc::rejectText(*evaluation_));
+          break;
+        case dmarc::Action::Hold:
+          if (!edits_->hold) {
+            edits_->hold = fmt::format("quarantined by DMARC policy for {}",
+                                       evaluation_->from_domain);
+          }
+          break;
+        case dmarc::Action::Header:
+        case dmarc::Action::Accept:
+          break;
+      }
+    }
     field += "\r\n";
     edits_->header.prepend.push_back(std::move(field));
     auto done = std::move(waiting_);
     waiting_ = nullptr;
-    lookup_.reset();
-    done(std::nullopt);
+    done(std::move(refusal));
   }
 
-  dns::Resolver* resolver_;
-  bool verify_;  // dkim.verify
-  std::string authserv_id_;
-  std::vector<std::string> results_;  // other methods' resinfo ("spf=pass ...")
+  AuthenticationSettings s_;
   std::optional<dkim::Verifier> verifier_;
-  bool keys_answered_ = false;
+  dmarc::FromDomains from_;
+  std::optional<dmarc::SpfInput> spf_;  // from the lists, or evaluated here
+  std::string own_spf_part_;            // "spf=..." when evaluated here
+  std::optional<dmarc::Evaluation> evaluation_;
+  int pending_ = 0;  // lookups started at header end, not answered yet
+  bool ended_ = false;
+  bool dmarc_started_ = false;
   EndDone waiting_;
   content::EndEdits* edits_ = nullptr;
-  dkim::KeyLookupPtr lookup_;  // last: destroyed first, so no callback outlives the rest
+  // Last: destroyed first, so no callback outlives the rest.
+  dkim::KeyLookupPtr key_lookup_;
+  spf::EvaluationPtr spf_lookup_;
+  dmarc::LookupPtr dmarc_lookup_;
 };
 
 }  // namespace
 
-std::unique_ptr<content::ContentStage> authenticationResults(dns::Resolver* resolver, bool verify,
-                                                            std::string authserv_id,
-                                                            std::vector<std::string> results) {
-  return std::make_unique<AuthenticationStage>(resolver, verify, std::move(authserv_id),
-                                               std::move(results));
+std::unique_ptr<content::ContentStage> authenticationResults(AuthenticationSettings settings) {
+  return std::make_unique<AuthenticationStage>(std::move(settings));
 }
 
 }  // namespace petrel::server

@@ -7,6 +7,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/content_stages.h"
+#include "petrel/server/dmarc_probe.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/smtp_connection.h"
 #include "petrel/server/stage_check.h"
@@ -185,13 +186,46 @@ void SmtpConnection::startMessage() {
   }
   std::vector<std::unique_ptr<content::ContentStage>> stages;
   stages.push_back(prependFields(std::move(fields)));
-  if (snap_.config->dkim.verify || !auth_results.empty()) {
-    stages.push_back(authenticationResults(snap_.config->dkim.verify ? services_.resolver : nullptr,
-                                           snap_.config->dkim.verify, snap_.config->hostname,
-                                           std::move(auth_results)));
+  if (auto auth = authenticationSettings(std::move(auth_results))) {
+    stages.push_back(authenticationResults(std::move(*auth)));
   }
   chain_ = std::make_unique<content::ContentChain>(std::move(stages), *store_);
   content_end_.reset();
+}
+
+// What the Authentication-Results stage does for this message (nullopt: no stage): DKIM
+// verification, the checks' results, and DMARC for mail from outside (not authenticated, not
+// relay.mynetworks; a mynetworks table that would block counts as outside, as DMARC of a
+// local client's mail only costs lookups).
+std::optional<AuthenticationSettings> SmtpConnection::authenticationSettings(
+    std::vector<std::string> results) const {
+  const config::Config& cfg = *snap_.config;
+  AuthenticationSettings a;
+  a.authserv_id = cfg.hostname;
+  a.dkim_verify = cfg.dkim.verify;
+  a.results = std::move(results);
+  bool local = !session_->authenticatedUser().empty() ||
+               (snap_.mynetworks && snap_.mynetworks->contains(client_ip_)) ||
+               (snap_.mynetworks_table && !snap_.mynetworks_table->blocking() &&
+                snap_.mynetworks_table->lookup(client_ip_).status == lookup::LookupStatus::Found);
+  if (snap_.public_suffixes && !local) {
+    a.dmarc_psl = snap_.public_suffixes;
+    a.dmarc_actions = dmarcActions(cfg.dmarc);
+    const smtp::Envelope& env = session_->envelope();
+    a.spf_helo_identity = env.mail.sender.text.empty();
+    if (!env.mail.sender.text.empty() || !env.helo.empty()) {
+      a.spf = spf::mailFromRequest(client_ip_, env.mail.sender.text, env.helo);
+      a.spf->receiver = cfg.hostname;
+    }
+    a.on_dmarc = [id = queue_id_](const dmarc::Evaluation& e, const dmarc::Verdict& v) {
+      // "4F2a...: dmarc=fail (p=reject dis=reject) header.from=example.com"
+      log::mail::info(log::Program::Smtpd,
+                      fmt::format("{}: {}", id, dmarc::authResultsPart(e, v.applied)));
+    };
+  }
+  if (!a.dkim_verify && a.results.empty() && !a.dmarc_psl) return std::nullopt;
+  if (a.dkim_verify || a.dmarc_psl) a.resolver = services_.resolver;
+  return a;
 }
 
 // The end of the content pass, once per message: the stages' verdict and their edits of the
@@ -270,6 +304,7 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   }
   std::optional<std::string> hold_reason, discard_reason;
   if (hold != nullptr) hold_reason = hold->text;
+  if (!hold_reason && end.hold) hold_reason = end.hold;  // a content stage's (DMARC quarantine)
   if (discard != nullptr) discard_reason = discard->text;
   std::optional<policy::PolicyAction> redirect_action, filter_action;
   if (redirect != nullptr) redirect_action = *redirect;

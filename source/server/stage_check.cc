@@ -377,6 +377,10 @@ uint32_t verdictStages(const Snapshot& snap, const config::Listener& listener) {
                         smtp::Stage::Data, smtp::Stage::EndOfData}) {
     if (!listsAt(it->second, s).empty()) stages |= smtp::stageBit(s);
   }
+  // DMARC may refuse a message at its end (dmarc.on_reject: reject).
+  if (snap.public_suffixes && snap.config->dmarc.on_reject == config::Dmarc::OnReject::Reject) {
+    stages |= smtp::stageBit(smtp::Stage::EndOfData);
+  }
   return stages;
 }
 
@@ -432,6 +436,16 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   Snapshot s;
   s.greylist = greylist ? std::move(greylist) : inspectGreylist(cfg, warn);
   s.config = std::make_shared<const config::Config>(cfg);
+  if (cfg.dmarc.verify) {
+    auto psl = dmarc::PublicSuffixList::load(cfg.dmarc.public_suffix_list);
+    if (!psl) {
+      return Error::config(fmt::format(
+          "dmarc.public_suffix_list: {} (install Debian's publicsuffix package, or set "
+          "dmarc.verify: false)",
+          psl.error().message()));
+    }
+    s.public_suffixes = std::make_shared<const dmarc::PublicSuffixList>(std::move(psl.value()));
+  }
   s.router = std::make_shared<const delivery::Router>(cfg, warn);
   if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
   std::vector<Cidr> blocks;

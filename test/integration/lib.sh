@@ -125,7 +125,7 @@ py_bg() {
 
 # write_config [EXTRA_YAML]: writes $CONF from config-examples/quickstart.yaml (example.test,
 # alice, bob, postmaster -> alice, mail_root var/mail, state_dir var/state, delimiter "+")
-# listening on $SMTP_PORT / $STATUS_PORT with 2 workers, smtp.peername_lookup and dkim.verify
+# listening on $SMTP_PORT / $STATUS_PORT with 2 workers, smtp.peername_lookup, dkim.verify and dmarc.verify
 # off, then
 # deep-merges EXTRA_YAML into it
 # (mappings merge key by key; anything else, null included, replaces; a key written with a
@@ -148,6 +148,9 @@ base.setdefault("smtp", {})["peername_lookup"] = False
 # No DKIM verification (dkim.verify): it would put an Authentication-Results field on top of
 # every message and look up keys of signed messages. Tests of it turn it on.
 base.setdefault("dkim", {})["verify"] = False
+# No DMARC (dmarc.verify) either: it would evaluate SPF and look up _dmarc records for every
+# message from outside mynetworks. Tests of it turn it on.
+base.setdefault("dmarc", {})["verify"] = False
 def merge(a, b):
     for k, v in b.items():
         if k.endswith("!"):

@@ -6,8 +6,8 @@
 // 250 still means the final message is on disk.
 //
 // Stages today: the Received header and recipient de-duplication (server/content_stages.h),
-// DKIM verification with the Authentication-Results field (server/authentication_stage.cc);
-// DKIM signing, DMARC, header/body checks and milters come next, each a ContentStage and one
+// DKIM verification and DMARC with the Authentication-Results field
+// (server/authentication_stage.cc); DKIM signing, header/body checks and milters come next, each a ContentStage and one
 // line where the session driver builds its chain. Pure: bytes in, edits out; the store is a BodySink.
 #pragma once
 
@@ -48,6 +48,9 @@ struct EndEdits {
   HeaderEdits header;
   std::vector<Recipient> add_recipients;
   std::vector<std::string> remove_recipients;  // final addresses
+  // Keep the message held in the queue (Postfix HOLD) with this reason for the log line; the
+  // first stage that asks sets it.
+  std::optional<std::string> hold;
 };
 
 class ContentStage {
@@ -102,6 +105,7 @@ class ContentChain final : public smtp::BodySink {
     // octets of what the store holds; top_fields is then empty.
     std::optional<std::string> header;
     size_t replaced_octets = 0;
+    std::optional<std::string> hold;  // a stage asked to hold the message: the reason
   };
   // The message is complete: runs every stage's onEndAsync in order (stopping at a refusal),
   // applies recipient edits to `recipients`, then calls `done` (at once when no stage waited).

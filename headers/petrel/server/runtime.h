@@ -16,6 +16,7 @@
 
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
+#include "petrel/dmarc/public_suffix.h"
 #include "petrel/dns/hosts.h"
 #include "petrel/event/dispatcher.h"
 #include "petrel/auth/authenticator.h"
@@ -63,6 +64,9 @@ struct Snapshot {
   // greylisting (check_greylist): settings, store and counters; null when it is off. A
   // reload hands the store on to the next snapshot (server/greylisting.h).
   std::shared_ptr<const policy::Greylist> greylist;
+  // dmarc.public_suffix_list, read when dmarc.verify is on (at start and on reload); null
+  // when it is off.
+  dmarc::PublicSuffixListPtr public_suffixes;
 };
 
 struct Metrics {

@@ -17,6 +17,7 @@
 #include "petrel/content/chain.h"
 #include "petrel/policy/check.h"
 #include "petrel/server/client_name.h"
+#include "petrel/server/content_stages.h"
 #include "petrel/server/message_store.h"
 #include "petrel/server/stage_check.h"
 #include "petrel/server/runtime.h"
@@ -64,6 +65,8 @@ class SmtpConnection {
   void commitFinished(smtp::Envelope envelope);
   void committed(const Status& st, const std::string& id);
   std::string receivedHeader(const smtp::Envelope& env) const;
+  std::optional<AuthenticationSettings> authenticationSettings(
+      std::vector<std::string> results) const;
   std::string protocol() const;
   policy::ClientFacts clientFacts() const;
 

@@ -13,13 +13,15 @@
 // header.
 //
 // What it does not do: remember a result across checks or recipients (each check evaluates
-// again; the resolver's cache answers the repeats), Authentication-Results.
+// again; the resolver's cache answers the repeats). Authentication-Results is written by the
+// content pass (server/authentication_stage.cc) from check_spf's AuthResult action.
 #include <fmt/format.h>
 
 #include <memory>
 
 #include "checks.h"
 #include "petrel/core/strings.h"
+#include "petrel/spf/auth_results.h"
 #include "petrel/spf/check_host.h"
 
 namespace petrel::policy::checks {
@@ -38,25 +40,6 @@ std::string clean(std::string_view s, size_t max = MaxText) {
   }
   if (out.size() > max) out.resize(max);
   return out;
-}
-
-// A Received-SPF value: a dot-atom as is, anything else quoted (RFC 7208 9.1, RFC 5322 3.2.4).
-std::string keyValue(std::string_view s) {
-  bool atom =
-      !s.empty() && s.front() != '.' && s.back() != '.' && s.find("..") == std::string_view::npos;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos)) {
-      atom = false;
-    }
-  }
-  if (atom) return std::string(s);
-  std::string out = "\"";
-  for (char c : clean(s, 255)) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 class SpfCheck final : public Check {
@@ -143,11 +126,8 @@ class SpfCheck final : public Check {
     return dunno();
   }
 
-  // RFC 8601 2.7.2: "spf=pass smtp.mailfrom=example.org" (the domain checked; smtp.helo for
-  // the HELO identity), the part DMARC reads.
   static std::string authResult(const State& s, const spf::Report& r) {
-    return fmt::format("spf={} smtp.{}={}", spf::outcomeName(r.result),
-                       s.helo_identity ? "helo" : "mailfrom", keyValue(s.request.domain));
+    return spf::authResultsPart(r.result, s.helo_identity, s.request.domain);
   }
 
   // RFC 7208 9.1: result, a comment, then key=value pairs.
@@ -177,8 +157,8 @@ class SpfCheck final : public Check {
     }
     return fmt::format("Received-SPF: {} ({}) client-ip={}; envelope-from={}; helo={}; identity={}",
                        spf::outcomeName(r.result), comment, s.request.ip,
-                       keyValue(s.request.sender),
-                       keyValue(s.request.helo.empty() ? "unknown" : s.request.helo),
+                       spf::headerValue(s.request.sender),
+                       spf::headerValue(s.request.helo.empty() ? "unknown" : s.request.helo),
                        s.helo_identity ? "helo" : "mailfrom");
   }
 
