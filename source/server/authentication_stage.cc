@@ -133,9 +133,11 @@ class AuthenticationStage final : public content::ContentStage {
       }
     }
     if (!from_.ok()) {
+      inputs_ = std::move(inputs);
       evaluation_ = dmarc::noFromDomain(from_);
       return answer();
     }
+    inputs_ = inputs;
     dmarc_lookup_ = dmarc::evaluate(*s_.resolver, s_.dmarc_psl, from_, std::move(inputs),
                                     [this](dmarc::Evaluation e) {
                                       evaluation_ = std::move(e);
@@ -152,7 +154,7 @@ class AuthenticationStage final : public content::ContentStage {
     if (evaluation_) {
       dmarc::Verdict verdict = dmarc::action(*evaluation_, s_.dmarc_actions);
       field += ";\r\n\t" + dmarc::authResultsPart(*evaluation_, verdict.applied);
-      if (s_.on_dmarc) s_.on_dmarc(*evaluation_, verdict);
+      if (s_.on_dmarc) s_.on_dmarc(*evaluation_, verdict, inputs_);
       switch (verdict.action) {
         case dmarc::Action::Reject:
           refusal = smtp::Reply(550, "5.7.1", dmarc::rejectText(*evaluation_));
@@ -180,6 +182,7 @@ class AuthenticationStage final : public content::ContentStage {
   dmarc::FromDomains from_;
   std::optional<dmarc::SpfInput> spf_;  // from the lists, or evaluated here
   std::string own_spf_part_;            // "spf=..." when evaluated here
+  dmarc::AuthInputs inputs_;  // what DMARC was fed
   std::optional<dmarc::Evaluation> evaluation_;
   int pending_ = 0;  // lookups started at header end, not answered yet
   bool ended_ = false;

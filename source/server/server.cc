@@ -217,6 +217,15 @@ int Process::run() {
   spool_slots_ = std::make_unique<SpoolSlots>(rt_.spool_dir);
   rt_.spool_slots = spool_slots_.get();
   rt_.hosts = std::make_shared<dns::HostsFile>(dns::HostsFile::load("/etc/hosts"));
+  if (cfg.dmarc.verify && cfg.dmarc.reports.enabled) {
+    auto reports = dmarc::ReportStore::open(cfg.dmarc.reports.database);
+    if (!reports) {
+      log::mail::warning(log::Program::Master,
+                         fmt::format("fatal: {}", reports.error().message()));
+      return 1;
+    }
+    rt_.dmarc_reports = std::move(reports.value());
+  }
   auto snap = makeSnapshot(cfg, rt_);
   if (!snap) {
     log::mail::warning(log::Program::Master, fmt::format("fatal: {}", snap.error().message()));

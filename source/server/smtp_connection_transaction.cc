@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/content_stages.h"
@@ -217,10 +218,31 @@ std::optional<AuthenticationSettings> SmtpConnection::authenticationSettings(
       a.spf = spf::mailFromRequest(client_ip_, env.mail.sender.text, env.helo);
       a.spf->receiver = cfg.hostname;
     }
-    a.on_dmarc = [id = queue_id_](const dmarc::Evaluation& e, const dmarc::Verdict& v) {
+    // A report row names one recipient domain (RFC 7489 appendix C envelope_to).
+    std::string to_domain;
+    if (!env.recipients.empty()) {
+      to_domain = std::string(MailAddress(env.recipients[0].params.recipient.text).domain());
+    }
+    a.on_dmarc = [id = queue_id_, reports = rt_->dmarc_reports,
+                  dispatcher = &worker_->dispatcher(), helo = a.spf_helo_identity,
+                  ip = client_ip_, to_domain](const dmarc::Evaluation& e, const dmarc::Verdict& v,
+                                              const dmarc::AuthInputs& auth) {
       // "4F2a...: dmarc=fail (p=reject dis=reject) header.from=example.com"
       log::mail::info(log::Program::Smtpd,
                       fmt::format("{}: {}", id, dmarc::authResultsPart(e, v.applied)));
+      if (!reports) return;
+      auto row = dmarc::reportRecord(e, v, auth, helo, ip, to_domain, ::time(nullptr));
+      if (!row) return;
+      auto status = std::make_shared<Status>(okStatus());
+      dispatcher->offload(
+          [reports, row = std::move(*row), status] { *status = reports->add(row); },
+          [status, id] {
+            if (!*status) {
+              log::mail::warning(log::Program::Smtpd,
+                                 fmt::format("{}: DMARC report record not kept: {}", id,
+                                             status->error().message()));
+            }
+          });
     };
   }
   if (!a.dkim_verify && a.results.empty() && !a.dmarc_psl) return std::nullopt;

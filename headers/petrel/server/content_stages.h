@@ -34,8 +34,10 @@ struct AuthenticationSettings {
   // spf=): evaluated here, its result written into the field too.
   std::optional<spf::Request> spf;
   bool spf_helo_identity = false;  // `spf` is the HELO identity (the null sender)
-  // Called once per message DMARC evaluated, before the verdict applies (log, reports).
-  std::function<void(const dmarc::Evaluation&, const dmarc::Verdict&)> on_dmarc;
+  // Called once per message DMARC evaluated, before the verdict applies (log, reports), with
+  // the SPF and DKIM results it was fed.
+  std::function<void(const dmarc::Evaluation&, const dmarc::Verdict&, const dmarc::AuthInputs&)>
+      on_dmarc;
 };
 
 // DKIM verification (when dkim_verify), DMARC (when dmarc_psl) and one Authentication-Results

@@ -17,6 +17,7 @@
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
 #include "petrel/dmarc/public_suffix.h"
+#include "petrel/dmarc/report_store.h"
 #include "petrel/dns/hosts.h"
 #include "petrel/event/dispatcher.h"
 #include "petrel/auth/authenticator.h"
@@ -134,6 +135,9 @@ class Runtime {
   SpoolSlots* spool_slots = nullptr;  // owned by the process, lives as long as the workers
   // /etc/hosts as read at start, asked before DNS for the client's name (client_name.h).
   std::shared_ptr<const dns::HostsFile> hosts = std::make_shared<dns::HostsFile>();
+  // dmarc.reports: the records of evaluated messages for aggregate reports, opened at start
+  // when enabled (a change needs a restart); null when off. Blocking: use it on the pool.
+  std::shared_ptr<dmarc::ReportStore> dmarc_reports;
   Metrics metrics;
   ConnectionLimiter limiter;
   AuthFailures auth_failures;

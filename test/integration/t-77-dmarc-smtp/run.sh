@@ -7,7 +7,8 @@
 # - dkim.test (p=reject): signed by dkimpy with the key `petrel dkim keygen` made, envelope in
 #   the domain: delivered with "dkim=pass ...; spf=pass ...; dmarc=pass" in our field;
 # - quar.test (p=quarantine) with on_quarantine: hold: accepted, held in the queue;
-# - the forged bank.test From: from 127.0.0.1 (mynetworks) is not evaluated: delivered.
+# - the forged bank.test From: from 127.0.0.1 (mynetworks) is not evaluated: delivered;
+# - dmarc.reports on: the two messages of domains with rua= are rows in dmarc.db.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 /usr/bin/python3 -c 'import dkim' 2>/dev/null || skip "python3-dkim is not installed"
@@ -24,7 +25,7 @@ with open('zone.txt', 'w') as z:
         z.write('%s. 60 IN SOA ns.%s. h.%s. 1 7200 900 1209600 60\n' % (d, d, d))
     z.write('sel._domainkey.dkim.test. 60 IN TXT %s\n' % parts)
     z.write('dkim.test. 60 IN TXT "v=spf1 ip4:127.0.0.2 -all"\n')
-    z.write('_dmarc.dkim.test. 60 IN TXT "v=DMARC1; p=reject"\n')
+    z.write('_dmarc.dkim.test. 60 IN TXT "v=DMARC1; p=reject; rua=mailto:r@dkim.test"\n')
     z.write('bank.test. 60 IN TXT "v=spf1 -all"\n')
     z.write('_dmarc.bank.test. 60 IN TXT "v=DMARC1; p=reject; rua=mailto:d@bank.test"\n')
     z.write('quar.test. 60 IN TXT "v=spf1 -all"\n')
@@ -35,7 +36,7 @@ start_zone_dns "$T/zone.txt"
 write_config "
 dns: {servers: ['127.0.0.1:$DNS_PORT']}
 dkim: {verify: true}
-dmarc: {verify: true, on_quarantine: hold}
+dmarc: {verify: true, on_quarantine: hold, reports: {enabled: true}}
 relay: {mynetworks: [127.0.0.1/32]}
 restrictions:
   default:
@@ -103,4 +104,17 @@ held = [m for m in q if m["held"]]
 assert len(held) == 1 and held[0]["sender"] == "attacker@evil.test", q
 ' || fail "the quarantined message is not held"
 log_has 'hold: .*quarantined by DMARC policy for quar.test' || fail "no hold log line"
+
+# Aggregate-report rows: bank.test (fail, rejected) and dkim.test (pass); quar.test has no rua=.
+rows() {
+  py -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for r in db.execute("SELECT policy_domain, source_ip, header_from, disposition FROM messages ORDER BY policy_domain"):
+    print(*r)
+' "$STATE_DIR/dmarc.db"
+}
+wait_for 10 "2 report rows" eval '[[ $(rows | wc -l) -eq 2 ]]' || fail "report rows: $(rows)"
+rows | grep -q '^bank.test 127.0.0.2 bank.test' || fail "no bank.test row: $(rows)"
+rows | grep -q '^dkim.test 127.0.0.2 dkim.test' || fail "no dkim.test row: $(rows)"
 pass

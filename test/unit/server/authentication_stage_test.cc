@@ -40,7 +40,8 @@ class AuthenticationStageTest : public ::testing::Test {
     s.dmarc_psl = psl_;
     s.dmarc_actions.on_quarantine = dmarc::OnQuarantine::Hold;
     s.spf = spf::mailFromRequest("192.0.2.1", mail_from, "client.example");
-    s.on_dmarc = [this](const dmarc::Evaluation& e, const dmarc::Verdict&) {
+    s.on_dmarc = [this](const dmarc::Evaluation& e, const dmarc::Verdict&,
+                        const dmarc::AuthInputs&) {
       evaluated_.push_back(std::string(dmarc::outcomeName(e.result)) + ":" + e.from_domain);
     };
     return s;
