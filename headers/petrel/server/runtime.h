@@ -19,6 +19,7 @@
 #include "petrel/dns/hosts.h"
 #include "petrel/event/dispatcher.h"
 #include "petrel/auth/authenticator.h"
+#include "petrel/dkim/signer.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/greylist.h"
 #include "petrel/policy/restrictions.h"
@@ -63,6 +64,9 @@ struct Snapshot {
   // greylisting (check_greylist): settings, store and counters; null when it is off. A
   // reload hands the store on to the next snapshot (server/greylisting.h).
   std::shared_ptr<const policy::Greylist> greylist;
+  // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
+  // empty: nothing signs.
+  std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;
 };
 
 struct Metrics {
