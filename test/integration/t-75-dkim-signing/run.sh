@@ -5,19 +5,21 @@
 #   alice.smith@, so the From: address changes at delivery), an mx listener on
 #   127.0.0.1:$SMTP_PORT and a submission listener (STARTTLS, AUTH from a file table) on
 #   127.0.0.1:$SUB_PORT; relay.transport sends remote.test to an aiosmtpd peer on
-#   127.0.0.4:25. Python smtplib as the client, from 127.0.0.1 (in mynetworks) or bound to
-#   127.0.0.2 (outside).
+#   127.0.0.4:25; relay.mynetworks 127.0.0.1/32, then (after a reload) an SQLite table
+#   holding 127.0.0.1. Python smtplib as the client, from 127.0.0.1 (in mynetworks) or bound
+#   to 127.0.0.2 (outside).
 # Mail from mynetworks and from an authenticated client, From: example.test, gets two
 # DKIM-Signature fields (one per selector) and one log line each; every delivered copy (the
 # Maildir file and what the relay peer received) verifies with dkimpy (dnsfunc over the
 # keygen records) and with opendkim -t, although canonical.sender rewrote the From: address
 # after receipt, also for a message larger than the in-memory limit (spooled). A client
-# outside mynetworks without AUTH is not signed, nor is mail whose From: is another domain.
+# outside mynetworks without AUTH is not signed, nor is mail whose From: is another domain. With
+# mynetworks in a table that blocks (SQLite), the same holds.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$IT_DIR/relay_lib.sh"
 /usr/bin/python3 -c 'import dkim' 2>/dev/null || skip "python3-dkim is not installed"
 need_relay_harness 127.0.0.4:25 127.0.0.2:0
-need_tool openssl
+need_tool openssl opendkim sqlite3
 
 start_harness world "
 peers:
@@ -36,7 +38,9 @@ printf 'alice@example.test %s\n' "$(openssl passwd -6 secret)" >"$T/users"
 cat >"$T/sender.regexp" <<'EOF2'
 /^alice@example\.test$/   alice.smith@example.test
 EOF2
-write_config "
+# config MYNETWORKS: the test's config with relay.mynetworks MYNETWORKS.
+config() {
+  write_config "
 listeners:
   - {name: mx, address: '127.0.0.1:$SMTP_PORT'}
   - {name: submission, address: '127.0.0.1:$SUB_PORT', tls: required, auth: required,
@@ -46,15 +50,19 @@ tables:
   transport: {type: inline, map: {remote.test: '[127.0.0.4]:25'}}
   aliases: {type: inline, map: {postmaster@example.test: alice@example.test,
                                 alice.smith@example.test: alice@example.test}}
+  nets: {type: sqlite, path: '$T/nets.db', query: \"SELECT 'OK' FROM nets WHERE ip = %s\"}
 canonical:
   sender: 'regexp:$T/sender.regexp'
-relay: {transport: transport}
+relay: {transport: transport, mynetworks: $1}
 dkim:
   verify: true
   sign:
     - {domain: example.test, selector: r2026, key: '$T/r2026.key'}
     - {domain: example.test, selector: e2026, key: '$T/e2026.key', algorithm: ed25519-sha256}
 "
+}
+sqlite3 "$T/nets.db" "CREATE TABLE nets (ip TEXT); INSERT INTO nets VALUES ('127.0.0.1');"
+config "['127.0.0.1/32']"
 check_config
 start_petrel
 wait_for 10 "port $SUB_PORT" port_open "$SUB_PORT"
@@ -175,6 +183,14 @@ grep -q "with ESMTPSA" "$(newest_mail bob)" || fail "the authenticated message w
 deliver outside 127.0.0.2 "$SMTP_PORT" no 1 alice@example.test no alice@example.test no
 # Ours, but From: another domain: no entry signs it.
 deliver other-domain 127.0.0.1 "$SMTP_PORT" no 1 carol@other.test no carol@other.test
+
+# relay.mynetworks as an SQLite table (it blocks: asked on the thread pool at end of data).
+config nets
+check_config
+"$PETREL" reload --config "$CONF" >/dev/null || fail "reload failed"
+wait_for 10 "the reload" log_has 'petrel/master\[[0-9]+\]: reload -- '
+deliver table-mynetworks 127.0.0.1 "$SMTP_PORT" no 1 alice@example.test yes alice.smith@example.test
+deliver table-outside 127.0.0.2 "$SMTP_PORT" no 1 alice@example.test no alice@example.test no
 assert_no_log 'warning: .*DKIM' "a DKIM warning"
 stop_petrel
 pass
