@@ -202,6 +202,11 @@ void policyAction(std::string_view id, std::string_view action, std::string_view
   write(Program::Smtpd, fmt::format("{}: {}: {}: {}; {}", id, action, client, reason, tail));
 }
 
+void dkimSignatureAdded(std::string_view id, std::string_view selector, std::string_view domain) {
+  write(Program::Cleanup,
+        fmt::format("{}: DKIM-Signature field added (s={}, d={})", id, selector, domain));
+}
+
 void warning(Program program, std::string_view text) {
   write(program, fmt::format("warning: {}", text));
 }

@@ -15,6 +15,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/config_checks.h"
+#include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/greylisting.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/stage_check.h"
@@ -98,6 +99,7 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg, const Runtime& rt) {
     if (!a) return a.error();
     s.authenticator = std::move(a.value());
   }
+  s.dkim_signing = loadDkimSigningKeys(cfg, warn);
 
   return s;
 }

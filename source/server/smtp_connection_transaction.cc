@@ -9,6 +9,7 @@
 #include "petrel/log/mail_log.h"
 #include "petrel/server/content_stages.h"
 #include "petrel/server/dmarc_probe.h"
+#include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/smtp_connection.h"
 #include "petrel/server/stage_check.h"
@@ -189,6 +190,12 @@ void SmtpConnection::startMessage() {
   stages.push_back(prependFields(std::move(fields)));
   if (auto auth = authenticationSettings(std::move(auth_results))) {
     stages.push_back(authenticationResults(std::move(*auth)));
+  }
+  // Last, so that it signs the header as the other stages leave it (dkim_signing_stage.h).
+  if (auto sign = dkimSigningSetup(snap_, client_ip_, client_, protocol(),
+                                   !session_->authenticatedUser().empty(), worker_->dispatcher(),
+                                   queue_id_)) {
+    stages.push_back(dkimSigning(std::move(*sign)));
   }
   chain_ = std::make_unique<content::ContentChain>(std::move(stages), *store_);
   content_end_.reset();

@@ -7,8 +7,9 @@
 //
 // Stages today: the Received header and recipient de-duplication (server/content_stages.h),
 // DKIM verification and DMARC with the Authentication-Results field
-// (server/authentication_stage.cc); DKIM signing, header/body checks and milters come next, each a ContentStage and one
-// line where the session driver builds its chain. Pure: bytes in, edits out; the store is a BodySink.
+// (server/authentication_stage.cc), DKIM signing (server/dkim_signing_stage.h); header/body
+// checks and milters come next, each a ContentStage and one line where the session driver
+// builds its chain. Pure: bytes in, edits out; the store is a BodySink.
 #pragma once
 
 #include <cstddef>

@@ -74,6 +74,9 @@ void policyNotice(std::string_view kind, std::string_view stage, std::string_vie
 void policyAction(std::string_view id, std::string_view action, std::string_view client,
                   std::string_view reason, std::string_view from, std::string_view proto,
                   std::string_view helo);
+// dkim.sign signed a message (opendkim's line, under cleanup): "ID: DKIM-Signature field added
+// (s=SELECTOR, d=DOMAIN)", one per signature.
+void dkimSignatureAdded(std::string_view id, std::string_view selector, std::string_view domain);
 void warning(Program program, std::string_view text);
 void info(Program program, std::string_view text);
 }  // namespace mail

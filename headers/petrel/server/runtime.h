@@ -21,6 +21,7 @@
 #include "petrel/dns/hosts.h"
 #include "petrel/event/dispatcher.h"
 #include "petrel/auth/authenticator.h"
+#include "petrel/dkim/signer.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/greylist.h"
 #include "petrel/policy/restrictions.h"
@@ -68,6 +69,9 @@ struct Snapshot {
   // dmarc.public_suffix_list, read when dmarc.verify is on (at start and on reload); null
   // when it is off.
   dmarc::PublicSuffixListPtr public_suffixes;
+  // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
+  // empty: nothing signs.
+  std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;
 };
 
 struct Metrics {
