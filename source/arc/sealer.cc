@@ -216,7 +216,8 @@ Result<SealedSet> Sealer::finish(const std::vector<content::HeaderField>& fields
 }
 
 std::optional<std::string> consolidatedAuthResults(const std::vector<content::HeaderField>& fields,
-                                                   std::string_view authserv_id) {
+                                                   std::string_view authserv_id,
+                                                   std::string_view drop_method) {
   std::vector<std::string> results;
   bool found = false;
   for (const auto& f : fields) {
@@ -224,7 +225,11 @@ std::optional<std::string> consolidatedAuthResults(const std::vector<content::He
     auto parts = payloadParts(f.value());
     if (parts.empty() || !iequals(authservOf(parts[0]), authserv_id)) continue;
     found = true;
-    results.insert(results.end(), parts.begin() + 1, parts.end());
+    for (size_t k = 1; k < parts.size(); ++k) {
+      std::string_view method = std::string_view(parts[k]).substr(0, parts[k].find('='));
+      if (!drop_method.empty() && iequals(trimmed(method), drop_method)) continue;
+      results.push_back(parts[k]);
+    }
   }
   if (!found) return std::nullopt;
   std::string out(authserv_id);

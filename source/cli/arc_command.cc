@@ -142,12 +142,11 @@ int seal(const std::string& config_path, bool default_config,
   Split m = splitMessage(wire);
   auto chain = validate(config_path, default_config, m);
   if (!chain) return ExConfig;
-  // Our Authentication-Results: what the message carries for our authserv-id, with the arc=
-  // result of the validation just done when it has none.
+  // Our Authentication-Results: what the message carries for our authserv-id, any arc= in it
+  // replaced by the result of the validation just done.
   const std::string& id = o->values["authserv-id"];
-  auto found = arc::consolidatedAuthResults(m.fields, id);
-  std::string ar = found ? *found : id;
-  if (ar.find("arc=") == std::string::npos) ar += ";\r\n  " + arc::authResultsArc(*chain);
+  auto found = arc::consolidatedAuthResults(m.fields, id, "arc");
+  std::string ar = (found ? *found : id) + ";\r\n  " + arc::authResultsArc(*chain);
   arc::Sealer sealer(std::move(spec), static_cast<uint64_t>(std::time(nullptr)));
   sealer.feedBody(m.body);
   auto set = sealer.finish(m.fields, ar, *chain);

@@ -74,8 +74,10 @@ class Sealer {
 
 // The Authentication-Results fields among `fields` whose authserv-id is `authserv_id`, merged
 // into one payload in header order: "authserv-id; result1;\r\n  result2; ..." (the suite's
-// consolidation rule). nullopt when there is none.
+// consolidation rule). Results of the method `drop_method` ("arc": a stale arc= to be replaced)
+// are left out. nullopt when there is no such field.
 std::optional<std::string> consolidatedAuthResults(const std::vector<content::HeaderField>& fields,
-                                                   std::string_view authserv_id);
+                                                   std::string_view authserv_id,
+                                                   std::string_view drop_method = {});
 
 }  // namespace petrel::arc
