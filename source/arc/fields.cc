@@ -105,6 +105,10 @@ Result<AuthResults> parseAuthResults(std::string_view value) {
   }
   out.authserv_id = out.payload.substr(0, end);
   if (out.authserv_id.empty()) return Error::permanent("ARC-Authentication-Results without authserv-id");
+  for (char c : out.authserv_id) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7e) return Error::permanent("bad authserv-id in ARC-Authentication-Results");
+  }
   return out;
 }
 

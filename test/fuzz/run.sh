@@ -387,10 +387,10 @@ for t in "${targets[@]}"; do
     sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
              "$root/source/dkim/tag_list.cc" "$root/source/dkim/signature.cc"
              "$root/source/dkim/canonicalization.cc" "$root/source/dkim/verifier.cc"
-             "$root/source/dkim/auth_results.cc" "$root/source/tls/crypto.cc"
+             "$root/source/dkim/auth_results.cc" "$root/source/tls/crypto.cc" "$root/source/tls/ssl_helpers.cc"
              "$root/source/content/header_section.cc" "$root/source/arc/fields.cc"
              "$root/source/arc/validator.cc")
-    libs=(-lcrypto -lfmt)
+    libs=(-lssl -lcrypto -lfmt)
     dict="$root/test/fuzz/header.dict"
   fi
   if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then
