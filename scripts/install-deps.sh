@@ -35,6 +35,8 @@ test_pkgs+=(python3-dkim python3-nacl opendkim opendkim-tools)
 # the unit tests run the publicsuffix project's cases against it); python3-authheaders is the
 # DMARC oracle of t-73-dmarc-oracle.
 test_pkgs+=(publicsuffix python3-authheaders)
+# ARC peer of t-76-arc: dkimpy's arc_sign needs the authres module (python3-dkim is above).
+test_pkgs+=(python3-authres)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

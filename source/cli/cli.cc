@@ -27,6 +27,7 @@
 #include "petrel/server/route.h"
 #include "petrel/server/server.h"
 #include "petrel/server/spf_probe.h"
+#include "arc_command.h"
 #include "dkim_command.h"
 
 namespace petrel::cli {
@@ -84,6 +85,12 @@ commands:
                            pass, 1 otherwise, 75 temperror, 78 config
   dkim sign FILE --domain D --selector S --key K [--algorithm rsa-sha256|ed25519-sha256]
                            print the message with a DKIM-Signature on top
+  arc verify FILE          validate the ARC chain of a message (RFC 8617; live DNS,
+                           dns.servers): cv=, each instance's seal and message signature.
+                           Exit 0 pass, 1 none or fail, 75 temperror, 78 config
+  arc seal FILE --domain D --selector S --key K --authserv-id H [--algorithm A]
+        [--headers h1:h2]  validate the chain and print the message with ARC Set N+1 on top
+                           (the Authentication-Results of H, with arc= added when missing)
   dmarc check --from-domain D | --from 'FIELD BODY' [--spf RESULT --spf-domain S]
         [--dkim RESULT:DOMAIN ...] [--percent N] [--json]
                            the DMARC result (RFC 7489) for mail from D with those SPF and
@@ -586,6 +593,7 @@ int run(int argc, char** argv) {
   if (cmd == "spf" && args.size() >= 2 && args[1] == "check") {
     return spfCheckCommand(config_path, args);
   }
+  if (cmd == "arc") return arcCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "dkim") return dkimCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "dmarc" && args.size() >= 2 && args[1] == "check") {
     return dmarcCheckCommand(config_path, args);

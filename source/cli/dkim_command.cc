@@ -7,6 +7,8 @@
 // wire form), and `sign` prints the signed message with the line ends the file had.
 #include "dkim_command.h"
 
+#include "message_file.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -39,8 +41,6 @@ namespace {
 
 constexpr int ExTempFail = 75;
 constexpr int ExConfig = 78;
-constexpr size_t MaxMessageSize = 64u << 20;
-constexpr size_t MaxHeaderSize = 1u << 20;
 
 constexpr const char* DkimUsage = R"(usage:
   petrel dkim keygen --domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--out FILE]
@@ -48,82 +48,6 @@ constexpr const char* DkimUsage = R"(usage:
   petrel dkim sign FILE --domain D --selector S --key K [--algorithm rsa-sha256|ed25519-sha256]
 FILE may be - for standard input.
 )";
-
-struct Options {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> values;
-};
-
-// "--name value" pairs among `args` from index 2; nullopt (after a message) on a bad one.
-std::optional<Options> parseOptions(const std::vector<std::string>& args,
-                                    std::initializer_list<std::string_view> known) {
-  Options o;
-  for (size_t i = 2; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a.size() > 2 && a.rfind("--", 0) == 0) {
-      bool ok = false;
-      for (auto k : known) ok = ok || a.substr(2) == k;
-      if (!ok || i + 1 >= args.size()) {
-        fmt::print(stderr, "petrel dkim {}: bad argument '{}'\n{}", args[1], a, DkimUsage);
-        return std::nullopt;
-      }
-      o.values[a.substr(2)] = args[++i];
-    } else {
-      o.positional.push_back(a);
-    }
-  }
-  return o;
-}
-
-std::optional<std::string> readMessage(const std::string& file) {
-  std::string text;
-  if (file == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      fmt::print(stderr, "petrel dkim: {}: {}\n", file, systemErrorText(errno));
-      return std::nullopt;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
-  if (text.size() > MaxMessageSize) {
-    fmt::print(stderr, "petrel dkim: {}: larger than {} bytes\n", file, MaxMessageSize);
-    return std::nullopt;
-  }
-  return text;
-}
-
-bool hasBareLf(const std::string& text) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) return true;
-  }
-  return false;
-}
-
-std::string toCrlf(const std::string& text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 40);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) out += '\r';
-    out += text[i];
-  }
-  return out;
-}
-
-struct Split {
-  std::vector<content::HeaderField> fields;
-  std::string_view body;
-};
-
-Split splitMessage(const std::string& wire) {
-  content::HeaderSection h(MaxHeaderSize);
-  size_t n = h.feed(wire);
-  if (!h.complete()) h.end();
-  return Split{h.fields(), std::string_view(wire).substr(n)};
-}
 
 std::optional<dkim::Algorithm> algorithmOption(const std::string& text) {
   if (text == "rsa" || text == "rsa-sha256") return dkim::Algorithm::RsaSha256;
@@ -142,7 +66,7 @@ std::string zoneLine(const std::string& name, const std::string& text) {
 }
 
 int keygen(const std::vector<std::string>& args) {
-  auto o = parseOptions(args, {"domain", "selector", "algorithm", "bits", "out"});
+  auto o = parseOptions(args, {"domain", "selector", "algorithm", "bits", "out"}, DkimUsage);
   if (!o) return 2;
   if (!o->positional.empty() || !o->values.count("domain") || !o->values.count("selector")) {
     fmt::print(stderr, "petrel dkim keygen: --domain and --selector are needed\n{}", DkimUsage);
@@ -194,7 +118,7 @@ int keygen(const std::vector<std::string>& args) {
 
 int verify(const std::string& config_path, bool default_config,
            const std::vector<std::string>& args) {
-  auto o = parseOptions(args, {});
+  auto o = parseOptions(args, {}, DkimUsage);
   if (!o) return 2;
   if (o->positional.size() != 1) {
     fmt::print(stderr, "{}", DkimUsage);
@@ -207,7 +131,7 @@ int verify(const std::string& config_path, bool default_config,
     if (!loaded.errors.empty()) return ExConfig;
     cfg = std::move(*loaded.config);
   }
-  auto text = readMessage(o->positional[0]);
+  auto text = readMessage(o->positional[0], "petrel dkim");
   if (!text) return 1;
   std::string wire = toCrlf(*text);
   Split m = splitMessage(wire);
@@ -243,7 +167,7 @@ int verify(const std::string& config_path, bool default_config,
 }
 
 int sign(const std::vector<std::string>& args) {
-  auto o = parseOptions(args, {"domain", "selector", "key", "algorithm"});
+  auto o = parseOptions(args, {"domain", "selector", "key", "algorithm"}, DkimUsage);
   if (!o) return 2;
   if (o->positional.size() != 1 || !o->values.count("domain") || !o->values.count("selector") ||
       !o->values.count("key")) {
@@ -261,7 +185,7 @@ int sign(const std::vector<std::string>& args) {
     fmt::print(stderr, "petrel dkim sign: {}\n", key.error().message());
     return ExConfig;
   }
-  auto text = readMessage(o->positional[0]);
+  auto text = readMessage(o->positional[0], "petrel dkim");
   if (!text) return 1;
   bool lf = hasBareLf(*text);
   std::string wire = toCrlf(*text);
@@ -278,14 +202,7 @@ int sign(const std::vector<std::string>& args) {
     fmt::print(stderr, "petrel dkim sign: {}\n", field.error().message());
     return field.error().kind() == Error::Kind::Config ? ExConfig : 1;
   }
-  std::string out = *field;
-  if (lf) {
-    std::string plain;
-    for (char c : out) {
-      if (c != '\r') plain += c;
-    }
-    out = std::move(plain);
-  }
+  std::string out = lf ? withoutCr(*field) : *field;
   fmt::print("{}{}", out, *text);
   return 0;
 }

@@ -11,13 +11,14 @@ namespace {
 
 class Lookup final : public KeyLookup {
  public:
-  Lookup(dns::Resolver& resolver, Verifier& verifier, std::function<void()> done)
-      : verifier_(verifier), done_(std::move(done)) {
-    auto names = verifier_.keyNames();
+  Lookup(dns::Resolver& resolver, std::vector<std::string> names,
+         std::function<void(const std::string&, const KeyAnswer&)> provide,
+         std::function<void()> done)
+      : provide_(std::move(provide)), done_(std::move(done)) {
     pending_ = names.size();
     for (const auto& name : names) {
       queries_.push_back(resolver.query(name, dns::Type::TXT, [this, name](dns::Answer a) {
-        verifier_.provideKey(name, KeyAnswer::fromDns(a));
+        provide_(name, KeyAnswer::fromDns(a));
         finishOne();
       }));
     }
@@ -31,7 +32,7 @@ class Lookup final : public KeyLookup {
     }
   }
 
-  Verifier& verifier_;
+  std::function<void(const std::string&, const KeyAnswer&)> provide_;
   std::function<void()> done_;
   size_t pending_ = 0;
   std::vector<dns::QueryHandlePtr> queries_;
@@ -39,9 +40,18 @@ class Lookup final : public KeyLookup {
 
 }  // namespace
 
+KeyLookupPtr lookupKeyNames(dns::Resolver& resolver, std::vector<std::string> names,
+                            std::function<void(const std::string&, const KeyAnswer&)> provide,
+                            std::function<void()> done) {
+  if (names.empty()) return nullptr;
+  return std::make_unique<Lookup>(resolver, std::move(names), std::move(provide), std::move(done));
+}
+
 KeyLookupPtr lookupKeys(dns::Resolver& resolver, Verifier& verifier, std::function<void()> done) {
-  if (verifier.keyNames().empty()) return nullptr;
-  return std::make_unique<Lookup>(resolver, verifier, std::move(done));
+  return lookupKeyNames(
+      resolver, verifier.keyNames(),
+      [&verifier](const std::string& name, const KeyAnswer& a) { verifier.provideKey(name, a); },
+      std::move(done));
 }
 
 }  // namespace petrel::dkim

@@ -18,8 +18,8 @@ std::optional<uint64_t> number(std::string_view s, size_t max_digits) {
   return parseUnsigned(s);
 }
 
-// A domain name as d= and the domain of i= carry it: labels of letters, digits, '-' and '_'
-// (selectors use '_' too), dots between them.
+}  // namespace
+
 bool plausibleDomain(std::string_view d) {
   if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') return false;
   size_t label = 0;
@@ -35,6 +35,8 @@ bool plausibleDomain(std::string_view d) {
   }
   return true;
 }
+
+namespace {
 
 bool isSubdomainOrSame(std::string_view sub, std::string_view domain) {
   if (sub == domain) return true;
@@ -77,14 +79,19 @@ bool expired(const Signature& s, uint64_t now) { return s.expiration && *s.expir
 Result<Signature> parseSignature(std::string_view value) {
   auto parsed = parseTagList(value);
   if (!parsed) return parsed.error();
-  const TagList& tags = *parsed;
+  return parseSignatureTags(*parsed, SignatureForm::Dkim);
+}
+
+Result<Signature> parseSignatureTags(const TagList& tags, SignatureForm form) {
+  const bool dkim = form == SignatureForm::Dkim;
   Signature sig;
   for (std::string_view required : {"v", "a", "b", "bh", "d", "h", "s"}) {
+    if (required == "v" && !dkim) continue;
     if (tags.find(required) == nullptr) {
       return Error::permanent(fmt::format("missing tag {}=", required));
     }
   }
-  if (tags.find("v")->value != "1") {
+  if (dkim && tags.find("v")->value != "1") {
     return Error::permanent(fmt::format("bad version v={}", shown(tags.find("v")->value)));
   }
   auto alg = parseAlgorithm(tags.find("a")->value);
@@ -99,6 +106,12 @@ Result<Signature> parseSignature(std::string_view value) {
   auto bh = base64Tag(tags, "bh", nullptr);
   if (!bh) return bh.error();
   sig.body_hash = std::move(*bh);
+  if (!dkim) {
+    // No c= in an AMS: relaxed/relaxed, what ARC signers write and the public ARC suite
+    // expects (RFC 8617 leaves the default to DKIM's text; every implementation reads it so).
+    sig.header_canon = Canon::Relaxed;
+    sig.body_canon = Canon::Relaxed;
+  }
   if (const Tag* c = tags.find("c")) {
     std::string_view v = c->value;
     size_t slash = v.find('/');
@@ -125,8 +138,15 @@ Result<Signature> parseSignature(std::string_view value) {
     return Error::permanent(fmt::format("bad selector s={}", shown(sig.selector)));
   }
   bool has_from = false;
-  for (auto& h : splitColonList(tags.find("h")->value)) {
-    if (h.empty()) return Error::permanent("empty header name in h=");
+  // ARC: an empty h= signs no header field (only the AMS itself); DKIM's needs From.
+  std::vector<std::string> listed;
+  if (dkim || !withoutWhitespace(tags.find("h")->value).empty()) {
+    listed = splitColonList(tags.find("h")->value);
+  }
+  for (auto& h : listed) {
+    // An empty name in an AMS's h= ("from::to") signs nothing, as a name not present would
+    // (the ARC suite's ams_fields_h_mis_hdr); DKIM's grammar has no empty names.
+    if (h.empty() && dkim) return Error::permanent("empty header name in h=");
     for (char c : h) {
       auto u = static_cast<unsigned char>(c);
       if (u <= 0x20 || u >= 0x7f || c == ':') return Error::permanent("bad header name in h=");
@@ -135,8 +155,10 @@ Result<Signature> parseSignature(std::string_view value) {
     sig.headers.push_back(std::move(h));
     if (sig.headers.size() > MaxSignedHeaders) return Error::permanent("h= lists too many fields");
   }
-  if (!has_from) return Error::permanent("h= does not include From");
-  if (const Tag* i = tags.find("i")) {
+  if (dkim && !has_from) return Error::permanent("h= does not include From");
+  if (!dkim) {
+    sig.identity_domain = sig.domain;  // i= is the ARC instance, the caller's business
+  } else if (const Tag* i = tags.find("i")) {
     sig.identity = i->value;
     size_t at = sig.identity.rfind('@');
     if (at == std::string::npos) return Error::permanent("i= has no '@'");

@@ -124,6 +124,64 @@ std::string signedHeaderData(const std::vector<content::HeaderField>& fields,
   return data;
 }
 
+KeyCheck checkKey(const KeyAnswer& answer, Algorithm algorithm, int min_rsa_bits) {
+  KeyCheck out;
+  auto fail = [&out](Outcome o, std::string reason) {
+    out.outcome = o;
+    out.reason = std::move(reason);
+    return std::move(out);
+  };
+  if (answer.status == KeyAnswer::Status::TempFail) {
+    return fail(Outcome::TempError, "key lookup failed: " + answer.error);
+  }
+  if (answer.status == KeyAnswer::Status::NotFound || answer.txt.empty()) {
+    return fail(Outcome::PermError, "no key");
+  }
+  // Several TXT records at the name: the first that reads as a key record (6.1.2 leaves the
+  // choice to the verifier; records of other kinds may share the name).
+  std::string key_error;
+  for (const auto& txt : answer.txt) {
+    auto parsed = parseKeyRecord(txt);
+    if (parsed) {
+      out.record = std::move(*parsed);
+      break;
+    }
+    if (key_error.empty()) key_error = parsed.error().message();
+  }
+  if (!out.record) return fail(Outcome::PermError, "bad key record: " + key_error);
+  const KeyRecord& key = *out.record;
+  if (key.public_key.empty()) return fail(Outcome::PermError, "key revoked");
+  bool ed = algorithm == Algorithm::Ed25519Sha256;
+  if (ed != (key.key_type == KeyRecord::KeyType::Ed25519)) {
+    return fail(Outcome::PermError, "key type does not match a=");
+  }
+  if (!key.hashes.empty()) {
+    bool ok = false;
+    for (const auto& h : key.hashes) ok = ok || h == "sha256";
+    if (!ok) return fail(Outcome::PermError, "key record h= does not allow sha256");
+  }
+  auto pub = ed ? tls::PublicKey::fromEd25519Raw(key.public_key)
+                : tls::PublicKey::fromDer(key.public_key);
+  if (!pub) return fail(Outcome::PermError, "bad key data: " + pub.error().message());
+  if (!ed && pub->type() != tls::KeyType::Rsa) {
+    return fail(Outcome::PermError, "key type does not match a=");
+  }
+  out.key_bits = pub->bits();
+  if (!ed && out.key_bits < min_rsa_bits) {
+    return fail(Outcome::Fail,
+                fmt::format("RSA key of {} bits is too short (RFC 8301)", out.key_bits));
+  }
+  out.key = std::move(*pub);
+  out.outcome = Outcome::Pass;
+  return out;
+}
+
+bool verifyDigest(const tls::PublicKey& key, Algorithm algorithm, std::string_view digest,
+                  std::string_view signature) {
+  return algorithm == Algorithm::Ed25519Sha256 ? key.verifyEd25519(digest, signature)
+                                               : key.verifyRsaSha256(digest, signature);
+}
+
 Verifier::Verifier(const std::vector<content::HeaderField>& fields, VerifyOptions options)
     : options_(options) {
   for (const auto& field : fields) {
@@ -204,59 +262,21 @@ SignatureResult Verifier::evaluate(const Check& c) const {
   SignatureResult r = c.early;
   auto k = keys_.find(s.keyName());
   if (k == keys_.end()) return with(r, Outcome::TempError, "no key answer");
-  const KeyAnswer& answer = k->second;
-  if (answer.status == KeyAnswer::Status::TempFail) {
-    return with(r, Outcome::TempError, "key lookup failed: " + answer.error);
-  }
-  if (answer.status == KeyAnswer::Status::NotFound || answer.txt.empty()) {
-    return with(r, Outcome::PermError, "no key");
-  }
-  // Several TXT records at the name: the first that reads as a key record (6.1.2 leaves the
-  // choice to the verifier; records of other kinds may share the name).
-  std::optional<KeyRecord> key;
-  std::string key_error;
-  for (const auto& txt : answer.txt) {
-    auto parsed = parseKeyRecord(txt);
-    if (parsed) {
-      key = std::move(*parsed);
-      break;
-    }
-    if (key_error.empty()) key_error = parsed.error().message();
-  }
-  if (!key) return with(r, Outcome::PermError, "bad key record: " + key_error);
-  r.testing = key->testing;
-  if (key->public_key.empty()) return with(r, Outcome::PermError, "key revoked");
-  bool ed = s.algorithm == Algorithm::Ed25519Sha256;
-  if (ed != (key->key_type == KeyRecord::KeyType::Ed25519)) {
-    return with(r, Outcome::PermError, "key type does not match a=");
-  }
-  if (!key->hashes.empty()) {
-    bool ok = false;
-    for (const auto& h : key->hashes) ok = ok || h == "sha256";
-    if (!ok) return with(r, Outcome::PermError, "key record h= does not allow sha256");
-  }
-  if (key->strict && s.identity_domain != s.domain) {
+  KeyCheck key = checkKey(k->second, s.algorithm, options_.min_rsa_bits);
+  if (key.record) r.testing = key.record->testing;
+  r.key_bits = key.key_bits;
+  if (key.outcome != Outcome::Pass) return with(r, key.outcome, key.reason);
+  if (key.record->strict && s.identity_domain != s.domain) {
     return with(r, Outcome::PermError, "key t=s forbids i= in a subdomain of d=");
-  }
-  auto pub = ed ? tls::PublicKey::fromEd25519Raw(key->public_key)
-                : tls::PublicKey::fromDer(key->public_key);
-  if (!pub) return with(r, Outcome::PermError, "bad key data: " + pub.error().message());
-  if (!ed && pub->type() != tls::KeyType::Rsa) {
-    return with(r, Outcome::PermError, "key type does not match a=");
-  }
-  r.key_bits = pub->bits();
-  if (!ed && r.key_bits < options_.min_rsa_bits) {
-    return with(r, Outcome::Fail,
-                fmt::format("RSA key of {} bits is too short (RFC 8301)", r.key_bits));
   }
   if (!body_done_) return with(r, Outcome::TempError, "body not complete");
   if (s.length && c.body && c.body->canonicalLength() < *s.length) {
     return with(r, Outcome::Fail, "body shorter than l=");
   }
   if (c.body_hash != s.body_hash) return with(r, Outcome::Fail, "body hash mismatch");
-  bool good = ed ? pub->verifyEd25519(c.header_hash, s.signature)
-                 : pub->verifyRsaSha256(c.header_hash, s.signature);
-  if (!good) return with(r, Outcome::Fail, "signature verification failed");
+  if (!verifyDigest(*key.key, s.algorithm, c.header_hash, s.signature)) {
+    return with(r, Outcome::Fail, "signature verification failed");
+  }
   return with(r, Outcome::Pass, "");
 }
 

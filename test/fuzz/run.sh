@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -288,6 +288,34 @@ printf 'com\nuk\nco.uk\n*.ck\n!www.ck\n\xe5\x85\xac\xe5\x8f\xb8.cn\ncn\n// ===BE
 if [ -r /usr/share/publicsuffix/public_suffix_list.dat ]; then
   head -c 20000 /usr/share/publicsuffix/public_suffix_list.dat >"$work/seeds/public_suffix_fuzz/debian"
 fi
+# ARC: byte 0 picks the parser (0 AAR, 1 AMS, 2 AS, 3 a whole message for the Validator);
+# the fields and messages of the public ARC suite's first scenarios.
+seed_arc() {
+  local out="$work/seeds/arc_fields_fuzz"
+  mkdir -p "$out"
+  /usr/bin/python3 - "$root/test/testdata/arc/arc-draft-validation-tests.yml" "$out" <<'PY' || echo "run.sh: no python3-yaml: arc_fields_fuzz starts with the hand-made seeds" >&2
+import os, sys, yaml
+src, out = sys.argv[1:3]
+n = 0
+for doc in list(yaml.safe_load_all(open(src)))[:3]:
+    for name, t in list(doc['tests'].items())[:12]:
+        msg = t['message'].replace('\n', '\r\n').encode()
+        open(os.path.join(out, 'm%d' % n), 'wb').write(b'\x03' + msg)
+        head = msg.split(b'\r\n\r\n', 1)[0]
+        for field in head.replace(b'\r\n ', b'\x00 ').split(b'\r\n'):
+            low = field.lower()
+            kind = 0 if low.startswith(b'arc-authentication-results:') else 1 if low.startswith(b'arc-message-signature:') else 2 if low.startswith(b'arc-seal:') else None
+            if kind is not None:
+                open(os.path.join(out, 'f%d' % n), 'wb').write(bytes([kind]) + field.split(b':', 1)[1].replace(b'\x00', b'\r\n'))
+                n += 1
+        n += 1
+PY
+  printf '\x00i=1; mx.example.org; spf=pass smtp.mailfrom=a.example' >"$out/aar"
+  printf '\x01a=rsa-sha256; b=AAAA; bh=AAAA; c=relaxed/relaxed; d=example.org; h=from:to; i=1; s=sel; t=1' >"$out/ams"
+  printf '\x02a=ed25519-sha256; b=AAAA; cv=pass; d=example.org; i=2; s=sel; t=1' >"$out/as"
+}
+
+seed_arc
 seed_address
 seed_config
 seed_sasl
@@ -354,6 +382,16 @@ for t in "${targets[@]}"; do
              "$root/source/dmarc/from_domain.cc" "$root/source/dmarc/public_suffix.cc"
              "$root/source/content/header_section.cc")
     dict=""
+  fi
+  if [ "$t" = arc_fields_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
+             "$root/source/dkim/tag_list.cc" "$root/source/dkim/signature.cc"
+             "$root/source/dkim/canonicalization.cc" "$root/source/dkim/verifier.cc"
+             "$root/source/dkim/auth_results.cc" "$root/source/tls/crypto.cc" "$root/source/tls/ssl_helpers.cc"
+             "$root/source/content/header_section.cc" "$root/source/arc/fields.cc"
+             "$root/source/arc/validator.cc")
+    libs=(-lssl -lcrypto -lfmt)
+    dict="$root/test/fuzz/header.dict"
   fi
   if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then
     echo "== $t: BUILD FAILED" >&2

@@ -7,6 +7,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "petrel/dkim/verifier.h"
 #include "petrel/dns/resolver.h"
@@ -25,5 +27,12 @@ using KeyLookupPtr = std::unique_ptr<KeyLookup>;
 // calls `done`: the results are ready at once. `verifier` and `resolver` must outlive the returned handle or
 // the call of `done`, whichever comes first.
 KeyLookupPtr lookupKeys(dns::Resolver& resolver, Verifier& verifier, std::function<void()> done);
+
+// The same for any consumer of key records (arc::Validator): a TXT query per name in `names`,
+// each answer handed to `provide`, then `done` once. nullptr (and no call) when `names` is
+// empty. Whatever `provide` touches must outlive the handle or the call of `done`.
+KeyLookupPtr lookupKeyNames(dns::Resolver& resolver, std::vector<std::string> names,
+                            std::function<void(const std::string&, const KeyAnswer&)> provide,
+                            std::function<void()> done);
 
 }  // namespace petrel::dkim

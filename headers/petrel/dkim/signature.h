@@ -11,6 +11,7 @@
 
 #include "petrel/core/result.h"
 #include "petrel/dkim/canonicalization.h"
+#include "petrel/dkim/tag_list.h"
 
 namespace petrel::dkim {
 
@@ -39,6 +40,10 @@ struct Signature {
   std::string keyName() const;
 };
 
+// A domain name as d= and the domain of i= carry it (and s=, and ARC's d= and s=): labels of
+// letters, digits, '-' and '_' (selectors use '_' too), dots between them.
+bool plausibleDomain(std::string_view d);
+
 // Largest DKIM-Signature / key record value parsed (MaxTagListSize) and the number of h=
 // entries accepted (a list of thousands only costs the verifier).
 inline constexpr size_t MaxSignedHeaders = 256;
@@ -48,6 +53,15 @@ inline constexpr size_t MaxSignedHeaders = 256;
 // From", "x= before t=", "bad version", "unknown algorithm 'x'", ...): permanent, printable.
 // rsa-sha1 is parsed (the verifier fails it with its own reason, RFC 8301).
 Result<Signature> parseSignature(std::string_view value);
+
+// Which field the tags come from: a DKIM-Signature, or an ARC-Message-Signature (RFC 8617
+// 4.1.2: the same tags except that there is no v=, i= is the ARC instance (left to arc/, not
+// read here; `identity` stays empty), h= may be empty, hold empty names and need not name
+// From, and c= defaults to relaxed/relaxed).
+enum class SignatureForm { Dkim, ArcMessage };
+
+// parseSignature's checks over an already parsed tag list.
+Result<Signature> parseSignatureTags(const TagList& tags, SignatureForm form);
 
 // x= has passed at `now` (unix seconds)? 6.1.1: the signature is then treated as failed.
 bool expired(const Signature& s, uint64_t now);

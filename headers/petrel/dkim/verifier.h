@@ -27,6 +27,7 @@
 #include "petrel/dkim/canonicalization.h"
 #include "petrel/dkim/signature.h"
 #include "petrel/dns/resolver.h"
+#include "petrel/tls/crypto.h"
 
 namespace petrel::dkim {
 
@@ -55,6 +56,24 @@ struct KeyAnswer {
 
   static KeyAnswer fromDns(const dns::Answer& a);
 };
+
+// A key answer made usable for one signature (RFC 6376 6.1.2, RFC 8301 3.2): the first TXT
+// record that parses as a key record, not revoked, its k= and h= fitting `algorithm`, the key
+// data readable, an RSA key of at least `min_rsa_bits`. Pass: `key` is set. Shared by the
+// Verifier and arc/ (the ARC-Message-Signature and ARC-Seal use the same key records).
+struct KeyCheck {
+  Outcome outcome = Outcome::PermError;
+  std::string reason;               // for anything but pass
+  std::optional<KeyRecord> record;  // when one parsed (t=y, t=s for the caller)
+  std::optional<tls::PublicKey> key;
+  int key_bits = 0;
+};
+KeyCheck checkKey(const KeyAnswer& answer, Algorithm algorithm, int min_rsa_bits);
+
+// The signature over a 32-byte SHA-256 `digest` of the canonical header data: RSASSA-PKCS1-v1_5
+// for rsa-sha256, Ed25519 over the digest itself for ed25519-sha256 (RFC 8463 3).
+bool verifyDigest(const tls::PublicKey& key, Algorithm algorithm, std::string_view digest,
+                  std::string_view signature);
 
 struct VerifyOptions {
   uint64_t now = 0;          // unix seconds, for x=
