@@ -1,5 +1,6 @@
 // The Authentication-Results stage of the content pass (RFC 8601): DKIM verification of every
-// incoming message (RFC 6376, dkim/verifier.h) while it streams, the results of the methods
+// incoming message (RFC 6376, dkim/verifier.h) and of its ARC chain (RFC 8617, arc/validator.h)
+// while it streams, the results of the methods
 // the restriction checks ran (SPF's check_spf), DMARC (RFC 7489, dmarc/evaluate.h) over both,
 // and one Authentication-Results field on top with our hostname as authserv-id. Fields that
 // the client sent claiming our authserv-id are removed (RFC 8601 5: they would be taken for
@@ -16,6 +17,8 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include "petrel/arc/key_lookup.h"
+#include "petrel/arc/validator.h"
 #include "petrel/core/strings.h"
 #include "petrel/dkim/auth_results.h"
 #include "petrel/dkim/key_lookup.h"
@@ -81,15 +84,20 @@ class AuthenticationStage final : public content::ContentStage {
     dkim::VerifyOptions options;
     options.now = uint64_t(::time(nullptr));
     verifier_.emplace(fields, options);
+    arc_.emplace(fields, arc::ValidateOptions{options.now});
     if (s_.resolver != nullptr) {
       ++pending_;
       key_lookup_ = dkim::lookupKeys(*s_.resolver, *verifier_, [this] { answered(); });
       if (key_lookup_ == nullptr) --pending_;  // nothing to look up
+      ++pending_;
+      arc_lookup_ = arc::lookupKeys(*s_.resolver, *arc_, [this] { answered(); });
+      if (arc_lookup_ == nullptr) --pending_;
     }
   }
 
   void onBody(std::string_view bytes) override {
     if (verifier_) verifier_->feedBody(bytes);
+    if (arc_) arc_->feedBody(bytes);
   }
 
   bool mayRefuse() const override {
@@ -99,6 +107,7 @@ class AuthenticationStage final : public content::ContentStage {
   void onEndAsync(std::vector<content::Recipient>&, content::EndEdits& edits,
                   EndDone done) override {
     if (verifier_) verifier_->endBody();
+    if (arc_) arc_->endBody();
     edits_ = &edits;
     waiting_ = std::move(done);
     ended_ = true;
@@ -150,6 +159,13 @@ class AuthenticationStage final : public content::ContentStage {
     if (verifier_) field += ";\r\n\t" + dkim::authResultsDkim(verifier_->results());
     for (const std::string& r : s_.results) field += ";\r\n\t" + r;
     if (!own_spf_part_.empty()) field += ";\r\n\t" + own_spf_part_;
+    if (arc_) {
+      arc::ChainResult chain = arc_->result();
+      // Only a message that came with a chain says arc= (most mail has none).
+      if (chain.instances > 0 || chain.status != arc::ChainStatus::None) {
+        field += ";\r\n\t" + arc::authResultsArc(chain);
+      }
+    }
     std::optional<smtp::Reply> refusal;
     if (evaluation_) {
       dmarc::Verdict verdict = dmarc::action(*evaluation_, s_.dmarc_actions);
@@ -179,6 +195,7 @@ class AuthenticationStage final : public content::ContentStage {
 
   AuthenticationSettings s_;
   std::optional<dkim::Verifier> verifier_;
+  std::optional<arc::Validator> arc_;  // with dkim.verify: the ARC chain (RFC 8617 5.2)
   dmarc::FromDomains from_;
   std::optional<dmarc::SpfInput> spf_;  // from the lists, or evaluated here
   std::string own_spf_part_;            // "spf=..." when evaluated here
@@ -191,6 +208,7 @@ class AuthenticationStage final : public content::ContentStage {
   content::EndEdits* edits_ = nullptr;
   // Last: destroyed first, so no callback outlives the rest.
   dkim::KeyLookupPtr key_lookup_;
+  dkim::KeyLookupPtr arc_lookup_;
   spf::EvaluationPtr spf_lookup_;
   dmarc::LookupPtr dmarc_lookup_;
 };

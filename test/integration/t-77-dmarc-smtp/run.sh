@@ -5,13 +5,14 @@
 # - bank.test (p=reject): a forged From: with another envelope domain and no signature is
 #   refused at end of data with 550 5.7.1, and logged as a reject;
 # - dkim.test (p=reject): signed by dkimpy with the key `petrel dkim keygen` made, envelope in
-#   the domain: delivered with "dkim=pass ...; spf=pass ...; dmarc=pass" in our field;
+#   the domain: delivered with "dkim=pass ...; spf=pass ...; dmarc=pass" in our field; the
+#   same sealed by a forwarder with dkimpy's arc_sign: "arc=pass";
 # - quar.test (p=quarantine) with on_quarantine: hold: accepted, held in the queue;
 # - the forged bank.test From: from 127.0.0.1 (mynetworks) is not evaluated: delivered;
-# - dmarc.reports on: the two messages of domains with rua= are rows in dmarc.db.
+# - dmarc.reports on: the three messages of domains with rua= are rows in dmarc.db.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-/usr/bin/python3 -c 'import dkim' 2>/dev/null || skip "python3-dkim is not installed"
+/usr/bin/python3 -c 'import dkim, authres' 2>/dev/null || skip "python3-dkim (with authres) is not installed"
 [ -r /usr/share/publicsuffix/public_suffix_list.dat ] || skip "publicsuffix is not installed"
 
 cd "$T"
@@ -49,11 +50,15 @@ send() {
   py - "$@" <<'PY'
 import dkim, smtplib, sys, os
 src, env_from, from_hdr, subject = sys.argv[1:5]
-sign = len(sys.argv) > 5
+sign = sys.argv[5] if len(sys.argv) > 5 else ''
 msg = ('From: %s\r\nTo: alice@example.test\r\nSubject: %s\r\n'
        'Date: Mon, 07 Dec 2026 10:00:00 +0000\r\nMessage-ID: <%s@t77>\r\n\r\n'
        'Hello.\r\n' % (from_hdr, subject, subject.replace(' ', '-'))).encode()
-if sign:
+if sign == 'arc':  # a forwarder (fwd.dkim.test) sealed it, as a mailing list would
+    msg = b'Authentication-Results: fwd.dkim.test; spf=pass smtp.mailfrom=dkim.test\r\n' + msg
+    msg = b''.join(dkim.arc_sign(msg, b'sel', b'dkim.test', open('sel.key', 'rb').read(),
+                                 b'fwd.dkim.test')) + msg
+elif sign:
     msg = dkim.sign(msg, b'sel', b'dkim.test', open('sel.key', 'rb').read(),
                     include_headers=[b'From', b'To', b'Subject', b'Date']) + msg
 s = smtplib.SMTP('127.0.0.1', int(os.environ['SMTP_PORT']), source_address=(src, 0), timeout=30)
@@ -73,13 +78,15 @@ wait_for 10 "the reject logged" eval \
 
 reply=$(send 127.0.0.2 sender@dkim.test 'Sender <sender@dkim.test>' 'aligned' sign)
 [[ "$reply" == 250* ]] || fail "aligned, signed message answered: $reply"
+reply=$(send 127.0.0.2 sender@dkim.test 'Sender <sender@dkim.test>' 'sealed' arc)
+[[ "$reply" == 250* ]] || fail "ARC-sealed message answered: $reply"
 reply=$(send 127.0.0.2 attacker@evil.test 'Q <q@quar.test>' 'quarantined')
 [[ "$reply" == 250* ]] || fail "p=quarantine message answered: $reply"
 reply=$(send 127.0.0.1 attacker@evil.test 'Bank <ceo@bank.test>' 'local client')
 [[ "$reply" == 250* ]] || fail "mynetworks client answered: $reply"
 
-wait_for 20 "2 messages in alice's Maildir" maildir_has example.test/alice 2 ||
-  fail "the aligned and the local message were not delivered"
+wait_for 20 "3 messages in alice's Maildir" maildir_has example.test/alice 3 ||
+  fail "the aligned, the sealed and the local message were not delivered"
 file_of() { grep -l "^Subject: $1" "$MAIL_ROOT"/example.test/alice/new/*; }
 ar_of() {
   awk '/^Authentication-Results: mail.example.test/{f=1; printf "%s", $0; next}
@@ -88,6 +95,10 @@ ar_of() {
 ar=$(ar_of aligned)
 [[ "$ar" == *"dkim=pass"*"header.d=dkim.test"*"spf=pass smtp.mailfrom=dkim.test"*"dmarc=pass"*"header.from=dkim.test"* ]] ||
   fail "aligned: field is: $ar"
+ar=$(ar_of sealed)
+[[ "$ar" == *"arc=pass"* ]] || fail "sealed: no arc=pass: $ar"
+ar=$(ar_of aligned)
+if [[ "$ar" =~ [[:space:]]arc= ]]; then fail "a message without a chain got arc=: $ar"; fi
 grep -q '^Subject: local client' "$MAIL_ROOT"/example.test/alice/new/* || fail "local message missing"
 if grep -q '^Authentication-Results: mail.example.test.*dmarc' "$(file_of 'local client')"; then
   fail "a mynetworks client's message was evaluated"
@@ -105,7 +116,8 @@ assert len(held) == 1 and held[0]["sender"] == "attacker@evil.test", q
 ' || fail "the quarantined message is not held"
 log_has 'hold: .*quarantined by DMARC policy for quar.test' || fail "no hold log line"
 
-# Aggregate-report rows: bank.test (fail, rejected) and dkim.test (pass); quar.test has no rua=.
+# Aggregate-report rows: bank.test (fail, rejected) and dkim.test (pass, twice); quar.test has
+# no rua=.
 rows() {
   py -c '
 import sqlite3, sys
@@ -114,7 +126,7 @@ for r in db.execute("SELECT policy_domain, source_ip, header_from, disposition F
     print(*r)
 ' "$STATE_DIR/dmarc.db"
 }
-wait_for 10 "2 report rows" eval '[[ $(rows | wc -l) -eq 2 ]]' || fail "report rows: $(rows)"
+wait_for 10 "3 report rows" eval '[[ $(rows | wc -l) -eq 3 ]]' || fail "report rows: $(rows)"
 rows | grep -q '^bank.test 127.0.0.2 bank.test' || fail "no bank.test row: $(rows)"
 rows | grep -q '^dkim.test 127.0.0.2 dkim.test' || fail "no dkim.test row: $(rows)"
 pass
