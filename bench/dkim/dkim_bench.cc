@@ -5,7 +5,8 @@
 // verified N times with dkim::Verifier exactly as the Authentication-Results stage drives it
 // (construct from the fields, body in 16 KiB chunks, endBody, keyNames, provideKey with the
 // key record's TXT answer, results). The key record is parsed on every verification, as the
-// server does for every message. Header splitting and the DNS lookup are not counted.
+// server does for every message (tls::PublicKey::fromDer keeps the last keys it decoded, so
+// the DER decoding itself happens once). Header splitting and the DNS lookup are not counted.
 //
 // Output: one line per case, "CASE  N  RATE  [RUNS]": verifications per second, the median of
 // --runs timed runs of N verifications each (N from --iterations, or calibrated to about
