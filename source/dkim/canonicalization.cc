@@ -1,5 +1,6 @@
-// canonicalization.h: RFC 6376 3.4.1-3.4.4. The body state machine works octet by octet so that
-// no chunk boundary can change the result; its output is hashed in blocks.
+// canonicalization.h: RFC 6376 3.4.1-3.4.4. The body state machine's state is per octet so that
+// no chunk boundary can change the result; runs of plain line content pass through in one
+// piece, and the output is hashed in blocks.
 #include "petrel/dkim/canonicalization.h"
 
 namespace petrel::dkim {
@@ -50,14 +51,20 @@ void BodyHasher::flushOut() {
 }
 
 void BodyHasher::emit(std::string_view bytes) {
+  std::string_view hashed = bytes;
   if (limit_) {
     uint64_t room = length_ < *limit_ ? *limit_ - length_ : 0;
-    out_.append(bytes.substr(0, room < bytes.size() ? room : bytes.size()));
-  } else {
-    out_.append(bytes);
+    hashed = bytes.substr(0, room < bytes.size() ? room : bytes.size());
   }
   length_ += bytes.size();
-  if (out_.size() >= FlushSize) flushOut();
+  if (out_.size() + hashed.size() < FlushSize) {
+    out_.append(hashed);
+    return;
+  }
+  // A long run (feed() hands whole runs of line content over) goes to the hash as it is, so
+  // out_ stays below FlushSize.
+  flushOut();
+  sha_.update(hashed);
 }
 
 void BodyHasher::flushEmptyLines() {
@@ -82,7 +89,11 @@ void BodyHasher::content(char c) {
 }
 
 void BodyHasher::feed(std::string_view chunk) {
-  for (char c : chunk) {
+  const bool relaxed = canon_ == Canon::Relaxed;
+  // Octets that are line content as they are: anything but CR, and for relaxed but WSP.
+  auto plain = [relaxed](char c) { return c != '\r' && !(relaxed && isWsp(c)); };
+  for (size_t i = 0; i < chunk.size();) {
+    char c = chunk[i];
     if (pending_cr_) {
       pending_cr_ = false;
       if (c == '\n') {
@@ -94,15 +105,37 @@ void BodyHasher::feed(std::string_view chunk) {
           emit("\r\n");
           at_line_start_ = true;
         }
+        ++i;
         continue;
       }
       content('\r');  // a bare CR is content
     }
     if (c == '\r') {
       pending_cr_ = true;
-    } else {
-      content(c);
+      ++i;
+      continue;
     }
+    if (!plain(c)) {
+      content(c);
+      ++i;
+      continue;
+    }
+    // A run of plain octets: the first through content() (held-back empty lines, a pending
+    // space), the rest emitted in one piece, as octet by octet would give the same output.
+    // For relaxed a single SP between two plain octets belongs to the run: it is canonical.
+    size_t end = i + 1;
+    while (end < chunk.size()) {
+      if (plain(chunk[end])) {
+        ++end;
+      } else if (relaxed && chunk[end] == ' ' && end + 1 < chunk.size() && plain(chunk[end + 1])) {
+        end += 2;
+      } else {
+        break;
+      }
+    }
+    content(c);
+    emit(chunk.substr(i + 1, end - i - 1));
+    i = end;
   }
 }
 
