@@ -1,10 +1,11 @@
 // The `smtp:` section: bare line endings, VRFY, the banner (which goes on the wire, so it may
 // hold no control characters), the client name lookup, the greet pause (0 or a duration) and
 // parent_domain_matches_subdomains (a list of Postfix's feature names, a main.cf string of them,
-// or a bool).
+// or a bool) and permit_mx_backup_networks (a list of networks).
 #include <fmt/format.h>
 
 #include "loader.h"
+#include "petrel/core/cidr.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::config::detail {
@@ -16,7 +17,7 @@ void Loader::loadSmtp(const Section& top, Config& c) {
   }
   Section s(reporter_, *f);
   s.allowOnly({"bare_line_endings", "vrfy", "banner", "peername_lookup", "greet_pause",
-               "parent_domain_matches_subdomains"});
+               "parent_domain_matches_subdomains", "permit_mx_backup_networks"});
   if (const Field* b = s.find("bare_line_endings")) {
     constexpr std::string_view Expected = "reject or normalize";
     if (auto v = scalar(*b, Expected)) {
@@ -48,6 +49,25 @@ void Loader::loadSmtp(const Section& top, Config& c) {
   }
   if (const Field* p = s.find("parent_domain_matches_subdomains")) {
     loadParentDomainFeatures(*p, c.smtp);
+  }
+  if (const Field* m = s.find("permit_mx_backup_networks")) {
+    if (!m->value.IsSequence()) {
+      report(*m, fmt::format("expected a list of networks such as [192.0.2.0/24], got {}",
+                             describe(m->value)));
+      return;
+    }
+    size_t i = 0;
+    for (const YAML::Node& node : m->value) {
+      Field item = element(*m, node, i++);
+      auto text = scalar(item, "a network such as 192.0.2.0/24");
+      if (!text) continue;
+      Result<Cidr> cidr = Cidr::parse(*text);
+      if (!cidr) {
+        report(item, cidr.error().message());
+        continue;
+      }
+      c.smtp.permit_mx_backup_networks.push_back(cidr->toString());
+    }
   }
 }
 

@@ -459,6 +459,12 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     mynetworks_table = lookup::makeTable(*cfg.relay.mynetworks_table, warn);
   }
   s.mynetworks = std::make_shared<const CidrList>(blocks);
+  std::vector<Cidr> mx_backup_blocks;
+  for (const auto& n : cfg.smtp.permit_mx_backup_networks) {
+    auto c = Cidr::parse(n);
+    if (!c) return c.error();
+    mx_backup_blocks.push_back(*c);
+  }
   s.mynetworks_table = mynetworks_table;
   if (cfg.limits.rate.exceptions) {
     std::vector<Cidr> exceptions;
@@ -485,6 +491,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     env.parent_domain_matches_subdomains =
         cfg.smtp.parentDomainMatchesSubdomains("smtpd_access_maps");
     env.recipient_delimiter = cfg.recipient_delimiter;
+    env.mx_backup_networks = CidrList(mx_backup_blocks);
     policy::RestrictionClasses::Spec spec;
     for (const auto& [name, checks] : cfg.restriction_classes.lists) {
       std::vector<std::string>& list = spec[name];
@@ -505,6 +512,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     env.parent_domain_matches_subdomains =
         cfg.smtp.parentDomainMatchesSubdomains("smtpd_access_maps");
     env.recipient_delimiter = cfg.recipient_delimiter;
+    env.mx_backup_networks = CidrList(mx_backup_blocks);
     const config::PolicyService& ps = cfg.policy_service;
     env.policy_service.timeout_ms = ps.timeout * 1000;
     env.policy_service.max_idle_ms = ps.max_idle * 1000;

@@ -132,6 +132,10 @@ struct Smtp {
       "debug_peer_list",           "fast_flush_domains", "mynetworks",
       "permit_mx_backup_networks", "qmqpd_authorized_clients", "relay_domains",
       "smtpd_access_maps"};
+  // Postfix's permit_mx_backup_networks: permit_mx_backup permits only for domains whose
+  // primary MX hosts have an address in these networks (canonical CIDR text). Default: empty,
+  // no such restriction (Postfix's default).
+  std::vector<std::string> permit_mx_backup_networks;
   std::vector<std::string> parent_domain_matches_subdomains{ParentDomainFeatures.begin(),
                                                            ParentDomainFeatures.end()};
   bool parentDomainMatchesSubdomains(std::string_view feature) const {

@@ -53,6 +53,9 @@ struct CheckEnvironment {
   // parent_domain_matches_subdomains naming smtpd_access_maps; smtp.parent_domain_matches_
   // subdomains)? ".example.com" keys match them either way. Default: true, as Postfix.
   bool parent_domain_matches_subdomains = true;
+  // permit_mx_backup_networks: permit_mx_backup permits only when a primary MX host of the
+  // domain has an address in these networks. Empty: no such restriction (Postfix's default).
+  CidrList mx_backup_networks;
   // recipient_delimiter: access maps also look up "user+foo@example.org" as "user@example.org"
   // and "user@". Default: "" (none).
   std::string recipient_delimiter;

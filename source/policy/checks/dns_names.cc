@@ -19,8 +19,9 @@
 // with smtp.peername_lookup off (NotLooked) they answer dunno rather than refuse everyone.
 //
 // Not here: the reply codes are Postfix's defaults (unknown_hostname_reject_code,
-// unknown_address_reject_code, unknown_client_reject_code = 450); no config changes them yet,
-// and permit_mx_backup_networks is not supported.
+// unknown_address_reject_code, unknown_client_reject_code = 450); no config changes them yet.
+// permit_mx_backup_networks (CheckEnvironment::mx_backup_networks) makes permit_mx_backup
+// also ask for the primary MX hosts' addresses: it permits only when one is in the networks.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -313,8 +314,12 @@ class RejectUnlisted final : public Check {
 class MxBackupRun : public std::enable_shared_from_this<MxBackupRun> {
  public:
   MxBackupRun(const PolicyContext& ctx, std::string rule, std::string address,
-              std::vector<dns::MxRecord> mx, Check::Done done)
-      : ctx_(ctx), rule_(std::move(rule)), address_(std::move(address)), done_(std::move(done)) {
+              std::vector<dns::MxRecord> mx, const CidrList& networks, Check::Done done)
+      : ctx_(ctx),
+        rule_(std::move(rule)),
+        address_(std::move(address)),
+        networks_(networks),
+        done_(std::move(done)) {
     // Ascending preference; a "." (null MX) names no host.
     std::stable_sort(mx.begin(), mx.end(), [](const auto& a, const auto& b) {
       return a.preference < b.preference;
@@ -331,7 +336,10 @@ class MxBackupRun : public std::enable_shared_from_this<MxBackupRun> {
     if (primary_.empty() && backup_.empty()) return finish(dunno());
     // Postfix's i_am_mx: names first, and only without a match the address lookups.
     if (anyNamedUs(primary_)) return finish(dunno());
-    if (anyNamedUs(backup_)) return finish(decide(Decision::Kind::Permit, rule_));
+    // With permit_mx_backup_networks, a backup permit also needs the primaries' addresses.
+    if (anyNamedUs(backup_) && !restricted()) {
+      return finish(decide(Decision::Kind::Permit, rule_));
+    }
     std::vector<QueryChain::Step> steps;
     for (const auto& h : hosts_) {
       steps.push_back({h, dns::Type::A});
@@ -345,6 +353,11 @@ class MxBackupRun : public std::enable_shared_from_this<MxBackupRun> {
           if (a.status == Answer::Status::TempFail) {
             self->soft_ = true;
             return false;
+          }
+          bool primary = std::find(self->primary_.begin(), self->primary_.end(), step.name) !=
+                         self->primary_.end();
+          for (const auto& ip : a.addresses) {
+            if (primary && self->networks_.contains(ip)) self->primary_in_networks_ = true;
           }
           for (const auto& ip : a.addresses) {
             if (self->ctx_.is_our_address && self->ctx_.is_our_address(ip)) {
@@ -370,9 +383,18 @@ class MxBackupRun : public std::enable_shared_from_this<MxBackupRun> {
     });
   }
 
+  bool restricted() const { return !networks_.blocks().empty(); }
+
   void addressesKnown() {
     if (anyOurs(primary_)) return finish(dunno());
-    if (anyOurs(backup_)) return finish(decide(Decision::Kind::Permit, rule_));
+    if (anyOurs(backup_) || anyNamedUs(backup_)) {
+      // Postfix permit_mx_backup_networks: only for domains whose primary MX is one we know.
+      if (!restricted() || primary_in_networks_) {
+        return finish(decide(Decision::Kind::Permit, rule_));
+      }
+      if (!soft_) return finish(dunno());
+      // A primary's address did not come: it might be in the networks. Fall to the defer.
+    }
     if (soft_) {
       // One of the hosts could be us: a later reject (reject_unauth_destination) would be
       // permanent on a temporary failure.
@@ -392,14 +414,17 @@ class MxBackupRun : public std::enable_shared_from_this<MxBackupRun> {
   const PolicyContext& ctx_;
   std::string rule_;
   std::string address_;
+  const CidrList& networks_;  // permit_mx_backup_networks; owned by the check
   Check::Done done_;
   std::vector<std::string> primary_, backup_, hosts_, ours_;
   bool soft_ = false;
+  bool primary_in_networks_ = false;
 };
 
 class PermitMxBackup final : public Check {
  public:
-  explicit PermitMxBackup(std::string rule) : rule_(std::move(rule)) {}
+  PermitMxBackup(std::string rule, CidrList networks)
+      : rule_(std::move(rule)), networks_(std::move(networks)) {}
 
   void run(const PolicyContext& ctx, Done done) const override {
     if (ctx.recipient.empty()) return done(dunno());
@@ -443,12 +468,13 @@ class PermitMxBackup final : public Check {
           // No MX at all: nobody is a backup.
           if (!answer->found()) return done(dunno());
           std::make_shared<MxBackupRun>(ctx, rule_, ctx.recipient, std::move(answer->mx),
-                                        std::move(done))
+                                        networks_, std::move(done))
               ->start();
         });
   }
 
   std::string rule_;
+  CidrList networks_;  // permit_mx_backup_networks; empty: no restriction
 };
 
 }  // namespace
@@ -475,7 +501,8 @@ Result<CheckPtr> makeRejectUnlistedRecipient(const CheckArgs& args) {
   return CheckPtr(std::make_unique<RejectUnlisted>(std::string(args.name), false));
 }
 Result<CheckPtr> makePermitMxBackup(const CheckArgs& args) {
-  return CheckPtr(std::make_unique<PermitMxBackup>(std::string(args.name)));
+  return CheckPtr(
+      std::make_unique<PermitMxBackup>(std::string(args.name), args.env.mx_backup_networks));
 }
 
 }  // namespace petrel::policy::checks

@@ -1352,6 +1352,20 @@ restrictions:
             }));
 }
 
+TEST(ConfigTest, PermitMxBackupNetworks) {
+  EXPECT_TRUE(loadOk().smtp.permit_mx_backup_networks.empty());
+  EXPECT_EQ(loadOk("smtp: {permit_mx_backup_networks: [198.51.100.7, '2001:db8::/32']}\n")
+                .smtp.permit_mx_backup_networks,
+            (std::vector<std::string>{"198.51.100.7/32", "2001:db8::/32"}));
+  Errors bad = errorsWith("smtp: {permit_mx_backup_networks: [nowhere]}\n");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_TRUE(bad[0].starts_with("t.yaml:3:36: smtp.permit_mx_backup_networks[0]: ")) << bad[0];
+  bad = errorsWith("smtp: {permit_mx_backup_networks: 10.0.0.0/8}\n");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_TRUE(bad[0].starts_with("t.yaml:3:35: smtp.permit_mx_backup_networks: expected a list"))
+      << bad[0];
+}
+
 TEST(ConfigTest, RateLimitsAndGreetPause) {
   Config d = loadOk();
   EXPECT_EQ(d.limits.rate.connections, 0u);

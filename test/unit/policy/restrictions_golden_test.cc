@@ -8,6 +8,7 @@
 //   parent_domain_matches_subdomains: yes|no   for the access maps of the lists after it
 //                               (smtp.parent_domain_matches_subdomains; Default: yes)
 //   recipient_delimiter: CHARS  likewise, recipient_delimiter (Default: none)
+//   mx_backup_networks: CIDR... likewise, smtp.permit_mx_backup_networks (Default: none)
 //   domains: DOMAIN...          the domains is_our_destination accepts (local or relay)
 //   owner: ADDRESS USER...      reject_sender_login_mismatch: USERs may send as ADDRESS
 //   table NAME: KEY VALUE       one entry of the inline table NAME (access maps name it)
@@ -137,6 +138,7 @@ std::string runScript(const std::string& script) {
   std::shared_ptr<Greylist> greylist;
   int64_t now = 1'800'000'000;
   bool parent_matches = true;
+  std::vector<Cidr> mx_backup_networks;
   std::string delimiter;
   std::istringstream in(script);
   for (std::string line; std::getline(in, line);) {
@@ -150,6 +152,16 @@ std::string runScript(const std::string& script) {
     if (head == "mynetworks") {
       networks.clear();
       for (auto w : split(rest, ' ')) networks.emplace_back(w);
+    } else if (head == "mx_backup_networks") {
+      mx_backup_networks.clear();
+      for (auto w : split(rest, ' ')) {
+        auto c = Cidr::parse(trim(w));
+        if (!c) {
+          problem("mx_backup_networks: CIDR...");
+        } else {
+          mx_backup_networks.push_back(*c);
+        }
+      }
     } else if (head == "parent_domain_matches_subdomains") {
       if (rest != "yes" && rest != "no") problem("parent_domain_matches_subdomains: yes|no");
       parent_matches = rest == "yes";
@@ -247,6 +259,7 @@ std::string runScript(const std::string& script) {
       env.greylist = greylist;
       env.parent_domain_matches_subdomains = parent_matches;
       env.recipient_delimiter = delimiter;
+      env.mx_backup_networks = CidrList(mx_backup_networks);
       if (!classes.empty()) {
         auto built = RestrictionClasses::build(classes, env);
         if (!built) {
