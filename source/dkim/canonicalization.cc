@@ -3,11 +3,30 @@
 // piece, and the output is hashed in blocks.
 #include "petrel/dkim/canonicalization.h"
 
+#include <array>
+#include <cstdint>
+
 namespace petrel::dkim {
 
 namespace {
 
 bool isWsp(char c) { return c == ' ' || c == '\t'; }
+
+// What an octet is to the body scan: 0 line content as it is, 1 SP (content as it is for
+// relaxed when a content octet follows), 2 an octet that needs the careful path (CR; for
+// relaxed also TAB). A table keeps the scan of a run at a load and a compare per octet.
+using OctetClasses = std::array<uint8_t, 256>;
+constexpr OctetClasses octetClasses(bool relaxed) {
+  OctetClasses t{};
+  t[static_cast<unsigned char>('\r')] = 2;
+  if (relaxed) {
+    t[static_cast<unsigned char>(' ')] = 1;
+    t[static_cast<unsigned char>('\t')] = 2;
+  }
+  return t;
+}
+constexpr OctetClasses RelaxedClasses = octetClasses(true);
+constexpr OctetClasses SimpleClasses = octetClasses(false);
 
 constexpr size_t FlushSize = 16384;
 
@@ -89,9 +108,10 @@ void BodyHasher::content(char c) {
 }
 
 void BodyHasher::feed(std::string_view chunk) {
-  const bool relaxed = canon_ == Canon::Relaxed;
   // Octets that are line content as they are: anything but CR, and for relaxed but WSP.
-  auto plain = [relaxed](char c) { return c != '\r' && !(relaxed && isWsp(c)); };
+  const OctetClasses& cls = canon_ == Canon::Relaxed ? RelaxedClasses : SimpleClasses;
+  const auto* octets = reinterpret_cast<const unsigned char*>(chunk.data());
+  auto plain = [&cls](char c) { return cls[static_cast<unsigned char>(c)] == 0; };
   for (size_t i = 0; i < chunk.size();) {
     char c = chunk[i];
     if (pending_cr_) {
@@ -124,10 +144,12 @@ void BodyHasher::feed(std::string_view chunk) {
     // space), the rest emitted in one piece, as octet by octet would give the same output.
     // For relaxed a single SP between two plain octets belongs to the run: it is canonical.
     size_t end = i + 1;
-    while (end < chunk.size()) {
-      if (plain(chunk[end])) {
+    const size_t n = chunk.size();
+    while (end < n) {
+      uint8_t k = cls[octets[end]];
+      if (k == 0) {
         ++end;
-      } else if (relaxed && chunk[end] == ' ' && end + 1 < chunk.size() && plain(chunk[end + 1])) {
+      } else if (k == 1 && end + 1 < n && cls[octets[end + 1]] == 0) {
         end += 2;
       } else {
         break;
