@@ -91,6 +91,8 @@ commands:
   arc seal FILE --domain D --selector S --key K --authserv-id H [--algorithm A]
         [--headers h1:h2]  validate the chain and print the message with ARC Set N+1 on top
                            (the Authentication-Results of H, with arc= added when missing)
+  dmarc send-reports       queue the DMARC aggregate reports of every recorded row now
+                           (dmarc.reports; the server otherwise sends them daily)
   dmarc check --from-domain D | --from 'FIELD BODY' [--spf RESULT --spf-domain S]
         [--dkim RESULT:DOMAIN ...] [--percent N] [--json]
                            the DMARC result (RFC 7489) for mail from D with those SPF and
@@ -595,6 +597,9 @@ int run(int argc, char** argv) {
   }
   if (cmd == "arc") return arcCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "dkim") return dkimCommand(config_path, config_path == DefaultConfig, args);
+  if (cmd == "dmarc" && args.size() == 2 && args[1] == "send-reports") {
+    return control(config_path, "dmarc-reports");
+  }
   if (cmd == "dmarc" && args.size() >= 2 && args[1] == "check") {
     return dmarcCheckCommand(config_path, args);
   }

@@ -15,6 +15,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/config_checks.h"
+#include "petrel/server/dmarc_report_job.h"
 #include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/greylisting.h"
 #include "petrel/server/queue_manager.h"
@@ -28,7 +29,7 @@ namespace petrel::server {
 namespace {
 
 constexpr uint64_t DrainSeconds = 30;
-constexpr uint64_t GreylistSweepSeconds = 60;
+constexpr uint64_t HousekeepingSeconds = 60;
 
 Status makeDir(const std::string& path) {
   std::string partial;
@@ -182,8 +183,9 @@ class Process {
   std::unique_ptr<RequestServer> control_;
   std::vector<uv_signal_t*> signals_;
   uv_timer_t refresh_timer_;
-  uv_timer_t greylist_timer_;
+  uv_timer_t housekeeping_timer_;
   GreylistSweeper greylist_sweeper_;
+  std::unique_ptr<DmarcReportJob> dmarc_reports_;
   uv_timer_t drain_timer_;
   size_t workers_draining_ = 0;
   bool reload_running_ = false;  // a reload waits for its postmaster check on the pool
@@ -252,6 +254,7 @@ int Process::run() {
   qmgr_ = std::make_unique<QueueManager>(
       *main_, rt_, std::make_unique<RelayAgent>(*main_, std::move(resolver.value())));
   rt_.queue_manager = qmgr_.get();
+  dmarc_reports_ = std::make_unique<DmarcReportJob>(*main_, rt_, *qmgr_);
   if (auto st = qmgr_->recover(); !st) {
     log::mail::warning(log::Program::Master,
                        fmt::format("fatal: queue recovery: {}", st.error().message()));
@@ -307,16 +310,18 @@ int Process::run() {
         const_cast<delivery::Router&>(*snap.router).refreshTables();
       },
       1000, 1000);
-  // Expired greylist entries go in bounded batches on the pool, once a minute.
-  uv_timer_init(loop_, &greylist_timer_);
-  greylist_timer_.data = this;
+  // Once a minute: expired greylist entries in bounded batches on the pool; DMARC reports of
+  // the days that ended.
+  uv_timer_init(loop_, &housekeeping_timer_);
+  housekeeping_timer_.data = this;
   uv_timer_start(
-      &greylist_timer_,
+      &housekeeping_timer_,
       [](uv_timer_t* t) {
         auto* self = static_cast<Process*>(t->data);
         self->greylist_sweeper_.sweep(self->rt_.snapshot().greylist, *self->main_);
+        self->dmarc_reports_->tick();
       },
-      GreylistSweepSeconds * 1000, GreylistSweepSeconds * 1000);
+      HousekeepingSeconds * 1000, HousekeepingSeconds * 1000);
   uv_timer_init(loop_, &drain_timer_);
   drain_timer_.data = this;
 
@@ -331,6 +336,7 @@ int Process::run() {
   // Drained: workers have no sessions, deliveries are done.
   for (auto& w : workers_) w->stop();
   workers_.clear();
+  dmarc_reports_.reset();
   qmgr_.reset();
   journal_.reset();  // commits anything still queued
   log::mail::info(log::Program::Master, "daemon stopped");
@@ -477,7 +483,7 @@ void Process::finishDrain() {
   qmgr_->stop([this] {
     uv_timer_stop(&drain_timer_);
     uv_timer_stop(&refresh_timer_);
-    uv_timer_stop(&greylist_timer_);
+    uv_timer_stop(&housekeeping_timer_);
     control_->close();
     for (auto* s : signals_) {
       uv_close(reinterpret_cast<uv_handle_t*>(s),
@@ -486,7 +492,7 @@ void Process::finishDrain() {
     signals_.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&refresh_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&greylist_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_timer_), nullptr);
     main_->close();
     uv_stop(loop_);
   });
@@ -630,6 +636,11 @@ void Process::handleControl(const std::string& request, RequestServer::Respond r
     qmgr_->hold(arg, status);
   } else if (cmd == "release" && !arg.empty()) {
     qmgr_->release(arg, status);
+  } else if (cmd == "dmarc-reports") {
+    dmarc_reports_->run(true, [respond, fail](Result<size_t> r) {
+      if (!r) return fail(r.error().message());
+      respond(fmt::format("ok\n{} DMARC aggregate report{} queued\n", *r, *r == 1 ? "" : "s"));
+    });
   } else if (cmd == "reload") {
     reload();
     respond("ok\n");

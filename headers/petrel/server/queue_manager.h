@@ -54,6 +54,11 @@ class QueueManager {
   void show(const std::string& id, std::function<void(Result<queue::StoredMessage>)> done);
   // Writes a row through the journal: the queue is writable (health check).
   void probe(std::function<void(Status)> done);
+  // Queues messages of the server's own (stamped by MessageInjector::stamp) in one journal
+  // transaction; `done` on the main loop once they are durable and scheduled
+  // (message_injector.cc).
+  void inject(std::shared_ptr<std::vector<queue::StoredMessage>> messages,
+              std::function<void(Status)> done);
 
   struct Summary {
     size_t messages = 0, active = 0, deferred = 0, held = 0, ready = 0;

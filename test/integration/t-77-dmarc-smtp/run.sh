@@ -9,7 +9,9 @@
 #   same sealed by a forwarder with dkimpy's arc_sign: "arc=pass";
 # - quar.test (p=quarantine) with on_quarantine: hold: accepted, held in the queue;
 # - the forged bank.test From: from 127.0.0.1 (mynetworks) is not evaluated: delivered;
-# - dmarc.reports on: the three messages of domains with rua= are rows in dmarc.db.
+# - dmarc.reports on: the three messages of domains with rua= are rows in dmarc.db;
+#   `petrel dmarc send-reports` mails bank.test's report to alice (example.test authorises
+#   it, RFC 7489 7.1) and not dkim.test's to bob (no authorisation record); the rows go.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 /usr/bin/python3 -c 'import dkim, authres' 2>/dev/null || skip "python3-dkim (with authres) is not installed"
@@ -26,9 +28,12 @@ with open('zone.txt', 'w') as z:
         z.write('%s. 60 IN SOA ns.%s. h.%s. 1 7200 900 1209600 60\n' % (d, d, d))
     z.write('sel._domainkey.dkim.test. 60 IN TXT %s\n' % parts)
     z.write('dkim.test. 60 IN TXT "v=spf1 ip4:127.0.0.2 -all"\n')
-    z.write('_dmarc.dkim.test. 60 IN TXT "v=DMARC1; p=reject; rua=mailto:r@dkim.test"\n')
+    z.write('_dmarc.dkim.test. 60 IN TXT "v=DMARC1; p=reject; rua=mailto:bob@example.test"\n')
     z.write('bank.test. 60 IN TXT "v=spf1 -all"\n')
-    z.write('_dmarc.bank.test. 60 IN TXT "v=DMARC1; p=reject; rua=mailto:d@bank.test"\n')
+    z.write('_dmarc.bank.test. 60 IN TXT "v=DMARC1; p=reject; rua=mailto:alice@example.test"\n')
+    # RFC 7489 7.1: example.test takes bank.test's reports, not dkim.test's.
+    z.write('example.test. 60 IN SOA ns.example.test. h.example.test. 1 7200 900 1209600 60\n')
+    z.write('bank.test._report._dmarc.example.test. 60 IN TXT "v=DMARC1"\n')
     z.write('quar.test. 60 IN TXT "v=spf1 -all"\n')
     z.write('_dmarc.quar.test. 60 IN TXT "v=DMARC1; p=quarantine"\n')
     z.write('evil.test. 60 IN TXT "v=spf1 ip4:127.0.0.2 -all"\n')
@@ -127,6 +132,36 @@ for r in db.execute("SELECT policy_domain, source_ip, header_from, disposition F
 ' "$STATE_DIR/dmarc.db"
 }
 wait_for 10 "3 report rows" eval '[[ $(rows | wc -l) -eq 3 ]]' || fail "report rows: $(rows)"
-rows | grep -q '^bank.test 127.0.0.2 bank.test' || fail "no bank.test row: $(rows)"
-rows | grep -q '^dkim.test 127.0.0.2 dkim.test' || fail "no dkim.test row: $(rows)"
+kept=$(rows)
+grep -q '^bank.test 127.0.0.2 bank.test' <<<"$kept" || fail "no bank.test row: $kept"
+grep -q '^dkim.test 127.0.0.2 dkim.test' <<<"$kept" || fail "no dkim.test row: $kept"
+
+# The aggregate reports, sent now rather than at the end of the day.
+out=$(petrel dmarc send-reports) || fail "send-reports: $out"
+[[ "$out" == *"1 DMARC aggregate report queued"* ]] || fail "send-reports said: $out"
+wait_for 20 "the report in alice's Maildir" maildir_has example.test/alice 4 || fail "no report"
+report=$(grep -l '^Subject: Report Domain: bank.test Submitter: mail.example.test' \
+  "$MAIL_ROOT"/example.test/alice/new/*) || fail "no report mail for bank.test"
+py - "$report" <<'PY'
+import email, sys
+msg = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+parts = [p for p in msg.walk() if p.get_content_type() == 'text/xml']
+assert len(parts) == 1, [p.get_content_type() for p in msg.walk()]
+name = parts[0].get_filename()
+assert name.startswith('mail.example.test!bank.test!') and name.endswith('.xml'), name
+xml = parts[0].get_payload(decode=True).decode()
+import xml.etree.ElementTree as ET
+root = ET.fromstring(xml)
+assert root.findtext('policy_published/domain') == 'bank.test', xml
+rec = root.find('record')
+assert rec.findtext('row/source_ip') == '127.0.0.2', xml
+assert rec.findtext('row/policy_evaluated/disposition') == 'reject', xml
+assert rec.findtext('identifiers/header_from') == 'bank.test', xml
+PY
+[[ -z "$(ls "$MAIL_ROOT"/example.test/bob/new 2>/dev/null)" ]] || fail "bob got a report"
+log_has 'DMARC aggregate report for dkim.test not sent to <bob@example.test>: .*no v=DMARC1' ||
+  fail "no log line for the unauthorised destination"
+log_has ': DMARC aggregate report for bank.test \(1 message\) to <alice@example.test>' ||
+  fail "no log line for the report sent"
+assert_eq 0 "$(rows | wc -l)" "report rows left after sending"
 pass
