@@ -618,7 +618,7 @@ void SmtpConnection::closeNow() {
   if (counted_) rt_->limiter.release(client_ip_);
   counted_ = false;
   rt_->metrics.connections_active--;
-  log::mail::disconnect(client_, messages_ > 0 ? fmt::format("commands={}", messages_) : "");
+  log::mail::disconnect(client_, session_ ? session_->commandStats() : "commands=0/0");
   uv_timer_stop(timer_);
   auto onClose = [](uv_handle_t* h) {
     auto* self = static_cast<SmtpConnection*>(h->data);

@@ -203,9 +203,39 @@ void ServerSession::process() {
   }
 }
 
+namespace {
+// Postfix's names and order for the disconnect line's counts (smtpd.c's command table).
+constexpr std::array<std::string_view, 14> CountedCommands = {
+    "helo", "ehlo", "starttls", "auth", "mail", "rcpt",  "data",
+    "bdat", "rset", "noop",     "vrfy", "expn", "quit", "unknown"};
+int countedIndex(std::string_view verb) {
+  for (size_t i = 0; i + 1 < CountedCommands.size(); ++i) {
+    if (CountedCommands[i] == verb) return int(i);
+  }
+  return int(CountedCommands.size() - 1);
+}
+}  // namespace
+
+std::string ServerSession::commandStats() const {
+  std::string out;
+  uint32_t ok = 0, total = 0;
+  for (size_t i = 0; i < CountedCommands.size(); ++i) {
+    auto [n_ok, n] = command_counts_[i];
+    if (n == 0) continue;
+    ok += n_ok;
+    total += n;
+    out += n_ok == n ? fmt::format("{}={} ", CountedCommands[i], n)
+                     : fmt::format("{}={}/{} ", CountedCommands[i], n_ok, n);
+  }
+  out += ok == total && total > 0 ? fmt::format("commands={}", total)
+                                  : fmt::format("commands={}/{}", ok, total);
+  return out;
+}
+
 void ServerSession::processCommand(std::string_view line) {
   size_t sp = line.find(' ');
   std::string verb = toLower(line.substr(0, sp));
+  counting_ = countedIndex(verb);
   std::string_view arg = sp == std::string_view::npos ? std::string_view() : trim(line.substr(sp));
 
   if (client_refused_ && verb != "quit") {
@@ -596,7 +626,15 @@ Actions ServerSession::onPeerClosed() {
   return std::move(out_);
 }
 
-void ServerSession::reply(const Reply& r) { out_.push_back(Send{r.wire()}); }
+void ServerSession::reply(const Reply& r) {
+  out_.push_back(Send{r.wire()});
+  if (counting_ >= 0 && r.code != 334 && r.code != 354) {
+    auto& [ok, total] = command_counts_[size_t(counting_)];
+    ++total;
+    if (r.code < 400) ++ok;
+    counting_ = -1;
+  }
+}
 
 void ServerSession::error(const Reply& r) {
   reply(r);

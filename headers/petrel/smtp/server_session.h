@@ -23,6 +23,7 @@
 // were split, as Postfix's peek at its input buffer does.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -224,6 +225,11 @@ class ServerSession {
   bool improperPipelining() const { return improper_pipelining_; }
   // The greet pause is running (start() sent nothing yet).
   bool inGreetPause() const { return wait_ == Wait::GreetPause; }
+  // Postfix's command counts for the disconnect line, in its order: "ehlo=1 mail=1 rcpt=0/1
+  // data=1 quit=1 commands=4/5" (a command that was refused at least once shows ok/total;
+  // "unknown" for verbs we do not know; "commands=0/0" when the client sent none). A command
+  // counts as done by its final reply: success below 400 (334 and 354 are not final).
+  std::string commandStats() const;
 
  private:
   enum class State { Connected, Ready, Mail, Rcpt, Data, Bdat, BdatDiscard, Committing };
@@ -273,6 +279,9 @@ class ServerSession {
   bool shutting_down_ = false;
   bool discarding_long_command_ = false;
   uint32_t errors_ = 0;
+  // Command counts (commandStats()), indexed as CountedCommands in server_session.cc.
+  std::array<std::pair<uint32_t, uint32_t>, 14> command_counts_{};  // (ok, total)
+  int counting_ = -1;  // the command whose final reply is still to come; -1: none
   std::string in_;
   Actions out_;
   Envelope envelope_;

@@ -457,6 +457,17 @@ TEST(ServerSession, BufferedInputStaysBoundedInEveryState) {
   }
 }
 
+TEST(ServerSession, CountsCommandsAsPostfixLogsThemAtDisconnect) {
+  EXPECT_EQ(Driver().session.commandStats(), "commands=0/0");  // a port scan
+  Driver d;
+  d.send(Dialog);
+  // DATA counts once, by its final 250 (not the 354); each BDAT chunk is a command.
+  EXPECT_EQ(d.session.commandStats(), "ehlo=1 mail=2 rcpt=3 data=1 bdat=2 quit=1 commands=10");
+  Driver e;
+  e.send("EHLO x.example\r\nRCPT TO:<b@example.test>\r\nFOO\r\nNOOP\r\n");
+  EXPECT_EQ(e.session.commandStats(), "ehlo=1 rcpt=0/1 noop=1 unknown=0/1 commands=2/4");
+}
+
 TEST(ServerSession, KeepsHeloAcrossRsetAndTransactions) {
   Driver d;
   d.send("HELO client.example.test\r\nMAIL FROM:<a@example.test>\r\nRSET\r\n");
