@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "petrel/core/base64.h"
+
 namespace petrel::auth {
 
 namespace {
@@ -104,7 +106,7 @@ std::string DovecotAuthSession::authLine() {
   line += "\tPLAIN\tservice=smtp\tnologin\tsecured";
   if (looksLikeIp(client_ip_)) line += "\tremote=" + client_ip_;
   line += "\tresp=";
-  line += encodeBase64(message);
+  line += base64Encode(message);
   line += "\n";
   wipe(message);
   wipe(credentials_.password);

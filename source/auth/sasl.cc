@@ -1,5 +1,5 @@
 // SASL mechanisms for SMTP AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN
-// (draft-murchison-sasl-login), plus the strict base64 both use.
+// (draft-murchison-sasl-login), over core's strict base64 (core/base64.h).
 //
 // Each mechanism is a small state machine fed with the client's lines exactly as sent
 // (base64, no CRLF). It never sees a socket or a password database: it ends in Done with the
@@ -16,8 +16,9 @@
 // without looking at the password tells a client nothing it could not learn by guessing.
 #include "petrel/auth/sasl.h"
 
-#include <array>
 #include <cstdint>
+
+#include "petrel/core/base64.h"
 
 namespace petrel::auth {
 
@@ -26,19 +27,9 @@ namespace {
 // RFC 4954 4: a client line may be up to 12288 octets (the base64 of a 9216-octet response).
 constexpr size_t MaxLineLength = 12288;
 
-constexpr char Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 // "Username:" and "Password:" in base64: the prompts every LOGIN client expects.
 constexpr const char* LoginUserPrompt = "VXNlcm5hbWU6";
 constexpr const char* LoginPasswordPrompt = "UGFzc3dvcmQ6";
-
-constexpr std::array<int8_t, 256> decodeTable() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(Alphabet[i])] = int8_t(i);
-  return t;
-}
-constexpr auto DecodeTable = decodeTable();
 
 Failed cancelled() { return Failed{501, "5.7.0", "Authentication aborted"}; }
 Failed undecodable() { return Failed{501, "5.5.2", "Cannot decode response"}; }
@@ -62,7 +53,7 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 // Decodes one client line; "=" stands for an empty response (RFC 4954 4).
 std::optional<std::string> decodeLine(std::string_view line, bool initial) {
   if (initial && line == "=") return std::string();
-  return decodeBase64(line);
+  return base64Decode(line);
 }
 
 class Plain final : public Mechanism {
@@ -133,7 +124,7 @@ class Login final : public Mechanism {
         state_ = State::Finished;
         if (line == "*") return cancelled();
         if (line.size() > MaxLineLength) return tooLong();
-        auto password = decodeBase64(line);
+        auto password = base64Decode(line);
         if (!password) return undecodable();
         // A NUL would cut the password short in crypt(3) and cannot be told apart from a
         // field separator when the credentials travel on as PLAIN (Dovecot).
@@ -175,59 +166,6 @@ std::unique_ptr<Mechanism> makeMechanism(std::string_view name) {
   if (equalsIgnoreCase(name, "PLAIN")) return std::make_unique<Plain>();
   if (equalsIgnoreCase(name, "LOGIN")) return std::make_unique<Login>();
   return nullptr;
-}
-
-std::optional<std::string> decodeBase64(std::string_view in) {
-  // RFC 4648 4, strictly: groups of four, padding only at the very end, no whitespace, and
-  // the bits the padding leaves over must be zero (so every decoded string has exactly one
-  // encoding).
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (size_t i = 0; i < in.size(); i += 4) {
-    bool last = i + 4 == in.size();
-    int pad = 0;
-    if (last) {
-      if (in[i + 3] == '=') ++pad;
-      if (pad == 1 && in[i + 2] == '=') ++pad;
-    }
-    uint32_t group = 0;
-    for (int k = 0; k < 4 - pad; ++k) {
-      int8_t v = DecodeTable[static_cast<unsigned char>(in[i + k])];
-      if (v < 0) return std::nullopt;  // includes a '=' anywhere but the padding
-      group |= uint32_t(v) << (18 - 6 * k);
-    }
-    if (pad == 2 && (group & 0xffff) != 0) return std::nullopt;
-    if (pad == 1 && (group & 0xff) != 0) return std::nullopt;
-    out.push_back(char((group >> 16) & 0xff));
-    if (pad < 2) out.push_back(char((group >> 8) & 0xff));
-    if (pad < 1) out.push_back(char(group & 0xff));
-  }
-  return out;
-}
-
-std::string encodeBase64(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    uint32_t g = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 |
-                 uint32_t(uint8_t(in[i + 2]));
-    out.push_back(Alphabet[(g >> 18) & 63]);
-    out.push_back(Alphabet[(g >> 12) & 63]);
-    out.push_back(Alphabet[(g >> 6) & 63]);
-    out.push_back(Alphabet[g & 63]);
-  }
-  size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t g = uint32_t(uint8_t(in[i])) << 16;
-    if (rest == 2) g |= uint32_t(uint8_t(in[i + 1])) << 8;
-    out.push_back(Alphabet[(g >> 18) & 63]);
-    out.push_back(Alphabet[(g >> 12) & 63]);
-    out.push_back(rest == 2 ? Alphabet[(g >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
 }
 
 }  // namespace petrel::auth

@@ -2,6 +2,7 @@
 // This file holds the driver events, reply reading, the handshake (greeting, EHLO/HELO,
 // STARTTLS, AUTH) and the outcomes; the mail transaction is in client_session_transaction.cc
 // and DATA transparency (DotStuffer) in dot_stuffer.cc.
+#include "petrel/core/base64.h"
 #include "petrel/smtp/client_session.h"
 
 #include <fmt/format.h>
@@ -450,7 +451,7 @@ void ClientSession::startAuth() {
     message.push_back('\0');
     message += c.password;
     auth_step_ = AuthStep::Plain;
-    send(fmt::format("AUTH PLAIN {}\r\n", auth::encodeBase64(message)), true);
+    send(fmt::format("AUTH PLAIN {}\r\n", base64Encode(message)), true);
   } else {
     auth_step_ = AuthStep::LoginStart;
     send("AUTH LOGIN\r\n");
@@ -471,10 +472,10 @@ void ClientSession::onAuthReply(const Reply& r) {
     // LOGIN asks for the user name, then the password; the challenge texts say so in base64
     // ("Username:", "Password:") but every client goes by the order.
     auth_step_ = AuthStep::LoginUser;
-    send(fmt::format("{}\r\n", auth::encodeBase64(c.authcid)), true);
+    send(fmt::format("{}\r\n", base64Encode(c.authcid)), true);
   } else if (r.code == 334 && auth_step_ == AuthStep::LoginUser) {
     auth_step_ = AuthStep::LoginPassword;
-    send(fmt::format("{}\r\n", auth::encodeBase64(c.password)), true);
+    send(fmt::format("{}\r\n", base64Encode(c.password)), true);
   } else if (r.code / 100 == 4 || r.code / 100 == 5) {
     // Deferred, also for 535: wrong credentials are our configuration, not the recipients'.
     connectionFailed(&r, "AUTH", "", "SASL authentication failed", true);

@@ -35,7 +35,8 @@ mkdir -p "$work"
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I "$root/headers" -I "$root/test/unit/smtp")
-lib_sources=("$root/source/core/strings.cc" "$root"/source/smtp/*.cc "$root/source/auth/sasl.cc")
+lib_sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc" "$root"/source/smtp/*.cc
+             "$root/source/auth/sasl.cc")
 
 # Seeds: the golden dialogs as session-fuzzer input (4 settings bytes, then the client bytes;
 # T:/X:/P: steps become 0xFF events; verdicts and commits are answered by the target itself).

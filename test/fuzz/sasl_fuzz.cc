@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "petrel/auth/sasl.h"
+#include "petrel/core/base64.h"
 
+using namespace petrel;
 using namespace petrel::auth;
 
 namespace {
@@ -24,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint8_t flags = data[0];
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  if (auto decoded = decodeBase64(rest)) check(encodeBase64(*decoded) == rest);
+  if (auto decoded = base64Decode(rest)) check(base64Encode(*decoded) == rest);
 
   auto mech = makeMechanism(flags & 1 ? "LOGIN" : "PLAIN");
   check(mech != nullptr);

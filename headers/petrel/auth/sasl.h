@@ -43,8 +43,4 @@ class Mechanism {
 // nullptr for mechanisms we do not offer. Names are case-insensitive ("PLAIN", "LOGIN").
 std::unique_ptr<Mechanism> makeMechanism(std::string_view name);
 
-// Strict RFC 4648 base64 (padding required, no whitespace); nullopt when malformed.
-std::optional<std::string> decodeBase64(std::string_view in);
-std::string encodeBase64(std::string_view in);
-
 }  // namespace petrel::auth

@@ -1,5 +1,5 @@
-// Base64 (RFC 4648 4) for the areas below auth/ that need it (DKIM's b=, bh= and p= tags, key
-// records printed for DNS). auth/sasl.h keeps its own strict decoder for SASL.
+// Base64 (RFC 4648 4) for every area: SASL (strict), DKIM's b=, bh= and p= tags (lenient),
+// key records printed for DNS, report attachments.
 #pragma once
 
 #include <optional>

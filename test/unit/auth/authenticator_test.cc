@@ -1,6 +1,7 @@
 // Authenticators: the credentials database (petrel user's add/passwd/del and the blocking
 // verifyWithTable), the asynchronous table backend through a real uv loop and Dispatcher, and
 // the Dovecot backend's libuv driver against a fake auth server on the same loop.
+#include "petrel/core/base64.h"
 #include "petrel/auth/authenticator.h"
 
 #include <crypt.h>
@@ -468,7 +469,7 @@ TEST_F(LoopTest, DovecotOk) {
                                           "\nAUTH\t1\tPLAIN\tservice=smtp\t"))
       << fake.received();
   EXPECT_NE(fake.received().find("\tremote=192.0.2.7\t"), std::string::npos);
-  std::string resp = "resp=" + encodeBase64("\0Alice@Example.Test\0s3cret"s) + "\n";
+  std::string resp = "resp=" + base64Encode("\0Alice@Example.Test\0s3cret"s) + "\n";
   EXPECT_TRUE(fake.received().ends_with(resp)) << fake.received();
 }
 

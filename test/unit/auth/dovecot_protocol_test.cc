@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "petrel/core/base64.h"
+
 namespace petrel::auth {
 namespace {
 
@@ -57,7 +59,7 @@ TEST(DovecotAuthSessionTest, SendsPlainRequestAfterHandshake) {
   EXPECT_EQ(f[5], "secured");
   EXPECT_EQ(f[6], "remote=192.0.2.7");
   ASSERT_TRUE(f[7].starts_with("resp="));
-  EXPECT_EQ(*decodeBase64(f[7].substr(5)), "\0alice\0s3cret"s);
+  EXPECT_EQ(*base64Decode(f[7].substr(5)), "\0alice\0s3cret"s);
 }
 
 TEST(DovecotAuthSessionTest, HandshakeInTinyPieces) {

@@ -1,4 +1,5 @@
 // SASL PLAIN and LOGIN state machines and the strict base64 they use.
+#include "petrel/core/base64.h"
 #include "petrel/auth/sasl.h"
 
 #include <gtest/gtest.h>
@@ -10,7 +11,7 @@ namespace {
 
 using namespace std::string_literals;
 
-std::string b64(const std::string& s) { return encodeBase64(s); }
+std::string b64(const std::string& s) { return base64Encode(s); }
 
 // Expectation helpers: the step's alternative and its interesting fields.
 void expectChallenge(const Step& s, const std::string& base64) {
@@ -44,8 +45,8 @@ TEST(Base64Test, Rfc4648Vectors) {
       {"foobar", "Zm9vYmFy"},
   };
   for (const auto& [plain, encoded] : vectors) {
-    EXPECT_EQ(encodeBase64(plain), encoded);
-    auto decoded = decodeBase64(encoded);
+    EXPECT_EQ(base64Encode(plain), encoded);
+    auto decoded = base64Decode(encoded);
     ASSERT_TRUE(decoded) << encoded;
     EXPECT_EQ(*decoded, plain);
   }
@@ -56,11 +57,11 @@ TEST(Base64Test, RoundTripsEveryByteAndLength) {
   for (int i = 0; i < 256; ++i) all.push_back(char(i));
   for (size_t len = 0; len <= all.size(); ++len) {
     std::string in = all.substr(all.size() - len);
-    auto out = decodeBase64(encodeBase64(in));
+    auto out = base64Decode(base64Encode(in));
     ASSERT_TRUE(out) << len;
     EXPECT_EQ(*out, in);
   }
-  EXPECT_EQ(encodeBase64("\0\xff\xfe"s), "AP/+");
+  EXPECT_EQ(base64Encode("\0\xff\xfe"s), "AP/+");
 }
 
 TEST(Base64Test, RefusesMalformedInput) {
@@ -80,10 +81,10 @@ TEST(Base64Test, RefusesMalformedInput) {
            "Zm9=",      //   "Zm8=" is the canonical form of "fo"
            "=",         // "=" only means empty as an initial response, not in base64
        }) {
-    EXPECT_FALSE(decodeBase64(bad)) << bad;
+    EXPECT_FALSE(base64Decode(bad)) << bad;
   }
-  EXPECT_FALSE(decodeBase64("Zm9\0"s));
-  EXPECT_FALSE(decodeBase64("Zm9vZg\0="s));
+  EXPECT_FALSE(base64Decode("Zm9\0"s));
+  EXPECT_FALSE(base64Decode("Zm9vZg\0="s));
 }
 
 // ---- mechanisms ---------------------------------------------------------------------------------
@@ -188,9 +189,9 @@ TEST(PlainTest, LineLengthLimit) {
 TEST(LoginTest, ChallengesForUserAndPassword) {
   auto m = makeMechanism("LOGIN");
   expectChallenge(m->start(std::nullopt), "VXNlcm5hbWU6");
-  EXPECT_EQ(*decodeBase64("VXNlcm5hbWU6"), "Username:");
+  EXPECT_EQ(*base64Decode("VXNlcm5hbWU6"), "Username:");
   expectChallenge(m->respond(b64("alice")), "UGFzc3dvcmQ6");
-  EXPECT_EQ(*decodeBase64("UGFzc3dvcmQ6"), "Password:");
+  EXPECT_EQ(*base64Decode("UGFzc3dvcmQ6"), "Password:");
   auto c = expectDone(m->respond(b64("s3cret")));
   EXPECT_EQ(c.authzid, "");
   EXPECT_EQ(c.authcid, "alice");

@@ -36,6 +36,7 @@
 //
 // Regenerating goldens: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='*ClientGolden*'.
 // Review every changed .ref against the RFCs: the goldens are the specification.
+#include "petrel/core/base64.h"
 #include "petrel/smtp/client_session.h"
 
 #include <gtest/gtest.h>
@@ -495,10 +496,10 @@ TEST(ClientSession, AuthPayloadsAreMarkedSecret) {
   a = feed(s, "334 VXNlcm5hbWU6\r\n");
   ASSERT_EQ(a.size(), 1u);
   EXPECT_TRUE(std::get<client::Send>(a[0]).secret);
-  EXPECT_EQ(std::get<client::Send>(a[0]).bytes, auth::encodeBase64("bob") + "\r\n");
+  EXPECT_EQ(std::get<client::Send>(a[0]).bytes, base64Encode("bob") + "\r\n");
   a = feed(s, "334 UGFzc3dvcmQ6\r\n");
   EXPECT_TRUE(std::get<client::Send>(a[0]).secret);
-  EXPECT_EQ(std::get<client::Send>(a[0]).bytes, auth::encodeBase64("s3cret") + "\r\n");
+  EXPECT_EQ(std::get<client::Send>(a[0]).bytes, base64Encode("s3cret") + "\r\n");
   a = feed(s, "235 2.7.0 ok\r\n");
   EXPECT_TRUE(s.authenticated());
   ASSERT_EQ(a.size(), 1u);
