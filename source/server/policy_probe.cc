@@ -134,6 +134,9 @@ Result<PolicyProbeResult> probePolicy(const config::Config& cfg, const PolicyPro
     q.who.address = std::move(address);
     q.recipient_count = count;
     q.defer_if_permit = defer_if_permit;
+    // What the driver's clientFacts() says of a session that sent EHLO (the trace shows one).
+    if (s != smtp::Stage::Connect) q.who.client.protocol_name = "ESMTP";
+    q.who.client.instance = "petrel-policy-test";
     std::optional<StageVerdict> verdict;
     checkStage(*snap, **listener, std::move(q), services, &out.steps,
                [&verdict](StageVerdict v) { verdict = std::move(v); });

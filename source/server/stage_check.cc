@@ -258,6 +258,9 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     policy::evaluateLists(
         std::move(lists), ctx_, std::move(carried), /*apply_pending=*/!carries,
         [self = shared_from_this()](const policy::RestrictionList& l, const policy::Decision& d) {
+          if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+            self->list_refused_ = true;
+          }
           self->note(fmt::format("restrictions '{}' ({} stage, {}): {} decided {}",
                                  self->listener_->restrictions, policy::toString(l.stage()),
                                  self->set_->origin, self->describeRule(l.stage(), d.rule),
@@ -287,6 +290,12 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
   void restricted(policy::Decision d, std::optional<policy::Decision> pending) {
     actions_ = std::move(d.actions);
     if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+      if (!list_refused_) {
+        // No list refused: a DEFER_IF_PERMIT still pending at the end turned the pass into it.
+        note(fmt::format("DEFER_IF_PERMIT of {} still pending at the end: the pass becomes its "
+                         "deferral",
+                         d.rule));
+      }
       rule_ = d.rule;
       return refuse(refusal(d));
     }
@@ -388,6 +397,7 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
   std::string rule_;  // the check that refused
   std::optional<policy::Decision> defer_if_permit_;  // pending after CONNECT, HELO, MAIL
   bool carried_in_ = false;  // the query brought one (the trace names it once)
+  bool list_refused_ = false;  // a list's own decision refused (not a pending DEFER_IF_PERMIT)
   smtp::Verdict routed_;
 };
 

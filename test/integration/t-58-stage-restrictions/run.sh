@@ -173,6 +173,16 @@ assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 450 4\.7\.1 <unk
   "the carried DEFER_IF_PERMIT's reject line at RCPT"
 assert_no_log 'reject: (CONNECT|HELO|EHLO|MAIL) from .*(helo=<carry\.example\.net>|Client host rejected: client not yet)' \
   "a refusal before RCPT on carry"
+# `petrel policy test` carries it the same way and says so.
+RC=0
+"$PETREL" policy test --config "$CONF" --listener carry --client 127.0.0.2 --helo carry.example.net \
+  --from ham@example.net --to alice@example.test >"$T/policy-test.out" 2>&1 || RC=$?
+assert_eq 1 "$RC" "petrel policy test on carry: exit status ($(cat "$T/policy-test.out"))"
+assert_file_contains "$T/policy-test.out" '^[0-9]+\. CONNECT: accepted$' "policy test: CONNECT accepted"
+assert_file_contains "$T/policy-test.out" 'DEFER_IF_PERMIT pending \(check_client_access dip: 450 4\.7\.1 .*\): carried to RCPT' \
+  "policy test: the pending deferral in the trace"
+assert_file_contains "$T/policy-test.out" '^=> refused at RCPT: 450 4\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: client not yet verified$' \
+  "policy test: the decision"
 # 127.0.0.1 has nothing pending on the same listener: its mail goes in.
 swaks_rc --port "$CARRY_PORT" --helo carry-ok.example.net --from ham@example.net \
   --to alice@example.test --header 'Subject: t58 carry ham'
