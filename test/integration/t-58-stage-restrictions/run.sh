@@ -10,7 +10,9 @@
 #             (inline: spam@example.net -> REJECT);
 #     late    ($LATE_PORT)  set late: the same two lists with delay_reject at its default (true);
 #     carry   ($CARRY_PORT) set carry: delay_reject: false, client "check_client_access dip"
-#             (inline: 127.0.0.2 -> DEFER_IF_PERMIT client not yet verified);
+#             (inline: 127.0.0.2 -> DEFER_IF_PERMIT client not yet verified), sender
+#             "check_sender_access dips" (grey@example.net -> DEFER_IF_PERMIT sender not
+#             verified);
 #     atdata  ($DATA_PORT)  set atdata: data: [reject];
 #     ateod   ($EOD_PORT)   set ateod: end_of_data: [defer].
 #   Clients: swaks (with --local-interface 127.0.0.2 to be outside mynetworks), Python smtplib,
@@ -49,6 +51,7 @@ tables:
                                     discard@example.net: DISCARD}}
   spam: {type: inline, map: {spam@example.net: REJECT}}
   dip: {type: inline, map: {127.0.0.2: 'DEFER_IF_PERMIT client not yet verified'}}
+  dips: {type: inline, map: {grey@example.net: 'DEFER_IF_PERMIT sender not verified'}}
 restrictions:
   default:
     client: ['check_client_access client_acts']
@@ -64,6 +67,7 @@ restrictions:
   carry:
     delay_reject: false
     client: ['check_client_access dip']
+    sender: ['check_sender_access dips']
   atdata:
     data: [reject]
   ateod:
@@ -183,6 +187,25 @@ assert_file_contains "$T/policy-test.out" 'DEFER_IF_PERMIT pending \(check_clien
   "policy test: the pending deferral in the trace"
 assert_file_contains "$T/policy-test.out" '^=> refused at RCPT: 450 4\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: client not yet verified$' \
   "policy test: the decision"
+# The sender list's DEFER_IF_PERMIT likewise (MAIL 250, RCPT 450); the next transaction's
+# MAIL starts again from the client's (nothing for 127.0.0.1), so its RCPT is taken.
+CARRY_PORT="$CARRY_PORT" py <<'EOF'
+import os
+from lib import *
+c = Client(port=int(os.environ["CARRY_PORT"]))
+expect_reply(c.banner, 220, None, "greeting to 127.0.0.1 on carry")
+c.expect("EHLO carry-grey.example.net", 250)
+c.expect("MAIL FROM:<grey@example.net>", 250)
+r = c.expect("RCPT TO:<alice@example.test>", 450, "4.7.1")
+check("<grey@example.net>: Sender address rejected: sender not verified" in r.text,
+      "deferred RCPT: %r" % r)
+c.expect("RSET", 250)
+c.expect("MAIL FROM:<ham@example.net>", 250)
+c.expect("RCPT TO:<alice@example.test>", 250)
+c.expect("QUIT", 221)
+EOF
+assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.1\]: 450 4\.7\.1 <grey@example\.net>: Sender address rejected: sender not verified; from=<grey@example\.net> to=<alice@example\.test> proto=ESMTP helo=<carry-grey\.example\.net>$' \
+  "the sender's carried DEFER_IF_PERMIT at RCPT"
 # 127.0.0.1 has nothing pending on the same listener: its mail goes in.
 swaks_rc --port "$CARRY_PORT" --helo carry-ok.example.net --from ham@example.net \
   --to alice@example.test --header 'Subject: t58 carry ham'
