@@ -68,7 +68,8 @@ commands:
         [--auth USER] [--listener NAME]
                            the verdict of each SMTP stage for such a session, from the
                            server's own checks with live DNS: which check of which list
-                           decided (with its file:line) and every DNS query with its answer.
+                           decided (with its file:line), every DNS query with its answer,
+                           and each policy service's request and reply (they are asked).
                            Exit 0 when DATA would be accepted, 1 when refused, 78 config
   spf check --ip IP --sender ADDR [--helo NAME] [--json]
                            the SPF result (RFC 7208) for mail from ADDR sent by IP, with live

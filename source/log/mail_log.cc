@@ -163,11 +163,16 @@ void delayNoticeCreated(std::string_view id, std::string_view notice_id) {
 }
 
 namespace {
-std::string refusalTail(std::string_view from, std::string_view to, std::string_view proto,
-                        std::string_view helo) {
-  std::string tail = fmt::format("from=<{}>", from);
-  if (!to.empty()) tail += fmt::format(" to=<{}>", to);
-  tail += fmt::format(" proto={}", proto);
+// Postfix's log_whatsup names the sender only once MAIL gave one: a CONNECT or HELO line has
+// no from= ("...; proto=SMTP"), a MAIL, RCPT or DATA line has it, <> included.
+std::string refusalTail(std::string_view stage, std::string_view from, std::string_view to,
+                        std::string_view proto, std::string_view helo) {
+  std::string tail;
+  if (stage != "CONNECT" && stage != "HELO" && stage != "EHLO") {
+    tail = fmt::format("from=<{}> ", from);
+  }
+  if (!to.empty()) tail += fmt::format("to=<{}> ", to);
+  tail += fmt::format("proto={}", proto);
   if (!helo.empty()) tail += fmt::format(" helo=<{}>", helo);
   return tail;
 }
@@ -177,21 +182,21 @@ void reject(std::string_view stage, std::string_view client, std::string_view re
             std::string_view from, std::string_view to, std::string_view proto,
             std::string_view helo) {
   write(Program::Smtpd, fmt::format("NOQUEUE: reject: {} from {}: {}; {}", stage, client, reply,
-                                    refusalTail(from, to, proto, helo)));
+                                    refusalTail(stage, from, to, proto, helo)));
 }
 
 void rejectWarning(std::string_view stage, std::string_view client, std::string_view reply,
                    std::string_view from, std::string_view to, std::string_view proto,
                    std::string_view helo) {
   write(Program::Smtpd, fmt::format("NOQUEUE: reject_warning: {} from {}: {}; {}", stage, client,
-                                    reply, refusalTail(from, to, proto, helo)));
+                                    reply, refusalTail(stage, from, to, proto, helo)));
 }
 
 void policyNotice(std::string_view kind, std::string_view stage, std::string_view client,
                   std::string_view text, std::string_view from, std::string_view to,
                   std::string_view proto, std::string_view helo) {
   write(Program::Smtpd, fmt::format("NOQUEUE: {}: {} from {}: {}; {}", kind, stage, client, text,
-                                    refusalTail(from, to, proto, helo)));
+                                    refusalTail(stage, from, to, proto, helo)));
 }
 
 void policyAction(std::string_view id, std::string_view action, std::string_view client,

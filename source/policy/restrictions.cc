@@ -232,7 +232,8 @@ struct ListsRun : std::enable_shared_from_this<ListsRun> {
   std::vector<const RestrictionList*> lists;
   const PolicyContext* ctx = nullptr;
   std::function<void(const RestrictionList&, const Decision&)> each;
-  std::function<void(Decision)> done;
+  RestrictionList::StageDone done;
+  bool apply_pending = true;
   size_t next = 0;
   std::vector<PolicyAction> actions;
   std::optional<Decision> defer_if_permit;  // the stage's first DEFER_IF_PERMIT
@@ -241,9 +242,12 @@ struct ListsRun : std::enable_shared_from_this<ListsRun> {
   void step() {
     if (next == lists.size()) {
       Decision pass;
-      if (defer_if_permit) pass = deferral(std::move(*defer_if_permit));
+      if (defer_if_permit && apply_pending) {
+        pass = deferral(std::move(*defer_if_permit));
+        defer_if_permit.reset();
+      }
       pass.actions = std::move(actions);
-      return done(std::move(pass));
+      return done(std::move(pass), std::move(defer_if_permit));
     }
     const RestrictionList* list = lists[next++];
     list->evaluate(*ctx, std::move(defer_if_permit),
@@ -253,7 +257,7 @@ struct ListsRun : std::enable_shared_from_this<ListsRun> {
                      for (PolicyAction& a : d.actions) self->actions.push_back(std::move(a));
                      if (refuses(d)) {
                        d.actions = std::move(self->actions);
-                       return self->done(std::move(d));
+                       return self->done(std::move(d), std::nullopt);
                      }
                      self->step();
                    });
@@ -265,11 +269,23 @@ struct ListsRun : std::enable_shared_from_this<ListsRun> {
 void evaluateLists(std::vector<const RestrictionList*> lists, const PolicyContext& ctx,
                    std::function<void(const RestrictionList&, const Decision&)> each,
                    std::function<void(Decision)> done) {
+  evaluateLists(std::move(lists), ctx, std::nullopt, true, std::move(each),
+                [done = std::move(done)](Decision d, std::optional<Decision>) {
+                  done(std::move(d));
+                });
+}
+
+void evaluateLists(std::vector<const RestrictionList*> lists, const PolicyContext& ctx,
+                   std::optional<Decision> carried, bool apply_pending,
+                   std::function<void(const RestrictionList&, const Decision&)> each,
+                   RestrictionList::StageDone done) {
   auto run = std::make_shared<ListsRun>();
   run->lists = std::move(lists);
   run->ctx = &ctx;
   run->each = std::move(each);
   run->done = std::move(done);
+  run->apply_pending = apply_pending;
+  run->defer_if_permit = std::move(carried);
   run->step();
 }
 

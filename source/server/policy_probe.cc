@@ -8,6 +8,7 @@
 
 #include "petrel/core/strings.h"
 #include "petrel/dns/resolver.h"
+#include "petrel/policy/policy_service.h"
 #include "petrel/server/probe_loop.h"
 #include "petrel/server/route.h"
 #include "petrel/server/stage_check.h"
@@ -50,6 +51,55 @@ class TracingResolver final : public dns::Resolver {
   std::vector<std::string>* steps_;
 };
 
+// The policy services' client of the probe: the loop's PolicyClient (the server's transport,
+// with each check's timeout, try_limit and default_action), writing into the trace the
+// request's attributes (those with a value) and the reply, or why there was none.
+class TracingPolicyClient final : public policy::PolicyServiceClient {
+ public:
+  TracingPolicyClient(policy::PolicyServiceClient& inner, std::vector<std::string>& steps)
+      : inner_(&inner), steps_(&steps) {}
+
+  void request(const policy::ServiceEndpoint& endpoint,
+               const policy::PolicyServiceSettings& settings, std::string request,
+               Done done) override {
+    std::string service = endpoint.toString();
+    steps_->push_back(fmt::format("policy {}: sent {}", service, attributes(request, true)));
+    inner_->request(endpoint, settings, std::move(request),
+                    [steps = steps_, service, done = std::move(done)](Result<std::string> reply) {
+                      if (reply) {
+                        steps->push_back(fmt::format("policy {}: replied {}", service,
+                                                     attributes(*reply, false)));
+                      } else {
+                        steps->push_back(fmt::format(
+                            "policy {}: failed: {} (the check answers its default_action)",
+                            service, reply.error().message()));
+                      }
+                      done(std::move(reply));
+                    });
+  }
+
+ private:
+  // "name=value" lines as "name=value name=value"; without `empty`, also those with no value.
+  static std::string attributes(std::string_view text, bool skip_empty) {
+    std::vector<std::string> shown;
+    size_t empty = 0;
+    for (auto line : split(text, '\n')) {
+      if (line.empty()) continue;
+      if (skip_empty && line.ends_with('=')) {
+        ++empty;
+        continue;
+      }
+      shown.push_back(probeText(line));
+    }
+    std::string out = fmt::format("{}", fmt::join(shown, " "));
+    if (empty != 0) out += fmt::format(" ({} attributes without a value)", empty);
+    return out;
+  }
+
+  policy::PolicyServiceClient* inner_;
+  std::vector<std::string>* steps_;
+};
+
 }  // namespace
 
 Result<PolicyProbeResult> probePolicy(const config::Config& cfg, const PolicyProbeRequest& request) {
@@ -67,10 +117,15 @@ Result<PolicyProbeResult> probePolicy(const config::Config& cfg, const PolicyPro
   ProbeLoop loop;
   if (Status st = loop.start(cfg); !st) return st.error();
   TracingResolver resolver(loop.resolver(), out.steps);
+  TracingPolicyClient policy_client(loop.policyClient(), out.steps);
   StageServices services;  // no offload: blocking tables answer in place, as in `petrel route`
   services.resolver = &resolver;
+  services.policy_client = &policy_client;
 
   RecipientQuery who{{}, request.client_ip, request.helo, request.sasl_user, request.sender, {}};
+  // The DEFER_IF_PERMIT that CONNECT, HELO and MAIL leave pending (delay_reject off), carried
+  // to the next stage as the session driver does; every RCPT starts from MAIL's.
+  std::optional<policy::Decision> defer_if_permit;
   // One stage: its verdict, noted in the trace; false when it refused.
   auto stage = [&](smtp::Stage s, std::string address, std::string shown, size_t count) {
     StageQuery q;
@@ -78,10 +133,17 @@ Result<PolicyProbeResult> probePolicy(const config::Config& cfg, const PolicyPro
     q.who = who;
     q.who.address = std::move(address);
     q.recipient_count = count;
+    q.defer_if_permit = defer_if_permit;
+    // What the driver's clientFacts() says of a session that sent EHLO (the trace shows one).
+    if (s != smtp::Stage::Connect) q.who.client.protocol_name = "ESMTP";
+    q.who.client.instance = "petrel-policy-test";
     std::optional<StageVerdict> verdict;
     checkStage(*snap, **listener, std::move(q), services, &out.steps,
                [&verdict](StageVerdict v) { verdict = std::move(v); });
     loop.runUntil([&verdict] { return verdict.has_value(); });
+    if (s == smtp::Stage::Connect || s == smtp::Stage::Helo || s == smtp::Stage::Mail) {
+      defer_if_permit = verdict->defer_if_permit;
+    }
     std::string reply = verdict->verdict.accepted() ? "accepted"
                                                     : verdict->verdict.reply.oneLine();
     out.steps.push_back(fmt::format("{}: {}", shown, reply));

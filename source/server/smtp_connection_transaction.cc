@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <initializer_list>
+
 #include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
@@ -52,6 +54,24 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
     if (content_end_->refusal) return smtp::Verdict::refuse(*content_end_->refusal);
   }
   q.recipient_count = env.recipients.size();
+  // Each stage starts from what the one before it left (smtpd_check.c): HELO from CONNECT's,
+  // MAIL from HELO's (or CONNECT's without a HELO list), RCPT and VRFY from MAIL's.
+  // (A stage without lists is not asked and leaves nothing: the one before it counts.)
+  auto first = [](std::initializer_list<const std::optional<policy::Decision>*> stages)
+      -> std::optional<policy::Decision> {
+    for (const auto* d : stages) {
+      if (*d) return *d;
+    }
+    return std::nullopt;
+  };
+  if (ask.stage == smtp::Stage::Helo) q.defer_if_permit = client_defer_if_permit_;
+  if (ask.stage == smtp::Stage::Mail) {
+    q.defer_if_permit = first({&helo_defer_if_permit_, &client_defer_if_permit_});
+  }
+  if (ask.stage == smtp::Stage::Rcpt || ask.stage == smtp::Stage::Vrfy) {
+    q.defer_if_permit =
+        first({&sender_defer_if_permit_, &helo_defer_if_permit_, &client_defer_if_permit_});
+  }
   ++pending_ops_;
   verdict_in_place_ = true;
   checkStage(snap_, *listener_, std::move(q), services_, nullptr,
@@ -110,6 +130,12 @@ void SmtpConnection::keepActions(smtp::Stage stage, const std::string& address, 
            k == Kind::ConfigWarning || k == Kind::LogWarning;
   };
   bool recipient = stage == smtp::Stage::Rcpt || stage == smtp::Stage::Vrfy;
+  if (stage == smtp::Stage::Connect) client_defer_if_permit_ = std::move(v.defer_if_permit);
+  if (stage == smtp::Stage::Helo) {
+    helo_defer_if_permit_ = std::move(v.defer_if_permit);
+    sender_defer_if_permit_.reset();  // a new HELO ends the transaction
+  }
+  if (stage == smtp::Stage::Mail) sender_defer_if_permit_ = std::move(v.defer_if_permit);
   const std::string from =
       stage == smtp::Stage::Mail ? address : session_->envelope().mail.sender.text;
   const std::string to = recipient ? address : std::string();

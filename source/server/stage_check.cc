@@ -197,11 +197,23 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
 
   // The listener's lists for this stage (relay permission, sender ownership, ...).
   void restrictions() {
+    // Postfix's defer_if_permit crosses CONNECT, HELO and MAIL to be applied at RCPT (VRFY);
+    // DATA and END-OF-DATA start without one.
+    const bool rcpt = q_.stage == smtp::Stage::Rcpt || q_.stage == smtp::Stage::Vrfy;
+    const bool carries = q_.stage == smtp::Stage::Connect || q_.stage == smtp::Stage::Helo ||
+                         q_.stage == smtp::Stage::Mail;
+    std::optional<policy::Decision> carried;
+    if (rcpt || carries) carried = std::move(q_.defer_if_permit);
+    carried_in_ = carried.has_value();
+    if (carried) {
+      note(fmt::format("DEFER_IF_PERMIT pending from an earlier stage ({}): {} {} {}",
+                       carried->rule, carried->code, carried->enhanced, carried->text));
+    }
     auto it = snap_.restrictions->find(listener_->restrictions);
-    if (it == snap_.restrictions->end()) return restricted(policy::Decision{});
+    if (it == snap_.restrictions->end()) return restricted(policy::Decision{}, std::nullopt);
     set_ = &it->second;
     std::vector<const policy::RestrictionList*> lists = listsAt(*set_, q_.stage);
-    if (lists.empty()) return restricted(policy::Decision{});
+    if (lists.empty() && !carried) return restricted(policy::Decision{}, std::nullopt);
     if (services_.policy_client == nullptr) {
       // `petrel route`: asking would change the service's state (postgrey records a triplet).
       for (const policy::RestrictionList* l : lists) {
@@ -244,14 +256,19 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     // reported as DATA, as Postfix does.
     ctx_.protocol_state = std::string(smtp::toString(q_.stage));
     policy::evaluateLists(
-        std::move(lists), ctx_,
+        std::move(lists), ctx_, std::move(carried), /*apply_pending=*/!carries,
         [self = shared_from_this()](const policy::RestrictionList& l, const policy::Decision& d) {
+          if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+            self->list_refused_ = true;
+          }
           self->note(fmt::format("restrictions '{}' ({} stage, {}): {} decided {}",
                                  self->listener_->restrictions, policy::toString(l.stage()),
                                  self->set_->origin, self->describeRule(l.stage(), d.rule),
                                  verdictWord(d)));
         },
-        [self = shared_from_this()](policy::Decision d) { self->restricted(std::move(d)); });
+        [self = shared_from_this()](policy::Decision d, std::optional<policy::Decision> pending) {
+          self->restricted(std::move(d), std::move(pending));
+        });
   }
 
   // The deciding check with its place in the file: "reject_rbl_client bl.test (petrel.yaml:
@@ -270,12 +287,24 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
                : rule;
   }
 
-  void restricted(policy::Decision d) {
+  void restricted(policy::Decision d, std::optional<policy::Decision> pending) {
     actions_ = std::move(d.actions);
     if (d.kind == policy::Decision::Kind::Reject || d.kind == policy::Decision::Kind::Defer) {
+      if (!list_refused_) {
+        // No list refused: a DEFER_IF_PERMIT still pending at the end turned the pass into it.
+        note(fmt::format("DEFER_IF_PERMIT of {} still pending at the end: the pass becomes its "
+                         "deferral",
+                         d.rule));
+      }
       rule_ = d.rule;
       return refuse(refusal(d));
     }
+    if (pending && !carried_in_) {
+      note(fmt::format("DEFER_IF_PERMIT pending ({}: {} {} {}): carried to RCPT, where a permit "
+                       "becomes this deferral",
+                       pending->rule, pending->code, pending->enhanced, pending->text));
+    }
+    defer_if_permit_ = std::move(pending);
     if (q_.stage != smtp::Stage::Rcpt && q_.stage != smtp::Stage::Vrfy) {
       return finish(smtp::Verdict::accept());
     }
@@ -348,7 +377,9 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
 
   void finish(smtp::Verdict verdict) {
     auto done = std::move(done_);
-    done(StageVerdict{std::move(verdict), std::move(actions_), std::move(rule_)});
+    if (!verdict.accepted()) defer_if_permit_.reset();
+    done(StageVerdict{std::move(verdict), std::move(actions_), std::move(rule_),
+                      std::move(defer_if_permit_)});
   }
 
   Snapshot snap_;
@@ -364,6 +395,9 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
   policy::PolicyContext ctx_;
   std::vector<policy::PolicyAction> actions_;
   std::string rule_;  // the check that refused
+  std::optional<policy::Decision> defer_if_permit_;  // pending after CONNECT, HELO, MAIL
+  bool carried_in_ = false;  // the query brought one (the trace names it once)
+  bool list_refused_ = false;  // a list's own decision refused (not a pending DEFER_IF_PERMIT)
   smtp::Verdict routed_;
 };
 
@@ -396,8 +430,8 @@ RecipientVerdict checkRecipient(const Snapshot& snap, const config::Listener& li
                                 const RecipientQuery& q, std::vector<std::string>* trace) {
   RecipientVerdict out;
   bool answered = false;
-  checkStage(snap, listener, StageQuery{smtp::Stage::Rcpt, q, 0, 0}, StageServices{}, trace,
-             [&out, &answered](StageVerdict v) {
+  checkStage(snap, listener, StageQuery{smtp::Stage::Rcpt, q, 0, 0, std::nullopt},
+             StageServices{}, trace, [&out, &answered](StageVerdict v) {
                answered = true;
                out.accepted = v.verdict.accepted();
                if (out.accepted) {

@@ -102,4 +102,15 @@ void evaluateLists(std::vector<const RestrictionList*> lists, const PolicyContex
                    std::function<void(const RestrictionList&, const Decision&)> each,
                    std::function<void(Decision)> done);
 
+// The same for one SMTP stage of a session whose client, helo and sender lists answer at their
+// own command (delay_reject off), carrying Postfix's defer_if_permit from stage to stage as
+// smtpd_check.c does: `carried` is the DEFER_IF_PERMIT an earlier stage left pending (the
+// first one is kept). With `apply_pending` (RCPT, VRFY) a DEFER_IF_PERMIT still pending turns
+// the stage's pass into its deferral; without it (CONNECT, HELO, MAIL) the pass stays a pass
+// and `done` gets the pending one back for the next stage. A refusal comes without one.
+void evaluateLists(std::vector<const RestrictionList*> lists, const PolicyContext& ctx,
+                   std::optional<Decision> carried, bool apply_pending,
+                   std::function<void(const RestrictionList&, const Decision&)> each,
+                   RestrictionList::StageDone done);
+
 }  // namespace petrel::policy

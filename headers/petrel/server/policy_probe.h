@@ -2,8 +2,11 @@
 // checkStage the server runs (restriction lists, then the router at RCPT), with live DNS through
 // a resolver on a loop of its own. The trace names the list and check that decided with its
 // config location, and every DNS query the checks made with its answer (what each DNS list
-// answered). It does not open a connection nor run the content pass: end_of_data lists are
-// not evaluated.
+// answered). check_policy_service services are asked for real, through the server's policy
+// client with each check's timeout and default_action (so postgrey records the triplet), and
+// the trace shows the attributes sent and the reply. A DEFER_IF_PERMIT left pending at
+// CONNECT, HELO or MAIL (delay_reject off) is carried to RCPT as in the server. It does not
+// open an SMTP connection nor run the content pass: end_of_data lists are not evaluated.
 #pragma once
 
 #include <string>

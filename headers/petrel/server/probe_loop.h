@@ -1,7 +1,8 @@
-// ProbeLoop: a libuv loop of its own with a dispatcher and the config's resolver, for the
-// command-line probes (`petrel policy test`, `petrel spf check`) that run the server's
-// asynchronous checks once and wait for their answer. Torn down in the order resolver.h asks;
-// every wait is bounded by the resolver's own timeouts.
+// ProbeLoop: a libuv loop of its own with a dispatcher, the config's resolver and a policy
+// service client (the server's PolicyClient), for the command-line probes (`petrel policy
+// test`, `petrel spf check`) that run the server's asynchronous checks once and wait for their
+// answer. Torn down in the order resolver.h asks; every wait is bounded by the resolver's and
+// the policy services' own timeouts.
 #pragma once
 
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/dns/resolver.h"
 #include "petrel/event/dispatcher.h"
+#include "petrel/server/policy_client.h"
 
 namespace petrel::server {
 
@@ -34,8 +36,10 @@ class ProbeLoop {
   ProbeLoop() {
     uv_loop_init(&loop_);
     dispatcher_ = std::make_unique<event::Dispatcher>(&loop_);
+    policy_client_ = std::make_unique<PolicyClient>(&loop_);
   }
   ~ProbeLoop() {
+    policy_client_->close();
     resolver_.reset();
     uv_run(&loop_, UV_RUN_NOWAIT);
     dispatcher_->close();
@@ -52,6 +56,7 @@ class ProbeLoop {
     return okStatus();
   }
   dns::Resolver& resolver() { return *resolver_; }
+  policy::PolicyServiceClient& policyClient() { return *policy_client_; }
   // Runs the loop until `done` says so.
   template <typename Done>
   void runUntil(Done done) {
@@ -62,6 +67,7 @@ class ProbeLoop {
   uv_loop_t loop_{};
   std::unique_ptr<event::Dispatcher> dispatcher_;
   dns::ResolverPtr resolver_;
+  std::unique_ptr<PolicyClient> policy_client_;  // its handles close in the destructor's runs
 };
 
 }  // namespace petrel::server

@@ -104,6 +104,11 @@ class SmtpConnection {
   bool verdict_in_place_ = false;  // checkStage is on the stack: its answer is returned
   std::optional<StageVerdict> in_place_verdict_;  // that answer, until askVerdict returns it
   std::vector<policy::PolicyAction> tx_actions_;  // of the stages accepted in this transaction
+  // The DEFER_IF_PERMIT the accepted CONNECT, HELO and MAIL verdicts left pending (their lists
+  // answer there with delay_reject off), carried to the next stage as Postfix does.
+  std::optional<policy::Decision> client_defer_if_permit_;
+  std::optional<policy::Decision> helo_defer_if_permit_;
+  std::optional<policy::Decision> sender_defer_if_permit_;
   std::unique_ptr<ClientNameLookup> name_lookup_;  // before the greeting (smtp.peername_lookup)
   std::optional<smtp::Reply> connect_refusal_;     // the limiter's 421, for greet()
   bool shutdown_pending_ = false;                  // drain asked for while the name was looked up

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,11 @@ struct StageQuery {
   RecipientQuery who;
   uint64_t message_size = 0;   // end of data: the content octets
   size_t recipient_count = 0;  // data, end of data
+  // With delay_reject off, the DEFER_IF_PERMIT an earlier stage of the session left pending
+  // (StageVerdict::defer_if_permit of CONNECT, then HELO, then MAIL, as Postfix carries it):
+  // a later stage keeps the first, RCPT and VRFY turn their permit into its deferral. Not
+  // used at DATA and END-OF-DATA (Postfix starts those afresh).
+  std::optional<policy::Decision> defer_if_permit;
 };
 
 // What the caller's loop offers checks. Null offload: blocking lookups run in place (a
@@ -54,6 +60,9 @@ struct StageVerdict {
   smtp::Verdict verdict;
   std::vector<policy::PolicyAction> actions;  // for the transaction, when accepted
   std::string rule;  // the restriction check that refused ("reject_rbl_client bl.test"), if one did
+  // An accepted CONNECT, HELO or MAIL: the DEFER_IF_PERMIT still pending (the query's own, or
+  // one of its lists'), for the caller to pass on in the next stage's StageQuery.
+  std::optional<policy::Decision> defer_if_permit;
 };
 
 // The stages (smtp::stageBit) besides RCPT and VRFY at which the listener's restriction set

@@ -9,6 +9,10 @@
 #             cidr:$T/clients.cidr" (127.0.0.2 REJECT), sender "check_sender_access spam"
 #             (inline: spam@example.net -> REJECT);
 #     late    ($LATE_PORT)  set late: the same two lists with delay_reject at its default (true);
+#     carry   ($CARRY_PORT) set carry: delay_reject: false, client "check_client_access dip"
+#             (inline: 127.0.0.2 -> DEFER_IF_PERMIT client not yet verified), sender
+#             "check_sender_access dips" (grey@example.net -> DEFER_IF_PERMIT sender not
+#             verified);
 #     atdata  ($DATA_PORT)  set atdata: data: [reject];
 #     ateod   ($EOD_PORT)   set ateod: end_of_data: [defer].
 #   Clients: swaks (with --local-interface 127.0.0.2 to be outside mynetworks), Python smtplib,
@@ -16,7 +20,9 @@
 # Each stage's restrictions decide at their own stage: with delay_reject: false a client refused
 # by the client list gets 554 as its greeting, 503 to everything but QUIT (RFC 5321 3.1) and a
 # "reject: CONNECT" log line, and a refused sender is answered at MAIL; with delay_reject: true
-# the same lists answer at RCPT. `data` answers DATA, `end_of_data` answers after the content
+# the same lists answer at RCPT. A DEFER_IF_PERMIT of the client list with delay_reject: false
+# is carried from CONNECT to RCPT as Postfix does: 220, 250 to EHLO and MAIL, then 450 at RCPT
+# for a recipient we would take, while a relay refusal (554) wins. `data` answers DATA, `end_of_data` answers after the content
 # (nothing delivered, nothing queued). access(5) PREPEND adds its field right below our
 # Received field, HOLD queues the message held until `petrel queue release`, DISCARD answers 250
 # and keeps nothing.
@@ -25,7 +31,7 @@ need_tool swaks
 "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null ||
   skip "cannot bind 127.0.0.2 (no 127.0.0.0/8 on lo)"
 
-pick_ports EARLY_PORT LATE_PORT DATA_PORT EOD_PORT
+pick_ports EARLY_PORT LATE_PORT DATA_PORT EOD_PORT CARRY_PORT
 cat >"$T/clients.cidr" <<'EOF'
 # 127.0.0.2 plays a client we refuse; 127.0.0.1 is not listed.
 127.0.0.2/32    REJECT
@@ -36,6 +42,7 @@ listeners:
   - {name: mx, address: '127.0.0.1:$SMTP_PORT'}
   - {name: early, address: '127.0.0.1:$EARLY_PORT', restrictions: early}
   - {name: late, address: '127.0.0.1:$LATE_PORT', restrictions: late}
+  - {name: carry, address: '127.0.0.1:$CARRY_PORT', restrictions: carry}
   - {name: atdata, address: '127.0.0.1:$DATA_PORT', restrictions: atdata}
   - {name: ateod, address: '127.0.0.1:$EOD_PORT', restrictions: ateod}
 tables:
@@ -43,6 +50,8 @@ tables:
   sender_acts: {type: inline, map: {hold@example.net: 'HOLD held for review',
                                     discard@example.net: DISCARD}}
   spam: {type: inline, map: {spam@example.net: REJECT}}
+  dip: {type: inline, map: {127.0.0.2: 'DEFER_IF_PERMIT client not yet verified'}}
+  dips: {type: inline, map: {grey@example.net: 'DEFER_IF_PERMIT sender not verified'}}
 restrictions:
   default:
     client: ['check_client_access client_acts']
@@ -55,6 +64,10 @@ restrictions:
   late:
     client: ['check_client_access cidr:$T/clients.cidr']
     sender: ['check_sender_access spam']
+  carry:
+    delay_reject: false
+    client: ['check_client_access dip']
+    sender: ['check_sender_access dips']
   atdata:
     data: [reject]
   ateod:
@@ -63,7 +76,7 @@ restrictions:
 "$PETREL" check-config --config "$CONF" >"$T/check-config.out" 2>&1 ||
   fail "check-config: $(cat "$T/check-config.out")"
 start_petrel
-for p in "$EARLY_PORT" "$LATE_PORT" "$DATA_PORT" "$EOD_PORT"; do
+for p in "$EARLY_PORT" "$LATE_PORT" "$DATA_PORT" "$EOD_PORT" "$CARRY_PORT"; do
   wait_for 10 "port $p" port_open "$p"
 done
 
@@ -103,7 +116,7 @@ c.expect("NOOP", 503, "5.7.0")
 c.expect("QUIT", 221)
 check(c.is_closed(), "the connection stays open after QUIT")
 EOF
-assert_log 'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: Access denied' \
+assert_log 'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: Access denied; proto=SMTP$' \
   "connect reject line"
 assert_no_log 'reject: (HELO|MAIL|RCPT) from unknown\[127\.0\.0\.2\]' "commands after the 554 greeting"
 # 127.0.0.1 is not in the cidr table: the same listener takes its mail.
@@ -141,6 +154,63 @@ assert_file_contains "$T/swaks.out" '^<\*\* +554 5\.7\.1 <unknown\[127\.0\.0\.2\
 assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: Access denied; from=<ham@example\.net> to=<alice@example\.test> proto=ESMTP helo=<outside-late\.example\.net>$' \
   "client reject at RCPT (delay_reject: true)"
 assert_eq 2 "$(log_count 'reject: CONNECT from')" "CONNECT rejects (scenario 1's two connections only)"
+
+# ---- 2b. DEFER_IF_PERMIT carried from CONNECT to RCPT (delay_reject: false) -----------------
+# Setup: listener carry; the client list's table answers DEFER_IF_PERMIT for 127.0.0.2.
+CARRY_PORT="$CARRY_PORT" py <<'EOF'
+import os
+from lib import *
+c = Client(port=int(os.environ["CARRY_PORT"]), source="127.0.0.2")
+expect_reply(c.banner, 220, None, "greeting to 127.0.0.2 on carry")
+c.expect("EHLO carry.example.net", 250)
+c.expect("MAIL FROM:<ham@example.net>", 250)
+# A reject of the recipient stage wins over the pending deferral.
+r = c.expect("RCPT TO:<x@elsewhere.test>", 554, "5.7.1")
+check("Relay access denied" in r.text, "relay refusal: %r" % r)
+# A recipient the stage permits: the client's deferral, with the client list's text.
+r = c.expect("RCPT TO:<alice@example.test>", 450, "4.7.1")
+check("<unknown[127.0.0.2]>: Client host rejected: client not yet verified" in r.text,
+      "deferred RCPT: %r" % r)
+c.expect("QUIT", 221)
+EOF
+assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 450 4\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: client not yet verified; from=<ham@example\.net> to=<alice@example\.test> proto=ESMTP helo=<carry\.example\.net>$' \
+  "the carried DEFER_IF_PERMIT's reject line at RCPT"
+assert_no_log 'reject: (CONNECT|HELO|EHLO|MAIL) from .*(helo=<carry\.example\.net>|Client host rejected: client not yet)' \
+  "a refusal before RCPT on carry"
+# `petrel policy test` carries it the same way and says so.
+RC=0
+"$PETREL" policy test --config "$CONF" --listener carry --client 127.0.0.2 --helo carry.example.net \
+  --from ham@example.net --to alice@example.test >"$T/policy-test.out" 2>&1 || RC=$?
+assert_eq 1 "$RC" "petrel policy test on carry: exit status ($(cat "$T/policy-test.out"))"
+assert_file_contains "$T/policy-test.out" '^[0-9]+\. CONNECT: accepted$' "policy test: CONNECT accepted"
+assert_file_contains "$T/policy-test.out" 'DEFER_IF_PERMIT pending \(check_client_access dip: 450 4\.7\.1 .*\): carried to RCPT' \
+  "policy test: the pending deferral in the trace"
+assert_file_contains "$T/policy-test.out" '^=> refused at RCPT: 450 4\.7\.1 <unknown\[127\.0\.0\.2\]>: Client host rejected: client not yet verified$' \
+  "policy test: the decision"
+# The sender list's DEFER_IF_PERMIT likewise (MAIL 250, RCPT 450); the next transaction's
+# MAIL starts again from the client's (nothing for 127.0.0.1), so its RCPT is taken.
+CARRY_PORT="$CARRY_PORT" py <<'EOF'
+import os
+from lib import *
+c = Client(port=int(os.environ["CARRY_PORT"]))
+expect_reply(c.banner, 220, None, "greeting to 127.0.0.1 on carry")
+c.expect("EHLO carry-grey.example.net", 250)
+c.expect("MAIL FROM:<grey@example.net>", 250)
+r = c.expect("RCPT TO:<alice@example.test>", 450, "4.7.1")
+check("<grey@example.net>: Sender address rejected: sender not verified" in r.text,
+      "deferred RCPT: %r" % r)
+c.expect("RSET", 250)
+c.expect("MAIL FROM:<ham@example.net>", 250)
+c.expect("RCPT TO:<alice@example.test>", 250)
+c.expect("QUIT", 221)
+EOF
+assert_log 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.1\]: 450 4\.7\.1 <grey@example\.net>: Sender address rejected: sender not verified; from=<grey@example\.net> to=<alice@example\.test> proto=ESMTP helo=<carry-grey\.example\.net>$' \
+  "the sender's carried DEFER_IF_PERMIT at RCPT"
+# 127.0.0.1 has nothing pending on the same listener: its mail goes in.
+swaks_rc --port "$CARRY_PORT" --helo carry-ok.example.net --from ham@example.net \
+  --to alice@example.test --header 'Subject: t58 carry ham'
+assert_eq 0 "$RC" "swaks from 127.0.0.1 on carry: exit status; transcript: $(transcript)"
+wait_for 15 "the carry ham in alice's Maildir" maildir_holds example.test/alice 'Subject: t58 carry ham' 1
 
 # ---- 3. data and end_of_data lists -----------------------------------------------------------
 # Setup: listener atdata (data: [reject]) and ateod (end_of_data: [defer]); smtplib from

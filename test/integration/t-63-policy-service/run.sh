@@ -14,7 +14,9 @@
 # (with its X-Greylist field); a service that hangs gives default_action (451 4.3.5) once its
 # timeout passed, and DUNNO where the check says so; one that closes gives default_action after
 # try_limit (2) connections, each logged as "problem talking to server"; `petrel route`
-# says the service was not asked (and postgrey saw no question).
+# says the service was not asked (and postgrey saw no question); `petrel policy test` asks
+# them (postgrey's DEFER_IF_PERMIT is its decision, 450 4.2.0 at RCPT, with the attributes sent
+# and the reply in its trace; the hanging service gives default_action after the timeout).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool swaks socat postgrey policyd-spf
 "$PYTHON" -c 'import spf_engine.policyd_spf, spf' 2>/dev/null ||
@@ -190,6 +192,48 @@ grep -Eq "check_policy_service inet:127\.0\.0\.1:$PG_PORT \(recipient stage\): n
   "$T/route.out" || fail "petrel route's trace: $(cat "$T/route.out")"
 assert_eq "$pg_rows_before" "$(grep -c 'action=greylist' "$T/postgrey.log" || true)" \
   "postgrey questions during petrel route"
+
+# --- petrel policy test asks the services for real, through the server's client: postgrey's
+# DEFER_IF_PERMIT for a new triplet becomes the 450 at RCPT, with the request's attributes and
+# the reply in the trace; the hanging service gives default_action after its timeout.
+RC=0
+"$PETREL" policy test --config "$CONF" --listener grey --client 127.0.0.2 \
+  --helo probe.example.net --from frank@example.net --to alice@example.test \
+  >"$T/policy-test.out" 2>&1 || RC=$?
+assert_eq 1 "$RC" "petrel policy test's exit status for a greylisted triplet ($(cat "$T/policy-test.out"))"
+assert_file_contains "$T/policy-test.out" \
+  "policy inet:127\.0\.0\.1:$PG_PORT: sent request=smtpd_access_policy protocol_state=RCPT protocol_name=ESMTP helo_name=probe\.example\.net (.* )?sender=frank@example\.net recipient=alice@example\.test .*client_address=127\.0\.0\.2 " \
+  "the request's attributes in the trace"
+assert_file_contains "$T/policy-test.out" \
+  "policy inet:127\.0\.0\.1:$PG_PORT: replied action=$PG_ACTION .*Greylisted, see http://postgrey" \
+  "postgrey's reply in the trace"
+assert_file_contains "$T/policy-test.out" \
+  '^[0-9]+\. RCPT TO:<alice@example\.test>: 450 4\.2\.0 <alice@example\.test>: Recipient address rejected: Greylisted, see http://postgrey' \
+  "the RCPT verdict"
+if [[ "$PG_ACTION" == DEFER_IF_PERMIT ]]; then
+  assert_file_contains "$T/policy-test.out" \
+    "DEFER_IF_PERMIT of check_policy_service inet:127\.0\.0\.1:$PG_PORT still pending at the end" \
+    "the pending DEFER_IF_PERMIT in the trace"
+fi
+assert_file_contains "$T/policy-test.out" \
+  '^=> refused at RCPT: 450 4\.2\.0 <alice@example\.test>: Recipient address rejected: Greylisted' \
+  "petrel policy test's decision"
+grep -q 'action=greylist.*sender=frank@example\.net' "$T/postgrey.log" ||
+  fail "postgrey did not see petrel policy test's question: $(tail -n 5 "$T/postgrey.log")"
+start=$SECONDS
+RC=0
+"$PETREL" policy test --config "$CONF" --listener hang --client 127.0.0.2 \
+  --helo probe.example.net --from frank@example.net --to bob@example.test \
+  >"$T/policy-hang.out" 2>&1 || RC=$?
+took=$((SECONDS - start))
+assert_eq 1 "$RC" "petrel policy test's exit status for the hanging service ($(cat "$T/policy-hang.out"))"
+((took >= 1 && took <= 8)) || fail "petrel policy test on the hanging service took ${took}s (timeout 2s)"
+assert_file_contains "$T/policy-hang.out" \
+  "policy inet:127\.0\.0\.1:$HANG_PORT: failed: .*timeout after 2s \(the check answers its default_action\)" \
+  "the failed request in the trace"
+assert_file_contains "$T/policy-hang.out" \
+  '^=> refused at RCPT: 451 4\.3\.5 <bob@example\.test>: Recipient address rejected: Server configuration problem' \
+  "default_action as petrel policy test's decision"
 
 stop_petrel
 pass

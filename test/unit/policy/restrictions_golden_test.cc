@@ -35,6 +35,11 @@
 //   lists STAGE STAGE...        evaluate the lists of these stages as one stage's evaluation
 //                               (evaluateLists, as RCPT with delay_reject); each from the last
 //                               `list STAGE:` line of that stage
+//   stages STAGE STAGE...       evaluate the lists of these stages one after another as the
+//                               SMTP stages of a session with delay_reject off: each alone,
+//                               the first refusal ends it; a DEFER_IF_PERMIT pending after a
+//                               client, helo or sender stage is carried on and applied at
+//                               recipient (not carried into data, end_of_data)
 //   ? key=value ...             evaluate: client=IP helo=NAME user=SASL sender=ADDR rcpt=ADDR
 //                               (sender= and rcpt= may be empty), client_name=NAME
 //                               reverse_name=NAME name_status=verified|tempfail|noptr|
@@ -42,7 +47,9 @@
 //                               pipelined=1 (the client pipelined improperly)
 // Transcript: each script line, then "  . dns NAME TYPE" for each DNS query the checks made,
 // "  . policy ENDPOINT protocol_state=S" for each policy service request,
-// "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question, and
+// "  -> permit|reject|defer|dunno [by RULE][: CODE X.Y.Z text]" after each question (with
+// `stages`, first "  . STAGE -> ..." for each stage that ran, "[pending: CODE X.Y.Z text]"
+// when it left a DEFER_IF_PERMIT pending), and
 // "  + add header|hold|discard|warn|log warn|log info|redirect|filter|config warning: text" for
 // each action; "!! what" for a script error (the
 // test fails on any).
@@ -132,6 +139,7 @@ std::string runScript(const std::string& script) {
   std::optional<RestrictionList> list;
   std::map<std::string, RestrictionList> by_stage;  // the last list of each stage
   std::vector<std::string> lists_run;                 // "lists": the stages, empty = `list`
+  bool as_session = false;  // "stages": lists_run are a session's stages, not one stage
   RestrictionClasses::Spec classes;
   dns::FakeResolver resolver;
   ScriptedPolicyClient policy;
@@ -222,9 +230,10 @@ std::string runScript(const std::string& script) {
         if (!trim(c).empty()) checks.emplace_back(trim(c));
       }
       classes[std::string(head.substr(6))] = std::move(checks);
-    } else if (head.starts_with("lists ")) {
+    } else if (head.starts_with("lists ") || head.starts_with("stages ")) {
       lists_run.clear();
-      for (auto w : split(head.substr(6), ' ')) {
+      as_session = head.starts_with("stages ");
+      for (auto w : split(head.substr(head.find(' ') + 1), ' ')) {
         if (w.empty()) continue;
         if (!by_stage.contains(std::string(w))) problem("no list for stage " + std::string(w));
         lists_run.emplace_back(w);
@@ -339,12 +348,38 @@ std::string runScript(const std::string& script) {
       std::optional<Decision> decision;
       size_t asked = resolver.queries().size();
       size_t policy_asked = policy.log.size();
+      std::string stage_lines;  // `stages`: each stage's outcome
       if (lists_run.empty()) {
         list->evaluate(ctx, [&decision](Decision d) { decision = std::move(d); });
-      } else {
+      } else if (!as_session) {
         std::vector<const RestrictionList*> run;
         for (const std::string& st : lists_run) run.push_back(&by_stage.at(st));
         evaluateLists(run, ctx, nullptr, [&decision](Decision d) { decision = std::move(d); });
+      } else {
+        std::optional<Decision> carried;
+        for (const std::string& st : lists_run) {
+          const bool carries = st == "client" || st == "helo" || st == "sender";
+          if (!carries && st != "recipient") carried.reset();  // Postfix starts DATA afresh
+          std::optional<Decision> stage_decision;
+          evaluateLists({&by_stage.at(st)}, ctx, std::move(carried), !carries, nullptr,
+                        [&](Decision d, std::optional<Decision> pending) {
+                          stage_decision = std::move(d);
+                          carried = std::move(pending);
+                        });
+          while (!stage_decision && resolver.runPending() + policy.runPending() > 0) {
+          }
+          if (!stage_decision) break;
+          stage_lines += "  . " + st + " -> " + describe(*stage_decision);
+          if (carried) {
+            stage_lines += fmt::format(" [pending: {} {} {}]", carried->code, carried->enhanced,
+                                       carried->text);
+          }
+          stage_lines += "\n";
+          decision = std::move(stage_decision);
+          if (decision->kind == Decision::Kind::Reject || decision->kind == Decision::Kind::Defer) {
+            break;
+          }
+        }
       }
       while (!decision && resolver.runPending() + policy.runPending() > 0) {
       }
@@ -358,6 +393,7 @@ std::string runScript(const std::string& script) {
         problem("the list did not answer");
         continue;
       }
+      out += stage_lines;
       out += "  -> " + describe(*decision) + "\n";
       for (const PolicyAction& a : decision->actions) {
         using K = PolicyAction::Kind;
