@@ -29,6 +29,7 @@
 #include "petrel/server/spf_probe.h"
 #include "arc_command.h"
 #include "dkim_command.h"
+#include "sieve_command.h"
 
 namespace petrel::cli {
 
@@ -102,6 +103,10 @@ commands:
                            alignment, the disposition and Petrel's action (N fixes pct's
                            random sample, 0-99). Exit 0 pass, 1 any other result,
                            75 temperror, 78 config
+  sieve check FILE         compile a Sieve script; errors as FILE:line:column (exit 1)
+  sieve test SCRIPT MESSAGE [--from S] [--to R] [--delimiter D] [--global-dir DIR]
+                           the actions the script takes for the message, one a line
+                           (docs/sieve.md); exit 2 on a run-time error (implicit keep)
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -597,6 +602,7 @@ int run(int argc, char** argv) {
     return spfCheckCommand(config_path, args);
   }
   if (cmd == "arc") return arcCommand(config_path, config_path == DefaultConfig, args);
+  if (cmd == "sieve") return sieveCommand(args);
   if (cmd == "dkim") return dkimCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "dmarc" && args.size() == 2 && args[1] == "send-reports") {
     return control(config_path, "dmarc-reports");

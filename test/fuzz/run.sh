@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -316,6 +316,10 @@ PY
   printf '\x02a=ed25519-sha256; b=AAAA; cv=pass; d=example.org; i=2; s=sel; t=1' >"$out/as"
 }
 
+# Sieve scripts: the golden corpus.
+mkdir -p "$work/seeds/sieve_script_fuzz"
+cp "$root"/test/testdata/sieve/*.sieve "$work/seeds/sieve_script_fuzz/"
+
 seed_arc
 seed_address
 seed_config
@@ -393,6 +397,11 @@ for t in "${targets[@]}"; do
              "$root/source/arc/validator.cc")
     libs=(-lssl -lcrypto -lfmt)
     dict="$root/test/fuzz/header.dict"
+  fi
+  if [ "$t" = sieve_script_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
+             "$root/source/content/header_section.cc" "$root"/source/sieve/*.cc)
+    dict=""
   fi
   if ! "$cxx" "${flags[@]}" "${sources[@]}" "$root/test/fuzz/$t.cc" "${libs[@]}" -o "$work/$t"; then
     echo "== $t: BUILD FAILED" >&2

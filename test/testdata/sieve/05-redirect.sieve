@@ -1,0 +1,1 @@
+if address :is :domain "from" "example.org" { redirect "archive@example.net"; }

@@ -1,0 +1,3 @@
+require ["fileinto", "copy", "mailbox"];
+if exists "List-Id" { fileinto :create "Lists"; }
+fileinto :copy "All";

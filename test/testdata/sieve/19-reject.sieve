@@ -1,0 +1,2 @@
+require "reject";
+if header :contains "X-Spam-Flag" "YES" { reject "No spam, thank you."; }

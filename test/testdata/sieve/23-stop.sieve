@@ -1,0 +1,3 @@
+require "fileinto";
+if exists "From" { fileinto "first"; stop; }
+fileinto "never";

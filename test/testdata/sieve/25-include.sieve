@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+include :global "spamfilter";
+if exists "List-Id" { fileinto "lists"; }
