@@ -62,8 +62,8 @@ int checksCommand(const std::string& config_path, const std::vector<std::string>
       fmt::print("warning: {}\n", h.text);
       return;
     }
-    fmt::print("{}_checks: {}\n  {}{}{}\n", h.klass, h.line, h.action,
-               h.text.empty() ? "" : " ", h.text);
+    fmt::print("{}_checks: {}\n  {}{}{}\n", h.klass, h.line, h.action, h.text.empty() ? "" : " ",
+               h.text);
     if (!h.applied) fmt::print("  (not applied: the server cannot apply it here)\n");
   };
   std::vector<std::unique_ptr<content::ContentStage>> stages;

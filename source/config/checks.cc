@@ -12,8 +12,7 @@ namespace petrel::config::detail {
 namespace {
 
 bool answersFromMemory(std::string_view type) {
-  return type == "inline" || type == "file" || type == "regexp" || type == "pcre" ||
-         type == "cidr";
+  return type == "inline" || type == "file" || type == "regexp" || type == "pcre" || type == "cidr";
 }
 
 }  // namespace

@@ -180,8 +180,8 @@ std::string mediaParameter(std::string_view field_body, std::string_view name) {
   size_t i = field_body.find(';');
   while (i != std::string_view::npos && i < field_body.size()) {
     ++i;  // past ';'
-    while (i < field_body.size() && (isBlank(field_body[i]) || field_body[i] == '\r' ||
-                                     field_body[i] == '\n')) {
+    while (i < field_body.size() &&
+           (isBlank(field_body[i]) || field_body[i] == '\r' || field_body[i] == '\n')) {
       ++i;
     }
     size_t eq = field_body.find('=', i);
@@ -210,8 +210,7 @@ std::string mediaParameter(std::string_view field_body, std::string_view name) {
   return {};
 }
 
-MimeParser::MimeParser(Sink sink, MimeLimits limits)
-    : sink_(std::move(sink)), limits_(limits) {}
+MimeParser::MimeParser(Sink sink, MimeLimits limits) : sink_(std::move(sink)), limits_(limits) {}
 
 void MimeParser::feed(std::string_view bytes) {
   while (!bytes.empty()) {
@@ -273,8 +272,8 @@ void MimeParser::headerLine(std::string_view text) {
   }
   if (isBlank(text.front()) && have_field_) {
     // Unfolding (RFC 5322 2.2.3): the line end goes, the white space stays.
-    size_t room = limits_.max_field_bytes > field_.size() ? limits_.max_field_bytes - field_.size()
-                                                           : 0;
+    size_t room =
+        limits_.max_field_bytes > field_.size() ? limits_.max_field_bytes - field_.size() : 0;
     field_.append(text.substr(0, std::min(room, text.size())));
     return;
   }
@@ -297,7 +296,8 @@ void MimeParser::flushField() {
   std::string_view text = field_;
   std::string_view name = text.substr(0, fieldNameLength(text));
   size_t colon = text.find(':');
-  std::string_view body = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+  std::string_view body =
+      colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
   MimeEvent e;
   e.depth = depth_;
   e.part = part_;
@@ -333,9 +333,9 @@ void MimeParser::headerEnd() {
       type.starts_with("multipart/") ? mediaParameter(content_type_, "boundary") : std::string();
   // RFC 2046 5.1.1: at most 70 characters; a longer one is taken, within reason.
   if (boundary.size() > 200) boundary.clear();
-  bool nest = (type == "message/rfc822" || type == "message/global") &&
-              (encoding_.empty() || encoding_ == "7bit" || encoding_ == "8bit" ||
-               encoding_ == "binary");
+  bool nest =
+      (type == "message/rfc822" || type == "message/global") &&
+      (encoding_.empty() || encoding_ == "7bit" || encoding_ == "8bit" || encoding_ == "binary");
   content_type_.clear();
   encoding_.clear();
   default_rfc822_ = false;

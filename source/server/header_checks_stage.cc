@@ -48,7 +48,8 @@ std::pair<std::string, std::string> statusAndText(std::string_view text, char kl
                                                   std::string_view default_status,
                                                   std::string_view default_text) {
   std::string_view t = trim(text);
-  if (t.size() >= 5 && t[0] == klass && t[1] == '.' && std::isdigit(static_cast<unsigned char>(t[2]))) {
+  if (t.size() >= 5 && t[0] == klass && t[1] == '.' &&
+      std::isdigit(static_cast<unsigned char>(t[2]))) {
     size_t space = t.find(' ');
     std::string_view code = t.substr(0, space);
     if (std::count(code.begin(), code.end(), '.') == 2) {
@@ -73,9 +74,8 @@ class HeaderChecksStage final : public content::ContentStage {
     for (size_t i = 0; i < fields.size(); ++i) {
       const content::HeaderField& f = fields[i];
       std::string line = unfold(f.raw);
-      std::string decoded = line.find("=?") != std::string::npos
-                                ? content::decodeEncodedWords(line)
-                                : line;
+      std::string decoded =
+          line.find("=?") != std::string::npos ? content::decodeEncodedWords(line) : line;
       Target target{&edits, i, &f.raw};
       check(isMimeField(f.name) ? MimeEvent::Kind::MimeHeader : MimeEvent::Kind::MessageHeader,
             line, decoded, &target);
@@ -178,7 +178,8 @@ class HeaderChecksStage final : public content::ContentStage {
     size_t space = value.find_first_of(" \t");
     std::string word = toLower(value.substr(0, space));
     for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    std::string text = space == std::string_view::npos ? "" : std::string(trim(value.substr(space)));
+    std::string text =
+        space == std::string_view::npos ? "" : std::string(trim(value.substr(space)));
     CheckHit hit{"", what, std::string(className(kind)), std::string(line), text, true};
     if (word == "REJECT" || word == "DEFER") {
       bool reject = word == "REJECT";
@@ -194,7 +195,8 @@ class HeaderChecksStage final : public content::ContentStage {
       done_ = true;
     } else if (word == "HOLD") {
       hit.action = "hold";
-      if (!hold_) hold_ = text.empty() ? std::string(what + " " + std::string(line.substr(0, 200))) : text;
+      if (!hold_)
+        hold_ = text.empty() ? std::string(what + " " + std::string(line.substr(0, 200))) : text;
     } else if (word == "WARN") {
       hit.action = "warning";
     } else if (word == "INFO") {

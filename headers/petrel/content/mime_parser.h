@@ -50,11 +50,11 @@ struct MimeEvent {
 std::string_view mimeEventKindName(MimeEvent::Kind kind);  // "header", "mime", "nested", "body"
 
 struct MimeLimits {
-  size_t max_depth = 100;                // Postfix mime_nesting_limit
-  size_t max_parts = 1000;               // parts and nested messages in one message
-  size_t max_field_bytes = 100 * 1024;   // Postfix header_size_limit
-  size_t max_line_bytes = 2048;          // Postfix line_length_limit
-  size_t body_segment_bytes = 0;         // per part's body; 0: unlimited
+  size_t max_depth = 100;               // Postfix mime_nesting_limit
+  size_t max_parts = 1000;              // parts and nested messages in one message
+  size_t max_field_bytes = 100 * 1024;  // Postfix header_size_limit
+  size_t max_line_bytes = 2048;         // Postfix line_length_limit
+  size_t body_segment_bytes = 0;        // per part's body; 0: unlimited
 };
 
 class MimeParser {
@@ -92,11 +92,11 @@ class MimeParser {
 
   Sink sink_;
   MimeLimits limits_;
-  std::string pending_;     // an unfinished line
+  std::string pending_;        // an unfinished line
   bool pending_over_ = false;  // the unfinished line went over max_line_bytes in header state
   State state_ = State::Header;
   MimeEvent::Kind header_kind_ = MimeEvent::Kind::MessageHeader;
-  std::string field_;       // the current logical field, unfolded
+  std::string field_;  // the current logical field, unfolded
   bool have_field_ = false;
   size_t field_index_ = 0;  // fields of the message header so far
   // The header being read: its Content-Type, and the default when it has none.

@@ -45,11 +45,11 @@ std::shared_ptr<const CheckTables> openCheckTables(const config::Checks& checks,
 
 // One action a check took, as `petrel checks test` prints it and the log line says it.
 struct CheckHit {
-  std::string action;  // "reject", "warning", "info", "hold", "discard", "prepend", ...
-  std::string what;    // "header" | "body"
-  std::string klass;   // "header", "mime_header", "nested_header", "body": the table used
-  std::string line;    // the logical line that matched
-  std::string text;    // the action's text (reply, field, address), may be empty
+  std::string action;   // "reject", "warning", "info", "hold", "discard", "prepend", ...
+  std::string what;     // "header" | "body"
+  std::string klass;    // "header", "mime_header", "nested_header", "body": the table used
+  std::string line;     // the logical line that matched
+  std::string text;     // the action's text (reply, field, address), may be empty
   bool applied = true;  // false: an action this place cannot apply (logged as such)
 };
 

@@ -76,8 +76,9 @@ TEST(ChecksConfigTest, Errors) {
       "tables: {db: {type: sqlite, path: /x.db, query: \"SELECT v FROM t WHERE k='%s'\"}}\n"
       "checks: {body: db}\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], "t.yaml:5:16: checks.body: a sqlite table would wait on its server in the "
-                  "content pass; use a regexp:, pcre:, file: or inline table");
+  EXPECT_EQ(e[0],
+            "t.yaml:5:16: checks.body: a sqlite table would wait on its server in the "
+            "content pass; use a regexp:, pcre:, file: or inline table");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "petrel/server/header_checks_stage.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -21,8 +22,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "petrel/server/content_stages.h"
 
