@@ -43,16 +43,18 @@ bool isFieldText(std::string_view text) {
   return !hasControlCharacter(text);
 }
 
-// A reply text that starts with its own enhanced status code keeps it ("5.7.0 go away").
-std::pair<std::string, std::string> statusAndText(std::string_view text, char klass,
+// A reply text that starts with its own enhanced status code keeps it ("5.7.0 go away");
+// as in Postfix, a REJECT whose code is 4.x.x is a temporary refusal.
+std::pair<std::string, std::string> statusAndText(std::string_view text,
                                                   std::string_view default_status,
                                                   std::string_view default_text) {
   std::string_view t = trim(text);
-  if (t.size() >= 5 && t[0] == klass && t[1] == '.' &&
+  if (t.size() >= 5 && (t[0] == '4' || t[0] == '5') && t[1] == '.' &&
       std::isdigit(static_cast<unsigned char>(t[2]))) {
     size_t space = t.find(' ');
     std::string_view code = t.substr(0, space);
-    if (std::count(code.begin(), code.end(), '.') == 2) {
+    if (std::count(code.begin(), code.end(), '.') == 2 &&
+        code.find_first_not_of("0123456789.") == std::string_view::npos) {
       std::string_view rest = space == std::string_view::npos ? "" : trim(t.substr(space + 1));
       return {std::string(code), std::string(rest.empty() ? default_text : rest)};
     }
@@ -183,9 +185,11 @@ class HeaderChecksStage final : public content::ContentStage {
     CheckHit hit{"", what, std::string(className(kind)), std::string(line), text, true};
     if (word == "REJECT" || word == "DEFER") {
       bool reject = word == "REJECT";
-      auto [status, reply] = reject ? statusAndText(text, '5', "5.7.1", "message content rejected")
-                                    : statusAndText(text, '4', "4.7.1", "message content deferred");
-      refusal_ = smtp::Reply(reject ? 550 : 451, status, reply);
+      // Postfix cleanup_stat.c's details: CLEANUP_STAT_CONT and CLEANUP_STAT_DEFER.
+      auto [status, reply] = reject ? statusAndText(text, "5.7.1", "message content rejected")
+                                    : statusAndText(text, "4.7.1", "service unavailable");
+      if (!reject && status[0] == '5') status[0] = '4';  // DEFER is never permanent
+      refusal_ = smtp::Reply(status[0] == '4' ? 451 : 550, status, reply);
       hit.action = reject ? "reject" : "defer";
       hit.text = status + " " + reply;
       done_ = true;  // "Do not inspect the remainder of the message"
@@ -194,9 +198,10 @@ class HeaderChecksStage final : public content::ContentStage {
       discard_ = text.empty() ? std::string(what + " " + std::string(line.substr(0, 200))) : text;
       done_ = true;
     } else if (word == "HOLD") {
+      // Postfix: the first HOLD counts (and is logged); later ones are silent.
+      if (hold_) return;
       hit.action = "hold";
-      if (!hold_)
-        hold_ = text.empty() ? std::string(what + " " + std::string(line.substr(0, 200))) : text;
+      hold_ = text.empty() ? std::string(what + " " + std::string(line.substr(0, 200))) : text;
     } else if (word == "WARN") {
       hit.action = "warning";
     } else if (word == "INFO") {
@@ -230,6 +235,7 @@ class HeaderChecksStage final : public content::ContentStage {
       }
       if (word == "REDIRECT") {
         redirect_ = text;
+        done_ = true;  // Postfix: REDIRECT also ends the inspection
       } else {
         bcc_.push_back(text);
       }

@@ -6,13 +6,16 @@
 // part), and applies the action the table answers, as cleanup does:
 //
 //   REJECT [text]   550 5.7.1 at end of data ("message content rejected"); nothing more is
-//                   inspected. DEFER [text]: 451 4.7.1 likewise. DISCARD [text]: taken, dropped.
-//   HOLD [text]     held in the queue (EndEdits::hold); WARN/INFO [text]: a log line only
+//                   inspected (a text starting with 4.x.x: 451). DEFER [text]: 451 4.7.1
+//                   ("service unavailable"). DISCARD [text]: taken, dropped.
+//   HOLD [text]     held in the queue (EndEdits::hold; the first HOLD counts); WARN/INFO
+//                   [text]: a log line only
 //   PREPEND text    a field before the matched one; REPLACE text: the field replaced;
 //   IGNORE          the field deleted (message header fields; in MIME parts and body lines,
 //                   whose octets are already on their way to the store, these are logged as
 //                   not applied)
-//   REDIRECT addr   every recipient replaced by addr; BCC addr: addr added
+//   REDIRECT addr   every recipient replaced by addr, nothing more inspected; BCC addr:
+//                   addr added
 //   FILTER x        logged as not applied (content filters are not here yet)
 //   DUNNO, OK       as if nothing matched
 //
