@@ -216,6 +216,15 @@ void MimeParser::feed(std::string_view bytes) {
   while (!bytes.empty()) {
     size_t nl = bytes.find('\n');
     std::string_view piece = bytes.substr(0, nl == std::string_view::npos ? bytes.size() : nl);
+    // The common case: a whole line in this chunk, within the limits: no copy.
+    size_t fits = state_ == State::Header ? limits_.max_field_bytes + 2 : limits_.max_line_bytes;
+    if (nl != std::string_view::npos && pending_.empty() && !pending_over_ &&
+        piece.size() <= fits) {
+      bytes.remove_prefix(nl + 1);
+      if (!piece.empty() && piece.back() == '\r') piece.remove_suffix(1);
+      line(piece);
+      continue;
+    }
     if (state_ == State::Header) {
       // Keep what matching can use; the rest of an over-long header line is dropped.
       size_t room = limits_.max_field_bytes + 2 > pending_.size()
@@ -233,16 +242,16 @@ void MimeParser::feed(std::string_view bytes) {
     }
     if (nl == std::string_view::npos) return;
     bytes.remove_prefix(nl + 1);
+    // line() and emitBody() never touch pending_, so it is read in place.
     std::string_view text = pending_;
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    std::string current = std::string(text);
-    pending_.clear();
     if (pending_over_) {
       pending_over_ = false;
-      emitBody(current);  // the tail of a split line is never a boundary
+      emitBody(text);  // the tail of a split line is never a boundary
     } else {
-      line(current);
+      line(text);
     }
+    pending_.clear();
   }
 }
 
