@@ -138,6 +138,18 @@ assert len(held) == 1 and held[0]["sender"] == "sender@example.net", q
 ' || fail "the message is not held"
 maildir_has example.test/alice 1 || fail "the held message was delivered"
 
+# An edited table file is read again within a second or two, without a reload.
+printf '/^Subject: .*Make Money Fast!/ REJECT 5.7.0 edited rule\n' >header_checks.new
+mv header_checks.new header_checks
+deadline=$((SECONDS + 10))
+while :; do
+  reply=$(send spam.eml)
+  [[ "$reply" == "550 5.7.0 edited rule" ]] && break
+  ((SECONDS < deadline)) || fail "the edited header_checks file was not read again: $reply"
+  sleep 0.5
+done
+printf '/^Subject: .*Make Money Fast!/ REJECT\n/^Subject: (replace me.*)/ REPLACE Subject: [replaced] $1\n' >header_checks
+
 # The CLI over the same files.
 out=$(petrel checks test spam.eml) && fail "checks test accepted the spam: $out"
 grep -q 'header_checks: Subject: Please read: Make Money Fast!' <<<"$out" || fail "checks test: $out"
