@@ -28,6 +28,7 @@
 #include "petrel/server/server.h"
 #include "petrel/server/spf_probe.h"
 #include "arc_command.h"
+#include "checks_command.h"
 #include "dkim_command.h"
 #include "sieve_command.h"
 
@@ -78,6 +79,10 @@ commands:
                            of records and every lookup. An empty ADDR or <> checks the HELO
                            identity (postmaster@NAME). Exit 0 pass, 1 any other result,
                            75 temperror, 78 config
+  checks test FILE         run the configured header and body checks (checks:) over a
+                           message file (- for standard input) and print each action and
+                           what end of data would do. Exit 0 accepted, 1 refused or
+                           discarded, 78 config
   dkim keygen --domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--out FILE]
                            a new DKIM key (RSA 2048 bits by default) written to FILE (mode
                            0600, never over an existing file; default S.D.key) and the TXT
@@ -603,6 +608,7 @@ int run(int argc, char** argv) {
   }
   if (cmd == "arc") return arcCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "sieve") return sieveCommand(args);
+  if (cmd == "checks") return checksCommand(config_path, args);
   if (cmd == "dkim") return dkimCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "dmarc" && args.size() == 2 && args[1] == "send-reports") {
     return control(config_path, "dmarc-reports");

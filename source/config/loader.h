@@ -317,6 +317,7 @@ class Loader {
   void loadGreylisting(const Section& top, Config& c);  // greylisting.cc
   void loadDkim(const Section& top, Config& c);         // dkim.cc
   void loadDmarc(const Section& top, Config& c);        // dmarc.cc
+  void loadChecks(const Section& top, Config& c);       // checks.cc
 
   Reporter& reporter_;
   fs::path base_dir_;

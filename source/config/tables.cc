@@ -23,7 +23,7 @@ namespace {
 
 // The table types that read one file, named by `path:` under tables: or inline as
 // "type:/path". Each is a backend in source/lookup/backends/.
-constexpr std::array<std::string_view, 3> FileTableTypes = {"file", "regexp", "cidr"};
+constexpr std::array<std::string_view, 4> FileTableTypes = {"file", "regexp", "pcre", "cidr"};
 
 }  // namespace
 

@@ -212,6 +212,22 @@ void dkimSignatureAdded(std::string_view id, std::string_view selector, std::str
         fmt::format("{}: DKIM-Signature field added (s={}, d={})", id, selector, domain));
 }
 
+void contentCheck(std::string_view id, std::string_view action, std::string_view what,
+                  std::string_view line, std::string_view client, std::string_view from,
+                  std::string_view to, std::string_view proto, std::string_view helo,
+                  std::string_view text) {
+  // Postfix cleanup_act_log: the matched line, cut at 200 octets; it is the client's text, so
+  // nothing in it may break the log line.
+  std::string shown(line.substr(0, 200));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 32 || c == 127) c = ' ';
+  }
+  std::string out = fmt::format("{}: {}: {} {} from {}; from=<{}> to=<{}> proto={} helo=<{}>",
+                                id, action, what, shown, client, from, to, proto, helo);
+  if (!text.empty()) out += fmt::format(": {}", text);
+  write(Program::Cleanup, out);
+}
+
 void warning(Program program, std::string_view text) {
   write(program, fmt::format("warning: {}", text));
 }

@@ -39,6 +39,7 @@ constexpr Registration Backends[] = {
     {"inline", &makeInlineTable},
     {"file", &makeFileTable},
     {"regexp", &makeRegexpTable},
+    {"pcre", &makeRegexpTable},  // Postfix pcre_table(5): the same syntax through PCRE2
     {"cidr", &makeCidrTable},
     {"sqlite", &makeSqliteTable},
     {"ldap", &makeLdapTable},

@@ -214,6 +214,8 @@ void SmtpConnection::startMessage() {
   }
   std::vector<std::unique_ptr<content::ContentStage>> stages;
   stages.push_back(prependFields(std::move(fields)));
+  // Before the Authentication-Results stage, so that a REJECT saves its lookups.
+  if (snap_.checks) stages.push_back(headerChecks(headerChecksSetup()));
   if (auto auth = authenticationSettings(std::move(auth_results))) {
     stages.push_back(authenticationResults(std::move(*auth)));
   }
@@ -225,6 +227,20 @@ void SmtpConnection::startMessage() {
   }
   chain_ = std::make_unique<content::ContentChain>(std::move(stages), *store_);
   content_end_.reset();
+}
+
+// The header and body checks' stage for this message: the tables and the log line's facts.
+HeaderChecksSetup SmtpConnection::headerChecksSetup() const {
+  const smtp::Envelope& env = session_->envelope();
+  HeaderChecksSetup h;
+  h.tables = snap_.checks;
+  h.queue_id = queue_id_;
+  h.client = client_;
+  h.sender = env.mail.sender.text;
+  if (!env.recipients.empty()) h.recipient = env.recipients[0].params.recipient.text;
+  h.protocol = protocol();
+  h.helo = env.helo;
+  return h;
 }
 
 // What the Authentication-Results stage does for this message (nullopt: no stage): DKIM
@@ -361,6 +377,7 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   if (hold != nullptr) hold_reason = hold->text;
   if (!hold_reason && end.hold) hold_reason = end.hold;  // a content stage's (DMARC quarantine)
   if (discard != nullptr) discard_reason = discard->text;
+  if (!discard_reason && end.discard) discard_reason = end.discard;  // header/body checks
   std::optional<policy::PolicyAction> redirect_action, filter_action;
   if (redirect != nullptr) redirect_action = *redirect;
   if (filter != nullptr) filter_action = *filter;

@@ -415,6 +415,8 @@ uint32_t verdictStages(const Snapshot& snap, const config::Listener& listener) {
   if (snap.public_suffixes && snap.config->dmarc.on_reject == config::Dmarc::OnReject::Reject) {
     stages |= smtp::stageBit(smtp::Stage::EndOfData);
   }
+  // Header and body checks may refuse it too (REJECT, DEFER).
+  if (snap.checks) stages |= smtp::stageBit(smtp::Stage::EndOfData);
   return stages;
 }
 
@@ -500,6 +502,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     mx_backup_blocks.push_back(*c);
   }
   s.mynetworks_table = mynetworks_table;
+  s.checks = openCheckTables(cfg.checks, warn);
   if (cfg.limits.rate.exceptions) {
     std::vector<Cidr> exceptions;
     for (const auto& n : *cfg.limits.rate.exceptions) {

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -259,6 +259,11 @@ mkdir -p "$work/seeds/content_chain_fuzz"
 for f in "$work/seeds/header_rewrite_fuzz"/*; do
   { printf '\x35'; cat "$f"; } >"$work/seeds/content_chain_fuzz/$(basename "$f")"
 done
+# The MIME parser reads the golden MIME messages (byte 0: limits and chunk size).
+mkdir -p "$work/seeds/mime_parser_fuzz"
+for f in "$root"/test/testdata/mime/*.eml; do
+  { printf '\x1d'; sed 's/$/\r/' "$f"; } >"$work/seeds/mime_parser_fuzz/$(basename "$f" .eml)"
+done
 # access(5) values, one per action word (the target reads the whole input as one value).
 mkdir -p "$work/seeds/access_action_fuzz"
 i=0
@@ -355,6 +360,10 @@ for t in "${targets[@]}"; do
   fi
   if [ "$t" = content_chain_fuzz ]; then
     sources=("$root"/source/content/*.cc)
+    dict="$root/test/fuzz/header.dict"
+  fi
+  if [ "$t" = mime_parser_fuzz ]; then
+    sources=("$root/source/content/mime_parser.cc")
     dict="$root/test/fuzz/header.dict"
   fi
   if [ "$t" = policy_service_fuzz ]; then

@@ -305,6 +305,21 @@ struct Dmarc {
   } reports;
 };
 
+// checks: Postfix's built-in content inspection (header_checks(5)) in the content pass on
+// receipt (docs/checks.md): each a table reference, normally "regexp:/etc/petrel/x" or
+// "pcre:/etc/petrel/x"; its value is an action (REJECT, WARN, HOLD, PREPEND, ...). Tables that
+// answer from memory only (inline, file, regexp, pcre, cidr): the pass runs on the loop.
+struct Checks {
+  std::optional<TableSpec> header;         // header_checks; Default: none
+  std::optional<TableSpec> mime_header;    // mime_header_checks; Default: header
+  std::optional<TableSpec> nested_header;  // nested_header_checks; Default: header
+  std::optional<TableSpec> body;           // body_checks; Default: none
+  // body_checks_size_limit: octets of each MIME part's body that body checks read.
+  // Default: 51200.
+  uint64_t body_size_limit = 51200;
+  bool any() const { return header || mime_header || nested_header || body; }
+};
+
 // restriction_classes (Postfix smtpd_restriction_classes): named lists of checks that an access
 // map's value may name, run in place of the value ("from_outside: [permit_mynetworks,
 // reject]"). Tables of their checks resolve as in a RestrictionSet. Default: none.
@@ -388,6 +403,7 @@ struct Config {
   Greylisting greylisting;
   Dkim dkim;
   Dmarc dmarc;
+  Checks checks;
 };
 
 // One problem found in the file; `where` is "file:line:column".

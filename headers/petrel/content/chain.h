@@ -52,6 +52,9 @@ struct EndEdits {
   // Keep the message held in the queue (Postfix HOLD) with this reason for the log line; the
   // first stage that asks sets it.
   std::optional<std::string> hold;
+  // Take the message and drop it (Postfix DISCARD): the reason for the log line; the first
+  // stage that asks sets it.
+  std::optional<std::string> discard;
 };
 
 class ContentStage {
@@ -107,6 +110,7 @@ class ContentChain final : public smtp::BodySink {
     std::optional<std::string> header;
     size_t replaced_octets = 0;
     std::optional<std::string> hold;  // a stage asked to hold the message: the reason
+    std::optional<std::string> discard;  // a stage asked to discard it: the reason
   };
   // The message is complete: runs every stage's onEndAsync in order (stopping at a refusal),
   // applies recipient edits to `recipients`, then calls `done` (at once when no stage waited).

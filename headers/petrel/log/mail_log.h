@@ -79,6 +79,15 @@ void policyAction(std::string_view id, std::string_view action, std::string_view
 // dkim.sign signed a message (opendkim's line, under cleanup): "ID: DKIM-Signature field added
 // (s=SELECTOR, d=DOMAIN)", one per signature.
 void dkimSignatureAdded(std::string_view id, std::string_view selector, std::string_view domain);
+// A header or body check matched (Postfix cleanup's line, header_checks(5)): "ID: reject:
+// header Subject: LINE from CLIENT; from=<S> to=<R> proto=ESMTP helo=<H>: TEXT" (`action`
+// "reject" | "warning" | "info" | "hold" | "discard" | "redirect" | "filter" | "replace" |
+// "prepend" | ...; `what` "header" or "body"; `line` at most 200 octets, control characters
+// replaced; ": TEXT" only when `text` is not empty).
+void contentCheck(std::string_view id, std::string_view action, std::string_view what,
+                  std::string_view line, std::string_view client, std::string_view from,
+                  std::string_view to, std::string_view proto, std::string_view helo,
+                  std::string_view text);
 void warning(Program program, std::string_view text);
 void info(Program program, std::string_view text);
 }  // namespace mail

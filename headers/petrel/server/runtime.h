@@ -27,6 +27,7 @@
 #include "petrel/policy/restrictions.h"
 #include "petrel/queue/journal.h"
 #include "petrel/server/client_rates.h"
+#include "petrel/server/header_checks_stage.h"
 #include "petrel/server/spool_slots.h"
 #include "petrel/tls/tls.h"
 
@@ -72,6 +73,8 @@ struct Snapshot {
   // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
   // empty: nothing signs.
   std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;
+  // checks: (header and body checks) opened; null when the config has none.
+  std::shared_ptr<const CheckTables> checks;
 };
 
 struct Metrics {

@@ -65,6 +65,7 @@ class SmtpConnection {
   void commitFinished(smtp::Envelope envelope);
   void committed(const Status& st, const std::string& id);
   std::string receivedHeader(const smtp::Envelope& env) const;
+  HeaderChecksSetup headerChecksSetup() const;
   std::optional<AuthenticationSettings> authenticationSettings(
       std::vector<std::string> results) const;
   std::string protocol() const;

@@ -519,7 +519,7 @@ TEST(ConfigTest, BadTableReferences) {
   boxes: {type: bdb, uri: "ldap://x"}
   good: {type: inline, map: {a: b}, path: x}
 mailboxes: boxes
-aliases: [nope, "pcre:/etc/x", "file:", good, "regexp:", "cidr:", "inline:x"]
+aliases: [nope, "hash:/etc/x", "file:", good, "regexp:", "cidr:", "inline:x"]
 )"),
             (Errors{
                 "t.yaml:4:17: tables.boxes.type: unknown table type 'bdb' (known: inline, file, "
@@ -528,7 +528,7 @@ aliases: [nope, "pcre:/etc/x", "file:", good, "regexp:", "cidr:", "inline:x"]
                 "t.yaml:5:37: unknown key 'path' in tables.good",
                 // No "unknown table 'boxes'": its declaration was reported already.
                 "t.yaml:7:11: aliases[0]: unknown table 'nope'",
-                "t.yaml:7:17: aliases[1]: unknown table type 'pcre' (known: inline, file, regexp, "
+                "t.yaml:7:17: aliases[1]: unknown table type 'hash' (known: inline, file, regexp, "
                 "cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:7:32: aliases[2]: 'file:' needs a path, e.g. file:/etc/petrel/aliases",
                 "t.yaml:7:47: aliases[4]: 'regexp:' needs a path, e.g. "
