@@ -75,6 +75,8 @@ void ContentChain::ended() {
   for (Recipient& r : edits.add_recipients) recipients.push_back(std::move(r));
   removeDuplicates(recipients);
   end.hold = std::move(edits.hold);
+  end.discard = std::move(edits.discard);
+  end.sender = std::move(edits.sender);
   if (!edits.header.replace.empty() || !edits.header.remove.empty()) {
     end.replaced_octets = written_header_octets_;
     end.header = applyHeaderEdits(section_.fields(), edits.header, section_.rest());

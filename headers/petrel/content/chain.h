@@ -52,6 +52,10 @@ struct EndEdits {
   // Keep the message held in the queue (Postfix HOLD) with this reason for the log line; the
   // first stage that asks sets it.
   std::optional<std::string> hold;
+  // Answer 250 and queue nothing (Postfix DISCARD), with this reason for the log line.
+  std::optional<std::string> discard;
+  // A new envelope sender (a milter's SMFIR_CHGFROM), without angle brackets.
+  std::optional<std::string> sender;
 };
 
 class ContentStage {
@@ -107,6 +111,8 @@ class ContentChain final : public smtp::BodySink {
     std::optional<std::string> header;
     size_t replaced_octets = 0;
     std::optional<std::string> hold;  // a stage asked to hold the message: the reason
+    std::optional<std::string> discard;  // a stage asked to discard it: the reason
+    std::optional<std::string> sender;   // a stage changed the envelope sender
   };
   // The message is complete: runs every stage's onEndAsync in order (stopping at a refusal),
   // applies recipient edits to `recipients`, then calls `done` (at once when no stage waited).
