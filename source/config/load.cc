@@ -53,7 +53,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
                  "canonical",    "limits",    "tls",       "auth",     "relay",
                  "restrictions", "smtp",      "queue",     "delivery", "dns",
                  "status",       "log",       "policy_service", "greylisting",
-                 "restriction_classes", "dkim", "dmarc"});
+                 "restriction_classes", "dkim", "dmarc", "filters"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -80,6 +80,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadGreylisting(top, c);  // after state_dir
   loadDkim(top, c);
   loadDmarc(top, c);        // after state_dir and hostname
+  loadFilters(top, c);
   if (c.smtp.banner.empty()) {
     c.smtp.banner = fmt::format("{} ESMTP Petrel", c.hostname);
   }

@@ -317,6 +317,7 @@ class Loader {
   void loadGreylisting(const Section& top, Config& c);  // greylisting.cc
   void loadDkim(const Section& top, Config& c);         // dkim.cc
   void loadDmarc(const Section& top, Config& c);        // dmarc.cc
+  void loadFilters(const Section& top, Config& c);      // filters.cc
 
   Reporter& reporter_;
   fs::path base_dir_;

@@ -334,6 +334,31 @@ struct PolicyService {
   std::string policy_context;  // sent as the policy_context attribute; Default: empty
 };
 
+// filters: content filters on receipt. milters: Sendmail milters (protocol version 6) that see
+// every message at its end of data, in order (Postfix smtpd_milters; docs/milter.md).
+struct MilterEndpoint {
+  enum class Kind : uint8_t { Inet, Unix };
+  Kind kind = Kind::Inet;
+  std::string host;  // Inet: an IP literal (IPv6 without brackets)
+  uint16_t port = 0;
+  std::string path;  // Unix
+  std::string text;  // as written: "inet:127.0.0.1:8891", "unix:/run/opendkim/opendkim.sock"
+  bool operator==(const MilterEndpoint&) const = default;
+};
+// "inet:host:port" (host an IP literal, IPv6 in brackets) or "unix:/path"; Postfix's syntax.
+Result<MilterEndpoint> parseMilterEndpoint(std::string_view text);
+
+struct Filters {
+  std::vector<MilterEndpoint> milters;  // Default: none
+  // What a milter that cannot be reached, times out or breaks the protocol means (Postfix
+  // milter_default_action). Default: tempfail
+  enum class MilterDefaultAction { Tempfail, Accept, Reject };
+  MilterDefaultAction milter_default_action = MilterDefaultAction::Tempfail;
+  uint64_t milter_connect_timeout = 30;   // seconds; Default: 30s
+  uint64_t milter_command_timeout = 30;   // seconds, each command but the content; Default: 30s
+  uint64_t milter_content_timeout = 300;  // seconds, body chunks and end of message; Default: 300s
+};
+
 struct Log {
   std::optional<std::string> file;  // Default: null = stderr only
   std::string syslog_name = "petrel";
@@ -388,6 +413,7 @@ struct Config {
   Greylisting greylisting;
   Dkim dkim;
   Dmarc dmarc;
+  Filters filters;
 };
 
 // One problem found in the file; `where` is "file:line:column".
