@@ -37,6 +37,8 @@ test_pkgs+=(python3-dkim python3-nacl opendkim opendkim-tools)
 test_pkgs+=(publicsuffix python3-authheaders)
 # ARC peer of t-76-arc: dkimpy's arc_sign needs the authres module (python3-dkim is above).
 test_pkgs+=(python3-authres)
+# The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
+test_pkgs+=(python3-milter)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

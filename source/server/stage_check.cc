@@ -381,6 +381,8 @@ uint32_t verdictStages(const Snapshot& snap, const config::Listener& listener) {
   if (snap.public_suffixes && snap.config->dmarc.on_reject == config::Dmarc::OnReject::Reject) {
     stages |= smtp::stageBit(smtp::Stage::EndOfData);
   }
+  // So may a milter (filters.milters, server/milter_stage.h).
+  if (!snap.config->filters.milters.empty()) stages |= smtp::stageBit(smtp::Stage::EndOfData);
   return stages;
 }
 
