@@ -15,14 +15,6 @@ namespace petrel::milter {
 
 namespace {
 
-struct Entry {
-  std::string name;
-  std::string raw;
-  long origin = -1;  // index in `stored`, -1 for a new field
-  bool deleted = false;
-  bool changed = false;
-};
-
 bool validName(std::string_view n) {
   if (n.empty() || n.size() > 998) return false;
   return std::all_of(n.begin(), n.end(), [](char c) {
@@ -61,14 +53,25 @@ std::string bare(std::string_view address) {
 
 }  // namespace
 
-void applyModifications(const std::vector<content::HeaderField>& stored, const Outcome& outcome,
-                        content::EndEdits& edits, std::vector<std::string>& warnings) {
-  std::vector<Entry> header;
-  header.reserve(stored.size());
+HeaderModel::HeaderModel(const std::vector<content::HeaderField>& stored) {
+  entries_.reserve(stored.size());
   for (size_t i = 0; i < stored.size(); ++i) {
-    header.push_back(Entry{stored[i].name, stored[i].raw, long(i)});
+    entries_.push_back(Entry{stored[i].name, stored[i].raw, long(i)});
   }
-  bool header_touched = false;
+}
+
+std::vector<content::HeaderField> HeaderModel::fields() const {
+  std::vector<content::HeaderField> out;
+  for (const Entry& e : entries_) {
+    if (!e.deleted) out.push_back(content::HeaderField{e.name, e.raw});
+  }
+  return out;
+}
+
+void HeaderModel::apply(const Outcome& outcome, content::EndEdits& edits,
+                        std::vector<std::string>& warnings) {
+  std::vector<Entry>& header = entries_;
+  bool& header_touched = touched_;
   const bool lead = outcome.header_leading_space;
   for (const Modification& m : outcome.modifications) {
     switch (m.kind) {
@@ -167,12 +170,16 @@ void applyModifications(const std::vector<content::HeaderField>& stored, const O
         break;
     }
   }
-  if (!header_touched) return;
+}
+
+void HeaderModel::writeEdits(content::HeaderEdits& edits) const {
+  if (!touched_) return;
+  const std::vector<Entry>& header = entries_;
   // Back to the chain's edits, by stored index.
   size_t i = 0;
-  for (; i < header.size() && header[i].origin < 0; ++i) edits.header.prepend.push_back(header[i].raw);
+  for (; i < header.size() && header[i].origin < 0; ++i) edits.prepend.push_back(header[i].raw);
   while (i < header.size()) {
-    Entry& e = header[i++];
+    const Entry& e = header[i++];
     std::string text = e.deleted ? std::string() : e.raw;
     bool replaced = e.changed;
     for (; i < header.size() && header[i].origin < 0; ++i) {
@@ -180,11 +187,18 @@ void applyModifications(const std::vector<content::HeaderField>& stored, const O
       replaced = true;
     }
     if (replaced && !text.empty()) {
-      edits.header.replace.emplace_back(size_t(e.origin), std::move(text));
+      edits.replace.emplace_back(size_t(e.origin), std::move(text));
     } else if (e.deleted) {
-      edits.header.remove.push_back(size_t(e.origin));
+      edits.remove.push_back(size_t(e.origin));
     }
   }
+}
+
+void applyModifications(const std::vector<content::HeaderField>& stored, const Outcome& outcome,
+                        content::EndEdits& edits, std::vector<std::string>& warnings) {
+  HeaderModel model(stored);
+  model.apply(outcome, edits, warnings);
+  model.writeEdits(edits.header);
 }
 
 }  // namespace petrel::milter

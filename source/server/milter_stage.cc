@@ -2,7 +2,8 @@
 //
 // Per message:
 //   onHeader    the header as the chain stores it (the earlier stages' fields on top): what
-//               every milter is shown, and what their header indexes count in
+//               the first milter is shown; each next one sees it with the earlier milters'
+//               changes (milter::HeaderModel), as in Postfix
 //   onBody      the body is kept
 //   onEndAsync  milter 1 .. n, one connection each: connect (milter_connect_timeout), then the
 //               milter::Session's steps, each answer awaited with milter_command_timeout or
@@ -39,6 +40,7 @@ struct Conversation {
   bool closed = false;
   bool connected = false;
   std::optional<std::string> early_error;  // found before any callback could run
+  std::vector<content::HeaderField> header;  // what this milter is shown
   std::unique_ptr<milter::Session> session;
   milter::PacketReader reader;
   uint64_t command_ms = 0;
@@ -83,6 +85,7 @@ class MilterStage final : public content::ContentStage {
     edits_ = &edits;
     done_ = std::move(done);
     next_ = 0;
+    model_.emplace(stored_);
     runNext();
   }
 
@@ -97,6 +100,7 @@ class MilterStage final : public content::ContentStage {
   MilterSetup setup_;
   std::vector<content::HeaderField> stored_;
   std::string body_;
+  std::optional<milter::HeaderModel> model_;  // the header as the milters so far changed it
   content::EndEdits* edits_ = nullptr;
   EndDone done_;
   size_t next_ = 0;
@@ -203,14 +207,18 @@ void Conversation::close() {
 }
 
 void MilterStage::runNext() {
-  if (next_ == setup_.milters.size()) return answer(std::nullopt);
+  if (next_ == setup_.milters.size()) {
+    model_->writeEdits(edits_->header);
+    return answer(std::nullopt);
+  }
   const config::MilterEndpoint& ep = setup_.milters[next_++];
   auto* c = new Conversation;
   c->stage = this;
   c->name = ep.text;
   c->command_ms = setup_.command_timeout_ms;
   c->content_ms = setup_.content_timeout_ms;
-  c->session = std::make_unique<milter::Session>(setup_.facts, stored_, body_);
+  c->header = model_->fields();
+  c->session = std::make_unique<milter::Session>(setup_.facts, c->header, body_);
   c->open_handles = 2;
   uv_timer_init(setup_.loop, &c->timer);
   c->timer.data = c;
@@ -264,7 +272,7 @@ void MilterStage::concluded(Conversation* c) {
   switch (o.verdict) {
     case V::Continue:
     case V::Accept:
-      milter::applyModifications(stored_, o, *edits_, warnings);
+      model_->apply(o, *edits_, warnings);
       warn();
       if (edits_->hold && edits_->hold->starts_with("milter triggers HOLD")) {
         logVerdict("milter-hold", o.stage, loggable(*edits_->hold));

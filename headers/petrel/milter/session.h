@@ -134,6 +134,33 @@ class Session {
 // 4xx or 5xx.
 std::optional<smtp::Reply> parseReplyCode(std::string_view text);
 
+// The header as the milters change it, one after the other: each milter is shown fields() (the
+// header as stored with the earlier milters' changes) and its indexes count in that; at the
+// end the changes are written as the chain's edits, by index in the header as stored.
+class HeaderModel {
+ public:
+  explicit HeaderModel(const std::vector<content::HeaderField>& stored);
+  // One milter's modifications: the header ones change the model, the envelope ones (recipients,
+  // sender, quarantine) go into `edits`; what cannot be applied is a warning.
+  void apply(const Outcome& outcome, content::EndEdits& edits, std::vector<std::string>& warnings);
+  std::vector<content::HeaderField> fields() const;
+  // The header changes so far, added to `edits`: new fields before the first stored one are
+  // prepended; a stored field that changed or is followed by new ones is replaced by its text
+  // (with theirs); a deleted one is removed.
+  void writeEdits(content::HeaderEdits& edits) const;
+
+ private:
+  struct Entry {
+    std::string name;
+    std::string raw;
+    long origin = -1;  // index in the header as stored, -1 for a new field
+    bool deleted = false;
+    bool changed = false;
+  };
+  std::vector<Entry> entries_;
+  bool touched_ = false;
+};
+
 // The modifications of one milter applied to what it saw (`stored`: the header as stored, which
 // the milter's indexes count in) and turned into the chain's end-of-data edits.
 void applyModifications(const std::vector<content::HeaderField>& stored, const Outcome& outcome,

@@ -116,4 +116,55 @@ start_petrel
 reply=$(send 'accepted anyway')
 [[ "$reply" == 250* ]] || fail "with the milter down (accept) answered: $reply"
 wait_for 20 "the message delivered" maildir_has example.test/alice 2 || fail "not delivered"
+
+# opendkim as a signing milter after the test milter: it signs the header as the test milter
+# left it (the changed Subject), and dkimpy verifies what was delivered.
+command -v opendkim >/dev/null || { log "opendkim is not installed: signing part skipped"; pass; }
+/usr/bin/python3 -c 'import dkim' 2>/dev/null || { log "python3-dkim missing: signing part skipped"; pass; }
+stop_petrel
+"$PETREL" dkim keygen --domain example.net --selector m79 --out m79.key >m79.zone 2>/dev/null
+MILTER2_PORT=$(pick_port)
+DKIM_PORT=$(pick_port)
+cat >opendkim.conf <<EOC
+Syslog no
+Mode s
+Domain example.net
+Selector m79
+KeyFile $T/m79.key
+Socket inet:$DKIM_PORT@127.0.0.1
+Background no
+RequireSafeKeys no
+Canonicalization relaxed/simple
+PidFile $T/opendkim.pid
+EOC
+opendkim -f -x "$T/opendkim.conf" </dev/null >opendkim.out 2>&1 &
+EXTRA_PIDS+=($!)
+py_bg "$IT_DIR/t-79-milter/test_milter.py" "$MILTER2_PORT" "$T/milter2.log" </dev/null
+wait_for 10 "opendkim on port $DKIM_PORT" port_open "$DKIM_PORT"
+wait_for 10 "the test milter on port $MILTER2_PORT" port_open "$MILTER2_PORT"
+write_config "
+filters:
+  milters: ['inet:127.0.0.1:$MILTER2_PORT', 'inet:127.0.0.1:$DKIM_PORT']
+"
+start_petrel
+reply=$(send 'to be signed')
+[[ "$reply" == 250* ]] || fail "the message for opendkim answered: $reply"
+wait_for 20 "the signed message" maildir_has example.test/alice 3 || fail "not delivered"
+FILE=$(grep -l '^Subject: changed: to be signed' "$MAIL_ROOT"/example.test/alice/new/*) ||
+  fail "no message with the changed Subject"
+FILE="$FILE" py <<'PY' || fail "dkimpy: see above"
+import dkim, os, re, sys
+text = ''.join(re.findall(r'"([^"]*)"', open('m79.zone').read()))
+def dnsfunc(name, timeout=5):
+    return text.encode() if name.decode().rstrip('.') == 'm79._domainkey.example.net' else None
+raw = open(os.environ["FILE"], 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+head = raw.split(b'\r\n\r\n', 1)[0]
+if b'DKIM-Signature:' not in head:
+    sys.exit('not signed by opendkim:\n' + head.decode())
+if not dkim.verify(raw, dnsfunc=dnsfunc):
+    sys.exit('the opendkim signature does not verify:\n' + head.decode())
+sig = re.search(rb'DKIM-Signature:(.*?)\r\n(?![ \t])', head, re.S).group(1)
+if b'd=example.net' not in sig or b'subject' not in sig.lower():
+    sys.exit('unexpected signature: ' + sig.decode())
+PY
 pass

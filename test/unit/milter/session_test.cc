@@ -292,5 +292,22 @@ TEST(MilterModificationsTest, EnvelopeQuarantineAndBody) {
   EXPECT_TRUE(edits.header.empty());
 }
 
+TEST(MilterModificationsTest, TheNextMilterSeesTheEarlierChanges) {
+  std::vector<content::HeaderField> stored{field("Subject", "Subject: hi\r\n")};
+  HeaderModel model(stored);
+  content::EndEdits edits;
+  std::vector<std::string> warnings;
+  model.apply(withMods({{reply::AddHeader, 0, "X-A", "one"}, {reply::ChangeHeader, 1, "Subject", ""}}),
+              edits, warnings);
+  std::vector<content::HeaderField> second = model.fields();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].raw, "X-A: one\r\n");
+  model.apply(withMods({{reply::ChangeHeader, 1, "X-A", "two"}, {reply::InsertHeader, 0, "X-B", "b"}}),
+              edits, warnings);
+  model.writeEdits(edits.header);
+  std::vector<content::HeaderField> fields = stored;
+  EXPECT_EQ(content::applyHeaderEdits(fields, edits.header, "\r\n"), "X-B: b\r\nX-A: two\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace petrel::milter
