@@ -32,6 +32,27 @@ Result<MilterEndpoint> parseMilterEndpoint(std::string_view text) {
 
 namespace detail {
 
+std::optional<std::vector<MilterEndpoint>> Loader::milterList(const Field& m) {
+  if (!m.value.IsSequence()) {
+    report(m, "expected a list of milters (\"inet:127.0.0.1:8891\", \"unix:/path\")");
+    return std::nullopt;
+  }
+  std::vector<MilterEndpoint> out;
+  for (size_t i = 0; i < m.value.size(); ++i) {
+    Field e = element(m, m.value[i], i);
+    auto t = text(e);
+    if (!t) {
+      continue;
+    }
+    if (auto ep = parseMilterEndpoint(trim(*t))) {
+      out.push_back(std::move(*ep));
+    } else {
+      report(e, fmt::format("'{}': {}", *t, ep.error().message()));
+    }
+  }
+  return out;
+}
+
 void Loader::loadFilters(const Section& top, Config& c) {
   const Field* f = top.find("filters");
   if (f == nullptr) {
@@ -42,21 +63,8 @@ void Loader::loadFilters(const Section& top, Config& c) {
                "milter_command_timeout", "milter_content_timeout"});
   Filters& out = c.filters;
   if (const Field* m = s.find("milters")) {
-    if (!m->value.IsSequence()) {
-      report(*m, "expected a list of milters (\"inet:127.0.0.1:8891\", \"unix:/path\")");
-    } else {
-      for (size_t i = 0; i < m->value.size(); ++i) {
-        Field e = element(*m, m->value[i], i);
-        auto t = text(e);
-        if (!t) {
-          continue;
-        }
-        if (auto ep = parseMilterEndpoint(trim(*t))) {
-          out.milters.push_back(std::move(*ep));
-        } else {
-          report(e, fmt::format("'{}': {}", *t, ep.error().message()));
-        }
-      }
+    if (auto list = milterList(*m)) {
+      out.milters = std::move(*list);
     }
   }
   if (const Field* a = s.find("milter_default_action")) {

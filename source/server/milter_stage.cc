@@ -323,7 +323,7 @@ MilterSetup milterSetup(const MilterInputs& in, const smtp::Envelope& env) {
   const config::Config& cfg = *in.config;
   MilterSetup s;
   s.loop = in.loop;
-  s.milters = cfg.filters.milters;
+  s.milters = in.listener ? config::listenerMilters(cfg, *in.listener) : cfg.filters.milters;
   s.default_action = cfg.filters.milter_default_action;
   s.connect_timeout_ms = cfg.filters.milter_connect_timeout * 1000;
   s.command_timeout_ms = cfg.filters.milter_command_timeout * 1000;

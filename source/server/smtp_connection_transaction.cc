@@ -194,7 +194,7 @@ void SmtpConnection::startMessage() {
   }
   // The milters (filters.milters): after every stage that adds fields when the header ends,
   // since their header indexes count in the header as stored.
-  if (!snap_.config->filters.milters.empty()) {
+  if (!config::listenerMilters(*snap_.config, *listener_).empty()) {
     MilterInputs in{snap_.config.get(), listener_, clientFacts(), client_ip_, client_,
                     session_->authenticatedUser(), queue_id_, worker_->dispatcher().loop()};
     stages.push_back(milterStage(milterSetup(in, session_->envelope())));

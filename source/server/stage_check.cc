@@ -382,7 +382,7 @@ uint32_t verdictStages(const Snapshot& snap, const config::Listener& listener) {
     stages |= smtp::stageBit(smtp::Stage::EndOfData);
   }
   // So may a milter (filters.milters, server/milter_stage.h).
-  if (!snap.config->filters.milters.empty()) stages |= smtp::stageBit(smtp::Stage::EndOfData);
+  if (!config::listenerMilters(*snap.config, listener).empty()) stages |= smtp::stageBit(smtp::Stage::EndOfData);
   return stages;
 }
 

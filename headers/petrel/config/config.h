@@ -69,6 +69,20 @@ enum class AuthMode {
   Required,  // MAIL refused before AUTH (530 5.7.0)
 };
 
+// A Sendmail milter (protocol version 6) that sees every message at its end of data (Postfix
+// smtpd_milters; docs/milter.md).
+struct MilterEndpoint {
+  enum class Kind : uint8_t { Inet, Unix };
+  Kind kind = Kind::Inet;
+  std::string host;  // Inet: an IP literal (IPv6 without brackets)
+  uint16_t port = 0;
+  std::string path;  // Unix
+  std::string text;  // as written: "inet:127.0.0.1:8891", "unix:/run/opendkim/opendkim.sock"
+  bool operator==(const MilterEndpoint&) const = default;
+};
+// "inet:host:port" (host an IP literal, IPv6 in brackets) or "unix:/path"; Postfix's syntax.
+Result<MilterEndpoint> parseMilterEndpoint(std::string_view text);
+
 struct Listener {
   std::string name;  // e.g. "mx"; appears in logs
   Endpoint address;
@@ -80,6 +94,9 @@ struct Listener {
   // smtp.greet_pause for this listener, in seconds (0 = off). Default: unset = smtp.greet_pause,
   // except on listeners with auth: required or tls: implicit (submission), which get 0.
   std::optional<uint64_t> greet_pause;
+  // This listener's milters instead of filters.milters (Postfix's master.cf
+  // "-o smtpd_milters=..."); an empty list for none. Default: unset = filters.milters
+  std::optional<std::vector<MilterEndpoint>> milters;
 };
 
 enum class BareLineEnding { Reject, Normalize };
@@ -334,20 +351,7 @@ struct PolicyService {
   std::string policy_context;  // sent as the policy_context attribute; Default: empty
 };
 
-// filters: content filters on receipt. milters: Sendmail milters (protocol version 6) that see
-// every message at its end of data, in order (Postfix smtpd_milters; docs/milter.md).
-struct MilterEndpoint {
-  enum class Kind : uint8_t { Inet, Unix };
-  Kind kind = Kind::Inet;
-  std::string host;  // Inet: an IP literal (IPv6 without brackets)
-  uint16_t port = 0;
-  std::string path;  // Unix
-  std::string text;  // as written: "inet:127.0.0.1:8891", "unix:/run/opendkim/opendkim.sock"
-  bool operator==(const MilterEndpoint&) const = default;
-};
-// "inet:host:port" (host an IP literal, IPv6 in brackets) or "unix:/path"; Postfix's syntax.
-Result<MilterEndpoint> parseMilterEndpoint(std::string_view text);
-
+// filters: content filters on receipt (docs/milter.md).
 struct Filters {
   std::vector<MilterEndpoint> milters;  // Default: none
   // What a milter that cannot be reached, times out or breaks the protocol means (Postfix
@@ -415,6 +419,11 @@ struct Config {
   Dmarc dmarc;
   Filters filters;
 };
+
+// The milters of a listener's sessions: its own list, or filters.milters.
+inline const std::vector<MilterEndpoint>& listenerMilters(const Config& c, const Listener& l) {
+  return l.milters ? *l.milters : c.filters.milters;
+}
 
 // One problem found in the file; `where` is "file:line:column".
 struct ConfigError {

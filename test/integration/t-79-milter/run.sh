@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Milters (issue 13): a pymilter (libmilter) test milter on loopback, filters.milters naming it.
-# Setup: test_milter.py on 127.0.0.1:$MILTER_PORT, petrel on $SMTP_PORT, smtplib as client.
+# Setup: test_milter.py on 127.0.0.1:$MILTER_PORT (later a second one on $MILTER2_PORT and
+# opendkim on $DKIM_PORT), petrel on $SMTP_PORT (later also $PLAIN_PORT), smtplib as client.
 # - a plain message: the milter saw connect, HELO, MAIL, RCPT, the header fields, the body and
 #   the end of message with Postfix's macros (i = the queue id, {daemon_name}, j, {rcpt_addr});
 #   delivered to alice with X-Test-Milter at the end, X-Top at the top, the Subject changed,
@@ -9,7 +10,10 @@
 #   milter-reject; TEMPME: 451 4.7.1; DISCARDME: 250 and nothing delivered (milter-discard);
 #   HOLDME: accepted and held in the queue;
 # - the milter stopped: milter_default_action tempfail gives 451 4.7.1 "Service unavailable -
-#   try again later" with a warning naming the milter; then accept lets mail through.
+#   try again later" with a warning naming the milter; then accept lets mail through;
+# - opendkim (signing, on 127.0.0.1:$DKIM_PORT) after a second test milter: the delivered
+#   message carries its DKIM-Signature over the changed Subject and dkimpy verifies it; a
+#   second listener with `milters: []` passes a REJECTME message untouched.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 /usr/bin/python3 -c 'import Milter' 2>/dev/null || skip "python3-milter (pymilter) is not installed"
@@ -29,15 +33,15 @@ filters:
 "
 start_petrel
 
-# send SUBJECT: prints the reply to the message (to alice, from a mynetworks client).
+# send SUBJECT [PORT]: prints the reply to the message (to alice, from a mynetworks client).
 send() {
-  py - "$1" <<'PY'
+  py - "$1" "${2:-$SMTP_PORT}" <<'PY'
 import smtplib, sys, os
-subject = sys.argv[1]
+subject, port = sys.argv[1], int(sys.argv[2])
 msg = ('From: Sender <sender@example.net>\r\nTo: alice@example.test\r\nSubject: %s\r\n'
        'X-Remove-Me: yes\r\nMessage-ID: <%s@t79>\r\n\r\nHello milter.\r\n'
        % (subject, subject.replace(' ', '-'))).encode()
-s = smtplib.SMTP('127.0.0.1', int(os.environ['SMTP_PORT']), timeout=30)
+s = smtplib.SMTP('127.0.0.1', port, timeout=30)
 s.ehlo('client.example.net')
 s.mail('sender@example.net')
 s.rcpt('alice@example.test')
@@ -142,7 +146,11 @@ EXTRA_PIDS+=($!)
 py_bg "$IT_DIR/t-79-milter/test_milter.py" "$MILTER2_PORT" "$T/milter2.log" </dev/null
 wait_for 10 "opendkim on port $DKIM_PORT" port_open "$DKIM_PORT"
 wait_for 10 "the test milter on port $MILTER2_PORT" port_open "$MILTER2_PORT"
+PLAIN_PORT=$(pick_port)
 write_config "
+listeners:
+  - {name: mx, address: '127.0.0.1:$SMTP_PORT'}
+  - {name: plain, address: '127.0.0.1:$PLAIN_PORT', milters: []}
 filters:
   milters: ['inet:127.0.0.1:$MILTER2_PORT', 'inet:127.0.0.1:$DKIM_PORT']
 "
@@ -167,4 +175,12 @@ sig = re.search(rb'DKIM-Signature:(.*?)\r\n(?![ \t])', head, re.S).group(1)
 if b'd=example.net' not in sig or b'subject' not in sig.lower():
     sys.exit('unexpected signature: ' + sig.decode())
 PY
+
+# A listener with `milters: []` (per-listener override): no milter sees its mail.
+reply=$(send 'REJECTME on plain' "$PLAIN_PORT")
+[[ "$reply" == 250* ]] || fail "the listener without milters answered: $reply"
+wait_for 20 "the unfiltered message" maildir_has example.test/alice 4 || fail "not delivered"
+FILE=$(grep -l '^Subject: REJECTME on plain' "$MAIL_ROOT"/example.test/alice/new/*) ||
+  fail "the unfiltered message was changed"
+if grep -q '^DKIM-Signature:' "$FILE"; then fail "the unfiltered message was signed"; fi
 pass

@@ -59,6 +59,32 @@ TEST(FiltersConfigTest, DefaultsAndMilters) {
   EXPECT_EQ(f.milter_content_timeout, 600u);
 }
 
+TEST(FiltersConfigTest, PerListenerMilters) {
+  LoadResult r = loadConfigFromString(
+      "listeners:\n"
+      "  - {name: mx, address: '127.0.0.1:25'}\n"
+      "  - {name: submission, address: '127.0.0.1:587', milters: ['unix:/run/opendkim.sock']}\n"
+      "  - {name: local, address: '127.0.0.1:10025', milters: []}\n"
+      "domains: {local: []}\n"
+      "filters: {milters: ['inet:127.0.0.1:8891']}\n",
+      "t.yaml", "/tmp");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].toString());
+  const Config& c = *r.config;
+  ASSERT_EQ(c.listeners.size(), 3u);
+  EXPECT_FALSE(c.listeners[0].milters);
+  EXPECT_EQ(listenerMilters(c, c.listeners[0]).at(0).port, 8891);
+  EXPECT_EQ(listenerMilters(c, c.listeners[1]).at(0).path, "/run/opendkim.sock");
+  EXPECT_TRUE(listenerMilters(c, c.listeners[2]).empty());
+  LoadResult bad = loadConfigFromString(
+      "listeners: [{name: mx, address: '127.0.0.1:25', milters: ['tcp:1']}]\n"
+      "domains: {local: []}\n",
+      "t.yaml", "/tmp");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].toString(),
+            "t.yaml:1:59: listeners[0].milters[0]: 'tcp:1': expected inet:host:port or "
+            "unix:/path (Postfix's milter syntax)");
+}
+
 TEST(FiltersConfigTest, Errors) {
   EXPECT_EQ(errorsWith("filters:\n  milters: ['127.0.0.1:8891', 'unix:run/x', 'inet:host:1']\n"),
             (Errors{"t.yaml:4:13: filters.milters[0]: '127.0.0.1:8891': expected inet:host:port "
