@@ -45,10 +45,23 @@ std::string fieldText(std::string_view name, std::string_view value, bool leadin
   return out;
 }
 
+// An address from the milter without its angle brackets; "" when it has white space or
+// control characters (it would break the queue's records and the log lines).
 std::string bare(std::string_view address) {
   std::string_view a = trim(address);
   if (a.size() >= 2 && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);
+  if (a.size() > 512) return {};
+  for (char c : a) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return {};
+  }
   return std::string(a);
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 256)) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+  return out;
 }
 
 }  // namespace
@@ -129,34 +142,50 @@ void HeaderModel::apply(const Outcome& outcome, content::EndEdits& edits,
         content::Recipient r;
         r.address = bare(m.name);
         if (r.address.empty()) {
-          warnings.push_back(fmt::format("empty address in {}: ignored", replyName(m.kind)));
+          warnings.push_back(fmt::format("bad address in {}: ignored", replyName(m.kind)));
           break;
         }
         for (std::string_view arg : split(m.value, ' ')) {
           if (arg.empty()) continue;
+          if (printable(arg) != arg || arg.size() > 512) {
+            warnings.push_back("an ESMTP argument with control characters: ignored");
+            continue;
+          }
           if (arg.size() > 7 && iequals(arg.substr(0, 7), "NOTIFY=")) {
             r.dsn_notify = std::string(arg.substr(7));
           } else if (arg.size() > 6 && iequals(arg.substr(0, 6), "ORCPT=")) {
             r.dsn_orcpt = std::string(arg.substr(6));
           } else {
             warnings.push_back(fmt::format("ESMTP argument \"{}\" of SMFIR_ADDRCPT_PAR ignored",
-                                           arg.substr(0, 64)));
+                                           printable(arg.substr(0, 64))));
           }
         }
         edits.add_recipients.push_back(std::move(r));
         break;
       }
       case reply::DelRcpt:
-        edits.remove_recipients.push_back(bare(m.name));
+        if (std::string a = bare(m.name); !a.empty()) {
+          edits.remove_recipients.push_back(std::move(a));
+        } else {
+          warnings.push_back("bad address in SMFIR_DELRCPT: ignored");
+        }
         break;
       case reply::ChangeFrom:
-        edits.sender = bare(m.name);
+        // The null sender is allowed ("<>"); an address with white space is not.
+        if (std::string a = bare(m.name); !a.empty() || trim(m.name) == "<>") {
+          edits.sender = std::move(a);
+        } else {
+          warnings.push_back("bad address in SMFIR_CHGFROM: ignored");
+          break;
+        }
         if (!trim(m.value).empty()) {
           warnings.push_back("ESMTP arguments of SMFIR_CHGFROM ignored");
         }
         break;
       case reply::Quarantine:
-        if (!edits.hold) edits.hold = fmt::format("milter triggers HOLD action: {}", m.name);
+        if (!edits.hold) {
+          edits.hold = fmt::format("milter triggers HOLD action: {}", printable(m.name));
+        }
         break;
       case reply::ReplaceBody:
         // The content seam cannot replace a body that is already stored (docs/milter.md).

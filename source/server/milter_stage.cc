@@ -147,7 +147,7 @@ void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void onWrite(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteRequest*>(req);
+  auto* w = static_cast<WriteRequest*>(req->data);
   auto* c = static_cast<Conversation*>(req->handle->data);
   delete w;
   if (status < 0 && !c->closed) c->failed(uv_strerror(status));
@@ -165,6 +165,7 @@ void onConnect(uv_connect_t* req, int status) {
 void Conversation::write(std::string bytes) {
   if (bytes.empty() || closed) return;
   auto* w = new WriteRequest;
+  w->req.data = w;
   w->data = std::move(bytes);
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   if (int rc = uv_write(&w->req, stream(), &buf, 1, &onWrite); rc != 0) {

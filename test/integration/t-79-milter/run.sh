@@ -10,7 +10,8 @@
 #   milter-reject; TEMPME: 451 4.7.1; DISCARDME: 250 and nothing delivered (milter-discard);
 #   HOLDME: accepted and held in the queue;
 # - the milter stopped: milter_default_action tempfail gives 451 4.7.1 "Service unavailable -
-#   try again later" with a warning naming the milter; then accept lets mail through;
+#   try again later" with a warning naming the milter; then accept lets mail through; a milter
+#   that never answers (a silent server on $SILENT) times out after milter_command_timeout;
 # - opendkim (signing, on 127.0.0.1:$DKIM_PORT) after a second test milter: the delivered
 #   message carries its DKIM-Signature over the changed Subject and dkimpy verifies it; a
 #   second listener with `milters: []` passes a REJECTME message untouched.
@@ -120,6 +121,22 @@ start_petrel
 reply=$(send 'accepted anyway')
 [[ "$reply" == 250* ]] || fail "with the milter down (accept) answered: $reply"
 wait_for 20 "the message delivered" maildir_has example.test/alice 2 || fail "not delivered"
+
+# A milter that takes the connection and never answers: milter_command_timeout, then tempfail.
+stop_petrel
+SILENT=$(pick_port)
+start_silent_server "$SILENT"
+write_config "
+filters:
+  milters: ['inet:127.0.0.1:$SILENT']
+  milter_command_timeout: 1s
+"
+start_petrel
+reply=$(send 'silent milter')
+[[ "$reply" == "451 4.7.1 Service unavailable - try again later" ]] ||
+  fail "with a silent milter answered: $reply"
+log_has "warning: [0-9A-F]+: milter inet:127\.0\.0\.1:$SILENT: timeout after 1s" ||
+  fail "no timeout warning"
 
 # opendkim as a signing milter after the test milter: it signs the header as the test milter
 # left it (the changed Subject), and dkimpy verifies what was delivered.

@@ -292,6 +292,25 @@ TEST(MilterModificationsTest, EnvelopeQuarantineAndBody) {
   EXPECT_TRUE(edits.header.empty());
 }
 
+TEST(MilterModificationsTest, BadAddressesAndReasonsAreNotTaken) {
+  content::EndEdits edits;
+  std::vector<std::string> warnings;
+  applyModifications({},
+                     withMods({{reply::AddRcpt, 0, "<a b@example.com>", ""},
+                               {reply::DelRcpt, 0, "<x@y\r\nBcc: z>", ""},
+                               {reply::ChangeFrom, 0, "<>", ""},
+                               {reply::AddRcptWithArgs, 0, "<c@d>", "NOTIFY=NEVER\r\nX"},
+                               {reply::Quarantine, 0, "why\r\nnot", ""}}),
+                     edits, warnings);
+  ASSERT_EQ(edits.add_recipients.size(), 1u);
+  EXPECT_EQ(edits.add_recipients[0].address, "c@d");
+  EXPECT_EQ(edits.add_recipients[0].dsn_notify, "");
+  EXPECT_TRUE(edits.remove_recipients.empty());
+  EXPECT_EQ(edits.sender, "");
+  EXPECT_EQ(edits.hold, "milter triggers HOLD action: why  not");
+  EXPECT_EQ(warnings.size(), 3u);
+}
+
 TEST(MilterModificationsTest, TheNextMilterSeesTheEarlierChanges) {
   std::vector<content::HeaderField> stored{field("Subject", "Subject: hi\r\n")};
   HeaderModel model(stored);
