@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Milters (issue 13): a pymilter (libmilter) test milter on loopback, filters.milters naming it.
-# Setup: test_milter.py on 127.0.0.1:$MILTER_PORT (later a second one on $MILTER2_PORT and
+# Setup: test_milter.py on 127.0.0.1:$MILTER_PORT (later a second one on unix:$MILTER2_SOCKET and
 # opendkim on $DKIM_PORT), petrel on $SMTP_PORT (later also $PLAIN_PORT), smtplib as client.
 # - a plain message: the milter saw connect, HELO, MAIL, RCPT, the header fields, the body and
 #   the end of message with Postfix's macros (i = the queue id, {daemon_name}, j, {rcpt_addr});
@@ -12,7 +12,8 @@
 # - the milter stopped: milter_default_action tempfail gives 451 4.7.1 "Service unavailable -
 #   try again later" with a warning naming the milter; then accept lets mail through; a milter
 #   that never answers (a silent server on $SILENT) times out after milter_command_timeout;
-# - opendkim (signing, on 127.0.0.1:$DKIM_PORT) after a second test milter: the delivered
+# - opendkim (signing, on 127.0.0.1:$DKIM_PORT) after a second test milter (on a unix socket,
+#   so both endpoint kinds are used): the delivered
 #   message carries its DKIM-Signature over the changed Subject and dkimpy verifies it; a
 #   second listener with `milters: []` passes a REJECTME message untouched.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -144,7 +145,7 @@ command -v opendkim >/dev/null || { log "opendkim is not installed: signing part
 /usr/bin/python3 -c 'import dkim' 2>/dev/null || { log "python3-dkim missing: signing part skipped"; pass; }
 stop_petrel
 "$PETREL" dkim keygen --domain example.net --selector m79 --out m79.key >m79.zone 2>/dev/null
-MILTER2_PORT=$(pick_port)
+MILTER2_SOCKET="$T/milter2.sock"
 DKIM_PORT=$(pick_port)
 cat >opendkim.conf <<EOC
 Syslog no
@@ -160,16 +161,16 @@ PidFile $T/opendkim.pid
 EOC
 opendkim -f -x "$T/opendkim.conf" </dev/null >opendkim.out 2>&1 &
 EXTRA_PIDS+=($!)
-py_bg "$IT_DIR/t-79-milter/test_milter.py" "$MILTER2_PORT" "$T/milter2.log" </dev/null
+py_bg "$IT_DIR/t-79-milter/test_milter.py" "$MILTER2_SOCKET" "$T/milter2.log" </dev/null
 wait_for 10 "opendkim on port $DKIM_PORT" port_open "$DKIM_PORT"
-wait_for 10 "the test milter on port $MILTER2_PORT" port_open "$MILTER2_PORT"
+wait_for 10 "the test milter on $MILTER2_SOCKET" test -S "$MILTER2_SOCKET"
 PLAIN_PORT=$(pick_port)
 write_config "
 listeners:
   - {name: mx, address: '127.0.0.1:$SMTP_PORT'}
   - {name: plain, address: '127.0.0.1:$PLAIN_PORT', milters: []}
 filters:
-  milters: ['inet:127.0.0.1:$MILTER2_PORT', 'inet:127.0.0.1:$DKIM_PORT']
+  milters: ['unix:$MILTER2_SOCKET', 'inet:127.0.0.1:$DKIM_PORT']
 "
 start_petrel
 reply=$(send 'to be signed')

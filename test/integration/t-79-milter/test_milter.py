@@ -1,4 +1,5 @@
-# A pymilter (libmilter) test milter for t-79: listens on inet:PORT@127.0.0.1 and writes what
+# A pymilter (libmilter) test milter for t-79: listens on inet:PORT@127.0.0.1 (or on the unix
+# socket PATH when given one instead of a port) and writes what
 # it was told to LOG (one line per callback). At the end of each message, by its Subject:
 #   REJECTME   setreply 550 5.7.1 and reject     TEMPME     tempfail
 #   DISCARDME  discard                           HOLDME     quarantine, accept
@@ -7,7 +8,8 @@
 import sys
 import Milter
 
-port, log_path = int(sys.argv[1]), sys.argv[2]
+where, log_path = sys.argv[1], sys.argv[2]
+socket_spec = "unix:" + where if where.startswith("/") else "inet:%s@127.0.0.1" % where
 
 
 def note(text):
@@ -79,4 +81,4 @@ Milter.factory = TestMilter
 Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.ADDRCPT | Milter.DELRCPT |
                  Milter.QUARANTINE)
 note("ready")
-Milter.runmilter("t79", "inet:%d@127.0.0.1" % port, 30)
+Milter.runmilter("t79", socket_spec, 30)
