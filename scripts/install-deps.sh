@@ -39,6 +39,8 @@ test_pkgs+=(publicsuffix python3-authheaders)
 test_pkgs+=(python3-authres)
 # Sieve oracle of t-80-sieve-oracle: Pigeonhole's sieve-test (dovecot-sieve, on dovecot-core).
 test_pkgs+=(dovecot-sieve)
+# The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
+test_pkgs+=(python3-milter)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

@@ -31,7 +31,7 @@ void Loader::loadListeners(const Section& top, Config& c) {
     Field entry = element(*f, node, i++);
     Section s(reporter_, entry);
     s.allowOnly({"name", "address", "tls", "auth", "auth_plaintext", "restrictions",
-                 "greet_pause"});
+                 "greet_pause", "milters"});
     const Field* name_field = s.require("name");
     const Field* address_field = s.require("address");
     Listener listener;
@@ -79,6 +79,9 @@ void Loader::loadListeners(const Section& top, Config& c) {
     }
     if (const Field* g = s.find("greet_pause")) {
       listener.greet_pause = greetPause(*g);
+    }
+    if (const Field* m = s.find("milters")) {
+      listener.milters = milterList(*m);
     }
     if (ok) {
       c.listeners.push_back(std::move(listener));

@@ -76,6 +76,7 @@ void ContentChain::ended() {
   removeDuplicates(recipients);
   end.hold = std::move(edits.hold);
   end.discard = std::move(edits.discard);
+  end.sender = std::move(edits.sender);
   if (!edits.header.replace.empty() || !edits.header.remove.empty()) {
     end.replaced_octets = written_header_octets_;
     end.header = applyHeaderEdits(section_.fields(), edits.header, section_.rest());

@@ -228,6 +228,13 @@ void contentCheck(std::string_view id, std::string_view action, std::string_view
   write(Program::Cleanup, out);
 }
 
+void milterAction(std::string_view id, std::string_view action, std::string_view stage,
+                  std::string_view client, std::string_view text, std::string_view from,
+                  std::string_view to, std::string_view proto, std::string_view helo) {
+  write(Program::Cleanup, fmt::format("{}: {}: {} from {}: {}; {}", id, action, stage, client,
+                                      text, refusalTail(stage, from, to, proto, helo)));
+}
+
 void warning(Program program, std::string_view text) {
   write(program, fmt::format("warning: {}", text));
 }

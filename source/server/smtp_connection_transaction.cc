@@ -12,6 +12,7 @@
 #include "petrel/server/content_stages.h"
 #include "petrel/server/dmarc_probe.h"
 #include "petrel/server/dkim_signing_stage.h"
+#include "petrel/server/milter_stage.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/smtp_connection.h"
 #include "petrel/server/stage_check.h"
@@ -219,6 +220,13 @@ void SmtpConnection::startMessage() {
   if (auto auth = authenticationSettings(std::move(auth_results))) {
     stages.push_back(authenticationResults(std::move(*auth)));
   }
+  // The milters (filters.milters): after every stage that adds fields when the header ends,
+  // since their header indexes count in the header as stored.
+  if (!config::listenerMilters(*snap_.config, *listener_).empty()) {
+    MilterInputs in{snap_.config.get(), listener_, clientFacts(), client_ip_, client_,
+                    session_->authenticatedUser(), queue_id_, worker_->dispatcher().loop()};
+    stages.push_back(milterStage(milterSetup(in, session_->envelope())));
+  }
   // Last, so that it signs the header as the other stages leave it (dkim_signing_stage.h).
   if (auto sign = dkimSigningSetup(snap_, client_ip_, client_, protocol(),
                                    !session_->authenticatedUser().empty(), worker_->dispatcher(),
@@ -377,7 +385,8 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   if (hold != nullptr) hold_reason = hold->text;
   if (!hold_reason && end.hold) hold_reason = end.hold;  // a content stage's (DMARC quarantine)
   if (discard != nullptr) discard_reason = discard->text;
-  if (!discard_reason && end.discard) discard_reason = end.discard;  // header/body checks
+  if (!discard_reason && end.discard) discard_reason = end.discard;  // checks', a milter's
+  if (end.sender) envelope.mail.sender.text = *end.sender;  // a milter's SMFIR_CHGFROM
   std::optional<policy::PolicyAction> redirect_action, filter_action;
   if (redirect != nullptr) redirect_action = *redirect;
   if (filter != nullptr) filter_action = *filter;

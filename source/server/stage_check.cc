@@ -417,6 +417,8 @@ uint32_t verdictStages(const Snapshot& snap, const config::Listener& listener) {
   }
   // Header and body checks may refuse it too (REJECT, DEFER).
   if (snap.checks) stages |= smtp::stageBit(smtp::Stage::EndOfData);
+  // So may a milter (filters.milters, server/milter_stage.h).
+  if (!config::listenerMilters(*snap.config, listener).empty()) stages |= smtp::stageBit(smtp::Stage::EndOfData);
   return stages;
 }
 

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -325,6 +325,27 @@ PY
 mkdir -p "$work/seeds/sieve_script_fuzz"
 cp "$root"/test/testdata/sieve/*.sieve "$work/seeds/sieve_script_fuzz/"
 
+# Seeds for the milter protocol: a negotiation reply, then continues, modifications, a verdict.
+seed_milter() {
+  local out="$work/seeds/milter_protocol_fuzz"
+  mkdir -p "$out"
+  python3 - "$out" <<'PY'
+import struct, sys, os
+out = sys.argv[1]
+def pkt(c, d=b''): return struct.pack('>I', len(d) + 1) + c + d
+neg = pkt(b'O', struct.pack('>III', 6, 0x1ff, 0) + struct.pack('>I', 3) + b'{rcpt_addr} i\0')
+cont = pkt(b'c')
+mods = (pkt(b'h', b'X-A\0one\ntwo\0') + pkt(b'i', struct.pack('>I', 1) + b'X-I\0v\0') +
+        pkt(b'm', struct.pack('>I', 1) + b'Subject\0\0') + pkt(b'+', b'<c@d>\0') +
+        pkt(b'2', b'<e@f>\0NOTIFY=NEVER\0') + pkt(b'-', b'<b@example.com>\0') +
+        pkt(b'e', b'<s@t>\0') + pkt(b'q', b'why\0') + pkt(b'b', b'body'))
+open(os.path.join(out, 'full'), 'wb').write(neg + cont * 9 + mods + pkt(b'a'))
+open(os.path.join(out, 'reject'), 'wb').write(neg + cont * 2 + pkt(b'y', b'550 5.7.1 no\0'))
+open(os.path.join(out, 'skip'), 'wb').write(neg + cont * 6 + pkt(b'p') + pkt(b's') + pkt(b't'))
+PY
+}
+
+seed_milter
 seed_arc
 seed_address
 seed_config
@@ -369,6 +390,11 @@ for t in "${targets[@]}"; do
   if [ "$t" = policy_service_fuzz ]; then
     sources=("$root"/source/core/*.cc "$root/source/policy/checks/access_action.cc"
              "$root/source/policy/checks/policy_service.cc")
+    dict=""
+  fi
+  if [ "$t" = milter_protocol_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/smtp/reply.cc" "$root"/source/content/*.cc
+             "$root"/source/milter/*.cc)
     dict=""
   fi
   if [ "$t" = access_action_fuzz ]; then

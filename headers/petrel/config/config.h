@@ -69,6 +69,20 @@ enum class AuthMode {
   Required,  // MAIL refused before AUTH (530 5.7.0)
 };
 
+// A Sendmail milter (protocol version 6) that sees every message at its end of data (Postfix
+// smtpd_milters; docs/milter.md).
+struct MilterEndpoint {
+  enum class Kind : uint8_t { Inet, Unix };
+  Kind kind = Kind::Inet;
+  std::string host;  // Inet: an IP literal (IPv6 without brackets)
+  uint16_t port = 0;
+  std::string path;  // Unix
+  std::string text;  // as written: "inet:127.0.0.1:8891", "unix:/run/opendkim/opendkim.sock"
+  bool operator==(const MilterEndpoint&) const = default;
+};
+// "inet:host:port" (host an IP literal, IPv6 in brackets) or "unix:/path"; Postfix's syntax.
+Result<MilterEndpoint> parseMilterEndpoint(std::string_view text);
+
 struct Listener {
   std::string name;  // e.g. "mx"; appears in logs
   Endpoint address;
@@ -80,6 +94,9 @@ struct Listener {
   // smtp.greet_pause for this listener, in seconds (0 = off). Default: unset = smtp.greet_pause,
   // except on listeners with auth: required or tls: implicit (submission), which get 0.
   std::optional<uint64_t> greet_pause;
+  // This listener's milters instead of filters.milters (Postfix's master.cf
+  // "-o smtpd_milters=..."); an empty list for none. Default: unset = filters.milters
+  std::optional<std::vector<MilterEndpoint>> milters;
 };
 
 enum class BareLineEnding { Reject, Normalize };
@@ -349,6 +366,18 @@ struct PolicyService {
   std::string policy_context;  // sent as the policy_context attribute; Default: empty
 };
 
+// filters: content filters on receipt (docs/milter.md).
+struct Filters {
+  std::vector<MilterEndpoint> milters;  // Default: none
+  // What a milter that cannot be reached, times out or breaks the protocol means (Postfix
+  // milter_default_action). Default: tempfail
+  enum class MilterDefaultAction { Tempfail, Accept, Reject };
+  MilterDefaultAction milter_default_action = MilterDefaultAction::Tempfail;
+  uint64_t milter_connect_timeout = 30;   // seconds; Default: 30s
+  uint64_t milter_command_timeout = 30;   // seconds, each command but the content; Default: 30s
+  uint64_t milter_content_timeout = 300;  // seconds, body chunks and end of message; Default: 300s
+};
+
 struct Log {
   std::optional<std::string> file;  // Default: null = stderr only
   std::string syslog_name = "petrel";
@@ -404,7 +433,13 @@ struct Config {
   Dkim dkim;
   Dmarc dmarc;
   Checks checks;
+  Filters filters;
 };
+
+// The milters of a listener's sessions: its own list, or filters.milters.
+inline const std::vector<MilterEndpoint>& listenerMilters(const Config& c, const Listener& l) {
+  return l.milters ? *l.milters : c.filters.milters;
+}
 
 // One problem found in the file; `where` is "file:line:column".
 struct ConfigError {

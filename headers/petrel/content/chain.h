@@ -55,6 +55,8 @@ struct EndEdits {
   // Take the message and drop it (Postfix DISCARD): the reason for the log line; the first
   // stage that asks sets it.
   std::optional<std::string> discard;
+  // A new envelope sender (a milter's SMFIR_CHGFROM), without angle brackets.
+  std::optional<std::string> sender;
 };
 
 class ContentStage {
@@ -111,6 +113,7 @@ class ContentChain final : public smtp::BodySink {
     size_t replaced_octets = 0;
     std::optional<std::string> hold;  // a stage asked to hold the message: the reason
     std::optional<std::string> discard;  // a stage asked to discard it: the reason
+    std::optional<std::string> sender;   // a stage changed the envelope sender
   };
   // The message is complete: runs every stage's onEndAsync in order (stopping at a refusal),
   // applies recipient edits to `recipients`, then calls `done` (at once when no stage waited).

@@ -88,6 +88,12 @@ void contentCheck(std::string_view id, std::string_view action, std::string_view
                   std::string_view line, std::string_view client, std::string_view from,
                   std::string_view to, std::string_view proto, std::string_view helo,
                   std::string_view text);
+// A milter's verdict took effect (Postfix's cleanup/smtpd "milter-reject", "milter-discard",
+// "milter-hold"): "ID: milter-reject: END-OF-MESSAGE from unknown[IP]: 5.7.1 TEXT; from=<S>
+// to=<R> proto=ESMTP helo=<H>" (`action` "milter-reject" | "milter-discard" | "milter-hold").
+void milterAction(std::string_view id, std::string_view action, std::string_view stage,
+                  std::string_view client, std::string_view text, std::string_view from,
+                  std::string_view to, std::string_view proto, std::string_view helo);
 void warning(Program program, std::string_view text);
 void info(Program program, std::string_view text);
 }  // namespace mail
