@@ -58,6 +58,7 @@ void ContentChain::endStage(size_t index) {
                                if (refusal) {
                                  End end;
                                  end.refusal = std::move(refusal);
+                                 end.logged = end_edits_.logged;
                                  auto done = std::move(end_done_);
                                  return done(std::move(end));
                                }
@@ -77,6 +78,7 @@ void ContentChain::ended() {
   end.hold = std::move(edits.hold);
   end.discard = std::move(edits.discard);
   end.sender = std::move(edits.sender);
+  end.logged = edits.logged;
   if (!edits.header.replace.empty() || !edits.header.remove.empty()) {
     end.replaced_octets = written_header_octets_;
     end.header = applyHeaderEdits(section_.fields(), edits.header, section_.rest());

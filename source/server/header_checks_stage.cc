@@ -96,9 +96,19 @@ class HeaderChecksStage final : public content::ContentStage {
   std::optional<smtp::Reply> onEnd(std::vector<content::Recipient>& recipients,
                                    content::EndEdits& edits) override {
     if (!done_) parser_.end();
-    if (refusal_) return refusal_;
-    if (discard_ && !edits.discard) edits.discard = discard_;
-    if (hold_ && !edits.hold) edits.hold = hold_;
+    // Every action was logged as cleanup logs it (report()).
+    if (refusal_) {
+      edits.logged.refusal = !s_.on_hit;
+      return refusal_;
+    }
+    if (discard_ && !edits.discard) {
+      edits.discard = discard_;
+      edits.logged.discard = !s_.on_hit;
+    }
+    if (hold_ && !edits.hold) {
+      edits.hold = hold_;
+      edits.logged.hold = !s_.on_hit;
+    }
     if (redirect_ && !recipients.empty()) {
       // Postfix REDIRECT: the one address replaces every recipient.
       content::Recipient only = recipients.front();

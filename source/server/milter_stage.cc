@@ -277,6 +277,7 @@ void MilterStage::concluded(Conversation* c) {
       warn();
       if (edits_->hold && edits_->hold->starts_with("milter triggers HOLD")) {
         logVerdict("milter-hold", o.stage, loggable(*edits_->hold));
+        edits_->logged.hold = true;
       }
       return runNext();
     case V::Reject:
@@ -286,12 +287,14 @@ void MilterStage::concluded(Conversation* c) {
       std::string text = reply.enhanced.empty() ? "" : reply.enhanced + " ";
       text += reply.lines.empty() ? "" : reply.lines[0];
       logVerdict("milter-reject", o.stage, loggable(text));
+      edits_->logged.refusal = true;
       return answer(std::move(reply));
     }
     case V::Discard:
       warn();
       logVerdict("milter-discard", o.stage, "milter triggers DISCARD action");
       edits_->discard = "milter triggers DISCARD action";
+      edits_->logged.discard = true;
       return answer(std::nullopt);
     case V::Failed:
       break;
@@ -305,9 +308,11 @@ void MilterStage::concluded(Conversation* c) {
       return runNext();
     case Filters::MilterDefaultAction::Reject:
       logVerdict("milter-reject", o.stage, "5.7.1 Command rejected");
+      edits_->logged.refusal = true;
       return answer(smtp::Reply(550, "5.7.1", "Command rejected"));
     case Filters::MilterDefaultAction::Tempfail:
       logVerdict("milter-reject", o.stage, "4.7.1 Service unavailable - try again later");
+      edits_->logged.refusal = true;
       return answer(smtp::Reply(451, "4.7.1", "Service unavailable - try again later"));
   }
 }

@@ -280,8 +280,12 @@ void SmtpConnection::run(smtp::Actions actions) {
     } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
       authenticate(std::move(*a));
     } else if (auto* r = std::get_if<smtp::Rejected>(&action)) {
-      log::mail::reject(r->logStage(), client_, r->reply.oneLine(), r->from, r->to, protocol(),
-                        session_->helo());
+      bool logged = end_refusal_logged_ && r->stage == smtp::Stage::EndOfData;
+      end_refusal_logged_ = false;
+      if (!logged) {
+        log::mail::reject(r->logStage(), client_, r->reply.oneLine(), r->from, r->to, protocol(),
+                          session_->helo());
+      }
       rt_->metrics.countRejection(std::string(r->logStage()), r->reply.code, r->reply.enhanced);
     } else if (auto* p = std::get_if<smtp::Pregreet>(&action)) {
       // postscreen's line: "PREGREET 11 after 0.1 from [192.0.2.1]:4711: EHLO x\r\n".

@@ -52,7 +52,11 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
         return std::nullopt;
       }
     }
-    if (content_end_->refusal) return smtp::Verdict::refuse(*content_end_->refusal);
+    if (content_end_->refusal) {
+      // Its cleanup line is the refusal's log line (pflogsumm counts each line once).
+      end_refusal_logged_ = content_end_->logged.refusal;
+      return smtp::Verdict::refuse(*content_end_->refusal);
+    }
   }
   q.recipient_count = env.recipients.size();
   // Each stage starts from what the one before it left (smtpd_check.c): HELO from CONNECT's,
@@ -383,9 +387,18 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   }
   std::optional<std::string> hold_reason, discard_reason;
   if (hold != nullptr) hold_reason = hold->text;
-  if (!hold_reason && end.hold) hold_reason = end.hold;  // a content stage's (DMARC quarantine)
+  // A content stage's (DMARC quarantine, a header check, a milter); logged here unless the
+  // stage logged it in cleanup's format already.
+  bool hold_logged = false, discard_logged = false;
+  if (!hold_reason && end.hold) {
+    hold_reason = end.hold;
+    hold_logged = end.logged.hold;
+  }
   if (discard != nullptr) discard_reason = discard->text;
-  if (!discard_reason && end.discard) discard_reason = end.discard;  // checks', a milter's
+  if (!discard_reason && end.discard) {
+    discard_reason = end.discard;
+    discard_logged = end.logged.discard;
+  }
   if (end.sender) envelope.mail.sender.text = *end.sender;  // a milter's SMFIR_CHGFROM
   std::optional<policy::PolicyAction> redirect_action, filter_action;
   if (redirect != nullptr) redirect_action = *redirect;
@@ -437,13 +450,16 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
     // Postfix's DISCARD: the client is told the message was taken; nothing is queued.
     store->abort();
     log::mail::client(m->id, m->client, session_->authMechanism(), session_->authenticatedUser());
-    log::mail::policyAction(m->id, "discard", client_, *discard_reason, m->sender, m->protocol,
-                            m->helo);
+    if (!discard_logged) {
+      log::mail::policyAction(m->id, "discard", client_, *discard_reason, m->sender,
+                              m->protocol, m->helo);
+    }
     worker_->dispatcher().post([this, id = m->id] { committed(okStatus(), id); });
     return;
   }
   m->held = hold_reason.has_value();
-  store->finish([this, store, m, hold_reason, redirect_action, filter_action](Status st) {
+  store->finish([this, store, m, hold_reason, hold_logged, redirect_action,
+                 filter_action](Status st) {
     if (!st) {
       store->abort();
       committed(st, m->id);
@@ -460,13 +476,14 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
     Runtime* rt = rt_;
     rt_->journal->submit(
         [m](queue::Db& db) { return queue::Journal::insertMessage(db, *m); },
-        [this, dispatcher, rt, m, store, hold_reason, redirect_action, filter_action, sasl_method = session_->authMechanism(),
+        [this, dispatcher, rt, m, store, hold_reason, hold_logged, redirect_action, filter_action,
+         sasl_method = session_->authMechanism(),
          sasl_user = session_->authenticatedUser()](const Status& st) {
           // Journal thread: the row is durable (or not). Log in Postfix order, then hand the
           // message to the queue manager and the reply to the session.
           if (st) {
             log::mail::client(m->id, m->client, sasl_method, sasl_user);
-            if (hold_reason) {
+            if (hold_reason && !hold_logged) {
               log::mail::policyAction(m->id, "hold", m->client, *hold_reason, m->sender,
                                       m->protocol, m->helo);
             }

@@ -55,6 +55,14 @@ struct EndEdits {
   // Take the message and drop it (Postfix DISCARD): the reason for the log line; the first
   // stage that asks sets it.
   std::optional<std::string> discard;
+  // What the stage that asked already logged in Postfix's cleanup format (a header check's
+  // "reject: header ...", a milter's "milter-reject: ..."): the driver then writes no line of
+  // its own for it, so that pflogsumm counts each refusal, hold or discard once.
+  struct Logged {
+    bool refusal = false;
+    bool hold = false;
+    bool discard = false;
+  } logged;
   // A new envelope sender (a milter's SMFIR_CHGFROM), without angle brackets.
   std::optional<std::string> sender;
 };
@@ -114,6 +122,7 @@ class ContentChain final : public smtp::BodySink {
     std::optional<std::string> hold;  // a stage asked to hold the message: the reason
     std::optional<std::string> discard;  // a stage asked to discard it: the reason
     std::optional<std::string> sender;   // a stage changed the envelope sender
+    EndEdits::Logged logged;             // what the stages logged themselves
   };
   // The message is complete: runs every stage's onEndAsync in order (stopping at a refusal),
   // applies recipient edits to `recipients`, then calls `done` (at once when no stage waited).

@@ -82,6 +82,9 @@ class SmtpConnection {
   bool reading_ = false;
   bool counted_ = false;  // holds a ConnectionLimiter slot
   bool rate_exempt_ = false;  // in limits.rate.exceptions (relay.mynetworks by default)
+  // The content stage that refused the message logged it itself (EndEdits::Logged): the
+  // session's END-OF-MESSAGE Rejected gets no second line.
+  bool end_refusal_logged_ = false;
   std::string out_;
   std::unique_ptr<smtp::ServerSession> session_;
   const config::Listener* listener_ = nullptr;  // points into snap_.config

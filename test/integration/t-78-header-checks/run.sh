@@ -157,4 +157,8 @@ grep -q 'result: refused at end of data: 550 5.7.1 message content rejected' <<<
 out=$(petrel checks test edit.eml) || fail "checks test refused the edit message: $out"
 grep -q 'replace Subject: \[replaced\] replace me please' <<<"$out" || fail "checks test: $out"
 
+# Each refusal and hold is one log line, cleanup's (pflogsumm counts lines): the session adds
+# no "NOQUEUE: reject: END-OF-MESSAGE" and smtpd no second "hold:" for what a header check did.
+assert_eq 0 "$(log_count 'NOQUEUE: reject: END-OF-MESSAGE')" "session reject lines for refused messages"
+assert_eq 1 "$(log_count ': hold: ')" "hold lines"
 pass

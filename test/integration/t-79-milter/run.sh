@@ -201,4 +201,8 @@ wait_for 20 "the unfiltered message" maildir_has example.test/alice 4 || fail "n
 FILE=$(grep -l '^Subject: REJECTME on plain' "$MAIL_ROOT"/example.test/alice/new/*) ||
   fail "the unfiltered message was changed"
 if grep -q '^DKIM-Signature:' "$FILE"; then fail "the unfiltered message was signed"; fi
+# Each refusal and hold is one log line, cleanup's (pflogsumm counts lines): the session adds
+# no "NOQUEUE: reject: END-OF-MESSAGE" and smtpd no second "hold:" for what a milter did.
+assert_eq 0 "$(log_count 'NOQUEUE: reject: END-OF-MESSAGE')" "session reject lines for refused messages"
+assert_eq 1 "$(log_count ': (milter-)?hold: ')" "hold lines"
 pass
