@@ -1,4 +1,5 @@
-// The `delivery:` section: how the Maildir agent writes (fsync).
+// The `delivery:` section: how the Maildir agent writes (fsync) and the Sieve scripts it runs
+// (paths only: the server compiles them, so a script's own errors name the script's file).
 #include <fmt/format.h>
 
 #include "loader.h"
@@ -11,11 +12,20 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     return;
   }
   Section delivery(reporter_, *f);
-  delivery.allowOnly({"maildir"});
+  delivery.allowOnly({"maildir", "sieve"});
   if (const Field* m = delivery.find("maildir")) {
     Section maildir(reporter_, *m);
     maildir.allowOnly({"fsync"});
     setBool(maildir, "fsync", c.delivery.maildir_fsync);
+  }
+  if (const Field* f = delivery.find("sieve")) {
+    Section sieve(reporter_, *f);
+    sieve.allowOnly({"global_before", "global_after", "user_scripts"});
+    Delivery::Sieve& s = c.delivery.sieve;
+    setPath(sieve, "global_before", s.global_before);
+    setPath(sieve, "global_after", s.global_after);
+    setPath(sieve, "user_scripts", s.user_scripts);
+    s.origin = reporter_.where(f->mark());
   }
 }
 

@@ -285,7 +285,9 @@ Result<TmpFile> writeTmp(const MaildirItem& item, const std::string& host) {
     ::unlink(t.tmp_path.c_str());
     return status.error();
   }
-  t.final_path = fmt::format("{}new/{},S={}", maildir, name, writer.size());
+  t.final_path = item.flags.empty()
+                     ? fmt::format("{}new/{},S={}", maildir, name, writer.size())
+                     : fmt::format("{}cur/{},S={}:2,{}", maildir, name, writer.size(), item.flags);
   return t;
 }
 
@@ -311,6 +313,46 @@ Result<std::string> finishTmp(TmpFile& t, bool fsync) {
 }
 
 }  // namespace
+
+Result<std::string> ensureMaildirFolder(const std::string& inbox, const std::string& folder,
+                                        bool fsync) {
+  std::string dir = inbox + "." + folder + "/";
+  if (Status made = ensureMaildir(dir, fsync); !made) return made.error();
+  std::string marker = dir + "maildirfolder";
+  if (::access(marker.c_str(), F_OK) != 0) {
+    int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return systemError("cannot create", marker, errno);
+    ::close(fd);
+  }
+  // Dovecot's subscriptions file: one folder name per line, appended once. A reader that
+  // misses a line only misses the subscription, never mail.
+  std::string subscriptions = inbox + "subscriptions";
+  std::string known;
+  if (int fd = ::open(subscriptions.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    char buf[4096];
+    ssize_t n;
+    while (known.size() < (1 << 20) && (n = ::read(fd, buf, sizeof buf)) > 0) {
+      known.append(buf, size_t(n));
+    }
+    ::close(fd);
+  }
+  bool listed = false;
+  for (size_t at = 0; at < known.size();) {
+    size_t end = known.find('\n', at);
+    if (end == std::string::npos) end = known.size();
+    if (std::string_view(known).substr(at, end - at) == folder) listed = true;
+    at = end + 1;
+  }
+  if (!listed) {
+    int fd = ::open(subscriptions.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return systemError("cannot open", subscriptions, errno);
+    std::string line = folder + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == ssize_t(line.size());
+    ::close(fd);
+    if (!ok) return systemError("cannot write", subscriptions, errno);
+  }
+  return dir;
+}
 
 void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std::string& hostname) {
   const std::string host = maildirHostName(hostname);
@@ -352,7 +394,7 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
       continue;
     }
     items[i].filename = std::move(delivered.value());
-    renamed_into[items[i].maildir + "new"].push_back(i);
+    renamed_into[items[i].maildir + (items[i].flags.empty() ? "new" : "cur")].push_back(i);
   }
 
   if (!fsync) {

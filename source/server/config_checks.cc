@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "petrel/core/strings.h"
+#include "petrel/delivery/sieve_filter.h"
 #include "petrel/dkim/signer.h"
 #include "petrel/lookup/lookup_table.h"
 #include "petrel/policy/restrictions.h"
@@ -132,10 +133,17 @@ void checkDkimKeys(const config::Config& c, std::vector<config::ConfigError>& er
   }
 }
 
+// delivery.sieve: the global scripts compile (their own errors name the script's file, line
+// and column, after the section's position).
+void checkSieveScripts(const config::Config& c, std::vector<config::ConfigError>& errors) {
+  auto scripts = delivery::loadSieveScripts(c);
+  if (!scripts) errors.push_back({c.delivery.sieve.origin, scripts.error().message()});
+}
+
 }  // namespace
 
 std::vector<config::Validator> standardValidators() {
-  return {&checkRestrictions, &checkDkimKeys};
+  return {&checkRestrictions, &checkDkimKeys, &checkSieveScripts};
 }
 
 }  // namespace petrel::server

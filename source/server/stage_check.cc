@@ -484,6 +484,9 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     }
     s.public_suffixes = std::make_shared<const dmarc::PublicSuffixList>(std::move(psl.value()));
   }
+  auto sieve = delivery::loadSieveScripts(cfg);
+  if (!sieve) return sieve.error();
+  s.sieve = std::move(sieve.value());
   s.router = std::make_shared<const delivery::Router>(cfg, warn);
   if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
   std::vector<Cidr> blocks;

@@ -172,6 +172,18 @@ struct Queue {
 
 struct Delivery {
   bool maildir_fsync = true;  // delivery.maildir.fsync; Default: true
+  // delivery.sieve: Sieve scripts run when the Maildir agent delivers (docs/sieve.md): a global
+  // script before the user's own and one after it (Dovecot's sieve_before / sieve_after), and
+  // the users' scripts as <user_scripts>/<domain>/<local part>.sieve. Default: none.
+  struct Sieve {
+    std::string global_before;  // absolute paths; empty: none
+    std::string global_after;
+    std::string user_scripts;
+    std::string origin;  // "file:line:column" of the section, for errors found later
+    bool enabled() const {
+      return !global_before.empty() || !global_after.empty() || !user_scripts.empty();
+    }
+  } sieve;
 };
 
 struct Tls {

@@ -31,6 +31,9 @@ struct MaildirItem {
   std::string body_path;      // or a file holding the wire-format message (large messages)
   uint64_t body_offset = 0;   // leading bytes of the message not written (a header section
                               // that was rewritten into header_prefix)
+  // Maildir info flags (RFC 5232 imap4flags through Sieve: "FS"), sorted; non-empty: the file
+  // goes into cur/ as "<name>:2,<flags>", where IMAP servers read flags, instead of new/.
+  std::string flags;
   Status result = Unit{};     // out: per item outcome (temporary error on I/O failure)
   std::string filename;       // out: the final path in new/ (empty on failure)
 };
@@ -43,5 +46,12 @@ struct MaildirItem {
 // and that item's result is a temporary Error saying what failed (with strerror text, e.g. for
 // ENOSPC / EDQUOT / EIO). Items are independent: one failing does not stop the others.
 void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std::string& hostname);
+
+// A Maildir++ folder of the Maildir `inbox` (ending in '/') as Dovecot and Courier lay it out:
+// `<inbox>.<folder>/` with tmp/ new/ cur/ and an empty `maildirfolder` file, and the folder's
+// name in `<inbox>subscriptions` so that IMAP clients show it. `folder` is the Maildir++ name
+// ("spam", "lists.work"); the caller has checked it. Returns the folder's Maildir path.
+Result<std::string> ensureMaildirFolder(const std::string& inbox, const std::string& folder,
+                                        bool fsync);
 
 }  // namespace petrel::delivery

@@ -1,5 +1,8 @@
 // MaildirAgent: the local delivery agent (Postfix's virtual(8)), a blocking DeliveryAgent.
 //
+// With delivery.sieve, each recipient's scripts decide the folders (sieve_filter.h): one item
+// per folder, none for a discard; Maildir++ folders are created as Dovecot lays them out.
+//
 // It turns each recipient of each delivery into one MaildirItem (Return-Path and
 // Delivered-To first, then the header as canonical.headers rewrote it, then the stored body
 // or its spool file, never copied) and writes them all with one deliverMaildirBatch() call,
@@ -10,13 +13,15 @@
 #include <string>
 
 #include "petrel/delivery/agent.h"
+#include "petrel/delivery/sieve_filter.h"
 
 namespace petrel::delivery {
 
 class MaildirAgent final : public DeliveryAgent {
  public:
-  // delivery.maildir.fsync and the hostname of the unique file names.
-  MaildirAgent(bool fsync, std::string hostname);
+  // delivery.maildir.fsync, the hostname of the unique file names, and delivery.sieve's
+  // scripts (null: every message goes to INBOX).
+  MaildirAgent(bool fsync, std::string hostname, SieveScriptsPtr sieve = nullptr);
 
   bool blocking() const override { return true; }
   void deliver(const std::vector<Delivery*>& deliveries, Done done) override;
@@ -24,6 +29,7 @@ class MaildirAgent final : public DeliveryAgent {
  private:
   bool fsync_;
   std::string hostname_;
+  SieveScriptsPtr sieve_;
 };
 
 }  // namespace petrel::delivery

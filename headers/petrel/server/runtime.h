@@ -16,6 +16,7 @@
 
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
+#include "petrel/delivery/sieve_filter.h"
 #include "petrel/dmarc/public_suffix.h"
 #include "petrel/dmarc/report_store.h"
 #include "petrel/dns/hosts.h"
@@ -70,6 +71,8 @@ struct Snapshot {
   // dmarc.public_suffix_list, read when dmarc.verify is on (at start and on reload); null
   // when it is off.
   dmarc::PublicSuffixListPtr public_suffixes;
+  // delivery.sieve's global scripts, compiled (delivery/sieve_filter.h); null when none.
+  delivery::SieveScriptsPtr sieve;
   // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
   // empty: nothing signs.
   std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;

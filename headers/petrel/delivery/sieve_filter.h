@@ -1,0 +1,69 @@
+// Sieve at Maildir delivery (delivery.sieve, docs/sieve.md): the global script
+// run before the user's own, the user's script (<user_scripts>/<domain>/<local
+// part>.sieve), the global script after it, and what they decide as the
+// Maildir++ folders (with flags) the MaildirAgent writes the message into.
+//
+// The scripts run in that order, as Pigeonhole's sieve_before / personal /
+// sieve_after: each adds its actions, and the next runs only while the implicit
+// keep still stands (a script that filed or discarded the message ends the
+// sequence; the course's `fileinto "spam"; stop;` keeps the user's script from
+// running on spam). The message is never lost: a user script that does not
+// compile, or any script that fails at run time, counts as "keep" with a note
+// for the log; so do the actions not applied at delivery yet (redirect, reject,
+// ereject, vacation), which keep the message in INBOX instead.
+//
+// Blocking (it reads the user's script file): the delivery job only. Pure
+// otherwise.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "petrel/config/config.h"
+#include "petrel/core/result.h"
+#include "petrel/sieve/interpreter.h"
+
+namespace petrel::delivery {
+
+struct SieveScripts {
+  sieve::ProgramPtr before;  // delivery.sieve.global_before, compiled; null when none
+  sieve::ProgramPtr after;   // global_after
+  std::string user_dir;      // user_scripts; empty: no personal scripts
+  sieve::Options options;    // the recipient delimiter (subaddress)
+};
+using SieveScriptsPtr = std::shared_ptr<const SieveScripts>;
+
+// Compiles delivery.sieve's global scripts; nullptr when the section is empty.
+// An error names the script's file, line and column, so a reload keeps the
+// running config.
+Result<SieveScriptsPtr> loadSieveScripts(const config::Config &cfg);
+
+struct Filing {
+  std::string folder;  // "" for INBOX, else a Maildir++ folder name ("spam",
+                       // "Lists.Work")
+  std::string flags;   // Maildir info flags ("FS"), sorted; "" for none
+};
+struct SieveDecision {
+  std::vector<Filing> filings;     // where copies go; empty: discarded
+  std::vector<std::string> notes;  // for the log: errors, actions not applied
+};
+
+SieveDecision decideFilings(const SieveScripts &scripts, const sieve::MessageView &message,
+                            const sieve::Envelope &envelope);
+
+// The Maildir++ name of a Sieve mailbox: "spam" -> "spam", "Lists/Work" or
+// "Lists.Work" -> "Lists.Work", "INBOX" (any case) -> "" (the Maildir itself).
+// nullopt for names a Maildir cannot hold safely: empty parts, "." or ".."
+// parts, '/' at either end, control characters, octets outside ASCII (modified
+// UTF-7 is not written), or longer than 255.
+std::optional<std::string> maildirFolderName(std::string_view mailbox);
+
+// RFC 5232 flags as Maildir info letters: \Draft D, \Flagged F, \Answered R,
+// \Seen S, \Deleted T (any case), sorted; other flags have no letter and are
+// left out.
+std::string maildirFlags(const std::vector<std::string> &flags);
+
+}  // namespace petrel::delivery
