@@ -8,28 +8,22 @@
 #include <vector>
 
 #include "petrel/config/config.h"
+#include "section_load.h"
 #include "petrel/server/config_checks.h"
 
 namespace petrel::config {
 namespace {
 
-using Errors = std::vector<std::string>;
+using section_test::Errors;
 
 constexpr std::string_view Minimal =
     "hostname: mx.example.org\n"
     "listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
     "domains: {local: []}\n";
 
-LoadResult load(std::string_view extra) {
-  return loadConfigFromString(std::string(Minimal) + std::string(extra), "t.yaml", "/etc/petrel",
-                              server::standardValidators());
-}
+LoadResult load(std::string_view extra) { return section_test::loadAfter(Minimal, extra); }
 
-Errors errorsWith(std::string_view extra) {
-  Errors out;
-  for (const ConfigError& e : load(extra).errors) out.push_back(e.toString());
-  return out;
-}
+Errors errorsWith(std::string_view extra) { return section_test::errorsOf(load(extra)); }
 
 TEST(ChecksConfigTest, DefaultsToNoChecks) {
   LoadResult r = load("");

@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "petrel/config/config.h"
+#include "section_load.h"
 #include "petrel/server/config_checks.h"
 
 namespace petrel::config {
 namespace {
 
-using Errors = std::vector<std::string>;
+using section_test::Errors;
 
 constexpr std::string_view Minimal =
     "listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
@@ -20,16 +21,9 @@ constexpr std::string_view Minimal =
 
 const std::string Keys = std::string(PETREL_SOURCE_ROOT) + "/test/testdata/dkim";
 
-LoadResult load(std::string_view extra) {
-  return loadConfigFromString(std::string(Minimal) + std::string(extra), "t.yaml", Keys,
-                              server::standardValidators());
-}
+LoadResult load(std::string_view extra) { return section_test::loadAfter(Minimal, extra, Keys); }
 
-Errors errorsWith(std::string_view extra) {
-  Errors out;
-  for (const ConfigError& e : load(extra).errors) out.push_back(e.toString());
-  return out;
-}
+Errors errorsWith(std::string_view extra) { return section_test::errorsOf(load(extra)); }
 
 TEST(DkimConfigTest, DefaultsAndEntries) {
   LoadResult none = load("");

@@ -7,25 +7,20 @@
 #include <vector>
 
 #include "petrel/config/config.h"
+#include "section_load.h"
 
 namespace petrel::config {
 namespace {
 
-using Errors = std::vector<std::string>;
+using section_test::Errors;
 
 constexpr std::string_view Minimal =
     "listeners: [{name: mx, address: '127.0.0.1:25'}]\n"
     "domains: {local: []}\n";
 
-LoadResult load(std::string_view extra) {
-  return loadConfigFromString(std::string(Minimal) + std::string(extra), "t.yaml", "/tmp");
-}
+LoadResult load(std::string_view extra) { return section_test::loadAfter(Minimal, extra, "/tmp", {}); }
 
-Errors errorsWith(std::string_view extra) {
-  Errors out;
-  for (const ConfigError& e : load(extra).errors) out.push_back(e.toString());
-  return out;
-}
+Errors errorsWith(std::string_view extra) { return section_test::errorsOf(load(extra)); }
 
 TEST(FiltersConfigTest, DefaultsAndMilters) {
   LoadResult none = load("");
