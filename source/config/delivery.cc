@@ -1,4 +1,5 @@
-// The `delivery:` section: how the Maildir agent writes (fsync) and the Sieve scripts it runs
+// The `delivery:` section: the transport of local mailboxes (transports.cc reads it), how the
+// Maildir agent writes (fsync) and the Sieve scripts it runs
 // (paths only: the server compiles them, so a script's own errors name the script's file).
 #include <fmt/format.h>
 
@@ -12,7 +13,10 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     return;
   }
   Section delivery(reporter_, *f);
-  delivery.allowOnly({"maildir", "sieve"});
+  delivery.allowOnly({"maildir", "sieve", "transport"});
+  if (const Field* t = delivery.find("transport")) {
+    loadDeliveryTransport(*t, c);
+  }
   if (const Field* m = delivery.find("maildir")) {
     Section maildir(reporter_, *m);
     maildir.allowOnly({"fsync"});

@@ -54,7 +54,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
                  "restrictions", "smtp",      "queue",     "delivery", "dns",
                  "status",       "log",       "policy_service", "greylisting",
                  "restriction_classes", "dkim", "dmarc",
-                 "checks", "filters"});
+                 "checks", "filters", "transports"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -73,7 +73,8 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadRestrictions(top, c);  // the listeners' set names are checked by finish()
   loadSmtp(top, c);
   loadQueue(top, c);
-  loadDelivery(top, c);
+  loadTransports(top, c);
+  loadDelivery(top, c);  // after transports (delivery.transport names one)
   loadDns(top, c);
   loadStatus(top, c);
   loadLog(top, c);

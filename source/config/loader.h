@@ -310,6 +310,11 @@ class Loader {
   void loadParentDomainFeatures(const Field& f, Smtp& smtp);
   void loadQueue(const Section& top, Config& c);     // queue.cc
   void loadDelivery(const Section& top, Config& c);  // delivery.cc
+  void loadTransports(const Section& top, Config& c);  // transports.cc
+  void loadDeliveryTransport(const Field& f, Config& c);
+  void loadSmtpTransport(const Section& s, SmtpTransportSettings& out);
+  void loadLmtpTransport(const Section& s, LmtpTransportSettings& out);
+  void loadPipeTransport(const Section& s, PipeTransportSettings& out);
   void loadDns(const Section& top, Config& c);       // dns.cc
   void loadStatus(const Section& top, Config& c);    // status.cc
   void loadLog(const Section& top, Config& c);       // log.cc

@@ -9,31 +9,39 @@ namespace petrel::delivery {
 
 namespace {
 
-constexpr std::array<Transport, 2> Transports = {Transport::Maildir, Transport::Smtp};
-
 void reportMissingAgent(Delivery& d) {
   RecipientReport r;
   r.dsn = "4.3.5";
-  r.text = fmt::format("no delivery agent for transport {}", toString(d.target.transport));
+  r.text = fmt::format("no delivery agent for transport {}", d.target.transport_name);
   d.reports.assign(d.recipients.size(), r);
 }
 
-// The unreported deliveries of `m` for `transport`, with their message set.
-std::vector<Delivery*> unreported(MessageDeliveries& m, Transport transport) {
+// The unreported deliveries of `m` for the transport `name`, with their message set.
+std::vector<Delivery*> unreported(MessageDeliveries& m, const std::string& name) {
   std::vector<Delivery*> out;
   for (auto& d : m.deliveries) {
-    if (d.target.transport != transport || d.reported()) continue;
+    if (d.target.transport_name != name || d.reported()) continue;
     d.message = &m.message;
     out.push_back(&d);
   }
   return out;
 }
 
-// Equal for equal targets: a Maildir target is its path; a next hop's fields hold no '\n'.
+// The transport names of the unreported deliveries, in order of first appearance.
+void addNames(const MessageDeliveries& m, std::vector<std::string>& names) {
+  for (const auto& d : m.deliveries) {
+    if (d.reported()) continue;
+    if (std::find(names.begin(), names.end(), d.target.transport_name) == names.end()) {
+      names.push_back(d.target.transport_name);
+    }
+  }
+}
+
+// Equal for equal targets; no field holds a '\n'.
 std::string targetKey(const DeliveryTarget& t) {
-  if (t.transport == Transport::Maildir) return "m\n" + t.maildir;
-  return fmt::format("{}\n{}\n{}\n{}\n{}", int(t.transport), t.next_hop.host, t.next_hop.port,
-                     t.next_hop.mx_lookup, int(t.tls));
+  if (t.transport == Transport::Virtual) return "m\n" + t.maildir;
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", t.transport_name, t.next_hop.host,
+                     t.next_hop.port, t.next_hop.mx_lookup, int(t.tls), t.nexthop);
 }
 
 }  // namespace
@@ -53,33 +61,41 @@ bool MessageDeliveries::pending() const {
                      [](const Delivery& d) { return !d.reported(); });
 }
 
-void AgentRegistry::add(Transport transport, DeliveryAgent& agent) {
-  agents_[size_t(transport)] = &agent;
+void AgentRegistry::add(const std::string& name, std::shared_ptr<DeliveryAgent> agent) {
+  agents_[name] = std::move(agent);
 }
 
-DeliveryAgent* AgentRegistry::find(Transport transport) const {
-  return agents_[size_t(transport)];
+void AgentRegistry::addUnowned(const std::string& name, DeliveryAgent& agent) {
+  agents_[name] = std::shared_ptr<DeliveryAgent>(std::shared_ptr<void>(), &agent);
+}
+
+DeliveryAgent* AgentRegistry::find(const std::string& name) const {
+  auto it = agents_.find(name);
+  return it == agents_.end() ? nullptr : it->second.get();
 }
 
 void deliverInJob(const AgentRegistry& agents, std::vector<MessageDeliveries*>& messages) {
+  std::vector<std::string> names;
   for (MessageDeliveries* m : messages) {
-    for (Transport t : Transports) {
-      std::vector<Delivery*> mine = unreported(*m, t);
-      if (mine.empty()) continue;
-      DeliveryAgent* agent = agents.find(t);
+    std::vector<std::string> mine_names;
+    addNames(*m, mine_names);
+    for (const std::string& name : mine_names) {
+      std::vector<Delivery*> mine = unreported(*m, name);
+      DeliveryAgent* agent = agents.find(name);
       if (agent == nullptr) {
         for (Delivery* d : mine) reportMissingAgent(*d);
-      } else if (!agent->blocking()) {
-        agent->prepare(m->message, mine);
+        continue;
       }
+      if (!agent->blocking()) agent->prepare(m->message, mine);
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
   }
-  for (Transport t : Transports) {
-    DeliveryAgent* agent = agents.find(t);
-    if (agent == nullptr || !agent->blocking()) continue;
+  for (const std::string& name : names) {
+    DeliveryAgent* agent = agents.find(name);
+    if (!agent->blocking()) continue;
     std::vector<Delivery*> all;
     for (MessageDeliveries* m : messages) {
-      std::vector<Delivery*> mine = unreported(*m, t);
+      std::vector<Delivery*> mine = unreported(*m, name);
       all.insert(all.end(), mine.begin(), mine.end());
     }
     if (!all.empty()) agent->deliver(all, [] {});
@@ -97,10 +113,11 @@ void deliverOnLoop(const AgentRegistry& agents, MessageDeliveries& message,
   auto answered = [waiting] {
     if (--waiting->agents == 0) waiting->done();
   };
-  for (Transport t : Transports) {
-    std::vector<Delivery*> mine = unreported(message, t);
-    if (mine.empty()) continue;
-    DeliveryAgent* agent = agents.find(t);
+  std::vector<std::string> names;
+  addNames(message, names);
+  for (const std::string& name : names) {
+    std::vector<Delivery*> mine = unreported(message, name);
+    DeliveryAgent* agent = agents.find(name);
     if (agent == nullptr) {
       for (Delivery* d : mine) reportMissingAgent(*d);
       continue;

@@ -139,6 +139,8 @@ Router::Router(const config::Config& cfg, lookup::Warn warn)
   }
   if (cfg.relay.tls_policy) tls_policy_ = lookup::makeTable(*cfg.relay.tls_policy, warn);
   relayhost_ = cfg.relay.relayhost;
+  transports_ = cfg.transports;
+  local_transport_ = cfg.delivery.transport;
   default_tls_ = cfg.relay.tls;
 }
 
@@ -208,6 +210,11 @@ std::vector<std::string> Router::lookupKeys(const Address& address) const {
     keys.push_back(toLower(address.withoutExtension(delimiters_)));
   }
   return keys;
+}
+
+std::vector<std::string> Router::addressKeys(std::string_view address) const {
+  auto parsed = parseAddress(address);
+  return parsed ? lookupKeys(*parsed) : std::vector<std::string>();
 }
 
 Router::TableAnswer Router::search(const std::vector<lookup::TablePtr>& tables,

@@ -89,11 +89,13 @@ struct QueueManager::BatchResult {
   int64_t start_us = 0;
   int64_t end_us = 0;
   Snapshot snap;  // the configuration the batch routed with
+  delivery::AgentRegistry agents;  // and its agents (all but the job's Maildir agent)
 };
 
 struct QueueManager::RelayInFlight {
   MessageResult message;
   Snapshot snap;
+  delivery::AgentRegistry agents;
   int64_t start_us = 0;
 };
 
@@ -106,6 +108,7 @@ QueueManager::QueueManager(event::Dispatcher& main, Runtime& runtime,
       relay_(std::move(relay)),
       smtp_agent_(*relay_) {
   relay_->configure(*rt_->snapshot().config);
+  agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_});
   uv_timer_init(main.loop(), timer_);
   timer_->data = this;
   uv_timer_start(
@@ -183,15 +186,14 @@ void QueueManager::launch(std::vector<std::string> ids) {
   auto batch = std::make_shared<BatchResult>();
   batch->ids = std::move(ids);
   batch->snap = rt_->snapshot();
+  batch->agents = agents_;  // asynchronous agents only prepare() in the job
   std::string path = rt_->journal->path();
-  SmtpAgent* smtp = &smtp_agent_;  // only its prepare() runs in the job
-  main_->offload([batch, path, smtp] { runBatch(*batch, batch->snap, path, smtp); },
+  main_->offload([batch, path] { runBatch(*batch, batch->snap, path); },
                  [this, batch] { finishBatch(batch); });
 }
 
 // Thread pool: read, route and deliver a batch of messages. No shared state is touched.
-void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std::string& path,
-                            SmtpAgent* smtp) {
+void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std::string& path) {
   using Kind = RecipientResult::Kind;
   const config::Config& cfg = *snap.config;
   batch.start_us = nowMicros();
@@ -241,9 +243,9 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
         rr.dsn = "4.3.0";
         rr.text = lookup_failure;
       } else {
-        delivery::Transport transport = delivery::Transport::Maildir;
+        delivery::Transport transport = delivery::Transport::Virtual;
         auto target = snap.router->resolve(rr.rcpt.address, &transport);
-        if (transport == delivery::Transport::Smtp) rr.relay = "none";
+        if (transport != delivery::Transport::Virtual) rr.relay = "none";
         if (!target) {
           rr.kind = target.error().temporary() ? Kind::Deferred : Kind::Bounced;
           rr.dsn = target.error().temporary() ? "4.3.0" : "5.1.1";
@@ -257,9 +259,8 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
     routed.push_back(&mr.routed);
   }
   delivery::MaildirAgent maildir(cfg.delivery.maildir_fsync, cfg.hostname, snap.sieve);
-  delivery::AgentRegistry agents;
-  agents.add(delivery::Transport::Maildir, maildir);
-  agents.add(delivery::Transport::Smtp, *smtp);
+  delivery::AgentRegistry agents = batch.agents;
+  agents.addUnowned("virtual", maildir);
   delivery::deliverInJob(agents, routed);
   li = 0;
   for (auto& mr : batch.messages) {
@@ -387,7 +388,7 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
   local->end_us = batch->end_us;
   for (auto& mr : batch->messages) {
     if (mr.found && !mr.routed.deliveries.empty()) {
-      startRelay(std::move(mr), batch->snap);
+      startRelay(std::move(mr), batch->snap, batch->agents);
     } else {
       local->messages.push_back(std::move(mr));
     }
@@ -397,7 +398,8 @@ void QueueManager::finishBatch(std::shared_ptr<BatchResult> batch) {
 }
 
 // Main loop: the deliveries the job prepared go to their agents (the SMTP agent).
-void QueueManager::startRelay(MessageResult mr, const Snapshot& snap) {
+void QueueManager::startRelay(MessageResult mr, const Snapshot& snap,
+                              const delivery::AgentRegistry& agents) {
   ++relays_;
   const auto& content = mr.routed.message.content;
   relay_bytes_ += content ? content->size() : 0;
@@ -406,9 +408,9 @@ void QueueManager::startRelay(MessageResult mr, const Snapshot& snap) {
   flight->snap = snap;
   flight->start_us = nowMicros();
   flight->message.routed.message.stored = &flight->message.meta;
-  delivery::AgentRegistry agents;
-  agents.add(delivery::Transport::Smtp, smtp_agent_);
-  delivery::deliverOnLoop(agents, flight->message.routed, [this, flight] { finishRelay(flight); });
+  flight->agents = agents;
+  delivery::deliverOnLoop(flight->agents, flight->message.routed,
+                          [this, flight] { finishRelay(flight); });
 }
 
 void QueueManager::finishRelay(const std::shared_ptr<RelayInFlight>& flight) {
@@ -564,6 +566,7 @@ void QueueManager::stop(std::function<void()> done) {
 
 void QueueManager::reconfigure(const config::Config& cfg, dns::ResolverPtr resolver) {
   relay_->configure(cfg);
+  agents_ = makeTransportAgents({*main_, cfg, smtp_agent_});  // jobs in flight keep theirs
   if (resolver) relay_->setResolver(std::move(resolver));
 }
 

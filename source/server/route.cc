@@ -107,18 +107,26 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
       f.kind = target.error().temporary() ? "defer" : "bounce";
       f.target = target.error().message();
       out.steps.push_back(fmt::format("{}: {} ({})", f.address, f.kind, f.target));
-    } else if (target->transport == delivery::Transport::Maildir) {
-      f.kind = std::string(delivery::toString(target->transport));
+    } else if (target->transport == delivery::Transport::Virtual) {
+      f.kind = std::string(delivery::agentName(target->transport));
       f.target = target->maildir;
       out.steps.push_back(fmt::format("{}: deliver to Maildir {}", f.address, f.target));
-    } else {
-      f.kind = std::string(delivery::toString(target->transport));
+    } else if (target->transport == delivery::Transport::Smtp) {
+      f.kind = std::string(delivery::agentName(target->transport));
       const config::NextHop& hop = target->next_hop;
       f.target = hop.mx_lookup ? fmt::format("{} (MX lookup, port {})", hop.host, hop.port)
                                : hop.toString();
       f.tls = std::string(config::toString(target->tls));
+      std::string by = target->transport_name == "smtp" || target->transport_name == "relay"
+                           ? std::string("SMTP")
+                           : fmt::format("SMTP (transport {})", target->transport_name);
       out.steps.push_back(
-          fmt::format("{}: deliver by SMTP to {}, TLS {}", f.address, f.target, f.tls));
+          fmt::format("{}: deliver by {} to {}, TLS {}", f.address, by, f.target, f.tls));
+    } else {
+      f.kind = std::string(delivery::agentName(target->transport));
+      f.target = fmt::format("{}:{}", target->transport_name, target->nexthop);
+      out.steps.push_back(fmt::format("{}: deliver by {} (transport {}) to {}", f.address,
+                                      f.kind, target->transport_name, target->nexthop));
     }
     out.finals.push_back(std::move(f));
   }

@@ -170,8 +170,51 @@ struct Queue {
   uint64_t delay_warning = 0;         // seconds; one "delayed" DSN after this; Default: 0 = off
 };
 
+// A delivery transport (Postfix's master.cf service used as transport(5)'s "transport:nexthop"):
+// the name that transport tables and delivery.transport write, the kind of agent that delivers
+// for it, and that kind's settings. Built in, without an entry under `transports:`: `virtual`
+// (the Maildir agent), `smtp` and `relay` (the relay agent, relay.* settings) and `lmtp`; an
+// entry with a built-in name other than `virtual` replaces its settings (docs/transports.md).
+enum class TransportType { Virtual, Smtp, Lmtp, Pipe };
+std::string_view toString(TransportType type);  // "virtual", "smtp", "lmtp", "pipe"
+
+// The settings of each agent kind, as `transports.<name>:` writes them besides `type:`. Each
+// kind's keys are read by its own function in source/config/transports.cc.
+struct SmtpTransportSettings {};
+struct LmtpTransportSettings {};
+struct PipeTransportSettings {};
+
+struct TransportConfig {
+  std::string name;  // a config name (isName); never "virtual"
+  TransportType type = TransportType::Smtp;
+  SmtpTransportSettings smtp;  // type smtp
+  LmtpTransportSettings lmtp;  // type lmtp
+  PipeTransportSettings pipe;  // type pipe
+  std::string origin;          // "file:line:column" of the entry
+};
+
+// "name:nexthop" as transport(5) writes it, split; nexthop may be empty ("dovecot:").
+struct TransportRef {
+  std::string name;
+  std::string nexthop;
+  bool operator==(const TransportRef&) const = default;
+};
+
+// The transport called `name` among `configured` (the `transports:` entries) or the built-in
+// ones; nullopt when there is none. transports.cc.
+std::optional<TransportConfig> findTransport(const std::vector<TransportConfig>& configured,
+                                             std::string_view name);
+// "name:nexthop" (or a bare "name") when findTransport() knows `name`; nullopt otherwise (a
+// relay.transport value may also be a plain next hop).
+std::optional<TransportRef> transportRef(const std::vector<TransportConfig>& configured,
+                                         std::string_view text);
+
 struct Delivery {
   bool maildir_fsync = true;  // delivery.maildir.fsync; Default: true
+  // delivery.transport (Postfix's virtual_transport): how mail for mailboxes of local domains
+  // is delivered when no relay.transport entry says otherwise, e.g. {"lmtp",
+  // "unix:/run/dovecot/lmtp"}. Default: {"virtual", ""}, the Maildir agent.
+  TransportRef transport{"virtual", ""};
   // delivery.sieve: Sieve scripts run when the Maildir agent delivers (docs/sieve.md): a global
   // script before the user's own and one after it (Dovecot's sieve_before / sieve_after), and
   // the users' scripts as <user_scripts>/<domain>/<local part>.sieve. Default: none.
@@ -437,6 +480,16 @@ struct Config {
   Smtp smtp;
   Queue queue;
   Delivery delivery;
+  // transports: the named transports besides the built-in ones (TransportConfig), in config
+  // order; findTransport() also knows the built-in ones.
+  std::vector<TransportConfig> transports;
+  // findTransport() and transportRef() over these.
+  std::optional<TransportConfig> findTransport(std::string_view name) const {
+    return config::findTransport(transports, name);
+  }
+  std::optional<TransportRef> transportRef(std::string_view text) const {
+    return config::transportRef(transports, text);
+  }
   Dns dns;
   Status status;
   Log log;

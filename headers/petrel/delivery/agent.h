@@ -16,7 +16,6 @@
 // This header knows no libuv: the dispatch below is plain code, tested with fake agents.
 #pragma once
 
-#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -96,19 +95,24 @@ class DeliveryAgent {
   virtual void deliver(const std::vector<Delivery*>& deliveries, Done done) = 0;
 };
 
-// The agent of each transport; the agents are not owned.
+// The agent of each transport, by the transport's name (DeliveryTarget::transport_name: the
+// built-in "virtual", "smtp", "relay", "lmtp", or a name under `transports:`). Copies share
+// the agents, so a delivery in flight keeps the agents it started with across a reload.
 class AgentRegistry {
  public:
-  void add(Transport transport, DeliveryAgent& agent);
-  DeliveryAgent* find(Transport transport) const;  // nullptr when none is registered
+  void add(const std::string& name, std::shared_ptr<DeliveryAgent> agent);
+  // An agent owned elsewhere that outlives every copy of this registry.
+  void addUnowned(const std::string& name, DeliveryAgent& agent);
+  DeliveryAgent* find(const std::string& name) const;  // nullptr when none is registered
 
  private:
-  std::array<DeliveryAgent*, 2> agents_{};
+  std::unordered_map<std::string, std::shared_ptr<DeliveryAgent>> agents_;
 };
 
 // Delivery job: prepare() of the agents of each message, then one deliver() per blocking
 // agent for all messages' deliveries. Deliveries for asynchronous agents stay unreported for
-// deliverOnLoop(); a transport without an agent is reported deferred (4.3.5).
+// deliverOnLoop(); a transport without an agent is reported deferred (4.3.5). Agents are
+// called per transport name in the order the names first appear.
 void deliverInJob(const AgentRegistry& agents, std::vector<MessageDeliveries*>& messages);
 // Main loop: the unreported deliveries of one message, one deliver() per agent; `done` runs
 // once every agent has called its own (not inside this call unless no agent was needed).

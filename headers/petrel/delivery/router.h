@@ -33,19 +33,22 @@
 
 namespace petrel::delivery {
 
-// The delivery agents a final address can be handed to (Postfix's transport names); lmtp,
-// pipe and filter follow.
-enum class Transport { Maildir, Smtp };
-std::string_view toString(Transport transport);  // "maildir", "smtp"
+// The kind of agent a final address is handed to (config::TransportType: virtual = Maildir,
+// smtp, lmtp, pipe); the transport's name picks the agent itself (delivery/agent.h).
+using Transport = config::TransportType;
+// The word `petrel route` and the log use for an agent kind: "maildir", "smtp", "lmtp", "pipe".
+std::string_view agentName(Transport transport);
 
-// Where one final address goes: which agent, and for that agent its next hop (and outbound
-// TLS policy) or its Maildir. Recipients of one message with equal targets are delivered
-// together (delivery/agent.h).
+// Where one final address goes: which transport, and for its agent the next hop (and outbound
+// TLS policy), the Maildir, or the transport(5) nexthop as written. Recipients of one message
+// with equal targets are delivered together (delivery/agent.h).
 struct DeliveryTarget {
-  Transport transport = Transport::Maildir;
+  Transport transport = Transport::Virtual;
+  std::string transport_name = "virtual";          // the agent's name: "smtp", "amavis", ...
   config::NextHop next_hop;                        // Smtp
   config::TlsPolicy tls = config::TlsPolicy::May;  // Smtp: relay.tls_policy of the next hop
-  std::string maildir;                             // Maildir: absolute, ending in '/'
+  std::string maildir;                             // Virtual: absolute, ending in '/'
+  std::string nexthop;  // Lmtp and Pipe: "unix:/run/dovecot/lmtp"; pipe: the domain if unset
   bool operator==(const DeliveryTarget&) const = default;
 };
 
@@ -91,18 +94,22 @@ class Router {
   bool isLocalDomain(std::string_view domain) const;
   bool isRelayDomain(std::string_view domain) const;
 
-  // Where mail for a non-local `domain` goes (docs/relay.md): the relay.transport entry of the
-  // domain (then of each parent as ".parent"), else relay.relayhost (not for domains.relay),
-  // else the domain itself by MX. A failing table or an unusable transport entry is a temporary error: mail waits for
-  // the admin. Source: relay_route.cc.
+  // Where SMTP mail for a non-local `domain` goes (docs/relay.md): the relay.transport entry
+  // of the domain (then of each parent as ".parent") when it is a next hop, else
+  // relay.relayhost (not for domains.relay), else the domain itself by MX. A failing table or
+  // an unusable entry is a temporary error: mail waits for the admin. Source: relay_route.cc.
   Result<config::NextHop> nextHop(std::string_view domain) const;
   // The outbound TLS policy for `domain`: its relay.tls_policy entry, else relay.tls. An
   // unknown word in the table falls back to the stricter of `encrypt` and relay.tls.
   config::TlsPolicy tlsPolicy(std::string_view domain) const;
 
   // The target of a final address from expand(), as the queue delivers it and `petrel route`
-  // shows it: a local domain gives its Maildir (maildirFor), any other domain its next hop
-  // (nextHop) and TLS policy (tlsPolicy of the domain for an MX lookup, else of the host).
+  // shows it (docs/transports.md). The transport is the relay.transport entry of the address
+  // (with, then without its extension), of its domain or a parent (".parent"): a
+  // "transport:nexthop" naming a transport (config::Config::transportRef), or a plain next
+  // hop for smtp. Without an entry, a local domain uses delivery.transport (the Maildir of
+  // maildirFor by default) and any other domain goes by SMTP (nextHop). An SMTP target has
+  // its TLS policy (tlsPolicy of the domain for an MX lookup, else of the host).
   // Errors are temporary (a table failed, an unusable entry: mail waits) or permanent (no
   // mailbox: bounce). `attempted`, when given, receives the transport the address was for,
   // also on error (the queue logs a failed next hop as the smtp agent's deferral).
@@ -143,6 +150,11 @@ class Router {
 
   std::optional<Address> parseAddress(std::string_view text) const;
   std::vector<std::string> lookupKeys(const Address& address) const;
+  std::vector<std::string> addressKeys(std::string_view address) const;  // lookupKeys or none
+  struct TransportEntry;  // defined in relay_route.cc
+  Result<TransportEntry> transportEntry(std::string_view address, std::string_view domain) const;
+  Result<DeliveryTarget> smtpTarget(std::string_view domain, std::string_view nexthop,
+                                    bool from_table) const;
   static TableAnswer search(const std::vector<lookup::TablePtr>& tables,
                             const std::vector<std::string>& keys);
   Result<std::string> mailboxPath(const Address& address, const TableAnswer& mailbox) const;
@@ -166,6 +178,8 @@ class Router {
   lookup::TablePtr canonical_recipient_;  // or null
   lookup::TablePtr tls_policy_;  // or null
   std::optional<config::NextHop> relayhost_;
+  std::vector<config::TransportConfig> transports_;  // `transports:`, for transportRef()
+  config::TransportRef local_transport_;             // delivery.transport
   config::TlsPolicy default_tls_ = config::TlsPolicy::May;
 };
 

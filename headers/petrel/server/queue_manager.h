@@ -5,7 +5,8 @@
 // messages from the journal with its own read connection, resolves each recipient's target
 // (delivery::Router::resolve) and groups them per target, then runs the blocking agents
 // (Maildir: one directory fsync per batch and folder) and prepares the others
-// (delivery::deliverInJob). Deliveries for the SMTP agent then run on this loop
+// (delivery::deliverInJob). Deliveries for the asynchronous agents (SMTP, and the agents of
+// server/transport_agents.h) then run on this loop
 // (delivery::deliverOnLoop); a message's results are recorded once its last one reported.
 // Recording is one journal transaction per batch: delivered and bounced recipients are
 // removed, deferred ones get their next attempt (queue::decideRetry), a message with no
@@ -31,6 +32,7 @@
 #include "petrel/server/relay_agent.h"
 #include "petrel/server/runtime.h"
 #include "petrel/server/smtp_agent.h"
+#include "petrel/server/transport_agents.h"
 
 namespace petrel::server {
 
@@ -84,13 +86,12 @@ class QueueManager {
   void onTick();
   void launch(std::vector<std::string> ids);
   void finishBatch(std::shared_ptr<BatchResult> batch);
-  void startRelay(MessageResult mr, const Snapshot& snap);
+  void startRelay(MessageResult mr, const Snapshot& snap, const delivery::AgentRegistry& agents);
   void finishRelay(const std::shared_ptr<RelayInFlight>& flight);
   void record(std::shared_ptr<BatchResult> batch);
   void applied(const std::shared_ptr<BatchResult>& batch, const Status& st);
   void maybeStopped();
-  static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path,
-                       SmtpAgent* smtp);
+  static void runBatch(BatchResult& batch, const Snapshot& snap, const std::string& db_path);
   static void takeReports(MessageResult& mr);
   static void settle(MessageResult& mr, const Snapshot& snap, std::string_view content);
 
@@ -103,6 +104,9 @@ class QueueManager {
   std::unordered_map<std::string, std::string> release_after_job_;
   std::unique_ptr<RelayAgent> relay_;
   SmtpAgent smtp_agent_;  // around relay_
+  // The agents of the current config's transports (server/transport_agents.h); each delivery
+  // job takes a copy, so a reload never pulls an agent from under a delivery.
+  delivery::AgentRegistry agents_;
   size_t relays_ = 0;           // messages with relay jobs in flight
   uint64_t relay_bytes_ = 0;    // their content, held in memory
   size_t jobs_ = 0;             // delivery jobs on the thread pool

@@ -15,7 +15,7 @@ using Status = RecipientReport::Status;
 
 DeliveryTarget maildir(std::string dir) {
   DeliveryTarget t;
-  t.transport = Transport::Maildir;
+  t.transport = Transport::Virtual;
   t.maildir = std::move(dir);
   return t;
 }
@@ -23,6 +23,7 @@ DeliveryTarget maildir(std::string dir) {
 DeliveryTarget smtp(std::string host, config::TlsPolicy tls = config::TlsPolicy::May) {
   DeliveryTarget t;
   t.transport = Transport::Smtp;
+  t.transport_name = "smtp";
   t.next_hop.host = std::move(host);
   t.tls = tls;
   return t;
@@ -102,8 +103,8 @@ queue::StoredMessage message(std::string id, std::vector<std::string> recipients
 class AgentDispatchTest : public ::testing::Test {
  protected:
   AgentDispatchTest() {
-    agents.add(Transport::Maildir, local);
-    agents.add(Transport::Smtp, remote);
+    agents.addUnowned("virtual", local);
+    agents.addUnowned("smtp", remote);
   }
   FakeMaildirAgent local;
   FakeSmtpAgent remote;
@@ -197,8 +198,8 @@ TEST_F(AgentDispatchTest, AFailedPrepareReportsAndSkipsTheAgent) {
 TEST(AgentRegistry, ATransportWithoutAnAgentIsDeferred) {
   FakeMaildirAgent local;
   AgentRegistry agents;
-  agents.add(Transport::Maildir, local);
-  EXPECT_EQ(agents.find(Transport::Smtp), nullptr);
+  agents.addUnowned("virtual", local);
+  EXPECT_EQ(agents.find("smtp"), nullptr);
   queue::StoredMessage a = message("A", {"x@remote.test", "y@local.test"});
   MessageDeliveries ma;
   ma.message.stored = &a;

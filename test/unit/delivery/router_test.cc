@@ -422,15 +422,15 @@ TEST_F(RouterTest, ResolveGivesMaildirOrNextHopWithTheirErrors) {
   Transport attempted = Transport::Smtp;
   auto local = r.resolve("bob@example.test", &attempted);
   ASSERT_TRUE(local);
-  EXPECT_EQ(local->transport, Transport::Maildir);
-  EXPECT_EQ(attempted, Transport::Maildir);
+  EXPECT_EQ(local->transport, Transport::Virtual);
+  EXPECT_EQ(attempted, Transport::Virtual);
   EXPECT_EQ(local->maildir, "/var/lib/petrel/mail/example.test/bob/");
-  EXPECT_EQ(toString(local->transport), "maildir");
+  EXPECT_EQ(agentName(local->transport), "maildir");
 
   auto relayed = r.resolve("x@example.org", &attempted);
   ASSERT_TRUE(relayed);
   EXPECT_EQ(relayed->transport, Transport::Smtp);
-  EXPECT_EQ(toString(relayed->transport), "smtp");
+  EXPECT_EQ(agentName(relayed->transport), "smtp");
   EXPECT_EQ(relayed->next_hop.toString(), "[10.0.0.5]:2525");
   EXPECT_EQ(relayed->tls, config::TlsPolicy::May);  // the policy of the host, not the domain
   auto by_mx = r.resolve("y@elsewhere.test");
@@ -440,8 +440,8 @@ TEST_F(RouterTest, ResolveGivesMaildirOrNextHopWithTheirErrors) {
   auto unknown = r.resolve("nobody@example.test", &attempted);
   ASSERT_FALSE(unknown);
   EXPECT_FALSE(unknown.error().temporary());  // bounce
-  EXPECT_EQ(attempted, Transport::Maildir);
-  attempted = Transport::Maildir;
+  EXPECT_EQ(attempted, Transport::Virtual);
+  attempted = Transport::Virtual;
   auto broken = r.resolve("z@broken.test", &attempted);
   ASSERT_FALSE(broken);
   EXPECT_TRUE(broken.error().temporary());  // waits for the admin

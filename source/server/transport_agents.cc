@@ -1,0 +1,34 @@
+// makeTransportAgents; see server/transport_agents.h.
+#include "petrel/server/transport_agents.h"
+
+namespace petrel::server {
+
+namespace {
+
+using config::TransportType;
+
+// The agent of one configured transport, or null when its kind has none yet.
+std::shared_ptr<delivery::DeliveryAgent> makeAgent(const config::TransportConfig& transport,
+                                                   const TransportAgentContext& context) {
+  (void)transport;
+  (void)context;
+  return nullptr;
+}
+
+}  // namespace
+
+delivery::AgentRegistry makeTransportAgents(const TransportAgentContext& context) {
+  delivery::AgentRegistry agents;
+  agents.addUnowned("smtp", context.smtp);
+  agents.addUnowned("relay", context.smtp);
+  for (const config::TransportConfig& t : context.cfg.transports) {
+    if (auto agent = makeAgent(t, context)) {
+      agents.add(t.name, std::move(agent));
+    } else if (t.type == TransportType::Smtp) {
+      agents.addUnowned(t.name, context.smtp);  // no settings of its own: the relay agent
+    }
+  }
+  return agents;
+}
+
+}  // namespace petrel::server
