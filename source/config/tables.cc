@@ -37,7 +37,8 @@ bool isTableType(std::string_view type) {
 
 std::string unknownTableType(std::string_view type) {
   return fmt::format(
-      "unknown table type '{}' (known: inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
+      "unknown table type '{}' (known: inline, file, regexp, pcre, cidr, sqlite, pgsql, mysql, "
+      "ldap)",
       type);
 }
 

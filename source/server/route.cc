@@ -50,7 +50,7 @@ Result<RouteResult> explainRoute(const config::Config& cfg, const RouteRequest& 
                                   request.sender));
 
   RecipientQuery q{request.address, request.client_ip, request.helo, request.sasl_user,
-                   request.sender};
+                   request.sender, {}};
   RecipientVerdict v = checkRecipient(*snap, *listener, q, &out.steps);
   if (!v.accepted) {
     out.reply = v.refusal.oneLine();

@@ -93,7 +93,7 @@ assert_eq 78 "$RC" "exit status for an unknown table"
 assert_eq "petrel: unknown table 'nope' (declared: access, aliases, clients, mailboxes)" "$ERR" "stderr for an unknown table"
 table_query "nis:/etc/x" x
 assert_eq 78 "$RC" "exit status for an unknown table type"
-assert_eq "petrel: unknown table type 'nis' (known: inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)" "$ERR" \
+assert_eq "petrel: unknown table type 'nis' (known: inline, file, regexp, pcre, cidr, sqlite, pgsql, mysql, ldap)" "$ERR" \
   "stderr for an unknown table type"
 rc=0
 petrel table query clients >/dev/null 2>&1 || rc=$?

@@ -64,7 +64,7 @@ TEST(ChecksConfigTest, EveryKey) {
 TEST(ChecksConfigTest, Errors) {
   EXPECT_EQ(errorsWith("checks: {header: 'nosuch:/x', bodi: 'regexp:/b'}\n"),
             (Errors{"t.yaml:4:18: checks.header: unknown table type 'nosuch' (known: inline, "
-                    "file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
+                    "file, regexp, pcre, cidr, sqlite, pgsql, mysql, ldap)",
                     "t.yaml:4:31: unknown key 'bodi' in checks (did you mean 'body'?)"}));
   Errors e = errorsWith(
       "tables: {db: {type: sqlite, path: /x.db, query: \"SELECT v FROM t WHERE k='%s'\"}}\n"

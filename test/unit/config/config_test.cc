@@ -123,7 +123,7 @@ TEST(ConfigTest, BadTyposExampleReportsEveryError) {
                 path + ":12:14: listeners[1].address: port must be a number from 1 to 65535, "
                        "got '99999'",
                 path + ":23:11: tables.aliases.type: unknown table type 'berkeleydb' (known: "
-                       "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
+                       "inline, file, regexp, pcre, cidr, sqlite, pgsql, mysql, ldap)",
                 path + ":25:12: mailboxes: unknown table 'mailbox' (did you mean 'mailboxes'?)",
                 path + ":28:17: limits.message_size: expected a size such as 25MB, 512k or 1000 "
                        "(bytes), got '25 megs'",
@@ -523,13 +523,13 @@ aliases: [nope, "hash:/etc/x", "file:", good, "regexp:", "cidr:", "inline:x"]
 )"),
             (Errors{
                 "t.yaml:4:17: tables.boxes.type: unknown table type 'bdb' (known: inline, file, "
-                "regexp, cidr, sqlite, pgsql, mysql, ldap)",
+                "regexp, pcre, cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:4:22: unknown key 'uri' in tables.boxes",
                 "t.yaml:5:37: unknown key 'path' in tables.good",
                 // No "unknown table 'boxes'": its declaration was reported already.
                 "t.yaml:7:11: aliases[0]: unknown table 'nope'",
                 "t.yaml:7:17: aliases[1]: unknown table type 'hash' (known: inline, file, regexp, "
-                "cidr, sqlite, pgsql, mysql, ldap)",
+                "pcre, cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:7:32: aliases[2]: 'file:' needs a path, e.g. file:/etc/petrel/aliases",
                 "t.yaml:7:47: aliases[4]: 'regexp:' needs a path, e.g. "
                 "regexp:/etc/petrel/aliases.regexp",
@@ -592,8 +592,8 @@ TEST(ConfigTest, ResolveTableReferenceForTheCommandLine) {
   };
   EXPECT_EQ(error("client"), "unknown table 'client' (declared: clients)");
   EXPECT_EQ(error("bdb:/x"),
-            "unknown table type 'bdb' (known: inline, file, regexp, cidr, sqlite, pgsql, mysql, "
-            "ldap)");
+            "unknown table type 'bdb' (known: inline, file, regexp, pcre, cidr, sqlite, pgsql, "
+            "mysql, ldap)");
   EXPECT_EQ(error("ldap:/x"),
             "a ldap table needs its settings under tables:; refer to it by its name there");
   EXPECT_EQ(error("cidr:"), "'cidr:' needs a path, e.g. cidr:/etc/petrel/clients.cidr");
@@ -1193,7 +1193,7 @@ restrictions:
                 "t.yaml:7:14: restrictions.default.client[0]: unknown restriction "
                 "'permit_mynetworks clients' (known: " + knownChecks() + ")",
                 "t.yaml:7:41: restrictions.default.client[1]: unknown table type 'foo' (known: "
-                "inline, file, regexp, cidr, sqlite, pgsql, mysql, ldap)",
+                "inline, file, regexp, pcre, cidr, sqlite, pgsql, mysql, ldap)",
                 "t.yaml:8:14: restrictions.default.sender[0]: 'cidr:' needs a path, e.g. "
                 "cidr:/etc/petrel/clients.cidr",
                 "t.yaml:8:43: restrictions.default.sender[1]: unknown restriction "
