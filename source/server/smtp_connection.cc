@@ -284,7 +284,7 @@ void SmtpConnection::run(smtp::Actions actions) {
       end_refusal_logged_ = false;
       if (!logged) {
         log::mail::reject(r->logStage(), client_, r->reply.oneLine(), r->from, r->to, protocol(),
-                          session_->helo());
+                          r->helo);
       }
       rt_->metrics.countRejection(std::string(r->logStage()), r->reply.code, r->reply.enhanced);
     } else if (auto* p = std::get_if<smtp::Pregreet>(&action)) {

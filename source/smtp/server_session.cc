@@ -287,7 +287,7 @@ void ServerSession::processCommand(std::string_view line) {
     // Another protocol talking to us (e.g. an HTTP client): say so and hang up.
     // Not counted as an error: the session ends with this one reply either way.
     Reply r(221, "2.7.0", "Error: I can break rules, too. Goodbye.");
-    out_.push_back(Rejected{Stage::Connect, r, envelope_.mail.sender.text, {}});
+    out_.push_back(rejected(r, Stage::Connect, {}, false));
     reply(r);
     resetTransaction();  // BDAT chunks already stored are aborted
     close();
@@ -489,13 +489,13 @@ Actions ServerSession::onVerdict(Verdict verdict) {
         // RFC 5321 3.1 allows only 220 or 554 as a greeting: a temporary refusal closes.
         Reply r = verdict.reply;
         r.code = 421;
-        out_.push_back(Rejected{Stage::Connect, r, {}, {}});
+        out_.push_back(rejected(r, Stage::Connect, {}, false));
         reply(r);
         close();
       } else {
         Reply r = verdict.reply;
         r.code = 554;
-        out_.push_back(Rejected{Stage::Connect, r, {}, {}});
+        out_.push_back(rejected(r, Stage::Connect, {}, false));
         reply(r);
         client_refused_ = true;
       }
@@ -657,7 +657,8 @@ Rejected ServerSession::rejected(const Reply& r, Stage stage, std::string to, bo
       envelope_.recipients.size() == 1) {
     to = envelope_.recipients.front().params.recipient.text;
   }
-  return Rejected{stage, r, envelope_.mail.sender.text, std::move(to), bdat};
+  return Rejected{stage, r, envelope_.mail.sender.text, std::move(to), bdat,
+                  stage == Stage::Helo ? pending_helo_ : envelope_.helo};
 }
 
 void ServerSession::resetTransaction() {

@@ -134,6 +134,9 @@ struct Rejected {
   std::string from;  // sender, when known
   std::string to;    // recipient, for RCPT
   bool bdat = false;  // a DATA-stage refusal of a BDAT command: logged as "BDAT"
+  // The log's helo=: the session's HELO name, or at HELO the name being refused (Postfix
+  // logs "HELO from ...: 504 ...; proto=SMTP helo=<bad>").
+  std::string helo;
   // Postfix's name for the command in the log: toString(stage), or "BDAT".
   std::string_view logStage() const { return bdat ? "BDAT" : toString(stage); }
 };

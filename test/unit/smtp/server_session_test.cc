@@ -431,6 +431,31 @@ TEST(ServerSession, StopsAskingForInputWhileAVerdictIsPendingAndTheBufferIsFull)
   EXPECT_TRUE(s.wantsInput());
 }
 
+TEST(ServerSession, ARefusedHeloNamesTheRefusedNameForTheLog) {
+  SessionSettings settings = defaultSettings();
+  settings.verdict_stages |= stageBit(Stage::Helo);
+  ServerSession s(settings);
+  s.start();
+  s.onInput("EHLO first.example\r\n");
+  s.onVerdict(Verdict::accept());
+  s.onInput("HELO bad_name\r\n");
+  Actions a =
+      s.onVerdict(Verdict::refuse(Reply(504, "5.5.2", "<bad_name>: Helo command rejected")));
+  auto it = std::find_if(a.begin(), a.end(),
+                         [](const Action& x) { return std::holds_alternative<Rejected>(x); });
+  ASSERT_NE(it, a.end());
+  // Postfix: "...; proto=SMTP helo=<bad_name>"
+  EXPECT_EQ(std::get<Rejected>(*it).helo, "bad_name");
+  s.onInput("MAIL FROM:<a@example.test>\r\n");
+  a = s.onInput("RCPT TO:<b@example.test>\r\n");
+  ASSERT_TRUE(std::holds_alternative<AskVerdict>(a[0]));
+  a = s.onVerdict(Verdict::refuse(Reply(554, "5.7.1", "no")));
+  it = std::find_if(a.begin(), a.end(),
+                    [](const Action& x) { return std::holds_alternative<Rejected>(x); });
+  ASSERT_NE(it, a.end());
+  EXPECT_EQ(std::get<Rejected>(*it).helo, "first.example");  // the session's name
+}
+
 TEST(ServerSession, KeepsReadingMessageContentWhateverItsSize) {
   Driver d;
   d.send("EHLO x\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n");
