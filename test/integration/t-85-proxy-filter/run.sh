@@ -11,7 +11,9 @@
 #   with the filter's X-Proxy-Filter field and our Received field; bob got nothing; the log has
 #   proxy-accept and proxy-reject lines;
 # - the filter killed: MAIL gets 451 4.3.0 "Error: queue file write error" (no detail of ours)
-#   and the log a warning naming the filter.
+#   and the log a warning naming the filter;
+# - a filter that never greets (a silent server on $SILENT, proxy_timeout 1s): the same 451
+#   and a "timeout after 1s" warning.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || skip "python3-aiosmtpd is not installed"
@@ -77,8 +79,10 @@ grep -q '^xforward .*ADDR=127\.0\.0\.2' "$FILTER_LOG" ||
   fail "the filter saw no XFORWARD ADDR=127.0.0.2: $(cat "$FILTER_LOG")"
 grep -q '^xforward .*HELO=client\.example\.net' "$FILTER_LOG" || fail "no XFORWARD HELO="
 grep -q '^xforward .*SOURCE=REMOTE' "$FILTER_LOG" || fail "no XFORWARD SOURCE=REMOTE"
-[[ "$(grep -c '^connect' "$FILTER_LOG")" -eq 1 ]] ||
-  fail "the session did not reuse one filter connection: $(grep -c '^connect' "$FILTER_LOG")"
+# One EHLO for both transactions: the connection was reused (the port probes and aiosmtpd's
+# own start-up check connect too, but say no EHLO).
+[[ "$(grep -c '^ehlo mail\.example\.test' "$FILTER_LOG")" -eq 1 ]] ||
+  fail "the session did not reuse one filter connection: $(grep '^ehlo' "$FILTER_LOG")"
 grep -q '^rcpt <bob@example.test>' "$FILTER_LOG" || fail "bob's RCPT did not reach the filter"
 assert_log 'NOQUEUE: proxy-accept: END-OF-MESSAGE from unknown\[127\.0\.0\.2\]: 250 2\.0\.0 Ok: filtered and reinjected; from=<sender@example\.net> to=<alice@example\.test> proto=ESMTP helo=<client\.example\.net>' \
   "the proxy-accept line"
@@ -102,4 +106,27 @@ log "with the filter down: $out"
 assert_log "warning: unknown\[127\.0\.0\.2\]: proxy filter 127\.0\.0\.1:$FILTER_PORT: connect: " \
   "the warning naming the filter"
 queue_empty || fail "something was queued on the proxy listener"
+
+# A filter that never greets: proxy_timeout, then the same generic 451.
+stop_petrel
+SILENT=$(pick_port)
+start_silent_server "$SILENT"
+write_config "
+listeners!:
+  - {name: mx, address: '127.0.0.1:$SMTP_PORT', proxy_filter: 'inet:127.0.0.1:$SILENT',
+     proxy_timeout: 1s}
+"
+start_petrel
+out=$(py - "$SMTP_PORT" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30, source_address=('127.0.0.2', 0))
+s.ehlo('client.example.net')
+print('mail', *s.mail('sender@example.net'))
+s.quit()
+PY
+)
+[[ "$out" == "mail 451 b'4.3.0 Error: queue file write error'" ]] ||
+  fail "with a silent filter MAIL answered: $out"
+assert_log "warning: unknown\[127\.0\.0\.2\]: proxy filter inet:127\.0\.0\.1:$SILENT: timeout after 1s" \
+  "the timeout warning"
 pass
