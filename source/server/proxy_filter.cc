@@ -294,9 +294,8 @@ void ProxyFilter::linkFailed(const std::string& why, std::optional<smtp::Reply> 
   if (last) answered(*last);
   if ((pending_ && !last) || in_data_ || tx_open_) {
     // Postfix: "warning: timeout talking to proxy 127.0.0.1:10025"; the detail stays here.
-    log::mail::warning(log::Program::Smtpd,
-                       fmt::format("{}: proxy filter {}: {}", client_,
-                                   settings_.endpoint.text, why));
+    log::mail::warning(log::Program::Smtpd, fmt::format("{}: proxy filter {}: {}", client_,
+                                                        settings_.endpoint.text, why));
     tx_failed_ = true;
   }
   in_data_ = false;

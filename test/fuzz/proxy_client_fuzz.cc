@@ -69,13 +69,21 @@ struct Run {
     in_flight = true;
     switch (what) {
       case 'm':
-        take(client.mail({{"NAME", "bad\r\nname"}, {"ADDR", "192.0.2.1"}, {"HELO", std::string(600, 'h')},
+        take(client.mail({{"NAME", "bad\r\nname"},
+                          {"ADDR", "192.0.2.1"},
+                          {"HELO", std::string(600, 'h')},
                           {"PROTO", "ESMTP"}},
                          "MAIL FROM:<a@b.example>"));
         break;
-      case 'r': take(client.rcpt("RCPT TO:<c@d.example>")); break;
-      case 'd': take(client.data()); break;
-      default: take(client.endOfData()); break;
+      case 'r':
+        take(client.rcpt("RCPT TO:<c@d.example>"));
+        break;
+      case 'd':
+        take(client.data());
+        break;
+      default:
+        take(client.endOfData());
+        break;
     }
     if (!client.busy() && in_flight && !client.failed()) {
       // Answered at once is not possible: a reply must come from the filter.

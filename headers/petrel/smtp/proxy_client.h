@@ -103,13 +103,13 @@ class ProxyClient {
   ReplyReader reader_;
   Step out_;
   std::optional<Request> request_;  // in flight
-  std::string request_line_;         // not yet sent; empty for EndOfData
+  std::string request_line_;        // not yet sent; empty for EndOfData
   bool request_sent_ = false;
   std::vector<std::string> prelude_;  // RSET / XFORWARD lines still to send before it
   size_t prelude_next_ = 0;
   bool prelude_built_ = false;
-  bool prelude_waiting_ = false;      // a prelude line was sent and awaits its 250
-  std::string prelude_line_;          // that line, for the failure detail
+  bool prelude_waiting_ = false;             // a prelude line was sent and awaits its 250
+  std::string prelude_line_;                 // that line, for the failure detail
   std::vector<XforwardAttribute> xforward_;  // of the MAIL in flight
   std::vector<std::string> xforward_offered_;
   bool transaction_open_ = false;

@@ -14,8 +14,8 @@ namespace {
 using section_test::Errors;
 
 LoadResult load(const std::string& listener) {
-  return loadConfigFromString("listeners:\n  - " + listener + "\ndomains: {local: []}\n",
-                              "t.yaml", "/tmp", {});
+  return loadConfigFromString("listeners:\n  - " + listener + "\ndomains: {local: []}\n", "t.yaml",
+                              "/tmp", {});
 }
 
 TEST(ProxyFilterConfigTest, SpellingsAndDefaults) {

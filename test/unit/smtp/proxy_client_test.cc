@@ -16,8 +16,8 @@ constexpr std::string_view Ehlo =
     "250 8BITMIME\r\n";
 
 std::vector<XforwardAttribute> attrs() {
-  return {{"NAME", ""}, {"ADDR", "127.0.0.2"}, {"PORT", "4711"}, {"PROTO", "ESMTP"},
-          {"HELO", "client.example"}, {"SOURCE", "REMOTE"}};
+  return {{"NAME", ""},       {"ADDR", "127.0.0.2"},      {"PORT", "4711"},
+          {"PROTO", "ESMTP"}, {"HELO", "client.example"}, {"SOURCE", "REMOTE"}};
 }
 
 // A client past its set-up, with `ehlo` as the filter's EHLO reply.
@@ -202,7 +202,8 @@ TEST(ProxyClientTest, CommandsCarryTheClientsParameters) {
   r.recipient.text = "x@y.example";
   r.dsn_notify = "success,failure";
   r.dsn_orcpt = "rfc822;x@y.example";
-  EXPECT_EQ(proxyRcptCommand(r), "RCPT TO:<x@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@y.example");
+  EXPECT_EQ(proxyRcptCommand(r),
+            "RCPT TO:<x@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@y.example");
 }
 
 TEST(ReplyReaderTest, MultiLineEnhancedAndErrors) {
