@@ -30,6 +30,15 @@ Result<MilterEndpoint> parseMilterEndpoint(std::string_view text) {
   return m;
 }
 
+Result<MilterEndpoint> parseProxyFilterEndpoint(std::string_view text) {
+  // Postfix's smtpd_proxy_filter takes a bare host:port as inet.
+  if (text.starts_with("unix:") || text.starts_with("inet:")) return parseMilterEndpoint(text);
+  if (text.starts_with("local:")) return Error::config("expected host:port, inet:host:port or unix:/path");
+  Result<MilterEndpoint> m = parseMilterEndpoint(fmt::format("inet:{}", text));
+  if (m) m->text = std::string(text);
+  return m;
+}
+
 namespace detail {
 
 std::optional<std::vector<MilterEndpoint>> Loader::milterList(const Field& m) {

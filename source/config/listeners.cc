@@ -9,6 +9,7 @@
 #include <string>
 
 #include "loader.h"
+#include "petrel/core/strings.h"
 
 namespace petrel::config::detail {
 
@@ -31,7 +32,7 @@ void Loader::loadListeners(const Section& top, Config& c) {
     Field entry = element(*f, node, i++);
     Section s(reporter_, entry);
     s.allowOnly({"name", "address", "tls", "auth", "auth_plaintext", "restrictions",
-                 "greet_pause", "milters"});
+                 "greet_pause", "milters", "proxy_filter", "proxy_timeout", "proxy_ehlo"});
     const Field* name_field = s.require("name");
     const Field* address_field = s.require("address");
     Listener listener;
@@ -83,11 +84,58 @@ void Loader::loadListeners(const Section& top, Config& c) {
     if (const Field* m = s.find("milters")) {
       listener.milters = milterList(*m);
     }
+    loadProxyFilter(s, listener);
     if (ok) {
       c.listeners.push_back(std::move(listener));
       listener_marks_.push_back(address_field->mark());
     }
   }
+}
+
+// proxy_filter, proxy_timeout and proxy_ehlo (Postfix smtpd_proxy_filter, smtpd_proxy_timeout,
+// smtpd_proxy_ehlo); the last two only with the first.
+void Loader::loadProxyFilter(const Section& s, Listener& listener) {
+  const Field* f = s.find("proxy_filter");
+  const Field* timeout = s.find("proxy_timeout");
+  const Field* ehlo = s.find("proxy_ehlo");
+  if (f == nullptr) {
+    for (const Field* other : {timeout, ehlo}) {
+      if (other != nullptr) report(*other, "only meaningful with proxy_filter");
+    }
+    return;
+  }
+  auto t = text(*f);
+  if (!t) {
+    return;
+  }
+  auto ep = parseProxyFilterEndpoint(trim(*t));
+  if (!ep) {
+    report(*f, fmt::format("'{}': {}", *t, ep.error().message()));
+    return;
+  }
+  ProxyFilter p;
+  p.endpoint = std::move(*ep);
+  if (timeout != nullptr) {
+    if (auto v = duration(*timeout)) {
+      if (*v == 0) {
+        report(*timeout, "must be at least 1s");
+      } else {
+        p.timeout = *v;
+      }
+    }
+  }
+  if (ehlo != nullptr) {
+    if (auto name = text(*ehlo)) {
+      bool bad = name->empty();
+      for (unsigned char c : *name) bad = bad || c <= 0x20 || c >= 0x7f;
+      if (bad) {
+        report(*ehlo, "expected a host name (no spaces or control characters)");
+      } else {
+        p.ehlo = *name;
+      }
+    }
+  }
+  listener.proxy_filter = std::move(p);
 }
 
 // tls, auth and auth_plaintext of one listener, and the one combination that cannot work.

@@ -283,6 +283,7 @@ class Loader {
   bool remoteTable(const Section& s, const std::string& kind, TableSpec& spec);
   void loadListeners(const Section& top, Config& c);  // listeners.cc
   void loadListenerSecurity(const Section& s, Listener& listener);
+  void loadProxyFilter(const Section& s, Listener& listener);
   void loadDomains(const Section& top, Config& c);  // domains.cc
   std::vector<std::string> domainList(const Field& f, const std::vector<std::string>& taken);
   void loadMailboxes(const Section& top, Config& c);

@@ -235,6 +235,13 @@ void milterAction(std::string_view id, std::string_view action, std::string_view
                                       text, refusalTail(stage, from, to, proto, helo)));
 }
 
+void proxyAction(std::string_view action, std::string_view stage, std::string_view client,
+                 std::string_view reply, std::string_view from, std::string_view to,
+                 std::string_view proto, std::string_view helo) {
+  write(Program::Smtpd, fmt::format("NOQUEUE: {}: {} from {}: {}; {}", action, stage, client,
+                                    reply, refusalTail(stage, from, to, proto, helo)));
+}
+
 void warning(Program program, std::string_view text) {
   write(program, fmt::format("warning: {}", text));
 }

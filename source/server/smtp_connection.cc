@@ -215,6 +215,11 @@ void SmtpConnection::greet() {
   const config::RateLimits& rate = cfg.limits.rate;
   smtp::SessionSettings settings = sessionSettings(cfg, *listener_, snap_.authenticator != nullptr);
   settings.verdict_stages = verdictStages(snap_, *listener_);
+  if (listener_->proxy_filter) {
+    // MAIL and DATA are the filter's too, after our own checks.
+    settings.verdict_stages |= smtp::stageBit(smtp::Stage::Mail) | smtp::stageBit(smtp::Stage::Data);
+    openProxy();
+  }
   if (!rate_exempt_ && (rate.messages > 0 || rate.recipients > 0 || rate.auth > 0 ||
                         rate.new_tls_sessions > 0)) {
     settings.rate_limit = [this](smtp::ClientEvent e) { return rateLimit(e); };
@@ -270,6 +275,7 @@ void SmtpConnection::run(smtp::Actions actions) {
     } else if (std::holds_alternative<smtp::AbortMessage>(action)) {
       abandonContent();
       tx_actions_.clear();
+      if (proxy_) proxy_->abandonData();
       if (store_) {
         store_->abort();
         store_.reset();
@@ -334,6 +340,7 @@ void SmtpConnection::updateReading() {
   // spool takes it, is not read from until that drains.
   bool want = session_->wantsInput() &&
               (!store_ || store_->backlog() < 2 * MessageStore::WriteChunk) &&
+              (!proxy_ || proxy_->backlog() < 2 * MessageStore::WriteChunk) &&
               uv_stream_get_write_queue_size(stream) < MaxPendingOutput;
   if (want && !reading_) {
     reading_ = true;
@@ -618,6 +625,7 @@ void SmtpConnection::closeNow() {
     store_->abort();
     store_.reset();
   }
+  proxy_.reset();  // its answers no longer reach us; the filter drops a partial message
   if (session_ && !session_->closed()) (void)session_->onPeerClosed();
   if (counted_) rt_->limiter.release(client_ip_);
   counted_ = false;

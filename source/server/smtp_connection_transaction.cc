@@ -91,6 +91,7 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
                  return;
                }
                keepActions(stage, address, v);
+               if (relayToProxy(stage, v.verdict)) return;  // the filter's reply comes later
                run(session_->onVerdict(std::move(v.verdict)));
                if (!closing_) {
                  updateReading();
@@ -102,6 +103,7 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
   StageVerdict answered = std::move(*in_place_verdict_);
   in_place_verdict_.reset();
   keepActions(ask.stage, ask.address, answered);
+  if (relayToProxy(ask.stage, answered.verdict)) return std::nullopt;
   return std::move(answered.verdict);
 }
 
@@ -206,13 +208,23 @@ std::string SmtpConnection::receivedHeader(const smtp::Envelope& env) const {
 void SmtpConnection::startMessage() {
   queue_id_ = nextQueueId();
   arrival_us_ = nowMicros();
-  store_ = std::make_shared<MessageStore>(worker_->dispatcher(), *rt_->spool_slots);
-  store_->onDrained([this] { updateReading(); });
   // The content pass: the Received field on top, then what accepted checks asked to add.
   std::vector<std::string> fields{receivedHeader(session_->envelope())};
   for (const policy::PolicyAction& a : tx_actions_) {
     if (a.kind == policy::PolicyAction::Kind::AddHeader) fields.push_back(a.text + "\r\n");
   }
+  if (proxy_) {
+    // A before-queue filter gets the content as it streams in, with our fields; the checks,
+    // milters and signing of the reinjection listener see what it hands back (Postfix
+    // smtpd_proxy_filter does the same: cleanup runs behind the filter).
+    std::vector<std::unique_ptr<content::ContentStage>> stages;
+    stages.push_back(prependFields(std::move(fields)));
+    chain_ = std::make_unique<content::ContentChain>(std::move(stages), *proxy_);
+    content_end_.reset();
+    return;
+  }
+  store_ = std::make_shared<MessageStore>(worker_->dispatcher(), *rt_->spool_slots);
+  store_->onDrained([this] { updateReading(); });
   std::vector<std::string> auth_results;
   for (const policy::PolicyAction& a : tx_actions_) {
     if (a.kind == policy::PolicyAction::Kind::AuthResult) auth_results.push_back(a.text);
@@ -345,6 +357,7 @@ void SmtpConnection::abandonContent() {
 }
 
 void SmtpConnection::commit(smtp::Envelope envelope) {
+  if (proxy_) return relayCommit(envelope);
   if (content_end_) return commitFinished(std::move(envelope));
   // No end-of-data verdict was asked (nothing may refuse), but a stage may still wait.
   auto env = std::make_shared<smtp::Envelope>(std::move(envelope));

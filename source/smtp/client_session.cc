@@ -35,42 +35,8 @@ std::string_view toString(RecipientStatus s) {
 
 namespace {
 
-// RFC 5321 4.5.3.1.5 says 512 octets per reply line; real servers send longer ones (long
-// EHLO lines, verbose 5xx texts), so we take up to 4 KiB before calling the peer broken.
-// Both limits bound what one reply can make us buffer.
-constexpr size_t MaxReplyLine = 4096;
-constexpr size_t MaxReplyLines = 128;
-
 // Reply text goes into log lines and bounce messages: no control characters.
-std::string sanitize(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c == '\t') {
-      c = ' ';
-    } else if ((unsigned char)c < 0x20 || c == 0x7f) {
-      c = '?';
-    }
-  }
-  return out;
-}
-
-// "5.1.1" at the start of reply text whose class matches the reply code (RFC 3463, RFC 2034:
-// status-code = class "." subject "." detail, subject and detail 1 to 3 digits).
-size_t enhancedPrefix(std::string_view text, int code_class) {
-  if (text.size() < 5 || text[0] != char('0' + code_class) || text[1] != '.') return 0;
-  size_t i = 2;
-  for (int part = 0; part < 2; ++part) {
-    size_t start = i;
-    while (i < text.size() && i - start < 4 && text[i] >= '0' && text[i] <= '9') ++i;
-    if (i == start || i - start > 3) return 0;
-    if (part == 0) {
-      if (i >= text.size() || text[i] != '.') return 0;
-      ++i;
-    }
-  }
-  if (i < text.size() && text[i] != ' ') return 0;
-  return i;
-}
+std::string sanitize(std::string_view s) { return sanitizeReplyText(s); }
 
 char statusClass(RecipientStatus s) {
   switch (s) {
@@ -92,7 +58,7 @@ ClientSession::ClientSession(client::Settings settings, Job job)
 
 Actions ClientSession::onInput(std::string_view bytes) {
   if (state_ == State::Closed) return {};
-  in_.append(bytes);
+  reader_.feed(bytes);
   process();
   return std::move(out_);
 }
@@ -201,67 +167,20 @@ client::Phase ClientSession::phase() const {
 // --- Reading replies ---
 
 void ClientSession::process() {
-  while (state_ != State::Closed && !in_.empty()) {
+  while (state_ != State::Closed && reader_.buffered() > 0) {
     if (state_ == State::Handshake) {
       // RFC 3207 5: bytes after the 220 were sent before TLS existed; a real server sends
       // nothing until our ClientHello, so this is an injection (CVE-2011-0411, client side).
       protocolError("data after the reply to STARTTLS");
       return;
     }
-    size_t nl = in_.find('\n');
-    // Measured up to the LF (a CR before it counts), so any split of the input gives the same
-    // verdict as the whole.
-    if ((nl == std::string::npos && in_.size() > MaxReplyLine) ||
-        (nl != std::string::npos && nl > MaxReplyLine)) {
-      protocolError("reply line too long");
+    std::optional<Reply> r = reader_.next();
+    if (!r) {
+      if (reader_.error()) protocolError(*reader_.error());
       return;
     }
-    if (nl == std::string::npos) return;
-    std::string line = in_.substr(0, nl);
-    in_.erase(0, nl + 1);
-    // A bare LF ends a reply line too (robustness: we only read what the peer says).
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!takeLine(line)) return;
+    onReply(*r);
   }
-}
-
-bool ClientSession::takeLine(std::string_view line) {
-  // RFC 5321 4.2: Reply-code [ ("-" / SP) textstring ]; the first digit 2..5 (no 1yz in SMTP).
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (line.size() < 3 || !digit(line[0]) || !digit(line[1]) || !digit(line[2]) ||
-      line[0] < '2' || line[0] > '5' || (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
-    protocolError(fmt::format("malformed reply line: {}", sanitize(line.substr(0, 100))));
-    return false;
-  }
-  int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-  bool last = line.size() == 3 || line[3] == ' ';
-  std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view();
-  if (in_reply_ && code != partial_.code) {
-    protocolError("reply code changes within a multi-line reply");
-    return false;
-  }
-  if (!in_reply_) {
-    partial_ = Reply();
-    partial_.code = code;
-    in_reply_ = true;
-  }
-  if (partial_.lines.size() >= MaxReplyLines) {
-    protocolError("reply with too many lines");
-    return false;
-  }
-  if (size_t n = enhancedPrefix(text, code / 100); n > 0) {
-    if (partial_.enhanced.empty()) partial_.enhanced = std::string(text.substr(0, n));
-    text.remove_prefix(n);
-    if (!text.empty()) text.remove_prefix(1);
-  }
-  partial_.lines.push_back(sanitize(text));
-  if (last) {
-    in_reply_ = false;
-    Reply r = std::move(partial_);
-    partial_ = Reply();
-    onReply(r);
-  }
-  return true;
 }
 
 void ClientSession::onReply(const Reply& r) {
@@ -560,7 +479,7 @@ void ClientSession::sendQuit() {
 
 void ClientSession::close() {
   state_ = State::Closed;
-  in_.clear();
+  reader_.clear();
   out_.emplace_back(std::in_place_type<client::Close>);
 }
 

@@ -21,8 +21,6 @@ using client::RecipientStatus;
 using client_session_detail::hasControl;
 using client_session_detail::isAscii;
 
-namespace {
-
 // RFC 3461 4: xtext, "+HH" for '+', '=' and everything outside "!".."~".
 std::string encodeXtext(std::string_view s) {
   std::string out;
@@ -35,6 +33,8 @@ std::string encodeXtext(std::string_view s) {
   }
   return out;
 }
+
+namespace {
 
 // RFC 6533 3: utf-8-addr-xtext, "\x{HEX}" for '+', '=', '\', controls and non-ASCII code
 // points. A "\x{...}" already in the stored value (the sender wrote it so) is kept as it is.
@@ -80,6 +80,8 @@ std::optional<std::string> encodeUtf8AddrXtext(std::string_view s) {
   return out;
 }
 
+}  // namespace
+
 // ORCPT= value (RFC 3461 4.2) from the stored "addr-type;address"; nullopt when it cannot be
 // said correctly. ORCPT is optional, and a malformed one would make the peer refuse the
 // recipient, so leaving it out is the safe failure.
@@ -124,8 +126,6 @@ std::optional<std::string> notifyParam(std::string_view stored) {
   if (never && n > 1) return std::nullopt;
   return out;
 }
-
-}  // namespace
 
 void ClientSession::beginJob(Job job) {
   job_ = std::move(job);

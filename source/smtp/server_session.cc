@@ -419,9 +419,9 @@ void ServerSession::onMail(std::string_view arg) {
   acceptMail();
 }
 
-void ServerSession::acceptMail() {
+void ServerSession::acceptMail(std::optional<Reply> r) {
   state_ = State::Mail;
-  reply(Reply(250, "2.1.0", "Ok"));
+  reply(r ? *r : Reply(250, "2.1.0", "Ok"));
 }
 
 void ServerSession::onRcpt(std::string_view arg) {
@@ -510,7 +510,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
     case Stage::Mail:
       if (verdict.accepted()) {
         envelope_.mail = std::move(pending_mail_);
-        acceptMail();
+        acceptMail(std::move(verdict.accept_reply));
       } else {
         reject(verdict.reply, Stage::Mail);
         envelope_.mail = MailParams{};
@@ -528,7 +528,7 @@ Actions ServerSession::onVerdict(Verdict verdict) {
         if (verdict.expand.empty()) verdict.expand.push_back(to);
         envelope_.recipients.push_back({std::move(pending_rcpt_), std::move(verdict.expand)});
         state_ = State::Rcpt;
-        reply(Reply(250, "2.1.5", "Ok"));
+        reply(verdict.accept_reply ? *verdict.accept_reply : Reply(250, "2.1.5", "Ok"));
       } else {
         reject(verdict.reply, Stage::Rcpt, to);
       }
@@ -581,6 +581,8 @@ Actions ServerSession::onCommitted(const std::string& queue_id) {
   process();
   return std::move(out_);
 }
+
+Actions ServerSession::onRelayed(Reply r) { return onCommitFailed(std::move(r)); }
 
 Actions ServerSession::onCommitFailed(Reply r) {
   PETREL_ASSERT(wait_ == Wait::Commit);

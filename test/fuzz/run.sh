@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -320,6 +320,13 @@ PY
   printf '\x01a=rsa-sha256; b=AAAA; bh=AAAA; c=relaxed/relaxed; d=example.org; h=from:to; i=1; s=sel; t=1' >"$out/ams"
   printf '\x02a=ed25519-sha256; b=AAAA; cv=pass; d=example.org; i=2; s=sel; t=1' >"$out/as"
 }
+
+# The before-queue filter's client: a filter's dialog with the driver's requests in between.
+mkdir -p "$work/seeds/proxy_client_fuzz"
+printf '\xffm220 f ESMTP\r\n250-f\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n250 8BITMIME\r\n250 2.0.0 Ok\r\n\xff.250 2.1.0 Ok\r\n\xffr550 5.1.1 no\r\n\xffr250 2.1.5 Ok\r\n\xffd354 go\r\n\xffe250 2.0.0 Ok: queued\r\n\xffmRSET?\r\n' \
+  >"$work/seeds/proxy_client_fuzz/dialog"
+printf '220 f\r\n250 f\r\n\xffm421 4.3.2 bye\r\n\xffr' >"$work/seeds/proxy_client_fuzz/421"
+printf '\xffm220 f\r\n250 f\r\n\xfft\xffm250-a\r\n251 b\r\n' >"$work/seeds/proxy_client_fuzz/broken"
 
 # Sieve scripts: the golden corpus.
 mkdir -p "$work/seeds/sieve_script_fuzz"

@@ -83,6 +83,20 @@ struct MilterEndpoint {
 // "inet:host:port" (host an IP literal, IPv6 in brackets) or "unix:/path"; Postfix's syntax.
 Result<MilterEndpoint> parseMilterEndpoint(std::string_view text);
 
+// A before-queue content filter (Postfix smtpd_proxy_filter, SMTPD_PROXY_README;
+// docs/filters.md): every transaction of the listener is relayed to it as it arrives, and the
+// filter hands the mail to another listener. The endpoint uses the milter syntax's kinds.
+struct ProxyFilter {
+  MilterEndpoint endpoint;  // "127.0.0.1:10025", "inet:127.0.0.1:10025" or "unix:/path"
+  // smtpd_proxy_timeout: each wait for the filter (connect, each reply); Default: 100s
+  uint64_t timeout = 100;
+  // smtpd_proxy_ehlo: the name we give in EHLO to the filter; Default: empty = hostname
+  std::string ehlo;
+  bool operator==(const ProxyFilter&) const = default;
+};
+// "host:port" (an IP literal, IPv6 in brackets), "inet:host:port" or "unix:/path".
+Result<MilterEndpoint> parseProxyFilterEndpoint(std::string_view text);
+
 struct Listener {
   std::string name;  // e.g. "mx"; appears in logs
   Endpoint address;
@@ -97,6 +111,9 @@ struct Listener {
   // This listener's milters instead of filters.milters (Postfix's master.cf
   // "-o smtpd_milters=..."); an empty list for none. Default: unset = filters.milters
   std::optional<std::vector<MilterEndpoint>> milters;
+  // proxy_filter (+ proxy_timeout, proxy_ehlo): this listener relays each transaction to a
+  // before-queue filter and queues nothing itself (docs/filters.md). Default: unset = none
+  std::optional<ProxyFilter> proxy_filter;
 };
 
 enum class BareLineEnding { Reject, Normalize };

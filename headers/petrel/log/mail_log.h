@@ -94,6 +94,13 @@ void contentCheck(std::string_view id, std::string_view action, std::string_view
 void milterAction(std::string_view id, std::string_view action, std::string_view stage,
                   std::string_view client, std::string_view text, std::string_view from,
                   std::string_view to, std::string_view proto, std::string_view helo);
+// A before-queue filter's verdict on a message (Postfix smtpd's "proxy-accept" and
+// "proxy-reject"): "NOQUEUE: proxy-accept: END-OF-MESSAGE from unknown[IP]: 250 2.0.0 Ok:
+// queued as X; from=<S> to=<R> proto=ESMTP helo=<H>" (`action` "proxy-accept" |
+// "proxy-reject"); nothing of ours is queued, hence NOQUEUE.
+void proxyAction(std::string_view action, std::string_view stage, std::string_view client,
+                 std::string_view reply, std::string_view from, std::string_view to,
+                 std::string_view proto, std::string_view helo);
 void warning(Program program, std::string_view text);
 void info(Program program, std::string_view text);
 }  // namespace mail

@@ -19,6 +19,7 @@
 #include "petrel/server/client_name.h"
 #include "petrel/server/content_stages.h"
 #include "petrel/server/message_store.h"
+#include "petrel/server/proxy_filter.h"
 #include "petrel/server/stage_check.h"
 #include "petrel/server/runtime.h"
 #include "petrel/server/tls_stream.h"
@@ -70,6 +71,11 @@ class SmtpConnection {
       std::vector<std::string> results) const;
   std::string protocol() const;
   policy::ClientFacts clientFacts() const;
+  // The before-queue filter (smtp_connection_proxy.cc).
+  void openProxy();
+  std::vector<smtp::XforwardAttribute> xforwardAttributes() const;
+  bool relayToProxy(smtp::Stage stage, const smtp::Verdict& ours);
+  void relayCommit(const smtp::Envelope& env);
 
   Worker* worker_;
   Runtime* rt_;
@@ -116,6 +122,8 @@ class SmtpConnection {
   std::unique_ptr<ClientNameLookup> name_lookup_;  // before the greeting (smtp.peername_lookup)
   std::optional<smtp::Reply> connect_refusal_;     // the limiter's 421, for greet()
   bool shutdown_pending_ = false;                  // drain asked for while the name was looked up
+  // The listener's proxy_filter: the message goes there instead of store_ (docs/filters.md).
+  std::unique_ptr<ProxyFilter> proxy_;
 };
 
 }  // namespace petrel::server

@@ -174,7 +174,7 @@ class ClientSession {
   bool inTls() const { return in_tls_; }
   bool authenticated() const { return authenticated_; }
   const client::PeerExtensions& peer() const { return peer_; }
-  size_t bufferedInput() const { return in_.size(); }
+  size_t bufferedInput() const { return reader_.buffered(); }
 
  private:
   enum class State { Greeting, Ehlo, Helo, StartTls, Handshake, Auth, Transaction, Body, Idle,
@@ -188,7 +188,6 @@ class ClientSession {
   enum class RcptState { Unsent, Sent, Accepted, Done };
 
   void process();
-  bool takeLine(std::string_view line);  // false: protocol error reported
   void onReply(const Reply& r);
   void onGreeting(const Reply& r);
   void onEhlo(const Reply& r);
@@ -227,9 +226,7 @@ class ClientSession {
   client::Settings settings_;
   State state_ = State::Greeting;
   client::Actions out_;
-  std::string in_;  // an incomplete reply line
-  Reply partial_;   // lines of a multi-line reply so far
-  bool in_reply_ = false;
+  ReplyReader reader_;  // the peer's bytes, split into replies
   bool in_tls_ = false;
   bool authenticated_ = false;
   AuthStep auth_step_ = AuthStep::Plain;
@@ -267,5 +264,13 @@ class DotStuffer {
 
 // The whole content at once: DotStuffer().feed(content) + finish().
 std::string dotStuff(std::string_view content);
+
+// ESMTP parameter values as we send them (ClientSession, ProxyClient): RFC 3461 4 xtext ("+HH"
+// for '+', '=' and everything outside "!".."~"); the ORCPT= value from the stored
+// "addr-type;address" (nullopt: cannot be said correctly, leave it out); the NOTIFY= value in
+// upper case (nullopt: empty or malformed).
+std::string encodeXtext(std::string_view s);
+std::optional<std::string> orcptParam(std::string_view stored);
+std::optional<std::string> notifyParam(std::string_view stored);
 
 }  // namespace petrel::smtp

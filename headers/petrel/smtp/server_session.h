@@ -163,17 +163,20 @@ using Actions = std::vector<Action>;
 //           at Connect a 5xx becomes the greeting and every later command but QUIT gets 503
 //           (RFC 5321 3.1), a 4xx is answered with 421 and the connection closes
 //   Drop    answer `reply` and close the connection
+// An accepted MAIL or RCPT may carry `accept_reply`, said instead of the session's own 2xx (a
+// before-queue filter's reply passed through, docs/filters.md).
 struct Verdict {
   enum class Kind { Accept, Refuse, Drop };
   Kind kind = Kind::Accept;
   Reply reply;
   std::vector<std::string> expand;
+  std::optional<Reply> accept_reply;
 
   static Verdict accept(std::vector<std::string> expand = {}) {
-    return Verdict{Kind::Accept, {}, std::move(expand)};
+    return Verdict{Kind::Accept, {}, std::move(expand), {}};
   }
-  static Verdict refuse(Reply reply) { return Verdict{Kind::Refuse, std::move(reply), {}}; }
-  static Verdict drop(Reply reply) { return Verdict{Kind::Drop, std::move(reply), {}}; }
+  static Verdict refuse(Reply reply) { return Verdict{Kind::Refuse, std::move(reply), {}, {}}; }
+  static Verdict drop(Reply reply) { return Verdict{Kind::Drop, std::move(reply), {}, {}}; }
   bool accepted() const { return kind == Kind::Accept; }
 };
 
@@ -194,6 +197,10 @@ class ServerSession {
   Actions onMessageStarted(BodySink& sink);
   Actions onCommitted(const std::string& queue_id);
   Actions onCommitFailed(Reply reply);
+  // The answer to CommitMessage when the message went to a before-queue filter instead of the
+  // queue: `reply` (the filter's end-of-data reply, or our 451 when it failed) is the client's
+  // answer whatever its code; the transaction ends either way.
+  Actions onRelayed(Reply reply);
   // The authenticator's answer to Authenticate. `user` is the canonical name when ok;
   // `temporary` failures answer 454 4.7.0. Too many failures close the session (421 4.7.0):
   // `drop` tells the session the client IP is over its limit.
@@ -219,6 +226,10 @@ class ServerSession {
   bool closed() const { return closed_; }
   // The transaction so far (recipients accepted, sender); valid until the next action batch.
   const Envelope& envelope() const { return envelope_; }
+  // The MAIL (Stage::Mail) or RCPT (Stage::Rcpt, Vrfy) of the AskVerdict in flight, with its
+  // parameters (a before-queue filter gets them as the client gave them).
+  const MailParams& pendingMail() const { return pending_mail_; }
+  const RcptParams& pendingRecipient() const { return pending_rcpt_; }
   const std::string& helo() const { return envelope_.helo; }
   bool esmtp() const { return envelope_.esmtp; }
   bool inTls() const { return in_tls_; }
@@ -264,7 +275,7 @@ class ServerSession {
   void flagPipelining(std::string_view after);
   bool rateLimited(ClientEvent event);
   void acceptHelo();
-  void acceptMail();
+  void acceptMail(std::optional<Reply> reply = std::nullopt);
   void startData();
   void commit();
   bool messageOpen() const;  // storage was asked for and not yet committed or aborted

@@ -532,6 +532,40 @@ TEST(ServerSession, EnvelopeCarriesExpansionsAndDsnParameters) {
   EXPECT_EQ(sink.data, "hi\r\n");
 }
 
+// A before-queue filter's replies (docs/filters.md): an accepted MAIL or RCPT says the
+// filter's 2xx, the pending MAIL/RCPT parameters are there for the driver to pass on, and the
+// end of data is answered by onRelayed with the filter's reply, a refusal too.
+TEST(ServerSession, SaysTheRelayedRepliesOfABeforeQueueFilter) {
+  SessionSettings settings = defaultSettings();
+  settings.verdict_stages = stageBit(Stage::Mail);
+  ServerSession s(std::move(settings));
+  Transcript t;
+  t.record(s.start(), nullptr);
+  t.record(s.onInput("EHLO x\r\nMAIL FROM:<a@example.test> SIZE=10\r\n"), nullptr);
+  EXPECT_EQ(s.pendingMail().sender.text, "a@example.test");
+  EXPECT_EQ(s.pendingMail().size, 10u);
+  Verdict v = Verdict::accept();
+  v.accept_reply = Reply(250, "2.1.0", "Filter: sender ok");
+  t.record(s.onVerdict(std::move(v)), nullptr);
+  t.record(s.onInput("RCPT TO:<b@example.test> NOTIFY=NEVER\r\n"), nullptr);
+  EXPECT_EQ(s.pendingRecipient().dsn_notify, "NEVER");
+  v = Verdict::accept({"b@example.test"});
+  v.accept_reply = Reply(250, "2.1.5", "Filter: recipient ok");
+  t.record(s.onVerdict(std::move(v)), nullptr);
+  t.record(s.onInput("DATA\r\n"), nullptr);
+  MemorySink sink;
+  t.record(s.onMessageStarted(sink), &sink);
+  t.record(s.onInput("hi\r\n.\r\n"), &sink);
+  t.record(s.onRelayed(Reply(554, "5.7.1", "Filter: looks like spam")), &sink);
+  t.record(s.onInput("MAIL FROM:<>\r\n"), nullptr);
+  std::string text = t.text();
+  EXPECT_NE(text.find("> 250 2.1.0 Filter: sender ok\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("> 250 2.1.5 Filter: recipient ok\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("> 554 5.7.1 Filter: looks like spam\n"), std::string::npos) << text;
+  // The transaction is over: the next MAIL is asked about (its verdict is pending).
+  EXPECT_EQ(s.commandStats(), "ehlo=1 mail=1 rcpt=1 data=0/1 commands=3/4");
+}
+
 TEST(ServerSession, PeerClosingMidDataAbortsOnceButNotWhileCommitting) {
   {
     Driver d;
