@@ -195,10 +195,12 @@ EOF
     cat >"$AMAVIS_DIR/amavisd-wrapper.pl" <<'EOF'
 #!/usr/bin/perl -T
 # amavisd for an unprivileged test user: the config file belongs to that user, not root.
+use Exporter ();
 use Amavis::Conf ();
 BEGIN { $Amavis::Conf::i_know_what_i_am_doing{no_conf_file_writable_check} = 1 }
 do '/usr/sbin/amavisd' or die($@ || "cannot run /usr/sbin/amavisd: $!");
 EOF
+    chmod 0755 "$AMAVIS_DIR/amavisd-wrapper.pl"  # amavisd re-executes itself ($0)
   fi
 }
 
@@ -235,7 +237,7 @@ start_amavis_stack() {
   if [[ "$(id -u)" -eq 0 ]]; then
     /usr/sbin/amavisd -c "$AMAVIS_DIR/amavisd.conf" foreground >>"$AMAVIS_OUT" 2>&1 &
   else
-    /usr/bin/perl -T "$AMAVIS_DIR/amavisd-wrapper.pl" -c "$AMAVIS_DIR/amavisd.conf" foreground \
+    "$AMAVIS_DIR/amavisd-wrapper.pl" -c "$AMAVIS_DIR/amavisd.conf" foreground \
       >>"$AMAVIS_OUT" 2>&1 &
   fi
   AMAVIS_PID=$!
