@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package Petrel needs to build, run its tests and its benchmark.
 # Idempotent: packages already present are skipped, so a second run costs a dpkg query.
-# Usage: scripts/install-deps.sh [build|test|bench]   (each level includes the ones before)
+# Usage: scripts/install-deps.sh [build|test|bench|heavy]   (build, test and bench each include
+# the ones before; heavy adds its set to test's)
 set -euo pipefail
 level=${1:-test}
 
@@ -42,13 +43,21 @@ test_pkgs+=(dovecot-sieve)
 # The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
 test_pkgs+=(python3-milter)
 bench_pkgs=(postfix libbenchmark-dev)
+# Heavy peers (suite 'heavy', scripts/test.sh's last step): the course's after-queue filter
+# stack of t-87-amavis-stack (test/integration/amavis.sh): amavisd-new with SpamAssassin and
+# its packaged rules (no sa-update), clamd with clamdscan (no freshclam: the test writes its
+# own EICAR signature). amavis decodes with file, pax and cpio (plus the Perl archive modules
+# amavisd-new depends on). 42 packages, 37 MB on a machine with the test set; amavis with
+# SpamAssassin is ~150 MB resident per process.
+heavy_pkgs=(amavisd-new clamav-daemon clamdscan spamassassin file pax cpio)
 
 pkgs=("${build_pkgs[@]}")
 case "$level" in
   build) ;;
   test) pkgs+=("${test_pkgs[@]}") ;;
   bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+  heavy) pkgs+=("${test_pkgs[@]}" "${heavy_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|bench|heavy]" >&2; exit 2 ;;
 esac
 
 missing=()
