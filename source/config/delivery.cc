@@ -1,5 +1,6 @@
-// The `delivery:` section: how the Maildir agent writes (fsync) and the Sieve scripts it runs
-// (paths only: the server compiles them, so a script's own errors name the script's file).
+// The `delivery:` section: how the Maildir agent writes (fsync), the Sieve scripts it runs
+// (paths only: the server compiles them, so a script's own errors name the script's file) and
+// the table-driven vacation replies (delivery.vacation: table, once_per).
 #include <fmt/format.h>
 
 #include "loader.h"
@@ -12,7 +13,7 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     return;
   }
   Section delivery(reporter_, *f);
-  delivery.allowOnly({"maildir", "sieve"});
+  delivery.allowOnly({"maildir", "sieve", "vacation"});
   if (const Field* m = delivery.find("maildir")) {
     Section maildir(reporter_, *m);
     maildir.allowOnly({"fsync"});
@@ -26,6 +27,12 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     setPath(sieve, "global_after", s.global_after);
     setPath(sieve, "user_scripts", s.user_scripts);
     s.origin = reporter_.where(f->mark());
+  }
+  if (const Field* f = delivery.find("vacation")) {
+    Section vacation(reporter_, *f);
+    vacation.allowOnly({"table", "once_per"});
+    if (const Field* t = vacation.find("table")) c.delivery.vacation.table = tableRef(*t, c);
+    setDuration(vacation, "once_per", c.delivery.vacation.once_per);
   }
 }
 
