@@ -18,7 +18,9 @@
 #   and holly (activeuntil in the past) do not.
 # Redirect: erin's `redirect "carol@example.test"` leaves erin's Maildir empty and carol gets
 #   the message with Delivered-To: erin@example.test on top; henry's `redirect :copy` keeps a
-#   copy and carol gets another. Reject: dave's `reject` bounces to bob with a DSN carrying
+#   copy and carol gets another; ivan's redirect to far@remote.test reaches the sink from
+#   <bob@example.test> with Delivered-To: ivan on top; jack -> kate -> jack stops at jack (the
+#   copy already has Delivered-To: jack): kept there, with the loop warning. Reject: dave's `reject` bounces to bob with a DSN carrying
 #   5.7.1 and the reason; from <> the reject is only logged.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool sqlite3
@@ -62,9 +64,12 @@ cat > sieve/example.test/henry.sieve <<'SIEVE'
 require "copy";
 redirect :copy "carol@example.test";
 SIEVE
+echo 'redirect "far@remote.test";' > sieve/example.test/ivan.sieve
+echo 'redirect "kate@example.test";' > sieve/example.test/jack.sieve
+echo 'redirect "jack@example.test";' > sieve/example.test/kate.sieve
 
 boxes=""
-for u in alice bob carol dave erin frank gina holly henry; do
+for u in alice bob carol dave erin frank gina holly henry ivan jack kate; do
   boxes+="$u@example.test: example.test/$u/, "
 done
 write_config "
@@ -214,6 +219,28 @@ grep -q '^Message-ID: <Redirect-me\.' "$copy" || fail "the copy's content change
 assert_log 'to=<erin@example.test>,.*status=sent \(redirected by sieve to carol@example.test\)' \
   "erin's delivery line"
 assert_log ': sieve redirect: [0-9A-F]+' "the redirect line"
+
+# A redirect to a foreign address leaves through the relay, from the original sender.
+send bob@example.test ivan@example.test "Far away"
+wait_for 20 "the redirected copy at the sink" eval '[[ $(sink_count) -ge 4 ]]'
+py <<'PY'
+import json, os, sys
+r = [json.loads(l) for l in open(os.path.join(os.environ["T"], "sink.jsonl"))][-1]
+if r["from"] != "bob@example.test" or r["to"] != ["far@remote.test"]:
+    sys.exit("the copy went from <%s> to %s" % (r["from"], r["to"]))
+if not r["data"].startswith("Delivered-To: ivan@example.test") or "Subject: Far away" not in r["data"]:
+    sys.exit("the copy: %r" % r["data"][:300])
+PY
+[[ $? -eq 0 ]] || fail "the foreign redirect is wrong"
+# jack -> kate -> jack: the copy comes back with Delivered-To: jack and stays with jack.
+send bob@example.test jack@example.test "Loop"
+wait_for 20 "the looping copy kept by jack" maildir_has example.test/jack 1
+wait_for 20 "an empty queue" queue_empty
+maildir_has example.test/kate 0 || fail "kate kept a copy"
+assert_log 'to=<jack@example.test>: sieve: mail forwarding loop for jack@example.test: not redirected; kept' \
+  "the loop warning"
+grep -q '^Delivered-To: kate@example.test$' "$MAIL_ROOT"/example.test/jack/new/* ||
+  fail "jack's copy did not go through kate"
 
 # --- Reject. ---
 send bob@example.test dave@example.test "Hi Dave"
