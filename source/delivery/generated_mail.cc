@@ -155,6 +155,7 @@ AutoReplyOutcome autoReply(const AutoReplyQuery& q) {
   std::string message_id = replyMessageId(q.now, q.settings->hostname);
   GeneratedMessage g;
   g.kind = "vacation reply";
+  g.dkim_sign = true;
   g.sender = "";  // RFC 3834 3.3 / RFC 5230 4.3: from <>, so nothing answers the answer
   g.recipients.emplace_back(q.sender);
   g.content = composeVacationReply(

@@ -46,6 +46,9 @@ struct GeneratedMessage {
   std::vector<std::string> recipients;  // envelope recipients, before the router expands them
   std::string content;                  // the whole message, wire format (CRLF)
   bool smtputf8 = false;                // relay it with SMTPUTF8 (a copy of such a message)
+  // Our own mail (a vacation reply, From: the user): the queue signs it as dkim.sign signs
+  // our users' mail. A forwarded copy is not: it keeps its author's signatures as they are.
+  bool dkim_sign = false;
 };
 
 // What an agent reports for one recipient.

@@ -5,13 +5,15 @@
 #   MariaDB test uses fixed ports, so this one does not start MariaDB); relay.transport sends
 #   remote.test to an aiosmtpd sink on 127.0.0.1:$SINK_PORT, which records every envelope and
 #   message. Clients: Python's smtplib from 127.0.0.1.
+#   dkim.sign for example.test (a key from `petrel dkim keygen`); dkimpy verifies what the
+#   sink got against the keygen record.
 # Vacation (RFC 5230, RFC 3834), observed through what arrives:
 # - alice's script: vacation :subject "Alice is away" :addresses ["a.smith@example.test"].
 #   bob (local) gets one reply in his Maildir: from <> (Return-Path: <>), From alice,
 #   Auto-Submitted: auto-replied, In-Reply-To and References naming his Message-ID; alice
 #   keeps the message. His second message gets none, nor his third after a restart.
 # - remote senders: the sink gets replies (MAIL FROM:<>) for mail To: alice, To: a.smith
-#   (:addresses) and with Auto-Submitted: no; none for List-Id, Precedence: bulk,
+#   (:addresses) and with Auto-Submitted: no, each DKIM-signed d=example.test; none for List-Id, Precedence: bulk,
 #   Auto-Submitted: auto-generated, MAILER-DAEMON, owner-*, *-request senders, mail where
 #   alice is only a Bcc of the envelope, and the null sender; each such case is logged.
 # - the table: frank (active) answers with the table's subject and body; gina (active = 0)
@@ -19,14 +21,20 @@
 # Redirect: erin's `redirect "carol@example.test"` leaves erin's Maildir empty and carol gets
 #   the message with Delivered-To: erin@example.test on top; henry's `redirect :copy` keeps a
 #   copy and carol gets another; ivan's redirect to far@remote.test reaches the sink from
-#   <bob@example.test> with Delivered-To: ivan on top; jack -> kate -> jack stops at jack (the
+#   <bob@example.test> with Delivered-To: ivan on top and the signature it got at receipt still
+#   verifying; jack -> kate -> jack stops at jack (the
 #   copy already has Delivered-To: jack): kept there, with the loop warning. Reject: dave's `reject` bounces to bob with a DSN carrying
 #   5.7.1 and the reason; from <> the reject is only logged.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool sqlite3
 "$PYTHON" -c 'import aiosmtpd' 2>/dev/null || skip "missing Python module aiosmtpd (python3-aiosmtpd)"
+"$PYTHON" -c 'import dkim' 2>/dev/null || skip "python3-dkim is not installed"
 
 cd "$T"
+# dkim.sign for example.test: the replies are signed, a redirected copy keeps the signature
+# its message got at receipt (bob sends from mynetworks), and both verify with dkimpy.
+"$PETREL" dkim keygen --domain example.test --selector v2026 --out v2026.key >v2026.zone
+printf 'v2026._domainkey.example.test.\t%s\n' "$(grep -o '"[^"]*"' v2026.zone | tr -d '"\n')" >records.txt
 SINK_PORT="$(pick_port)"
 export SINK_PORT
 
@@ -86,6 +94,8 @@ queue: {min_backoff: 1s, max_backoff: 2s}
 delivery:
   sieve: {user_scripts: $T/sieve}
   vacation: {table: vacation, once_per: 7d}
+dkim:
+  sign: [{domain: example.test, selector: v2026, key: '$T/v2026.key'}]
 "
 
 # The remote world: records each message as one JSON line in $T/sink.jsonl.
@@ -126,6 +136,24 @@ PY
 }
 sink_count() { [[ -f "$T/sink.jsonl" ]] && wc -l <"$T/sink.jsonl" || echo 0; }
 BOB="$MAIL_ROOT/example.test/bob/new"
+
+# dkim_ok N: the sink's Nth message (1-based) has exactly one DKIM-Signature, d=example.test,
+# and dkimpy verifies it against the keygen record.
+dkim_ok() {
+  N="$1" py <<'PY'
+import dkim, json, os, sys
+T = os.environ["T"]
+records = dict(l.rstrip("\n").split("\t", 1) for l in open(os.path.join(T, "records.txt")))
+rows = [json.loads(l) for l in open(os.path.join(T, "sink.jsonl"))]
+raw = rows[int(os.environ["N"]) - 1]["data"].encode("utf-8")
+raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+head = raw.split(b"\r\n\r\n", 1)[0]
+if head.count(b"DKIM-Signature:") != 1 or b"d=example.test" not in head:
+    sys.exit("not one example.test signature:\n" + head.decode())
+if not dkim.verify(raw, dnsfunc=lambda name, timeout=5: records.get(name.decode(), "").encode()):
+    sys.exit("dkimpy: does not verify:\n" + head.decode())
+PY
+}
 
 # --- Vacation: a local sender, once. ---
 send bob@example.test alice@example.test "Lunch"
@@ -173,6 +201,7 @@ for r in rows:
         sys.exit("no Auto-Submitted in %r" % r["data"])
 PY
 [[ $? -eq 0 ]] || fail "the sink's replies are wrong"
+for n in 1 2 3; do dkim_ok $n || fail "reply $n at the sink is not DKIM-signed as it should be"; done
 for why in 'list@remote.test>: list mail \(List-Id\)' 'bulk@remote.test>: Precedence: bulk' \
   'auto@remote.test>: Auto-Submitted: auto-generated' 'MAILER-DAEMON@remote.test>: sender mailer-daemon' \
   'owner-team@remote.test>: sender owner-team' 'team-request@remote.test>: sender team-request' \
@@ -232,6 +261,7 @@ if not r["data"].startswith("Delivered-To: ivan@example.test") or "Subject: Far 
     sys.exit("the copy: %r" % r["data"][:300])
 PY
 [[ $? -eq 0 ]] || fail "the foreign redirect is wrong"
+dkim_ok 4 || fail "the redirected copy's signature from receipt no longer verifies"
 # jack -> kate -> jack: the copy comes back with Delivered-To: jack and stays with jack.
 send bob@example.test jack@example.test "Loop"
 wait_for 20 "the looping copy kept by jack" maildir_has example.test/jack 1
