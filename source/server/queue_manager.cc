@@ -441,8 +441,12 @@ void QueueManager::finishRelay(const std::shared_ptr<RelayInFlight>& flight) {
     const auto& content = m.routed.message.content;
     settle(m, flight->snap, content ? std::string_view(*content) : std::string_view());
   };
-  // A bounce looks its sender up in the router's tables, which may wait for a database.
-  if (flight->snap.router->blocking()) {
+  // A bounce looks its sender up in the router's tables, which may wait for a database; mail
+  // the Maildir deliveries made may be DKIM-signed (RSA: about a millisecond each).
+  const auto& results = flight->message.results;
+  bool made = std::any_of(results.begin(), results.end(),
+                          [](const RecipientResult& rr) { return !rr.made.empty(); });
+  if (flight->snap.router->blocking() || made) {
     main_->offload(work, settled);
   } else {
     work();
