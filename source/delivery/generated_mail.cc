@@ -122,10 +122,9 @@ AutoReplyOutcome autoReply(const AutoReplyQuery& q) {
     vacation = &*from_table;
   }
   std::vector<std::string> addresses = vacation->addresses;
-  VacationDecision decision = decideVacation(
-      VacationQuery{q.sender, q.recipient, addresses,
-                    q.settings ? std::string_view(q.settings->recipient_delimiter) : "+",
-                    q.fields});
+  VacationDecision decision = decideVacation(VacationQuery{
+      q.sender, q.recipient, addresses,
+      q.settings ? std::string_view(q.settings->recipient_delimiter) : "+", q.fields});
   if (!decision.reply) {
     out.note = fmt::format("no reply to <{}>: {}", q.sender, decision.why);
     return out;

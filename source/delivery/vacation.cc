@@ -34,7 +34,8 @@ std::string oneLine(std::string_view s) {
 }
 
 bool hasNonAscii(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) > 127; });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) > 127; });
 }
 
 // RFC 2047 B encoding of UTF-8 text, in encoded-words of at most 75 octets, folded.
@@ -45,7 +46,8 @@ std::string encodeWords(std::string_view text) {
     // 45 octets of input -> 60 of base64, inside "=?UTF-8?B?" "?=": 72 octets. Never split a
     // UTF-8 sequence (RFC 2047 5: each word decodes to whole characters).
     size_t n = std::min<size_t>(45, text.size() - i);
-    while (n > 0 && i + n < text.size() && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) {
+    while (n > 0 && i + n < text.size() &&
+           (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) {
       --n;
     }
     if (n == 0) n = std::min<size_t>(45, text.size() - i);

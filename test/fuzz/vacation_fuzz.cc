@@ -28,9 +28,17 @@ using namespace petrel::delivery;
 }
 
 void checkReply(const std::string& reply) {
-  static constexpr std::string_view Fields[] = {
-      "From: ", "To: ", "Subject: ", "Date: ", "Message-ID: ", "In-Reply-To: ", "References: ",
-      "Auto-Submitted: ", "MIME-Version: ", "Content-Type: ", "Content-Transfer-Encoding: "};
+  static constexpr std::string_view Fields[] = {"From: ",
+                                                "To: ",
+                                                "Subject: ",
+                                                "Date: ",
+                                                "Message-ID: ",
+                                                "In-Reply-To: ",
+                                                "References: ",
+                                                "Auto-Submitted: ",
+                                                "MIME-Version: ",
+                                                "Content-Type: ",
+                                                "Content-Transfer-Encoding: "};
   if (!reply.ends_with("\r\n")) fail("reply does not end in CRLF", reply);
   size_t pos = 0;
   bool in_header = true;
@@ -67,8 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   section.feed(header);
   if (!section.complete()) section.end();
 
-  VacationQuery q{"bob@example.net", "alice@example.test", {"a.smith@example.test"}, "+",
-                  section.fields()};
+  VacationQuery q{
+      "bob@example.net", "alice@example.test", {"a.smith@example.test"}, "+", section.fields()};
   VacationDecision d = decideVacation(q);
   if (!d.reply && d.why.empty()) fail("no reply without a reason", input);
   for (char c : d.why) {
@@ -82,8 +90,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   script.reason = std::string(value);
   for (const sieve::Vacation* vac : {&script, v ? &*v : nullptr}) {
     if (vac == nullptr) continue;
-    std::string reply = composeVacationReply(VacationReplyInput{
-        "bob@example.net", "alice@example.test", vac, section.fields(), "Mon, 7 Dec 2026", "<i@h>"});
+    std::string reply =
+        composeVacationReply(VacationReplyInput{"bob@example.net", "alice@example.test", vac,
+                                                section.fields(), "Mon, 7 Dec 2026", "<i@h>"});
     checkReply(reply);
     (void)vacationHandle(*vac);
   }

@@ -22,8 +22,8 @@
 namespace petrel::delivery {
 
 struct VacationQuery {
-  std::string_view sender;     // envelope sender, "" for <>
-  std::string_view recipient;  // the user's address (envelope recipient)
+  std::string_view sender;             // envelope sender, "" for <>
+  std::string_view recipient;          // the user's address (envelope recipient)
   std::vector<std::string> addresses;  // :addresses, more of the user's addresses
   std::string_view recipient_delimiter;
   std::span<const content::HeaderField> fields;  // the message's header section
@@ -46,8 +46,8 @@ struct VacationReplyInput {
   std::string_view recipient;  // the user: the reply's From unless vacation.from is set
   const sieve::Vacation* vacation = nullptr;
   std::span<const content::HeaderField> fields;  // the original's header section
-  std::string_view date;        // RFC 5322 date of now
-  std::string_view message_id;  // "<...@host>"
+  std::string_view date;                         // RFC 5322 date of now
+  std::string_view message_id;                   // "<...@host>"
 };
 
 // The reply in wire format (CRLF): From, To, Subject ("Auto: " and the original subject, or

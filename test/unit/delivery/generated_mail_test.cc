@@ -111,8 +111,8 @@ TEST(RedirectCopyTest, DeliveredToOnTopAndTheContentUnchanged) {
 
 TEST_F(GeneratedMailTest, RedirectWithoutCopyStoresNothingAndMakesTheCopy) {
   // erin: no table entry, so the copy is all that is made.
-  RecipientReport r = deliver("redirect \"carol@example.org\";\n", Mail, "bob@example.net",
-                              "erin@example.test");
+  RecipientReport r =
+      deliver("redirect \"carol@example.org\";\n", Mail, "bob@example.net", "erin@example.test");
   EXPECT_EQ(r.status, RecipientReport::Status::Delivered);
   EXPECT_EQ(r.text, "redirected by sieve to carol@example.org");
   EXPECT_EQ(inbox(), 0u);
@@ -162,9 +162,9 @@ TEST_F(GeneratedMailTest, SieveVacationRepliesOnceAndKeeps) {
   EXPECT_TRUE(deliver(script, Mail).generated.empty());
   EXPECT_EQ(inbox(), 2u);
   // A list message gets none either, from another sender.
-  EXPECT_TRUE(deliver(script, std::string("List-Id: <l.example.net>\r\n") + Mail,
-                      "carol@example.net")
-                  .generated.empty());
+  EXPECT_TRUE(
+      deliver(script, std::string("List-Id: <l.example.net>\r\n") + Mail, "carol@example.net")
+          .generated.empty());
 }
 
 TEST_F(GeneratedMailTest, TheTableRepliesForTheRecipientsItKnows) {

@@ -48,15 +48,15 @@ TEST(VacationDecisionTest, NotWhenTheUserIsNotARecipientInTheHeader) {
   EXPECT_EQ(d.why, "the user is not in To, Cc or Bcc");
   EXPECT_FALSE(decide("bob@example.net", "Subject: alice@example.test\r\n").reply);
   // :addresses names the user's other addresses.
-  EXPECT_TRUE(decide("bob@example.net", "To: a.smith@example.test\r\n",
-                     {"A.Smith@example.test"}).reply);
+  EXPECT_TRUE(
+      decide("bob@example.net", "To: a.smith@example.test\r\n", {"A.Smith@example.test"}).reply);
 }
 
 TEST(VacationDecisionTest, NeverToTheNullSenderOrDaemons) {
   EXPECT_EQ(decide("", ToAlice).why, "sender is <>");
-  for (const char* s : {"MAILER-DAEMON@example.net", "owner-list@example.net",
-                        "list-request@example.net", "LISTSERV@example.net",
-                        "majordomo@example.net"}) {
+  for (const char* s :
+       {"MAILER-DAEMON@example.net", "owner-list@example.net", "list-request@example.net",
+        "LISTSERV@example.net", "majordomo@example.net"}) {
     VacationDecision d = decide(s, ToAlice);
     EXPECT_FALSE(d.reply) << s;
     EXPECT_NE(d.why.find("daemon or a list"), std::string::npos) << d.why;
@@ -65,21 +65,25 @@ TEST(VacationDecisionTest, NeverToTheNullSenderOrDaemons) {
 }
 
 TEST(VacationDecisionTest, NeverToAutomaticOrListMail) {
-  EXPECT_EQ(decide("bob@example.net", std::string(ToAlice) + "Auto-Submitted: auto-replied\r\n").why,
-            "Auto-Submitted: auto-replied");
-  EXPECT_EQ(decide("bob@example.net",
-                   std::string(ToAlice) + "Auto-Submitted: auto-generated; x=1\r\n").why,
-            "Auto-Submitted: auto-generated");
+  EXPECT_EQ(
+      decide("bob@example.net", std::string(ToAlice) + "Auto-Submitted: auto-replied\r\n").why,
+      "Auto-Submitted: auto-replied");
+  EXPECT_EQ(
+      decide("bob@example.net", std::string(ToAlice) + "Auto-Submitted: auto-generated; x=1\r\n")
+          .why,
+      "Auto-Submitted: auto-generated");
   EXPECT_EQ(decide("bob@example.net", std::string(ToAlice) + "List-Id: <l.example.net>\r\n").why,
             "list mail (List-Id)");
   EXPECT_EQ(
       decide("bob@example.net", std::string(ToAlice) + "list-unsubscribe: <mailto:x@y>\r\n").why,
       "list mail (list-unsubscribe)");
   for (const char* p : {"bulk", "List", " junk "}) {
-    VacationDecision d = decide("bob@example.net", std::string(ToAlice) + "Precedence:" + p + "\r\n");
+    VacationDecision d =
+        decide("bob@example.net", std::string(ToAlice) + "Precedence:" + p + "\r\n");
     EXPECT_FALSE(d.reply) << p;
   }
-  EXPECT_TRUE(decide("bob@example.net", std::string(ToAlice) + "Precedence: first-class\r\n").reply);
+  EXPECT_TRUE(
+      decide("bob@example.net", std::string(ToAlice) + "Precedence: first-class\r\n").reply);
 }
 
 TEST(VacationReplyTest, TheReplyBytes) {
@@ -88,9 +92,9 @@ TEST(VacationReplyTest, TheReplyBytes) {
       "Message-ID: <m2@example.net>\r\nReferences: <m1@example.net>\r\n\r\n");
   sieve::Vacation v;
   v.reason = "I am away.\nBack on Monday.";
-  std::string reply = composeVacationReply(VacationReplyInput{
-      "bob@example.net", "alice@example.test", &v, h.fields(), "Mon, 7 Dec 2026 16:00:00 +0000",
-      "<r1@mx.example.test>"});
+  std::string reply = composeVacationReply(
+      VacationReplyInput{"bob@example.net", "alice@example.test", &v, h.fields(),
+                         "Mon, 7 Dec 2026 16:00:00 +0000", "<r1@mx.example.test>"});
   EXPECT_EQ(reply,
             "From: alice@example.test\r\n"
             "To: <bob@example.net>\r\n"

@@ -7,10 +7,9 @@
 
 #include <string>
 
+#include "../inline_table.h"
 #include "petrel/server/stage_check.h"
 #include "petrel/tls/crypto.h"
-
-#include "../inline_table.h"
 
 namespace petrel::server {
 namespace {
@@ -24,7 +23,8 @@ Snapshot snapshotWithSigning() {
   cfg.local_domains = {"example.test"};
   cfg.mailboxes = inlineTable("boxes", {{"alice@example.test", "example.test/alice/"},
                                         {"carol@example.test", "example.test/carol/"}});
-  cfg.aliases = {inlineTable("aliases", {{"team@example.test", "alice@example.test, carol@example.test"}})};
+  cfg.aliases = {
+      inlineTable("aliases", {{"team@example.test", "alice@example.test, carol@example.test"}})};
   auto snap = routingSnapshot(cfg, [](const std::string&) {});
   EXPECT_TRUE(snap) << snap.error().message();
   dkim::SignSpec s;
@@ -84,7 +84,8 @@ TEST(QueueGeneratedTest, OurOwnMailIsSignedWhenItsDomainSigns) {
   other.recipients = {"bob@example.net"};
   other.content = "From: x@other.test\r\n\r\nAway.\r\n";
   other.dkim_sign = true;
-  EXPECT_EQ(queueGenerated(std::move(other), snap).message.body, "From: x@other.test\r\n\r\nAway.\r\n");
+  EXPECT_EQ(queueGenerated(std::move(other), snap).message.body,
+            "From: x@other.test\r\n\r\nAway.\r\n");
 }
 
 }  // namespace
