@@ -32,17 +32,19 @@ std::string lfLines(std::string_view wire) {
 // What Sieve tests see of a large message: its first octets (header and the start of the
 // body); a body test beyond them does not match.
 constexpr size_t MaxSieveView = 1 << 20;
+// Without scripts only the vacation table reads the message: its header section is enough.
+constexpr size_t MaxHeaderView = 256 * 1024;
 
 // The message as it will be stored, for the scripts: the queued top fields, then the header
 // as canonical.headers rewrote it, then the body (from memory or the spool file's start).
-std::string sieveText(const AgentMessage& am) {
+std::string sieveText(const AgentMessage& am, size_t max) {
   const queue::StoredMessage& m = *am.stored;
   std::string text = m.header_prefix;
   std::string_view rest = m.body;
   std::string from_file;
   if (!m.spool_path.empty()) {
     if (int fd = ::open(m.spool_path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-      from_file.resize(MaxSieveView);
+      from_file.resize(max);
       ssize_t n = ::pread(fd, from_file.data(), from_file.size(), 0);
       from_file.resize(n > 0 ? size_t(n) : 0);
       ::close(fd);
@@ -53,7 +55,7 @@ std::string sieveText(const AgentMessage& am) {
     text += am.header->header;
     rest = rest.substr(std::min(rest.size(), am.header->original_size));
   }
-  text.append(rest.substr(0, MaxSieveView));
+  text.append(rest.substr(0, max));
   return text;
 }
 
@@ -117,7 +119,7 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
     // The message as the scripts see it, once per delivery.
     ParsedMessage& pm = *parsed.emplace_back(std::make_unique<ParsedMessage>());
     if (sieve_ || (replies_ && replies_->table)) {
-      pm.text = sieveText(am);
+      pm.text = sieveText(am, sieve_ ? MaxSieveView : MaxHeaderView);
       pm.header_octets = pm.section.feed(pm.text);
       if (!pm.section.complete()) pm.section.end();
     }
