@@ -138,6 +138,10 @@ TEST(SieveFilterTest, RejectFilesNothingAndVacationKeeps) {
   ASSERT_TRUE(away.vacation.has_value());
   EXPECT_EQ(away.vacation->seconds, 3u * 86400);
   EXPECT_EQ(away.vacation->reason, "away");
+  // ereject is the same at delivery: the SMTP transaction is over.
+  SieveScripts e;
+  e.after = compiled("require \"ereject\";\nereject \"no\";\n");
+  EXPECT_EQ(decideFilings(e, no.view, {"a@example.net", "alice@example.test"}).reject, "no");
   // A reject after an earlier script filed the message: too late, kept where it is.
   s.before = compiled("require [\"fileinto\", \"copy\"];\nfileinto :copy \"seen\";\n");
   SieveDecision late = decideFilings(s, no.view, {"a@example.net", "alice@example.test"});
