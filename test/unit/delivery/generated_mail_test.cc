@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <variant>
 
 #include "petrel/delivery/maildir_agent.h"
@@ -118,6 +119,42 @@ TEST_F(GeneratedMailTest, RedirectWithoutCopyStoresNothingAndMakesTheCopy) {
   EXPECT_EQ(inbox(), 0u);
   ASSERT_EQ(r.generated.size(), 1u);
   EXPECT_EQ(r.generated[0].content, std::string("Delivered-To: erin@example.test\r\n") + Mail);
+}
+
+TEST_F(GeneratedMailTest, ASpooledMessageIsRedirectedWhole) {
+  // Large messages live in a spool file, with the top fields added at receipt in the row.
+  std::string big = std::string(Mail) + std::string(3 << 20, 'x') + "\r\nend\r\n";
+  std::string path = root_ + "/spool-slot";
+  std::ofstream(path, std::ios::binary) << big;
+  message_ = queue::StoredMessage();
+  message_.id = "A2";
+  message_.spool_path = path;
+  message_.header_prefix = "Received: from client by mx\r\n";
+  message_.size = big.size();
+  queue::StoredRecipient r;
+  r.address = "erin@example.test";
+  message_.recipients = {r};
+  am_ = AgentMessage();
+  am_.stored = &message_;
+  am_.sender = "bob@example.net";
+  auto scripts = std::make_shared<SieveScripts>();
+  scripts->before = compiled("redirect \"carol@example.org\";\n");
+  Delivery d;
+  d.target.maildir = root_ + "/box/";
+  d.recipients = {0};
+  d.message = &am_;
+  MaildirAgent agent(false, "host.test", scripts, settings_);
+  agent.deliver({&d}, [] {});
+  ASSERT_EQ(d.reports.size(), 1u);
+  ASSERT_EQ(d.reports[0].generated.size(), 1u);
+  EXPECT_EQ(d.reports[0].generated[0].content,
+            "Delivered-To: erin@example.test\r\nReceived: from client by mx\r\n" + big);
+  // The spool file gone: the recipient is tried again, nothing is made.
+  fs::remove(path);
+  d.reports.clear();
+  agent.deliver({&d}, [] {});
+  EXPECT_EQ(d.reports[0].status, RecipientReport::Status::Deferred);
+  EXPECT_TRUE(d.reports[0].generated.empty());
 }
 
 TEST_F(GeneratedMailTest, RedirectCopyKeepsToo) {
