@@ -1,6 +1,7 @@
 // The `delivery:` section: the transport of local mailboxes (transports.cc reads it), how the
-// Maildir agent writes (fsync) and the Sieve scripts it runs
-// (paths only: the server compiles them, so a script's own errors name the script's file).
+// Maildir agent writes (fsync), the Sieve scripts it runs (paths only: the server compiles
+// them, so a script's own errors name the script's file) and the table-driven vacation
+// replies (delivery.vacation: table, once_per).
 #include <fmt/format.h>
 
 #include "loader.h"
@@ -13,7 +14,7 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     return;
   }
   Section delivery(reporter_, *f);
-  delivery.allowOnly({"maildir", "sieve", "transport"});
+  delivery.allowOnly({"maildir", "sieve", "transport", "vacation"});
   if (const Field* t = delivery.find("transport")) {
     loadDeliveryTransport(*t, c);
   }
@@ -30,6 +31,12 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     setPath(sieve, "global_after", s.global_after);
     setPath(sieve, "user_scripts", s.user_scripts);
     s.origin = reporter_.where(f->mark());
+  }
+  if (const Field* f = delivery.find("vacation")) {
+    Section vacation(reporter_, *f);
+    vacation.allowOnly({"table", "once_per"});
+    if (const Field* t = vacation.find("table")) c.delivery.vacation.table = tableRef(*t, c);
+    setDuration(vacation, "once_per", c.delivery.vacation.once_per);
   }
 }
 

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "petrel/content/header_section.h"
+#include "petrel/delivery/generated_mail.h"
 #include "petrel/delivery/maildir.h"
 #include "petrel/log/mail_log.h"
 
@@ -30,17 +32,19 @@ std::string lfLines(std::string_view wire) {
 // What Sieve tests see of a large message: its first octets (header and the start of the
 // body); a body test beyond them does not match.
 constexpr size_t MaxSieveView = 1 << 20;
+// Without scripts only the vacation table reads the message: its header section is enough.
+constexpr size_t MaxHeaderView = 256 * 1024;
 
 // The message as it will be stored, for the scripts: the queued top fields, then the header
 // as canonical.headers rewrote it, then the body (from memory or the spool file's start).
-std::string sieveText(const AgentMessage& am) {
+std::string sieveText(const AgentMessage& am, size_t max) {
   const queue::StoredMessage& m = *am.stored;
   std::string text = m.header_prefix;
   std::string_view rest = m.body;
   std::string from_file;
   if (!m.spool_path.empty()) {
     if (int fd = ::open(m.spool_path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-      from_file.resize(MaxSieveView);
+      from_file.resize(max);
       ssize_t n = ::pread(fd, from_file.data(), from_file.size(), 0);
       from_file.resize(n > 0 ? size_t(n) : 0);
       ::close(fd);
@@ -51,51 +55,83 @@ std::string sieveText(const AgentMessage& am) {
     text += am.header->header;
     rest = rest.substr(std::min(rest.size(), am.header->original_size));
   }
-  text.append(rest.substr(0, MaxSieveView));
+  text.append(rest.substr(0, max));
   return text;
 }
 
-// Where Sieve files the message for `address` (one INBOX copy without scripts).
-std::vector<Filing> filingsFor(const SieveScripts* scripts, const queue::StoredMessage& m,
-                               const sieve::MessageView& view, const std::string& sender,
-                               const std::string& address) {
-  if (scripts == nullptr) return {Filing{}};
-  SieveDecision decision = decideFilings(*scripts, view, sieve::Envelope{sender, address});
+// What the scripts decided for `address` (one INBOX copy without scripts), with the loop check
+// for redirects.
+SieveDecision decisionFor(const SieveScripts* scripts, const queue::StoredMessage& m,
+                          const sieve::MessageView& view, const std::string& sender,
+                          const std::string& address) {
+  SieveDecision decision;
+  if (scripts == nullptr) {
+    decision.filings.push_back(Filing{});
+    return decision;
+  }
+  decision = decideFilings(*scripts, view, sieve::Envelope{sender, address});
+  if (!decision.redirects.empty() && alreadyDeliveredTo(view.fields, address)) {
+    // It came back through this mailbox: sending it on again would go round for ever.
+    decision.notes.push_back(
+        fmt::format("mail forwarding loop for {}: not redirected; kept", address));
+    decision.redirects.clear();
+    if (decision.filings.empty()) decision.filings.push_back(Filing{});
+  }
   for (const std::string& note : decision.notes) {
     log::mail::warning(log::Program::Virtual,
                        fmt::format("{}: to=<{}>: sieve: {}", m.id, address, note));
   }
-  return std::move(decision.filings);
+  return decision;
+}
+
+// Control characters out of a script's text before it reaches a log line or a DSN.
+std::string printable(std::string_view s) {
+  std::string out(s.substr(0, 500));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
 }
 
 }  // namespace
 
-MaildirAgent::MaildirAgent(bool fsync, std::string hostname, SieveScriptsPtr sieve)
-    : fsync_(fsync), hostname_(std::move(hostname)), sieve_(std::move(sieve)) {}
+MaildirAgent::MaildirAgent(bool fsync, std::string hostname, SieveScriptsPtr sieve,
+                           AutoReplyPtr replies)
+    : fsync_(fsync),
+      hostname_(std::move(hostname)),
+      sieve_(std::move(sieve)),
+      replies_(std::move(replies)) {}
 
 void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) {
   std::vector<MaildirItem> items;
-  // Per recipient, in order: its items are [first, first + count) of `items`.
-  std::vector<std::pair<size_t, size_t>> spans;
+  // Per recipient, in order: its items are [first, first + count) of `items`, and what else
+  // its scripts decided.
+  struct Span {
+    size_t first = 0, count = 0;
+    SieveDecision decision;
+  };
+  std::vector<Span> spans;
+  // Per delivery: the message as the scripts saw it, for the mail made after the writes.
+  std::vector<std::unique_ptr<ParsedMessage>> parsed;
   for (const Delivery* d : deliveries) {
     const AgentMessage& am = *d->message;
     const queue::StoredMessage& m = *am.stored;
     // The message as the scripts see it, once per delivery.
-    std::string text;
-    content::HeaderSection section(256 * 1024);
-    size_t header_octets = 0;
-    if (sieve_) {
-      text = sieveText(am);
-      header_octets = section.feed(text);
-      if (!section.complete()) section.end();
+    ParsedMessage& pm = *parsed.emplace_back(std::make_unique<ParsedMessage>());
+    if (sieve_ || (replies_ && replies_->table)) {
+      pm.text = sieveText(am, sieve_ ? MaxSieveView : MaxHeaderView);
+      pm.header_octets = pm.section.feed(pm.text);
+      if (!pm.section.complete()) pm.section.end();
     }
-    sieve::MessageView view{section.fields(), std::string_view(text).substr(header_octets),
-                            m.size};
+    sieve::MessageView view{pm.section.fields(),
+                            std::string_view(pm.text).substr(pm.header_octets), m.size};
     for (size_t index : d->recipients) {
       const std::string& address = m.recipients[index].address;
-      std::vector<Filing> filings = filingsFor(sieve_.get(), m, view, am.sender, address);
-      spans.emplace_back(items.size(), filings.size());
-      for (const Filing& filing : filings) {
+      Span& span = spans.emplace_back();
+      span.decision = decisionFor(sieve_.get(), m, view, am.sender, address);
+      span.first = items.size();
+      span.count = span.decision.filings.size();
+      for (const Filing& filing : span.decision.filings) {
         MaildirItem item;
         item.maildir = d->target.maildir;
         item.flags = filing.flags;
@@ -128,15 +164,17 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
   }
   deliverMaildirBatch(items, fsync_, hostname_);
   size_t i = 0;
+  size_t di = 0;
   for (Delivery* d : deliveries) {
     d->reports.clear();
+    const ParsedMessage& pm = *parsed[di++];
     for (size_t k = 0; k < d->recipients.size(); ++k, ++i) {
-      auto [first, count] = spans[i];
+      Span& span = spans[i];
       RecipientReport r;
       r.status = RecipientReport::Status::Delivered;
       r.dsn = "2.0.0";
-      r.text = count == 0 ? "discarded by sieve" : "delivered to maildir";
-      for (size_t j = first; j < first + count; ++j) {
+      r.text = span.count > 0 ? "delivered to maildir" : "discarded by sieve";
+      for (size_t j = span.first; j < span.first + span.count; ++j) {
         if (!items[j].result) {
           // A copy that failed: the recipient is tried again (the copies that worked may then
           // be stored twice, as with Dovecot's LDA; never none).
@@ -146,10 +184,61 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
           break;
         }
       }
+      if (r.status == RecipientReport::Status::Delivered) {
+        generate(*d, d->recipients[k], pm, span.decision, r);
+      }
       d->reports.push_back(std::move(r));
     }
   }
   done();
+}
+
+// After the writes, for a recipient whose copies are stored: the reject (the recipient is
+// bounced instead), the redirect copies and the vacation reply.
+void MaildirAgent::generate(const Delivery& d, size_t index, const ParsedMessage& pm,
+                            const SieveDecision& decision, RecipientReport& r) const {
+  const AgentMessage& am = *d.message;
+  const queue::StoredMessage& m = *am.stored;
+  const std::string& address = m.recipients[index].address;
+  if (decision.reject) {
+    // RFC 5429 2.1: the message was accepted already, so the refusal is a DSN to the sender
+    // (the queue composes it; from <> nothing is sent, and the queue logs that).
+    r.status = RecipientReport::Status::Bounced;
+    r.dsn = "5.7.1";
+    r.text = fmt::format("rejected by the recipient's sieve script: {}",
+                         printable(*decision.reject));
+    return;
+  }
+  if (!decision.redirects.empty()) {
+    auto content = deliveredContent(am);
+    if (!content) {
+      r.status = RecipientReport::Status::Deferred;
+      r.dsn = "4.3.0";
+      r.text = fmt::format("cannot read the queue file {} to redirect it", m.spool_path);
+      return;
+    }
+    for (const std::string& target : decision.redirects) {
+      r.generated.push_back(redirectCopy(*content, am.sender, address, target));
+      r.generated.back().smtputf8 = m.smtputf8;
+    }
+    if (decision.filings.empty()) {
+      std::string targets;
+      for (const std::string& t : decision.redirects) targets += (targets.empty() ? "" : ", ") + t;
+      r.text = "redirected by sieve to " + printable(targets);
+    }
+  }
+  bool stored = !decision.filings.empty() || !decision.redirects.empty();
+  const sieve::Vacation* sieve_vacation = decision.vacation ? &*decision.vacation : nullptr;
+  // The table-driven reply answers mail the user gets; a discard gets none.
+  if (sieve_vacation == nullptr && (!stored || !replies_ || !replies_->table)) return;
+  AutoReplyOutcome reply = autoReply(AutoReplyQuery{replies_.get(), sieve_vacation,
+                                                    pm.section.fields(), am.sender, address,
+                                                    int64_t(time(nullptr))});
+  if (!reply.note.empty()) {
+    log::mail::info(log::Program::Virtual,
+                    fmt::format("{}: to=<{}>: vacation: {}", m.id, address, reply.note));
+  }
+  if (reply.reply) r.generated.push_back(std::move(*reply.reply));
 }
 
 }  // namespace petrel::delivery

@@ -133,17 +133,45 @@ SieveDecision decideFilings(const SieveScripts &scripts, const sieve::MessageVie
           break;
         case Kind::Discard:
           break;
-        case Kind::Redirect:
+        case Kind::Redirect: {
+          const std::string &target = a.target;
+          if (std::any_of(d.redirects.begin(), d.redirects.end(),
+                          [&target](const std::string &r) { return iequals(r, target); })) {
+            break;  // RFC 5228 4.2: the same address once
+          }
+          if (d.redirects.size() >= scripts.options.run_limits.max_redirects) {
+            // The interpreter counts per script; this counts for the whole sequence.
+            d.notes.push_back(fmt::format("{}: more than {} redirects; kept instead",
+                                          loggable(sieve::formatAction(a)),
+                                          scripts.options.run_limits.max_redirects));
+            file("", {});
+            break;
+          }
+          d.redirects.push_back(target);
+          break;
+        }
         case Kind::Reject:
         case Kind::Ereject:
+          if (!d.filings.empty() || !d.redirects.empty()) {
+            // An earlier script of the sequence already stored or sent it: too late to refuse.
+            d.notes.push_back(fmt::format("{}: the message was already filed; kept",
+                                          loggable(sieve::formatAction(a))));
+            break;
+          }
+          d.reject = a.target;
+          break;
         case Kind::Vacation:
-          // Not applied at delivery yet: the message stays in INBOX rather than
-          // go nowhere.
-          d.notes.push_back(fmt::format("{}: not applied at delivery yet; kept",
-                                        loggable(sieve::formatAction(a))));
-          if (a.kind != Kind::Vacation) file("", {});
+          if (d.vacation) {
+            d.notes.push_back("a second vacation in the sequence: ignored");
+          } else {
+            d.vacation = a.vacation;
+          }
           break;
       }
+    }
+    if (d.reject) {
+      keep = false;
+      break;
     }
     if (!keep) break;  // filed or discarded: the rest of the sequence does not run
   }

@@ -162,6 +162,10 @@ void delayNoticeCreated(std::string_view id, std::string_view notice_id) {
   write(Program::Bounce, fmt::format("{}: sender delay notification: {}", id, notice_id));
 }
 
+void generatedCreated(std::string_view id, std::string_view kind, std::string_view new_id) {
+  write(Program::Virtual, fmt::format("{}: {}: {}", id, kind, new_id));
+}
+
 namespace {
 // Postfix's log_whatsup names the sender only once MAIL gave one: a CONNECT or HELO line has
 // no from= ("...; proto=SMTP"), a MAIL, RCPT or DATA line has it, <> included.

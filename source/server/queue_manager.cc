@@ -16,6 +16,7 @@
 #include "petrel/queue/retry_policy.h"
 #include "petrel/server/canonical_headers.h"
 #include "petrel/server/dsn_notice.h"
+#include "petrel/server/generated_mail.h"
 
 namespace petrel::server {
 
@@ -66,6 +67,10 @@ struct QueueManager::RecipientResult {
   std::string remote_mta;             // relayed: the host that answered (DSN Remote-MTA)
   std::string diagnostic;             // relayed: its reply (DSN Diagnostic-Code)
   bool delay_warned = false;          // named in this round's delay warning
+  // Mail its agent made (a redirect's copy, a vacation reply): as reported, then, once settled,
+  // stamped for the journal; inserted with this result, dropped when it is deferred.
+  std::vector<delivery::GeneratedMessage> made;
+  std::vector<QueuedGenerated> generated;
 };
 
 struct QueueManager::MessageResult {
@@ -258,7 +263,8 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
     }
     routed.push_back(&mr.routed);
   }
-  delivery::MaildirAgent maildir(cfg.delivery.maildir_fsync, cfg.hostname, snap.sieve);
+  delivery::MaildirAgent maildir(cfg.delivery.maildir_fsync, cfg.hostname, snap.sieve,
+                                 snap.auto_replies);
   delivery::AgentRegistry agents = batch.agents;
   agents.addUnowned("virtual", maildir);
   delivery::deliverInJob(agents, routed);
@@ -295,6 +301,8 @@ void QueueManager::takeReports(MessageResult& mr) {
       rr.delays = r.delays;
       rr.remote_mta = std::move(r.remote_mta);
       rr.diagnostic = std::move(r.diagnostic);
+      // agent.h: what a deferred recipient made is made again at its next attempt.
+      if (r.status != Status::Deferred) rr.made = std::move(r.generated);
     }
   }
   deliveries.erase(std::remove_if(deliveries.begin(), deliveries.end(),
@@ -329,6 +337,8 @@ void QueueManager::settle(MessageResult& mr, const Snapshot& snap, std::string_v
         warn = d.warn_delay;
       }
     }
+    for (auto& g : rr.made) rr.generated.push_back(queueGenerated(std::move(g), snap));
+    rr.made.clear();
     queue::FailedRecipient f{rr.rcpt.address, rr.rcpt.dsn_orcpt, rr.dsn,
                              rr.text, rr.remote_mta, rr.diagnostic};
     if (rr.kind == Kind::Bounced && notifies(rr.rcpt.dsn_notify, "FAILURE")) {
@@ -433,8 +443,12 @@ void QueueManager::finishRelay(const std::shared_ptr<RelayInFlight>& flight) {
     const auto& content = m.routed.message.content;
     settle(m, flight->snap, content ? std::string_view(*content) : std::string_view());
   };
-  // A bounce looks its sender up in the router's tables, which may wait for a database.
-  if (flight->snap.router->blocking()) {
+  // A bounce looks its sender up in the router's tables, which may wait for a database; mail
+  // the Maildir deliveries made may be DKIM-signed (RSA: about a millisecond each).
+  const auto& results = flight->message.results;
+  bool made = std::any_of(results.begin(), results.end(),
+                          [](const RecipientResult& rr) { return !rr.made.empty(); });
+  if (flight->snap.router->blocking() || made) {
     main_->offload(work, settled);
   } else {
     work();
@@ -477,6 +491,11 @@ void QueueManager::record(std::shared_ptr<BatchResult> batch) {
                                                              mr.next_attempt, rr.text)
                             : queue::Journal::deleteRecipient(db, mr.id, rr.rcpt.idx);
             if (!st) return st;
+            // The mail this recipient's delivery made, with its removal (agent.h): a redirect
+            // without keep is never lost between the two.
+            for (const QueuedGenerated& g : rr.generated) {
+              if (auto ins = MessageInjector::insert(db, g.message); !ins) return ins;
+            }
             if (rr.delay_warned) {
               if (auto w = queue::Journal::setDelayWarned(db, mr.id, rr.rcpt.idx); !w) return w;
             }
@@ -517,6 +536,13 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
     if (st && mr.delay_notice) {
       log::mail::delayNoticeCreated(mr.id, mr.delay_notice->id);
       injector_.committed(*mr.delay_notice);
+    }
+    for (const auto& rr : mr.results) {
+      if (!st) break;
+      for (const QueuedGenerated& g : rr.generated) {
+        log::mail::generatedCreated(mr.id, g.kind, g.message.id);
+        injector_.committed(g.message);
+      }
     }
     // Deleted by the operator while this job read its body: its slot is free only now.
     if (auto held = release_after_job_.find(mr.id); held != release_after_job_.end()) {

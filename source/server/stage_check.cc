@@ -487,6 +487,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   auto sieve = delivery::loadSieveScripts(cfg);
   if (!sieve) return sieve.error();
   s.sieve = std::move(sieve.value());
+  s.auto_replies = delivery::loadAutoReplies(cfg, warn);
   s.router = std::make_shared<const delivery::Router>(cfg, warn);
   if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
   std::vector<Cidr> blocks;

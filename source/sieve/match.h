@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "petrel/content/header_section.h"
+#include "petrel/sieve/addresses.h"
 
 namespace petrel::sieve {
 
@@ -35,21 +36,6 @@ bool matchValue(std::string_view comparator, std::string_view match, std::string
 // RFC 5231 :count: the number compared with the key through `comparator` and `relation`.
 bool matchCount(std::string_view comparator, std::string_view relation, uint64_t count,
                 std::string_view key);
-
-// A field body unfolded, RFC 2047 encoded-words decoded (to UTF-8 for UTF-8, US-ASCII and
-// ISO-8859-1; other charsets keep their octets), leading and trailing white space removed.
-std::string headerValue(std::string_view raw_value, bool decode = true);
-
-struct ParsedAddress {
-  std::string all;  // local@domain (route removed), or the text when it is no address
-  std::string localpart;
-  std::string domain;
-  bool valid = false;
-};
-
-// The addresses of an address-list field body (RFC 5322 3.4: groups, display names, comments).
-std::vector<ParsedAddress> addressList(std::string_view value);
-ParsedAddress splitAddress(std::string_view address);
 
 enum class BodyTransform { Raw, Text, Content };
 

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -327,6 +327,15 @@ printf '\xffm220 f ESMTP\r\n250-f\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n250 8B
   >"$work/seeds/proxy_client_fuzz/dialog"
 printf '220 f\r\n250 f\r\n\xffm421 4.3.2 bye\r\n\xffr' >"$work/seeds/proxy_client_fuzz/421"
 printf '\xffm220 f\r\n250 f\r\n\xfft\xffm250-a\r\n251 b\r\n' >"$work/seeds/proxy_client_fuzz/broken"
+# Seeds for the vacation rules: a plain message, list mail, a reply thread; then a table value.
+seed_vacation() {
+  local out="$work/seeds/vacation_fuzz"
+  mkdir -p "$out"
+  printf 'From: Bob <bob@example.net>\r\nTo: Alice <alice@example.test>\r\nSubject: Lunch?\r\nMessage-ID: <m2@example.net>\r\nReferences: <m1@example.net>\r\n\r\n\xffAway\nBack on Monday.\n' >"$out/plain"
+  printf 'To: list@example.org\r\nList-Id: <l.example.org>\r\nPrecedence: bulk\r\nAuto-Submitted: auto-generated; x=1\r\n\r\n' >"$out/list"
+  printf 'Cc: a.smith@example.test\r\nSubject: =?UTF-8?B?w7w=?=\r\n\r\n\xff\xc3\xbc subject\r\nContent-Type: text/plain\n\nbody' >"$out/mime"
+}
+seed_vacation
 
 # Sieve scripts: the golden corpus.
 mkdir -p "$work/seeds/sieve_script_fuzz"
@@ -438,6 +447,12 @@ for t in "${targets[@]}"; do
              "$root/source/content/header_section.cc" "$root/source/arc/fields.cc"
              "$root/source/arc/validator.cc")
     libs=(-lssl -lcrypto -lfmt)
+    dict="$root/test/fuzz/header.dict"
+  fi
+  if [ "$t" = vacation_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
+             "$root/source/content/header_section.cc" "$root"/source/sieve/*.cc
+             "$root/source/delivery/vacation.cc")
     dict="$root/test/fuzz/header.dict"
   fi
   if [ "$t" = sieve_script_fuzz ]; then

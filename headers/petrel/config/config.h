@@ -244,6 +244,13 @@ struct Delivery {
       return !global_before.empty() || !global_after.empty() || !user_scripts.empty();
     }
   } sieve;
+  // delivery.vacation: auto-replies from a table (PostfixAdmin's `vacation`, docs/vacation.md):
+  // the table answers for a recipient with the subject on the first line and the body after
+  // it; at most one reply per sender and recipient per once_per. Default: no table.
+  struct Vacation {
+    std::optional<TableSpec> table;
+    uint64_t once_per = 7 * 86400;  // Default: 7d
+  } vacation;
 };
 
 struct Tls {

@@ -14,6 +14,14 @@
 //                        work such as reading the content), then deliver() returns at once
 //                        and `done` runs later on that loop.
 // This header knows no libuv: the dispatch below is plain code, tested with fake agents.
+//
+// Mail made at delivery (a Sieve redirect's copy, a vacation reply; later alias forwarding or
+// a pipe's output) is not sent by the agent: it returns it in the recipient's report
+// (RecipientReport::generated) and the queue journals it in the same transaction that
+// removes that recipient, so a crash leaves both or neither (a `redirect` without keep is
+// never lost, docs/architecture.md "Mail made at delivery"). The queue stamps it (queue id,
+// arrival), expands its recipients through the router, and schedules it like received mail;
+// with a deferred report it is dropped, as the next attempt makes it again.
 #pragma once
 
 #include <functional>
@@ -30,6 +38,18 @@
 
 namespace petrel::delivery {
 
+// A message an agent made while delivering a recipient, to be queued with its report.
+struct GeneratedMessage {
+  std::string kind;  // the log's words: "sieve redirect", "vacation reply"
+  std::string sender;                   // envelope sender; "" for <>
+  std::vector<std::string> recipients;  // envelope recipients, before the router expands them
+  std::string content;                  // the whole message, wire format (CRLF)
+  bool smtputf8 = false;                // relay it with SMTPUTF8 (a copy of such a message)
+  // Our own mail (a vacation reply, From: the user): the queue signs it as dkim.sign signs
+  // our users' mail. A forwarded copy is not: it keeps its author's signatures as they are.
+  bool dkim_sign = false;
+};
+
 // What an agent reports for one recipient.
 struct RecipientReport {
   enum class Status { Delivered, Deferred, Bounced };
@@ -40,6 +60,8 @@ struct RecipientReport {
   std::optional<log::Delays> delays;  // the agent's own times; else the delivery job's
   std::string remote_mta;             // the host that answered (DSN Remote-MTA)
   std::string diagnostic;             // its reply (DSN Diagnostic-Code)
+  // Delivered or Bounced only: queued in the transaction that records this report.
+  std::vector<GeneratedMessage> generated;
 };
 
 // One message as the agents see it. The pointers are set by the caller and valid for the

@@ -9,8 +9,10 @@
 // sequence; the course's `fileinto "spam"; stop;` keeps the user's script from
 // running on spam). The message is never lost: a user script that does not
 // compile, or any script that fails at run time, counts as "keep" with a note
-// for the log; so do the actions not applied at delivery yet (redirect, reject,
-// ereject, vacation), which keep the message in INBOX instead.
+// for the log. The actions that make mail are decided here and carried out by
+// the MaildirAgent: redirect (a copy queued to the address, at most
+// run_limits.max_redirects for the whole sequence), reject/ereject (the
+// recipient bounced, RFC 5429 2.1), vacation (an RFC 3834 reply, vacation.h).
 //
 // Blocking (it reads the user's script file): the delivery job only. Pure
 // otherwise.
@@ -47,8 +49,12 @@ struct Filing {
   std::string flags;   // Maildir info flags ("FS"), sorted; "" for none
 };
 struct SieveDecision {
-  std::vector<Filing> filings;     // where copies go; empty: discarded
-  std::vector<std::string> notes;  // for the log: errors, actions not applied
+  std::vector<Filing> filings;  // where copies go; empty (and nothing below): discarded
+  // redirect targets in order, each once, at most options.run_limits.max_redirects
+  std::vector<std::string> redirects;
+  std::optional<std::string> reject;        // reject/ereject: the reason; no filing then
+  std::optional<sieve::Vacation> vacation;  // the first vacation of the sequence
+  std::vector<std::string> notes;           // for the log: errors, actions not applied
 };
 
 SieveDecision decideFilings(const SieveScripts &scripts, const sieve::MessageView &message,

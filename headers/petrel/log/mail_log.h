@@ -55,6 +55,9 @@ void delivery(Program program, std::string_view id, std::string_view to, std::st
 void removed(std::string_view id);
 void bounceCreated(std::string_view id, std::string_view bounce_id);
 void delayNoticeCreated(std::string_view id, std::string_view notice_id);
+// Mail made at delivery for a recipient of `id` (agent.h GeneratedMessage): "ID: sieve
+// redirect: NEWID", "ID: vacation reply: NEWID".
+void generatedCreated(std::string_view id, std::string_view kind, std::string_view new_id);
 // Postfix's "NOQUEUE: reject: RCPT from host[ip]: REPLY; from=<S> to=<R> proto=ESMTP
 // helo=<H>"; at CONNECT and HELO (no MAIL yet) without from= ("...; proto=SMTP"), as Postfix.
 void reject(std::string_view stage, std::string_view client, std::string_view reply,

@@ -1,6 +1,7 @@
 // MessageInjector: the one way the server queues a message of its own (Postfix's
-// cleanup -> qmgr path for bounce(8)): bounces and delay warnings now; vacation replies,
-// redirects and postmaster notices later.
+// cleanup -> qmgr path for bounce(8)): bounces and delay warnings, the mail agents make at
+// delivery (Sieve redirects, vacation replies: server/generated_mail.h), DMARC reports;
+// postmaster notices later.
 //
 // A message is injected in three steps, on the threads the queue already uses, so that it
 // commits together with whatever caused it (a bounce and the deletion of the recipient it

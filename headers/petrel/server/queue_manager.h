@@ -11,7 +11,9 @@
 // Recording is one journal transaction per batch: delivered and bounced recipients are
 // removed, deferred ones get their next attempt (queue::decideRetry), a message with no
 // recipient left is removed with its spool file, and bounces and delay warnings
-// (server/dsn_notice.h) are inserted through the MessageInjector in that same transaction.
+// (server/dsn_notice.h) and the mail an agent made for a recipient (a redirect's copy, a
+// vacation reply: server/generated_mail.h) are inserted through the MessageInjector in that
+// same transaction.
 // The operator commands are in queue_commands.cc.
 #pragma once
 

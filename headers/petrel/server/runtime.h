@@ -17,6 +17,7 @@
 #include "petrel/config/config.h"
 #include "petrel/delivery/router.h"
 #include "petrel/delivery/sieve_filter.h"
+#include "petrel/delivery/generated_mail.h"
 #include "petrel/dmarc/public_suffix.h"
 #include "petrel/dmarc/report_store.h"
 #include "petrel/dns/hosts.h"
@@ -73,6 +74,8 @@ struct Snapshot {
   dmarc::PublicSuffixListPtr public_suffixes;
   // delivery.sieve's global scripts, compiled (delivery/sieve_filter.h); null when none.
   delivery::SieveScriptsPtr sieve;
+  // delivery.vacation and the vacation store's path (delivery/generated_mail.h); never null.
+  delivery::AutoReplyPtr auto_replies;
   // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
   // empty: nothing signs.
   std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;

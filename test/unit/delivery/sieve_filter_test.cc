@@ -1,7 +1,7 @@
 // Tests for Sieve at delivery (delivery/sieve_filter.h): the sequence of global
 // and personal scripts (the next runs only while the implicit keep stands),
 // folder names as Maildir++ writes them, imap4flags as Maildir letters, and
-// that actions not applied at delivery keep the message. Scripts are compiled
+// redirect, reject and vacation as decisions for the agent. Scripts are compiled
 // from text; no files but a personal script in a temporary directory.
 #include "petrel/delivery/sieve_filter.h"
 
@@ -81,9 +81,10 @@ TEST(SieveFilterTest, ThePersonalScriptRunsOnlyWhileTheImplicitKeepStands) {
   EXPECT_EQ(folders(decideFilings(s, drop.view, alice)), "");  // discarded
   Message fwd("Subject: fwd\r\n\r\n");
   SieveDecision kept = decideFilings(s, fwd.view, alice);
-  EXPECT_EQ(folders(kept), "[]");  // not applied yet: kept in INBOX, and said so
-  ASSERT_EQ(kept.notes.size(), 1u);
-  EXPECT_NE(kept.notes[0].find("not applied at delivery yet"), std::string::npos);
+  EXPECT_EQ(folders(kept), "");  // redirected, not kept (no :copy)
+  ASSERT_EQ(kept.redirects.size(), 1u);
+  EXPECT_EQ(kept.redirects[0], "x@elsewhere.example");
+  EXPECT_TRUE(kept.notes.empty());
   // bob has no script: the after script runs on what the global one kept.
   Message ham("Subject: hello\r\n\r\n");
   EXPECT_EQ(folders(decideFilings(s, ham.view, {"a@example.net", "bob@example.test"})), "[after]");
@@ -104,6 +105,48 @@ TEST(SieveFilterTest, AnAddressCannotLeaveTheScriptDirectory) {
   for (const char *to : {"../x@example.test", "a@../etc", ".hidden@example.test", "nodomain"}) {
     EXPECT_EQ(folders(decideFilings(s, ham.view, {"a@example.net", to})), "[]") << to;
   }
+}
+
+TEST(SieveFilterTest, RedirectsAreCountedOverTheSequenceAndSentOnce) {
+  SieveScripts s;
+  s.options.run_limits.max_redirects = 2;
+  s.before = compiled("require \"copy\";\nredirect :copy \"a@x.example\";\n"
+                      "redirect :copy \"A@X.example\";\n");
+  s.after = compiled("redirect \"b@x.example\";\nredirect \"c@x.example\";\n");
+  Message m("Subject: x\r\n\r\n");
+  SieveDecision d = decideFilings(s, m.view, {"a@example.net", "alice@example.test"});
+  ASSERT_EQ(d.redirects.size(), 2u);  // the duplicate once, then the limit
+  EXPECT_EQ(d.redirects[0], "a@x.example");
+  EXPECT_EQ(d.redirects[1], "b@x.example");
+  EXPECT_EQ(folders(d), "[]");  // the one over the limit is kept instead
+  ASSERT_EQ(d.notes.size(), 1u);
+  EXPECT_NE(d.notes[0].find("more than 2 redirects"), std::string::npos) << d.notes[0];
+}
+
+TEST(SieveFilterTest, RejectFilesNothingAndVacationKeeps) {
+  SieveScripts s;
+  s.after = compiled(
+      "require [\"reject\", \"vacation\"];\nif header :contains \"Subject\" \"no\" "
+      "{ reject \"go away\"; } else { vacation :days 3 \"away\"; }\n");
+  Message no("Subject: no thanks\r\n\r\n");
+  SieveDecision rejected = decideFilings(s, no.view, {"a@example.net", "alice@example.test"});
+  EXPECT_EQ(folders(rejected), "");
+  EXPECT_EQ(rejected.reject, "go away");
+  Message yes("Subject: hello\r\n\r\n");
+  SieveDecision away = decideFilings(s, yes.view, {"a@example.net", "alice@example.test"});
+  EXPECT_EQ(folders(away), "[]");  // RFC 5230: vacation does not cancel the implicit keep
+  ASSERT_TRUE(away.vacation.has_value());
+  EXPECT_EQ(away.vacation->seconds, 3u * 86400);
+  EXPECT_EQ(away.vacation->reason, "away");
+  // ereject is the same at delivery: the SMTP transaction is over.
+  SieveScripts e;
+  e.after = compiled("require \"ereject\";\nereject \"no\";\n");
+  EXPECT_EQ(decideFilings(e, no.view, {"a@example.net", "alice@example.test"}).reject, "no");
+  // A reject after an earlier script filed the message: too late, kept where it is.
+  s.before = compiled("require [\"fileinto\", \"copy\"];\nfileinto :copy \"seen\";\n");
+  SieveDecision late = decideFilings(s, no.view, {"a@example.net", "alice@example.test"});
+  EXPECT_FALSE(late.reject.has_value());
+  EXPECT_EQ(folders(late), "[seen]");
 }
 
 TEST(SieveFilterTest, FolderNamesAndFlags) {
