@@ -119,5 +119,16 @@ TEST(ContentFilterConfigTest, ErrorsNameTheirPlace) {
   EXPECT_NE(option[0].find("no_header_body_checks"), std::string::npos) << option[0];
 }
 
+TEST(ContentFilterConfigTest, TheAmavisExampleLoads) {
+  LoadResult r = loadConfig(std::string(PETREL_SOURCE_ROOT) + "/config-examples/amavis.yaml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].toString());
+  const Config& c = *r.config;
+  EXPECT_EQ(c.filters.content_filter, (TransportRef{"amavis", "[127.0.0.1]:10024"}));
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_FALSE(listenerContentFilter(c, c.listeners[1]));
+  EXPECT_TRUE(c.listeners[1].receive_override.no_address_mappings);
+  EXPECT_EQ(c.findTransport("amavis")->smtp.concurrency, 5u);
+}
+
 }  // namespace
 }  // namespace petrel::config
