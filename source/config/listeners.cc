@@ -32,7 +32,8 @@ void Loader::loadListeners(const Section& top, Config& c) {
     Field entry = element(*f, node, i++);
     Section s(reporter_, entry);
     s.allowOnly({"name", "address", "tls", "auth", "auth_plaintext", "restrictions",
-                 "greet_pause", "milters", "proxy_filter", "proxy_timeout", "proxy_ehlo"});
+                 "greet_pause", "milters", "proxy_filter", "proxy_timeout", "proxy_ehlo",
+                 "content_filter", "receive_override_options"});
     const Field* name_field = s.require("name");
     const Field* address_field = s.require("address");
     Listener listener;
@@ -85,7 +86,13 @@ void Loader::loadListeners(const Section& top, Config& c) {
       listener.milters = milterList(*m);
     }
     loadProxyFilter(s, listener);
+    if (const Field* o = s.find("receive_override_options")) {
+      loadReceiveOverrides(*o, listener.receive_override);
+    }
     if (ok) {
+      if (const Field* cf = s.find("content_filter")) {
+        listener_filters_.emplace_back(c.listeners.size(), *cf);  // needs the transports
+      }
       c.listeners.push_back(std::move(listener));
       listener_marks_.push_back(address_field->mark());
     }

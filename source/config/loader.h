@@ -327,6 +327,9 @@ class Loader {
   void loadFilters(const Section& top, Config& c);      // filters.cc
   // A list of milters (filters.milters, listeners[].milters); nullopt when it is not a list.
   std::optional<std::vector<MilterEndpoint>> milterList(const Field& f);  // filters.cc
+  // An after-queue content filter: "transport:nexthop", or false for none (an empty name).
+  std::optional<TransportRef> contentFilterRef(const Field& f, const Config& c);  // filters.cc
+  void loadReceiveOverrides(const Field& f, ReceiveOverrides& out);              // filters.cc
 
   Reporter& reporter_;
   fs::path base_dir_;
@@ -337,6 +340,9 @@ class Loader {
   std::vector<YAML::Mark> listener_marks_;
   // Every listener's `restrictions:` field, checked by finish() once the sets are known.
   std::vector<Field> restriction_refs_;
+  // Listeners' content_filter fields (index into Config::listeners), read by loadFilters once
+  // the transports are known.
+  std::vector<std::pair<size_t, Field>> listener_filters_;
   // The fields of the domains the last domainList() call returned.
   std::vector<Field> domain_fields_;
   // Every name under restrictions:, valid or not (as declared_tables_).

@@ -127,9 +127,25 @@ void Loader::loadDeliveryTransport(const Field& f, Config& c) {
   c.delivery.transport = std::move(*ref);
 }
 
+// The keys of Postfix's master.cf line and its -o overrides that an after-queue content
+// filter needs (maxproc, smtp_send_xforward_command, smtp_data_done_timeout).
 void Loader::loadSmtpTransport(const Section& s, SmtpTransportSettings& out) {
-  (void)out;
-  s.allowOnly({"type"});
+  s.allowOnly({"type", "concurrency", "xforward", "data_timeout"});
+  if (const Field* f = s.find("concurrency")) {
+    if (auto v = number(*f, 1, 1000)) {
+      out.concurrency = uint32_t(*v);
+    }
+  }
+  if (const Field* f = s.find("xforward")) {
+    if (auto v = boolean(*f)) {
+      out.xforward = *v;
+    }
+  }
+  if (const Field* f = s.find("data_timeout")) {
+    if (auto v = duration(*f)) {  // never zero
+      out.data_timeout = *v;
+    }
+  }
 }
 
 void Loader::loadLmtpTransport(const Section& s, LmtpTransportSettings& out) {

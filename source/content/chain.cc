@@ -77,6 +77,7 @@ void ContentChain::ended() {
   removeDuplicates(recipients);
   end.hold = std::move(edits.hold);
   end.discard = std::move(edits.discard);
+  end.filter = std::move(edits.filter);
   end.sender = std::move(edits.sender);
   end.logged = edits.logged;
   if (!edits.header.replace.empty() || !edits.header.remove.empty()) {

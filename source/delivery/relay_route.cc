@@ -112,9 +112,39 @@ Result<DeliveryTarget> Router::resolve(std::string_view address, Transport* atte
   config::TransportRef ref = entry->found ? entry->ref
                              : local      ? local_transport_
                                           : config::TransportRef{"smtp", ""};
+  return targetOf(ref, address, domain, entry->found || local, attempted);
+}
+
+Result<DeliveryTarget> Router::resolveVia(const config::TransportRef& ref,
+                                          std::string_view address,
+                                          Transport* attempted) const {
+  MailAddress parsed(address);
+  std::string_view domain = parsed.hasDomain() ? parsed.domain() : std::string_view();
+  return targetOf(ref, address, domain, true, attempted);
+}
+
+Result<DeliveryTarget> Router::resolveMessage(std::string_view address,
+                                             std::string_view content_filter,
+                                             Transport* attempted) const {
+  if (content_filter.empty()) return resolve(address, attempted);
+  std::optional<config::TransportRef> ref = config::transportRef(transports_, content_filter);
+  if (!ref) {
+    if (attempted != nullptr) *attempted = Transport::Smtp;
+    return Error::temporary(fmt::format(
+        "content filter {}: the configuration has no such transport", content_filter));
+  }
+  return resolveVia(*ref, address, attempted);
+}
+
+Result<DeliveryTarget> Router::targetOf(const config::TransportRef& ref, std::string_view address,
+                                        std::string_view domain, bool from_table,
+                                        Transport* attempted) const {
+  auto report = [&](Transport t) {
+    if (attempted != nullptr) *attempted = t;
+  };
   std::optional<config::TransportConfig> transport = config::findTransport(transports_, ref.name);
-  if (!transport) {  // cannot happen: transportRef() and the config loader checked the name
-    report(local ? Transport::Virtual : Transport::Smtp);
+  if (!transport) {  // a transport removed by a reload, or (resolve) cannot happen
+    report(Transport::Smtp);
     return Error::temporary(fmt::format("unknown transport '{}'", ref.name));
   }
   report(transport->type);
@@ -127,7 +157,7 @@ Result<DeliveryTarget> Router::resolve(std::string_view address, Transport* atte
       break;
     }
     case Transport::Smtp: {
-      auto smtp = smtpTarget(domain, ref.nexthop, entry->found || local);
+      auto smtp = smtpTarget(domain, ref.nexthop, from_table);
       if (!smtp) return smtp.error();
       target = std::move(smtp.value());
       break;

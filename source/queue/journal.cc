@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS messages (
   held INTEGER NOT NULL DEFAULT 0,
   body BLOB,
   spool_path TEXT,
-  header_prefix TEXT
+  header_prefix TEXT,
+  content_filter TEXT
 );
 CREATE TABLE IF NOT EXISTS recipients (
   message_id TEXT NOT NULL,
@@ -71,6 +72,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
   // Queues written before end-of-data header fields existed lack this one.
   if (!(*db)->exec("SELECT header_prefix FROM messages LIMIT 0")) {
     if (auto st = (*db)->exec("ALTER TABLE messages ADD COLUMN header_prefix TEXT"); !st) {
+      return st.error();
+    }
+  }
+  // And those written before after-queue content filters this one.
+  if (!(*db)->exec("SELECT content_filter FROM messages LIMIT 0")) {
+    if (auto st = (*db)->exec("ALTER TABLE messages ADD COLUMN content_filter TEXT"); !st) {
       return st.error();
     }
   }
@@ -139,8 +146,8 @@ Status Journal::insertMessage(Db& db, const StoredMessage& m) {
   auto st = withStmt(
       db,
       "INSERT INTO messages (id, arrival_us, sender, size, client, helo, protocol, dsn_envid, "
-      "dsn_ret, smtputf8, held, body, spool_path, header_prefix) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      "dsn_ret, smtputf8, held, body, spool_path, header_prefix, content_filter) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
       [&](Stmt& s) {
         s.bind(1, m.id).bind(2, m.arrival_us).bind(3, m.sender).bind(4, int64_t(m.size));
         s.bind(5, m.client).bind(6, m.helo).bind(7, m.protocol).bind(8, m.dsn_envid);
@@ -154,6 +161,11 @@ Status Journal::insertMessage(Db& db, const StoredMessage& m) {
           s.bindNull(14);
         } else {
           s.bind(14, m.header_prefix);
+        }
+        if (m.content_filter.empty()) {
+          s.bindNull(15);
+        } else {
+          s.bind(15, m.content_filter);
         }
         return s.run();
       });
@@ -221,10 +233,12 @@ Result<int64_t> Journal::remainingRecipients(Db& db, const std::string& id) {
 Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, bool with_body) {
   const char* sql_all =
       "SELECT id, arrival_us, sender, size, client, helo, protocol, dsn_envid, dsn_ret, "
-      "smtputf8, held, NULL, spool_path, header_prefix FROM messages ORDER BY id";
+      "smtputf8, held, NULL, spool_path, header_prefix, content_filter FROM messages ORDER BY "
+      "id";
   const char* sql_one =
       "SELECT id, arrival_us, sender, size, client, helo, protocol, dsn_envid, dsn_ret, "
-      "smtputf8, held, body, spool_path, header_prefix FROM messages WHERE id = ?";
+      "smtputf8, held, body, spool_path, header_prefix, content_filter FROM messages WHERE id = "
+      "?";
   auto s = db.stmt(id.empty() ? sql_all : sql_one);
   if (!s) return s.error();
   Stmt& st = **s;
@@ -249,6 +263,7 @@ Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, 
     if (with_body) m.body = st.text(11);
     m.spool_path = st.isNull(12) ? std::string() : st.text(12);
     m.header_prefix = st.isNull(13) ? std::string() : st.text(13);
+    m.content_filter = st.isNull(14) ? std::string() : st.text(14);
     out.push_back(std::move(m));
   }
   st.reset();

@@ -118,6 +118,7 @@ class HeaderChecksStage final : public content::ContentStage {
       recipients.assign(1, std::move(only));
     }
     for (const std::string& a : bcc_) edits.add_recipients.push_back({a, a, "", ""});
+    if (filter_) edits.filter = filter_;
     return std::nullopt;
   }
 
@@ -250,8 +251,16 @@ class HeaderChecksStage final : public content::ContentStage {
         bcc_.push_back(text);
       }
     } else if (word == "FILTER") {
+      // Postfix: the last FILTER wins; the queue sends the message through that transport.
       hit.action = "filter";
-      hit.applied = false;
+      size_t colon = text.find(':');
+      if (colon == 0 || colon == std::string::npos || hasControlCharacter(text) ||
+          text.find(' ') != std::string::npos) {
+        return warn(fmt::format("{}_checks: FILTER needs transport:destination, got \"{}\": "
+                                "skipped",
+                                className(kind), text));
+      }
+      filter_ = text;
     } else if (word == "DUNNO" || word == "OK") {
       return;
     } else {
@@ -283,7 +292,7 @@ class HeaderChecksStage final : public content::ContentStage {
   content::MimeParser parser_;
   bool done_ = false;  // a final action was taken: nothing more is inspected
   std::optional<smtp::Reply> refusal_;
-  std::optional<std::string> hold_, discard_, redirect_;
+  std::optional<std::string> hold_, discard_, redirect_, filter_;
   std::vector<std::string> bcc_;
 };
 

@@ -113,7 +113,7 @@ QueueManager::QueueManager(event::Dispatcher& main, Runtime& runtime,
       relay_(std::move(relay)),
       smtp_agent_(*relay_) {
   relay_->configure(*rt_->snapshot().config);
-  agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_});
+  agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_, *relay_});
   uv_timer_init(main.loop(), timer_);
   timer_->data = this;
   uv_timer_start(
@@ -249,7 +249,9 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
         rr.text = lookup_failure;
       } else {
         delivery::Transport transport = delivery::Transport::Virtual;
-        auto target = snap.router->resolve(rr.rcpt.address, &transport);
+        // The message's content filter, when it has one, takes every recipient (once: the
+        // filter re-injects it through a listener that sets none).
+        auto target = snap.router->resolveMessage(rr.rcpt.address, m.content_filter, &transport);
         if (transport != delivery::Transport::Virtual) rr.relay = "none";
         if (!target) {
           rr.kind = target.error().temporary() ? Kind::Deferred : Kind::Bounced;
@@ -592,7 +594,7 @@ void QueueManager::stop(std::function<void()> done) {
 
 void QueueManager::reconfigure(const config::Config& cfg, dns::ResolverPtr resolver) {
   relay_->configure(cfg);
-  agents_ = makeTransportAgents({*main_, cfg, smtp_agent_});  // jobs in flight keep theirs
+  agents_ = makeTransportAgents({*main_, cfg, smtp_agent_, *relay_});  // jobs in flight keep theirs
   if (resolver) relay_->setResolver(std::move(resolver));
 }
 

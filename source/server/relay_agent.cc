@@ -51,15 +51,18 @@ void RelayAgent::configure(const config::Config& cfg) {
 void RelayAgent::setResolver(dns::ResolverPtr resolver) { resolver_ = std::move(resolver); }
 
 void RelayAgent::submit(RelayJob job, Done done) {
-  // One destination per next hop and TLS policy: connections are shared only by jobs that
-  // would set them up the same way.
-  std::string key = fmt::format("{}|{}", job.hop.toString(), config::toString(job.tls));
+  // One destination per transport, next hop and TLS policy: connections are shared only by
+  // jobs that would set them up the same way, and a content filter's concurrency is its own.
+  std::string key = fmt::format("{}|{}|{}", job.transport.name, job.hop.toString(),
+                                config::toString(job.tls));
   auto& slot = destinations_[key];
   if (!slot) {
     slot = std::make_unique<Destination>();
     slot->key = key;
   }
   Destination& d = *slot;
+  d.concurrency = job.transport.concurrency > 0 ? job.transport.concurrency
+                                                : settings_->concurrency;
   Pending p{std::move(job), std::move(done), uv_now(loop_->loop())};
   while (!d.idle.empty()) {
     Connection* c = d.idle.back();
@@ -70,7 +73,7 @@ void RelayAgent::submit(RelayJob job, Done done) {
     }
   }
   d.waiting.push_back(std::move(p));
-  if (d.connections < settings_->concurrency) startConnection(d);
+  if (d.connections < d.concurrency) startConnection(d);
 }
 
 void RelayAgent::startConnection(Destination& d) {
@@ -114,7 +117,7 @@ void RelayAgent::connectionEnded(Connection* c, bool host_failed, const Outcome*
         p.done(std::move(r));
       }
     }
-    while (!d->waiting.empty() && d->connections < settings_->concurrency && !stopping_) {
+    while (!d->waiting.empty() && d->connections < d->concurrency && !stopping_) {
       startConnection(*d);
     }
     if (d->connections == 0 && d->waiting.empty()) destinations_.erase(it);

@@ -464,7 +464,14 @@ void RelayAgent::Connection::armForPhase() {
   switch (phase) {
     case P::Greeting: arm(t.greeting * 1000); break;
     case P::DataInit: arm(t.data_init * 1000); break;
-    case P::DataDone: arm((t.data_block + t.data_done) * 1000); break;
+    case P::DataDone: {
+      // A content filter may scan for long (the course's amavis: smtp_data_done_timeout 1200).
+      uint64_t done = current_ && job().transport.data_done_timeout > 0
+                          ? job().transport.data_done_timeout
+                          : t.data_done;
+      arm((t.data_block + done) * 1000);
+      break;
+    }
     case P::Idle:
       if (!current_) arm(settings_->cache_time * 1000);
       break;

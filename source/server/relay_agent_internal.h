@@ -40,6 +40,7 @@ struct Pending {
 
 struct RelayAgent::Destination {
   std::string key;
+  uint32_t concurrency = 0;  // of the transport of its latest job (RelayTransport)
   std::deque<relay_agent_detail::Pending> waiting;
   std::vector<Connection*> idle;
   size_t connections = 0;

@@ -14,6 +14,25 @@ namespace petrel::server {
 
 using delivery::RecipientReport;
 
+std::vector<std::pair<std::string, std::string>> xforwardAttributes(const queue::StoredMessage& m) {
+  std::string name, addr;
+  size_t open = m.client.rfind('[');
+  if (open != std::string::npos && m.client.ends_with(']')) {
+    name = m.client.substr(0, open);
+    addr = m.client.substr(open + 1, m.client.size() - open - 2);
+    if (addr.find(':') != std::string::npos) addr = "IPV6:" + addr;  // as Postfix writes it
+  }
+  std::string proto;
+  if (!m.protocol.empty()) proto = m.protocol == "SMTP" ? "SMTP" : "ESMTP";
+  return {{"NAME", name},
+          {"ADDR", addr},
+          {"PORT", ""},
+          {"PROTO", proto},
+          {"HELO", m.helo},
+          {"IDENT", m.id},
+          {"SOURCE", m.client.empty() ? "LOCAL" : "REMOTE"}};
+}
+
 void SmtpAgent::prepare(delivery::AgentMessage& message,
                         const std::vector<delivery::Delivery*>& deliveries) const {
   const queue::StoredMessage& m = *message.stored;
@@ -63,6 +82,8 @@ void SmtpAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
     const queue::StoredMessage& m = *am.stored;
     RelayJob job;
     job.queue_id = m.id;
+    job.transport = options_.transport;
+    if (options_.xforward) job.job.xforward = xforwardAttributes(m);
     job.hop = d->target.next_hop;
     job.tls = d->target.tls;
     for (size_t index : d->recipients) {

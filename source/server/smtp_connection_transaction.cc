@@ -232,7 +232,9 @@ void SmtpConnection::startMessage() {
   std::vector<std::unique_ptr<content::ContentStage>> stages;
   stages.push_back(prependFields(std::move(fields)));
   // Before the Authentication-Results stage, so that a REJECT saves its lookups.
-  if (snap_.checks) stages.push_back(headerChecks(headerChecksSetup()));
+  if (snap_.checks && !listener_->receive_override.no_header_body_checks) {
+    stages.push_back(headerChecks(headerChecksSetup()));
+  }
   if (auto auth = authenticationSettings(std::move(auth_results))) {
     stages.push_back(authenticationResults(std::move(*auth)));
   }
@@ -379,6 +381,26 @@ void SmtpConnection::commit(smtp::Envelope envelope) {
   commitFinished(std::move(*env));
 }
 
+// The after-queue content filter of the message being committed, as "transport:nexthop" (or
+// empty): a header or body check's FILTER, else an access map's, else the listener's or
+// filters.content_filter (docs/filters.md). A FILTER naming a transport the config does not
+// have is logged and ignored, so a typo in a table never sends mail nowhere.
+std::string SmtpConnection::contentFilter(const std::optional<policy::PolicyAction>& access,
+                                          const std::optional<std::string>& check) const {
+  for (const std::string* chosen : {check ? &*check : nullptr,
+                                    access ? &access->target : nullptr}) {
+    if (chosen == nullptr) continue;
+    if (auto ref = snap_.config->transportRef(*chosen)) return ref->name + ":" + ref->nexthop;
+    log::mail::warning(log::Program::Smtpd,
+                       fmt::format("{}: FILTER {}: no such transport (built in or under "
+                                   "transports:): ignored",
+                                   queue_id_, *chosen));
+  }
+  std::optional<config::TransportRef> ref = config::listenerContentFilter(*snap_.config,
+                                                                          *listener_);
+  return ref ? ref->name + ":" + ref->nexthop : std::string();
+}
+
 void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   const content::ContentChain::End& end = *content_end_;
   std::optional<std::string> header_problem;
@@ -386,7 +408,7 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   if (!end.top_fields.empty()) store_->addTopFields(end.top_fields);
   chain_.reset();
   // HOLD, DISCARD, REDIRECT and FILTER of accepted checks (the first of each kind counts, as
-  // Postfix's cleanup keeps one of each).
+  // Postfix's cleanup keeps one of each; of FILTER the last).
   const policy::PolicyAction* hold = nullptr;
   const policy::PolicyAction* discard = nullptr;
   const policy::PolicyAction* redirect = nullptr;
@@ -396,7 +418,7 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
     if (a.kind == Kind::Hold && hold == nullptr) hold = &a;
     if (a.kind == Kind::Discard && discard == nullptr) discard = &a;
     if (a.kind == Kind::Redirect && redirect == nullptr) redirect = &a;
-    if (a.kind == Kind::Filter && filter == nullptr) filter = &a;
+    if (a.kind == Kind::Filter) filter = &a;  // FILTER: the last one wins (access(5))
   }
   std::optional<std::string> hold_reason, discard_reason;
   if (hold != nullptr) hold_reason = hold->text;
@@ -416,6 +438,7 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   std::optional<policy::PolicyAction> redirect_action, filter_action;
   if (redirect != nullptr) redirect_action = *redirect;
   if (filter != nullptr) filter_action = *filter;
+  std::string content_filter = contentFilter(filter_action, end.filter);
   tx_actions_.clear();
   if (redirect_action && !final_recipients_.empty()) {
     // Postfix REDIRECT: every recipient of the message is replaced by the one address; the
@@ -439,6 +462,7 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   m->dsn_envid = envelope.mail.dsn_envid;
   m->dsn_ret = envelope.mail.dsn_ret;
   m->smtputf8 = envelope.mail.smtputf8;
+  m->content_filter = std::move(content_filter);
   // One queue recipient per final address (the content pass removed duplicates: alice and an
   // alias to her collapse, as in Postfix's cleanup).
   int64_t idx = 0;
@@ -505,13 +529,8 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
                                       m->sender, m->protocol, m->helo);
             }
             if (filter_action) {
-              // FILTER is parsed and logged; a per-message next hop is issue 13's (the queue
-              // has no field for it yet), so the message takes its usual route.
               log::mail::policyAction(m->id, "filter", m->client, filter_action->text,
                                       m->sender, m->protocol, m->helo);
-              log::mail::warning(log::Program::Smtpd,
-                                 fmt::format("{}: FILTER {} is not applied (not implemented)",
-                                             m->id, filter_action->target));
             }
             log::mail::queued(m->id, m->sender, m->size, m->recipients.size());
             rt->main->post([rt, id = m->id, arrival = m->arrival_us, held = m->held] {

@@ -323,8 +323,13 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     };
     // canonical.recipient: the restrictions saw the address as given; routing uses the
     // canonical one (as Postfix's cleanup rewrites before virtual alias expansion).
+    // receive_override_options of a reinjection listener (docs/filters.md): the mail comes
+    // back from a content filter with the final addresses it was sent with.
+    const config::ReceiveOverrides& overrides = listener_->receive_override;
     std::string routed = address;
-    if (auto canon = router.canonicalRecipient(address); !canon) {
+    if (overrides.no_address_mappings) {
+      // no canonical.recipient
+    } else if (auto canon = router.canonicalRecipient(address); !canon) {
       log::mail::warning(log::Program::Smtpd, fmt::format("canonical lookup for {} failed: {}",
                                                           address, canon.error().message()));
       note(fmt::format("canonical.recipient: lookup failed: {}", canon.error().message()));
@@ -344,9 +349,19 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
       routed_ = smtp::Verdict::accept({routed});
       return;
     }
+    if (overrides.no_address_mappings && overrides.no_unknown_recipient_checks) {
+      routed_ = smtp::Verdict::accept({routed});
+      return;
+    }
     auto e = router.expand(routed, trace_);
+    if (e.outcome == Outcome::UnknownRecipient && overrides.no_unknown_recipient_checks) {
+      note("receive_override_options no_unknown_recipient_checks: taken as it is");
+      e.outcome = Outcome::Accepted;
+      e.recipients = {routed};
+    }
     switch (e.outcome) {
       case Outcome::Accepted:
+        if (overrides.no_address_mappings) e.recipients = {routed};  // no alias expansion
         routed_ = smtp::Verdict::accept(std::move(e.recipients));
         break;
       case Outcome::NonLocalDomain:

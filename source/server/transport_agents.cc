@@ -1,6 +1,8 @@
 // makeTransportAgents; see server/transport_agents.h.
 #include "petrel/server/transport_agents.h"
 
+#include "petrel/server/smtp_agent.h"
+
 namespace petrel::server {
 
 namespace {
@@ -10,8 +12,16 @@ using config::TransportType;
 // The agent of one configured transport, or null when its kind has none yet.
 std::shared_ptr<delivery::DeliveryAgent> makeAgent(const config::TransportConfig& transport,
                                                    const TransportAgentContext& context) {
-  (void)transport;
-  (void)context;
+  if (transport.type == TransportType::Smtp && transport.smtp.any()) {
+    // The same RelayAgent (its connections, stop and reload stay in one place); the jobs carry
+    // the transport's name, so its destinations and their concurrency are its own.
+    SmtpAgentOptions options;
+    options.transport.name = transport.name;
+    options.transport.concurrency = transport.smtp.concurrency.value_or(0);
+    options.transport.data_done_timeout = transport.smtp.data_timeout.value_or(0);
+    options.xforward = transport.smtp.xforward;
+    return std::make_shared<SmtpAgent>(context.relay, std::move(options));
+  }
   return nullptr;
 }
 

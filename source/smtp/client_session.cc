@@ -154,6 +154,7 @@ client::Phase ClientSession::phase() const {
         case Expect::Rcpt: return Phase::Rcpt;
         case Expect::Data: return Phase::DataInit;
         case Expect::EmptyDot: return Phase::DataDone;
+        case Expect::Xforward: return Phase::Mail;
       }
       return Phase::Mail;
     case State::Body: return Phase::DataDone;
@@ -263,6 +264,13 @@ void ClientSession::onEhlo(const Reply& r) {
       peer_.dsn = true;
     } else if (keyword == "enhancedstatuscodes") {
       peer_.enhanced_status_codes = true;
+    } else if (keyword == "xforward") {
+      for (auto name : split(args, ' ')) {
+        if (name.empty()) continue;
+        std::string upper;
+        for (char c : name) upper += char(std::toupper((unsigned char)c));
+        peer_.xforward.push_back(std::move(upper));
+      }
     } else if (keyword == "auth") {
       // "AUTH PLAIN LOGIN", and the pre-RFC "AUTH=PLAIN LOGIN" some servers still send.
       for (auto m : split(args, ' ')) {

@@ -1,10 +1,13 @@
 // The mail transaction part of smtp::ClientSession: starting a job, building MAIL FROM and
 // RCPT TO with their ESMTP parameters (SIZE, BODY, SMTPUTF8, RFC 3461 DSN with xtext and
-// utf-8-addr-xtext encoding), sending RCPTs in lockstep and reading the replies up to the end
-// of DATA or BDAT. Reply reading, the handshake and the outcomes are in client_session.cc.
+// utf-8-addr-xtext encoding), XFORWARD before MAIL for a content filter, sending RCPTs in
+// lockstep and reading the replies up to the end of DATA or BDAT. Reply reading, the
+// handshake and the outcomes are in client_session.cc.
 #include "petrel/smtp/client_session.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "petrel/core/assert.h"
 #include "petrel/core/strings.h"
@@ -127,10 +130,44 @@ std::optional<std::string> notifyParam(std::string_view stored) {
   return out;
 }
 
+namespace client {
+
+std::vector<std::string> xforwardCommands(
+    const std::vector<std::pair<std::string, std::string>>& attributes,
+    const std::vector<std::string>& offered) {
+  // Postfix's smtpd reads a command line of up to 512 octets (line_length_limit is larger,
+  // but XFORWARD_README asks clients to stay under it): more attributes go on more lines.
+  constexpr size_t MaxLine = 512;
+  std::vector<std::string> lines;
+  std::string line;
+  for (const auto& [name, value] : attributes) {
+    if (std::find(offered.begin(), offered.end(), name) == offered.end()) continue;
+    // A value longer than a line would be cut by the peer: it is unavailable instead.
+    std::string v = value.empty() ? "[UNAVAILABLE]" : encodeXtext(value);
+    std::string item = fmt::format(" {}={}", name, v);
+    if (item.size() + 10 + 2 > MaxLine) item = fmt::format(" {}=[UNAVAILABLE]", name);
+    if (!line.empty() && line.size() + item.size() + 2 > MaxLine) {
+      lines.push_back(line + "\r\n");
+      line.clear();
+    }
+    if (line.empty()) line = "XFORWARD";
+    line += item;
+  }
+  if (!line.empty()) lines.push_back(line + "\r\n");
+  return lines;
+}
+
+}  // namespace client
+
+std::vector<std::string> ClientSession::xforwardLines() const {
+  if (job_.xforward.empty() || peer_.xforward.empty()) return {};
+  return client::xforwardCommands(job_.xforward, peer_.xforward);
+}
 void ClientSession::beginJob(Job job) {
   job_ = std::move(job);
   job_active_ = true;
   rcpt_state_.assign(job_.recipients.size(), RcptState::Unsent);
+  xforward_sent_ = 0;
   outcomes_.clear();
   for (const auto& r : job_.recipients) {
     Outcome o;
@@ -195,6 +232,10 @@ void ClientSession::startTransaction() {
       batch += "RSET\r\n";
       pending_.push_back({Expect::Rset});
     }
+    for (std::string& x : xforwardLines()) {
+      batch += x;
+      pending_.push_back({Expect::Xforward});
+    }
     batch += mailCommand();
     pending_.push_back({Expect::Mail});
     for (size_t i = 0; i < rcpt_state_.size(); ++i) {
@@ -240,7 +281,13 @@ std::string ClientSession::rcptCommand(size_t i) const {
   return c + "\r\n";
 }
 
+// Lockstep: the XFORWARD lines one by one (each answered by 250), then MAIL.
 void ClientSession::sendMail() {
+  if (xforward_sent_ < xforwardLines().size()) {
+    send(xforwardLines()[xforward_sent_++]);
+    pending_.push_back({Expect::Xforward});
+    return;
+  }
   send(mailCommand());
   pending_.push_back({Expect::Mail});
 }
@@ -274,7 +321,7 @@ void ClientSession::onTransactionReply(const Reply& r) {
   Pending p = pending_.front();
   pending_.pop_front();
   static constexpr std::string_view Names[] = {"RSET", "MAIL FROM", "RCPT TO", "DATA",
-                                               "end of DATA"};
+                                               "end of DATA", "XFORWARD"};
   std::string_view command = Names[int(p.what)];
   int cls = r.code / 100;
   if (r.code == 421) {
@@ -291,8 +338,22 @@ void ClientSession::onTransactionReply(const Reply& r) {
       rset_needed_ = false;
       if (!pipelined_) sendMail();
       break;
+    case Expect::Xforward:
+      if (cls != 2 && !mail_refused_) {
+        // The filter refuses what we say about the client: a set-up problem at its side, so
+        // the message waits (Postfix defers on a refused XFORWARD too).
+        mail_refused_ = true;
+        for (size_t i = 0; i < rcpt_state_.size(); ++i) {
+          settle(i, RecipientStatus::Deferred, "", &r, command, "");
+        }
+      }
+      if (!pipelined_ && !mail_refused_) sendMail();
+      break;
     case Expect::Mail:
-      if (cls == 2) {
+      if (mail_refused_) {
+        // Pipelined after a refused XFORWARD: the transaction is not ours to use.
+        if (cls == 2) rset_needed_ = true;
+      } else if (cls == 2) {
         mail_ok_ = true;
         rset_needed_ = true;
         if (!pipelined_) sendNextRcpt();

@@ -96,6 +96,22 @@ struct ProxyFilter {
 };
 // "host:port" (an IP literal, IPv6 in brackets), "inet:host:port" or "unix:/path".
 Result<MilterEndpoint> parseProxyFilterEndpoint(std::string_view text);
+// "name:nexthop" as transport(5) writes it, split; nexthop may be empty ("dovecot:").
+struct TransportRef {
+  std::string name;
+  std::string nexthop;
+  bool operator==(const TransportRef&) const = default;
+};
+
+// Postfix receive_override_options of a listener (the reinjection listener of an after-queue
+// content filter, docs/filters.md): what the mail it receives is spared.
+struct ReceiveOverrides {
+  bool no_header_body_checks = false;        // checks: are not run
+  bool no_milters = false;                   // no milter sees it
+  bool no_unknown_recipient_checks = false;  // unknown local recipients are taken at RCPT
+  bool no_address_mappings = false;          // no canonical.recipient, no alias expansion
+  bool operator==(const ReceiveOverrides&) const = default;
+};
 
 struct Listener {
   std::string name;  // e.g. "mx"; appears in logs
@@ -114,6 +130,12 @@ struct Listener {
   // proxy_filter (+ proxy_timeout, proxy_ehlo): this listener relays each transaction to a
   // before-queue filter and queues nothing itself (docs/filters.md). Default: unset = none
   std::optional<ProxyFilter> proxy_filter;
+  // After-queue content filter (docs/filters.md). content_filter: this listener's instead of
+  // filters.content_filter (Postfix's "-o content_filter="); a ref with an empty name is
+  // `false`: none. Default: unset = filters.content_filter. receive_override_options:
+  // Default: none.
+  std::optional<TransportRef> content_filter;
+  ReceiveOverrides receive_override;
 };
 
 enum class BareLineEnding { Reject, Normalize };
@@ -197,7 +219,20 @@ std::string_view toString(TransportType type);  // "virtual", "smtp", "lmtp", "p
 
 // The settings of each agent kind, as `transports.<name>:` writes them besides `type:`. Each
 // kind's keys are read by its own function in source/config/transports.cc.
-struct SmtpTransportSettings {};
+struct SmtpTransportSettings {
+  // Connections per destination of this transport (Postfix maxproc and
+  // <transport>_destination_concurrency_limit; the course's amavis: 5). Default: unset =
+  // relay.destination_concurrency, shared with the relay agent's other mail.
+  std::optional<uint32_t> concurrency;
+  // Send XFORWARD with the original client's facts when the peer offers it (Postfix
+  // smtp_send_xforward_command). Default: false
+  bool xforward = false;
+  // Seconds to wait for the reply to the end of DATA (Postfix smtp_data_done_timeout; the
+  // course's amavis: 1200). Default: unset = relay.timeouts.data_done
+  std::optional<uint64_t> data_timeout;
+  // Whether any key beyond type: is set (the transport then has an agent of its own).
+  bool any() const { return concurrency || xforward || data_timeout; }
+};
 struct LmtpTransportSettings {};
 struct PipeTransportSettings {};
 
@@ -208,13 +243,6 @@ struct TransportConfig {
   LmtpTransportSettings lmtp;  // type lmtp
   PipeTransportSettings pipe;  // type pipe
   std::string origin;          // "file:line:column" of the entry
-};
-
-// "name:nexthop" as transport(5) writes it, split; nexthop may be empty ("dovecot:").
-struct TransportRef {
-  std::string name;
-  std::string nexthop;
-  bool operator==(const TransportRef&) const = default;
 };
 
 // The transport called `name` among `configured` (the `transports:` entries) or the built-in
@@ -455,6 +483,10 @@ struct Filters {
   uint64_t milter_connect_timeout = 30;   // seconds; Default: 30s
   uint64_t milter_command_timeout = 30;   // seconds, each command but the content; Default: 30s
   uint64_t milter_content_timeout = 300;  // seconds, body chunks and end of message; Default: 300s
+  // After-queue content filter (Postfix content_filter, docs/filters.md): every message
+  // received is delivered to this transport:nexthop for all its recipients instead of their
+  // targets; the filter re-injects it. Default: unset = none
+  std::optional<TransportRef> content_filter;
 };
 
 struct Log {
@@ -527,7 +559,20 @@ struct Config {
 
 // The milters of a listener's sessions: its own list, or filters.milters.
 inline const std::vector<MilterEndpoint>& listenerMilters(const Config& c, const Listener& l) {
+  if (l.receive_override.no_milters) {
+    static const std::vector<MilterEndpoint> none;
+    return none;
+  }
   return l.milters ? *l.milters : c.filters.milters;
+}
+
+// The after-queue content filter of mail received on `l`: its own, or filters.content_filter.
+inline std::optional<TransportRef> listenerContentFilter(const Config& c, const Listener& l) {
+  if (l.content_filter) {
+    if (l.content_filter->name.empty()) return std::nullopt;
+    return l.content_filter;
+  }
+  return c.filters.content_filter;
 }
 
 // One problem found in the file; `where` is "file:line:column".

@@ -55,6 +55,10 @@ struct EndEdits {
   // Take the message and drop it (Postfix DISCARD): the reason for the log line; the first
   // stage that asks sets it.
   std::optional<std::string> discard;
+  // Send the message through this after-queue content filter, "transport:destination" (Postfix
+  // FILTER of a header or body check); a later stage's replaces it, as Postfix's last FILTER
+  // wins, and it overrides an access map's FILTER and filters.content_filter.
+  std::optional<std::string> filter;
   // What the stage that asked already logged in Postfix's cleanup format (a header check's
   // "reject: header ...", a milter's "milter-reject: ..."): the driver then writes no line of
   // its own for it, so that pflogsumm counts each refusal, hold or discard once.
@@ -121,6 +125,7 @@ class ContentChain final : public smtp::BodySink {
     size_t replaced_octets = 0;
     std::optional<std::string> hold;  // a stage asked to hold the message: the reason
     std::optional<std::string> discard;  // a stage asked to discard it: the reason
+    std::optional<std::string> filter;   // a stage chose a content filter: transport:nexthop
     std::optional<std::string> sender;   // a stage changed the envelope sender
     EndEdits::Logged logged;             // what the stages logged themselves
   };

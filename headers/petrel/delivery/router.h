@@ -114,6 +114,18 @@ class Router {
   // mailbox: bounce). `attempted`, when given, receives the transport the address was for,
   // also on error (the queue logs a failed next hop as the smtp agent's deferral).
   Result<DeliveryTarget> resolve(std::string_view address, Transport* attempted = nullptr) const;
+  // The target of `address` when `ref` chooses its transport instead of the tables: an
+  // after-queue content filter (filters.content_filter or a FILTER action) that takes every
+  // recipient of a message (docs/filters.md). As a transport(5) entry: an empty smtp nexthop
+  // is the recipient domain by MX. A transport the config no longer has is a temporary error.
+  Result<DeliveryTarget> resolveVia(const config::TransportRef& ref, std::string_view address,
+                                    Transport* attempted = nullptr) const;
+  // The routing step of a delivery job for a recipient of a queued message, in one place:
+  // `content_filter` (queue::StoredMessage::content_filter, "transport:nexthop") when the
+  // message has one, else resolve(). A filter whose transport the config no longer has
+  // (removed by a reload) is a temporary error: the mail waits for the admin.
+  Result<DeliveryTarget> resolveMessage(std::string_view address, std::string_view content_filter,
+                                        Transport* attempted = nullptr) const;
 
   // `address` is the RCPT TO address without angle brackets. A bare "postmaster" (any case)
   // means postmaster@<first local domain> (RFC 5321 4.5.1).
@@ -155,6 +167,9 @@ class Router {
   Result<TransportEntry> transportEntry(std::string_view address, std::string_view domain) const;
   Result<DeliveryTarget> smtpTarget(std::string_view domain, std::string_view nexthop,
                                     bool from_table) const;
+  Result<DeliveryTarget> targetOf(const config::TransportRef& ref, std::string_view address,
+                                  std::string_view domain, bool from_table,
+                                  Transport* attempted) const;
   static TableAnswer search(const std::vector<lookup::TablePtr>& tables,
                             const std::vector<std::string>& keys);
   Result<std::string> mailboxPath(const Address& address, const TableAnswer& mailbox) const;

@@ -53,6 +53,10 @@ struct StoredMessage {
   // Spooled messages: header fields that go before the spool file's content (added by the
   // content pass at end of data); readers of spool_path prepend them.
   std::string header_prefix;
+  // The after-queue content filter every recipient goes to instead of its own target,
+  // "transport:nexthop" (filters.content_filter or a FILTER action, docs/filters.md); empty:
+  // none. Chosen at receipt and kept with the message, so a restart or reload keeps it.
+  std::string content_filter;
   std::vector<StoredRecipient> recipients;  // only those still to deliver
 };
 

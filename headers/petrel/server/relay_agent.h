@@ -29,8 +29,18 @@
 
 namespace petrel::server {
 
+// What a named smtp transport with settings of its own (transports: {amavis: {type: smtp,
+// concurrency: 5, ...}}) changes for its jobs. Its destinations are its own: their
+// connections are counted and reused apart from the relay's other mail to the same host.
+struct RelayTransport {
+  std::string name;               // empty: the relay's own mail (smtp, relay)
+  uint32_t concurrency = 0;       // connections per destination; 0: destination_concurrency
+  uint64_t data_done_timeout = 0;  // seconds for the end-of-DATA reply; 0: timeouts.data_done
+};
+
 struct RelayJob {
   std::string queue_id;  // for logs
+  RelayTransport transport;
   config::NextHop hop;
   config::TlsPolicy tls = config::TlsPolicy::May;
   smtp::client::Job job;

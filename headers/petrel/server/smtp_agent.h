@@ -4,7 +4,9 @@
 // its next hops, with the header fields canonical.headers rewrote; deliver() (main loop)
 // turns each delivery into one RelayJob for the RelayAgent and each RelayResult back into
 // one report per recipient. Connections, next-hop resolution and the SMTP dialogue stay in
-// RelayAgent; retries and bounces stay in the queue.
+// RelayAgent; retries and bounces stay in the queue. A named smtp transport with settings of
+// its own (an after-queue content filter, docs/filters.md) is an SmtpAgent with options over
+// the same RelayAgent: its jobs carry the transport's concurrency and timeout, and XFORWARD.
 #pragma once
 
 #include "petrel/delivery/agent.h"
@@ -12,9 +14,21 @@
 
 namespace petrel::server {
 
+// The XFORWARD attributes of a queued message's original client (Postfix XFORWARD_README):
+// NAME and ADDR from "host[ip]" (an IPv6 ADDR as "IPV6:..."), PORT (not kept: unavailable),
+// PROTO (SMTP or ESMTP), HELO, IDENT (our queue id) and SOURCE (REMOTE, or LOCAL for mail
+// the server made itself).
+std::vector<std::pair<std::string, std::string>> xforwardAttributes(const queue::StoredMessage& m);
+
+struct SmtpAgentOptions {
+  RelayTransport transport;  // empty name: the relay's own mail
+  bool xforward = false;     // smtp_send_xforward_command
+};
+
 class SmtpAgent final : public delivery::DeliveryAgent {
  public:
-  explicit SmtpAgent(RelayAgent& relay) : relay_(&relay) {}
+  explicit SmtpAgent(RelayAgent& relay, SmtpAgentOptions options = {})
+      : relay_(&relay), options_(std::move(options)) {}
 
   bool blocking() const override { return false; }
   void prepare(delivery::AgentMessage& message,
@@ -23,6 +37,7 @@ class SmtpAgent final : public delivery::DeliveryAgent {
 
  private:
   RelayAgent* relay_;
+  SmtpAgentOptions options_;
 };
 
 }  // namespace petrel::server

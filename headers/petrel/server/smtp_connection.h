@@ -67,6 +67,8 @@ class SmtpConnection {
   void committed(const Status& st, const std::string& id);
   std::string receivedHeader(const smtp::Envelope& env) const;
   HeaderChecksSetup headerChecksSetup() const;
+  std::string contentFilter(const std::optional<policy::PolicyAction>& access,
+                            const std::optional<std::string>& check) const;
   std::optional<AuthenticationSettings> authenticationSettings(
       std::vector<std::string> results) const;
   std::string protocol() const;

@@ -5,13 +5,16 @@
 // The registry holds every transport but `virtual`: the Maildir agent is made per delivery
 // job, with the Sieve scripts of that job's snapshot. The built-in `smtp` and `relay` are the
 // relay agent's SmtpAgent; a configured transport of type smtp without settings of its own is
-// that agent too. Kinds whose agent is not built here leave their transport without an agent,
-// and its mail is deferred (4.3.5) until a config names one that is.
+// that agent too, and one with settings (concurrency, xforward, data_timeout) an SmtpAgent of
+// its own over the same RelayAgent, whose jobs carry them. Kinds whose agent is not built
+// here leave their transport without an agent, and its mail is deferred (4.3.5) until a
+// config names one that is.
 #pragma once
 
 #include "petrel/config/config.h"
 #include "petrel/delivery/agent.h"
 #include "petrel/event/dispatcher.h"
+#include "petrel/server/relay_agent.h"
 
 namespace petrel::server {
 
@@ -19,6 +22,7 @@ struct TransportAgentContext {
   event::Dispatcher& main;         // the loop asynchronous agents run on
   const config::Config& cfg;       // `transports:` and the settings agents read
   delivery::DeliveryAgent& smtp;   // the relay agent's SmtpAgent; outlives every registry
+  RelayAgent& relay;               // under it; outlives every registry
 };
 
 delivery::AgentRegistry makeTransportAgents(const TransportAgentContext& context);

@@ -84,7 +84,19 @@ struct Job {
   bool needs_smtputf8 = false;
   std::string dsn_ret;    // "FULL" | "HDRS" | ""
   std::string dsn_envid;  // decoded; sent as xtext
+  // XFORWARD attributes (Postfix's XFORWARD_README: NAME, ADDR, PORT, PROTO, HELO, IDENT,
+  // SOURCE) of the message's original client, sent before MAIL when the peer offers XFORWARD
+  // (an after-queue content filter logs them). Values unencoded; empty: "[UNAVAILABLE]".
+  // None: no XFORWARD.
+  std::vector<std::pair<std::string, std::string>> xforward;
 };
+
+// The XFORWARD command lines for `attributes`, only those the peer named in its EHLO
+// (`offered`, upper case), values as xtext, each line at most 512 octets with CRLF (as
+// Postfix's smtpd reads them). Empty when nothing is to be sent.
+std::vector<std::string> xforwardCommands(
+    const std::vector<std::pair<std::string, std::string>>& attributes,
+    const std::vector<std::string>& offered);
 
 // What the peer offered in its EHLO reply (all false after HELO).
 struct PeerExtensions {
@@ -100,6 +112,7 @@ struct PeerExtensions {
   bool dsn = false;
   bool enhanced_status_codes = false;
   std::vector<std::string> auth;  // mechanisms, upper case
+  std::vector<std::string> xforward;  // XFORWARD attribute names offered, upper case
 };
 
 enum class RecipientStatus { Delivered, Deferred, Bounced };
@@ -180,7 +193,7 @@ class ClientSession {
   enum class State { Greeting, Ehlo, Helo, StartTls, Handshake, Auth, Transaction, Body, Idle,
                      Quit, Closed };
   enum class AuthStep { Plain, LoginStart, LoginUser, LoginPassword };
-  enum class Expect { Rset, Mail, Rcpt, Data, EmptyDot };
+  enum class Expect { Rset, Mail, Rcpt, Data, EmptyDot, Xforward };
   struct Pending {
     Expect what;
     size_t rcpt = 0;  // for Rcpt
@@ -203,6 +216,7 @@ class ClientSession {
   void beginJob(client::Job job);
   void startTransaction();
   void sendMail();
+  std::vector<std::string> xforwardLines() const;
   void sendNextRcpt();
   std::string mailCommand() const;
   std::string rcptCommand(size_t i) const;
@@ -245,6 +259,7 @@ class ClientSession {
   std::deque<Pending> pending_;  // replies still due in this transaction, in order
   // MAIL was accepted and the transaction has not seen its final reply: RSET before MAIL.
   bool rset_needed_ = false;
+  size_t xforward_sent_ = 0;  // lockstep: XFORWARD lines of this job sent so far
 };
 
 // Message content to DATA transparency form (RFC 5321 4.5.2), chunk by chunk: a '.' starting a

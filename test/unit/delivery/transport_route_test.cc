@@ -126,5 +126,44 @@ TEST(TransportRouteTest, TransportRefKnowsBuiltInAndConfiguredNames) {
   EXPECT_FALSE(config::findTransport(configured, "dovecot"));
 }
 
+// An after-queue content filter (docs/filters.md): the message's filter replaces every
+// recipient's own target, local or remote, table entry or not; without one, resolve().
+TEST(TransportRouteTest, ContentFilterTakesEveryRecipientOfTheMessage) {
+  config::Config cfg = baseConfig();
+  cfg.relay.transport = inlineTable("transport", {{"piped.test", "dovecot:"}});
+  Router r = router(cfg);
+  for (const char* address : {"alice@example.test", "someone@remote.test", "x@piped.test",
+                              "nobody@example.test"}) {
+    Transport attempted = Transport::Virtual;
+    auto t = r.resolveMessage(address, "amavis:[127.0.0.1]:10024", &attempted);
+    ASSERT_TRUE(t) << address << ": " << t.error().message();
+    EXPECT_EQ(attempted, Transport::Smtp);
+    EXPECT_EQ(t->transport, Transport::Smtp);
+    EXPECT_EQ(t->transport_name, "amavis");
+    EXPECT_EQ(t->next_hop, config::parseNextHop("[127.0.0.1]:10024").value()) << address;
+  }
+  // The recipients of one message share the target: one delivery, one filter transaction.
+  EXPECT_EQ(r.resolveMessage("alice@example.test", "amavis:[127.0.0.1]:10024").value(),
+            r.resolveMessage("someone@remote.test", "amavis:[127.0.0.1]:10024").value());
+  // No filter: the usual route.
+  auto plain = r.resolveMessage("alice@example.test", "");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->transport, Transport::Virtual);
+  EXPECT_EQ(r.resolveMessage("x@piped.test", "")->transport_name, "dovecot");
+  // A pipe filter without nexthop gets the recipient domain, as pipe(8).
+  auto piped = r.resolveMessage("alice@example.test", "dovecot:");
+  ASSERT_TRUE(piped);
+  EXPECT_EQ(piped->nexthop, "example.test");
+  // A transport that a reload removed: the message waits.
+  auto gone = r.resolveMessage("alice@example.test", "scanner:[127.0.0.1]:10024");
+  ASSERT_FALSE(gone);
+  EXPECT_TRUE(gone.error().temporary());
+  EXPECT_NE(gone.error().message().find("content filter scanner:[127.0.0.1]:10024"),
+            std::string::npos);
+  auto bad_hop = r.resolveMessage("alice@example.test", "amavis:[127.0.0.1]:99999");
+  ASSERT_FALSE(bad_hop);
+  EXPECT_TRUE(bad_hop.error().temporary());
+}
+
 }  // namespace
 }  // namespace petrel::delivery

@@ -7,7 +7,7 @@
 // message" holds the message (LF line ends, fed as CRLF, in chunks of 5 octets) sent to
 // alice@example.org and bob@example.org. The .ref lists each action the stage took
 // ("class action what: line [-> text] [(not applied)]"), the end-of-data outcome (refusal,
-// hold, discard, recipients) and the stored header section as the queue gets it.
+// hold, discard, filter, recipients) and the stored header section as the queue gets it.
 // Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='ChecksGolden*', then
 // review against header_checks(5).
 #include "petrel/server/header_checks_stage.h"
@@ -144,6 +144,7 @@ std::string runScript(const std::string& script, const std::string& name) {
   if (end.refusal) out += "refusal: " + end.refusal->oneLine() + "\n";
   if (end.hold) out += "hold: " + *end.hold + "\n";
   if (end.discard) out += "discard: " + *end.discard + "\n";
+  if (end.filter) out += "filter: " + *end.filter + "\n";
   if (!end.refusal) {
     out += "recipients:";
     for (const auto& r : rcpts) out += " " + r.address + " (" + r.orig_address + ")";

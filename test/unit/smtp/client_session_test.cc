@@ -10,7 +10,7 @@
 //                     auth_plaintext=1, helo=NAME
 //   # text            comment; blank lines are ignored
 //   J: from=<a@x> to=<b@y> [notify=N] [orcpt=T;A] to=<c@y> ... [size=N] [8bit] [smtputf8]
-//      [ret=FULL|HDRS] [envid=X]
+//      [ret=FULL|HDRS] [envid=X] [xforward=NAME:value ...]
 //                     a job; notify= and orcpt= belong to the to= before them. The first J:
 //                     creates the session, later ones call nextJob(). Values take the escapes
 //                     of session_transcript.h (\x20 for a space, \xHH for any octet).
@@ -242,6 +242,9 @@ std::optional<Job> parseJob(std::string_view spec, std::string& why) {
       job.dsn_ret = *value;
     } else if (key == "envid") {
       job.dsn_envid = *value;
+    } else if (key == "xforward" && value->find(':') != std::string::npos) {
+      size_t colon = value->find(':');
+      job.xforward.emplace_back(value->substr(0, colon), value->substr(colon + 1));
     } else {
       why = fmt::format("unknown job word: {}", word);
       return std::nullopt;
@@ -543,6 +546,42 @@ TEST(ClientSession, ReplyLinesHaveALengthLimit) {
 }
 
 // --- DotStuffer ---
+
+TEST(Xforward, OnlyOfferedAttributesAsXtextWithUnavailable) {
+  std::vector<std::pair<std::string, std::string>> attrs = {
+      {"NAME", "mail.example.org"}, {"ADDR", "192.0.2.7"}, {"PORT", ""},
+      {"HELO", "we ird+=name"},     {"IDENT", "4AbC"},     {"SOURCE", "REMOTE"}};
+  EXPECT_EQ(client::xforwardCommands(attrs, {"NAME", "ADDR", "PORT", "HELO", "SOURCE"}),
+            (std::vector<std::string>{"XFORWARD NAME=mail.example.org ADDR=192.0.2.7 "
+                                      "PORT=[UNAVAILABLE] HELO=we+20ird+2B+3Dname "
+                                      "SOURCE=REMOTE\r\n"}));
+  EXPECT_TRUE(client::xforwardCommands(attrs, {}).empty());
+  EXPECT_TRUE(client::xforwardCommands({}, {"NAME"}).empty());
+  // A CR or LF in a stored value cannot end the command line.
+  auto injected = client::xforwardCommands({{"HELO", "x\r\nRCPT TO:<a@b>"}}, {"HELO"});
+  ASSERT_EQ(injected.size(), 1u);
+  EXPECT_EQ(injected[0], "XFORWARD HELO=x+0D+0ARCPT+20TO:<a@b>\r\n");
+}
+
+TEST(Xforward, LongValuesSpreadOverLinesOfAtMost512Octets) {
+  std::vector<std::pair<std::string, std::string>> attrs = {
+      {"NAME", std::string(250, 'n')}, {"ADDR", "192.0.2.7"}, {"HELO", std::string(250, 'h')},
+      {"IDENT", std::string(600, 'i')}};
+  auto lines = client::xforwardCommands(attrs, {"NAME", "ADDR", "HELO", "IDENT"});
+  ASSERT_EQ(lines.size(), 2u);
+  for (const std::string& l : lines) {
+    EXPECT_LE(l.size(), 512u);
+    EXPECT_TRUE(l.starts_with("XFORWARD ") && l.ends_with("\r\n")) << l;
+  }
+  EXPECT_EQ(lines[0], "XFORWARD NAME=" + std::string(250, 'n') + " ADDR=192.0.2.7\r\n");
+  EXPECT_EQ(lines[1], "XFORWARD HELO=" + std::string(250, 'h') + " IDENT=[UNAVAILABLE]\r\n");
+}
+
+TEST(ClientSession, ParsesXforwardAttributes) {
+  ClientSession s(defaultSettings(), oneRecipient());
+  feed(s, "220 mx\r\n250-amavis\r\n250-XFORWARD NAME ADDR proto HELO\r\n250 8BITMIME\r\n");
+  EXPECT_EQ(s.peer().xforward, (std::vector<std::string>{"NAME", "ADDR", "PROTO", "HELO"}));
+}
 
 TEST(DotStuff, TransparencyAndTermination) {
   EXPECT_EQ(dotStuff(""), ".\r\n");
