@@ -41,6 +41,9 @@ test_pkgs+=(python3-authres)
 test_pkgs+=(dovecot-sieve)
 # The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
 test_pkgs+=(python3-milter)
+# The LMTP server and IMAP of t-89-lmtp-dovecot: Petrel's lmtp agent delivers to Dovecot, whose
+# IMAP then lists what its Sieve (dovecot-sieve, above) and Petrel's Sieve filed.
+test_pkgs+=(dovecot-lmtpd dovecot-imapd)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

@@ -65,6 +65,7 @@ struct QueueManager::RecipientResult {
   std::optional<log::Delays> delays;  // relayed: its own job's times
   std::string remote_mta;             // relayed: the host that answered (DSN Remote-MTA)
   std::string diagnostic;             // relayed: its reply (DSN Diagnostic-Code)
+  std::optional<log::Program> program;  // the agent's; else by relay
   bool delay_warned = false;          // named in this round's delay warning
 };
 
@@ -106,9 +107,10 @@ QueueManager::QueueManager(event::Dispatcher& main, Runtime& runtime,
       timer_(new uv_timer_t),
       injector_([this](const std::string& id, int64_t arrival_us) { enqueued(id, arrival_us); }),
       relay_(std::move(relay)),
-      smtp_agent_(*relay_) {
+      smtp_agent_(*relay_),
+      lmtp_(std::make_unique<LmtpClient>(main)) {
   relay_->configure(*rt_->snapshot().config);
-  agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_});
+  agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_, *lmtp_});
   uv_timer_init(main.loop(), timer_);
   timer_->data = this;
   uv_timer_start(
@@ -295,6 +297,7 @@ void QueueManager::takeReports(MessageResult& mr) {
       rr.delays = r.delays;
       rr.remote_mta = std::move(r.remote_mta);
       rr.diagnostic = std::move(r.diagnostic);
+      rr.program = r.program;
     }
   }
   deliveries.erase(std::remove_if(deliveries.begin(), deliveries.end(),
@@ -456,7 +459,8 @@ void QueueManager::record(std::shared_ptr<BatchResult> batch) {
                            : rr.kind == Kind::Bounced ? "bounced"
                                                       : "deferred";
       bool relayed = rr.relay != "virtual";
-      log::mail::delivery(relayed ? log::Program::Smtp : log::Program::Virtual, mr.id,
+      log::Program program = relayed ? log::Program::Smtp : log::Program::Virtual;
+      log::mail::delivery(rr.program.value_or(program), mr.id,
                           rr.rcpt.address, rr.rcpt.orig_address, rr.relay, delay,
                           rr.delays ? *rr.delays : batch_delays, rr.dsn, status, rr.text);
       auto& counter = rr.kind == Kind::Sent      ? rt_->metrics.deliveries_sent
@@ -538,7 +542,8 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
 }
 
 void QueueManager::maybeStopped() {
-  if (stopping_ && jobs_ == 0 && relays_ == 0 && updates_pending_ == 0 && stopped_) {
+  if (stopping_ && jobs_ == 0 && relays_ == 0 && updates_pending_ == 0 && agents_running_ == 0 &&
+      stopped_) {
     auto fn = std::move(stopped_);
     stopped_ = nullptr;
     fn();
@@ -560,13 +565,21 @@ QueueManager::Summary QueueManager::summary() const {
 void QueueManager::stop(std::function<void()> done) {
   stopping_ = true;
   stopped_ = std::move(done);
-  relay_->stop([this] { maybeStopped(); });
+  agents_running_ = 2;
+  relay_->stop([this] {
+    --agents_running_;
+    maybeStopped();
+  });
+  lmtp_->stop([this] {
+    --agents_running_;
+    maybeStopped();
+  });
   maybeStopped();
 }
 
 void QueueManager::reconfigure(const config::Config& cfg, dns::ResolverPtr resolver) {
   relay_->configure(cfg);
-  agents_ = makeTransportAgents({*main_, cfg, smtp_agent_});  // jobs in flight keep theirs
+  agents_ = makeTransportAgents({*main_, cfg, smtp_agent_, *lmtp_});  // jobs in flight keep theirs
   if (resolver) relay_->setResolver(std::move(resolver));
 }
 

@@ -10,8 +10,17 @@ using config::TransportType;
 // The agent of one configured transport, or null when its kind has none yet.
 std::shared_ptr<delivery::DeliveryAgent> makeAgent(const config::TransportConfig& transport,
                                                    const TransportAgentContext& context) {
-  (void)transport;
-  (void)context;
+  switch (transport.type) {
+    case TransportType::Lmtp: {
+      auto settings = std::make_shared<LmtpClient::Settings>();
+      settings->hostname = context.cfg.hostname;
+      settings->lmtp = transport.lmtp;
+      return std::make_shared<LmtpAgent>(context.lmtp, transport.name, std::move(settings));
+    }
+    case TransportType::Virtual:
+    case TransportType::Smtp:
+    case TransportType::Pipe: return nullptr;
+  }
   return nullptr;
 }
 
@@ -21,6 +30,17 @@ delivery::AgentRegistry makeTransportAgents(const TransportAgentContext& context
   delivery::AgentRegistry agents;
   agents.addUnowned("smtp", context.smtp);
   agents.addUnowned("relay", context.smtp);
+  // The built-in lmtp with default settings, unless an entry named lmtp replaces them.
+  bool lmtp_configured = false;
+  for (const config::TransportConfig& t : context.cfg.transports) {
+    lmtp_configured = lmtp_configured || t.name == "lmtp";
+  }
+  if (!lmtp_configured) {
+    config::TransportConfig builtin;
+    builtin.name = "lmtp";
+    builtin.type = TransportType::Lmtp;
+    agents.add("lmtp", makeAgent(builtin, context));
+  }
   for (const config::TransportConfig& t : context.cfg.transports) {
     if (auto agent = makeAgent(t, context)) {
       agents.add(t.name, std::move(agent));

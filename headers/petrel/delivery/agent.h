@@ -40,6 +40,8 @@ struct RecipientReport {
   std::optional<log::Delays> delays;  // the agent's own times; else the delivery job's
   std::string remote_mta;             // the host that answered (DSN Remote-MTA)
   std::string diagnostic;             // its reply (DSN Diagnostic-Code)
+  // The log's program ("lmtp" for petrel/lmtp[pid]); unset: smtp when relayed, else virtual.
+  std::optional<log::Program> program;
 };
 
 // One message as the agents see it. The pointers are set by the caller and valid for the

@@ -4,13 +4,29 @@
 // its next hops, with the header fields canonical.headers rewrote; deliver() (main loop)
 // turns each delivery into one RelayJob for the RelayAgent and each RelayResult back into
 // one report per recipient. Connections, next-hop resolution and the SMTP dialogue stay in
-// RelayAgent; retries and bounces stay in the queue.
+// RelayAgent; retries and bounces stay in the queue. The free functions below are shared with
+// the LMTP agent (server/lmtp_agent.h).
 #pragma once
 
 #include "petrel/delivery/agent.h"
 #include "petrel/server/relay_agent.h"
 
 namespace petrel::server {
+
+// Delivery job (thread pool): reads the message as delivered (spool file or inline body, the
+// header as canonical.headers rewrote it) into message.content once for every asynchronous
+// agent of the message; a second call finds it loaded. A read error reports the deliveries
+// deferred (4.3.0).
+void loadAgentContent(delivery::AgentMessage& message,
+                      const std::vector<delivery::Delivery*>& deliveries);
+
+// The client job of one prepared delivery: envelope, recipients with their DSN parameters,
+// size and body type of the loaded content.
+smtp::client::Job clientJob(const delivery::Delivery& d);
+
+// Main loop: a RelayResult (SMTP or LMTP) as one report per recipient of `d`, each with the
+// times of the attempt and the host that answered. `in_queue`: seconds before the attempt.
+void reportRelayResult(delivery::Delivery& d, const RelayResult& r, double in_queue);
 
 class SmtpAgent final : public delivery::DeliveryAgent {
  public:
