@@ -93,6 +93,7 @@ class LmtpClient::Connection {
   std::optional<Pending> current_;
   uint64_t setup_done_ms_ = 0;        // when the current job's transaction began
   bool transaction_started_ = false;  // the current job has sent MAIL
+  bool reused_ = false;               // the current job came to an idle connection (give())
   std::unique_ptr<smtp::ClientSession> session_;
   // The last job failed as a host (greeting, LHLO, lost connection): why, for the jobs behind.
   std::optional<smtp::client::Outcome> host_failure_;

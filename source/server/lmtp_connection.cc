@@ -168,6 +168,7 @@ void LmtpClient::Connection::connectFailed(const std::string& why) {
 
 void LmtpClient::Connection::give(Pending p) {
   current_ = std::move(p);
+  reused_ = true;
   uv_timer_stop(timer_);
   setup_done_ms_ = now();
   transaction_started_ = true;
@@ -209,6 +210,16 @@ void LmtpClient::Connection::jobDone(smtp::client::JobResult r) {
               std::all_of(r.recipients.begin(), r.recipients.end(), [](const Outcome& o) {
                 return o.host_failure && o.status == RecipientStatus::Deferred;
               });
+  if (host && reused_ && r.recipients.front().command == "RSET" && !client_->stopping_) {
+    // A cached connection the server closed while it was idle (a restart, its own idle
+    // timeout): nothing of this job was sent, so it goes back to the front of the queue for a
+    // new connection instead of waiting for the next retry, as Postfix's connection cache does.
+    dest_->waiting.push_front(std::move(*current_));
+    current_.reset();
+    transaction_started_ = false;
+    host_failure_.reset();
+    return;
+  }
   host_failure_ = host ? std::optional<Outcome>(r.recipients.front()) : std::nullopt;
   RelayResult result;
   result.outcomes = std::move(r.recipients);

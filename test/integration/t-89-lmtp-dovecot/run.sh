@@ -16,7 +16,9 @@
 # - Dovecot stopped: the message is deferred (4.4.1, connect to ...), and delivered after the
 #   restart and `petrel queue flush`;
 # - separately: Petrel's Maildir agent with Petrel's Sieve (global_before: fileinto "spam",
-#   addflag "\\Flagged") and Dovecot's IMAP lists the message in bob's spam with \Flagged.
+#   addflag "\\Flagged") and Dovecot's IMAP lists the message in bob's spam with \Flagged;
+# - connection reuse against a scripted peer (rset_peer.py): the next message starts with RSET,
+#   and a cached connection the server dropped (421 to RSET) is replaced without a deferral.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_tool dovecot sievec
 [[ -x /usr/lib/dovecot/lmtp ]] || skip "missing dovecot-lmtpd"
@@ -217,4 +219,22 @@ listing="$(imap bob spam)"
 [[ "$listing" == *'\Flagged'*$'\tpetrel spam'* ]] || fail "bob's spam over IMAP: '$listing'"
 if imap_has bob INBOX "petrel spam"; then fail "Petrel's spam is in INBOX too"; fi
 stop_dovecot
+
+# ---- 6. reuse: RSET first, and a connection found dead at RSET is replaced -------------------
+# Setup: rset_peer.py on $T/peer.sock instead of Dovecot; its first connection says 421 to RSET.
+deferred_before="$(log_count "status=deferred")"
+py_bg "$HERE/rset_peer.py" "$T/peer.sock" "$T/peer.log" </dev/null
+wait_for 10 "the scripted LMTP peer" test -S "$T/peer.sock"
+write_config "
+delivery: {transport: \"lmtp:unix:$T/peer.sock\"}
+transports: {lmtp: {type: lmtp, connection_cache_time: 30s}}
+"
+start_petrel
+send s@example.net "first" -- alice@example.test
+wait_for 20 "the first message at the peer" log_has "status=sent \(250 2\.0\.0 <x> conn1 Saved\)"
+send s@example.net "second" -- alice@example.test
+wait_for 20 "the second message on a new connection" log_has "status=sent \(250 2\.0\.0 <x> conn2 Saved\)"
+grep -qx "1 RSET" "$T/peer.log" || fail "the reused connection sent no RSET: $(cat "$T/peer.log")"
+assert_eq "$deferred_before" "$(log_count "status=deferred")" "deferrals in the reuse scenario"
+stop_petrel
 pass
