@@ -149,8 +149,19 @@ void Loader::loadSmtpTransport(const Section& s, SmtpTransportSettings& out) {
 }
 
 void Loader::loadLmtpTransport(const Section& s, LmtpTransportSettings& out) {
-  (void)out;
-  s.allowOnly({"type"});
+  s.allowOnly({"type", "concurrency", "connection_cache_time", "timeouts"});
+  setNumber(s, "concurrency", out.concurrency, 1);
+  setDuration(s, "connection_cache_time", out.connection_cache_time);
+  if (const Field* t = s.find("timeouts")) {
+    Section ts(reporter_, *t);
+    ts.allowOnly({"connect", "greeting", "command", "data_init", "data_block", "data_done"});
+    setDuration(ts, "connect", out.timeouts.connect);
+    setDuration(ts, "greeting", out.timeouts.greeting);
+    setDuration(ts, "command", out.timeouts.command);
+    setDuration(ts, "data_init", out.timeouts.data_init);
+    setDuration(ts, "data_block", out.timeouts.data_block);
+    setDuration(ts, "data_done", out.timeouts.data_done);
+  }
 }
 
 void Loader::loadPipeTransport(const Section& s, PipeTransportSettings& out) {

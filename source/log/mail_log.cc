@@ -35,6 +35,7 @@ const char* programName(Program p) {
     case Program::Smtp: return "smtp";
     case Program::Bounce: return "bounce";
     case Program::Cleanup: return "cleanup";
+    case Program::Lmtp: return "lmtp";
   }
   return "petrel";
 }

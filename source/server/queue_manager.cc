@@ -66,6 +66,7 @@ struct QueueManager::RecipientResult {
   std::optional<log::Delays> delays;  // relayed: its own job's times
   std::string remote_mta;             // relayed: the host that answered (DSN Remote-MTA)
   std::string diagnostic;             // relayed: its reply (DSN Diagnostic-Code)
+  std::optional<log::Program> program;  // the agent's; else by relay
   bool delay_warned = false;          // named in this round's delay warning
   // Mail its agent made (a redirect's copy, a vacation reply): as reported, then, once settled,
   // stamped for the journal; inserted with this result, dropped when it is deferred.
@@ -111,9 +112,10 @@ QueueManager::QueueManager(event::Dispatcher& main, Runtime& runtime,
       timer_(new uv_timer_t),
       injector_([this](const std::string& id, int64_t arrival_us) { enqueued(id, arrival_us); }),
       relay_(std::move(relay)),
-      smtp_agent_(*relay_) {
+      smtp_agent_(*relay_),
+      lmtp_(std::make_unique<LmtpClient>(main)) {
   relay_->configure(*rt_->snapshot().config);
-  agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_, *relay_});
+  agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_, *relay_, *lmtp_});
   uv_timer_init(main.loop(), timer_);
   timer_->data = this;
   uv_timer_start(
@@ -305,6 +307,7 @@ void QueueManager::takeReports(MessageResult& mr) {
       rr.diagnostic = std::move(r.diagnostic);
       // agent.h: what a deferred recipient made is made again at its next attempt.
       if (r.status != Status::Deferred) rr.made = std::move(r.generated);
+      rr.program = r.program;
     }
   }
   deliveries.erase(std::remove_if(deliveries.begin(), deliveries.end(),
@@ -472,7 +475,8 @@ void QueueManager::record(std::shared_ptr<BatchResult> batch) {
                            : rr.kind == Kind::Bounced ? "bounced"
                                                       : "deferred";
       bool relayed = rr.relay != "virtual";
-      log::mail::delivery(relayed ? log::Program::Smtp : log::Program::Virtual, mr.id,
+      log::Program program = relayed ? log::Program::Smtp : log::Program::Virtual;
+      log::mail::delivery(rr.program.value_or(program), mr.id,
                           rr.rcpt.address, rr.rcpt.orig_address, rr.relay, delay,
                           rr.delays ? *rr.delays : batch_delays, rr.dsn, status, rr.text);
       auto& counter = rr.kind == Kind::Sent      ? rt_->metrics.deliveries_sent
@@ -566,7 +570,8 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
 }
 
 void QueueManager::maybeStopped() {
-  if (stopping_ && jobs_ == 0 && relays_ == 0 && updates_pending_ == 0 && stopped_) {
+  if (stopping_ && jobs_ == 0 && relays_ == 0 && updates_pending_ == 0 && agents_running_ == 0 &&
+      stopped_) {
     auto fn = std::move(stopped_);
     stopped_ = nullptr;
     fn();
@@ -588,13 +593,21 @@ QueueManager::Summary QueueManager::summary() const {
 void QueueManager::stop(std::function<void()> done) {
   stopping_ = true;
   stopped_ = std::move(done);
-  relay_->stop([this] { maybeStopped(); });
+  agents_running_ = 2;
+  relay_->stop([this] {
+    --agents_running_;
+    maybeStopped();
+  });
+  lmtp_->stop([this] {
+    --agents_running_;
+    maybeStopped();
+  });
   maybeStopped();
 }
 
 void QueueManager::reconfigure(const config::Config& cfg, dns::ResolverPtr resolver) {
   relay_->configure(cfg);
-  agents_ = makeTransportAgents({*main_, cfg, smtp_agent_, *relay_});  // jobs in flight keep theirs
+  agents_ = makeTransportAgents({*main_, cfg, smtp_agent_, *relay_, *lmtp_});  // in flight: theirs
   if (resolver) relay_->setResolver(std::move(resolver));
 }
 

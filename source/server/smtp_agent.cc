@@ -33,8 +33,9 @@ std::vector<std::pair<std::string, std::string>> xforwardAttributes(const queue:
           {"SOURCE", m.client.empty() ? "LOCAL" : "REMOTE"}};
 }
 
-void SmtpAgent::prepare(delivery::AgentMessage& message,
-                        const std::vector<delivery::Delivery*>& deliveries) const {
+void loadAgentContent(delivery::AgentMessage& message,
+                      const std::vector<delivery::Delivery*>& deliveries) {
+  if (message.content) return;  // another agent of this message loaded it
   const queue::StoredMessage& m = *message.stored;
   auto content = std::make_shared<std::string>();
   if (m.spool_path.empty()) {
@@ -68,6 +69,65 @@ void SmtpAgent::prepare(delivery::AgentMessage& message,
   message.content = std::move(content);
 }
 
+void SmtpAgent::prepare(delivery::AgentMessage& message,
+                        const std::vector<delivery::Delivery*>& deliveries) const {
+  loadAgentContent(message, deliveries);
+}
+
+void reportRelayResult(delivery::Delivery& d, const RelayResult& r, double in_queue) {
+  log::Delays delays;
+  delays.in_queue = in_queue;
+  delays.setup = r.setup;
+  delays.transmission = r.transmission;
+  std::string host = r.relay.substr(0, r.relay.find('['));
+  d.reports.clear();
+  for (size_t k = 0; k < d.recipients.size(); ++k) {
+    RecipientReport rr;
+    rr.relay = r.relay;
+    rr.delays = delays;
+    if (k >= r.outcomes.size()) {  // the agent stopped before trying
+      rr.dsn = "4.3.2";
+      rr.text = "delivery interrupted: mail system shutting down";
+      d.reports.push_back(std::move(rr));
+      continue;
+    }
+    const smtp::client::Outcome& o = r.outcomes[k];
+    rr.status = o.status == smtp::client::RecipientStatus::Delivered
+                    ? RecipientReport::Status::Delivered
+                : o.status == smtp::client::RecipientStatus::Bounced
+                    ? RecipientReport::Status::Bounced
+                    : RecipientReport::Status::Deferred;
+    rr.dsn = o.dsn;
+    rr.text = describeOutcome(o, r.relay);
+    if (o.reply) {
+      rr.remote_mta = host;
+      rr.diagnostic = o.reply->oneLine();
+    }
+    d.reports.push_back(std::move(rr));
+  }
+}
+
+smtp::client::Job clientJob(const delivery::Delivery& d) {
+  const delivery::AgentMessage& am = *d.message;
+  const queue::StoredMessage& m = *am.stored;
+  smtp::client::Job job;
+  for (size_t index : d.recipients) {
+    const queue::StoredRecipient& rcpt = m.recipients[index];
+    smtp::RcptParams params;
+    params.recipient.text = rcpt.address;
+    params.dsn_notify = rcpt.dsn_notify;
+    params.dsn_orcpt = rcpt.dsn_orcpt;
+    job.recipients.push_back(std::move(params));
+  }
+  job.sender.text = am.sender;
+  job.size = am.content->size();
+  job.is_8bit = am.content_8bit;
+  job.needs_smtputf8 = m.smtputf8;
+  job.dsn_ret = m.dsn_ret;
+  job.dsn_envid = m.dsn_envid;
+  return job;
+}
+
 void SmtpAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done done) {
   struct Waiting {
     size_t jobs = 0;
@@ -83,56 +143,14 @@ void SmtpAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
     RelayJob job;
     job.queue_id = m.id;
     job.transport = options_.transport;
-    if (options_.xforward) job.job.xforward = xforwardAttributes(m);
     job.hop = d->target.next_hop;
     job.tls = d->target.tls;
-    for (size_t index : d->recipients) {
-      const queue::StoredRecipient& rcpt = m.recipients[index];
-      smtp::RcptParams params;
-      params.recipient.text = rcpt.address;
-      params.dsn_notify = rcpt.dsn_notify;
-      params.dsn_orcpt = rcpt.dsn_orcpt;
-      job.job.recipients.push_back(std::move(params));
-    }
-    job.job.sender.text = am.sender;
-    job.job.size = am.content->size();
-    job.job.is_8bit = am.content_8bit;
-    job.job.needs_smtputf8 = m.smtputf8;
-    job.job.dsn_ret = m.dsn_ret;
-    job.job.dsn_envid = m.dsn_envid;
+    job.job = clientJob(*d);
+    if (options_.xforward) job.job.xforward = xforwardAttributes(m);
     job.content = am.content;
     double in_queue = double(start_us - m.arrival_us) / 1e6;
     relay_->submit(std::move(job), [d, waiting, in_queue](RelayResult r) {
-      log::Delays delays;
-      delays.in_queue = in_queue;
-      delays.setup = r.setup;
-      delays.transmission = r.transmission;
-      std::string host = r.relay.substr(0, r.relay.find('['));
-      d->reports.clear();
-      for (size_t k = 0; k < d->recipients.size(); ++k) {
-        RecipientReport rr;
-        rr.relay = r.relay;
-        rr.delays = delays;
-        if (k >= r.outcomes.size()) {  // the agent stopped before trying
-          rr.dsn = "4.3.2";
-          rr.text = "delivery interrupted: mail system shutting down";
-          d->reports.push_back(std::move(rr));
-          continue;
-        }
-        const smtp::client::Outcome& o = r.outcomes[k];
-        rr.status = o.status == smtp::client::RecipientStatus::Delivered
-                        ? RecipientReport::Status::Delivered
-                    : o.status == smtp::client::RecipientStatus::Bounced
-                        ? RecipientReport::Status::Bounced
-                        : RecipientReport::Status::Deferred;
-        rr.dsn = o.dsn;
-        rr.text = describeOutcome(o, r.relay);
-        if (o.reply) {
-          rr.remote_mta = host;
-          rr.diagnostic = o.reply->oneLine();
-        }
-        d->reports.push_back(std::move(rr));
-      }
+      reportRelayResult(*d, r, in_queue);
       if (--waiting->jobs == 0) waiting->done();
     });
   }

@@ -12,15 +12,26 @@ using config::TransportType;
 // The agent of one configured transport, or null when its kind has none yet.
 std::shared_ptr<delivery::DeliveryAgent> makeAgent(const config::TransportConfig& transport,
                                                    const TransportAgentContext& context) {
-  if (transport.type == TransportType::Smtp && transport.smtp.any()) {
-    // The same RelayAgent (its connections, stop and reload stay in one place); the jobs carry
-    // the transport's name, so its destinations and their concurrency are its own.
-    SmtpAgentOptions options;
-    options.transport.name = transport.name;
-    options.transport.concurrency = transport.smtp.concurrency.value_or(0);
-    options.transport.data_done_timeout = transport.smtp.data_timeout.value_or(0);
-    options.xforward = transport.smtp.xforward;
-    return std::make_shared<SmtpAgent>(context.relay, std::move(options));
+  switch (transport.type) {
+    case TransportType::Smtp: {
+      if (!transport.smtp.any()) return nullptr;  // the relay agent itself (below)
+      // The same RelayAgent (its connections, stop and reload stay in one place); the jobs
+      // carry the transport's name, so its destinations and their concurrency are its own.
+      SmtpAgentOptions options;
+      options.transport.name = transport.name;
+      options.transport.concurrency = transport.smtp.concurrency.value_or(0);
+      options.transport.data_done_timeout = transport.smtp.data_timeout.value_or(0);
+      options.xforward = transport.smtp.xforward;
+      return std::make_shared<SmtpAgent>(context.relay, std::move(options));
+    }
+    case TransportType::Lmtp: {
+      auto settings = std::make_shared<LmtpClient::Settings>();
+      settings->hostname = context.cfg.hostname;
+      settings->lmtp = transport.lmtp;
+      return std::make_shared<LmtpAgent>(context.lmtp, transport.name, std::move(settings));
+    }
+    case TransportType::Virtual:
+    case TransportType::Pipe: return nullptr;
   }
   return nullptr;
 }
@@ -31,6 +42,17 @@ delivery::AgentRegistry makeTransportAgents(const TransportAgentContext& context
   delivery::AgentRegistry agents;
   agents.addUnowned("smtp", context.smtp);
   agents.addUnowned("relay", context.smtp);
+  // The built-in lmtp with default settings, unless an entry named lmtp replaces them.
+  bool lmtp_configured = false;
+  for (const config::TransportConfig& t : context.cfg.transports) {
+    lmtp_configured = lmtp_configured || t.name == "lmtp";
+  }
+  if (!lmtp_configured) {
+    config::TransportConfig builtin;
+    builtin.name = "lmtp";
+    builtin.type = TransportType::Lmtp;
+    agents.add("lmtp", makeAgent(builtin, context));
+  }
   for (const config::TransportConfig& t : context.cfg.transports) {
     if (auto agent = makeAgent(t, context)) {
       agents.add(t.name, std::move(agent));

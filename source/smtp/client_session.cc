@@ -216,13 +216,19 @@ void ClientSession::onGreeting(const Reply& r) {
 
 void ClientSession::sendEhlo() {
   peer_ = client::PeerExtensions();
-  send(fmt::format("EHLO {}\r\n", settings_.helo_name));
+  send(fmt::format("{} {}\r\n", settings_.lmtp ? "LHLO" : "EHLO", settings_.helo_name));
   state_ = State::Ehlo;
 }
 
 void ClientSession::onEhlo(const Reply& r) {
+  std::string_view command = settings_.lmtp ? "LHLO" : "EHLO";
   if (r.code == 421) {
-    connectionFailed(&r, "EHLO", "", "", false);
+    connectionFailed(&r, command, "", "", false);
+    return;
+  }
+  if (r.code / 100 == 5 && settings_.lmtp) {
+    // RFC 2033 4.1: LMTP has no HELO to fall back to.
+    connectionFailed(&r, command, "", "", true);
     return;
   }
   if (r.code / 100 == 5) {
@@ -232,11 +238,11 @@ void ClientSession::onEhlo(const Reply& r) {
     return;
   }
   if (r.code / 100 == 4) {
-    connectionFailed(&r, "EHLO", "", "", true);
+    connectionFailed(&r, command, "", "", true);
     return;
   }
   if (r.code != 250) {
-    protocolError("unexpected reply to EHLO", &r, "EHLO");
+    protocolError(fmt::format("unexpected reply to {}", command), &r, command);
     return;
   }
   peer_.esmtp = true;
@@ -494,7 +500,7 @@ void ClientSession::close() {
 std::string_view ClientSession::currentCommand() const {
   switch (state_) {
     case State::Greeting: return "greeting";
-    case State::Ehlo: return "EHLO";
+    case State::Ehlo: return settings_.lmtp ? "LHLO" : "EHLO";
     case State::Helo: return "HELO";
     case State::StartTls:
     case State::Handshake: return "STARTTLS";

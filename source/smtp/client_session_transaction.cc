@@ -386,6 +386,12 @@ void ClientSession::onTransactionReply(const Reply& r) {
           out_.emplace_back(std::in_place_type<client::SendBody>);
           return;
         }
+        if (settings_.lmtp) {
+          // RFC 2033 4.2: the dot would get one reply per accepted recipient, i.e. none, so
+          // nothing tells us when the peer is back in step; every recipient is settled.
+          protocolError("354 to DATA without an accepted recipient", &r, command);
+          return;
+        }
         // A pipelining peer that says 354 although it accepted nobody: end the empty message
         // (RFC 2920 3.1 leaves no other way back to a clean state).
         send(".\r\n");
@@ -418,10 +424,24 @@ void ClientSession::onFinalReply(const Reply& r) {
     protocolError("unexpected reply to end of DATA", &r, "end of DATA");
     return;
   }
-  for (size_t i = 0; i < rcpt_state_.size(); ++i) {
-    if (rcpt_state_[i] == RcptState::Accepted) settleByReply(i, r, "end of DATA");
+  if (settings_.lmtp) {
+    // RFC 2033 4.2: one reply per recipient accepted at RCPT, in the order of the RCPTs (ours
+    // are in job order); each settles its own recipient. The job ends with the last one.
+    size_t open = 0;
+    for (size_t i = 0; i < rcpt_state_.size(); ++i) {
+      if (rcpt_state_[i] != RcptState::Accepted) continue;
+      if (open++ == 0) settleByReply(i, r, "end of DATA");
+    }
+    if (open > 1) return;
+  } else {
+    for (size_t i = 0; i < rcpt_state_.size(); ++i) {
+      if (rcpt_state_[i] == RcptState::Accepted) settleByReply(i, r, "end of DATA");
+    }
   }
-  rset_needed_ = false;  // RFC 5321 4.1.1.4: the end of data ends the transaction either way
+  // RFC 5321 4.1.1.4: the end of data ends the transaction either way. An LMTP connection
+  // still sends RSET before its next message, as Postfix's lmtp does with a cached connection:
+  // a local server that went away is found before MAIL, not in the middle of a transaction.
+  rset_needed_ = settings_.lmtp;
   finishJob();
 }
 

@@ -95,6 +95,7 @@ for name in sorted(os.listdir(src)):
             if k == 'implicit_tls': header[0] |= 4
             if k == 'auth': header[0] |= 8
             if k == 'auth_plaintext': header[0] |= 16
+            if k == 'lmtp': header[0] |= 32
         elif line.startswith('J: '):
             jobs += 1
             if jobs > 1:

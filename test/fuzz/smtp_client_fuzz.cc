@@ -19,7 +19,7 @@
 // 0xFF 't' timeout, 'p' peer closed, 's' TLS started, 'f' TLS failed, 'n' next job (when idle),
 // 'q' quit, 0xFF 0xFF a literal 0xFF byte, 0xFF and anything else a read boundary.
 //   byte 0: bits 0-1 tls policy (none, may, encrypt, verify), bit 2 implicit TLS,
-//           bit 3 credentials, bit 4 plaintext AUTH allowed
+//           bit 3 credentials, bit 4 plaintext AUTH allowed, bit 5 LMTP (RFC 2033)
 //   byte 1: bits 0-2 recipients (0..4), bit 3 8-bit, bit 4 needs SMTPUTF8, bit 5 a non-ASCII
 //           recipient, bit 6 DSN parameters, bit 7 a recipient with CR LF in it
 //   byte 2: message size: 0, 100, 1000, 10000 or 10 MB
@@ -276,6 +276,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   settings.implicit_tls = data[0] & 4;
   if (data[0] & 8) settings.credentials = petrel::auth::Credentials{"", "user", "secret"};
   settings.auth_plaintext = data[0] & 16;
+  settings.lmtp = data[0] & 32;
   uint8_t shape = data[1];
   static constexpr uint64_t Sizes[] = {0, 100, 1000, 10000, 10 * 1024 * 1024};
   uint64_t message_size = Sizes[(data[2] & 7) % 5];

@@ -233,7 +233,17 @@ struct SmtpTransportSettings {
   // Whether any key beyond type: is set (the transport then has an agent of its own).
   bool any() const { return concurrency || xforward || data_timeout; }
 };
-struct LmtpTransportSettings {};
+// type lmtp (Postfix's lmtp(8) settings, lmtp_* in main.cf): per destination (transport and
+// nexthop), at most `concurrency` connections, idle ones kept `connection_cache_time` for the
+// next message. Every wait has its timeout.
+struct LmtpTransportSettings {
+  uint32_t concurrency = 20;         // lmtp_destination_concurrency_limit; Default: 20
+  uint64_t connection_cache_time = 2;  // seconds, lmtp_connection_cache_time_limit; Default: 2s
+  struct Timeouts {  // seconds; Postfix's lmtp_*_timeout defaults, connect bounded
+    uint64_t connect = 30, greeting = 300, command = 300, data_init = 120, data_block = 180,
+             data_done = 600;
+  } timeouts;
+};
 struct PipeTransportSettings {};
 
 struct TransportConfig {

@@ -62,6 +62,8 @@ struct RecipientReport {
   std::string diagnostic;             // its reply (DSN Diagnostic-Code)
   // Delivered or Bounced only: queued in the transaction that records this report.
   std::vector<GeneratedMessage> generated;
+  // The log's program ("lmtp" for petrel/lmtp[pid]); unset: smtp when relayed, else virtual.
+  std::optional<log::Program> program;
 };
 
 // One message as the agents see it. The pointers are set by the caller and valid for the

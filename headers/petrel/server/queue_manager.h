@@ -73,8 +73,8 @@ class QueueManager {
   // After a reload: new relay settings, and a new resolver when dns.servers changed.
   void reconfigure(const config::Config& cfg, dns::ResolverPtr resolver);
 
-  // Stop starting deliveries; `done` runs when the jobs in flight have finished. Relay jobs
-  // in flight are interrupted: their messages stay queued as they were.
+  // Stop starting deliveries; `done` runs when the jobs in flight have finished. Relay and
+  // LMTP jobs in flight are interrupted: their messages stay queued as they were.
   void stop(std::function<void()> done);
 
  private:
@@ -106,6 +106,9 @@ class QueueManager {
   std::unordered_map<std::string, std::string> release_after_job_;
   std::unique_ptr<RelayAgent> relay_;
   SmtpAgent smtp_agent_;  // around relay_
+  // The LMTP connections of every lmtp transport's agent; stopped with relay_.
+  std::unique_ptr<LmtpClient> lmtp_;
+  size_t agents_running_ = 0;  // relay_ and lmtp_ until their stop() called back
   // The agents of the current config's transports (server/transport_agents.h); each delivery
   // job takes a copy, so a reload never pulls an agent from under a delivery.
   delivery::AgentRegistry agents_;

@@ -7,6 +7,7 @@
 // RelayAgent; retries and bounces stay in the queue. A named smtp transport with settings of
 // its own (an after-queue content filter, docs/filters.md) is an SmtpAgent with options over
 // the same RelayAgent: its jobs carry the transport's concurrency and timeout, and XFORWARD.
+// The free functions below are shared with the LMTP agent (server/lmtp_agent.h).
 #pragma once
 
 #include "petrel/delivery/agent.h"
@@ -24,6 +25,20 @@ struct SmtpAgentOptions {
   RelayTransport transport;  // empty name: the relay's own mail
   bool xforward = false;     // smtp_send_xforward_command
 };
+// Delivery job (thread pool): reads the message as delivered (spool file or inline body, the
+// header as canonical.headers rewrote it) into message.content once for every asynchronous
+// agent of the message; a second call finds it loaded. A read error reports the deliveries
+// deferred (4.3.0).
+void loadAgentContent(delivery::AgentMessage& message,
+                      const std::vector<delivery::Delivery*>& deliveries);
+
+// The client job of one prepared delivery: envelope, recipients with their DSN parameters,
+// size and body type of the loaded content.
+smtp::client::Job clientJob(const delivery::Delivery& d);
+
+// Main loop: a RelayResult (SMTP or LMTP) as one report per recipient of `d`, each with the
+// times of the attempt and the host that answered. `in_queue`: seconds before the attempt.
+void reportRelayResult(delivery::Delivery& d, const RelayResult& r, double in_queue);
 
 class SmtpAgent final : public delivery::DeliveryAgent {
  public:

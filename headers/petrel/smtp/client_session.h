@@ -1,6 +1,8 @@
 // The SMTP client protocol (RFC 5321 + PIPELINING, SIZE, 8BITMIME, SMTPUTF8, STARTTLS, AUTH,
 // DSN, ENHANCEDSTATUSCODES) as a plain state machine: the server's reply bytes and the driver's
 // events in, actions out. The mirror of ServerSession; an outbound delivery agent drives it.
+// With Settings::lmtp it speaks LMTP (RFC 2033) instead: LHLO (no HELO fallback), and after
+// the final dot one reply per accepted recipient, in RCPT order, each settling its recipient.
 // It owns the dialog and the per-recipient outcomes of each job. It does not touch sockets,
 // TLS, clocks, DNS or the message content: the driver connects, switches the transport to TLS,
 // runs the timers, streams the content (through DotStuffer) and picks the next MX host.
@@ -72,6 +74,10 @@ struct Settings {
   // unless `auth_plaintext`. Default: no credentials.
   std::optional<auth::Credentials> credentials;
   bool auth_plaintext = false;
+  // LMTP (RFC 2033): LHLO instead of EHLO; a 5xx to LHLO fails the connection (no HELO); the
+  // end of DATA gets one reply per recipient accepted at RCPT. A 354 to DATA with no recipient
+  // accepted is a protocol error (a lone dot would get no reply to wait for). Default: false.
+  bool lmtp = false;
 };
 
 // One message to one destination.

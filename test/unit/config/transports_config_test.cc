@@ -75,5 +75,41 @@ TEST(TransportsConfigTest, ErrorsNameTheirPlace) {
                     "transports:"}));
 }
 
+TEST(TransportsConfigTest, LmtpSettings) {
+  LoadResult defaults = load("transports: {dovecot: {type: lmtp}}\n");
+  ASSERT_TRUE(defaults.config);
+  const LmtpTransportSettings& d = defaults.config->transports[0].lmtp;
+  EXPECT_EQ(d.concurrency, 20u);
+  EXPECT_EQ(d.connection_cache_time, 2u);
+  EXPECT_EQ(d.timeouts.connect, 30u);
+  EXPECT_EQ(d.timeouts.data_done, 600u);
+
+  LoadResult r = load(
+      "transports:\n"
+      "  lmtp:\n"
+      "    type: lmtp\n"
+      "    concurrency: 4\n"
+      "    connection_cache_time: 10s\n"
+      "    timeouts: {connect: 5s, greeting: 1m, command: 2m, data_init: 3m, data_block: 4m,\n"
+      "               data_done: 5m}\n");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].toString());
+  const LmtpTransportSettings& s = r.config->transports[0].lmtp;
+  EXPECT_EQ(s.concurrency, 4u);
+  EXPECT_EQ(s.connection_cache_time, 10u);
+  EXPECT_EQ(s.timeouts.connect, 5u);
+  EXPECT_EQ(s.timeouts.greeting, 60u);
+  EXPECT_EQ(s.timeouts.command, 120u);
+  EXPECT_EQ(s.timeouts.data_init, 180u);
+  EXPECT_EQ(s.timeouts.data_block, 240u);
+  EXPECT_EQ(s.timeouts.data_done, 300u);
+
+  Errors zero = errorsWith("transports: {x: {type: lmtp, concurrency: 0}}\n");
+  ASSERT_EQ(zero.size(), 1u);
+  EXPECT_EQ(zero[0].rfind("t.yaml:3:", 0), 0u) << zero[0];
+  Errors bad_timeout = errorsWith("transports: {x: {type: lmtp, timeouts: {lhlo: 5s}}}\n");
+  ASSERT_EQ(bad_timeout.size(), 1u);
+  EXPECT_NE(bad_timeout[0].find("lhlo"), std::string::npos) << bad_timeout[0];
+}
+
 }  // namespace
 }  // namespace petrel::config

@@ -7,7 +7,7 @@
 // Script lines (.in):
 //   #set key=value    a client::Settings override, before the first J: line:
 //                     tls=none|may|encrypt|verify, implicit_tls=1, auth=USER:PASSWORD,
-//                     auth_plaintext=1, helo=NAME
+//                     auth_plaintext=1, helo=NAME, lmtp=1 (RFC 2033 mode)
 //   # text            comment; blank lines are ignored
 //   J: from=<a@x> to=<b@y> [notify=N] [orcpt=T;A] to=<c@y> ... [size=N] [8bit] [smtputf8]
 //      [ret=FULL|HDRS] [envid=X] [xforward=NAME:value ...]
@@ -291,6 +291,8 @@ std::string runScript(const std::string& script, Feed feed) {
       settings.auth_plaintext = value == "1";
     } else if (key == "helo") {
       settings.helo_name = value;
+    } else if (key == "lmtp") {
+      settings.lmtp = value == "1";
     } else {
       setup_problems += fmt::format("!! bad #set line: {}\n", l);
     }
