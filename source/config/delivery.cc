@@ -1,5 +1,6 @@
-// The `delivery:` section: how the Maildir agent writes (fsync) and the Sieve scripts it runs
-// (paths only: the server compiles them, so a script's own errors name the script's file).
+// The `delivery:` section: how the Maildir agent writes (fsync), the Sieve scripts it runs
+// (paths only: the server compiles them, so a script's own errors name the script's file) and
+// the mailbox quotas (the table reference and the policy; docs/quota.md).
 #include <fmt/format.h>
 
 #include "loader.h"
@@ -12,7 +13,7 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     return;
   }
   Section delivery(reporter_, *f);
-  delivery.allowOnly({"maildir", "sieve"});
+  delivery.allowOnly({"maildir", "sieve", "quota"});
   if (const Field* m = delivery.find("maildir")) {
     Section maildir(reporter_, *m);
     maildir.allowOnly({"fsync"});
@@ -26,6 +27,19 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     setPath(sieve, "global_after", s.global_after);
     setPath(sieve, "user_scripts", s.user_scripts);
     s.origin = reporter_.where(f->mark());
+  }
+  if (const Field* f = delivery.find("quota")) {
+    Section quota(reporter_, *f);
+    quota.allowOnly({"table", "default", "over_quota"});
+    Delivery::Quota& q = c.delivery.quota;
+    q.enabled = true;
+    if (const Field* t = quota.find("table"); t != nullptr && !t->value.IsNull()) {
+      q.table = tableRef(*t, c);
+    }
+    setSize(quota, "default", q.default_bytes);
+    if (const Field* o = quota.find("over_quota")) {
+      if (auto bounce = oneOf<bool>(*o, {{"defer", false}, {"bounce", true}})) q.bounce = *bounce;
+    }
   }
 }
 

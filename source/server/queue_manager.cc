@@ -256,7 +256,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
     }
     routed.push_back(&mr.routed);
   }
-  delivery::MaildirAgent maildir(cfg.delivery.maildir_fsync, cfg.hostname, snap.sieve);
+  delivery::MaildirAgent maildir(cfg.delivery.maildir_fsync, cfg.hostname, snap.sieve, snap.quota);
   delivery::AgentRegistry agents;
   agents.add(delivery::Transport::Maildir, maildir);
   agents.add(delivery::Transport::Smtp, *smtp);

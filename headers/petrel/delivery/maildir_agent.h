@@ -8,20 +8,26 @@
 // or its spool file, never copied) and writes them all with one deliverMaildirBatch() call,
 // so one directory fsync covers every message of the queue's delivery job. It decides
 // nothing about retries: a failed write is a deferral (4.3.0) the queue schedules.
+//
+// With delivery.quota, each mailbox's limit and usage (maildirsize) are read once per job; a
+// message that does not fit is not stored and reported 4.2.2 (deferred) or 5.2.2 (bounced,
+// over_quota: bounce); what was stored is appended to maildirsize (docs/quota.md).
 #pragma once
 
 #include <string>
 
 #include "petrel/delivery/agent.h"
+#include "petrel/delivery/quota.h"
 #include "petrel/delivery/sieve_filter.h"
 
 namespace petrel::delivery {
 
 class MaildirAgent final : public DeliveryAgent {
  public:
-  // delivery.maildir.fsync, the hostname of the unique file names, and delivery.sieve's
-  // scripts (null: every message goes to INBOX).
-  MaildirAgent(bool fsync, std::string hostname, SieveScriptsPtr sieve = nullptr);
+  // delivery.maildir.fsync, the hostname of the unique file names, delivery.sieve's
+  // scripts (null: every message goes to INBOX) and delivery.quota (null: not counted).
+  MaildirAgent(bool fsync, std::string hostname, SieveScriptsPtr sieve = nullptr,
+               MailboxQuotaPtr quota = nullptr);
 
   bool blocking() const override { return true; }
   void deliver(const std::vector<Delivery*>& deliveries, Done done) override;
@@ -30,6 +36,7 @@ class MaildirAgent final : public DeliveryAgent {
   bool fsync_;
   std::string hostname_;
   SieveScriptsPtr sieve_;
+  MailboxQuotaPtr quota_;
 };
 
 }  // namespace petrel::delivery

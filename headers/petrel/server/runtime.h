@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "petrel/config/config.h"
+#include "petrel/delivery/quota.h"
 #include "petrel/delivery/router.h"
 #include "petrel/delivery/sieve_filter.h"
 #include "petrel/dmarc/public_suffix.h"
@@ -73,6 +74,8 @@ struct Snapshot {
   dmarc::PublicSuffixListPtr public_suffixes;
   // delivery.sieve's global scripts, compiled (delivery/sieve_filter.h); null when none.
   delivery::SieveScriptsPtr sieve;
+  // delivery.quota (delivery/quota.h): checked at RCPT and by the Maildir agent; null when off.
+  delivery::MailboxQuotaPtr quota;
   // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
   // empty: nothing signs.
   std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;
