@@ -36,7 +36,11 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     if (const Field* t = quota.find("table"); t != nullptr && !t->value.IsNull()) {
       q.table = tableRef(*t, c);
     }
-    setSize(quota, "default", q.default_bytes);
+    // 0 is the default's meaning (unlimited), which sizes elsewhere do not allow.
+    if (const Field* d = quota.find("default");
+        d == nullptr || !d->value.IsScalar() || d->value.Scalar() != "0") {
+      setSize(quota, "default", q.default_bytes);
+    }
     if (const Field* o = quota.find("over_quota")) {
       if (auto bounce = oneOf<bool>(*o, {{"defer", false}, {"bounce", true}})) q.bounce = *bounce;
     }

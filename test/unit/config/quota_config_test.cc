@@ -45,6 +45,10 @@ TEST(QuotaConfigTest, EveryKey) {
   EXPECT_EQ(r.config->delivery.quota.default_bytes, 0u);
   EXPECT_FALSE(r.config->delivery.quota.bounce);
 
+  r = load("delivery:\n  quota: {default: 0}\n");
+  ASSERT_TRUE(r.config.has_value()) << (r.errors.empty() ? "" : r.errors[0].toString());
+  EXPECT_EQ(r.config->delivery.quota.default_bytes, 0u);
+
   r = load("delivery:\n  quota: {}\n");  // on, every mailbox unlimited: accounting only
   ASSERT_TRUE(r.config.has_value());
   EXPECT_TRUE(r.config->delivery.quota.enabled);
