@@ -41,6 +41,8 @@ test_pkgs+=(python3-authres)
 test_pkgs+=(dovecot-sieve)
 # The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
 test_pkgs+=(python3-milter)
+# Dovecot's IMAP server of t-84-quota: GETQUOTAROOT reports the maildirsize Petrel keeps.
+test_pkgs+=(dovecot-imapd)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")

@@ -21,6 +21,24 @@ namespace {
 
 std::atomic<uint64_t> rebuild_counter{0};
 
+std::optional<uint64_t> decimal(std::string_view text) {
+  text = trim(text);
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// A table's value in an error message: bounded, control characters as '?'.
+std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 64));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+
 Error systemError(std::string_view what, const std::string& path, int err) {
   return Error::temporary(fmt::format("{} {}: {}", what, path, systemErrorText(err)));
 }
@@ -169,6 +187,24 @@ std::optional<QuotaLimit> parseMaildirsizeLimit(std::string_view line) {
     }
   }
   return limit;
+}
+
+Result<QuotaLimit> parseQuotaValue(std::string_view value) {
+  std::string_view bytes = value;
+  std::string_view messages;
+  if (size_t comma = value.find(','); comma != std::string_view::npos) {
+    bytes = value.substr(0, comma);
+    messages = value.substr(comma + 1);
+  }
+  auto b = decimal(bytes);
+  auto m = messages.empty() && value.find(',') == std::string_view::npos
+               ? std::optional<uint64_t>(0)
+               : decimal(messages);
+  if (!b || !m) {
+    return Error::permanent(fmt::format("quota \"{}\" is not <bytes> or <bytes>,<messages>",
+                                        printable(value)));
+  }
+  return QuotaLimit{*b, *m};
 }
 
 std::optional<MaildirsizeContents> parseMaildirsize(std::string_view text) {

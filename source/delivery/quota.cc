@@ -3,51 +3,10 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-
 #include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::delivery {
-
-namespace {
-
-std::optional<uint64_t> decimal(std::string_view text) {
-  text = trim(text);
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-// A table's value in an error message: bounded, control characters as '?'.
-std::string printable(std::string_view text) {
-  std::string out(text.substr(0, 64));
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return out;
-}
-
-}  // namespace
-
-Result<QuotaLimit> parseQuotaValue(std::string_view value) {
-  std::string_view bytes = value;
-  std::string_view messages;
-  if (size_t comma = value.find(','); comma != std::string_view::npos) {
-    bytes = value.substr(0, comma);
-    messages = value.substr(comma + 1);
-  }
-  auto b = decimal(bytes);
-  auto m = messages.empty() && value.find(',') == std::string_view::npos
-               ? std::optional<uint64_t>(0)
-               : decimal(messages);
-  if (!b || !m) {
-    return Error::permanent(fmt::format("quota \"{}\" is not <bytes> or <bytes>,<messages>",
-                                        printable(value)));
-  }
-  return QuotaLimit{*b, *m};
-}
 
 MailboxQuota::MailboxQuota(const config::Config& cfg, lookup::Warn warn)
     : delimiters_(cfg.recipient_delimiter),

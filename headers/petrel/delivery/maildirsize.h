@@ -52,6 +52,10 @@ std::string formatMaildirsizeLimit(const QuotaLimit& limit);
 // Parses a first line ("1000S", "1000S,10C", "10C"); nullopt when malformed.
 std::optional<QuotaLimit> parseMaildirsizeLimit(std::string_view line);
 
+// A table's value: "<bytes>" or "<bytes>,<messages>", decimal, 0 = unlimited (spaces around
+// the parts allowed). Permanent error when malformed.
+Result<QuotaLimit> parseQuotaValue(std::string_view value);
+
 // A maildirsize file's contents as read.
 struct MaildirsizeContents {
   QuotaLimit limit;       // the first line's

@@ -18,10 +18,6 @@
 
 namespace petrel::delivery {
 
-// A table's value: "<bytes>" or "<bytes>,<messages>", decimal, 0 = unlimited (spaces around
-// the parts allowed). Permanent error when malformed.
-Result<QuotaLimit> parseQuotaValue(std::string_view value);
-
 class MailboxQuota {
  public:
   // delivery.quota and recipient_delimiter of `cfg`.
