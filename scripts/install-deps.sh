@@ -43,7 +43,8 @@ test_pkgs+=(dovecot-sieve)
 # The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
 test_pkgs+=(python3-milter)
 # The LMTP server and IMAP of t-89-lmtp-dovecot: Petrel's lmtp agent delivers to Dovecot, whose
-# IMAP then lists what its Sieve (dovecot-sieve, above) and Petrel's Sieve filed.
+# IMAP then lists what its Sieve (dovecot-sieve, above) and Petrel's Sieve filed; IMAP also for
+# t-84-quota (GETQUOTAROOT reports the maildirsize Petrel keeps).
 test_pkgs+=(dovecot-lmtpd dovecot-imapd)
 bench_pkgs=(postfix libbenchmark-dev)
 # Heavy peers (suite 'heavy', scripts/test.sh's last step): the course's after-queue filter

@@ -1,7 +1,7 @@
 // The `delivery:` section: the transport of local mailboxes (transports.cc reads it), how the
 // Maildir agent writes (fsync), the Sieve scripts it runs (paths only: the server compiles
-// them, so a script's own errors name the script's file) and the table-driven vacation
-// replies (delivery.vacation: table, once_per).
+// them, so a script's own errors name the script's file), the table-driven vacation replies
+// (delivery.vacation: table, once_per) and the mailbox quotas (docs/quota.md).
 #include <fmt/format.h>
 
 #include "loader.h"
@@ -14,7 +14,7 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     return;
   }
   Section delivery(reporter_, *f);
-  delivery.allowOnly({"maildir", "sieve", "transport", "vacation"});
+  delivery.allowOnly({"maildir", "sieve", "transport", "vacation", "quota"});
   if (const Field* t = delivery.find("transport")) {
     loadDeliveryTransport(*t, c);
   }
@@ -37,6 +37,23 @@ void Loader::loadDelivery(const Section& top, Config& c) {
     vacation.allowOnly({"table", "once_per"});
     if (const Field* t = vacation.find("table")) c.delivery.vacation.table = tableRef(*t, c);
     setDuration(vacation, "once_per", c.delivery.vacation.once_per);
+  }
+  if (const Field* f = delivery.find("quota")) {
+    Section quota(reporter_, *f);
+    quota.allowOnly({"table", "default", "over_quota"});
+    Delivery::Quota& q = c.delivery.quota;
+    q.enabled = true;
+    if (const Field* t = quota.find("table"); t != nullptr && !t->value.IsNull()) {
+      q.table = tableRef(*t, c);
+    }
+    // 0 is the default's meaning (unlimited), which sizes elsewhere do not allow.
+    if (const Field* d = quota.find("default");
+        d == nullptr || !d->value.IsScalar() || d->value.Scalar() != "0") {
+      setSize(quota, "default", q.default_bytes);
+    }
+    if (const Field* o = quota.find("over_quota")) {
+      if (auto bounce = oneOf<bool>(*o, {{"defer", false}, {"bounce", true}})) q.bounce = *bounce;
+    }
   }
 }
 

@@ -7,8 +7,9 @@
 // file; a failed directory fsync unlinks the delivered files it was meant to cover, so the
 // queue's retry does not produce a duplicate.
 //
-// This file does no retries, no logging and no quota accounting; it never reads a whole
-// body file into memory (MaildirChunkSize at a time).
+// This file does no retries and no logging; of the quota it only applies the item's account
+// (the agent reads and updates maildirsize). It never reads a whole body file into memory
+// (MaildirChunkSize at a time).
 #include "petrel/delivery/maildir.h"
 
 #include <fcntl.h>
@@ -253,6 +254,7 @@ struct TmpFile {
   int fd = -1;
   std::string tmp_path;
   std::string final_path;
+  uint64_t size = 0;  // as written
 };
 
 // Writes the message into tmp/ and leaves the file open for finishTmp().
@@ -285,6 +287,7 @@ Result<TmpFile> writeTmp(const MaildirItem& item, const std::string& host) {
     ::unlink(t.tmp_path.c_str());
     return status.error();
   }
+  t.size = writer.size();
   t.final_path = item.flags.empty()
                      ? fmt::format("{}new/{},S={}", maildir, name, writer.size())
                      : fmt::format("{}cur/{},S={}:2,{}", maildir, name, writer.size(), item.flags);
@@ -364,6 +367,7 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
   for (size_t i = 0; i < items.size(); ++i) {
     MaildirItem& item = items[i];
     item.filename.clear();
+    item.over_quota = false;
     item.result = okStatus();
     if (item.maildir.empty() || item.maildir.front() != '/' || item.maildir.back() != '/') {
       // Router::maildirFor() never returns such a path: a caller bug, not worth a bounce.
@@ -383,6 +387,18 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
       item.result = written.error();
       continue;
     }
+    if (MaildirQuotaAccount* account = item.quota) {
+      // Counted with the size as stored (LF line ends), as Dovecot counts ",S=".
+      if (!quotaFits(account->limit, account->usage, written->size)) {
+        ::close(written->fd);
+        ::unlink(written->tmp_path.c_str());
+        item.over_quota = true;
+        item.result = Error::temporary("Mailbox full");
+        continue;
+      }
+      account->usage.bytes += written->size;
+      account->usage.messages += 1;
+    }
     open_files.emplace_back(i, std::move(written.value()));
   }
   // All files are written before the first fsync: the file system commits them together, so
@@ -394,6 +410,7 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
       continue;
     }
     items[i].filename = std::move(delivered.value());
+    items[i].size = tmp.size;
     renamed_into[items[i].maildir + (items[i].flags.empty() ? "new" : "cur")].push_back(i);
   }
 

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
+#include <optional>
 
 #include "petrel/content/header_section.h"
 #include "petrel/delivery/generated_mail.h"
@@ -84,6 +86,48 @@ SieveDecision decisionFor(const SieveScripts* scripts, const queue::StoredMessag
   return decision;
 }
 
+// delivery.quota for one mailbox (its INBOX Maildir) during a delivery job.
+struct MailboxAccount {
+  MaildirQuotaAccount account;
+  bool limited = false;          // checked (not unlimited)
+  std::optional<Error> failure;  // its usage could not be read
+  int64_t added_bytes = 0;       // delivered in this job, for maildirsize
+  int64_t added_messages = 0;
+};
+
+// The report of a recipient whose quota decides before anything is written: a failed lookup
+// or usage read (deferred); nullopt: deliver, with `account` set when it is counted.
+std::optional<RecipientReport> checkQuota(const MailboxQuota& quota, const std::string& address,
+                                          const std::string& maildir,
+                                          std::map<std::string, MailboxAccount>& accounts,
+                                          MailboxAccount*& account) {
+  account = nullptr;
+  auto limit = quota.limitFor(address);
+  auto failed = [](const Error& e) {
+    RecipientReport r;
+    r.status = RecipientReport::Status::Deferred;
+    r.dsn = "4.3.0";
+    r.text = e.message();
+    return r;
+  };
+  if (!limit) return failed(limit.error());
+  auto [it, added] = accounts.try_emplace(maildir);
+  MailboxAccount& a = it->second;
+  if (added && !limit->unlimited()) {
+    a.limited = true;
+    a.account.limit = *limit;
+    auto usage = maildirUsage(maildir, *limit, int64_t(::time(nullptr)));
+    if (usage) {
+      a.account.usage = *usage;
+    } else {
+      a.failure = usage.error();
+    }
+  }
+  if (a.failure) return failed(*a.failure);
+  account = &a;
+  return std::nullopt;
+}
+
 // Control characters out of a script's text before it reaches a log line or a DSN.
 std::string printable(std::string_view s) {
   std::string out(s.substr(0, 500));
@@ -96,11 +140,12 @@ std::string printable(std::string_view s) {
 }  // namespace
 
 MaildirAgent::MaildirAgent(bool fsync, std::string hostname, SieveScriptsPtr sieve,
-                           AutoReplyPtr replies)
+                           AutoReplyPtr replies, MailboxQuotaPtr quota)
     : fsync_(fsync),
       hostname_(std::move(hostname)),
       sieve_(std::move(sieve)),
-      replies_(std::move(replies)) {}
+      replies_(std::move(replies)),
+      quota_(std::move(quota)) {}
 
 void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) {
   std::vector<MaildirItem> items;
@@ -113,6 +158,11 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
   std::vector<Span> spans;
   // Per delivery: the message as the scripts saw it, for the mail made after the writes.
   std::vector<std::unique_ptr<ParsedMessage>> parsed;
+  // delivery.quota: the mailboxes' accounts, each item's (or null), and the recipients
+  // already decided by it (one entry per recipient, in order).
+  std::map<std::string, MailboxAccount> accounts;
+  std::vector<MailboxAccount*> item_accounts;
+  std::vector<std::optional<RecipientReport>> decided;
   for (const Delivery* d : deliveries) {
     const AgentMessage& am = *d->message;
     const queue::StoredMessage& m = *am.stored;
@@ -127,7 +177,14 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
                             std::string_view(pm.text).substr(pm.header_octets), m.size};
     for (size_t index : d->recipients) {
       const std::string& address = m.recipients[index].address;
+      MailboxAccount* account = nullptr;
+      decided.push_back(quota_ ? checkQuota(*quota_, address, d->target.maildir, accounts, account)
+                               : std::nullopt);
       Span& span = spans.emplace_back();
+      if (decided.back()) {
+        span.first = items.size();
+        continue;
+      }
       span.decision = decisionFor(sieve_.get(), m, view, am.sender, address);
       span.first = items.size();
       span.count = span.decision.filings.size();
@@ -158,17 +215,37 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
         } else {
           item.body_path = m.spool_path;
         }
+        // Sieve folders count in the mailbox's quota as INBOX does.
+        if (account != nullptr && account->limited) item.quota = &account->account;
         items.push_back(std::move(item));
+        item_accounts.push_back(account);
       }
     }
   }
   deliverMaildirBatch(items, fsync_, hostname_);
+  // maildirsize: one appended line per mailbox for what this job stored in it (also for an
+  // unlimited mailbox whose file Dovecot keeps).
+  for (size_t j = 0; j < items.size(); ++j) {
+    if (item_accounts[j] == nullptr || items[j].filename.empty()) continue;
+    item_accounts[j]->added_bytes += int64_t(items[j].size);
+    item_accounts[j]->added_messages += 1;
+  }
+  for (auto& [maildir, a] : accounts) {
+    if (Status s = appendMaildirsize(maildir, a.added_bytes, a.added_messages); !s) {
+      // The mail is stored; the count is rebuilt from the directories when found wrong.
+      log::mail::warning(log::Program::Virtual, fmt::format("quota: {}", s.error().message()));
+    }
+  }
   size_t i = 0;
   size_t di = 0;
   for (Delivery* d : deliveries) {
     d->reports.clear();
     const ParsedMessage& pm = *parsed[di++];
     for (size_t k = 0; k < d->recipients.size(); ++k, ++i) {
+      if (quota_ && decided[i]) {
+        d->reports.push_back(std::move(*decided[i]));
+        continue;
+      }
       Span& span = spans[i];
       RecipientReport r;
       r.status = RecipientReport::Status::Delivered;
@@ -181,6 +258,13 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
           r.status = RecipientReport::Status::Deferred;
           r.dsn = "4.3.0";
           r.text = items[j].result.error().message();
+          if (items[j].over_quota) {
+            // Dovecot's quota_full_tempfail: a full mailbox waits (4.2.2), bounced at
+            // queue.max_lifetime, unless over_quota: bounce says now (5.2.2).
+            bool bounce = quota_ && quota_->bounces();
+            r.status = bounce ? RecipientReport::Status::Bounced : RecipientReport::Status::Deferred;
+            r.dsn = bounce ? "5.2.2" : "4.2.2";
+          }
           break;
         }
       }

@@ -268,7 +268,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
     routed.push_back(&mr.routed);
   }
   delivery::MaildirAgent maildir(cfg.delivery.maildir_fsync, cfg.hostname, snap.sieve,
-                                 snap.auto_replies);
+                                 snap.auto_replies, snap.quota);
   delivery::AgentRegistry agents = batch.agents;
   agents.addUnowned("virtual", maildir);
   delivery::deliverInJob(agents, routed);

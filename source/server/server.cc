@@ -308,6 +308,7 @@ int Process::run() {
         auto* self = static_cast<Process*>(t->data);
         auto snap = self->rt_.snapshot();
         const_cast<delivery::Router&>(*snap.router).refreshTables();
+        if (snap.quota) snap.quota->refreshTables();
         if (snap.checks) {  // header/body check files too (a shared table refreshes once more)
           for (const auto& t : {snap.checks->header, snap.checks->mime_header,
                                 snap.checks->nested_header, snap.checks->body}) {

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <array>
+#include <ctime>
 #include <memory>
 #include <tuple>
 
@@ -308,8 +309,13 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
     if (q_.stage != smtp::Stage::Rcpt && q_.stage != smtp::Stage::Vrfy) {
       return finish(smtp::Verdict::accept());
     }
+    // delivery.quota reads maildirsize files: always off the loop.
     inPlaceOrOffloaded(
-        snap_.router->blocking(), [self = shared_from_this()] { self->route(); },
+        snap_.router->blocking() || snap_.quota != nullptr,
+        [self = shared_from_this()] {
+          self->route();
+          self->checkQuota();
+        },
         [self = shared_from_this()] { self->finish(std::move(self->routed_)); });
   }
 
@@ -386,6 +392,33 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
             fmt::format("<{}>: Recipient address rejected: {}", address, e.reason)));
         break;
     }
+  }
+
+  // delivery.quota at RCPT: an address that is one local mailbox, full, is refused (452 4.2.2,
+  // or 552 5.2.2 with over_quota: bounce). An alias with several members is not: a full member
+  // defers at delivery and the others get their mail. Runs where route() ran (the pool).
+  void checkQuota() {
+    if (snap_.quota == nullptr || !routed_.accepted() || routed_.expand.size() != 1) return;
+    const std::string& final_address = routed_.expand.front();
+    MailAddress final_parsed(final_address);
+    if (!final_parsed.hasDomain() || !snap_.router->isLocalDomain(final_parsed.domain())) return;
+    auto maildir = snap_.router->maildirFor(final_address);
+    if (!maildir) return;  // the router answered for it; delivery reports the problem
+    const std::string& address = q_.who.address;
+    auto full = snap_.quota->full(final_address, *maildir, int64_t(::time(nullptr)));
+    if (!full) {
+      log::mail::warning(log::Program::Smtpd, fmt::format("quota lookup for {} failed: {}",
+                                                          final_address, full.error().message()));
+      note(fmt::format("delivery.quota: lookup failed: {}", full.error().message()));
+      routed_ = smtp::Verdict::refuse(
+          smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address)));
+      return;
+    }
+    note(fmt::format("delivery.quota: mailbox {} {}", *maildir, *full ? "is full" : "has room"));
+    if (!*full) return;
+    bool bounce = snap_.quota->bounces();
+    routed_ = smtp::Verdict::refuse(smtp::Reply(bounce ? 552 : 452, bounce ? "5.2.2" : "4.2.2",
+                                                fmt::format("<{}>: Mailbox full", address)));
   }
 
   void refuse(smtp::Reply reply) { finish(smtp::Verdict::refuse(std::move(reply))); }
@@ -504,6 +537,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
   s.sieve = std::move(sieve.value());
   s.auto_replies = delivery::loadAutoReplies(cfg, warn);
   s.router = std::make_shared<const delivery::Router>(cfg, warn);
+  s.quota = delivery::makeMailboxQuota(cfg, warn);
   if (cfg.auth.sender_login) s.sender_login = lookup::makeTable(*cfg.auth.sender_login, warn);
   std::vector<Cidr> blocks;
   for (const auto& n : cfg.relay.mynetworks) {

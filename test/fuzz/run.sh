@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -295,6 +295,13 @@ printf 'com\nuk\nco.uk\n*.ck\n!www.ck\n\xe5\x85\xac\xe5\x8f\xb8.cn\ncn\n// ===BE
 if [ -r /usr/share/publicsuffix/public_suffix_list.dat ]; then
   head -c 20000 /usr/share/publicsuffix/public_suffix_list.dat >"$work/seeds/public_suffix_fuzz/debian"
 fi
+# maildirsize files as Dovecot writes them, and quota table values.
+mkdir -p "$work/seeds/maildirsize_fuzz"
+printf '1000000S,100C\n12345 3\n-200 -1\n' >"$work/seeds/maildirsize_fuzz/file"
+printf '0S\n0 0\n' >"$work/seeds/maildirsize_fuzz/unlimited"
+printf '10C\n5 1\n99' >"$work/seeds/maildirsize_fuzz/partial"
+printf '1048576' >"$work/seeds/maildirsize_fuzz/bytes"
+printf '1048576,100' >"$work/seeds/maildirsize_fuzz/bytes-messages"
 # ARC: byte 0 picks the parser (0 AAR, 1 AMS, 2 AS, 3 a whole message for the Validator);
 # the fields and messages of the public ARC suite's first scenarios.
 seed_arc() {
@@ -455,6 +462,10 @@ for t in "${targets[@]}"; do
              "$root/source/content/header_section.cc" "$root"/source/sieve/*.cc
              "$root/source/delivery/vacation.cc")
     dict="$root/test/fuzz/header.dict"
+  fi
+  if [ "$t" = maildirsize_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/delivery/maildirsize.cc")
+    dict=""
   fi
   if [ "$t" = sieve_script_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"

@@ -289,6 +289,19 @@ struct Delivery {
     std::optional<TableSpec> table;
     uint64_t once_per = 7 * 86400;  // Default: 7d
   } vacation;
+  // delivery.quota: per-mailbox quotas kept in Maildir++ `maildirsize` files as Dovecot's
+  // `quota = maildir` backend keeps them (docs/quota.md). Default: off (no accounting).
+  struct Quota {
+    bool enabled = false;  // the key is present
+    // address -> "bytes" or "bytes,messages" (0 = unlimited), e.g. PostfixAdmin's
+    // mailbox.quota. Default: none (every mailbox gets `default`).
+    std::optional<TableSpec> table;
+    uint64_t default_bytes = 0;  // delivery.quota.default; Default: 0 (unlimited)
+    // delivery.quota.over_quota: defer (452 4.2.2 at RCPT, deferral at delivery, bounced at
+    // queue.max_lifetime) or bounce (552 5.2.2, bounced at delivery: Dovecot's
+    // quota_full_tempfail = no). Default: defer.
+    bool bounce = false;
+  } quota;
 };
 
 struct Tls {

@@ -16,11 +16,19 @@
 #include <vector>
 
 #include "petrel/core/result.h"
+#include "petrel/delivery/maildirsize.h"
 
 namespace petrel::delivery {
 
 // Bodies in files are copied in chunks of this many bytes (memory per delivery is bounded).
 constexpr size_t MaildirChunkSize = 64 * 1024;
+
+// delivery.quota: one mailbox's limits and usage during a batch, shared by the items for it
+// (INBOX and its Maildir++ folders count together). The batch adds each file it keeps.
+struct MaildirQuotaAccount {
+  QuotaLimit limit;
+  QuotaUsage usage;
+};
 
 struct MaildirItem {
   std::string maildir;        // absolute dir ending in '/'
@@ -34,8 +42,13 @@ struct MaildirItem {
   // Maildir info flags (RFC 5232 imap4flags through Sieve: "FS"), sorted; non-empty: the file
   // goes into cur/ as "<name>:2,<flags>", where IMAP servers read flags, instead of new/.
   std::string flags;
+  // The mailbox's account, or null (not counted): a file that does not fit (quotaFits with
+  // its size as written) is removed from tmp/ instead of renamed, and over_quota is set.
+  MaildirQuotaAccount* quota = nullptr;
+  bool over_quota = false;    // out
   Status result = Unit{};     // out: per item outcome (temporary error on I/O failure)
   std::string filename;       // out: the final path in new/ (empty on failure)
+  uint64_t size = 0;          // out: the file's bytes (when delivered)
 };
 
 // Delivers every item: creates tmp/ new/ cur/ (mode 0700, with parents) when missing, writes
@@ -44,7 +57,8 @@ struct MaildirItem {
 // renames). Unique names per the Maildir spec: "<sec>.M<usec>P<pid>Q<counter>.<host>,S=<size>"
 // where size is the byte size of the file as written. On any failure the tmp file is removed
 // and that item's result is a temporary Error saying what failed (with strerror text, e.g. for
-// ENOSPC / EDQUOT / EIO). Items are independent: one failing does not stop the others.
+// ENOSPC / EDQUOT / EIO, or "Mailbox full" for an item over its quota). Items are
+// independent: one failing does not stop the others.
 void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std::string& hostname);
 
 // A Maildir++ folder of the Maildir `inbox` (ending in '/') as Dovecot and Courier lay it out:

@@ -11,12 +11,17 @@
 // or its spool file, never copied) and writes them all with one deliverMaildirBatch() call,
 // so one directory fsync covers every message of the queue's delivery job. It decides
 // nothing about retries: a failed write is a deferral (4.3.0) the queue schedules.
+//
+// With delivery.quota, each mailbox's limit and usage (maildirsize) are read once per job; a
+// message that does not fit is not stored and reported 4.2.2 (deferred) or 5.2.2 (bounced,
+// over_quota: bounce); what was stored is appended to maildirsize (docs/quota.md).
 #pragma once
 
 #include <string>
 
 #include "petrel/content/header_section.h"
 #include "petrel/delivery/agent.h"
+#include "petrel/delivery/quota.h"
 #include "petrel/delivery/sieve_filter.h"
 #include "petrel/delivery/generated_mail.h"
 
@@ -25,9 +30,10 @@ namespace petrel::delivery {
 class MaildirAgent final : public DeliveryAgent {
  public:
   // delivery.maildir.fsync, the hostname of the unique file names, delivery.sieve's
-  // scripts (null: every message goes to INBOX) and the vacation settings (null: no replies).
+  // scripts (null: every message goes to INBOX), the vacation settings (null: no replies) and
+  // delivery.quota (null: not counted).
   MaildirAgent(bool fsync, std::string hostname, SieveScriptsPtr sieve = nullptr,
-               AutoReplyPtr replies = nullptr);
+               AutoReplyPtr replies = nullptr, MailboxQuotaPtr quota = nullptr);
 
   bool blocking() const override { return true; }
   void deliver(const std::vector<Delivery*>& deliveries, Done done) override;
@@ -46,6 +52,7 @@ class MaildirAgent final : public DeliveryAgent {
   std::string hostname_;
   SieveScriptsPtr sieve_;
   AutoReplyPtr replies_;
+  MailboxQuotaPtr quota_;
 };
 
 }  // namespace petrel::delivery

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "petrel/config/config.h"
+#include "petrel/delivery/quota.h"
 #include "petrel/delivery/router.h"
 #include "petrel/delivery/sieve_filter.h"
 #include "petrel/delivery/generated_mail.h"
@@ -76,6 +77,8 @@ struct Snapshot {
   delivery::SieveScriptsPtr sieve;
   // delivery.vacation and the vacation store's path (delivery/generated_mail.h); never null.
   delivery::AutoReplyPtr auto_replies;
+  // delivery.quota (delivery/quota.h): checked at RCPT and by the Maildir agent; null when off.
+  delivery::MailboxQuotaPtr quota;
   // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
   // empty: nothing signs.
   std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;
