@@ -561,6 +561,7 @@ void QueueManager::stop(std::function<void()> done) {
   stopping_ = true;
   stopped_ = std::move(done);
   relay_->stop([this] { maybeStopped(); });
+  agents_.stop();
   maybeStopped();
 }
 

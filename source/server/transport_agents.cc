@@ -1,6 +1,8 @@
 // makeTransportAgents; see server/transport_agents.h.
 #include "petrel/server/transport_agents.h"
 
+#include "petrel/server/pipe_agent.h"
+
 namespace petrel::server {
 
 namespace {
@@ -10,9 +12,11 @@ using config::TransportType;
 // The agent of one configured transport, or null when its kind has none yet.
 std::shared_ptr<delivery::DeliveryAgent> makeAgent(const config::TransportConfig& transport,
                                                    const TransportAgentContext& context) {
-  (void)transport;
-  (void)context;
-  return nullptr;
+  switch (transport.type) {
+    case TransportType::Pipe:
+      return std::make_shared<PipeAgent>(context.main.loop(), transport.name, transport.pipe);
+    default: return nullptr;
+  }
 }
 
 }  // namespace
