@@ -13,7 +13,10 @@
 #   queue flush`: delivered;
 # - code 67: bounced 5.1.1 with the script's output in the DSN alice receives;
 # - the sleeper is killed at its time limit and deferred 4.3.0;
-# - with /usr/lib/dovecot/dovecot-lda: one message delivered through it into a Maildir.
+# - a stop while a program runs kills it and defers the mail (4.3.2);
+# - with /usr/lib/dovecot/dovecot-lda: one message delivered through it into a Maildir (the
+#   course's `deliver -d ${recipient}` with `-a ${recipient}`: -d asks a running Dovecot's
+#   auth service for the user; -a names the recipient and the Maildir comes from -c).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 cd "$T"
@@ -37,6 +40,7 @@ sys.exit(code)
 PY
 cat >slow.sh <<'SH'
 #!/bin/sh
+echo $$ >>"$(dirname "$0")/rec/slow.pgids"  # a group leader (setsid): its pid is the group
 echo "sleeping"
 sleep 60
 SH
@@ -45,10 +49,12 @@ chmod 755 piper.py slow.sh
 write_config "
 tables:
   mailboxes:
-    map: {carol@example.test: example.test/carol/, dave@example.test: example.test/dave/}
+    map: {carol@example.test: example.test/carol/, dave@example.test: example.test/dave/,
+          erin@example.test: example.test/erin/}
   transport_map:
     type: inline
-    map: {bob@example.test: 'piper:', carol@example.test: 'slow:', dave@example.test: 'lda:'}
+    map: {bob@example.test: 'piper:', carol@example.test: 'slow:', dave@example.test: 'lda:',
+          erin@example.test: 'hang:'}
 relay:
   transport: transport_map
 transports:
@@ -64,6 +70,11 @@ transports:
     argv: [$T/slow.sh, '\${recipient}']
     user: nobody
     time_limit: 2s
+  hang:
+    type: pipe
+    argv: [$T/slow.sh]
+    user: nobody
+    time_limit: 300s
   lda:
     type: pipe
     argv: [/usr/lib/dovecot/dovecot-lda, -c, $T/lda/dovecot.conf, -f, '\${sender}', -a, '\${recipient}']
@@ -155,10 +166,15 @@ grep -q 'Status: 5.1.1' "$MAIL_ROOT/example.test/alice/new/$dsn" || fail "the DS
 send alice@example.test carol@example.test "slow"
 wait_for 20 "the time limit" log_has 'to=<carol@example\.test>, relay=slow, .*dsn=4\.3\.0, status=deferred \(command time limit exceeded: "'"$T"'/slow.sh"\. Command output: sleeping\)' ||
   fail "the slow program was not deferred at its time limit"
-sleep 0.5
-if pgrep -f "$T/slow.sh" >/dev/null || pgrep -u nobody -x sleep >/dev/null; then
-  fail "the slow program's group is still running: $(pgrep -a -u nobody)"
-fi
+alive_sleepers() {  # processes of the slow programs' groups that are not zombies
+  local g
+  for g in $(cat rec/slow.pgids 2>/dev/null); do
+    ps -o stat= -g "$g" 2>/dev/null | grep -qv '^Z' && return 0
+  done
+  return 1
+}
+wait_for 5 "the slow program's group to die" eval '! alive_sleepers' ||
+  fail "the slow program's group is still running: $(ps -o pid,stat,args -g "$(tr '\n' , <rec/slow.pgids)")"
 
 # 5. The course's "dovecot deliver" line, through Dovecot's LDA.
 if [[ ! -x /usr/lib/dovecot/dovecot-lda ]]; then
@@ -182,5 +198,19 @@ CONF
   grep -q '^Subject: via lda' "$f" || fail "the LDA's message: $(cat "$f")"
   grep -q '^Delivered-To: dave@example.test' "$f" || fail "no Delivered-To from flag D (u folds): $(head -5 "$f")"
   grep -q '^Return-Path: <alice@example.test>' "$f" || fail "no Return-Path: $(head -5 "$f")"
+  log "dovecot-lda delivered the message into its Maildir"
 fi
+
+# 6. A stop while a program runs (time_limit 300s): the group is killed, the mail deferred
+# (4.3.2) and kept, and petrel exits at once instead of waiting for the program.
+send alice@example.test erin@example.test "hang"
+wait_for 20 "the hanging program" eval '[[ $(wc -l <rec/slow.pgids) -ge 2 ]]' || fail "slow.sh never ran"
+start=$SECONDS
+stop_petrel 20
+((SECONDS - start < 10)) || fail "petrel took $((SECONDS - start))s to stop"
+assert_log 'to=<erin@example\.test>, relay=hang, .*dsn=4\.3\.2, status=deferred \(delivery interrupted: mail system shutting down\)' \
+  "the interrupted run's deferral"
+[[ "$(db_count "recipients WHERE address = 'erin@example.test'")" -eq 1 ]] || fail "erin's recipient left the queue"
+wait_for 5 "the hanging group to die" eval '! alive_sleepers' ||
+  fail "the hanging program outlived petrel: $(ps -o pid,stat,args -g "$(tr '\n' , <rec/slow.pgids)")"
 pass
