@@ -70,16 +70,15 @@ namespace {
 
 // pipe(8)'s macros; those of the second row take one value per recipient.
 constexpr std::array<std::string_view, 12> MessageMacros = {
-    "sender",          "nexthop",      "size",        "client_address",
-    "client_hostname", "client_helo",  "client_port", "client_protocol",
-    "sasl_method",     "sasl_username", "queue_id",   "domain"};
+    "sender",          "nexthop",       "size",        "client_address",
+    "client_hostname", "client_helo",   "client_port", "client_protocol",
+    "sasl_method",     "sasl_username", "queue_id",    "domain"};
 constexpr std::array<std::string_view, 5> RecipientMacros = {"recipient", "user", "extension",
                                                              "mailbox", "original_recipient"};
 
 bool isMacroName(std::string_view name) {
   return std::find(MessageMacros.begin(), MessageMacros.end(), name) != MessageMacros.end() ||
-         std::find(RecipientMacros.begin(), RecipientMacros.end(), name) !=
-             RecipientMacros.end();
+         std::find(RecipientMacros.begin(), RecipientMacros.end(), name) != RecipientMacros.end();
 }
 
 }  // namespace
@@ -128,8 +127,8 @@ Result<std::vector<PipeArgumentPart>> splitPipeArgument(std::string_view text) {
       name = text.substr(start, i - start);
     }
     if (!isMacroName(name)) {
-      return Error::config(fmt::format("'{}': unknown macro '${{{}}}' (write $$ for a '$')", text,
-                                       name));
+      return Error::config(
+          fmt::format("'{}': unknown macro '${{{}}}' (write $$ for a '$')", text, name));
     }
     parts.push_back(PipeArgumentPart{true, std::string(name)});
   }
@@ -216,8 +215,9 @@ void Loader::loadPipeTransport(const Section& s, PipeTransportSettings& out) {
                "directory", "env", "null_sender"});
   if (const Field* f = s.require("argv", "(the program and its arguments, a list)")) {
     if (!f->value.IsSequence() || f->value.size() == 0) {
-      report(*f, "expected a list such as [/usr/lib/dovecot/deliver, -d, \"${recipient}\"]; "
-                 "there is no shell");
+      report(*f,
+             "expected a list such as [/usr/lib/dovecot/deliver, -d, \"${recipient}\"]; "
+             "there is no shell");
     } else {
       size_t i = 0;
       for (const YAML::Node& node : f->value) {
@@ -228,8 +228,8 @@ void Loader::loadPipeTransport(const Section& s, PipeTransportSettings& out) {
           continue;
         }
         if (i == 0 && (v->empty() || (*v)[0] != '/' || v->find('$') != std::string::npos)) {
-          report(item, fmt::format("'{}': the program must be an absolute path without macros",
-                                   *v));
+          report(item,
+                 fmt::format("'{}': the program must be an absolute path without macros", *v));
         } else if (auto parts = splitPipeArgument(*v); !parts) {
           report(item, parts.error().message());
         }

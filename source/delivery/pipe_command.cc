@@ -124,7 +124,11 @@ Result<std::vector<std::string>> expandPipeArgv(const config::PipeTransportSetti
   // pipe(8): an empty replacement stays empty; q quotes only a real address.
   if (hasFlag(flags, 'q') && !sender.empty()) sender = quoteLocalPart(sender);
   std::string nexthop = hasFlag(flags, 'h') ? lower(message.nexthop) : message.nexthop;
-  auto [client_hostname, client_address] = clientParts(message.client);
+  // Plain variables, not a structured binding: lambdas below capture them (C++20 allows it,
+  // older clang does not).
+  std::pair<std::string, std::string> client = clientParts(message.client);
+  const std::string& client_hostname = client.first;
+  const std::string& client_address = client.second;
   std::vector<RecipientParts> parts;
   parts.reserve(recipients.size());
   for (const PipeRecipient& r : recipients) parts.push_back(partsOf(r, flags));
@@ -362,9 +366,9 @@ PipeVerdict pipeVerdict(const PipeExit& exit, std::string_view output, std::stri
             fmt::format("command time limit exceeded: \"{}\"{}", command, with_output)};
   }
   if (!exit.exited) {
-    return {S::Deferred, "4.3.0",
-            fmt::format("Command died with signal {}: \"{}\"{}", exit.status, command,
-                        with_output)};
+    return {
+        S::Deferred, "4.3.0",
+        fmt::format("Command died with signal {}: \"{}\"{}", exit.status, command, with_output)};
   }
   if (exit.status == 0) {
     return {S::Delivered, "2.0.0", std::string(output)};
@@ -381,8 +385,7 @@ PipeVerdict pipeVerdict(const PipeExit& exit, std::string_view output, std::stri
     }
   }
   return {S::Bounced, "5.3.0",
-          fmt::format("Command died with status {}: \"{}\"{}", exit.status, command,
-                      with_output)};
+          fmt::format("Command died with status {}: \"{}\"{}", exit.status, command, with_output)};
 }
 
 }  // namespace petrel::delivery

@@ -11,9 +11,8 @@
 // O_CLOEXEC (pipe(8) hands the program nothing but 0-2), and it cannot close them.
 #include "petrel/server/pipe_agent.h"
 
-#include <fmt/format.h>
-
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -38,7 +37,7 @@ namespace {
 using delivery::PipeExit;
 using delivery::RecipientReport;
 
-constexpr size_t MaxOutput = 4096;      // program output kept for the DSN and the log
+constexpr size_t MaxOutput = 4096;       // program output kept for the DSN and the log
 constexpr size_t FeedChunk = 64 * 1024;  // message bytes converted per stdin write
 
 // Every run of this process (main loop only), so stop() reaches runs of replaced agents.
@@ -92,12 +91,18 @@ struct Command {
 
 std::string stepText(int step) {
   switch (step) {
-    case 0: return "setsid";
-    case 1: return "setgid";
-    case 2: return "setuid";
-    case 3: return "chdir";
-    case 4: return "dup2";
-    default: return "execute";
+    case 0:
+      return "setsid";
+    case 1:
+      return "setgid";
+    case 2:
+      return "setuid";
+    case 3:
+      return "chdir";
+    case 4:
+      return "dup2";
+    default:
+      return "execute";
   }
 }
 
@@ -157,8 +162,8 @@ class PipeRun {
       }
       if (pidfd_ >= 0) close(pidfd_);
       closeAll({in[1], out[0]});
-      return Error::temporary(fmt::format("cannot {} \"{}\": {}", what, c.argv[0],
-                                          systemErrorText(e)));
+      return Error::temporary(
+          fmt::format("cannot {} \"{}\": {}", what, c.argv[0], systemErrorText(e)));
     }
     liveRuns().insert(this);
     uv_pipe_init(loop_, &stdin_, 0);
@@ -169,9 +174,8 @@ class PipeRun {
     uv_timer_init(loop_, &timer_);
     for (uv_handle_t* h : handles()) h->data = this;
     open_handles_ = 4;
-    uv_poll_start(&exit_, UV_READABLE, [](uv_poll_t* h, int, int) {
-      static_cast<PipeRun*>(h->data)->onExit();
-    });
+    uv_poll_start(&exit_, UV_READABLE,
+                  [](uv_poll_t* h, int, int) { static_cast<PipeRun*>(h->data)->onExit(); });
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&output_),
         [](uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -196,8 +200,8 @@ class PipeRun {
 
  private:
   static Error sysError(const char* what) {
-    return Error::temporary(fmt::format("cannot run the command: {}: {}", what,
-                                        systemErrorText(errno)));
+    return Error::temporary(
+        fmt::format("cannot run the command: {}: {}", what, systemErrorText(errno)));
   }
   static void closeAll(std::initializer_list<int> fds) {
     for (int fd : fds) close(fd);
@@ -429,16 +433,18 @@ Result<PipeAgent::Identity> PipeAgent::identity() const {
     who.gid = g->gr_gid;
   }
   if (!s.user.empty() && (who.uid == 0 || who.gid == 0)) {
-    return Error::config(fmt::format("transport {}: user {} has root privileges; the pipe "
-                                     "transport never runs a program as root",
-                                     name_, s.user));
+    return Error::config(
+        fmt::format("transport {}: user {} has root privileges; the pipe "
+                    "transport never runs a program as root",
+                    name_, s.user));
   }
   if (root) {
     who.change = true;
   } else if (who.uid != geteuid()) {
-    return Error::config(fmt::format("transport {}: cannot run as user {}: petrel does not run "
-                                     "as root",
-                                     name_, s.user));
+    return Error::config(
+        fmt::format("transport {}: cannot run as user {}: petrel does not run "
+                    "as root",
+                    name_, s.user));
   }
   identity_ = who;
   return who;
@@ -562,43 +568,45 @@ void PipeAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
     c.argv = std::move(*argv);
     c.directory = settings->directory.empty() ? "/" : settings->directory;
     c.who = who;
-    c.env = {"PATH=/usr/bin:/bin", "SHELL=" + who.shell, "HOME=" + who.home,
-             "LOGNAME=" + who.name, "USER=" + who.name};
-    for (const auto& [k, v] : settings->env) c.env.push_back(k + "=" + v);
-    std::string head = delivery::pipeHeaderLines(settings->flags, am.sender,
-                                                  settings->null_sender, rcpts, nowMicros() / 1000000);
+    c.env = {"PATH=/usr/bin:/bin", "SHELL=" + who.shell, "HOME=" + who.home, "LOGNAME=" + who.name,
+             "USER=" + who.name};
+    for (const auto& [k, v] : settings->env) {
+      // `env:` may replace a variable of the base set (PATH): getenv() takes the first one.
+      std::string prefix = k + "=";
+      std::erase_if(c.env, [&prefix](const std::string& e) { return e.starts_with(prefix); });
+      c.env.push_back(prefix + v);
+    }
+    std::string head = delivery::pipeHeaderLines(settings->flags, am.sender, settings->null_sender,
+                                                 rcpts, nowMicros() / 1000000);
     std::string command = c.argv[0];
     int64_t start_us = nowMicros();
     double in_queue = double(start_us - m.arrival_us) / 1e6;
     size_t count = run.size();
-    auto* r = new PipeRun(loop, settings->flags, std::move(head), am.content, settings->time_limit,
-                          [&dr, step, name, command, count, in_queue, start_us](
-                              PipeExit exit, std::string output) {
-                            std::string shown = delivery::printablePipeOutput(output);
-                            delivery::PipeVerdict v = delivery::pipeVerdict(exit, shown, command);
-                            if (v.status == delivery::PipeVerdict::Status::Delivered) {
-                              v.text = shown.empty() ? fmt::format("delivered via {} service", name)
-                                                     : fmt::format("delivered via {} service ({})",
-                                                                   name, shown);
-                            }
-                            log::Delays delays;
-                            delays.in_queue = in_queue;
-                            delays.transmission = double(nowMicros() - start_us) / 1e6;
-                            for (size_t k = 0; k < count; ++k) {
-                              RecipientReport rr;
-                              rr.status = v.status == delivery::PipeVerdict::Status::Delivered
-                                              ? S::Delivered
-                                          : v.status == delivery::PipeVerdict::Status::Bounced
-                                              ? S::Bounced
-                                              : S::Deferred;
-                              rr.dsn = v.dsn;
-                              rr.text = v.text;
-                              rr.relay = name;
-                              rr.delays = delays;
-                              dr.reports.push_back(std::move(rr));
-                            }
-                            (*step)(dr);
-                          });
+    auto* r = new PipeRun(
+        loop, settings->flags, std::move(head), am.content, settings->time_limit,
+        [&dr, step, name, command, count, in_queue, start_us](PipeExit exit, std::string output) {
+          std::string shown = delivery::printablePipeOutput(output);
+          delivery::PipeVerdict v = delivery::pipeVerdict(exit, shown, command);
+          if (v.status == delivery::PipeVerdict::Status::Delivered) {
+            v.text = shown.empty() ? fmt::format("delivered via {} service", name)
+                                   : fmt::format("delivered via {} service ({})", name, shown);
+          }
+          log::Delays delays;
+          delays.in_queue = in_queue;
+          delays.transmission = double(nowMicros() - start_us) / 1e6;
+          for (size_t k = 0; k < count; ++k) {
+            RecipientReport rr;
+            rr.status = v.status == delivery::PipeVerdict::Status::Delivered ? S::Delivered
+                        : v.status == delivery::PipeVerdict::Status::Bounced ? S::Bounced
+                                                                             : S::Deferred;
+            rr.dsn = v.dsn;
+            rr.text = v.text;
+            rr.relay = name;
+            rr.delays = delays;
+            dr.reports.push_back(std::move(rr));
+          }
+          (*step)(dr);
+        });
     if (auto started = r->start(c); !started) {
       delete r;
       reportRun(S::Deferred, "4.3.0", started.error().message());

@@ -212,8 +212,8 @@ struct PipeTransportSettings {
   std::string group;
   // flags: Postfix's letters: B D F O R X h q u . > (docs/pipe.md). Default: none.
   std::string flags;
-  uint64_t size_limit = 0;    // size_limit: bytes; larger messages bounce 5.2.3. Default: 0 (none)
-  uint64_t time_limit = 1000; // time_limit: seconds (command_time_limit). Default: 1000s
+  uint64_t size_limit = 0;     // size_limit: bytes; larger messages bounce 5.2.3. Default: 0 (none)
+  uint64_t time_limit = 1000;  // time_limit: seconds (command_time_limit). Default: 1000s
   // max_recipients (transport_destination_recipient_limit): recipients per run. Default: 0 =
   // 1 when argv has a per-recipient macro or flags has D or O, else all of the delivery.
   uint32_t max_recipients = 0;

@@ -108,7 +108,8 @@ class AgentRegistry {
   // An agent owned elsewhere that outlives every copy of this registry.
   void addUnowned(const std::string& name, DeliveryAgent& agent);
   DeliveryAgent* find(const std::string& name) const;  // nullptr when none is registered
-  void stop() const;  // stop() of each agent
+  // Calls stop() of each agent (QueueManager::stop).
+  void stop() const;
 
  private:
   std::unordered_map<std::string, std::shared_ptr<DeliveryAgent>> agents_;

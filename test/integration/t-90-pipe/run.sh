@@ -64,7 +64,7 @@ transports:
     user: nobody
     flags: DRO.>
     directory: $T
-    env: {LANG: C.UTF-8}
+    env: {LANG: C.UTF-8, PATH: "/usr/bin:/bin:/usr/local/bin"}
   slow:
     type: pipe
     argv: [$T/slow.sh, '\${recipient}']
@@ -118,7 +118,7 @@ check(a[5:] == ["-d", "bob+tag@example.test"], "argv %r" % a)
 env = r["env"]
 check(env.get("LANG") == "C.UTF-8", "env: LANG %r" % env.get("LANG"))
 check(env.get("USER") == "nobody" and env.get("LOGNAME") == "nobody", "env: user %r" % env)
-check(env.get("PATH") == "/usr/bin:/bin", "env: PATH %r" % env.get("PATH"))
+check(env.get("PATH") == "/usr/bin:/bin:/usr/local/bin", "env: PATH %r (env: replaces it)" % env.get("PATH"))
 check("HOME" in env and "SHELL" in env, "env: no HOME/SHELL: %r" % env)
 extra = set(env) - {"PATH", "SHELL", "HOME", "LOGNAME", "USER", "LANG", "LC_CTYPE", "PWD"}
 check(not extra, "env: inherited variables %r" % sorted(extra))

@@ -92,8 +92,8 @@ TEST(TransportsConfigTest, PipeSettings) {
       "  batch: {type: pipe, argv: [/usr/bin/batch, '$$HOME', '$(sender)']}\n");
   ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].toString());
   const PipeTransportSettings& p = r.config->transports[0].pipe;
-  EXPECT_EQ(p.argv, (std::vector<std::string>{"/usr/lib/dovecot/deliver", "-f", "${sender}",
-                                              "-d", "${recipient}"}));
+  EXPECT_EQ(p.argv, (std::vector<std::string>{"/usr/lib/dovecot/deliver", "-f", "${sender}", "-d",
+                                              "${recipient}"}));
   EXPECT_EQ(p.user, "vmail");
   EXPECT_EQ(p.group, "mail");
   EXPECT_EQ(p.flags, "DRhu");
@@ -114,8 +114,7 @@ TEST(TransportsConfigTest, PipeErrors) {
     return e.size() == 1 ? e[0] : fmt::format("{} errors", e.size());
   };
   EXPECT_NE(one("{type: pipe}").find("argv"), std::string::npos);
-  EXPECT_NE(one("{type: pipe, argv: '/bin/cat ${recipient}'}").find("no shell"),
-            std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: '/bin/cat ${recipient}'}").find("no shell"), std::string::npos);
   EXPECT_NE(one("{type: pipe, argv: [cat]}").find("absolute path"), std::string::npos);
   EXPECT_EQ(one("{type: pipe, argv: [/bin/cat, '${recipent}']}"),
             "t.yaml:4:36: transports.p.argv[1]: '${recipent}': unknown macro '${recipent}' "
@@ -130,8 +129,9 @@ TEST(TransportsConfigTest, PipeErrors) {
             std::string::npos);
   EXPECT_NE(one("{type: pipe, argv: [/bin/cat], flags: DRZ}").find("unknown flag 'Z'"),
             std::string::npos);
-  EXPECT_NE(one("{type: pipe, argv: [/bin/cat], flags: D, max_recipients: 5}").find("max_recipients: 1"),
-            std::string::npos);
+  EXPECT_NE(
+      one("{type: pipe, argv: [/bin/cat], flags: D, max_recipients: 5}").find("max_recipients: 1"),
+      std::string::npos);
   EXPECT_NE(one("{type: pipe, argv: [/bin/cat], time_limit: 0}").find("time_limit"),
             std::string::npos);
   EXPECT_NE(one("{type: pipe, argv: [/bin/cat], shell: yes}").find("shell"), std::string::npos);

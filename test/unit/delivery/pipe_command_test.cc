@@ -39,17 +39,16 @@ std::vector<std::string> expand(const config::PipeTransportSettings& s,
 }
 
 TEST(PipeCommandTest, ExpandsEveryMacro) {
-  auto s = settings({"/bin/prog", "${sender}", "${recipient}", "${user}", "${extension}",
-                     "${domain}", "${nexthop}", "${mailbox}", "${original_recipient}", "${size}",
-                     "${client_address}", "${client_hostname}", "${client_helo}",
-                     "${client_protocol}", "${sasl_method}", "${sasl_username}", "${queue_id}",
-                     "x=$user,$$"});
+  auto s =
+      settings({"/bin/prog", "${sender}", "${recipient}", "${user}", "${extension}", "${domain}",
+                "${nexthop}", "${mailbox}", "${original_recipient}", "${size}", "${client_address}",
+                "${client_hostname}", "${client_helo}", "${client_protocol}", "${sasl_method}",
+                "${sasl_username}", "${queue_id}", "x=$user,$$"});
   EXPECT_EQ(expand(s, {{"Bob+Tag@Example.ORG", "bob@example.org"}}),
             (std::vector<std::string>{"/bin/prog", "Alice@Example.NET", "Bob+Tag@Example.ORG",
-                                      "Bob", "Tag", "Example.ORG", "Mail.Example.ORG",
-                                      "Bob+Tag", "bob@example.org", "1234", "192.0.2.7",
-                                      "mx.example.net", "mx.example.net", "ESMTP", "", "",
-                                      "3F2A91C04B", "x=Bob,$"}));
+                                      "Bob", "Tag", "Example.ORG", "Mail.Example.ORG", "Bob+Tag",
+                                      "bob@example.org", "1234", "192.0.2.7", "mx.example.net",
+                                      "mx.example.net", "ESMTP", "", "", "3F2A91C04B", "x=Bob,$"}));
 }
 
 TEST(PipeCommandTest, FlagsFoldAndQuote) {
@@ -73,8 +72,8 @@ TEST(PipeCommandTest, FlagsFoldAndQuote) {
 TEST(PipeCommandTest, PerRecipientArgumentsRepeat) {
   auto s = settings({"/bin/prog", "-f", "${sender}", "--", "${recipient}"});
   EXPECT_EQ(expand(s, {{"a@x", ""}, {"b@x", ""}, {"c@y", ""}}),
-            (std::vector<std::string>{"/bin/prog", "-f", "Alice@Example.NET", "--", "a@x",
-                                      "b@x", "c@y"}));
+            (std::vector<std::string>{"/bin/prog", "-f", "Alice@Example.NET", "--", "a@x", "b@x",
+                                      "c@y"}));
   EXPECT_EQ(pipeRuns(3, 1), (std::vector<std::vector<size_t>>{{0}, {1}, {2}}));
   EXPECT_EQ(pipeRuns(5, 2), (std::vector<std::vector<size_t>>{{0, 1}, {2, 3}, {4}}));
   EXPECT_EQ(pipeRuns(3, 0), (std::vector<std::vector<size_t>>{{0, 1, 2}}));
@@ -128,8 +127,7 @@ std::string convert(std::string_view flags, std::string_view wire, size_t piece)
 TEST(PipeCommandTest, ContentConversion) {
   std::string wire = "Subject: s\r\n\r\nFrom me\r\n.dot\r\nFro\r\nFrom\r\nbare\rcr\r\nend";
   for (size_t piece : {1u, 2u, 3u, 7u, 1000u}) {
-    EXPECT_EQ(convert("", wire, piece),
-              "Subject: s\n\nFrom me\n.dot\nFro\nFrom\nbare\rcr\nend\n")
+    EXPECT_EQ(convert("", wire, piece), "Subject: s\n\nFrom me\n.dot\nFro\nFrom\nbare\rcr\nend\n")
         << piece;
     EXPECT_EQ(convert(".>B", wire, piece),
               "Subject: s\n\n>From me\n..dot\nFro\nFrom\nbare\rcr\nend\n\n")
