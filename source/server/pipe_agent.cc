@@ -277,11 +277,18 @@ class PipeRun {
   void onExit() {
     int status = 0;
     pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r != pid_) return;  // not yet (a spurious wakeup)
+    if (r == 0 || (r < 0 && errno == EINTR)) return;  // not yet (a spurious wakeup)
     reaped_ = true;
     uv_poll_stop(&exit_);
-    exit_state_.exited = WIFEXITED(status);
-    exit_state_.status = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+    if (r < 0) {
+      // Reaped elsewhere (SIGCHLD ignored by someone): the status is lost; a signal-like
+      // outcome defers, which never loses mail.
+      exit_state_.exited = false;
+      exit_state_.status = 0;
+    } else {
+      exit_state_.exited = WIFEXITED(status);
+      exit_state_.status = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+    }
     maybeFinish();
   }
 
@@ -393,8 +400,10 @@ struct DeliveryRuns {
 
 }  // namespace
 
-PipeAgent::PipeAgent(uv_loop_t* loop, std::string name, config::PipeTransportSettings settings)
-    : loop_(loop),
+PipeAgent::PipeAgent(event::Dispatcher& main, std::string name,
+                     config::PipeTransportSettings settings)
+    : main_(&main),
+      loop_(main.loop()),
       name_(std::move(name)),
       settings_(std::make_shared<config::PipeTransportSettings>(std::move(settings))) {}
 
@@ -490,6 +499,7 @@ void PipeAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
     std::vector<DeliveryRuns> pending;
     size_t open = 0;
     Done done;
+    bool in_deliver = true;  // `done` never runs inside deliver() (STYLE: async callbacks)
   };
   auto state = std::make_shared<State>();
   state->done = std::move(done);
@@ -510,13 +520,20 @@ void PipeAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
   // Each run's finish holds `step`; step itself holds only a weak reference (no cycle).
   auto step = std::make_shared<std::function<void(DeliveryRuns&)>>();
   std::weak_ptr<std::function<void(DeliveryRuns&)>> weak_step = step;
-  *step = [state, settings, name, loop, who, weak_step](DeliveryRuns& dr) {
+  event::Dispatcher* main = main_;
+  *step = [state, settings, name, loop, main, who, weak_step](DeliveryRuns& dr) {
     auto step = weak_step.lock();  // the caller holds it
     using S = RecipientReport::Status;
     delivery::Delivery& d = *dr.delivery;
     if (dr.next == dr.runs.size()) {
       d.reports = std::move(dr.reports);
-      if (--state->open == 0) state->done();
+      if (--state->open == 0) {
+        if (state->in_deliver) {
+          main->post([state] { state->done(); });
+        } else {
+          state->done();
+        }
+      }
       return;
     }
     const std::vector<size_t>& run = dr.runs[dr.next++];
@@ -617,10 +634,11 @@ void PipeAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
   std::vector<DeliveryRuns*> all;
   for (DeliveryRuns& dr : state->pending) all.push_back(&dr);
   if (all.empty()) {
-    state->done();
+    main_->post([state] { state->done(); });
     return;
   }
   for (DeliveryRuns* dr : all) (*step)(*dr);
+  state->in_deliver = false;
 }
 
 }  // namespace petrel::server

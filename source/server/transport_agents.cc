@@ -14,7 +14,7 @@ std::shared_ptr<delivery::DeliveryAgent> makeAgent(const config::TransportConfig
                                                    const TransportAgentContext& context) {
   switch (transport.type) {
     case TransportType::Pipe:
-      return std::make_shared<PipeAgent>(context.main.loop(), transport.name, transport.pipe);
+      return std::make_shared<PipeAgent>(context.main, transport.name, transport.pipe);
     default: return nullptr;
   }
 }

@@ -20,13 +20,14 @@
 
 #include "petrel/config/config.h"
 #include "petrel/delivery/agent.h"
+#include "petrel/event/dispatcher.h"
 
 namespace petrel::server {
 
 class PipeAgent final : public delivery::DeliveryAgent {
  public:
-  // `name`: the transport's name (the log's relay=); `loop`: the main loop.
-  PipeAgent(uv_loop_t* loop, std::string name, config::PipeTransportSettings settings);
+  // `name`: the transport's name (the log's relay=); `main`: the main loop's dispatcher.
+  PipeAgent(event::Dispatcher& main, std::string name, config::PipeTransportSettings settings);
 
   bool blocking() const override { return false; }
   void prepare(delivery::AgentMessage& message,
@@ -47,6 +48,7 @@ class PipeAgent final : public delivery::DeliveryAgent {
  private:
   Result<Identity> identity() const;
 
+  event::Dispatcher* main_;
   uv_loop_t* loop_;
   std::string name_;
   std::shared_ptr<const config::PipeTransportSettings> settings_;

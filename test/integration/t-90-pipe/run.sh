@@ -12,7 +12,8 @@
 # - code 75: deferred (queue list shows it, the log gives the reply); code 0 and `petrel
 #   queue flush`: delivered;
 # - code 67: bounced 5.1.1 with the script's output in the DSN alice receives;
-# - the sleeper is killed at its time limit and deferred 4.3.0;
+# - the sleeper is killed at its time limit and deferred 4.3.0; a missing program defers;
+#   a message with Delivered-To: for the recipient bounces 5.4.6 (flag D's loop check);
 # - a stop while a program runs kills it and defers the mail (4.3.2);
 # - with /usr/lib/dovecot/dovecot-lda: one message delivered through it into a Maildir (the
 #   course's `deliver -d ${recipient}` with `-a ${recipient}`: -d asks a running Dovecot's
@@ -50,11 +51,11 @@ write_config "
 tables:
   mailboxes:
     map: {carol@example.test: example.test/carol/, dave@example.test: example.test/dave/,
-          erin@example.test: example.test/erin/}
+          erin@example.test: example.test/erin/, frank@example.test: example.test/frank/}
   transport_map:
     type: inline
     map: {bob@example.test: 'piper:', carol@example.test: 'slow:', dave@example.test: 'lda:',
-          erin@example.test: 'hang:'}
+          erin@example.test: 'hang:', frank@example.test: 'broken:'}
 relay:
   transport: transport_map
 transports:
@@ -70,6 +71,10 @@ transports:
     argv: [$T/slow.sh, '\${recipient}']
     user: nobody
     time_limit: 2s
+  broken:
+    type: pipe
+    argv: [$T/no-such-program, '\${recipient}']
+    user: nobody
   hang:
     type: pipe
     argv: [$T/slow.sh]
@@ -175,6 +180,22 @@ alive_sleepers() {  # processes of the slow programs' groups that are not zombie
 }
 wait_for 5 "the slow program's group to die" eval '! alive_sleepers' ||
   fail "the slow program's group is still running: $(ps -o pid,stat,args -g "$(tr '\n' , <rec/slow.pgids)")"
+
+# 4b. A program that cannot be started defers (4.3.0) with the reason; flag D's loop check
+# bounces a message that was already delivered to the recipient (5.4.6).
+send alice@example.test frank@example.test "broken"
+wait_for 20 "the failed start" log_has 'to=<frank@example\.test>, relay=broken, .*dsn=4\.3\.0, status=deferred \(cannot execute "'"$T"'/no-such-program": No such file or directory\)' ||
+  fail "a missing program was not deferred with its reason"
+echo 0 >code
+py <<'PY'
+import smtplib, os
+msg = ('From: alice@example.test\r\nTo: bob@example.test\r\nDelivered-To: Bob@example.test\r\n'
+       'Subject: looped\r\n\r\nagain\r\n')
+with smtplib.SMTP('127.0.0.1', int(os.environ['SMTP_PORT']), timeout=30) as s:
+    s.sendmail('alice@example.test', ['bob@example.test'], msg)
+PY
+wait_for 20 "the loop bounce" log_has 'to=<bob@example\.test>, relay=piper, .*dsn=5\.4\.6, status=bounced \(mail forwarding loop for bob@example\.test\)' ||
+  fail "flag D did not catch the loop"
 
 # 5. The course's "dovecot deliver" line, through Dovecot's LDA.
 if [[ ! -x /usr/lib/dovecot/dovecot-lda ]]; then
