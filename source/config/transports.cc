@@ -4,6 +4,10 @@
 // by server/transport_agents.cc.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <cctype>
+
 #include "loader.h"
 #include "petrel/core/strings.h"
 
@@ -60,6 +64,75 @@ std::optional<TransportRef> transportRef(const std::vector<TransportConfig>& con
   ref.name = std::string(name);
   if (colon != std::string_view::npos) ref.nexthop = std::string(trim(text.substr(colon + 1)));
   return ref;
+}
+
+namespace {
+
+// pipe(8)'s macros; those of the second row take one value per recipient.
+constexpr std::array<std::string_view, 12> MessageMacros = {
+    "sender",          "nexthop",       "size",        "client_address",
+    "client_hostname", "client_helo",   "client_port", "client_protocol",
+    "sasl_method",     "sasl_username", "queue_id",    "domain"};
+constexpr std::array<std::string_view, 5> RecipientMacros = {"recipient", "user", "extension",
+                                                             "mailbox", "original_recipient"};
+
+bool isMacroName(std::string_view name) {
+  return std::find(MessageMacros.begin(), MessageMacros.end(), name) != MessageMacros.end() ||
+         std::find(RecipientMacros.begin(), RecipientMacros.end(), name) != RecipientMacros.end();
+}
+
+}  // namespace
+
+bool isPerRecipientPipeMacro(std::string_view name) {
+  // ${domain} is per recipient too (the recipient's domain): one delivery has one target, but
+  // recipients of a pipe target may still be in different domains.
+  return name == "domain" ||
+         std::find(RecipientMacros.begin(), RecipientMacros.end(), name) != RecipientMacros.end();
+}
+
+Result<std::vector<PipeArgumentPart>> splitPipeArgument(std::string_view text) {
+  std::vector<PipeArgumentPart> parts;
+  auto literal = [&parts](std::string_view t) {
+    if (parts.empty() || parts.back().macro) parts.push_back(PipeArgumentPart{false, ""});
+    parts.back().text.append(t);
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t dollar = text.find('$', i);
+    if (dollar == std::string_view::npos) {
+      literal(text.substr(i));
+      break;
+    }
+    if (dollar > i) literal(text.substr(i, dollar - i));
+    i = dollar + 1;
+    if (i < text.size() && text[i] == '$') {
+      literal("$");
+      ++i;
+      continue;
+    }
+    std::string_view name;
+    if (i < text.size() && (text[i] == '{' || text[i] == '(')) {
+      char close = text[i] == '{' ? '}' : ')';
+      size_t end = text.find(close, i + 1);
+      if (end == std::string_view::npos) {
+        return Error::config(fmt::format("'{}': unterminated macro (write $$ for a '$')", text));
+      }
+      name = text.substr(i + 1, end - i - 1);
+      i = end + 1;
+    } else {
+      size_t start = i;
+      while (i < text.size() && (isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) {
+        ++i;
+      }
+      name = text.substr(start, i - start);
+    }
+    if (!isMacroName(name)) {
+      return Error::config(
+          fmt::format("'{}': unknown macro '${{{}}}' (write $$ for a '$')", text, name));
+    }
+    parts.push_back(PipeArgumentPart{true, std::string(name)});
+  }
+  return parts;
 }
 
 namespace detail {
@@ -165,8 +238,98 @@ void Loader::loadLmtpTransport(const Section& s, LmtpTransportSettings& out) {
 }
 
 void Loader::loadPipeTransport(const Section& s, PipeTransportSettings& out) {
-  (void)out;
-  s.allowOnly({"type"});
+  s.allowOnly({"type", "argv", "user", "flags", "size_limit", "time_limit", "max_recipients",
+               "directory", "env", "null_sender"});
+  if (const Field* f = s.require("argv", "(the program and its arguments, a list)")) {
+    if (!f->value.IsSequence() || f->value.size() == 0) {
+      report(*f,
+             "expected a list such as [/usr/lib/dovecot/deliver, -d, \"${recipient}\"]; "
+             "there is no shell");
+    } else {
+      size_t i = 0;
+      for (const YAML::Node& node : f->value) {
+        Field item = element(*f, node, i);
+        auto v = scalar(item, "a string");
+        if (!v) {
+          ++i;
+          continue;
+        }
+        if (i == 0 && (v->empty() || (*v)[0] != '/' || v->find('$') != std::string::npos)) {
+          report(item,
+                 fmt::format("'{}': the program must be an absolute path without macros", *v));
+        } else if (auto parts = splitPipeArgument(*v); !parts) {
+          report(item, parts.error().message());
+        }
+        out.argv.push_back(*v);
+        ++i;
+      }
+    }
+  }
+  if (const Field* f = s.find("user")) {
+    if (auto v = text(*f)) {
+      size_t colon = v->find(':');
+      out.user = v->substr(0, colon);
+      out.group = colon == std::string::npos ? "" : v->substr(colon + 1);
+      if (out.user.empty() || (colon != std::string::npos && out.group.empty())) {
+        report(*f, fmt::format("'{}': expected user or user:group", *v));
+      } else if (out.user == "root" || out.user == "0") {
+        // pipe(8) refuses root: a program fed by remote senders never runs with all rights.
+        report(*f, "the pipe transport never runs a program as root");
+      }
+    }
+  }
+  if (const Field* f = s.find("flags")) {
+    if (auto v = text(*f)) {
+      for (char c : *v) {
+        if (std::string_view("BDFORXhqu.>").find(c) == std::string_view::npos) {
+          report(*f, fmt::format("unknown flag '{}' (known: B D F O R X h q u . >)", c));
+          break;
+        }
+      }
+      out.flags = *v;
+    }
+  }
+  setSize(s, "size_limit", out.size_limit);
+  setDuration(s, "time_limit", out.time_limit);
+  if (out.time_limit == 0) {
+    reporter_.add(s.find("time_limit")->mark(), "transports: time_limit must be more than 0");
+  }
+  setNumber(s, "max_recipients", out.max_recipients, 0);
+  bool per_recipient = out.flags.find_first_of("DO") != std::string::npos;
+  for (const std::string& arg : out.argv) {
+    if (auto parts = splitPipeArgument(arg)) {
+      for (const PipeArgumentPart& p : *parts) {
+        per_recipient = per_recipient || (p.macro && isPerRecipientPipeMacro(p.text));
+      }
+    }
+  }
+  if (const Field* f = s.find("max_recipients")) {
+    if (out.max_recipients != 1 && out.flags.find_first_of("DO") != std::string::npos) {
+      report(*f, "flags D and O (Delivered-To, X-Original-To) need max_recipients: 1");
+    }
+  } else {
+    out.max_recipients = per_recipient ? 1 : 0;
+  }
+  setPath(s, "directory", out.directory);
+  if (const Field* f = s.find("env")) {
+    Section env(reporter_, *f);
+    if (env.isMapping()) {
+      for (const Field& e : env.fields()) {
+        auto v = text(e);
+        if (!v) {
+          continue;
+        }
+        if (e.key.empty() || e.key.find('=') != std::string::npos) {
+          reporter_.add(e.key_node.Mark(), fmt::format("{}: not a variable name", e.path));
+          continue;
+        }
+        out.env.emplace_back(e.key, *v);
+      }
+    }
+  }
+  if (const Field* f = s.find("null_sender")) {
+    out.null_sender = text(*f).value_or(out.null_sender);
+  }
 }
 
 }  // namespace detail

@@ -69,6 +69,10 @@ void AgentRegistry::addUnowned(const std::string& name, DeliveryAgent& agent) {
   agents_[name] = std::shared_ptr<DeliveryAgent>(std::shared_ptr<void>(), &agent);
 }
 
+void AgentRegistry::stop() const {
+  for (const auto& [name, agent] : agents_) agent->stop();
+}
+
 DeliveryAgent* AgentRegistry::find(const std::string& name) const {
   auto it = agents_.find(name);
   return it == agents_.end() ? nullptr : it->second.get();

@@ -602,6 +602,7 @@ void QueueManager::stop(std::function<void()> done) {
     --agents_running_;
     maybeStopped();
   });
+  agents_.stop();  // the agents that stop at once (pipe: its programs are killed)
   maybeStopped();
 }
 

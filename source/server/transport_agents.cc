@@ -1,6 +1,7 @@
 // makeTransportAgents; see server/transport_agents.h.
 #include "petrel/server/transport_agents.h"
 
+#include "petrel/server/pipe_agent.h"
 #include "petrel/server/smtp_agent.h"
 
 namespace petrel::server {
@@ -30,8 +31,9 @@ std::shared_ptr<delivery::DeliveryAgent> makeAgent(const config::TransportConfig
       settings->lmtp = transport.lmtp;
       return std::make_shared<LmtpAgent>(context.lmtp, transport.name, std::move(settings));
     }
-    case TransportType::Virtual:
-    case TransportType::Pipe: return nullptr;
+    case TransportType::Pipe:
+      return std::make_shared<PipeAgent>(context.main, transport.name, transport.pipe);
+    case TransportType::Virtual: return nullptr;
   }
   return nullptr;
 }

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz pipe_argument_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -369,6 +369,14 @@ open(os.path.join(out, 'skip'), 'wb').write(neg + cont * 6 + pkt(b'p') + pkt(b's
 PY
 }
 
+# pipe argv elements, some with 0xFF and a hostile address after them.
+mkdir -p "$work/seeds/pipe_argument_fuzz"
+i=0
+for v in '${recipient}' '-f$sender' 'x=$(user)+${extension}$$' '${nexthop}' $'${recipient}\xff"a b;c"\n@X.Y' \
+         $'-d${original_recipient}\xff.a..b@c'; do
+  printf '%s' "$v" >"$work/seeds/pipe_argument_fuzz/$((i++))"
+done
+
 seed_milter
 seed_arc
 seed_address
@@ -419,6 +427,11 @@ for t in "${targets[@]}"; do
   if [ "$t" = milter_protocol_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/smtp/reply.cc" "$root"/source/content/*.cc
              "$root"/source/milter/*.cc)
+    dict=""
+  fi
+  if [ "$t" = pipe_argument_fuzz ]; then
+    sources=("$root"/source/core/*.cc "$root"/source/config/*.cc "$root/source/delivery/pipe_command.cc")
+    libs=(-lyaml-cpp -lfmt)
     dict=""
   fi
   if [ "$t" = access_action_fuzz ]; then

@@ -244,7 +244,39 @@ struct LmtpTransportSettings {
              data_done = 600;
   } timeouts;
 };
-struct PipeTransportSettings {};
+// type pipe (Postfix's pipe(8) master.cf attributes; docs/pipe.md). Read by
+// Loader::loadPipeTransport; the agent is server/pipe_agent.cc.
+struct PipeTransportSettings {
+  // argv: the program and its arguments, never through a shell; argv[0] an absolute path.
+  // Macros (${recipient}, $sender, $(user), $$ for '$') as splitPipeArgument() reads them; a
+  // value replaces its macro inside one argument. Required.
+  std::vector<std::string> argv;
+  // user: "user[:group]" the program runs as when Petrel runs as root (never root). Default:
+  // none (Petrel's own user; when Petrel runs as root a user is required).
+  std::string user;
+  std::string group;
+  // flags: Postfix's letters: B D F O R X h q u . > (docs/pipe.md). Default: none.
+  std::string flags;
+  uint64_t size_limit = 0;     // size_limit: bytes; larger messages bounce 5.2.3. Default: 0 (none)
+  uint64_t time_limit = 1000;  // time_limit: seconds (command_time_limit). Default: 1000s
+  // max_recipients (transport_destination_recipient_limit): recipients per run. Default: 0 =
+  // 1 when argv has a per-recipient macro or flags has D or O, else all of the delivery.
+  uint32_t max_recipients = 0;
+  std::string directory;  // directory: the working directory. Default: "/"
+  std::vector<std::pair<std::string, std::string>> env;  // env: extra variables. Default: none
+  std::string null_sender = "MAILER-DAEMON";  // null_sender: what <> expands to. Default: same
+};
+// One piece of a pipe argv element: literal text or a macro name ("recipient").
+struct PipeArgumentPart {
+  bool macro = false;
+  std::string text;
+};
+// Splits one argv element of a pipe transport into literal text and macros (${name},
+// $name, $(name); "$$" is a '$'); an error names an unknown macro or a malformed one.
+// transports.cc.
+Result<std::vector<PipeArgumentPart>> splitPipeArgument(std::string_view text);
+// The macros that take a value per recipient (${recipient}, ${user}, ...).
+bool isPerRecipientPipeMacro(std::string_view name);
 
 struct TransportConfig {
   std::string name;  // a config name (isName); never "virtual"

@@ -117,6 +117,10 @@ class DeliveryAgent {
   // Delivers and fills every delivery's reports, then calls `done` (a blocking agent before
   // it returns). Each delivery's `message` is set.
   virtual void deliver(const std::vector<Delivery*>& deliveries, Done done) = 0;
+  // Main loop, when the queue stops (QueueManager::stop): an agent with work that would not
+  // end by itself soon (a program running to its time limit) ends it now, reporting its
+  // recipients deferred. Default: nothing to stop.
+  virtual void stop() {}
 };
 
 // The agent of each transport, by the transport's name (DeliveryTarget::transport_name: the
@@ -128,6 +132,8 @@ class AgentRegistry {
   // An agent owned elsewhere that outlives every copy of this registry.
   void addUnowned(const std::string& name, DeliveryAgent& agent);
   DeliveryAgent* find(const std::string& name) const;  // nullptr when none is registered
+  // Calls stop() of each agent (QueueManager::stop).
+  void stop() const;
 
  private:
   std::unordered_map<std::string, std::shared_ptr<DeliveryAgent>> agents_;

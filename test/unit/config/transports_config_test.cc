@@ -1,5 +1,6 @@
 // Tests for the `transports:` section and delivery.transport (source/config/transports.cc):
 // named transports with their types, the built-in names, and the errors with positions.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -33,7 +34,7 @@ TEST(TransportsConfigTest, NamedTransportsAndTheLocalTransport) {
   LoadResult r = load(
       "transports:\n"
       "  amavis: {type: smtp}\n"
-      "  dovecot: {type: pipe}\n"
+      "  dovecot: {type: pipe, argv: [/bin/cat]}\n"
       "delivery:\n"
       "  transport: 'lmtp:unix:/run/dovecot/lmtp'\n");
   ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].toString());
@@ -48,7 +49,8 @@ TEST(TransportsConfigTest, NamedTransportsAndTheLocalTransport) {
   EXPECT_EQ(c.findTransport("relay")->type, TransportType::Smtp);
   EXPECT_FALSE(c.findTransport("amavis2"));
 
-  LoadResult piped = load("transports: {dovecot: {type: pipe}}\ndelivery: {transport: dovecot}\n");
+  LoadResult piped = load(
+      "transports: {dovecot: {type: pipe, argv: [/bin/cat]}}\ndelivery: {transport: dovecot}\n");
   ASSERT_TRUE(piped.config);
   EXPECT_EQ(piped.config->delivery.transport, (TransportRef{"dovecot", ""}));
 }
@@ -109,6 +111,83 @@ TEST(TransportsConfigTest, LmtpSettings) {
   Errors bad_timeout = errorsWith("transports: {x: {type: lmtp, timeouts: {lhlo: 5s}}}\n");
   ASSERT_EQ(bad_timeout.size(), 1u);
   EXPECT_NE(bad_timeout[0].find("lhlo"), std::string::npos) << bad_timeout[0];
+}
+
+TEST(TransportsConfigTest, PipeSettings) {
+  LoadResult r = load(
+      "transports:\n"
+      "  dovecot:\n"
+      "    type: pipe\n"
+      "    argv: [/usr/lib/dovecot/deliver, -f, \"${sender}\", -d, \"${recipient}\"]\n"
+      "    user: vmail:mail\n"
+      "    flags: DRhu\n"
+      "    size_limit: 10M\n"
+      "    time_limit: 5m\n"
+      "    directory: /tmp\n"
+      "    env: {LANG: C}\n"
+      "  batch: {type: pipe, argv: [/usr/bin/batch, '$$HOME', '$(sender)']}\n");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].toString());
+  const PipeTransportSettings& p = r.config->transports[0].pipe;
+  EXPECT_EQ(p.argv, (std::vector<std::string>{"/usr/lib/dovecot/deliver", "-f", "${sender}", "-d",
+                                              "${recipient}"}));
+  EXPECT_EQ(p.user, "vmail");
+  EXPECT_EQ(p.group, "mail");
+  EXPECT_EQ(p.flags, "DRhu");
+  EXPECT_EQ(p.size_limit, 10u * 1024 * 1024);
+  EXPECT_EQ(p.time_limit, 300u);
+  EXPECT_EQ(p.max_recipients, 1u);  // ${recipient}: one run per recipient
+  EXPECT_EQ(p.directory, "/tmp");
+  EXPECT_EQ(p.env, (std::vector<std::pair<std::string, std::string>>{{"LANG", "C"}}));
+  const PipeTransportSettings& b = r.config->transports[1].pipe;
+  EXPECT_EQ(b.max_recipients, 0u);  // no per-recipient macro: all recipients in one run
+  EXPECT_EQ(b.time_limit, 1000u);   // Postfix's command_time_limit
+  EXPECT_EQ(b.null_sender, "MAILER-DAEMON");
+}
+
+TEST(TransportsConfigTest, PipeErrors) {
+  auto one = [](std::string_view pipe) {
+    Errors e = errorsWith(std::string("transports:\n  p: ") + std::string(pipe) + "\n");
+    return e.size() == 1 ? e[0] : fmt::format("{} errors", e.size());
+  };
+  EXPECT_NE(one("{type: pipe}").find("argv"), std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: '/bin/cat ${recipient}'}").find("no shell"), std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: [cat]}").find("absolute path"), std::string::npos);
+  EXPECT_EQ(one("{type: pipe, argv: [/bin/cat, '${recipent}']}"),
+            "t.yaml:4:36: transports.p.argv[1]: '${recipent}': unknown macro '${recipent}' "
+            "(write $$ for a '$')");
+  EXPECT_NE(one("{type: pipe, argv: [/bin/cat, '${sender']}").find("unterminated"),
+            std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: [/bin/cat, $HOME]}").find("unknown macro '${HOME}'"),
+            std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: [/bin/cat], user: root}").find("never runs a program as root"),
+            std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: [/bin/cat], user: 'vmail:'}").find("user:group"),
+            std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: [/bin/cat], flags: DRZ}").find("unknown flag 'Z'"),
+            std::string::npos);
+  EXPECT_NE(
+      one("{type: pipe, argv: [/bin/cat], flags: D, max_recipients: 5}").find("max_recipients: 1"),
+      std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: [/bin/cat], time_limit: 0}").find("time_limit"),
+            std::string::npos);
+  EXPECT_NE(one("{type: pipe, argv: [/bin/cat], shell: yes}").find("shell"), std::string::npos);
+}
+
+TEST(TransportsConfigTest, SplitPipeArgument) {
+  auto parts = splitPipeArgument("-d${recipient}x$$y$user$(extension)");
+  ASSERT_TRUE(parts);
+  ASSERT_EQ(parts->size(), 5u);
+  EXPECT_EQ((*parts)[0].text, "-d");
+  EXPECT_TRUE((*parts)[1].macro);
+  EXPECT_EQ((*parts)[1].text, "recipient");
+  EXPECT_EQ((*parts)[2].text, "x$y");
+  EXPECT_FALSE((*parts)[2].macro);
+  EXPECT_EQ((*parts)[3].text, "user");
+  EXPECT_EQ((*parts)[4].text, "extension");
+  EXPECT_FALSE(splitPipeArgument("$"));
+  EXPECT_FALSE(splitPipeArgument("${}"));
+  EXPECT_TRUE(isPerRecipientPipeMacro("original_recipient"));
+  EXPECT_FALSE(isPerRecipientPipeMacro("sender"));
 }
 
 }  // namespace

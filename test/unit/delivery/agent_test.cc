@@ -214,5 +214,27 @@ TEST(AgentRegistry, ATransportWithoutAnAgentIsDeferred) {
   EXPECT_EQ(ma.deliveries[1].reports[0].status, Status::Delivered);
 }
 
+// QueueManager::stop reaches every agent's stop() once per registration; the default does
+// nothing.
+TEST(AgentRegistry, StopReachesEveryAgent) {
+  class StoppableAgent final : public DeliveryAgent {
+   public:
+    bool blocking() const override { return false; }
+    void deliver(const std::vector<Delivery*>&, Done done) override { done(); }
+    void stop() override { ++stops; }
+    int stops = 0;
+  };
+  FakeMaildirAgent local;
+  auto piped = std::make_shared<StoppableAgent>();
+  AgentRegistry agents;
+  agents.addUnowned("virtual", local);
+  agents.add("dovecot", piped);
+  AgentRegistry copy = agents;  // a delivery in flight keeps its copy
+  agents.stop();
+  EXPECT_EQ(piped->stops, 1);
+  copy.stop();
+  EXPECT_EQ(piped->stops, 2);
+}
+
 }  // namespace
 }  // namespace petrel::delivery
