@@ -41,6 +41,8 @@ test_pkgs+=(python3-authres)
 test_pkgs+=(dovecot-sieve)
 # The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
 test_pkgs+=(python3-milter)
+# Headless browser of t-86-dashboard: loads the dashboard's pages, dumps the DOM, screenshots.
+test_pkgs+=(chromium)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")
