@@ -54,6 +54,8 @@ bench_pkgs=(postfix libbenchmark-dev)
 # amavisd-new depends on). 42 packages, 37 MB on a machine with the test set; amavis with
 # SpamAssassin is ~150 MB resident per process.
 heavy_pkgs=(amavisd-new clamav-daemon clamdscan spamassassin file pax cpio)
+# Headless browser of t-86-dashboard: loads the dashboard's pages, dumps the DOM, screenshots.
+heavy_pkgs+=(chromium)
 
 pkgs=("${build_pkgs[@]}")
 case "$level" in

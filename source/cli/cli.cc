@@ -49,6 +49,8 @@ commands:
   queue flush              retry every deferred message now
   queue hold ID            keep a message from being delivered
   queue release ID         let a held message be delivered again
+  queue retry ID           try one deferred message now (like postqueue -i)
+  queue shape [--json]     the queue by recipient domain and age (like qshape)
   reload                   reload the configuration (like SIGHUP)
   user add NAME            add a user to the credentials database (auth.credentials_db)
   user passwd NAME         set a user's password
@@ -632,7 +634,12 @@ int run(int argc, char** argv) {
       return control(config_path, "list-json");
     }
     if (sub == "flush" && args.size() == 2) return control(config_path, "flush");
-    if ((sub == "show" || sub == "delete" || sub == "hold" || sub == "release") &&
+    if (sub == "shape" && args.size() == 2) return control(config_path, "shape");
+    if (sub == "shape" && args.size() == 3 && args[2] == "--json") {
+      return control(config_path, "shape-json");
+    }
+    if ((sub == "show" || sub == "delete" || sub == "hold" || sub == "release" ||
+         sub == "retry") &&
         args.size() == 3) {
       return control(config_path, sub + " " + args[2]);
     }

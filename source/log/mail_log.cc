@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 
@@ -24,6 +25,12 @@ struct Sinks {
 Sinks& sinks() {
   static Sinks s;
   return s;
+}
+
+std::atomic<MailEventObserver*> event_observer{nullptr};
+
+void notify(const MailEvent& e) {
+  if (auto* o = event_observer.load(std::memory_order_acquire)) o->onMailEvent(e);
 }
 
 const char* programName(Program p) {
@@ -135,9 +142,11 @@ void client(std::string_view id, std::string_view client, std::string_view sasl_
   }
 }
 
-void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt) {
+void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt,
+            bool injected) {
   write(Program::Qmgr,
         fmt::format("{}: from=<{}>, size={}, nrcpt={} (queue active)", id, from, size, nrcpt));
+  if (!injected) notify({.kind = MailEvent::Kind::Received, .id = id, .sender = from});
 }
 
 void delivery(Program program, std::string_view id, std::string_view to,
@@ -150,6 +159,12 @@ void delivery(Program program, std::string_view id, std::string_view to,
                     id, to, orig, relay, delayText(delay), delayText(d.before_queue),
                     delayText(d.in_queue), delayText(d.setup), delayText(d.transmission), dsn,
                     status, text));
+  MailEvent e{.id = id, .address = to, .text = text, .relay = relay};
+  e.kind = status == "sent"       ? (program == Program::Smtp ? MailEvent::Kind::Relayed
+                                                              : MailEvent::Kind::Delivered)
+           : status == "bounced" ? MailEvent::Kind::Bounced
+                                 : MailEvent::Kind::Deferred;
+  notify(e);
 }
 
 void removed(std::string_view id) { write(Program::Qmgr, fmt::format("{}: removed", id)); }
@@ -188,6 +203,8 @@ void reject(std::string_view stage, std::string_view client, std::string_view re
             std::string_view helo) {
   write(Program::Smtpd, fmt::format("NOQUEUE: reject: {} from {}: {}; {}", stage, client, reply,
                                     refusalTail(stage, from, to, proto, helo)));
+  notify({.kind = MailEvent::Kind::Rejected, .id = "NOQUEUE", .sender = from, .address = to,
+          .client = client, .stage = stage, .text = reply});
 }
 
 void rejectWarning(std::string_view stage, std::string_view client, std::string_view reply,
@@ -231,6 +248,10 @@ void contentCheck(std::string_view id, std::string_view action, std::string_view
                                 id, action, what, shown, client, from, to, proto, helo);
   if (!text.empty()) out += fmt::format(": {}", text);
   write(Program::Cleanup, out);
+  if (action == "reject") {
+    notify({.kind = MailEvent::Kind::Rejected, .id = id, .sender = from, .address = to,
+            .client = client, .stage = "END-OF-MESSAGE", .text = text, .content = true});
+  }
 }
 
 void milterAction(std::string_view id, std::string_view action, std::string_view stage,
@@ -238,6 +259,10 @@ void milterAction(std::string_view id, std::string_view action, std::string_view
                   std::string_view to, std::string_view proto, std::string_view helo) {
   write(Program::Cleanup, fmt::format("{}: {}: {} from {}: {}; {}", id, action, stage, client,
                                       text, refusalTail(stage, from, to, proto, helo)));
+  if (action == "milter-reject") {
+    notify({.kind = MailEvent::Kind::Rejected, .id = id, .sender = from, .address = to,
+            .client = client, .stage = stage, .text = text, .content = true});
+  }
 }
 
 void proxyAction(std::string_view action, std::string_view stage, std::string_view client,
@@ -254,4 +279,8 @@ void warning(Program program, std::string_view text) {
 void info(Program program, std::string_view text) { write(program, text); }
 
 }  // namespace mail
+
+void setMailEventObserver(MailEventObserver* observer) {
+  event_observer.store(observer, std::memory_order_release);
+}
 }  // namespace petrel::log

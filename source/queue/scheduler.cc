@@ -97,6 +97,25 @@ void Scheduler::flush() {
   deferred_.clear();
 }
 
+bool Scheduler::retry(const std::string& id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.state != State::Deferred) return false;
+  for (auto d = deferred_.begin(); d != deferred_.end(); ++d) {
+    if (d->second == id) {
+      deferred_.erase(d);
+      break;
+    }
+  }
+  makeReady(id);
+  return true;
+}
+
+std::optional<Scheduler::State> Scheduler::state(const std::string& id) const {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.state;
+}
+
 bool Scheduler::active(const std::string& id) const {
   auto it = entries_.find(id);
   return it != entries_.end() && it->second.state == State::Active;

@@ -18,7 +18,7 @@ Status MessageInjector::insert(queue::Db& db, const queue::StoredMessage& m) {
 
 void MessageInjector::committed(const queue::StoredMessage& m) const {
   log::mail::client(m.id, m.client);
-  log::mail::queued(m.id, m.sender, m.size, m.recipients.size());
+  log::mail::queued(m.id, m.sender, m.size, m.recipients.size(), true);
   enqueued_(m.id, m.arrival_us);
 }
 

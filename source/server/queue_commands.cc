@@ -142,3 +142,38 @@ void QueueManager::probe(std::function<void(Status)> done) {
 }
 
 }  // namespace petrel::server
+
+namespace petrel::server {
+
+void QueueManager::retry(const std::string& id, std::function<void(Status)> done) {
+  if (!scheduler_.retry(id)) {
+    done(Error::permanent(scheduler_.contains(id)
+                              ? fmt::format("{}: not deferred", id)
+                              : fmt::format("{}: no such message", id)));
+    return;
+  }
+  log::mail::info(log::Program::Qmgr, fmt::format("{}: retry requested", id));
+  pump();
+  done(okStatus());
+}
+
+// The list reads through the journal; the states are the scheduler's when the answer arrives
+// (a message delivered meanwhile is left out).
+void QueueManager::listWithQueues(std::function<void(Result<std::vector<Listed>>)> done) {
+  list([this, done](Result<std::vector<queue::StoredMessage>> r) {
+    if (!r) return done(r.error());
+    std::vector<Listed> out;
+    for (auto& m : *r) {
+      auto st = scheduler_.state(m.id);
+      if (!st) continue;
+      using State = queue::Scheduler::State;
+      const char* q = *st == State::Held       ? "hold"
+                      : *st == State::Deferred ? "deferred"
+                                               : "active";
+      out.push_back({std::move(m), q});
+    }
+    done(std::move(out));
+  });
+}
+
+}  // namespace petrel::server

@@ -15,6 +15,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/config_checks.h"
+#include "petrel/server/dashboard.h"
 #include "petrel/server/dmarc_report_job.h"
 #include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/greylisting.h"
@@ -178,6 +179,7 @@ class Process {
   std::unique_ptr<queue::Journal> journal_;
   std::unique_ptr<SpoolSlots> spool_slots_;
   std::unique_ptr<QueueManager> qmgr_;
+  std::unique_ptr<Dashboard> dashboard_;  // the status pages; counts from the mail log
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<RequestServer> status_;
   std::unique_ptr<RequestServer> control_;
@@ -261,6 +263,9 @@ int Process::run() {
     return 1;
   }
 
+  dashboard_ = std::make_unique<Dashboard>(*main_, rt_, *qmgr_);
+  dashboard_->start(cfg);
+
   unsigned n = cfg.workers > 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(rt_);
@@ -343,6 +348,7 @@ int Process::run() {
   // Drained: workers have no sessions, deliveries are done.
   for (auto& w : workers_) w->stop();
   workers_.clear();
+  dashboard_->shutdown();  // the last minute's counts to state_dir/traffic.db
   dmarc_reports_.reset();
   qmgr_.reset();
   journal_.reset();  // commits anything still queued
@@ -491,6 +497,7 @@ void Process::finishDrain() {
     uv_timer_stop(&drain_timer_);
     uv_timer_stop(&refresh_timer_);
     uv_timer_stop(&housekeeping_timer_);
+    dashboard_->stopTimer();
     control_->close();
     for (auto* s : signals_) {
       uv_close(reinterpret_cast<uv_handle_t*>(s),
@@ -559,9 +566,12 @@ std::string Process::metrics() const {
 }
 
 void Process::handleStatus(const std::string& request, RequestServer::Respond respond) {
-  std::string path = httpRequestPath(request);
-  if (path.empty()) {
+  auto parsed = status::parseHttpRequest(request);
+  std::string path = parsed && parsed->method != "POST" ? parsed->path : "";
+  if (!parsed) {
     respond(httpResponse(400, "text/plain", "bad request\n"));
+  } else if (dashboard_->handle(*parsed, respond)) {
+    // a dashboard page, its JSON or a queue action
   } else if (path == "/healthz") {
     qmgr_->probe([respond](Status st) {
       if (st) {
@@ -636,6 +646,10 @@ void Process::handleControl(const std::string& request, RequestServer::Respond r
       if (!r) return fail(r.error().message());
       respond(fmt::format("ok\n{} message{} deleted\n", *r, *r == 1 ? "" : "s"));
     });
+  } else if (cmd == "shape" || cmd == "shape-json") {
+    dashboard_->shape(cmd == "shape-json", [respond, fail](Result<std::string> r) {
+      r ? respond("ok\n" + *r) : fail(r.error().message());
+    });
   } else if (cmd == "flush") {
     qmgr_->flush();
     respond("ok\n");
@@ -643,6 +657,8 @@ void Process::handleControl(const std::string& request, RequestServer::Respond r
     qmgr_->hold(arg, status);
   } else if (cmd == "release" && !arg.empty()) {
     qmgr_->release(arg, status);
+  } else if (cmd == "retry" && !arg.empty()) {
+    qmgr_->retry(arg, status);
   } else if (cmd == "dmarc-reports") {
     dmarc_reports_->run(true, [respond, fail](Result<size_t> r) {
       if (!r) return fail(r.error().message());

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz pipe_argument_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz pipe_argument_fuzz http_request_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -377,6 +377,16 @@ for v in '${recipient}' '-f$sender' 'x=$(user)+${extension}$$' '${nexthop}' $'${
   printf '%s' "$v" >"$work/seeds/pipe_argument_fuzz/$((i++))"
 done
 
+# Seeds for the dashboard's request heads: a page, a form POST with its token, an API POST.
+seed_http() {
+  local out="$work/seeds/http_request_fuzz"
+  mkdir -p "$out"
+  printf 'GET /dash/activity?q=bob%%40example.org+x HTTP/1.1\r\nHost: 127.0.0.1:8025\r\nAccept: text/html' >"$out/get"
+  printf 'POST /dash/queue/hold?id=3F2A91C04B10&csrf=0123456789abcdef0123456789abcdef HTTP/1.1\r\nContent-Length: 0' >"$out/post"
+  printf 'POST /api/queue/retry?id=3F2A HTTP/1.0\r\nX-CSRF-Token: 0123456789abcdef0123456789abcdef\r\n' >"$out/api"
+}
+
+seed_http
 seed_milter
 seed_arc
 seed_address
@@ -422,6 +432,10 @@ for t in "${targets[@]}"; do
   if [ "$t" = policy_service_fuzz ]; then
     sources=("$root"/source/core/*.cc "$root/source/policy/checks/access_action.cc"
              "$root/source/policy/checks/policy_service.cc")
+    dict=""
+  fi
+  if [ "$t" = http_request_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/status/web.cc")
     dict=""
   fi
   if [ "$t" = milter_protocol_fuzz ]; then

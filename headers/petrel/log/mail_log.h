@@ -46,7 +46,9 @@ void disconnect(std::string_view client, std::string_view stats);
 // With sasl_method/sasl_username when the client authenticated (Postfix's format).
 void client(std::string_view id, std::string_view client, std::string_view sasl_method = {},
             std::string_view sasl_username = {});
-void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt);
+// `injected`: a message of the server's own (bounce, report), not received from a client.
+void queued(std::string_view id, std::string_view from, uint64_t size, size_t nrcpt,
+            bool injected = false);
 // status: "sent" | "deferred" | "bounced"
 // `program`: Virtual for Maildir deliveries, Smtp for relayed ones.
 void delivery(Program program, std::string_view id, std::string_view to, std::string_view orig_to,
@@ -107,5 +109,31 @@ void proxyAction(std::string_view action, std::string_view stage, std::string_vi
 void warning(Program program, std::string_view text);
 void info(Program program, std::string_view text);
 }  // namespace mail
+
+// The outcomes the lines above report, as values, for an observer in the process (the status
+// dashboard's counters and its list of recent events): every acceptance into the queue, every
+// delivery attempt's result and every refusal is logged here, so this is the one place that
+// sees them all. The views are valid during the call only.
+struct MailEvent {
+  enum class Kind { Received, Delivered, Relayed, Deferred, Bounced, Rejected };
+  Kind kind = Kind::Received;
+  std::string_view id;       // queue id, or "NOQUEUE"
+  std::string_view sender;   // envelope sender (Received, Rejected)
+  std::string_view address;  // recipient (delivery results; Rejected when known)
+  std::string_view client;   // "host[ip]" (Rejected)
+  std::string_view stage;    // SMTP stage of a refusal ("RCPT", "END-OF-MESSAGE", ...)
+  std::string_view text;     // the reply or the delivery's text
+  std::string_view relay;    // delivery results
+  bool content = false;      // a refusal by header/body checks or a milter
+};
+class MailEventObserver {
+ public:
+  virtual ~MailEventObserver() = default;
+  // Called on the logging thread (any loop or pool thread): must be quick and thread-safe.
+  virtual void onMailEvent(const MailEvent& event) = 0;
+};
+// Installs the observer (nullptr: none). Set before the threads that log start and cleared
+// after they stopped; the observer outlives its installation.
+void setMailEventObserver(MailEventObserver* observer);
 
 }  // namespace petrel::log

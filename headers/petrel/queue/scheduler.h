@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,6 +50,11 @@ class Scheduler {
   void release(const std::string& id);
   // Every deferred message becomes ready now (queue flush).
   void flush();
+  // One deferred message becomes ready now (Postfix's postqueue -i); false when it is not
+  // deferred (ready, active, held or unknown).
+  bool retry(const std::string& id);
+  // The message's state; nullopt when it is not queued.
+  std::optional<State> state(const std::string& id) const;
 
   bool contains(const std::string& id) const { return entries_.count(id) > 0; }
   bool active(const std::string& id) const;

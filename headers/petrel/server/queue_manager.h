@@ -56,6 +56,15 @@ class QueueManager {
   void remove(const std::string& id, std::function<void(Result<size_t>)> done);  // id or "ALL"
   void list(std::function<void(Result<std::vector<queue::StoredMessage>>)> done);
   void show(const std::string& id, std::function<void(Result<queue::StoredMessage>)> done);
+  // A deferred message is tried now (postqueue -i); an error when it is not deferred.
+  void retry(const std::string& id, std::function<void(Status)> done);
+  // Queued messages with the queue each is in, for qshape's table (queue shape, dashboard):
+  // "active" (ready or being delivered), "deferred" or "hold".
+  struct Listed {
+    queue::StoredMessage message;
+    std::string queue;
+  };
+  void listWithQueues(std::function<void(Result<std::vector<Listed>>)> done);
   // Writes a row through the journal: the queue is writable (health check).
   void probe(std::function<void(Status)> done);
   // Queues messages of the server's own (stamped by MessageInjector::stamp) in one journal
