@@ -104,7 +104,9 @@ petrel_filter_yaml() {  # VARIANT: probe | sketch | listener
     sketch) printf '%s\n%s, reinject: {address: "127.0.0.1:%s"}}\n' "$sieve" "$filter" \
       "$REINJECT_PORT" ;;
     listener)
-      printf '%s\n%s}\n' "$sieve" "$filter"
+      # The course's master.cf amavis service: maxproc 2 here, XFORWARD, the long data timeout.
+      printf 'transports: {amavis: {type: smtp, concurrency: 2, xforward: true, data_timeout: 1200s}}\n'
+      printf '%s\nfilters: {content_filter: "amavis:[127.0.0.1]:%s"}\n' "$sieve" "$AMAVIS_PORT"
       printf 'listeners!:\n  - {name: mx, address: "127.0.0.1:%s"}\n' "$SMTP_PORT"
       printf '  - {name: reinject, address: "127.0.0.1:%s", content_filter: false,\n' \
         "$REINJECT_PORT"
