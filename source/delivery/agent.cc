@@ -32,8 +32,8 @@ std::vector<Delivery*> unreported(MessageDeliveries& m, Transport transport) {
 // Equal for equal targets: a Maildir target is its path; a next hop's fields hold no '\n'.
 std::string targetKey(const DeliveryTarget& t) {
   if (t.transport == Transport::Maildir) return "m\n" + t.maildir;
-  return fmt::format("{}\n{}\n{}\n{}\n{}", int(t.transport), t.next_hop.host, t.next_hop.port,
-                     t.next_hop.mx_lookup, int(t.tls));
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", int(t.transport), t.next_hop.host,
+                     t.next_hop.port, t.next_hop.mx_lookup, int(t.tls), t.sender);
 }
 
 }  // namespace

@@ -73,7 +73,8 @@ void SmtpAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
       params.dsn_orcpt = rcpt.dsn_orcpt;
       job.job.recipients.push_back(std::move(params));
     }
-    job.job.sender.text = am.sender;
+    // A forwarded delivery carries its SRS sender (delivery::Router::forwardingSender).
+    job.job.sender.text = d->target.sender.empty() ? am.sender : d->target.sender;
     job.job.size = am.content->size();
     job.job.is_8bit = am.content_8bit;
     job.job.needs_smtputf8 = m.smtputf8;
