@@ -41,6 +41,9 @@ test_pkgs+=(python3-authres)
 test_pkgs+=(dovecot-sieve)
 # The test milter of t-79-milter: pymilter, on the real libmilter (the protocol's reference).
 test_pkgs+=(python3-milter)
+# SRS oracles of t-83-srs: python3-srs (Shevek's scheme in Python) and postsrsd (libsrs2 over
+# Postfix's tcp_table protocol; the test starts its own on loopback ports).
+test_pkgs+=(python3-srs postsrsd)
 bench_pkgs=(postfix libbenchmark-dev)
 
 pkgs=("${build_pkgs[@]}")
