@@ -104,9 +104,8 @@ void Loader::loadSrs(const Section& top, Config& c) {
     }
   }
   setDuration(s, "max_age", srs.max_age);
-  if (const Field* m = s.find("max_age"); m != nullptr && (srs.max_age % Day != 0 ||
-                                                           srs.max_age < Day ||
-                                                           srs.max_age > 1000 * Day)) {
+  if (const Field* m = s.find("max_age");
+      m != nullptr && (srs.max_age % Day != 0 || srs.max_age < Day || srs.max_age > 1000 * Day)) {
     // The timestamp counts days in a cycle of 1024.
     report(*m, "must be whole days between 1d and 1000d (SRS timestamps count days)");
     srs.max_age = 21 * Day;

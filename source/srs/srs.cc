@@ -72,11 +72,16 @@ std::optional<std::vector<std::string_view>> splitFields(std::string_view text, 
 
 std::string_view toString(Reversal::Status status) {
   switch (status) {
-    case Reversal::Status::Ok: return "ok";
-    case Reversal::Status::NotSrs: return "not an SRS address";
-    case Reversal::Status::BadSyntax: return "bad syntax";
-    case Reversal::Status::BadHash: return "invalid hash";
-    case Reversal::Status::Expired: return "expired timestamp";
+    case Reversal::Status::Ok:
+      return "ok";
+    case Reversal::Status::NotSrs:
+      return "not an SRS address";
+    case Reversal::Status::BadSyntax:
+      return "bad syntax";
+    case Reversal::Status::BadHash:
+      return "invalid hash";
+    case Reversal::Status::Expired:
+      return "expired timestamp";
   }
   return "?";
 }
@@ -174,8 +179,8 @@ Result<std::string> Rewriter::forward(std::string_view sender, int64_t unix_seco
     }
     default: {
       std::string ts = timestamp(unix_seconds);
-      local = fmt::format("SRS0{}{}={}={}={}", sep, sign({ts, s->domain, s->local}), ts,
-                          s->domain, s->local);
+      local = fmt::format("SRS0{}{}={}={}={}", sep, sign({ts, s->domain, s->local}), ts, s->domain,
+                          s->local);
       break;
     }
   }
@@ -199,8 +204,7 @@ Reversal Rewriter::reverse(std::string_view address, int64_t unix_seconds) const
   if (tag == '1') {
     auto f = splitFields(rest, 2);
     // A '.' in the hash field is a hashless SRS1 of the unsafe variant: never accepted.
-    if (!f || (*f)[0].find('.') != std::string_view::npos || (*f)[1].empty() ||
-        (*f)[2].empty()) {
+    if (!f || (*f)[0].find('.') != std::string_view::npos || (*f)[1].empty() || (*f)[2].empty()) {
       return {Status::BadSyntax, {}};
     }
     if (!verify((*f)[0], {(*f)[1], (*f)[2]})) {

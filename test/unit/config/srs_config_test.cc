@@ -82,8 +82,9 @@ TEST(SrsConfigTest, Errors) {
                     "SRS addresses are made at)"}));
   EXPECT_EQ(errorsWith("srs: {domain: f.example}\n"),
             (Errors{"t.yaml:3:6: srs: needs secrets (a list) or secrets_file (a file of lines)"}));
-  EXPECT_EQ(errorsWith("srs: {domain: f.example, secrets: [s], secrets_file: /x}\n"),
-            (Errors{"t.yaml:3:54: srs.secrets_file: give either secrets or secrets_file, not both"}));
+  EXPECT_EQ(
+      errorsWith("srs: {domain: f.example, secrets: [s], secrets_file: /x}\n"),
+      (Errors{"t.yaml:3:54: srs.secrets_file: give either secrets or secrets_file, not both"}));
   EXPECT_EQ(errorsWith("srs: {domain: f.example, secrets: [s], max_age: 36h}\n"),
             (Errors{"t.yaml:3:49: srs.max_age: must be whole days between 1d and 1000d (SRS "
                     "timestamps count days)"}));

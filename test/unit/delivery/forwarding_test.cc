@@ -105,8 +105,8 @@ TEST(ForwardingTest, ReversesSrs1ToTheFirstForwarder) {
 
 TEST(ForwardingTest, RefusesTamperedAndExpiredWithTheCauseForTheLogOnly) {
   std::vector<std::string> trace;
-  Expansion e = router(srsConfig()).expand("SRS0=XOrn=6M=orig.example=alice@forward.example",
-                                           &trace);
+  Expansion e =
+      router(srsConfig()).expand("SRS0=XOrn=6M=orig.example=alice@forward.example", &trace);
   EXPECT_EQ(e.outcome, Outcome::UnknownRecipient);
   EXPECT_EQ(e.status, "5.1.1");
   EXPECT_EQ(e.reason, "User unknown in virtual mailbox table");

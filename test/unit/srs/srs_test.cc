@@ -62,11 +62,10 @@ TEST(SrsTest, ForwardOfSrsIsSrs1KeepingTheFirstForwarder) {
   EXPECT_EQ(second.forward("SRS0=XOrm=6M=orig.example=alice@forward.example", Vector).value(),
             "SRS1=lnlE=forward.example==XOrm=6M=orig.example=alice@second.example");
   Rewriter third = rewriter("third.example", {"third-secret"});
-  EXPECT_EQ(third
-                .forward("SRS1=lnlE=forward.example==XOrm=6M=orig.example=alice@second.example",
-                         Vector)
-                .value(),
-            "SRS1=hkw/=forward.example==XOrm=6M=orig.example=alice@third.example");
+  EXPECT_EQ(
+      third.forward("SRS1=lnlE=forward.example==XOrm=6M=orig.example=alice@second.example", Vector)
+          .value(),
+      "SRS1=hkw/=forward.example==XOrm=6M=orig.example=alice@third.example");
 }
 
 TEST(SrsTest, ForwardLeavesOurOwnDomainAndRefusesNonsense) {
@@ -147,9 +146,9 @@ TEST(SrsTest, TamperedAndMalformedAddresses) {
   EXPECT_EQ(r.reverse("SRS0=XOrm=6M==alice@forward.example", Vector).status, S::BadSyntax);
   EXPECT_EQ(r.reverse("SRS1=x.y=alice@forward.example", Vector).status, S::BadSyntax);
   EXPECT_EQ(r.reverse("SRS1=abcd=host.example=@forward.example", Vector).status, S::BadSyntax);
-  EXPECT_EQ(r.reverse(std::string("SRS0=XOrm=6M=orig.example=al\nice@forward.example"), Vector)
-                .status,
-            S::BadSyntax);
+  EXPECT_EQ(
+      r.reverse(std::string("SRS0=XOrm=6M=orig.example=al\nice@forward.example"), Vector).status,
+      S::BadSyntax);
   EXPECT_EQ(r.reverse("SRS0=" + std::string(2000, 'a') + "@forward.example", Vector).status,
             S::BadSyntax);
   EXPECT_TRUE(isSrsAddress("srs1+x@y"));
@@ -159,8 +158,8 @@ TEST(SrsTest, TamperedAndMalformedAddresses) {
 TEST(SrsTest, RoundTripsManyShapes) {
   Rewriter first = rewriter("first.example", {"s1"});
   Rewriter second = rewriter("second.example", {"s2"});
-  for (std::string sender :
-       {"alice@orig.example", "a.b+tag@sub.orig.example", "x=y=z@orig.example", "\"q x\"@q.example"}) {
+  for (std::string sender : {"alice@orig.example", "a.b+tag@sub.orig.example", "x=y=z@orig.example",
+                             "\"q x\"@q.example"}) {
     std::string srs0 = first.forward(sender, Vector).value();
     EXPECT_EQ(first.reverse(srs0, Vector + Day).address, sender) << srs0;
     std::string srs1 = second.forward(srs0, Vector).value();
