@@ -46,6 +46,9 @@ test_pkgs+=(python3-milter)
 # IMAP then lists what its Sieve (dovecot-sieve, above) and Petrel's Sieve filed; IMAP also for
 # t-84-quota (GETQUOTAROOT reports the maildirsize Petrel keeps).
 test_pkgs+=(dovecot-lmtpd dovecot-imapd)
+# SRS oracles of t-83-srs: python3-srs (Shevek's scheme in Python) and postsrsd (libsrs2 over
+# Postfix's tcp_table protocol; the test starts its own on loopback ports).
+test_pkgs+=(python3-srs postsrsd)
 bench_pkgs=(postfix libbenchmark-dev)
 # Heavy peers (suite 'heavy', scripts/test.sh's last step): the course's after-queue filter
 # stack of t-87-amavis-stack (test/integration/amavis.sh): amavisd-new with SpamAssassin and

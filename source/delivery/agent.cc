@@ -40,8 +40,8 @@ void addNames(const MessageDeliveries& m, std::vector<std::string>& names) {
 // Equal for equal targets; no field holds a '\n'.
 std::string targetKey(const DeliveryTarget& t) {
   if (t.transport == Transport::Virtual) return "m\n" + t.maildir;
-  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", t.transport_name, t.next_hop.host,
-                     t.next_hop.port, t.next_hop.mx_lookup, int(t.tls), t.nexthop);
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", t.transport_name, t.next_hop.host,
+                     t.next_hop.port, t.next_hop.mx_lookup, int(t.tls), t.nexthop, t.sender);
 }
 
 }  // namespace

@@ -57,15 +57,6 @@ AutoReplyPtr loadAutoReplies(const config::Config& cfg, const lookup::Warn& warn
   return s;
 }
 
-std::string forwardingSender(std::string_view original_sender, std::string_view recipient,
-                             std::string_view target) {
-  // SRS goes here: rewrite when `target` is not a local domain. Until then the copy keeps the
-  // original sender (bounces reach the author; SPF at a foreign next hop may fail).
-  (void)recipient;
-  (void)target;
-  return std::string(original_sender);
-}
-
 std::optional<std::string> deliveredContent(const AgentMessage& am) {
   const queue::StoredMessage& m = *am.stored;
   std::string text = m.header_prefix;
@@ -97,7 +88,7 @@ GeneratedMessage redirectCopy(std::string_view content, std::string_view sender,
                               std::string_view recipient, std::string_view target) {
   GeneratedMessage g;
   g.kind = "sieve redirect";
-  g.sender = forwardingSender(sender, recipient, target);
+  g.sender = std::string(sender);  // SRS, when the target is foreign: server::queueGenerated
   g.recipients.emplace_back(target);
   g.content = fmt::format("Delivered-To: {}\r\n", recipient);
   g.content.append(content);

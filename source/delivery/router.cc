@@ -9,10 +9,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 #include <optional>
 
 #include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
+#include "petrel/srs/srs.h"
 
 namespace petrel::delivery {
 
@@ -49,7 +51,7 @@ struct Router::ExpandState {
   }
 
   bool fail(Outcome outcome, std::string_view status, std::string reason) {
-    failure = Expansion{outcome, {}, std::string(status), std::move(reason)};
+    failure = Expansion{outcome, {}, std::string(status), std::move(reason), {}};
     return false;
   }
 
@@ -142,6 +144,18 @@ Router::Router(const config::Config& cfg, lookup::Warn warn)
   transports_ = cfg.transports;
   local_transport_ = cfg.delivery.transport;
   default_tls_ = cfg.relay.tls;
+  now_ = [] { return static_cast<int64_t>(std::time(nullptr)); };
+  if (cfg.srs.enabled()) {
+    srs::Options o;
+    o.domain = cfg.srs.domain;
+    o.secrets = cfg.srs.secrets;
+    o.hash_length = static_cast<int>(cfg.srs.hash_length);
+    o.hash_min = static_cast<int>(cfg.srs.hash_min);
+    o.max_age_days = static_cast<int>(cfg.srs.max_age / 86400);
+    o.separator = cfg.srs.separator;
+    srs_.emplace(std::move(o));
+    srs_exclude_ = cfg.srs.exclude_domains;
+  }
 }
 
 Router::DomainClass Router::classifyDomain(std::string_view domain_text) const {
@@ -155,6 +169,9 @@ Router::DomainClass Router::classifyDomain(std::string_view domain_text) const {
     if (r.status == LookupStatus::NotFound) return {DomainKind::Other, {}};
     return {DomainKind::TempFail, r.error.empty() ? table->describe() + ": lookup failed" : r.error};
   };
+  // srs.domain receives the bounces to our SRS addresses, so it is ours even when it is no
+  // mailbox domain (a dedicated forwarding domain, as postsrsd's SRS_DOMAIN may be).
+  if (srs_ && domain == srs_->options().domain) return {DomainKind::Local, {}};
   DomainClass local = member(local_domain_set_, local_domain_table_, DomainKind::Local);
   if (local.kind != DomainKind::Other) return local;
   return member(relay_domain_set_, relay_domain_table_, DomainKind::Relay);
@@ -278,6 +295,9 @@ bool Router::expandAddress(const Address& address, int depth, ExpandState& state
                            address.domain()));
     return state.addFinal(address);
   }
+  if (std::optional<bool> reversed = expandSrs(address, depth, state)) {
+    return *reversed;
+  }
   std::string key = address.key();
   if (state.done.count(key) != 0) {
     return true;
@@ -317,6 +337,29 @@ bool Router::expandAddress(const Address& address, int depth, ExpandState& state
     state.done.insert(std::move(key));
   }
   return ok;
+}
+
+std::optional<bool> Router::expandSrs(const Address& address, int depth,
+                                      ExpandState& state) const {
+  if (!srs_ || address.domain() != srs_->options().domain ||
+      !srs::isSrsAddress(address.text())) {
+    return std::nullopt;
+  }
+  srs::Reversal r = srs_->reverse(address.text(), now_());
+  std::optional<MailAddress> back;
+  if (r.status == srs::Reversal::Status::Ok) back = parseFullAddress(r.address);
+  if (!back) {
+    // The reply is the one for an unknown user, as Postfix gives when postsrsd cannot reverse
+    // an address; which check failed goes to the log only (no oracle for forgers).
+    state.unknown(address);
+    state.failure->log_detail = r.status == srs::Reversal::Status::Ok
+                                    ? std::string("bad syntax")
+                                    : std::string(srs::toString(r.status));
+    state.note(fmt::format("SRS {}: {}: refused", address.text(), state.failure->log_detail));
+    return false;
+  }
+  state.note(fmt::format("SRS {} -> {}", address.text(), back->text()));
+  return expandAddress(Address(*back), depth + 1, state);
 }
 
 bool Router::expandTargets(const Address& address, const TableAnswer& alias, int depth,
@@ -366,14 +409,14 @@ bool Router::expandTargets(const Address& address, const TableAnswer& alias, int
 Expansion Router::expand(std::string_view text, std::vector<std::string>* trace) const {
   std::optional<Address> address = parseAddress(text);
   if (!address) {
-    return Expansion{Outcome::PermanentFailure, {}, "5.1.3", "Bad recipient address syntax"};
+    return Expansion{Outcome::PermanentFailure, {}, "5.1.3", "Bad recipient address syntax", {}};
   }
   DomainClass domain = classifyDomain(address->domain());
   if (domain.kind == DomainKind::TempFail) {
-    return Expansion{Outcome::TemporaryFailure, {}, "4.3.0", domain.error};
+    return Expansion{Outcome::TemporaryFailure, {}, "4.3.0", domain.error, {}};
   }
   if (domain.kind != DomainKind::Local) {
-    return Expansion{Outcome::NonLocalDomain, {}, "5.7.1", "Relay access denied"};
+    return Expansion{Outcome::NonLocalDomain, {}, "5.7.1", "Relay access denied", {}};
   }
   ExpandState state;
   state.trace = trace;
@@ -381,7 +424,7 @@ Expansion Router::expand(std::string_view text, std::vector<std::string>* trace)
   if (!expandAddress(*address, 0, state)) {
     return std::move(*state.failure);
   }
-  return Expansion{Outcome::Accepted, std::move(state.recipients), "2.1.5", "Ok"};
+  return Expansion{Outcome::Accepted, std::move(state.recipients), "2.1.5", "Ok", {}};
 }
 
 Result<std::string> Router::maildirFor(std::string_view text) const {

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "petrel/content/chain.h"
+#include "petrel/core/mail_address.h"
 #include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/message_injector.h"
 
@@ -45,6 +46,14 @@ QueuedGenerated queueGenerated(delivery::GeneratedMessage&& g, const Snapshot& s
   m.helo = snap.config->hostname;
   m.protocol = "LOCAL";
   m.sender = std::move(g.sender);
+  // A redirect to a foreign domain is forwarding: the SRS sender (docs/srs.md), so that SPF at
+  // the next hop passes and bounces come back through our reversal.
+  if (q.kind == "sieve redirect" && g.recipients.size() == 1) {
+    MailAddress target(g.recipients.front());
+    if (target.hasDomain() && !snap.router->isLocalDomain(target.domain())) {
+      m.sender = snap.router->forwardingSender(m.sender);
+    }
+  }
   m.smtputf8 = g.smtputf8;
   m.body = g.dkim_sign && snap.dkim_signing && !snap.dkim_signing->empty()
                ? dkimSigned(std::move(g.content), snap, m.id)

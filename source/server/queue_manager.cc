@@ -260,6 +260,12 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
           rr.dsn = target.error().temporary() ? "4.3.0" : "5.1.1";
           rr.text = target.error().message();
         } else {
+          // SRS (docs/srs.md): forwarded recipients go out with their own envelope sender,
+          // so they form a delivery of their own.
+          if (snap.router->srsEnabled() && snap.router->forwarded(rr.rcpt.orig_address, *target)) {
+            target->sender = snap.router->forwardingSender(mr.routed.message.sender);
+            if (target->sender == mr.routed.message.sender) target->sender.clear();
+          }
           mr.routed.add(*target, ri);
         }
       }

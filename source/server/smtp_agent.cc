@@ -119,7 +119,8 @@ smtp::client::Job clientJob(const delivery::Delivery& d) {
     params.dsn_orcpt = rcpt.dsn_orcpt;
     job.recipients.push_back(std::move(params));
   }
-  job.sender.text = am.sender;
+  // A forwarded delivery carries its SRS sender (delivery::Router::forwardingSender).
+  job.sender.text = d.target.sender.empty() ? am.sender : d.target.sender;
   job.size = am.content->size();
   job.is_8bit = am.content_8bit;
   job.needs_smtputf8 = m.smtputf8;

@@ -375,6 +375,10 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
             smtp::Reply(554, "5.7.1", fmt::format("<{}>: Relay access denied", address)));
         break;
       case Outcome::UnknownRecipient:
+        if (!e.log_detail.empty()) {  // an SRS address that does not reverse (docs/srs.md)
+          log::mail::info(log::Program::Smtpd,
+                          fmt::format("srs: reverse of <{}> failed: {}", address, e.log_detail));
+        }
         routed_ = smtp::Verdict::refuse(smtp::Reply(
             550, e.status.empty() ? "5.1.1" : e.status,
             fmt::format("<{}>: Recipient address rejected: {}", address, e.reason)));

@@ -6,6 +6,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -72,6 +73,17 @@ std::string sha256(std::string_view b) {
   Sha256 h;
   h.update(b);
   return h.finish();
+}
+
+// HMAC() is the one-shot call both libraries keep (OpenSSL 3 deprecates only HMAC_CTX).
+std::string hmacSha1(std::string_view key, std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), bytes(message), message.size(),
+           out, &n) == nullptr) {
+    return {};
+  }
+  return std::string(reinterpret_cast<const char*>(out), n);
 }
 
 // ---- public keys -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz pipe_argument_fuzz http_request_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz pipe_argument_fuzz http_request_fuzz srs_reverse_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -387,6 +387,20 @@ seed_http() {
 }
 
 seed_http
+# SRS addresses as python3-srs makes them (srs_reverse_fuzz: 1 day byte, then the address).
+seed_srs() {
+  local out="$work/seeds/srs_reverse_fuzz"
+  mkdir -p "$out"
+  local i=0
+  for a in 'SRS0=XOrm=6M=orig.example=alice@forward.example' \
+           'SRS1=lnlE=forward.example==XOrm=6M=orig.example=alice@second.example' \
+           'srs0+xorm=6m=orig.example=a=b@forward.example' 'SRS1=x.y=h=u@forward.example' \
+           '"q x"@q.example' 'alice@orig.example'; do
+    printf '\x00%s' "$a" >"$out/addr-$i"; i=$((i + 1))
+  done
+}
+
+seed_srs
 seed_milter
 seed_arc
 seed_address
@@ -492,6 +506,13 @@ for t in "${targets[@]}"; do
   fi
   if [ "$t" = maildirsize_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/delivery/maildirsize.cc")
+    dict=""
+  fi
+  if [ "$t" = srs_reverse_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
+             "$root/source/tls/crypto.cc" "$root/source/tls/ssl_helpers.cc"
+             "$root/source/srs/srs.cc")
+    libs=(-lssl -lcrypto -lfmt)
     dict=""
   fi
   if [ "$t" = sieve_script_fuzz ]; then

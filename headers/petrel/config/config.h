@@ -439,6 +439,21 @@ struct Greylisting {
   std::string database;                // absolute; Default: <state_dir>/greylist.db
 };
 
+// srs: the Sender Rewriting Scheme for mail we forward (docs/srs.md; postsrsd's settings under
+// its names). Present = on: forwarded mail gets an SRS0/SRS1 envelope sender at `domain`, and
+// RCPT TO an SRS address at `domain` is reversed (hash and age checked).
+struct Srs {
+  std::string domain;                        // SRS_DOMAIN, lower-cased; empty: SRS is off
+  std::vector<std::string> secrets;          // the first signs, all verify; never logged
+  std::string secrets_file;                  // absolute, or empty (secrets given inline)
+  std::vector<std::string> exclude_domains;  // SRS_EXCLUDE_DOMAINS: ".x" = below x only
+  uint64_t max_age = 21 * 86400;             // seconds, whole days; Default: 21d
+  uint32_t hash_length = 4;                  // SRS_HASHLENGTH; Default: 4
+  uint32_t hash_min = 4;                     // SRS_HASHMIN; Default: hash_length
+  char separator = '=';                      // SRS_SEPARATOR: = + -; Default: =
+  bool enabled() const { return !domain.empty(); }
+};
+
 // dkim: DKIM verification on receipt and signing of our users' mail (docs/dkim.md). The key
 // files are checked when the config loads (server/config_checks.cc: readable, a PEM key of the
 // algorithm's type, RSA of at least 1024 bits).
@@ -610,6 +625,7 @@ struct Config {
   Dmarc dmarc;
   Checks checks;
   Filters filters;
+  Srs srs;
 };
 
 // The milters of a listener's sessions: its own list, or filters.milters.

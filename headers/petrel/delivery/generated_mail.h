@@ -3,8 +3,8 @@
 // vacation_store.h's memory). Each is a GeneratedMessage the queue journals together with the
 // recipient's result.
 //
-// forwardingSender() is the one place that decides the envelope sender of a forwarded copy:
-// the original sender today; SRS (issue 14, "Forwarding with SRS") plugs in there.
+// A redirect copy keeps the original sender here; the queue gives it its SRS sender when the
+// target is foreign (server::queueGenerated, Router::forwardingSender; docs/srs.md).
 //
 // Blocking (spool reads, the vacation table and store): the delivery job only.
 #pragma once
@@ -36,11 +36,6 @@ using AutoReplyPtr = std::shared_ptr<const AutoReplySettings>;
 // Settings for a config: the table opened when delivery.vacation names one. Always non-null
 // (Sieve's vacation needs the store even without the table).
 AutoReplyPtr loadAutoReplies(const config::Config& cfg, const lookup::Warn& warn);
-
-// The envelope sender of a copy of a message from `original_sender`, delivered to
-// `recipient` and forwarded to `target`. "" (<>) stays "".
-std::string forwardingSender(std::string_view original_sender, std::string_view recipient,
-                             std::string_view target);
 
 // The whole message as delivered (queued top fields, the header as canonical.headers rewrote
 // it, the body), wire format; the spool file is read when the body is there. Empty when the

@@ -21,6 +21,8 @@
 // PermanentFailure 5.4.6; a table TempFail gives TemporaryFailure 4.3.0.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +32,7 @@
 #include "petrel/config/config.h"
 #include "petrel/core/result.h"
 #include "petrel/lookup/lookup_table.h"
+#include "petrel/srs/srs.h"
 
 namespace petrel::delivery {
 
@@ -49,6 +52,9 @@ struct DeliveryTarget {
   config::TlsPolicy tls = config::TlsPolicy::May;  // Smtp: relay.tls_policy of the next hop
   std::string maildir;                             // Virtual: absolute, ending in '/'
   std::string nexthop;  // Lmtp and Pipe: "unix:/run/dovecot/lmtp"; pipe: the domain if unset
+  // Smtp: the envelope sender for these recipients when it is not the message's (AgentMessage::
+  // sender): the SRS address of forwarded mail (forwardingSender). Empty: the message's.
+  std::string sender;
   bool operator==(const DeliveryTarget&) const = default;
 };
 
@@ -66,6 +72,9 @@ struct Expansion {
   // Human text, e.g. "User unknown in virtual mailbox table", "alias loop". For
   // TemporaryFailure it is the failing table's error (names files): log it, do not send it.
   std::string reason;
+  // For the log only, never the reply: why an SRS address was refused ("invalid hash",
+  // "expired timestamp", "bad syntax"; docs/srs.md).
+  std::string log_detail;
 };
 
 class Router {
@@ -150,6 +159,22 @@ class Router {
   // expand() and the rest from the thread pool.
   bool blocking() const;
 
+  // SRS (docs/srs.md; source: forwarding.cc). Whether srs: is configured.
+  bool srsEnabled() const { return srs_.has_value(); }
+  // Whether a recipient is forwarded mail: given in RCPT TO at one of our domains (local or
+  // srs.domain; a bare "postmaster" too) and delivered to another host (`target` is smtp).
+  // Recipients relayed for a client that may relay (mynetworks, SASL) were given at another
+  // domain and are not forwarded.
+  bool forwarded(std::string_view orig_address, const DeliveryTarget& target) const;
+  // The envelope sender to use for mail we forward from `sender`: its SRS0 address at
+  // srs.domain (SRS1 when it already is SRS), or `sender` itself when SRS is off, for <>, an
+  // address without a domain, a domain of ours (local, srs.domain) or in srs.exclude_domains,
+  // or an address the scheme cannot rewrite. The alias path (queue) and Sieve redirect both
+  // call this.
+  std::string forwardingSender(std::string_view sender) const;
+  // Seconds since the epoch for the SRS timestamps; tests pin it.
+  void setClockForTest(std::function<int64_t()> now) { now_ = std::move(now); }
+
   // Calls refresh() on each table. Main thread only. Const because the Router's own state does
   // not change (the tables swap their contents atomically), so a shared_ptr<const Router>
   // can be refreshed while reactors use it.
@@ -178,6 +203,9 @@ class Router {
                      ExpandState& state) const;
   bool finishWithMailbox(const Address& address, const TableAnswer& mailbox,
                          ExpandState& state) const;
+  // An SRS address at srs.domain: reversed and expanded on (forwarding.cc). Returns
+  // nullopt when `address` is not one, else expandAddress()'s answer.
+  std::optional<bool> expandSrs(const Address& address, int depth, ExpandState& state) const;
 
   std::vector<std::string> local_domains_;            // lower-cased, config order
   std::unordered_set<std::string> local_domain_set_;  // the same, for lookups
@@ -196,7 +224,16 @@ class Router {
   std::vector<config::TransportConfig> transports_;  // `transports:`, for transportRef()
   config::TransportRef local_transport_;             // delivery.transport
   config::TlsPolicy default_tls_ = config::TlsPolicy::May;
+  std::optional<srs::Rewriter> srs_;          // srs: configured
+  std::vector<std::string> srs_exclude_;      // srs.exclude_domains, lower-cased
+  std::function<int64_t()> now_;              // unix seconds
 };
+
+// The sender to use when forwarding mail from `sender` through `router`'s snapshot:
+// router.forwardingSender(sender) (for callers that hold the snapshot, e.g. Sieve redirect).
+inline std::string forwardingSender(const Router& router, std::string_view sender) {
+  return router.forwardingSender(sender);
+}
 
 // RFC 5321 4.5.1: every local domain must accept mail for postmaster. Returns one error per
 // local domain whose postmaster address does not reach a mailbox (table failures excepted:

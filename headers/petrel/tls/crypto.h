@@ -41,6 +41,11 @@ class Sha256 {
 // One-shot SHA-256 (32 bytes).
 std::string sha256(std::string_view bytes);
 
+// HMAC-SHA1 (RFC 2104) of `message` under `key`: 20 bytes. Only for SRS (srs/srs.h), whose
+// address format fixes SHA-1 for compatibility with postsrsd and the Shevek libraries; a
+// truncated MAC there, not a signature.
+std::string hmacSha1(std::string_view key, std::string_view message);
+
 enum class KeyType { Rsa, Ed25519 };
 
 // A public key; cheap to copy (shared, immutable).

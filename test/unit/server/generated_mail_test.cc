@@ -88,5 +88,29 @@ TEST(QueueGeneratedTest, OurOwnMailIsSignedWhenItsDomainSigns) {
             "From: x@other.test\r\n\r\nAway.\r\n");
 }
 
+TEST(QueueGeneratedTest, ARedirectToAForeignDomainGetsTheSrsSender) {
+  config::Config cfg;
+  cfg.hostname = "mx.example.test";
+  cfg.mail_root = "/var/lib/petrel/mail";
+  cfg.local_domains = {"example.test"};
+  cfg.mailboxes = inlineTable("boxes", {{"alice@example.test", "example.test/alice/"}});
+  cfg.srs.domain = "example.test";
+  cfg.srs.secrets = {"s3cret"};
+  auto snap = routingSnapshot(cfg, [](const std::string&) {});
+  ASSERT_TRUE(snap) << snap.error().message();
+  auto redirect = [&](std::string target) {
+    delivery::GeneratedMessage g;
+    g.kind = "sieve redirect";
+    g.sender = "bob@example.net";
+    g.recipients = {std::move(target)};
+    g.content = Reply;
+    return queueGenerated(std::move(g), *snap).message.sender;
+  };
+  std::string foreign = redirect("carol@example.org");
+  EXPECT_EQ(foreign.rfind("SRS0=", 0), 0u) << foreign;
+  EXPECT_TRUE(foreign.ends_with("=example.net=bob@example.test")) << foreign;
+  EXPECT_EQ(redirect("alice@example.test"), "bob@example.net");  // local: not forwarding
+}
+
 }  // namespace
 }  // namespace petrel::server
