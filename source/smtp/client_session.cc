@@ -509,6 +509,7 @@ std::string_view ClientSession::currentCommand() const {
       if (pending_.empty()) return "MAIL FROM";
       switch (pending_.front().what) {
         case Expect::Rset: return "RSET";
+        case Expect::Xforward: return "XFORWARD";
         case Expect::Mail: return "MAIL FROM";
         case Expect::Rcpt: return "RCPT TO";
         case Expect::Data: return "DATA";
