@@ -29,6 +29,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/delivery/pipe_command.h"
 #include "petrel/server/runtime.h"
+#include "petrel/server/smtp_agent.h"
 
 namespace petrel::server {
 
@@ -351,35 +352,6 @@ class PipeRun {
   PipeExit exit_state_;
 };
 
-// The content as SmtpAgent::prepare() loads it (queued top fields, rewritten header, body).
-Result<std::shared_ptr<const std::string>> loadContent(const delivery::AgentMessage& message) {
-  const queue::StoredMessage& m = *message.stored;
-  auto content = std::make_shared<std::string>();
-  if (m.spool_path.empty()) {
-    *content = m.body;
-  } else {
-    *content = m.header_prefix;
-    FILE* f = fopen(m.spool_path.c_str(), "rbe");
-    bool ok = f != nullptr;
-    if (ok) {
-      char buf[64 * 1024];
-      size_t n;
-      while ((n = fread(buf, 1, sizeof buf, f)) > 0) content->append(buf, n);
-      ok = !ferror(f);
-      fclose(f);
-    }
-    if (!ok) {
-      return Error::temporary(
-          fmt::format("cannot read queue file {}: {}", m.spool_path, systemErrorText(errno)));
-    }
-  }
-  if (message.header != nullptr && message.header->changed > 0) {
-    size_t at = m.spool_path.empty() ? 0 : m.header_prefix.size();
-    content->replace(at, message.header->original_size, message.header->header);
-  }
-  return std::shared_ptr<const std::string>(std::move(content));
-}
-
 void reportAll(delivery::Delivery& d, RecipientReport::Status status, std::string dsn,
                std::string text, const std::string& relay) {
   RecipientReport r;
@@ -469,18 +441,8 @@ void PipeAgent::prepare(delivery::AgentMessage& message,
     }
     return;
   }
-  if (!message.content) {
-    auto content = loadContent(message);
-    if (!content) {
-      for (delivery::Delivery* d : deliveries) {
-        reportAll(*d, S::Deferred, "4.3.0", content.error().message(), name_);
-      }
-      return;
-    }
-    message.content = *content;
-    message.content_8bit = std::any_of(message.content->begin(), message.content->end(),
-                                       [](char c) { return static_cast<unsigned char>(c) > 127; });
-  }
+  loadAgentContent(message, deliveries);
+  if (!message.content) return;  // unreadable queue file: reported deferred (4.3.0)
   if (settings_->size_limit > 0 && message.content->size() > settings_->size_limit) {
     for (delivery::Delivery* d : deliveries) {
       reportAll(*d, S::Bounced, "5.2.3", "message file too big", name_);

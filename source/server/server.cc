@@ -1,4 +1,5 @@
-// The serve process: startup, signals, reload, drain, status and control handlers.
+// The serve process: startup, signals, reload, drain, the status handler; the control socket
+// routes to ControlCommands (control_commands.cc).
 #include "petrel/server/server.h"
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/config_checks.h"
+#include "petrel/server/control_commands.h"
 #include "petrel/server/dashboard.h"
 #include "petrel/server/dmarc_report_job.h"
 #include "petrel/server/dkim_signing_stage.h"
@@ -106,57 +108,6 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg, const Runtime& rt) {
   return s;
 }
 
-// mailq's arrival time: "Sun Nov 22 22:07:56".
-std::string formatTime(int64_t unix_seconds) {
-  return formatLocalTime(unix_seconds, "%a %b %e %H:%M:%S");
-}
-
-std::string queueJson(const std::vector<queue::StoredMessage>& all) {
-  std::string out = "[";
-  for (size_t i = 0; i < all.size(); ++i) {
-    const auto& m = all[i];
-    if (i > 0) out += ",";
-    out += fmt::format(
-        "\n{{\"id\":\"{}\",\"arrival\":{},\"sender\":\"{}\",\"size\":{},\"held\":{},"
-        "\"client\":\"{}\",\"recipients\":[",
-        m.id, m.arrival_us / 1000000, jsonEscape(m.sender), m.size, m.held ? "true" : "false",
-        jsonEscape(m.client));
-    for (size_t k = 0; k < m.recipients.size(); ++k) {
-      const auto& r = m.recipients[k];
-      out += fmt::format(
-          "{}{{\"address\":\"{}\",\"orig_address\":\"{}\",\"status\":\"{}\",\"attempts\":{},"
-          "\"next_attempt\":{},\"last_error\":\"{}\"}}",
-          k > 0 ? "," : "", jsonEscape(r.address), jsonEscape(r.orig_address),
-          r.attempts > 0 ? "deferred" : "pending", r.attempts, r.next_attempt,
-          jsonEscape(r.last_error));
-    }
-    out += "]}";
-  }
-  out += all.empty() ? "]\n" : "\n]\n";
-  return out;
-}
-
-// mailq-style listing.
-std::string queueText(const std::vector<queue::StoredMessage>& all) {
-  if (all.empty()) return "Mail queue is empty\n";
-  std::string out = "-Queue ID-    --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
-  uint64_t bytes = 0;
-  for (const auto& m : all) {
-    bytes += m.size;
-    out += fmt::format("{:<12}{} {:>8} {:<20}  {}\n", m.id, m.held ? "!" : " ", m.size,
-                       formatTime(m.arrival_us / 1000000),
-                       m.sender.empty() ? "MAILER-DAEMON" : m.sender);
-    for (const auto& r : m.recipients) {
-      if (!r.last_error.empty()) out += fmt::format("{:45}({})\n", "", r.last_error);
-      out += fmt::format("{:45}{}\n", "", r.address);
-    }
-    out += "\n";
-  }
-  out += fmt::format("-- {} Kbytes in {} Request{}.\n", (bytes + 1023) / 1024, all.size(),
-                     all.size() == 1 ? "" : "s");
-  return out;
-}
-
 class Process {
  public:
   explicit Process(std::string config_path) : config_path_(std::move(config_path)) {}
@@ -170,6 +121,7 @@ class Process {
   void finishDrain();
   void handleStatus(const std::string& request, RequestServer::Respond respond);
   void handleControl(const std::string& request, RequestServer::Respond respond);
+  void addControlCommands();
   std::string metrics() const;
 
   std::string config_path_;
@@ -183,6 +135,7 @@ class Process {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<RequestServer> status_;
   std::unique_ptr<RequestServer> control_;
+  ControlCommands control_commands_;
   std::vector<uv_signal_t*> signals_;
   uv_timer_t refresh_timer_;
   uv_timer_t housekeeping_timer_;
@@ -265,6 +218,7 @@ int Process::run() {
 
   dashboard_ = std::make_unique<Dashboard>(*main_, rt_, *qmgr_);
   dashboard_->start(cfg);
+  addControlCommands();
 
   unsigned n = cfg.workers > 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
@@ -595,82 +549,27 @@ void Process::handleStatus(const std::string& request, RequestServer::Respond re
   }
 }
 
-// Control protocol: one line "<command> [argument]"; the answer starts with "ok" or
-// "error: <why>" on its own line, followed by the payload. See docs/operations.md.
 void Process::handleControl(const std::string& request, RequestServer::Respond respond) {
-  std::string line(trim(request));
-  size_t sp = line.find(' ');
-  std::string cmd = line.substr(0, sp);
-  std::string arg = sp == std::string::npos ? "" : std::string(trim(line.substr(sp + 1)));
-  auto fail = [respond](const std::string& why) { respond(fmt::format("error: {}\n", why)); };
-  auto status = [respond, fail](Status st) {
-    if (st) {
-      respond("ok\n");
-    } else {
-      fail(st.error().message());
-    }
-  };
-  if (cmd == "list" || cmd == "list-json") {
-    bool json = cmd == "list-json";
-    qmgr_->list([respond, fail, json](Result<std::vector<queue::StoredMessage>> r) {
-      if (!r) return fail(r.error().message());
-      respond("ok\n" + (json ? queueJson(*r) : queueText(*r)));
-    });
-  } else if (cmd == "show" && !arg.empty()) {
-    qmgr_->show(arg, [respond, fail](Result<queue::StoredMessage> r) {
-      if (!r) return fail(r.error().message());
-      std::string out = "ok\n" + queueJson({*r});
-      out += "--- recipients ---\n";
-      int64_t now = int64_t(time(nullptr));
-      for (const auto& rc : r->recipients) {
-        if (rc.attempts == 0) {
-          out += fmt::format("{}: pending, not tried yet\n", rc.address);
-          continue;
-        }
-        out += fmt::format("{}: deferred, {} attempt{}, next attempt {} (in {} s)\n", rc.address,
-                           rc.attempts, rc.attempts == 1 ? "" : "s",
-                           formatTime(rc.next_attempt), std::max<int64_t>(0, rc.next_attempt - now));
-        if (!rc.last_error.empty()) out += fmt::format("  last: {}\n", rc.last_error);
-      }
-      out += "--- message ---\n";
-      if (!r->spool_path.empty()) {
-        out += r->header_prefix;
-        out += fmt::format("(the rest in spool file {})\n", r->spool_path);
-      } else {
-        out += r->body;
-      }
-      respond(out);
-    });
-  } else if (cmd == "delete" && !arg.empty()) {
-    qmgr_->remove(arg, [respond, fail](Result<size_t> r) {
-      if (!r) return fail(r.error().message());
-      respond(fmt::format("ok\n{} message{} deleted\n", *r, *r == 1 ? "" : "s"));
-    });
-  } else if (cmd == "shape" || cmd == "shape-json") {
-    dashboard_->shape(cmd == "shape-json", [respond, fail](Result<std::string> r) {
-      r ? respond("ok\n" + *r) : fail(r.error().message());
-    });
-  } else if (cmd == "flush") {
-    qmgr_->flush();
-    respond("ok\n");
-  } else if (cmd == "hold" && !arg.empty()) {
-    qmgr_->hold(arg, status);
-  } else if (cmd == "release" && !arg.empty()) {
-    qmgr_->release(arg, status);
-  } else if (cmd == "retry" && !arg.empty()) {
-    qmgr_->retry(arg, status);
-  } else if (cmd == "dmarc-reports") {
-    dmarc_reports_->run(true, [respond, fail](Result<size_t> r) {
-      if (!r) return fail(r.error().message());
-      respond(fmt::format("ok\n{} DMARC aggregate report{} queued\n", *r, *r == 1 ? "" : "s"));
-    });
-  } else if (cmd == "reload") {
+  control_commands_.handle(request, std::move(respond));
+}
+
+// The control socket's commands: the queue's, and the process's own.
+void Process::addControlCommands() {
+  addQueueCommands(control_commands_, *qmgr_, *dashboard_);
+  control_commands_.add("dmarc-reports", false,
+                        [this](const std::string&, ControlCommands::Respond respond) {
+                          dmarc_reports_->run(true, [respond](Result<size_t> r) {
+                            if (!r) return ControlCommands::fail(respond, r.error().message());
+                            respond(fmt::format("ok\n{} DMARC aggregate report{} queued\n", *r,
+                                                *r == 1 ? "" : "s"));
+                          });
+                        });
+  control_commands_.add("reload", false, [this](const std::string&, ControlCommands::Respond respond) {
     reload();
     respond("ok\n");
-  } else {
-    fail(fmt::format("unknown command '{}'", line));
-  }
+  });
 }
+
 
 }  // namespace
 

@@ -42,7 +42,7 @@ void loadAgentContent(delivery::AgentMessage& message,
     *content = m.body;
   } else {
     *content = m.header_prefix;
-    FILE* f = fopen(m.spool_path.c_str(), "rb");
+    FILE* f = fopen(m.spool_path.c_str(), "rbe");  // e: no descriptor leaks into pipe children
     bool ok = f != nullptr;
     if (ok) {
       char buf[64 * 1024];
