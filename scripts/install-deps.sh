@@ -8,7 +8,7 @@ level=${1:-test}
 
 build_pkgs=(meson ninja-build pkg-config g++ libuv1-dev libldns-dev libsqlite3-dev
             libyaml-cpp-dev libfmt-dev libcrypt-dev libssl-dev libpcre2-dev libmariadb-dev libldap-dev
-            libpq-dev)
+            libpq-dev libsystemd-dev)
 # swaks needs the two Perl TLS modules for --tls; msmtp, smtplib, openssl s_client and a
 # real Dovecot are the TLS/AUTH peers; aiosmtpd is the "foreign" sink of the relay tests;
 # slapd and ldap-utils the private OpenLDAP server of t-53-ldap-tables (slapd.sh);

@@ -25,6 +25,7 @@
 #include "petrel/server/stage_check.h"
 #include "petrel/server/request_server.h"
 #include "petrel/server/runtime.h"
+#include "petrel/server/service_notifier.h"
 #include "petrel/server/worker.h"
 
 namespace petrel::server {
@@ -132,6 +133,7 @@ class Process {
   std::unique_ptr<SpoolSlots> spool_slots_;
   std::unique_ptr<QueueManager> qmgr_;
   std::unique_ptr<Dashboard> dashboard_;  // the status pages; counts from the mail log
+  std::unique_ptr<ServiceNotifier> notifier_;  // systemd: READY, RELOADING, STOPPING, watchdog
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<RequestServer> status_;
   std::unique_ptr<RequestServer> control_;
@@ -297,6 +299,8 @@ int Process::run() {
                   fmt::format("daemon started -- version {}, configuration {}, {} workers, "
                               "listening on{}",
                               PETREL_VERSION, cfg.source_file, n, listen));
+  notifier_ = std::make_unique<ServiceNotifier>(loop_);
+  notifier_->ready(fmt::format("{} workers, listening on{}", n, listen));
   uv_run(loop_, UV_RUN_DEFAULT);
 
   // Drained: workers have no sessions, deliveries are done.
@@ -323,6 +327,8 @@ void Process::reload() {
     reload_again_ = true;
     return;
   }
+  // READY=1 again when the last copy is gone: at the end of this call, or of the pool's check.
+  auto notice = notifier_ ? notifier_->reloading() : nullptr;
   auto loaded = config::loadConfig(config_path_, standardValidators());
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) {
@@ -362,7 +368,7 @@ void Process::reload() {
     return;
   }
   reload_running_ = true;
-  main_->offload(check, [this, checked, errors] {
+  main_->offload(check, [this, checked, errors, notice] {
     reload_running_ = false;
     if (finished_) return;
     finishReload(std::move(*checked), *errors);
@@ -425,6 +431,7 @@ void Process::drain() {
   if (draining_) return;
   draining_ = true;
   log::mail::info(log::Program::Master, "terminating on signal: draining sessions");
+  if (notifier_) notifier_->stopping("draining sessions");
   if (status_) status_->close();
   workers_draining_ = workers_.size();
   for (auto& w : workers_) {
@@ -452,6 +459,7 @@ void Process::finishDrain() {
     uv_timer_stop(&refresh_timer_);
     uv_timer_stop(&housekeeping_timer_);
     dashboard_->stopTimer();
+    if (notifier_) notifier_->close();
     control_->close();
     for (auto* s : signals_) {
       uv_close(reinterpret_cast<uv_handle_t*>(s),
