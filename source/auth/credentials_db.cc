@@ -266,6 +266,44 @@ Status deleteUser(const std::string& db_path, const std::string& name) {
   return okStatus();
 }
 
+Status setAdmin(const std::string& db_path, const std::string& name, bool admin) {
+  auto user = normalizeName(name);
+  if (!user) return user.error();
+  auto db = openForWrite(db_path, false);
+  if (!db) return db.error();
+  // Databases made before the flag existed get the column now (SQLite has no ADD COLUMN IF
+  // NOT EXISTS: a second ALTER fails with "duplicate column name", which is what we want).
+  if (auto st = (*db)->exec("ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0");
+      !st && st.error().message().find("duplicate column") == std::string::npos) {
+    return st.error();
+  }
+  const std::string flag = admin ? "1" : "0";
+  auto changed = execute(**db, "UPDATE users SET admin = CAST(?2 AS INTEGER) WHERE name = ?1",
+                         *user, &flag);
+  if (!changed) return changed.error();
+  if (*changed == 0) return Error::permanent(fmt::format("no such user: {}", *user));
+  return okStatus();
+}
+
+Result<Verdict> verifyAdmin(const std::string& db_path, const Credentials& credentials) {
+  auto v = verifyWithTable(db_path, credentials);
+  if (!v || !v->ok) return v;
+  auto db = openDatabase(db_path, true);
+  if (!db) return db.error();
+  auto stmt = (*db)->prepare("SELECT admin FROM users WHERE name = ?1", false);
+  bool is_admin = false;
+  if (stmt) {
+    stmt->bind(1, v->user);
+    auto row = stmt->step();
+    if (!row) return row.error();
+    is_admin = *row && stmt->integer(0) != 0;
+  } else if (stmt.error().message().find("no such column") == std::string::npos) {
+    return stmt.error();
+  }
+  if (!is_admin) return Verdict{.ok = false, .user = "", .reason = "not an admin"};
+  return v;
+}
+
 namespace {
 
 // The check shared by every hash source: `stored` is the user's crypt(3) hash, or nullopt for

@@ -39,14 +39,15 @@ commands:
   reload                   reload the configuration (like SIGHUP)
   user add NAME            add a user to the credentials database (auth.credentials_db)
   user passwd NAME         set a user's password
+  user del NAME            remove a user
+                           (the password comes from stdin when it is not a terminal, one
+                           line; otherwise it is asked twice with echo off; never in argv)
+  user admin NAME on|off   let a user log in to the status endpoint (status.login) or not
   table query NAME KEY     what a table answers for KEY, like postmap -q: NAME is a table
                            under tables: or a reference such as cidr:/etc/petrel/clients;
                            KEY is used as given (the server looks up lower-case addresses).
                            Exit 0 with the value, 1 not found, 75 temporary failure
                            (unreadable file), 78 configuration problem
-  user del NAME            remove a user
-                           (the password comes from stdin when it is not a terminal, one
-                           line; otherwise it is asked twice with echo off; never in argv)
   route ADDRESS [--from SENDER] [--client IP] [--auth USER] [--helo NAME]
         [--listener NAME] [--json]
                            what the server would do with mail to ADDRESS, step by step:
@@ -162,6 +163,10 @@ int run(int argc, char** argv) {
   if (cmd == "user" && args.size() == 3 &&
       (args[1] == "add" || args[1] == "passwd" || args[1] == "del")) {
     return userCommand(config_path, args[1], args[2]);
+  }
+  if (cmd == "user" && args.size() == 4 && args[1] == "admin" &&
+      (args[3] == "on" || args[3] == "off")) {
+    return userAdminCommand(config_path, args[2], args[3] == "on");
   }
   if (cmd == "route" && args.size() >= 2) return routeCommand(config_path, args);
   if (cmd == "policy" && args.size() >= 2 && args[1] == "test") {

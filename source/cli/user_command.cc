@@ -129,6 +129,18 @@ int userCommand(const std::string& config_path, const std::string& sub, const st
   return 0;
 }
 
+int userAdminCommand(const std::string& config_path, const std::string& name, bool admin) {
+  auto cfg = loadOrReport(config_path);
+  if (!cfg) return 1;
+  std::string db = credentialsDb(*cfg);
+  if (auto st = auth::setAdmin(db, name, admin); !st) {
+    fmt::print(stderr, "petrel: user admin: {}\n", st.error().message());
+    return 1;
+  }
+  fmt::print("petrel: user {} is {} admin in {}\n", name, admin ? "an" : "no longer an", db);
+  return 0;
+}
+
 // petrel auth-test USER [--client-ip IP] (hidden; for the integration tests): runs the
 // configured authenticator once on a private loop with the password from stdin, as if a client
 // at IP (default 127.0.0.1) had sent it. Prints "ok USER", "fail REASON" or "tempfail REASON";

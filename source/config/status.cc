@@ -1,5 +1,5 @@
 // The `status:` section: the HTTP status endpoint's address, which must be a loopback address
-// and must not overlap a listener (reported at the status address, or at the listener when the
+// unless TLS and the login are on, and must not overlap a listener (reported at the status address, or at the listener when the
 // default overlaps).
 #include <fmt/format.h>
 
@@ -17,7 +17,9 @@ void Loader::loadStatus(const Section& top, Config& c) {
       return;
     }
     Section s(reporter_, *f);
-    s.allowOnly({"address"});
+    s.allowOnly({"address", "tls", "login"});
+    setBool(s, "tls", c.status.tls);
+    setBool(s, "login", c.status.login);
     if (const Field* address = s.find("address")) {
       address_mark = address->mark();
       c.status.address.reset();
@@ -29,14 +31,15 @@ void Loader::loadStatus(const Section& top, Config& c) {
   if (!c.status.address) {
     return;
   }
-  // The dashboard shows addresses and acts on the queue; without TLS and a login (not built
-  // yet, docs/dashboard.md) it may only be reached from this host.
+  // The dashboard shows addresses and acts on the queue: beyond this host only over TLS and
+  // behind a login (docs/dashboard.md).
   const std::string& host = c.status.address->host;
-  if (address_mark && !host.starts_with("127.") && host != "::1") {
+  if (address_mark && !host.starts_with("127.") && host != "::1" &&
+      !(c.status.tls && c.status.login)) {
     reporter_.add(*address_mark,
                   fmt::format("status.address {} is not a loopback address: the status endpoint "
-                              "has no TLS or login yet, so it listens on 127.0.0.1 or ::1 only "
-                              "(put a TLS proxy with a login in front for remote use)",
+                              "shows addresses and acts on the queue, so beyond 127.0.0.1 and ::1 "
+                              "it needs status.tls: true and status.login: true",
                               c.status.address->toString()));
   }
   for (size_t i = 0; i < c.listeners.size(); ++i) {

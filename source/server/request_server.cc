@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "petrel/server/tls_stream.h"
 #include "petrel/server/worker.h"
 
 namespace petrel::server {
@@ -28,6 +29,10 @@ struct Client {
   std::string terminator;
   size_t max_request;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  // With TLS: the engine and the ordered writes; the connection closes once the answer and the
+  // close_notify are written.
+  std::unique_ptr<TlsStream> tls;
+  bool close_when_written = false;
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&h); }
 };
@@ -35,6 +40,7 @@ struct Client {
 void closeClient(Client* c) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(c->stream()))) return;
   *c->alive = false;
+  if (c->tls) c->tls->detach();
   auto done = [](uv_handle_t* h) {
     auto* c = static_cast<Client*>(h->data);
     if (--c->open == 0) delete c;
@@ -49,6 +55,17 @@ struct Write {
 };
 
 void respond(Client* c, std::string text) {
+  if (c->tls) {
+    c->close_when_written = true;
+    if (!c->tls->write(text)) {
+      c->tls->flush();  // the alert, if any
+      closeClient(c);
+      return;
+    }
+    c->tls->shutdownTls();
+    if (!c->tls->writing()) closeClient(c);
+    return;
+  }
   auto* w = new Write{{}, std::move(text)};
   w->req.data = c;
   uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
@@ -141,6 +158,19 @@ void RequestServer::onConnection(uv_stream_t* server, int status) {
   }
   uv_timer_start(&c->timer, [](uv_timer_t* t) { closeClient(static_cast<Client*>(t->data)); },
                  RequestTimeoutMs, 0);
+  if (self->tls_) {
+    auto engine = tls::Engine::server(self->tls_);
+    if (!engine) {
+      closeClient(c);
+      return;
+    }
+    c->tls = std::make_unique<TlsStream>(TlsStream::Callbacks{
+        .written = [c] { if (c->close_when_written && !c->tls->writing()) closeClient(c); },
+        .failed = [c](int) { closeClient(c); },
+    });
+    c->tls->attach(c->stream());
+    c->tls->startTls(std::move(engine.value()));
+  }
   uv_read_start(
       c->stream(),
       [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
@@ -155,7 +185,16 @@ void RequestServer::onConnection(uv_stream_t* server, int status) {
           return;
         }
         if (c->answered) return;
-        c->in.append(buf->base, size_t(nread));
+        if (c->tls) {
+          TlsStream::Input in = c->tls->receive(std::string_view(buf->base, size_t(nread)));
+          if (!in.status || in.peer_closed) {
+            closeClient(c);
+            return;
+          }
+          c->in += in.plaintext;
+        } else {
+          c->in.append(buf->base, size_t(nread));
+        }
         size_t end = c->in.find(c->terminator);
         if (end == std::string::npos) {
           if (c->in.size() > c->max_request) closeClient(c);

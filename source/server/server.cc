@@ -21,8 +21,10 @@
 #include "petrel/server/dmarc_report_job.h"
 #include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/greylisting.h"
+#include "petrel/server/host_tls.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/stage_check.h"
+#include "petrel/server/status_endpoint.h"
 #include "petrel/server/request_server.h"
 #include "petrel/server/runtime.h"
 #include "petrel/server/service_notifier.h"
@@ -75,20 +77,9 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg, const Runtime& rt) {
     auth_used |= l.auth != config::AuthMode::None;
   }
   if (tls_used) {
-    tls::ServerSettings ts;
-    ts.min_version = cfg.tls.min_version;
-    for (const auto& c : cfg.tls.certificates) ts.certificates.push_back({c.cert, c.key});
-    if (ts.certificates.empty()) {
-      // Quick start: a self-signed certificate, made once and kept in the state directory.
-      std::string cert = cfg.state_dir + "/tls/self-signed.crt";
-      std::string key = cfg.state_dir + "/tls/self-signed.key";
-      if (auto st = tls::ensureSelfSigned(cfg.hostname, cert, key); !st) return st.error();
-      ts.certificates.push_back({cert, key});
-    }
-    auto ctx = tls::ServerContext::create(ts);
+    auto ctx = hostTlsContext(cfg);
     if (!ctx) return ctx.error();
     s.tls = std::move(ctx.value());
-    for (const auto& d : s.tls->describe()) log::mail::info(log::Program::Master, "TLS: " + d);
   }
   if (auth_used) {
     auth::AuthSettings as;
@@ -120,7 +111,7 @@ class Process {
   void finishReload(Snapshot snap, const std::vector<config::ConfigError>& postmaster_errors);
   void drain();
   void finishDrain();
-  void handleStatus(const std::string& request, RequestServer::Respond respond);
+  void handleStatus(const status::HttpRequest& request, RequestServer::Respond respond);
   void handleControl(const std::string& request, RequestServer::Respond respond);
   void addControlCommands();
   std::string metrics() const;
@@ -135,7 +126,7 @@ class Process {
   std::unique_ptr<Dashboard> dashboard_;  // the status pages; counts from the mail log
   std::unique_ptr<ServiceNotifier> notifier_;  // systemd: READY, RELOADING, STOPPING, watchdog
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<RequestServer> status_;
+  std::unique_ptr<StatusEndpoint> status_;
   std::unique_ptr<RequestServer> control_;
   ControlCommands control_commands_;
   std::vector<uv_signal_t*> signals_;
@@ -242,14 +233,16 @@ int Process::run() {
     return 1;
   }
   if (cfg.status.address) {
-    status_ = std::make_unique<RequestServer>(
-        loop_, "\r\n\r\n", 8192, [this](const std::string& r, RequestServer::Respond respond) {
+    auto status = StatusEndpoint::start(
+        loop_, *main_, cfg, [this](const status::HttpRequest& r, RequestServer::Respond respond) {
           handleStatus(r, std::move(respond));
         });
-    if (auto st = status_->listenTcp(*cfg.status.address); !st) {
-      log::mail::warning(log::Program::Master, fmt::format("fatal: {}", st.error().message()));
+    if (!status) {
+      log::mail::warning(log::Program::Master,
+                         fmt::format("fatal: status: {}", status.error().message()));
       return 1;
     }
+    status_ = std::move(status.value());
   }
 
   for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
@@ -527,12 +520,9 @@ std::string Process::metrics() const {
   return out;
 }
 
-void Process::handleStatus(const std::string& request, RequestServer::Respond respond) {
-  auto parsed = status::parseHttpRequest(request);
-  std::string path = parsed && parsed->method != "POST" ? parsed->path : "";
-  if (!parsed) {
-    respond(httpResponse(400, "text/plain", "bad request\n"));
-  } else if (dashboard_->handle(*parsed, respond)) {
+void Process::handleStatus(const status::HttpRequest& request, RequestServer::Respond respond) {
+  std::string path = request.method != "POST" ? request.path : "";
+  if (dashboard_->handle(request, respond)) {
     // a dashboard page, its JSON or a queue action
   } else if (path == "/healthz") {
     qmgr_->probe([respond](Status st) {

@@ -53,6 +53,12 @@ Status addUser(const std::string& db_path, const std::string& name, const std::s
 Status setPassword(const std::string& db_path, const std::string& name,
                    const std::string& password);
 Status deleteUser(const std::string& db_path, const std::string& name);
+// The admin flag of the dashboard's login (docs/dashboard.md): column `admin` (0/1), added to
+// the table the first time a flag is set; in a database without it nobody is an admin.
+Status setAdmin(const std::string& db_path, const std::string& name, bool admin);
+// verifyWithTable, and then ok only for a user with the admin flag (reason "not an admin").
+// Blocking.
+Result<Verdict> verifyAdmin(const std::string& db_path, const Credentials& credentials);
 // The crypt(3) hash an unknown user's password is checked against, so that a refusal costs one
 // hash whether the user exists or not (timing does not tell). Made once, like addUser's hashes
 // (yescrypt at libxcrypt's default cost).

@@ -11,6 +11,7 @@
 
 #include "petrel/config/config.h"
 #include "petrel/core/result.h"
+#include "petrel/tls/tls.h"
 
 namespace petrel::server {
 
@@ -24,6 +25,10 @@ class RequestServer {
   Status listenTcp(const config::Endpoint& ep);
   // Creates the socket with mode 0600 (umask around bind, no window where it is wider).
   Status listenUnix(const std::string& path);
+  // Every connection accepted from now on speaks TLS (the status endpoint's status.tls): the
+  // request is read from the decrypted bytes, the answer is encrypted and ends with a
+  // close_notify. A failed handshake closes the connection.
+  void useTls(std::shared_ptr<tls::ServerContext> context) { tls_ = std::move(context); }
   void close();
 
  private:
@@ -34,6 +39,7 @@ class RequestServer {
   Handler handler_;
   uv_stream_t* listener_ = nullptr;
   std::string unix_path_;
+  std::shared_ptr<tls::ServerContext> tls_;
 };
 
 // Parses "GET /path HTTP/1.x" from a request head; empty when malformed or not GET/HEAD.

@@ -669,17 +669,6 @@ TEST(ConfigTest, StatusEndpoint) {
                    "(127.0.0.1:25)"});
 }
 
-// The dashboard has no TLS or login: anything but loopback is refused at load.
-TEST(ConfigTest, StatusEndpointOnlyOnLoopback) {
-  EXPECT_EQ(loadOk("status: {address: '127.0.0.2:8025'}\n").status.address,
-            (Endpoint{"127.0.0.2", 8025}));
-  EXPECT_EQ(errorsWith("status: {address: '0.0.0.0:8025'}\n"),
-            Errors{"t.yaml:3:19: status.address 0.0.0.0:8025 is not a loopback address: the "
-                   "status endpoint has no TLS or login yet, so it listens on 127.0.0.1 or ::1 "
-                   "only (put a TLS proxy with a login in front for remote use)"});
-  EXPECT_EQ(errorsWith("status: {address: '[2001:db8::1]:8025'}\n").size(), 1u);
-}
-
 TEST(ConfigTest, StringKeys) {
   EXPECT_EQ(errorsWith("recipient_delimiter: '+-'\nsmtp: {banner: \"a\\r\\nb\"}\n"),
             (Errors{"t.yaml:3:22: recipient_delimiter: must be a single ASCII character or "
