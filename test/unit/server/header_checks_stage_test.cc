@@ -5,7 +5,8 @@
 // "== NAME": "== header", "== mime_header", "== nested_header", "== body" hold regexp table
 // lines (Postfix regexp_table(5)) for that class; "== limit N" sets body_size_limit; "==
 // message" holds the message (LF line ends, fed as CRLF, in chunks of 5 octets) sent to
-// alice@example.org and bob@example.org. The .ref lists each action the stage took
+// alice@example.org and bob@example.org; an empty "== full" section shows the whole stored
+// message instead of its header. The .ref lists each action the stage took
 // ("class action what: line [-> text] [(not applied)]"), the end-of-data outcome (refusal,
 // hold, discard, filter, recipients) and the stored header section as the queue gets it.
 // Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='ChecksGolden*', then
@@ -152,7 +153,11 @@ std::string runScript(const std::string& script, const std::string& name) {
     std::string stored = store.data;
     if (end.header) stored = *end.header + stored.substr(end.replaced_octets);
     stored = end.top_fields + stored;
-    out += "stored header:\n" + visible(stored.substr(0, stored.find("\r\n\r\n") + 2));
+    if (sections.contains("full")) {
+      out += "stored message:\n" + visible(stored);
+    } else {
+      out += "stored header:\n" + visible(stored.substr(0, stored.find("\r\n\r\n") + 2));
+    }
   }
   return out;
 }
