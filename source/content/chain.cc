@@ -8,7 +8,11 @@ namespace petrel::content {
 
 ContentChain::ContentChain(std::vector<std::unique_ptr<ContentStage>> stages,
                            smtp::BodySink& store, ChainLimits limits)
-    : stages_(std::move(stages)), store_(&store), section_(limits.max_header_bytes) {}
+    : stages_(std::move(stages)), store_(&store), section_(limits.max_header_bytes) {
+  edits_body_.reserve(stages_.size());
+  for (const auto& stage : stages_) edits_body_.push_back(stage->editsBody());
+  edit_buffers_.resize(stages_.size());
+}
 
 bool ContentChain::mayRefuse() const {
   return std::any_of(stages_.begin(), stages_.end(),
@@ -23,8 +27,38 @@ void ContentChain::append(std::string_view content) {
     headerComplete();
   }
   if (content.empty()) return;
-  for (auto& stage : stages_) stage->onBody(content);
+  passBody(content, 0);
+}
+
+void ContentChain::passBody(std::string_view content, size_t from) {
+  for (size_t i = from; i < stages_.size(); ++i) {
+    if (!edits_body_[i]) {
+      stages_[i]->onBody(content);
+      continue;
+    }
+    // The later stages and the store get what this one gives out; its buffer is not touched
+    // again until they return (they use only the buffers after it).
+    std::string& out = edit_buffers_[i];
+    out.clear();
+    stages_[i]->editBody(content, out);
+    if (!out.empty()) passBody(out, i + 1);
+    return;
+  }
   store_->append(content);
+}
+
+// The content ended: what the editing stages held back goes on, the first stage's first (it
+// passes through the later ones, which may still hold some of it).
+void ContentChain::flushBodies() {
+  if (flushed_) return;
+  flushed_ = true;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    if (!edits_body_[i]) continue;
+    std::string& out = edit_buffers_[i];
+    out.clear();
+    stages_[i]->flushBody(out);
+    if (!out.empty()) passBody(out, i + 1);
+  }
 }
 
 void ContentChain::headerComplete() {
@@ -33,7 +67,8 @@ void ContentChain::headerComplete() {
   std::string text = applyHeaderEdits(section_.fields(), edits, section_.rest());
   written_header_octets_ = text.size();
   store_->append(text);
-  // A line that ended the section without being the empty line is body for the stages.
+  // A line that ended the section without being the empty line is body for the stages (it
+  // went to the store with the section: an editing stage sees it as onBody, unedited).
   if (const std::string& rest = section_.rest(); !rest.empty() && rest != "\r\n") {
     for (auto& stage : stages_) stage->onBody(rest);
   }
@@ -44,6 +79,7 @@ void ContentChain::finish(std::vector<Recipient>& recipients, std::function<void
     section_.end();
     headerComplete();
   }
+  flushBodies();
   recipients_ = &recipients;
   end_done_ = std::move(done);
   endStage(0);

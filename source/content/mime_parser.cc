@@ -364,6 +364,7 @@ void MimeParser::headerEnd() {
     ++depth_;
     part_ = ++parts_;
     state_ = State::Header;
+    ++headers_begun_;
     header_kind_ = MimeEvent::Kind::NestedHeader;
   }
 }
@@ -406,6 +407,7 @@ bool MimeParser::boundaryLine(std::string_view text) {
     depth_ = mp.depth;
     part_ = ++parts_;
     state_ = State::Header;
+    ++headers_begun_;
     header_kind_ = MimeEvent::Kind::MimeHeader;
     default_rfc822_ = mp.digest;
     return true;

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS messages (
   body BLOB,
   spool_path TEXT,
   header_prefix TEXT,
-  content_filter TEXT
+  content_filter TEXT,
+  client_port INTEGER
 );
 CREATE TABLE IF NOT EXISTS recipients (
   message_id TEXT NOT NULL,
@@ -78,6 +79,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
   // And those written before after-queue content filters this one.
   if (!(*db)->exec("SELECT content_filter FROM messages LIMIT 0")) {
     if (auto st = (*db)->exec("ALTER TABLE messages ADD COLUMN content_filter TEXT"); !st) {
+      return st.error();
+    }
+  }
+  // And those written before the client's port was kept (XFORWARD PORT) this one.
+  if (!(*db)->exec("SELECT client_port FROM messages LIMIT 0")) {
+    if (auto st = (*db)->exec("ALTER TABLE messages ADD COLUMN client_port INTEGER"); !st) {
       return st.error();
     }
   }
@@ -146,8 +153,8 @@ Status Journal::insertMessage(Db& db, const StoredMessage& m) {
   auto st = withStmt(
       db,
       "INSERT INTO messages (id, arrival_us, sender, size, client, helo, protocol, dsn_envid, "
-      "dsn_ret, smtputf8, held, body, spool_path, header_prefix, content_filter) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      "dsn_ret, smtputf8, held, body, spool_path, header_prefix, content_filter, client_port) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
       [&](Stmt& s) {
         s.bind(1, m.id).bind(2, m.arrival_us).bind(3, m.sender).bind(4, int64_t(m.size));
         s.bind(5, m.client).bind(6, m.helo).bind(7, m.protocol).bind(8, m.dsn_envid);
@@ -166,6 +173,11 @@ Status Journal::insertMessage(Db& db, const StoredMessage& m) {
           s.bindNull(15);
         } else {
           s.bind(15, m.content_filter);
+        }
+        if (m.client_port == 0) {
+          s.bindNull(16);
+        } else {
+          s.bind(16, int64_t(m.client_port));
         }
         return s.run();
       });
@@ -233,12 +245,12 @@ Result<int64_t> Journal::remainingRecipients(Db& db, const std::string& id) {
 Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, bool with_body) {
   const char* sql_all =
       "SELECT id, arrival_us, sender, size, client, helo, protocol, dsn_envid, dsn_ret, "
-      "smtputf8, held, NULL, spool_path, header_prefix, content_filter FROM messages ORDER BY "
-      "id";
+      "smtputf8, held, NULL, spool_path, header_prefix, content_filter, client_port FROM "
+      "messages ORDER BY id";
   const char* sql_one =
       "SELECT id, arrival_us, sender, size, client, helo, protocol, dsn_envid, dsn_ret, "
-      "smtputf8, held, body, spool_path, header_prefix, content_filter FROM messages WHERE id = "
-      "?";
+      "smtputf8, held, body, spool_path, header_prefix, content_filter, client_port FROM "
+      "messages WHERE id = ?";
   auto s = db.stmt(id.empty() ? sql_all : sql_one);
   if (!s) return s.error();
   Stmt& st = **s;
@@ -264,6 +276,7 @@ Result<std::vector<StoredMessage>> Journal::load(Db& db, const std::string& id, 
     m.spool_path = st.isNull(12) ? std::string() : st.text(12);
     m.header_prefix = st.isNull(13) ? std::string() : st.text(13);
     m.content_filter = st.isNull(14) ? std::string() : st.text(14);
+    m.client_port = st.isNull(15) ? 0 : uint16_t(st.integer(15));
     out.push_back(std::move(m));
   }
   st.reset();

@@ -93,6 +93,57 @@ class HeaderChecksStage final : public content::ContentStage {
     if (!done_) parser_.feed(bytes);
   }
 
+  // MIME part headers and attached messages' headers are edited (PREPEND, REPLACE, IGNORE as
+  // in the message header): the body goes through line by line, and from the line that opens
+  // such a header section to the line that ends it the octets are held here, then given out
+  // with the edits. The rest streams through. Only when those tables exist.
+  bool editsBody() const override {
+    return s_.tables->mime_header != nullptr || s_.tables->nested_header != nullptr;
+  }
+
+  void editBody(std::string_view bytes, std::string& out) override {
+    while (!bytes.empty() && !done_) {
+      if (!holding_ && parser_.inHeader() && parser_.headersBegun() != header_seen_) {
+        holding_ = true;  // a part header (or an attached message's) begins with this line
+        header_seen_ = parser_.headersBegun();
+      }
+      size_t nl = bytes.find('\n');
+      size_t n = nl == std::string_view::npos ? bytes.size() : nl + 1;
+      std::string_view piece = bytes.substr(0, n);
+      bytes.remove_prefix(n);
+      if (!holding_) {
+        out.append(piece);
+        parser_.feed(piece);
+        continue;
+      }
+      held_.append(piece);
+      parser_.feed(piece);  // its field events take their octets from held_ (onEvent)
+      if (nl != std::string_view::npos) {
+        if (!parser_.inHeader() || parser_.headersBegun() != header_seen_) {
+          releaseHeld(out);  // this line ended the header section
+          continue;
+        }
+        line_start_ = held_.size();
+      }
+      if (held_.size() > HoldLimit) {
+        // Bounded (Postfix header_size_limit): the rest of this header goes on unedited.
+        warn(fmt::format("{}_checks: a MIME part header over {} octets: its further fields "
+                         "are not edited",
+                         className(MimeEvent::Kind::MimeHeader), HoldLimit));
+        releaseHeld(out);
+      }
+    }
+    if (done_) {
+      // A final action (REJECT, DISCARD, REDIRECT): nothing more is inspected or edited.
+      if (holding_) releaseHeld(out);
+      out.append(bytes);
+    }
+  }
+
+  void flushBody(std::string& out) override {
+    if (holding_) releaseHeld(out);  // the content ended inside a part header
+  }
+
   std::optional<smtp::Reply> onEnd(std::vector<content::Recipient>& recipients,
                                    content::EndEdits& edits) override {
     if (!done_) parser_.end();
@@ -138,7 +189,30 @@ class HeaderChecksStage final : public content::ContentStage {
 
   void onEvent(const MimeEvent& e) {
     if (e.kind != MimeEvent::Kind::BodyLine && e.depth == 0) return;  // done in onHeader
-    check(e.kind, e.text, e.decoded, nullptr);
+    if (!holding_ || e.kind == MimeEvent::Kind::BodyLine) {
+      return check(e.kind, e.text, e.decoded, nullptr);
+    }
+    // A field of the held header: the parser emits it when the line after it arrives, so its
+    // octets are those from the previous field's end to the start of the current line.
+    content::HeaderField f;
+    f.raw = held_.substr(field_start_, line_start_ - field_start_);
+    f.name = f.raw.substr(0, f.raw.find(':'));
+    field_start_ = line_start_;
+    part_fields_.push_back(std::move(f));
+    Target target{&part_edits_, part_fields_.size() - 1, &part_fields_.back().raw};
+    check(e.kind, e.text, e.decoded, &target);
+  }
+
+  // The held header goes on: its fields as edited, then what follows them (the line that
+  // ended it, or the octets not yet split into fields).
+  void releaseHeld(std::string& out) {
+    out += content::applyHeaderEdits(part_fields_, part_edits_,
+                                     std::string_view(held_).substr(field_start_));
+    holding_ = false;
+    held_.clear();
+    part_fields_.clear();
+    part_edits_ = {};
+    field_start_ = line_start_ = 0;
   }
 
   const lookup::LookupTable* tableFor(MimeEvent::Kind kind) const {
@@ -225,7 +299,7 @@ class HeaderChecksStage final : public content::ContentStage {
                                 className(kind), word, text));
       }
       if (target == nullptr) {
-        hit.applied = false;  // a MIME part or body line: its octets already went on
+        hit.applied = false;  // a body line, or a part header over the limit: gone on
       } else if (word == "PREPEND") {
         target->edits->replace.emplace_back(target->index, text + "\r\n" + *target->raw);
       } else {
@@ -288,8 +362,20 @@ class HeaderChecksStage final : public content::ContentStage {
                             s_.recipient, s_.protocol, s_.helo, text);
   }
 
+  // The most of a MIME part header held back for editing: the parser's field limit (Postfix
+  // header_size_limit, 100 KiB).
+  static constexpr size_t HoldLimit = content::MimeLimits{}.max_field_bytes;
+
   HeaderChecksSetup s_;
   content::MimeParser parser_;
+  // A part header held back (editBody): its octets, the fields found in them so far (with
+  // their edits), where the next field and the current line start in held_.
+  bool holding_ = false;
+  size_t header_seen_ = 1;  // parser_.headersBegun() of the last header held or passed
+  std::string held_;
+  std::vector<content::HeaderField> part_fields_;
+  content::HeaderEdits part_edits_;
+  size_t field_start_ = 0, line_start_ = 0;
   bool done_ = false;  // a final action was taken: nothing more is inspected
   std::optional<smtp::Reply> refusal_;
   std::optional<std::string> hold_, discard_, redirect_, filter_;

@@ -26,7 +26,7 @@ std::vector<std::pair<std::string, std::string>> xforwardAttributes(const queue:
   if (!m.protocol.empty()) proto = m.protocol == "SMTP" ? "SMTP" : "ESMTP";
   return {{"NAME", name},
           {"ADDR", addr},
-          {"PORT", ""},
+          {"PORT", m.client_port != 0 ? std::to_string(m.client_port) : ""},
           {"PROTO", proto},
           {"HELO", m.helo},
           {"IDENT", m.id},

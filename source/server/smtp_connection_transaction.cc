@@ -457,6 +457,7 @@ void SmtpConnection::commitFinished(smtp::Envelope envelope) {
   m->arrival_us = arrival_us_;
   m->sender = envelope.mail.sender.text;
   m->client = client_;
+  m->client_port = client_facts_.client_port;
   m->helo = envelope.helo;
   m->protocol = protocol();
   m->dsn_envid = envelope.mail.dsn_envid;

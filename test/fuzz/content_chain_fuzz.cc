@@ -7,7 +7,10 @@
 //   - without edits, the stored bytes differ from the input (nothing may be lost or changed);
 //   - the stage's view of the header plus the body it saw is not the stored message;
 //   - with edits, the stored message does not start with the prepended field, or is not the
-//     input without the first field's bytes (when there was one).
+//     input without the first field's bytes (when there was one);
+//   - behind a stage that edits the body stream but changes nothing (it holds each line back
+//     until its end, the rest until flushBody), the stored bytes or what a later stage saw
+//     differ from the input.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -46,9 +49,28 @@ struct Watcher : ContentStage {
   void onBody(std::string_view b) override { body.append(b); }
 };
 
-std::string run(std::string_view input, size_t limit, size_t chunk, bool edit, Watcher*& out) {
+// Edits the body stream without changing it: each line is held until its line end.
+struct LineHolder : ContentStage {
+  std::string held;
+  bool editsBody() const override { return true; }
+  void editBody(std::string_view b, std::string& out) override {
+    held.append(b);
+    size_t nl = held.rfind('\n');
+    if (nl == std::string::npos) return;
+    out.append(held, 0, nl + 1);
+    held.erase(0, nl + 1);
+  }
+  void flushBody(std::string& out) override {
+    out += held;
+    held.clear();
+  }
+};
+
+std::string run(std::string_view input, size_t limit, size_t chunk, bool edit, Watcher*& out,
+                bool holder = false) {
   Store store;
   std::vector<std::unique_ptr<ContentStage>> stages;
+  if (holder) stages.emplace_back(new LineHolder);
   auto* w = new Watcher;
   w->edit = edit;
   stages.emplace_back(w);
@@ -75,11 +97,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Watcher* seen = nullptr;
   std::string plain = run(input, limit, chunk, false, seen);
   if (plain != input) fail("the stored message differs from the input");
-  std::string header = seen->header, first = seen->first_field;
+  std::string header = seen->header, first = seen->first_field, body = seen->body;
   // What the stage saw as fields is the stored message's beginning.
   if (plain.compare(0, header.size(), header) != 0) fail("fields are not the message's start");
   std::string edited = run(input, limit, chunk, true, seen);
   std::string expect = "X-Fuzz: 1\r\n" + std::string(input.substr(first.size()));
   if (edited != expect) fail("edits were not applied as given");
+  std::string held = run(input, limit, chunk, false, seen, true);
+  if (held != input) fail("behind a body-editing stage the stored message differs");
+  if (seen->body != body) fail("behind a body-editing stage a later stage saw another body");
   return 0;
 }

@@ -6,9 +6,10 @@
 // 250 still means the final message is on disk.
 //
 // Stages today: the Received header and recipient de-duplication (server/content_stages.h),
-// DKIM verification and DMARC with the Authentication-Results field
-// (server/authentication_stage.cc), DKIM signing (server/dkim_signing_stage.h); header/body
-// checks and milters come next, each a ContentStage and one line where the session driver
+// header/body checks (server/header_checks_stage.h, the one stage that edits the body stream:
+// MIME part headers), DKIM verification and DMARC with the Authentication-Results field
+// (server/authentication_stage.cc), milters (server/milter_stage.h), DKIM signing
+// (server/dkim_signing_stage.h), each a ContentStage and one line where the session driver
 // builds its chain. Pure: bytes in, edits out; the store is a BodySink.
 #pragma once
 
@@ -78,6 +79,18 @@ class ContentStage {
   virtual void onHeader(const std::vector<HeaderField>& /*fields*/, HeaderEdits& /*edits*/) {}
   // Body octets after the header section, in order, as stored.
   virtual void onBody(std::string_view /*bytes*/) {}
+  // A stage that edits the body as it streams (the header checks' edits of MIME part headers)
+  // says so here; the chain then calls editBody instead of onBody: the stage appends to `out`
+  // what goes on, in place of `bytes`, to the later stages and the store. It may hold octets
+  // back (bounded: the stage keeps the limit) and gives out what it holds at the latest in
+  // flushBody, when the content ended and before any onEnd. The earlier stages saw the body as
+  // it came, the later ones and the store see the edited one.
+  virtual bool editsBody() const { return false; }
+  virtual void editBody(std::string_view bytes, std::string& out) {
+    onBody(bytes);
+    out.append(bytes);
+  }
+  virtual void flushBody(std::string& /*out*/) {}
   // End of data: nullopt to go on, or a refusal (4xx/5xx) for the whole message. `recipients`
   // is the envelope so far; a stage may edit it directly or through `edits`.
   virtual std::optional<smtp::Reply> onEnd(std::vector<Recipient>& /*recipients*/,
@@ -139,6 +152,9 @@ class ContentChain final : public smtp::BodySink {
 
  private:
   void headerComplete();
+  // Body octets for the stages from `from` on and the store, through the stages that edit.
+  void passBody(std::string_view content, size_t from);
+  void flushBodies();
   void endStage(size_t index);
   void ended();
 
@@ -146,6 +162,9 @@ class ContentChain final : public smtp::BodySink {
   smtp::BodySink* store_;
   HeaderSection section_;
   size_t written_header_octets_ = 0;
+  std::vector<bool> edits_body_;          // per stage: editsBody()
+  std::vector<std::string> edit_buffers_;  // per editing stage: its output, reused
+  bool flushed_ = false;
   // finish() in progress
   std::vector<Recipient>* recipients_ = nullptr;
   EndEdits end_edits_;

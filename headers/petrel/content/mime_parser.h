@@ -73,6 +73,12 @@ class MimeParser {
   bool limitExceeded() const { return limit_exceeded_; }
   // Some body line was not emitted because of body_segment_bytes.
   bool bodyTruncated() const { return body_truncated_; }
+  // Whether the parser reads a header section now (the message's, a part's or an attached
+  // message's), and how many header sections it has begun (1 at the start: the message's).
+  // A caller that feeds whole lines learns from these where each header section begins and
+  // ends (the header checks hold a part header back until its end to edit it).
+  bool inHeader() const { return state_ == State::Header; }
+  size_t headersBegun() const { return headers_begun_; }
 
  private:
   enum class State { Header, Body };
@@ -110,6 +116,7 @@ class MimeParser {
   std::vector<Multipart> multiparts_;
   bool limit_exceeded_ = false;
   bool body_truncated_ = false;
+  size_t headers_begun_ = 1;
 };
 
 // RFC 2047 encoded words in `text` decoded (for matching only): "=?charset?B|Q?...?=".

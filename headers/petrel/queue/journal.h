@@ -42,6 +42,7 @@ struct StoredMessage {
   std::string sender;
   uint64_t size = 0;
   std::string client;    // "host[ip]"
+  uint16_t client_port = 0;  // the client's TCP port (XFORWARD PORT); 0: unknown
   std::string helo;
   std::string protocol;  // "ESMTP", "SMTP", "UTF8SMTP", ...
   std::string dsn_envid;

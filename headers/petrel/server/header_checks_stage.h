@@ -11,12 +11,14 @@
 //   HOLD [text]     held in the queue (EndEdits::hold; the first HOLD counts); WARN/INFO
 //                   [text]: a log line only
 //   PREPEND text    a field before the matched one; REPLACE text: the field replaced;
-//   IGNORE          the field deleted (message header fields; in MIME parts and body lines,
-//                   whose octets are already on their way to the store, these are logged as
-//                   not applied)
+//   IGNORE          the field deleted: in the message header (HeaderEdits), in MIME part
+//                   headers and attached messages' headers (the stage edits the body stream:
+//                   such a header section is held back until it ends, at most 100 KiB, then
+//                   passed on edited; past that limit the rest of it passes unedited, with a
+//                   warning); on body lines they are logged as not applied
 //   REDIRECT addr   every recipient replaced by addr, nothing more inspected; BCC addr:
 //                   addr added
-//   FILTER x        logged as not applied (content filters are not here yet)
+//   FILTER x        the message goes through that after-queue content filter (EndEdits)
 //   DUNNO, OK       as if nothing matched
 //
 // A field is matched as one logical line (unfolded); when nothing matches it and it has RFC

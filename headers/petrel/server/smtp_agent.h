@@ -16,7 +16,8 @@
 namespace petrel::server {
 
 // The XFORWARD attributes of a queued message's original client (Postfix XFORWARD_README):
-// NAME and ADDR from "host[ip]" (an IPv6 ADDR as "IPV6:..."), PORT (not kept: unavailable),
+// NAME and ADDR from "host[ip]" (an IPv6 ADDR as "IPV6:..."), PORT (the kept client_port;
+// unavailable when 0: mail queued before it was kept, or made by the server),
 // PROTO (SMTP or ESMTP), HELO, IDENT (our queue id) and SOURCE (REMOTE, or LOCAL for mail
 // the server made itself).
 std::vector<std::pair<std::string, std::string>> xforwardAttributes(const queue::StoredMessage& m);

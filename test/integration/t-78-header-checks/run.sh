@@ -8,6 +8,9 @@
 # - a multipart message with an attachment named .exe is refused by mime_header;
 # - PREPEND, REPLACE and IGNORE show in the delivered Maildir file;
 # - a body line that says HOLD leaves the message held (`petrel queue list --json`);
+# - PREPEND, REPLACE and IGNORE on MIME part headers (mime_header) and on an attached
+#   message's header (nested_header, which defaults to header) show in the delivered Maildir
+#   file, the rest of the message byte for byte as sent;
 # - `petrel checks test FILE` prints the action and exits 1 for a refused message.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -21,6 +24,9 @@ cat >header_checks <<'TABLE'
 TABLE
 cat >mime_header_checks <<'TABLE'
 /name=[^>]*\.(bat|com|exe|dll)/ REJECT
+/^Content-Description: (.*)/ REPLACE Content-Description: [checked] $1
+/^Content-Disposition: attachment; filename="(.*)\.doc"/ PREPEND X-Attachment-Was: $1
+/^Content-ID: / IGNORE
 TABLE
 cat >body_checks <<'TABLE'
 /^hold this message$/ HOLD held by body check
@@ -137,6 +143,62 @@ held = [m for m in q if m["held"]]
 assert len(held) == 1 and held[0]["sender"] == "sender@example.net", q
 ' || fail "the message is not held"
 maildir_has example.test/alice 1 || fail "the held message was delivered"
+
+# Part headers are edited too (Postfix applies mime_header_checks and nested_header_checks
+# edits): the stored message is the sent one with exactly these edits.
+cat >parts.eml <<'MSG'
+From: sender@example.net
+To: alice@example.test
+Subject: parts
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain
+Content-Description: the letter
+Content-ID: <letter@example.net>
+
+Content-ID: a body line, kept
+--b
+Content-Type: application/msword
+Content-Disposition: attachment; filename="report.doc"
+
+0M8R4KGxGuEAAAAA
+--b
+Content-Type: message/rfc822
+
+From: carol@example.com
+Subject: forwarded
+X-Mailer: Mutt
+X-Spam-Level: ***
+
+inner text
+--b--
+MSG
+sed -e 's/^Content-Description: the letter$/Content-Description: [checked] the letter/' \
+    -e '/^Content-ID: <letter@example.net>$/d' \
+    -e 's/^\(Content-Disposition: attachment; filename="report.doc"\)$/X-Attachment-Was: report\n&/' \
+    -e 's/^\(X-Mailer: Mutt\)$/X-Checked: yes\n\1/' \
+    -e '/^X-Spam-Level: \*\*\*$/d' parts.eml >parts.expected
+reply=$(send parts.eml)
+[[ "$reply" == 250* ]] || fail "the message with parts answered: $reply"
+wait_for 20 "the message with parts in alice's Maildir" maildir_has example.test/alice 2
+f=$(grep -l '^Subject: parts' "$MAIL_ROOT"/example.test/alice/new/*)
+# The delivered file: our Received field, then the message as sent with the edits.
+py - "$f" parts.expected <<'PY' || fail "the part headers were not edited as expected: $(cat "$f")"
+import sys
+got = open(sys.argv[1], 'rb').read().replace(b'\r\n', b'\n')
+want = open(sys.argv[2], 'rb').read()
+body = got[got.index(b'\nFrom: sender@example.net\n') + 1:]
+assert body == want, (body, want)
+PY
+assert_log \
+  ': replace: header Content-Description: the letter from .*: Content-Description: \[checked\] the letter' \
+  "the replace line of a part header"
+assert_log ': prepend: header X-Mailer: Mutt from .*: X-Checked: yes' \
+  "the prepend line of the attached message"
+log_has 'not applied here' &&
+  fail "a part header edit was not applied: $(grep 'not applied' "$PETREL_LOG")"
 
 # An edited table file is read again within a second or two, without a reload.
 printf '/^Subject: .*Make Money Fast!/ REJECT 5.7.0 edited rule\n' >header_checks.new

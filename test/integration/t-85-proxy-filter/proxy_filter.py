@@ -3,17 +3,17 @@ refuses bob at RCPT with 550, refuses messages whose Subject contains SPAM at en
 554, and otherwise adds X-Proxy-Filter and hands the message by smtplib to Petrel's
 reinjection listener.
 
-Usage: proxy_filter.py PORT REINJECT_PORT LOG
+Usage: proxy_filter.py PORT|unix:PATH REINJECT_PORT LOG
 """
 import asyncio
 import smtplib
 import sys
 import time
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.smtp import SMTP
 
-PORT, REINJECT, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+WHERE, REINJECT, LOG = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
 
 def record(line):
@@ -69,7 +69,15 @@ class FilterController(Controller):
         return FilterSMTP(self.handler, decode_data=False, hostname="filter.test")
 
 
-c = FilterController(Handler(), hostname="127.0.0.1", port=PORT)
+class UnixFilterController(UnixSocketController):
+    def factory(self):
+        return FilterSMTP(self.handler, decode_data=False, hostname="filter.test")
+
+
+if WHERE.startswith("unix:"):
+    c = UnixFilterController(Handler(), unix_socket=WHERE[5:])
+else:
+    c = FilterController(Handler(), hostname="127.0.0.1", port=int(WHERE))
 c.start()
 record("ready")
 try:

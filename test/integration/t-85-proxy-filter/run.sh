@@ -13,7 +13,9 @@
 # - the filter killed: MAIL gets 451 4.3.0 "Error: queue file write error" (no detail of ours)
 #   and the log a warning naming the filter;
 # - a filter that never greets (a silent server on $SILENT, proxy_timeout 1s): the same 451
-#   and a "timeout after 1s" warning.
+#   and a "timeout after 1s" warning;
+# - the filter on a unix socket (proxy_filter: unix:$T/filter.sock; proxy_filter.py there):
+#   the message reaches alice through it, and its XFORWARD names the client's real PORT.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || skip "python3-aiosmtpd is not installed"
@@ -129,4 +131,43 @@ PY
   fail "with a silent filter MAIL answered: $out"
 assert_log "warning: unknown\[127\.0\.0\.2\]: proxy filter inet:127\.0\.0\.1:$SILENT: timeout after 1s" \
   "the timeout warning"
+
+# The filter on a unix socket (Postfix smtpd_proxy_filter = unix:...): the same dialog.
+stop_petrel
+SOCK="$T/filter.sock"
+UNIX_LOG="$T/filter-unix.log"
+py_bg "$IT_DIR/t-85-proxy-filter/proxy_filter.py" "unix:$SOCK" "$REINJECT_PORT" "$UNIX_LOG" \
+  </dev/null
+wait_for 15 "the test filter on $SOCK" grep -q '^ready' "$UNIX_LOG" ||
+  fail "the unix socket filter did not start"
+write_config "
+listeners!:
+  - {name: mx, address: '127.0.0.1:$SMTP_PORT', proxy_filter: 'unix:$SOCK', proxy_timeout: 10s}
+  - {name: reinject, address: '127.0.0.1:$REINJECT_PORT'}
+"
+start_petrel
+out=$(py - "$SMTP_PORT" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30, source_address=('127.0.0.2', 0))
+s.ehlo('client.example.net')
+print('port', s.sock.getsockname()[1])
+s.mail('sender@example.net')
+s.rcpt('alice@example.test')
+code, text = s.data(b'From: sender@example.net\r\nTo: alice@example.test\r\n'
+                    b'Subject: over unix\r\n\r\nHello socket.\r\n')
+print('data', code, text)
+s.quit()
+PY
+)
+log "through the unix socket filter: $out"
+grep -qF "data 250 b'2.0.0 Ok: filtered and reinjected'" <<<"$out" ||
+  fail "the unix socket filter did not take the message: $out"
+wait_for 20 "the message through the unix socket" maildir_has example.test/alice 2 ||
+  fail "nothing reached alice through the unix socket filter"
+unix_copy=$(grep -l '^Subject: over unix' "$MAIL_ROOT"/example.test/alice/new/*)
+grep -q '^X-Proxy-Filter: passed' "$unix_copy" ||
+  fail "the unix socket copy has no X-Proxy-Filter field"
+client_port=$(sed -n 's/^port //p' <<<"$out")
+grep -q "^xforward .*PORT=$client_port\b" "$UNIX_LOG" ||
+  fail "the filter saw no XFORWARD PORT=$client_port: $(grep '^xforward' "$UNIX_LOG")"
 pass

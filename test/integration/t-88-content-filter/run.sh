@@ -14,7 +14,8 @@
 # clients by smtplib bound to 127.0.0.2 (outside mynetworks).
 # Checks:
 # - 8 messages sent at once each arrive in alice's Maildir with X-Filtered exactly once (no
-#   loop), the filter saw XFORWARD ADDR=127.0.0.2 and IDENT = the queue id, and never had more
+#   loop), the filter saw XFORWARD ADDR=127.0.0.2, PORT = each client's own source port and
+#   IDENT = the queue id, and never had more
 #   than 2 sessions open (and had 2: concurrency is the transport's own);
 # - the filter down: the message is deferred (petrel queue list shows it, nothing lost, also
 #   across a restart of petrel); with the filter back, `petrel queue flush` delivers it once;
@@ -70,7 +71,7 @@ start_filter "$FILTER2_PORT" two
 start_petrel
 
 send() {  # send SENDER SUBJECT [COUNT]: COUNT messages at once from 127.0.0.2 to alice
-  py - "$@" <<'PY'
+  T="$T" py - "$@" <<'PY'
 import os, smtplib, sys, threading
 sender, subject = sys.argv[1], sys.argv[2]
 count = int(sys.argv[3]) if len(sys.argv) > 3 else 1
@@ -82,11 +83,15 @@ def one(i):
         with smtplib.SMTP('127.0.0.1', int(os.environ['SMTP_PORT']), timeout=30,
                           source_address=('127.0.0.2', 0)) as s:
             s.sendmail(sender, ['alice@example.test'], msg)
+            ports.append(s.sock.getsockname()[1])
     except Exception as e:
         errors.append(repr(e))
+ports = []  # the client ports, which XFORWARD PORT must name
 threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
 for t in threads: t.start()
 for t in threads: t.join()
+with open(os.path.join(os.environ['T'], 'client_ports'), 'a') as f:
+    f.writelines('%d\n' % p for p in ports)
 if errors: sys.exit('send failed: %s' % errors)
 PY
 }
@@ -106,9 +111,12 @@ sleep 1  # nothing more may come: the reinjected mail is not filtered again
 assert_eq 8 "$(count_maildir "$A")" "messages in alice's Maildir after the filter (no loop)"
 assert_eq 8 "$(jsonl_count one)" "messages the filter saw"
 assert_eq 2 "$(cat "$T/one/max_sessions")" "sessions open at once at the filter (concurrency 2)"
-py - "$T/one/messages.jsonl" "$PETREL_LOG" <<'PY' || fail "XFORWARD attributes"
+py - "$T/one/messages.jsonl" "$PETREL_LOG" "$T/client_ports" <<'PY' || fail "XFORWARD attributes"
 import json, re, sys
 log = open(sys.argv[2]).read()
+ports = sorted(open(sys.argv[3]).read().split())
+assert len(ports) == 8, ports
+seen = []
 for line in open(sys.argv[1]):
     r = json.loads(line)
     x = r["xforward"]
@@ -117,10 +125,11 @@ for line in open(sys.argv[1]):
     assert x.get("PROTO") == "ESMTP", x
     assert x.get("HELO"), x
     assert x.get("SOURCE") == "REMOTE", x
-    assert x.get("PORT") == "[UNAVAILABLE]", x
+    seen.append(x.get("PORT"))  # the client's real port, kept with the queued message
     # IDENT: our queue id, whose line says it came from 127.0.0.2
     assert re.search(r"\b%s: client=unknown\[127\.0\.0\.2\]" % re.escape(x["IDENT"]), log), x
     assert r["to"] == ["alice@example.test"], r
+assert sorted(seen) == ports, (sorted(seen), ports)
 PY
 assert_log 'relay=127\.0\.0\.1\[127\.0\.0\.1\]:'"$FILTER_PORT"'.*status=sent \(250 2\.0\.0 Ok: queued by one\)' \
   "the original entry is done when the filter took it"

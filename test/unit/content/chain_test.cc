@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <memory>
 #include <string>
 
@@ -183,6 +184,46 @@ TEST(ContentChainTest, TheSynchronousFinishRefusesAStageThatWaits) {
   ASSERT_TRUE(end.refusal);
   EXPECT_EQ(end.refusal->code, 451);
   waiter->pending(std::nullopt);  // a late answer goes nowhere (ASan builds catch a stray write)
+}
+
+// A stage that edits the body: it holds each line back until its end and gives it out in
+// upper case; what it holds at the end comes out in flushBody.
+struct Upcaser : ContentStage {
+  std::string line;
+  bool editsBody() const override { return true; }
+  void editBody(std::string_view b, std::string& out) override {
+    for (char c : b) {
+      line += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (c == '\n') {
+        out += line;
+        line.clear();
+      }
+    }
+  }
+  void flushBody(std::string& out) override {
+    out += line;
+    line.clear();
+  }
+};
+
+TEST(ContentChainTest, AnEditingStageFeedsTheLaterStagesAndTheStore) {
+  Store store;
+  std::vector<std::unique_ptr<ContentStage>> stages;
+  auto* before = new Recorder;
+  auto* after = new Recorder;
+  stages.emplace_back(before);
+  stages.emplace_back(new Upcaser);
+  stages.emplace_back(after);
+  ContentChain chain(std::move(stages), store);
+  const std::string unterminated = "From: a@example.test\r\n\r\nline 1\r\nlast";
+  for (char c : unterminated) chain.append(std::string_view(&c, 1));
+  EXPECT_EQ(after->seen_body, "LINE 1\r\n");  // "last" is still held
+  std::vector<Recipient> rcpts;
+  auto end = chain.finish(rcpts);
+  EXPECT_FALSE(end.refusal);
+  EXPECT_EQ(before->seen_body, "line 1\r\nlast");
+  EXPECT_EQ(after->seen_body, "LINE 1\r\nLAST");
+  EXPECT_EQ(store.data, "From: a@example.test\r\n\r\nLINE 1\r\nLAST");
 }
 
 }  // namespace

@@ -109,6 +109,50 @@ TEST_F(JournalTest, HeaderPrefixOfASpooledMessageLoadsBack) {
   EXPECT_EQ(listed->front().header_prefix, m.header_prefix);
 }
 
+// The client's port (XFORWARD PORT to an after-queue filter) comes back; 0 stays unknown.
+TEST_F(JournalTest, ClientPortLoadsBack) {
+  auto j = Journal::open(path_);
+  ASSERT_TRUE(j) << j.error().message();
+  StoredMessage with = message("00000000000C", 1);
+  with.client_port = 54321;
+  StoredMessage without = message("00000000000D", 1);
+  ASSERT_TRUE(commit(**j, [&](Db& db) -> Status {
+    if (auto st = Journal::insertMessage(db, with); !st) return st;
+    return Journal::insertMessage(db, without);
+  }));
+  auto db = Db::open(path_, true);
+  ASSERT_TRUE(db);
+  auto listed = Journal::load(**db, "", false);
+  ASSERT_TRUE(listed && listed->size() == 2u);
+  EXPECT_EQ((*listed)[0].client_port, 54321);
+  EXPECT_EQ((*listed)[1].client_port, 0);
+}
+
+// A queue written before the column existed is migrated when opened, its rows kept.
+TEST_F(JournalTest, QueueWithoutClientPortIsMigrated) {
+  {
+    auto db = Db::open(path_, false);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->exec(
+        "CREATE TABLE messages (id TEXT PRIMARY KEY, arrival_us INTEGER NOT NULL, sender TEXT "
+        "NOT NULL, size INTEGER NOT NULL, client TEXT NOT NULL, helo TEXT NOT NULL, protocol "
+        "TEXT NOT NULL, dsn_envid TEXT NOT NULL, dsn_ret TEXT NOT NULL, smtputf8 INTEGER NOT "
+        "NULL, held INTEGER NOT NULL DEFAULT 0, body BLOB, spool_path TEXT, header_prefix "
+        "TEXT, content_filter TEXT);"
+        "INSERT INTO messages VALUES ('00000000000E', 1, 's@example.org', 3, "
+        "'unknown[127.0.0.1]', 'h', 'ESMTP', '', '', 0, 0, 'x', NULL, NULL, NULL)"));
+  }
+  auto j = Journal::open(path_);
+  ASSERT_TRUE(j) << j.error().message();
+  auto db = Db::open(path_, true);
+  ASSERT_TRUE(db);
+  auto listed = Journal::load(**db, "", false);
+  ASSERT_TRUE(listed) << listed.error().message();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().id, "00000000000E");
+  EXPECT_EQ(listed->front().client_port, 0);
+}
+
 TEST_F(JournalTest, DeferDeleteAndRemainingRecipients) {
   auto j = Journal::open(path_);
   ASSERT_TRUE(j);

@@ -5,7 +5,8 @@
 // "== NAME": "== header", "== mime_header", "== nested_header", "== body" hold regexp table
 // lines (Postfix regexp_table(5)) for that class; "== limit N" sets body_size_limit; "==
 // message" holds the message (LF line ends, fed as CRLF, in chunks of 5 octets) sent to
-// alice@example.org and bob@example.org. The .ref lists each action the stage took
+// alice@example.org and bob@example.org; an empty "== full" section shows the whole stored
+// message instead of its header. The .ref lists each action the stage took
 // ("class action what: line [-> text] [(not applied)]"), the end-of-data outcome (refusal,
 // hold, discard, filter, recipients) and the stored header section as the queue gets it.
 // Regenerating: PETREL_UPDATE_GOLDEN=1 ./petrel-unit --gtest_filter='ChecksGolden*', then
@@ -152,7 +153,11 @@ std::string runScript(const std::string& script, const std::string& name) {
     std::string stored = store.data;
     if (end.header) stored = *end.header + stored.substr(end.replaced_octets);
     stored = end.top_fields + stored;
-    out += "stored header:\n" + visible(stored.substr(0, stored.find("\r\n\r\n") + 2));
+    if (sections.contains("full")) {
+      out += "stored message:\n" + visible(stored);
+    } else {
+      out += "stored header:\n" + visible(stored.substr(0, stored.find("\r\n\r\n") + 2));
+    }
   }
   return out;
 }
@@ -213,6 +218,63 @@ TEST(HeaderChecksStageTest, FailingTableDefers) {
   ASSERT_TRUE(end.refusal);
   EXPECT_EQ(end.refusal->code, 451);
   EXPECT_EQ(end.refusal->enhanced, "4.3.0");
+}
+
+// Runs `message` (CRLF) through the stage with mime_header = `table`, fed in `chunk`-octet
+// pieces; returns what was stored and collects the hits.
+std::string storeThrough(const std::string& table, const std::string& message, size_t chunk,
+                         std::vector<CheckHit>& hits) {
+  auto tables = std::make_shared<CheckTables>();
+  tables->mime_header = regexpTable(table, "part-header-table");
+  HeaderChecksSetup setup;
+  setup.tables = tables;
+  setup.on_hit = [&hits](const CheckHit& h) { hits.push_back(h); };
+  std::vector<std::unique_ptr<content::ContentStage>> stages;
+  stages.push_back(headerChecks(std::move(setup)));
+  Store store;
+  content::ContentChain chain(std::move(stages), store);
+  for (size_t i = 0; i < message.size(); i += chunk) {
+    chain.append(std::string_view(message).substr(i, chunk));
+  }
+  std::vector<content::Recipient> rcpts{{"a@example.org", "a@example.org", "", ""}};
+  content::ContentChain::End end = chain.finish(rcpts);
+  EXPECT_FALSE(end.refusal);
+  return store.data;
+}
+
+const std::string Multipart = crlf(
+    "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+    "Content-Type: text/plain\n\ntext\n--b\nContent-Type: message/rfc822\n\nFrom: c@d\n"
+    "Subject: inner\n\ninner body\n--b--\nepilogue without a line end");
+
+// Nothing matches: the stored octets are the received ones, whatever the chunks.
+TEST(HeaderChecksStageTest, PartHeadersPassUnchangedWhenNothingMatches) {
+  for (size_t chunk : {1, 3, 64, 4096}) {
+    std::vector<CheckHit> hits;
+    EXPECT_EQ(storeThrough("/^X-Nothing: / IGNORE\n", Multipart, chunk, hits), Multipart)
+        << "chunk " << chunk;
+    EXPECT_TRUE(hits.empty());
+  }
+}
+
+// A part header longer than 100 KiB is passed on from there unedited, with a warning: the
+// fields not matched yet when the limit is reached are "not applied" (here the first too: a
+// field is whole only when the next line starts, and the next line is the long one).
+TEST(HeaderChecksStageTest, APartHeaderOverTheLimitPassesUnedited) {
+  std::string longline = "X-Long: " + std::string(110 * 1024, 'x') + "\n";
+  std::string message = crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+                             "Content-Description: first\n" + longline +
+                             "Content-Description: second\n\nbody\n--b--\n");
+  std::vector<CheckHit> hits;
+  std::string stored = storeThrough("/^Content-Description: / IGNORE\n", message, 4096, hits);
+  EXPECT_EQ(stored, message);
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0].what, "config");
+  EXPECT_NE(hits[0].text.find("over 102400 octets"), std::string::npos) << hits[0].text;
+  EXPECT_EQ(hits[1].line, "Content-Description: first");
+  EXPECT_FALSE(hits[1].applied);
+  EXPECT_EQ(hits[2].line, "Content-Description: second");
+  EXPECT_FALSE(hits[2].applied);
 }
 
 TEST(HeaderChecksStageTest, OpenCheckTablesSharesTheHeaderTable) {
