@@ -27,12 +27,10 @@ TEST(SieveConfigTest, OffByDefault) {
 TEST(SieveConfigTest, UserScriptsAsADirectory) {
   LoadResult r = load(
       "delivery:\n"
-      "  sieve: {global_before: /srv/mail/globalsieverc, user_scripts: /srv/mail/sieve,\n"
-      "          global_dir: /srv/mail/sieve-global}\n");
+      "  sieve: {user_scripts: /srv/mail/sieve, global_dir: /srv/mail/sieve-global}\n");
   ASSERT_TRUE(r.config.has_value()) << (r.errors.empty() ? "" : r.errors[0].toString());
   const Delivery::Sieve& s = r.config->delivery.sieve;
   EXPECT_TRUE(s.enabled());
-  EXPECT_EQ(s.global_before, "/srv/mail/globalsieverc");
   EXPECT_EQ(s.user_scripts, "/srv/mail/sieve");
   EXPECT_EQ(s.global_dir, "/srv/mail/sieve-global");
   EXPECT_FALSE(s.user_table.has_value());

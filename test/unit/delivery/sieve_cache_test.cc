@@ -73,13 +73,13 @@ TEST_F(SieveCacheTest, AChangedFileIsCompiledAgain) {
   EXPECT_NE(changed.program.get(), old.get());
   EXPECT_EQ(changed.program->script().commands.at(0).name, "discard");
   // The same size, another mtime.
-  write("a.sieve", "stop;    \n");
+  write("a.sieve", "stop;   \n");
   setMtime(path, 1000000);
   EXPECT_EQ(cache.file(path).program->script().commands.at(0).name, "discard");  // unseen
   setMtime(path, 1000001);
   EXPECT_EQ(cache.file(path).program->script().commands.at(0).name, "stop");
   // Another inode (an editor's rename over it), same size and mtime as before.
-  std::string other = write("b.sieve", "keep;     \n");
+  std::string other = write("b.sieve", "keep;   \n");
   setMtime(other, 1000001);
   fs::rename(other, path);
   EXPECT_EQ(cache.file(path).program->script().commands.at(0).name, "keep");

@@ -139,7 +139,7 @@ TEST_F(SievePersonalTest, IncludePersonalAndGlobalFromDirectories) {
   write("users/example.test/alice/broken.sieve", "if {");
   for (auto [script, expected] :
        {std::pair{"include \"nothere\";", "include \"nothere\": no such script"},
-        std::pair{"include \"broken\";", "alice/broken.sieve:1:4: "},
+        std::pair{"include \"broken\";", "alice/broken.sieve:1:5: "},
         std::pair{"include \"../alice\";", "bad script name"},
         std::pair{"include :global \"x\";", "no delivery.sieve.global_dir"}}) {
     write("users/example.test/alice.sieve", fmt::format("require \"include\";\n{}\n", script));
