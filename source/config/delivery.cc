@@ -25,11 +25,21 @@ void Loader::loadDelivery(const Section& top, Config& c) {
   }
   if (const Field* f = delivery.find("sieve")) {
     Section sieve(reporter_, *f);
-    sieve.allowOnly({"global_before", "global_after", "user_scripts"});
+    sieve.allowOnly({"global_before", "global_after", "user_scripts", "global_dir"});
     Delivery::Sieve& s = c.delivery.sieve;
     setPath(sieve, "global_before", s.global_before);
     setPath(sieve, "global_after", s.global_after);
-    setPath(sieve, "user_scripts", s.user_scripts);
+    setPath(sieve, "global_dir", s.global_dir);
+    // user_scripts: a table when it reads as one (type:argument, or a name under tables:),
+    // else a directory.
+    if (const Field* u = sieve.find("user_scripts")) {
+      const std::string ref = u->value.IsScalar() ? u->value.Scalar() : std::string();
+      if (ref.find(':') != std::string::npos || c.tables.contains(ref)) {
+        s.user_table = tableRef(*u, c);
+      } else {
+        setPath(sieve, "user_scripts", s.user_scripts);
+      }
+    }
     s.origin = reporter_.where(f->mark());
   }
   if (const Field* f = delivery.find("vacation")) {

@@ -187,6 +187,13 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
       }
       span.decision = decisionFor(sieve_.get(), m, view, am.sender, address);
       span.first = items.size();
+      if (span.decision.deferred) {  // the users' script table failed: try again later
+        decided.back() = RecipientReport{};
+        decided.back()->status = RecipientReport::Status::Deferred;
+        decided.back()->dsn = "4.3.0";
+        decided.back()->text = fmt::format("sieve: {}", printable(*span.decision.deferred));
+        continue;
+      }
       span.count = span.decision.filings.size();
       for (const Filing& filing : span.decision.filings) {
         MaildirItem item;
@@ -242,7 +249,7 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
     d->reports.clear();
     const ParsedMessage& pm = *parsed[di++];
     for (size_t k = 0; k < d->recipients.size(); ++k, ++i) {
-      if (quota_ && decided[i]) {
+      if (decided[i]) {
         d->reports.push_back(std::move(*decided[i]));
         continue;
       }

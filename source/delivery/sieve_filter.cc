@@ -4,17 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <variant>
 
+#include "petrel/core/mail_address.h"
 #include "petrel/core/strings.h"
 
 namespace petrel::delivery {
 
 namespace {
-
-constexpr size_t MaxScriptBytes = 1 << 20;
 
 // Script text in a log line: bounded, control characters replaced.
 std::string loggable(std::string_view s) {
@@ -25,57 +22,182 @@ std::string loggable(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text;
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (text.size() > MaxScriptBytes) text.resize(MaxScriptBytes);
-  return text;
-}
-
-Result<sieve::ProgramPtr> compileFile(const std::string &path, const sieve::Options &options) {
-  auto text = readFile(path);
-  if (!text) return Error::config(fmt::format("{}: cannot read the script", path));
-  auto compiled = sieve::compile(*text, options);
-  if (auto *error = std::get_if<sieve::SyntaxError>(&compiled)) {
-    return Error::config(fmt::format("{}:{}", path, error->message()));
+Result<sieve::ProgramPtr> compileFile(SieveCache &cache, const std::string &path) {
+  CachedScript script = cache.file(path);
+  switch (script.status) {
+    case CachedScript::Status::Compiled:
+      return script.program;
+    case CachedScript::Status::Missing:
+      return Error::config(fmt::format("{}: cannot read the script: no such file", path));
+    case CachedScript::Status::Broken:
+      break;
   }
-  return std::get<sieve::ProgramPtr>(std::move(compiled));
+  return Error::config(script.error);
 }
 
-// The user's script: <dir>/<domain>/<local part>.sieve, lower-cased; nothing
-// for an address whose parts could leave the directory.
-std::optional<std::string> userScriptPath(const std::string &dir, std::string_view address) {
-  size_t at = address.rfind('@');
-  if (dir.empty() || at == std::string_view::npos) return std::nullopt;
-  std::string local = toLower(address.substr(0, at));
-  std::string domain = toLower(address.substr(at + 1));
-  for (const std::string &part : {local, domain}) {
-    if (part.empty() || part.front() == '.' || part.find('/') != std::string::npos ||
-        part.find('\0') != std::string::npos) {
-      return std::nullopt;
+// A part of a path made from an address or a script name: nothing that leaves the directory.
+bool safePart(std::string_view part) {
+  return !part.empty() && part.size() <= 255 && part.front() != '.' &&
+         part.find('/') == std::string_view::npos && part.find('\0') == std::string_view::npos;
+}
+
+// The recipient's keys, lower-cased: the address, then without its extension (the mailbox
+// table's order; alice+lists@ has alice@'s script unless it has its own).
+std::vector<std::string> recipientKeys(std::string_view address, const std::string &delimiters) {
+  std::vector<std::string> keys{toLower(address)};
+  if (!delimiters.empty()) {
+    std::string bare = toLower(MailAddress(address).withoutExtension(delimiters));
+    if (bare != keys.front()) keys.push_back(std::move(bare));
+  }
+  return keys;
+}
+
+// One recipient's personal scripts: where they come from, and what was found.
+struct Personal {
+  const SieveScripts &scripts;
+  std::string owner;  // the key the script was found under (else the bare address)
+  CachedScript script;
+  std::optional<std::string> deferred;  // the table failed
+
+  Personal(const SieveScripts &s, std::string_view address) : scripts(s) {
+    std::vector<std::string> keys = recipientKeys(address, s.options.recipient_delimiter);
+    owner = keys.back();
+    if (s.user_table) {
+      fromTable(keys);
+    } else if (!s.user_dir.empty()) {
+      fromDirectory(keys);
     }
   }
-  return fmt::format("{}/{}/{}.sieve", dir, domain, local);
+
+  void fromDirectory(const std::vector<std::string> &keys) {
+    for (const std::string &key : keys) {
+      auto path = pathOf(key, "", ".sieve");
+      if (!path) return;
+      script = scripts.cache->file(*path);
+      if (script.status != CachedScript::Status::Missing) {
+        owner = key;
+        return;
+      }
+    }
+  }
+
+  void fromTable(const std::vector<std::string> &keys) {
+    for (const std::string &key : keys) {
+      lookup::LookupResult r = scripts.user_table->lookup(key);
+      if (r.status == lookup::LookupStatus::NotFound) continue;
+      if (r.status != lookup::LookupStatus::Found) {
+        deferred = fmt::format("{}: {}", scripts.user_table->describe(), r.error);
+        return;
+      }
+      owner = key;
+      script = scripts.cache->text(r.value, scripts.user_table->describe() + ": " + key);
+      return;
+    }
+  }
+
+  // <user_dir>/<domain>/<local><sub><suffix>, or nothing for parts that could leave it.
+  std::optional<std::string> pathOf(const std::string &key, std::string_view sub,
+                                    std::string_view suffix) const {
+    size_t at = key.rfind('@');
+    if (at == std::string::npos) return std::nullopt;
+    std::string local = key.substr(0, at), domain = key.substr(at + 1);
+    if (!safePart(local) || !safePart(domain)) return std::nullopt;
+    return fmt::format("{}/{}/{}{}{}", scripts.user_dir, domain, local, sub, suffix);
+  }
+
+  // include :personal / :global "name", compiled (null: no such script).
+  Result<sieve::ProgramPtr> include(sieve::IncludeLocation where, std::string_view name) const {
+    if (!safePart(name)) return Error::permanent(fmt::format("bad script name \"{}\"",
+                                                             loggable(name)));
+    CachedScript found;
+    if (where == sieve::IncludeLocation::Global) {
+      if (scripts.global_dir.empty()) {
+        return Error::permanent("no delivery.sieve.global_dir to include from");
+      }
+      found = scripts.cache->file(fmt::format("{}/{}.sieve", scripts.global_dir, name));
+    } else if (scripts.user_table) {
+      std::string key = fmt::format("{}/{}", owner, name);
+      lookup::LookupResult r = scripts.user_table->lookup(key);
+      if (r.status == lookup::LookupStatus::NotFound) return sieve::ProgramPtr();
+      if (r.status != lookup::LookupStatus::Found) {
+        return Error::temporary(fmt::format("{}: {}", scripts.user_table->describe(), r.error));
+      }
+      found = scripts.cache->text(r.value, scripts.user_table->describe() + ": " + key);
+    } else if (!scripts.user_dir.empty()) {
+      auto path = pathOf(owner, "/", fmt::format("{}.sieve", name));
+      if (!path) return sieve::ProgramPtr();
+      found = scripts.cache->file(*path);
+    }
+    if (found.status == CachedScript::Status::Broken) return Error::permanent(found.error);
+    return found.program;  // null when Missing
+  }
+};
+
+// The `include :global "name"` commands of a global script (literal names: one with a
+// variable is left to the run) resolve in global_dir and compile, or the load fails naming
+// the include's file:line:column. A missing one is an error unless :optional.
+Result<bool> checkGlobalIncludes(const std::vector<sieve::Command> &commands,
+                                 const std::string &file, const SieveScripts &scripts,
+                                 size_t depth) {
+  for (const sieve::Command &c : commands) {
+    if (auto r = checkGlobalIncludes(c.block, file, scripts, depth); !r) return r;
+    if (c.name != "include") continue;
+    bool global = false, optional = false;
+    const std::string *name = nullptr;
+    for (const sieve::ArgumentAt &a : c.arguments) {
+      if (const auto *tag = std::get_if<sieve::Tag>(&a.value)) {
+        global = global || tag->name == "global";
+        optional = optional || tag->name == "optional";
+      } else if (const auto *list = std::get_if<sieve::StringList>(&a.value)) {
+        if (list->values.size() == 1) name = &list->values.front();
+      }
+    }
+    if (!global || name == nullptr || name->find("${") != std::string::npos) continue;
+    auto problem = [&](std::string what) {
+      return Error::config(fmt::format("{}:{}:{}: include :global \"{}\": {}", file, c.at.line,
+                                       c.at.column, loggable(*name), what));
+    };
+    if (!safePart(*name)) return problem("bad script name");
+    if (scripts.global_dir.empty()) return problem("no delivery.sieve.global_dir to include from");
+    std::string path = fmt::format("{}/{}.sieve", scripts.global_dir, *name);
+    CachedScript found = scripts.cache->file(path);
+    if (found.status == CachedScript::Status::Broken) return problem(found.error);
+    if (found.status == CachedScript::Status::Missing) {
+      if (optional) continue;
+      return problem(fmt::format("{}: no such script", path));
+    }
+    if (depth + 1 >= scripts.options.run_limits.max_include_depth) continue;  // the run says
+    auto r = checkGlobalIncludes(found.program->script().commands, path, scripts, depth + 1);
+    if (!r) return r;
+  }
+  return true;
 }
 
 }  // namespace
 
-Result<SieveScriptsPtr> loadSieveScripts(const config::Config &cfg) {
+Result<SieveScriptsPtr> loadSieveScripts(const config::Config &cfg, const lookup::Warn &warn) {
   const config::Delivery::Sieve &s = cfg.delivery.sieve;
   if (!s.enabled()) return SieveScriptsPtr();
   auto scripts = std::make_shared<SieveScripts>();
   scripts->options.recipient_delimiter = cfg.recipient_delimiter;
   scripts->user_dir = s.user_scripts;
+  scripts->global_dir = s.global_dir;
+  scripts->cache = std::make_shared<SieveCache>(scripts->options);
   for (auto [path, slot] : {std::pair{&s.global_before, &scripts->before},
                             std::pair{&s.global_after, &scripts->after}}) {
     if (path->empty()) continue;
-    auto program = compileFile(*path, scripts->options);
+    auto program = compileFile(*scripts->cache, *path);
     if (!program) {
       return Error::config(fmt::format("delivery.sieve: {}", program.error().message()));
     }
     *slot = std::move(program.value());
+    if (auto r = checkGlobalIncludes((*slot)->script().commands, *path, *scripts, 0); !r) {
+      return Error::config(fmt::format("delivery.sieve: {}", r.error().message()));
+    }
+  }
+  if (s.user_table) {
+    scripts->user_table =
+        lookup::makeTable(*s.user_table, warn ? warn : [](const std::string &) {});
   }
   return SieveScriptsPtr(std::move(scripts));
 }
@@ -84,20 +206,22 @@ SieveDecision decideFilings(const SieveScripts &scripts, const sieve::MessageVie
                             const sieve::Envelope &envelope) {
   SieveDecision d;
   std::vector<const sieve::Program *> sequence;
-  sieve::ProgramPtr personal;
+  Personal personal(scripts, envelope.to);
+  if (personal.deferred) {
+    d.deferred = std::move(personal.deferred);
+    return d;
+  }
   if (scripts.before) sequence.push_back(scripts.before.get());
-  if (auto path = userScriptPath(scripts.user_dir, envelope.to)) {
-    if (auto text = readFile(*path)) {
-      auto compiled = sieve::compile(*text, scripts.options);
-      if (auto *error = std::get_if<sieve::SyntaxError>(&compiled)) {
-        d.notes.push_back(fmt::format("{}:{} (script skipped)", *path, error->message()));
-      } else {
-        personal = std::get<sieve::ProgramPtr>(std::move(compiled));
-        sequence.push_back(personal.get());
-      }
-    }
+  if (personal.script.status == CachedScript::Status::Broken) {
+    d.notes.push_back(fmt::format("{} (script skipped)", personal.script.error));
+  } else if (personal.script.program) {
+    sequence.push_back(personal.script.program.get());
   }
   if (scripts.after) sequence.push_back(scripts.after.get());
+  sieve::Options options = scripts.options;
+  options.include_program = [&personal](sieve::IncludeLocation where, std::string_view name) {
+    return personal.include(where, name);
+  };
 
   bool keep = true;  // the implicit keep of the sequence so far
   std::vector<std::string> keep_flags;
@@ -108,7 +232,7 @@ SieveDecision decideFilings(const SieveScripts &scripts, const sieve::MessageVie
     if (!seen) d.filings.push_back(std::move(f));
   };
   for (const sieve::Program *program : sequence) {
-    sieve::Outcome outcome = sieve::run(*program, message, envelope, scripts.options);
+    sieve::Outcome outcome = sieve::run(*program, message, envelope, options);
     if (outcome.error) d.notes.push_back(fmt::format("run-time error: {} (kept)", *outcome.error));
     keep = false;
     for (const sieve::Action &a : outcome.actions) {

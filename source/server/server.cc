@@ -263,6 +263,7 @@ int Process::run() {
         auto snap = self->rt_.snapshot();
         const_cast<delivery::Router&>(*snap.router).refreshTables();
         if (snap.quota) snap.quota->refreshTables();
+        if (snap.sieve && snap.sieve->user_table) snap.sieve->user_table->refresh();
         if (snap.checks) {  // header/body check files too (a shared table refreshes once more)
           for (const auto& t : {snap.checks->header, snap.checks->mime_header,
                                 snap.checks->nested_header, snap.checks->body}) {

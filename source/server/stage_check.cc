@@ -536,7 +536,7 @@ Result<Snapshot> routingSnapshot(const config::Config& cfg, const lookup::Warn& 
     }
     s.public_suffixes = std::make_shared<const dmarc::PublicSuffixList>(std::move(psl.value()));
   }
-  auto sieve = delivery::loadSieveScripts(cfg);
+  auto sieve = delivery::loadSieveScripts(cfg, warn);
   if (!sieve) return sieve.error();
   s.sieve = std::move(sieve.value());
   s.auto_replies = delivery::loadAutoReplies(cfg, warn);

@@ -368,6 +368,18 @@ class Runner {
     if (depth + 1 > opt_.run_limits.max_include_depth) {
       fail(c.at, fmt::format("includes nested deeper than {}", opt_.run_limits.max_include_depth));
     }
+    if (opt_.include_program) {
+      auto program = opt_.include_program(where, name);
+      if (!program) {
+        fail(c.at, fmt::format("include \"{}\": {}", name, program.error().message()));
+      }
+      if (!*program) {
+        if (p.has("optional")) return Flow::Next;
+        fail(c.at, fmt::format("include \"{}\": no such script", name));
+      }
+      Frame inner;
+      return runScript((*program)->script(), inner, depth + 1);
+    }
     if (!opt_.include) {
       if (p.has("optional")) return Flow::Next;
       fail(c.at, fmt::format("include \"{}\": no scripts to include from", name));

@@ -27,14 +27,18 @@ struct Delivery {
   TransportRef transport{"virtual", ""};
   // delivery.sieve: Sieve scripts run when the Maildir agent delivers (docs/sieve.md): a global
   // script before the user's own and one after it (Dovecot's sieve_before / sieve_after), and
-  // the users' scripts as <user_scripts>/<domain>/<local part>.sieve. Default: none.
+  // the users' scripts, as <user_scripts>/<domain>/<local part>.sieve or from a table (the
+  // recipient's address -> the script's text). Default: none.
   struct Sieve {
     std::string global_before;  // absolute paths; empty: none
     std::string global_after;
-    std::string user_scripts;
+    std::string user_scripts;               // a directory; empty: none (or user_table)
+    std::optional<TableSpec> user_table;    // user_scripts written as a table reference
+    std::string global_dir;  // delivery.sieve.global_dir: where include :global looks
     std::string origin;  // "file:line:column" of the section, for errors found later
     bool enabled() const {
-      return !global_before.empty() || !global_after.empty() || !user_scripts.empty();
+      return !global_before.empty() || !global_after.empty() || !user_scripts.empty() ||
+             user_table.has_value();
     }
   } sieve;
   // delivery.vacation: auto-replies from a table (PostfixAdmin's `vacation`, docs/vacation.md):

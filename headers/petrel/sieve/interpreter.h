@@ -8,7 +8,8 @@
 // (a limit hit, a conflict, a missing include) returns the implicit keep alone, with the error,
 // so a message is never lost to a broken script.
 //
-// Pure: no I/O. include asks Options::include for the text of the script it names.
+// Pure: no I/O. include asks Options::include for the text of the script it names (or
+// Options::include_program for it compiled).
 #pragma once
 
 #include <cstdint>
@@ -77,10 +78,17 @@ struct RunLimits {
   size_t max_include_depth = 8;
 };
 
+class Program;
+using ProgramPtr = std::shared_ptr<const Program>;
+
 struct Options {
   std::string recipient_delimiter = "+";  // RFC 5233 subaddress; each octet is one delimiter
   // The text of an included script; an error when there is none (include :optional skips it).
   std::function<Result<std::string>(IncludeLocation, std::string_view name)> include;
+  // Used instead of `include` when set: the included script compiled (delivery's cache).
+  // A null program: there is no such script (include :optional skips it); an error: it could
+  // not be had or does not compile (a run-time error, :optional or not).
+  std::function<Result<ProgramPtr>(IncludeLocation, std::string_view name)> include_program;
   Limits parse_limits;
   RunLimits run_limits;
 };
@@ -94,7 +102,6 @@ class Program {
  private:
   Script script_;
 };
-using ProgramPtr = std::shared_ptr<const Program>;
 
 // Parses and checks. Errors name line:column (SyntaxError::message()).
 std::variant<ProgramPtr, SyntaxError> compile(std::string_view text, const Options& options = {});
