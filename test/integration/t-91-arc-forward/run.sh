@@ -15,6 +15,8 @@
 #   cv=none, s=arc, d=example.test)".
 # - A message dkimpy ARC-sealed upstream (i=1) to fwd@example.test: i=2, cv=pass for
 #   arc_verify; tampered at the sink (one body letter), arc_verify says fail.
+# - The same with its seal's cv= changed to fail (an ended chain): forwarded without a set,
+#   with the warning "not ARC-sealed: the chain has ended ...".
 # - A Sieve redirect to a foreign address: the copy is sealed when queued (i=1, pass).
 # - Ordinary outbound mail of a local client (mynetworks) to outside.example: no ARC field.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -104,9 +106,12 @@ key = open('sel.key', 'rb').read()
 if how in ('dkim', 'arc'):
     msg = dkim.sign(msg, b'sel', b'dkim.test', key,
                     include_headers=[b'From', b'To', b'Subject', b'Date']) + msg
-if how == 'arc':  # a mailing list (lists.dkim.test) sealed it before us
+if how in ('arc', 'ended'):  # a mailing list (lists.dkim.test) sealed it before us
     msg = b'Authentication-Results: lists.dkim.test; dkim=pass header.d=dkim.test\r\n' + msg
-    msg = b''.join(dkim.arc_sign(msg, b'sel', b'dkim.test', key, b'lists.dkim.test')) + msg
+    sets = b''.join(dkim.arc_sign(msg, b'sel', b'dkim.test', key, b'lists.dkim.test'))
+    if how == 'ended':  # its seal says cv=fail: the chain has ended (RFC 8617 5.1.2)
+        sets = sets.replace(b'cv=none', b'cv=fail')
+    msg = sets + msg
 s = smtplib.SMTP('127.0.0.1', int(os.environ['SMTP_PORT']), source_address=(src, 0), timeout=30)
 s.ehlo('client.dkim.test')
 s.mail(env_from)
@@ -173,6 +178,19 @@ out=$(check 'sealed upstream' pass 2) || fail "arc_verify of the resealed messag
 log "sealed upstream: $out"
 out=$(check 'sealed upstream' fail 2 tamper) || fail "a tampered copy verified: $out"
 assert_log 'ARC-Seal field added \(i=2, cv=pass, s=arc, d=example.test\)' "the i=2 log line"
+
+# 2b. A chain whose newest seal says cv=fail has ended: forwarded without a set of ours.
+reply=$(send 127.0.0.2 sender@dkim.test fwd@example.test 'ended chain' ended)
+[[ "$reply" == 250* ]] || fail "the ended chain: $reply"
+wait_for 20 "the forwarded ended chain" sink_has 'ended chain' || fail "the ended chain did not arrive"
+py - <<'PY' || fail "the ended chain got a set"
+import json, os
+m = [m for m in map(json.loads, open(os.environ['T'] + '/out.jsonl'))
+     if 'Subject: ended chain' in m['data']][0]
+head = m['data'].split('\r\n\r\n', 1)[0]
+assert head.count('ARC-Seal:') == 1 and 'i=2' not in head.split('ARC-Seal:')[1][:400], head[:600]
+PY
+assert_log 'warning: [0-9A-F]+: not ARC-sealed: the chain has ended' "the ended chain's warning"
 
 # 3. A Sieve redirect to a foreign address: the copy is sealed as it is queued.
 reply=$(send 127.0.0.2 sender@dkim.test alice@example.test 'redirect me' dkim)
