@@ -54,7 +54,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
                  "restrictions", "smtp",      "queue",     "delivery", "dns",
                  "status",       "log",       "policy_service", "greylisting",
                  "restriction_classes", "dkim", "dmarc",
-                 "checks", "filters", "transports", "srs"});
+                 "checks", "filters", "transports", "srs", "arc"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -81,6 +81,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadPolicyService(top, c);
   loadGreylisting(top, c);  // after state_dir
   loadDkim(top, c);
+  loadArc(top, c);
   loadDmarc(top, c);        // after state_dir and hostname
   loadChecks(top, c);       // after tables
   loadFilters(top, c);

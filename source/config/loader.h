@@ -322,6 +322,8 @@ class Loader {
   void loadPolicyService(const Section& top, Config& c);  // policy_service.cc
   void loadGreylisting(const Section& top, Config& c);  // greylisting.cc
   void loadDkim(const Section& top, Config& c);         // dkim.cc
+  bool loadSigningEntry(const Field& entry, Dkim::SignEntry& out, bool for_arc);  // dkim.cc
+  void loadArc(const Section& top, Config& c);          // arc.cc
   void loadDmarc(const Section& top, Config& c);        // dmarc.cc
   void loadChecks(const Section& top, Config& c);       // checks.cc
   void loadSrs(const Section& top, Config& c);          // srs.cc

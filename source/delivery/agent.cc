@@ -40,8 +40,9 @@ void addNames(const MessageDeliveries& m, std::vector<std::string>& names) {
 // Equal for equal targets; no field holds a '\n'.
 std::string targetKey(const DeliveryTarget& t) {
   if (t.transport == Transport::Virtual) return "m\n" + t.maildir;
-  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", t.transport_name, t.next_hop.host,
-                     t.next_hop.port, t.next_hop.mx_lookup, int(t.tls), t.nexthop, t.sender);
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", t.transport_name, t.next_hop.host,
+                     t.next_hop.port, t.next_hop.mx_lookup, int(t.tls), t.nexthop, t.sender,
+                     int(t.arc_seal));
 }
 
 }  // namespace
@@ -52,7 +53,7 @@ void MessageDeliveries::add(const DeliveryTarget& target, size_t index) {
     for (size_t i = 0; i < deliveries.size(); ++i) by_target_[targetKey(deliveries[i].target)] = i;
   }
   auto [it, added] = by_target_.try_emplace(targetKey(target), deliveries.size());
-  if (added) deliveries.push_back(Delivery{target, {}, {}, nullptr});
+  if (added) deliveries.push_back(Delivery{target, {}, {}, nullptr, {}});
   deliveries[it->second].recipients.push_back(index);
 }
 

@@ -234,6 +234,12 @@ void dkimSignatureAdded(std::string_view id, std::string_view selector, std::str
         fmt::format("{}: DKIM-Signature field added (s={}, d={})", id, selector, domain));
 }
 
+void arcSealAdded(std::string_view id, int instance, std::string_view cv,
+                  std::string_view selector, std::string_view domain) {
+  write(Program::Cleanup, fmt::format("{}: ARC-Seal field added (i={}, cv={}, s={}, d={})", id,
+                                      instance, cv, selector, domain));
+}
+
 void contentCheck(std::string_view id, std::string_view action, std::string_view what,
                   std::string_view line, std::string_view client, std::string_view from,
                   std::string_view to, std::string_view proto, std::string_view helo,

@@ -116,21 +116,26 @@ void checkRestrictions(const config::Config& c, std::vector<config::ConfigError>
   }
 }
 
-// dkim.sign: each key file must read as a PEM key of the entry's algorithm (RSA >= 1024 bits,
-// RFC 8301), so that a broken key is a load error, not a signing failure on the first message.
-void checkDkimKeys(const config::Config& c, std::vector<config::ConfigError>& errors) {
-  for (const auto& entry : c.dkim.sign) {
-    auto key = tls::PrivateKey::fromPemFile(entry.key);
-    if (!key) {
-      errors.push_back({entry.key_origin, fmt::format("dkim.sign: {}", key.error().message())});
-      continue;
-    }
-    auto alg = dkim::parseAlgorithm(entry.algorithm);
-    std::string problem = alg ? dkim::keyProblem(*key, *alg) : "unknown algorithm";
-    if (!problem.empty()) {
-      errors.push_back({entry.key_origin, fmt::format("dkim.sign: {}: {}", entry.key, problem)});
-    }
+// dkim.sign and arc.seal: each key file must read as a PEM key of the entry's algorithm (RSA >=
+// 1024 bits, RFC 8301), so that a broken key is a load error, not a signing failure on the
+// first message.
+void checkSigningKey(const config::Dkim::SignEntry& entry, std::string_view section,
+                     std::vector<config::ConfigError>& errors) {
+  auto key = tls::PrivateKey::fromPemFile(entry.key);
+  if (!key) {
+    errors.push_back({entry.key_origin, fmt::format("{}: {}", section, key.error().message())});
+    return;
   }
+  auto alg = dkim::parseAlgorithm(entry.algorithm);
+  std::string problem = alg ? dkim::keyProblem(*key, *alg) : "unknown algorithm";
+  if (!problem.empty()) {
+    errors.push_back({entry.key_origin, fmt::format("{}: {}: {}", section, entry.key, problem)});
+  }
+}
+
+void checkDkimKeys(const config::Config& c, std::vector<config::ConfigError>& errors) {
+  for (const auto& entry : c.dkim.sign) checkSigningKey(entry, "dkim.sign", errors);
+  if (c.arc.sealing()) checkSigningKey(c.arc.seal, "arc.seal", errors);
 }
 
 // delivery.sieve: the global scripts compile (their own errors name the script's file, line

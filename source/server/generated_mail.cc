@@ -5,6 +5,7 @@
 
 #include "petrel/content/chain.h"
 #include "petrel/core/mail_address.h"
+#include "petrel/server/arc_sealing.h"
 #include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/message_injector.h"
 
@@ -47,17 +48,23 @@ QueuedGenerated queueGenerated(delivery::GeneratedMessage&& g, const Snapshot& s
   m.protocol = "LOCAL";
   m.sender = std::move(g.sender);
   // A redirect to a foreign domain is forwarding: the SRS sender (docs/srs.md), so that SPF at
-  // the next hop passes and bounces come back through our reversal.
+  // the next hop passes and bounces come back through our reversal...
+  bool forwarded = false;
   if (q.kind == "sieve redirect" && g.recipients.size() == 1) {
     MailAddress target(g.recipients.front());
     if (target.hasDomain() && !snap.router->isLocalDomain(target.domain())) {
       m.sender = snap.router->forwardingSender(m.sender);
+      forwarded = true;
     }
   }
   m.smtputf8 = g.smtputf8;
   m.body = g.dkim_sign && snap.dkim_signing && !snap.dkim_signing->empty()
                ? dkimSigned(std::move(g.content), snap, m.id)
                : std::move(g.content);
+  // ...and an ARC set over the copy as it is queued, Delivered-To included (docs/arc.md).
+  if (forwarded && snap.arc_seal) {
+    m.body.insert(0, arcSealFields(*snap.arc_seal, m.body, m.id, uint64_t(time(nullptr))));
+  }
   m.size = m.body.size();
   for (const std::string& address : g.recipients) {
     // A local target gets its aliases and mailbox as if it had come by SMTP; anything the

@@ -14,6 +14,7 @@
 #include "petrel/log/mail_log.h"
 #include "petrel/queue/bounce.h"
 #include "petrel/queue/retry_policy.h"
+#include "petrel/server/arc_sealing.h"
 #include "petrel/server/canonical_headers.h"
 #include "petrel/server/dsn_notice.h"
 #include "petrel/server/generated_mail.h"
@@ -260,11 +261,17 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
           rr.dsn = target.error().temporary() ? "4.3.0" : "5.1.1";
           rr.text = target.error().message();
         } else {
-          // SRS (docs/srs.md): forwarded recipients go out with their own envelope sender,
-          // so they form a delivery of their own.
-          if (snap.router->srsEnabled() && snap.router->forwarded(rr.rcpt.orig_address, *target)) {
-            target->sender = snap.router->forwardingSender(mr.routed.message.sender);
-            if (target->sender == mr.routed.message.sender) target->sender.clear();
+          // Forwarded recipients (docs/srs.md) go out with their own envelope sender (SRS)
+          // and an ARC set (docs/arc.md), so they form a delivery of their own.
+          if ((snap.router->srsEnabled() || snap.arc_seal) &&
+              snap.router->forwarded(rr.rcpt.orig_address, *target)) {
+            if (snap.router->srsEnabled()) {
+              target->sender = snap.router->forwardingSender(mr.routed.message.sender);
+              if (target->sender == mr.routed.message.sender) target->sender.clear();
+            }
+            // Not on the way into an after-queue content filter: every recipient at our
+            // domains looks forwarded there, the locally delivered ones too.
+            target->arc_seal = snap.arc_seal != nullptr && m.content_filter.empty();
           }
           mr.routed.add(*target, ri);
         }
@@ -278,6 +285,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
   delivery::AgentRegistry agents = batch.agents;
   agents.addUnowned("virtual", maildir);
   delivery::deliverInJob(agents, routed);
+  if (snap.arc_seal) sealForwardedDeliveries(*snap.arc_seal, routed, uint64_t(time(nullptr)));
   li = 0;
   for (auto& mr : batch.messages) {
     if (!mr.found) continue;

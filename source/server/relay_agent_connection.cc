@@ -336,6 +336,9 @@ void RelayAgent::Connection::run(smtp::client::Actions actions) {
     } else if (std::holds_alternative<smtp::client::StartTls>(action)) {
       startTls();
     } else if (std::holds_alternative<smtp::client::SendBody>(action)) {
+      // top_fields are header fields: no line of theirs starts with '.' (relay_agent.h).
+      if (!job().top_fields.empty()) write(job().top_fields);
+      if (closing_ || !session_) return;
       write(smtp::dotStuff(*job().content));
     } else if (auto* result = std::get_if<smtp::client::JobResult>(&action)) {
       if (!jobDone(std::move(*result))) return;  // moved on to another address

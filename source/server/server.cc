@@ -19,6 +19,7 @@
 #include "petrel/server/control_commands.h"
 #include "petrel/server/dashboard.h"
 #include "petrel/server/dmarc_report_job.h"
+#include "petrel/server/arc_sealing.h"
 #include "petrel/server/dkim_signing_stage.h"
 #include "petrel/server/greylisting.h"
 #include "petrel/server/host_tls.h"
@@ -96,6 +97,7 @@ Result<Snapshot> makeSnapshot(const config::Config& cfg, const Runtime& rt) {
     s.authenticator = std::move(a.value());
   }
   s.dkim_signing = loadDkimSigningKeys(cfg, warn);
+  s.arc_seal = loadArcSealing(cfg, warn);
 
   return s;
 }

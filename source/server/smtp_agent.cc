@@ -121,7 +121,7 @@ smtp::client::Job clientJob(const delivery::Delivery& d) {
   }
   // A forwarded delivery carries its SRS sender (delivery::Router::forwardingSender).
   job.sender.text = d.target.sender.empty() ? am.sender : d.target.sender;
-  job.size = am.content->size();
+  job.size = d.top_fields.size() + am.content->size();
   job.is_8bit = am.content_8bit;
   job.needs_smtputf8 = m.smtputf8;
   job.dsn_ret = m.dsn_ret;
@@ -149,6 +149,7 @@ void SmtpAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
     job.job = clientJob(*d);
     if (options_.xforward) job.job.xforward = xforwardAttributes(m);
     job.content = am.content;
+    job.top_fields = d->top_fields;
     double in_queue = double(start_us - m.arrival_us) / 1e6;
     relay_->submit(std::move(job), [d, waiting, in_queue](RelayResult r) {
       reportRelayResult(*d, r, in_queue);

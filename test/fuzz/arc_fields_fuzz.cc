@@ -7,7 +7,10 @@
 //   ';', a seal a d=, s= or b= text with a character that could break a field or a DNS name,
 //   an AMS an h= naming ARC-Seal; an error text has a control character;
 // - the Validator, given no key at all, passes a chain, says none while ARC fields are there,
-//   or reports sets that are not 1..N.
+//   or reports sets that are not 1..N;
+// - server::chainAtReceipt (the chain a forwarded message is sealed over, read back from our
+//   Authentication-Results' arc=) says none while ARC fields are there, pass over sets that
+//   are not well formed, or an instance count other than the highest i= seen.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +21,7 @@
 #include "petrel/arc/validator.h"
 #include "petrel/content/header_section.h"
 #include "petrel/core/strings.h"
+#include "petrel/server/arc_sealing.h"
 
 using namespace petrel;
 using namespace petrel::arc;
@@ -100,5 +104,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check((r.status == ChainStatus::None) == !any);
   check(printable(r.reason));
   for (size_t i = 0; i < r.sets.size(); ++i) check(r.sets[i].instance == static_cast<int>(i + 1));
+  if (auto receipt = server::chainAtReceipt(h.fields(), "mx.example.org")) {
+    Sets sets = collectSets(h.fields());
+    check((receipt->status == ChainStatus::None) == !any);
+    check(receipt->status != ChainStatus::Pass || (sets.error.empty() && sets.highest > 0));
+    check(receipt->status == ChainStatus::None || receipt->instances == sets.highest);
+  }
   return 0;
 }

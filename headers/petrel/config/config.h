@@ -91,6 +91,7 @@ struct Config {
   PolicyService policy_service;
   Greylisting greylisting;
   Dkim dkim;
+  Arc arc;
   Dmarc dmarc;
   Checks checks;
   Filters filters;

@@ -1,5 +1,5 @@
-// `srs:`, `dkim:` and `dmarc:`: sender authentication (read by source/config/{srs,dkim,
-// dmarc}.cc).
+// `srs:`, `dkim:`, `arc:` and `dmarc:`: sender authentication (read by
+// source/config/{srs,dkim,arc,dmarc}.cc).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,16 @@ struct Dkim {
   };
   // Every entry of a domain signs (two selectors during a key rotation). Default: none.
   std::vector<SignEntry> sign;
+};
+
+// arc: ARC sealing (RFC 8617) of the mail Petrel forwards for its users (docs/arc.md): an alias
+// whose target is at a foreign domain, a Sieve redirect to one. Validation on receipt follows
+// dkim.verify. The key file is checked as dkim.sign's are (server/config_checks.cc).
+struct Arc {
+  // d=, s=, the key, a= and the AMS's h= of the sets we add (headers: default empty = the
+  // built-in list). Default: none (domain empty): nothing is sealed.
+  Dkim::SignEntry seal;
+  bool sealing() const { return !seal.domain.empty(); }
 };
 
 // dmarc: DMARC (RFC 7489) verification of received mail: what Petrel does when the From:

@@ -84,6 +84,9 @@ struct Delivery {
   std::vector<size_t> recipients;        // indexes into message->stored->recipients
   std::vector<RecipientReport> reports;  // out: one per recipient, in the same order
   const AgentMessage* message = nullptr;
+  // Fields this delivery puts on top of the message's content (CRLF-terminated header fields):
+  // the ARC set of forwarded mail (server/arc_sealing.h). The content stays shared.
+  std::string top_fields;
   bool reported() const { return reports.size() == recipients.size(); }
 };
 

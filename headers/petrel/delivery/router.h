@@ -55,6 +55,9 @@ struct DeliveryTarget {
   // Smtp: the envelope sender for these recipients when it is not the message's (AgentMessage::
   // sender): the SRS address of forwarded mail (forwardingSender). Empty: the message's.
   std::string sender;
+  // Smtp: recipients forwarded for a user (Router::forwarded) while arc.seal is set: the
+  // delivery goes out with an ARC set on top (server/arc_sealing.h), so it is one of its own.
+  bool arc_seal = false;
   bool operator==(const DeliveryTarget&) const = default;
 };
 

@@ -84,6 +84,10 @@ void policyAction(std::string_view id, std::string_view action, std::string_view
 // dkim.sign signed a message (opendkim's line, under cleanup): "ID: DKIM-Signature field added
 // (s=SELECTOR, d=DOMAIN)", one per signature.
 void dkimSignatureAdded(std::string_view id, std::string_view selector, std::string_view domain);
+// arc.seal sealed a forwarded message (docs/arc.md), dkim's line's form under cleanup:
+// "ID: ARC-Seal field added (i=N, cv=pass, s=SELECTOR, d=DOMAIN)".
+void arcSealAdded(std::string_view id, int instance, std::string_view cv,
+                  std::string_view selector, std::string_view domain);
 // A header or body check matched (Postfix cleanup's line, header_checks(5)): "ID: reject:
 // header Subject: LINE from CLIENT; from=<S> to=<R> proto=ESMTP helo=<H>: TEXT" (`action`
 // "reject" | "warning" | "info" | "hold" | "discard" | "redirect" | "filter" | "replace" |

@@ -2,8 +2,10 @@
 // stamped by the MessageInjector (id, arrival), from "local", its recipients expanded by the
 // router as a bounce's are, and our own mail (dkim_sign: a vacation reply) DKIM-signed by the
 // dkim.sign entry of its From: domain, as the SMTP path signs our users' mail (a key that
-// fails leaves it unsigned, with the stage's warning). The queue inserts it in the transaction that
-// records the recipient it came from (queue_manager.cc record()) and logs "ID: <kind>: NEWID".
+// fails leaves it unsigned, with the stage's warning); a Sieve redirect to a foreign domain
+// gets the SRS sender and, with arc.seal, an ARC set (server/arc_sealing.h). The queue inserts
+// it in the transaction that records the recipient it came from (queue_manager.cc record())
+// and logs "ID: <kind>: NEWID".
 #pragma once
 
 #include <string>

@@ -45,6 +45,9 @@ struct RelayJob {
   config::TlsPolicy tls = config::TlsPolicy::May;
   smtp::client::Job job;
   std::shared_ptr<const std::string> content;  // the message, CRLF lines, not dot-stuffed
+  // Header fields sent before `content` (delivery::Delivery::top_fields: an ARC set), CRLF
+  // lines; none starts with '.', so they need no dot-stuffing.
+  std::string top_fields;
 };
 
 struct RelayResult {

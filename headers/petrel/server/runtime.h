@@ -37,6 +37,7 @@
 namespace petrel::server {
 
 class QueueManager;
+struct ArcSealing;  // server/arc_sealing.h
 
 // One restriction set of the config, compiled: a list per stage that has one (the recipient
 // list always), and whether client, helo and sender lists wait for RCPT (smtpd_delay_reject).
@@ -82,6 +83,9 @@ struct Snapshot {
   // dkim.sign's keys, read when the snapshot is made (server/dkim_signing_stage.h); null or
   // empty: nothing signs.
   std::shared_ptr<const std::vector<dkim::SignSpec>> dkim_signing;
+  // arc.seal's key and our authserv-id (server/arc_sealing.h); null: forwarded mail is not
+  // sealed.
+  std::shared_ptr<const ArcSealing> arc_seal;
   // checks: (header and body checks) opened; null when the config has none.
   std::shared_ptr<const CheckTables> checks;
 };
