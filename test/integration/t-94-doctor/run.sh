@@ -91,7 +91,8 @@ doctor() {  # EXPECTED_EXIT OUT ARGS...
   local want="$1" out="$2" rc=0
   shift 2
   "$PETREL" doctor --config "$CONF" "$@" >"$out" 2>"$out.err" || rc=$?
-  [[ "$rc" == "$want" ]] || fail "petrel doctor $*: exit $rc, expected $want: $(cat "$out" "$out.err")"
+  [[ "$rc" == "$want" ]] ||
+    fail "petrel doctor $*: exit $rc, expected $want: $(cat "$out" "$out.err")"
 }
 
 config "$DNS_GOOD" mail
@@ -105,9 +106,16 @@ for check in dns-server host ptr mx spf dkim dmarc dnsbl tls port open-relay dir
              table-server; do
   grep -q "^pass $check " "$T/good.out" || fail "no passing $check line"
 done
-grep -q "^pass open-relay mx .*RCPT TO:<relay-test@.*> from 127.0.0.2 refused: 554 5.7.1 .*Relay access denied" \
-  "$T/good.out" || fail "the relay test did not see the refusal"
-assert_log 'NOQUEUE: reject: RCPT from .*\[127.0.0.2\]: 554 5.7.1' "the server logged the relay test"
+has_line() {  # FILE PATTERN-PIECES... (joined)
+  local file="$1" p
+  shift
+  printf -v p '%s' "$@"
+  grep -q -- "$p" "$file"
+}
+has_line "$T/good.out" '^pass open-relay mx .*RCPT TO:<relay-test@.*> from 127.0.0.2 refused: ' \
+  '554 5.7.1 .*Relay access denied' || fail "the relay test did not see the refusal"
+assert_log 'NOQUEUE: reject: RCPT from .*\[127.0.0.2\]: 554 5.7.1' \
+  "the server logged the relay test"
 doctor 0 "$T/good.json" --json
 py - "$T/good.json" <<'EOF'
 import json, sys
@@ -121,18 +129,24 @@ EOF
 config "$DNS_BAD" mail
 doctor 2 "$T/bad.out" --domain example.test
 log "broken zone:"; cat "$T/bad.out" >&2
-expect_line() { grep -q -- "$1" "$T/bad.out" || fail "no line matching '$1'"; }
-expect_line '^fail mx example.test: the MX records (10 mx.elsewhere.test) point at other hosts, not at mail.example.test -- fix: publish "example.test. IN MX 10 mail.example.test."$'
-expect_line '^fail spf example.test for 127.0.0.1: the record "v=spf1 ip4:192.0.2.99 -all" gives fail for 127.0.0.1 (-all) -- fix: add "ip4:127.0.0.1"'
-expect_line '^fail dmarc _dmarc.example.test: no DMARC record -- fix: publish "_dmarc.example.test. IN TXT'
-expect_line "^fail dkim s1._domainkey.example.test: the published key is not the public key of the key file -- fix: publish \"s1._domainkey.example.test. IN TXT \\\\\"$GOOD_KEY\\\\\"\""
-expect_line '^fail dnsbl 127.0.0.1 on bl.test: listed (127.0.0.2): listed for the doctor test -- fix:'
+expect_line() { has_line "$T/bad.out" "$@" || fail "no line matching '$*'"; }
+expect_line '^fail mx example.test: the MX records (10 mx.elsewhere.test) point at other ' \
+  'hosts, not at mail.example.test -- fix: publish "example.test. IN MX 10 mail.example.test."$'
+expect_line '^fail spf example.test for 127.0.0.1: the record "v=spf1 ip4:192.0.2.99 -all" ' \
+  'gives fail for 127.0.0.1 (-all) -- fix: add "ip4:127.0.0.1"'
+expect_line '^fail dmarc _dmarc.example.test: no DMARC record -- fix: publish ' \
+  '"_dmarc.example.test. IN TXT'
+expect_line '^fail dkim s1._domainkey.example.test: the published key is not the public key ' \
+  'of the key file -- fix: publish "s1._domainkey.example.test. IN TXT \\"' "$GOOD_KEY" '\\""'
+expect_line '^fail dnsbl 127.0.0.1 on bl.test: listed (127.0.0.2): listed for the doctor test ' \
+  '-- fix:'
 expect_line '^pass ptr 127.0.0.1:'
 
 # A certificate with 3 days left: a warning, exit 1.
 config "$DNS_GOOD" soon
 doctor 1 "$T/soon.out"
-grep -Eq '^warn tls .*/soon.crt: expires in [23] days \(fewer than 14\) -- fix: renew' "$T/soon.out" ||
+grep -Eq '^warn tls .*/soon.crt: expires in [23] days \(fewer than 14\) -- fix: renew' \
+  "$T/soon.out" ||
   fail "no certificate warning: $(cat "$T/soon.out")"
 [[ "$(grep -vc '^pass \|^doctor: ' "$T/soon.out")" == 1 ]] || fail "more than the certificate warns"
 
@@ -165,16 +179,19 @@ stop_petrel
 config "$DNS_GOOD" mail "relay!: {mynetworks: ['127.0.0.0/8']}"
 start_petrel
 doctor 1 "$T/inside.out"
-grep -q '^warn open-relay mx .*: cannot test from inside mynetworks: RCPT TO:<relay-test@.*> from 127.0.0.2 accepted (the source is in relay.mynetworks) -- fix: set doctor.relay_test_source' \
-  "$T/inside.out" || fail "no inside-mynetworks warning: $(cat "$T/inside.out")"
+has_line "$T/inside.out" '^warn open-relay mx .*: cannot test from inside mynetworks: ' \
+  'RCPT TO:<relay-test@.*> from 127.0.0.2 accepted (the source is in relay.mynetworks) ' \
+  '-- fix: set doctor.relay_test_source' ||
+  fail "no inside-mynetworks warning: $(cat "$T/inside.out")"
 stop_petrel
 
 # A recipient list that permits everything: an open relay, found.
 config "$DNS_GOOD" mail "restrictions: {default: {recipient: [permit]}}"
 start_petrel
 doctor 2 "$T/open.out"
-grep -q '^fail open-relay mx .*: OPEN RELAY: RCPT TO:<relay-test@.*> from 127.0.0.2 (outside relay.mynetworks) accepted: 250' \
-  "$T/open.out" || fail "the open relay was not found: $(cat "$T/open.out")"
+has_line "$T/open.out" '^fail open-relay mx .*: OPEN RELAY: RCPT TO:<relay-test@.*> ' \
+  'from 127.0.0.2 (outside relay.mynetworks) accepted: 250' ||
+  fail "the open relay was not found: $(cat "$T/open.out")"
 assert_no_log 'relay-test@[^ ]*>, .*status=' "the relay test's recipient never got a delivery"
 stop_petrel
 [[ "$(db_count messages)" == 0 ]] || fail "the relay test left a message in the queue"

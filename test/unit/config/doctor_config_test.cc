@@ -48,7 +48,7 @@ TEST(DoctorConfigTest, EveryKey) {
   EXPECT_EQ(d.addresses, (std::vector<std::string>{"192.0.2.25", "2001:db8::25"}));
   EXPECT_EQ(d.dns_lists, (std::vector<std::string>{"zen.spamhaus.org"}));
   EXPECT_EQ(d.relay_test_source, "127.0.0.2");
-  EXPECT_EQ(d.min_free_space, 5ull * 1000 * 1000 * 1000);
+  EXPECT_EQ(d.min_free_space, 5ull << 30);  // sizes are binary (limits.message_size too)
   EXPECT_EQ(d.certificate_warning, 30u * 86400);
 }
 
@@ -65,8 +65,8 @@ TEST(DoctorConfigTest, Errors) {
             (Errors{"t.yaml:3:29: doctor.relay_test_source: '1.2.3' is not an IP address of "
                     "this host"}));
   EXPECT_EQ(errorsWith("doctor: {dns_lists: zen.spamhaus.org}\n"),
-            (Errors{"t.yaml:3:21: doctor.dns_lists: expected a list of a DNS list zone such as "
-                    "zen.spamhaus.org, got a string"}));
+            (Errors{"t.yaml:3:21: doctor.dns_lists: expected a list (a DNS list zone such as "
+                    "zen.spamhaus.org), got 'zen.spamhaus.org'"}));
   EXPECT_EQ(errorsWith("doctor: {intervals: 1h}\n").size(), 1u);
   EXPECT_EQ(errorsWith("doctor: 5\n").size(), 1u);
 }
