@@ -161,7 +161,9 @@ std::vector<Finding> certificateChecks(const config::Config& cfg, int64_t now) {
     if (!info) {
       s.error = info.error().message();
     } else {
-      s.names = info->names;
+      for (const auto& n : info->names) {  // the CN is usually also a subjectAltName
+        if (std::find(s.names.begin(), s.names.end(), n) == s.names.end()) s.names.push_back(n);
+      }
       s.not_after = info->not_after;
     }
     out.push_back(doctor::checkCertificate(cfg.hostname, s, now,
