@@ -17,6 +17,7 @@
 #include "checks_command.h"
 #include "command_support.h"
 #include "dkim_command.h"
+#include "doctor_command.h"
 #include "probe_commands.h"
 #include "sieve_command.h"
 #include "user_command.h"
@@ -96,6 +97,12 @@ commands:
                            alignment, the disposition and Petrel's action (N fixes pct's
                            random sample, 0-99). Exit 0 pass, 1 any other result,
                            75 temperror, 78 config
+  doctor [--json] [--domain D]
+                           check the setup, one line per check with its fix: MX, A/AAAA and
+                           PTR of the host, SPF, DKIM and DMARC records of each local domain,
+                           the certificates, DNS lists, the listeners, an open-relay
+                           self-test, the directories, the DNS and table servers
+                           (docs/doctor.md). Exit 0 all pass, 1 a warning, 2 a failure
   sieve check FILE         compile a Sieve script; errors as FILE:line:column (exit 1)
   sieve test SCRIPT MESSAGE [--from S] [--to R] [--delimiter D] [--global-dir DIR]
                            the actions the script takes for the message, one a line
@@ -177,6 +184,7 @@ int run(int argc, char** argv) {
   }
   if (cmd == "arc") return arcCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "sieve") return sieveCommand(args);
+  if (cmd == "doctor") return doctorCommand(config_path, args);
   if (cmd == "checks") return checksCommand(config_path, args);
   if (cmd == "dkim") return dkimCommand(config_path, config_path == DefaultConfig, args);
   if (cmd == "dmarc" && args.size() == 2 && args[1] == "send-reports") {

@@ -54,7 +54,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
                  "restrictions", "smtp",      "queue",     "delivery", "dns",
                  "status",       "log",       "policy_service", "greylisting",
                  "restriction_classes", "dkim", "dmarc",
-                 "checks", "filters", "transports", "srs", "arc"});
+                 "checks", "filters", "transports", "srs", "arc", "doctor"});
   loadHostname(top, c);
   setPath(top, "mail_root", c.mail_root);
   setPath(top, "state_dir", c.state_dir);
@@ -86,6 +86,7 @@ Config Loader::load(const YAML::Node& root, const YAML::Mark& root_mark) {
   loadChecks(top, c);       // after tables
   loadFilters(top, c);
   loadSrs(top, c);
+  loadDoctor(top, c);
   if (c.smtp.banner.empty()) {
     c.smtp.banner = fmt::format("{} ESMTP Petrel", c.hostname);
   }

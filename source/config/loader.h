@@ -327,6 +327,7 @@ class Loader {
   void loadDmarc(const Section& top, Config& c);        // dmarc.cc
   void loadChecks(const Section& top, Config& c);       // checks.cc
   void loadSrs(const Section& top, Config& c);          // srs.cc
+  void loadDoctor(const Section& top, Config& c);       // doctor.cc
   void loadFilters(const Section& top, Config& c);      // filters.cc
   // A list of milters (filters.milters, listeners[].milters); nullopt when it is not a list.
   std::optional<std::vector<MilterEndpoint>> milterList(const Field& f);  // filters.cc

@@ -19,6 +19,8 @@ namespace {
 constexpr uint64_t SaveIntervalMs = 60 * 1000;
 constexpr size_t MaxMessagesShown = 200;
 constexpr size_t MaxEventsShown = 200;
+// The first doctor run waits for the workers' listeners (started after the dashboard).
+constexpr uint64_t DoctorFirstRunMs = 5000;
 
 using log::MailEvent;
 using status::Counter;
@@ -123,9 +125,12 @@ void Dashboard::start(const config::Config& cfg) {
   uv_timer_start(
       timer_, [](uv_timer_t* t) { static_cast<Dashboard*>(t->data)->save(); }, SaveIntervalMs,
       SaveIntervalMs);
+  doctor_ = std::make_unique<DoctorJob>(*main_, *rt_);
+  if (cfg.doctor.interval > 0) doctor_->start(DoctorFirstRunMs);
 }
 
 void Dashboard::stopTimer() {
+  if (doctor_) doctor_->stop();
   if (timer_ == nullptr) return;
   uv_timer_stop(timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(timer_),
@@ -300,6 +305,13 @@ void Dashboard::health(bool html, const Respond& respond) {
   v->queue_messages = q.messages;
   v->queue_oldest_age = q.oldest_age_seconds;
   v->disks = {{"state_dir", state_dir_}, {"mail_root", mail_root_}};
+  if (doctor_) {
+    auto last = doctor_->last();
+    v->doctor_time = last.time;
+    v->doctor_seconds = last.seconds;
+    v->doctor_running = last.running;
+    v->doctor = std::move(last.findings);
+  }
   // statvfs may wait on a slow or network file system: on the pool.
   main_->offload(
       [v] {

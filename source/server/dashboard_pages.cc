@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 #include "petrel/core/strings.h"
 #include "petrel/status/web.h"
 
@@ -251,9 +253,73 @@ std::string healthJson(const HealthView& v) {
                        i ? "," : "", d.what, jsonEscape(d.path), d.known ? "true" : "false",
                        d.total_bytes, d.free_bytes);
   }
-  return out + fmt::format("],\"queue\":{{\"messages\":{},\"oldest_age_seconds\":{:.3f}}}}}\n",
-                           v.queue_messages, v.queue_oldest_age);
+  out += fmt::format("],\"queue\":{{\"messages\":{},\"oldest_age_seconds\":{:.3f}}}",
+                     v.queue_messages, v.queue_oldest_age);
+  // The reachability rows, then every finding of the last doctor run.
+  for (const auto& [key, check] : {std::pair{"dns_servers", "dns-server"},
+                                   std::pair{"table_servers", "table-server"}}) {
+    out += fmt::format(",\"{}\":[", key);
+    bool first = true;
+    for (const auto& f : v.doctor) {
+      if (f.check != check) continue;
+      out += fmt::format("{}{{\"name\":\"{}\",\"reachable\":{},\"what\":\"{}\"}}",
+                         first ? "" : ",", jsonEscape(f.subject),
+                         f.verdict == doctor::Verdict::Pass ? "true" : "false",
+                         jsonEscape(f.what));
+      first = false;
+    }
+    out += "]";
+  }
+  std::string findings = doctor::reportJson(v.doctor);
+  findings.pop_back();  // its newline
+  findings.pop_back();  // its closing brace
+  return out + fmt::format(",\"doctor\":{},\"time\":{},\"seconds\":{:.1f},\"running\":{}}}}}\n",
+                           findings, v.doctor_time, v.doctor_seconds,
+                           v.doctor_running ? "true" : "false");
 }
+
+namespace {
+
+std::string doctorRows(const HealthView& v, std::string_view check, bool only) {
+  std::string rows;
+  for (const auto& f : v.doctor) {
+    bool reachability = f.check == "dns-server" || f.check == "table-server";
+    if (only ? f.check != check : reachability) continue;
+    rows += fmt::format("<tr class=\"{0}\"><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}</td>"
+                        "<td>{4}</td></tr>",
+                        doctor::verdictName(f.verdict), htmlEscape(f.check),
+                        htmlEscape(f.subject), htmlEscape(f.what), htmlEscape(f.fix));
+  }
+  return rows;
+}
+
+std::string doctorHtml(const HealthView& v) {
+  constexpr std::string_view Head =
+      "<tr><th>result</th><th>check</th><th>what</th><th>found</th><th>fix</th></tr>";
+  if (v.doctor_time == 0) {
+    return fmt::format("<h2>Doctor</h2><p id=\"doctor-summary\">{}</p>\n",
+                       v.doctor_running ? "the first run is in progress"
+                                        : "no run yet (doctor.interval: 0 turns the server's "
+                                          "runs off; petrel doctor runs the checks now)");
+  }
+  std::string body;
+  for (const auto& [title, id, check] :
+       {std::tuple{"DNS servers", "dns-servers", "dns-server"},
+        std::tuple{"Table servers", "table-servers", "table-server"}}) {
+    std::string rows = doctorRows(v, check, true);
+    body += fmt::format("<h2>{}</h2><table id=\"{}\">{}{}</table>\n", title, id, Head,
+                        rows.empty() ? "<tr><td colspan=\"5\">none</td></tr>" : rows);
+  }
+  int status = doctor::exitStatus(v.doctor);
+  body += fmt::format("<h2>Doctor</h2><p id=\"doctor-summary\">{}: {} checks, {:.0f} s ago "
+                      "(took {:.1f} s){}</p><table id=\"doctor\">{}",
+                      doctor::verdictName(doctor::Verdict(status)), v.doctor.size(),
+                      double(v.now - v.doctor_time), v.doctor_seconds,
+                      v.doctor_running ? "; a new run is in progress" : "", Head);
+  return body + doctorRows(v, "dns-server", false) + "</table>\n";
+}
+
+}  // namespace
 
 std::string healthHtml(const HealthView& v) {
   std::string body = "<h2>Certificates</h2><table id=\"certificates\"><tr><th>certificate</th>"
@@ -288,6 +354,7 @@ std::string healthHtml(const HealthView& v) {
   body += fmt::format("</table>\n<h2>Queue</h2><p id=\"queue-summary\">{} message{}, the oldest "
                       "{:.0f} s old</p>\n",
                       v.queue_messages, v.queue_messages == 1 ? "" : "s", v.queue_oldest_age);
+  body += doctorHtml(v);
   return status::htmlPage("Health", "health", body);
 }
 

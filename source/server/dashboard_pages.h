@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "petrel/doctor/checks.h"
 #include "petrel/status/activity.h"
 #include "petrel/status/queue_shape.h"
 #include "petrel/status/time_series.h"
@@ -66,6 +67,12 @@ struct HealthView {
   std::vector<Disk> disks;
   size_t queue_messages = 0;
   double queue_oldest_age = 0;
+  // The last doctor run (server/doctor.h): 0 = none yet. Its dns-server and table-server
+  // findings are the "reachable" rows.
+  int64_t doctor_time = 0;
+  double doctor_seconds = 0;
+  bool doctor_running = false;
+  std::vector<doctor::Finding> doctor;
 };
 
 std::string trafficJson(const TrafficView& v);

@@ -96,6 +96,7 @@ struct Config {
   Checks checks;
   Filters filters;
   Srs srs;
+  Doctor doctor;
 };
 
 // The milters of a listener's sessions: its own list, or filters.milters.

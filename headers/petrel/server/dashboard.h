@@ -6,7 +6,8 @@
 // (status::ActivityLog); it fills both as the mail log's observer (log::MailEventObserver),
 // the one place that sees every acceptance, delivery result and refusal. Queue actions (hold,
 // release, delete, retry) call the QueueManager's operator commands, the same code as
-// `petrel queue`, and need a POST with the process's CSRF token. It does not listen: the
+// `petrel queue`, and need a POST with the process's CSRF token. It runs `petrel doctor`'s
+// checks periodically (DoctorJob) and shows the last results on Health. It does not listen: the
 // status RequestServer hands it parsed requests on the main loop.
 #pragma once
 
@@ -18,6 +19,7 @@
 #include <string>
 
 #include "petrel/log/mail_log.h"
+#include "petrel/server/doctor.h"
 #include "petrel/server/queue_manager.h"
 #include "petrel/server/runtime.h"
 #include "petrel/status/activity.h"
@@ -74,6 +76,7 @@ class Dashboard : public log::MailEventObserver {
   bool saving_ = false;  // main loop: a save is on the pool
   bool observing_ = false;
   uv_timer_t* timer_ = nullptr;
+  std::unique_ptr<DoctorJob> doctor_;  // the last doctor results for Health
 };
 
 }  // namespace petrel::server

@@ -56,6 +56,7 @@ class ProbeLoop {
     return okStatus();
   }
   dns::Resolver& resolver() { return *resolver_; }
+  event::Dispatcher& dispatcher() { return *dispatcher_; }
   policy::PolicyServiceClient& policyClient() { return *policy_client_; }
   // Runs the loop until `done` says so.
   template <typename Done>
