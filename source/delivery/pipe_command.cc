@@ -362,8 +362,9 @@ PipeVerdict pipeVerdict(const PipeExit& exit, std::string_view output, std::stri
     return {S::Deferred, "4.3.2", "delivery interrupted: mail system shutting down"};
   }
   if (exit.timed_out) {
-    return {S::Deferred, "4.3.0",
-            fmt::format("command time limit exceeded: \"{}\"{}", command, with_output)};
+    // pipe_command.c: PIPE_STAT_BOUNCE, which pipe(8) reports as 5.3.0.
+    return {S::Bounced, "5.3.0",
+            fmt::format("Command time limit exceeded: \"{}\"{}", command, with_output)};
   }
   if (!exit.exited) {
     return {

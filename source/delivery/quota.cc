@@ -47,12 +47,20 @@ Result<QuotaLimit> MailboxQuota::limitFor(std::string_view address) const {
 
 Result<bool> MailboxQuota::full(std::string_view address, const std::string& maildir,
                                 int64_t now) const {
+  return wouldExceed(address, maildir, now, 0);
+}
+
+Result<bool> MailboxQuota::wouldExceed(std::string_view address, const std::string& maildir,
+                                       int64_t now, uint64_t bytes) const {
   auto limit = limitFor(address);
   if (!limit) return limit.error();
   if (limit->unlimited()) return false;
   auto usage = maildirUsage(maildir, *limit, now);
   if (!usage) return usage.error();
-  return quotaFull(*limit, *usage);
+  // Dovecot's quota-status service (quota_test_alloc) with the size Postfix passes: the
+  // message and its one file must fit. Without a size only a mailbox already full is refused.
+  if (bytes == 0) return quotaFull(*limit, *usage);
+  return !quotaFits(*limit, *usage, bytes, 1);
 }
 
 void MailboxQuota::refreshTables() const {

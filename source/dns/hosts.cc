@@ -1,6 +1,7 @@
 // The hosts file; see dns/hosts.h.
 #include "petrel/dns/hosts.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "petrel/core/strings.h"
@@ -32,7 +33,7 @@ HostsFile HostsFile::parse(std::string_view text) {
     if (words.size() < 2) continue;
     auto address = IpAddress::parse(words[0]);
     if (!address) continue;
-    Entry e{*address, {}};
+    Entry e{*address, std::string(words[0]), {}};
     for (size_t i = 1; i < words.size(); ++i) e.names.push_back(toLower(words[i]));
     hosts.entries_.push_back(std::move(e));
   }
@@ -64,6 +65,16 @@ bool HostsFile::lists(std::string_view name, const IpAddress& address) const {
     }
   }
   return false;
+}
+
+std::vector<std::string> HostsFile::addressesOf(std::string_view name) const {
+  std::string wanted = toLower(name);
+  std::vector<std::string> out;
+  for (const Entry& e : entries_) {
+    if (std::find(e.names.begin(), e.names.end(), wanted) == e.names.end()) continue;
+    if (std::find(out.begin(), out.end(), e.text) == out.end()) out.push_back(e.text);
+  }
+  return out;
 }
 
 }  // namespace petrel::dns

@@ -43,6 +43,7 @@ const char* programName(Program p) {
     case Program::Bounce: return "bounce";
     case Program::Cleanup: return "cleanup";
     case Program::Lmtp: return "lmtp";
+    case Program::Pipe: return "pipe";
   }
   return "petrel";
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "petrel/core/cidr.h"
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
 #include "petrel/server/runtime.h"
@@ -91,6 +92,40 @@ Result<LmtpDestination> parseLmtpNexthop(std::string_view nexthop) {
   return d;
 }
 
+std::vector<std::string> lmtpLocalAddresses(std::string_view host, const dns::HostsFile* hosts) {
+  if (IpAddress::parse(host)) return {std::string(host)};
+  if (hosts == nullptr) return {};
+  std::vector<std::string> out = hosts->addressesOf(host);
+  if (out.size() > MaxLmtpAddresses) out.resize(MaxLmtpAddresses);
+  return out;
+}
+
+Result<std::vector<std::string>> lmtpDnsAddresses(std::string_view host, const dns::Answer& a,
+                                                  const dns::Answer& aaaa) {
+  std::vector<std::string> out;
+  for (const dns::Answer* answer : {&a, &aaaa}) {
+    if (!answer->found()) continue;
+    for (const std::string& ip : answer->addresses) {
+      if (out.size() == MaxLmtpAddresses) break;
+      if (std::find(out.begin(), out.end(), ip) == out.end()) out.push_back(ip);
+    }
+  }
+  if (!out.empty()) return out;
+  using S = dns::Answer::Status;
+  const dns::Answer* temp = a.status == S::TempFail      ? &a
+                            : aaaa.status == S::TempFail ? &aaaa
+                                                         : nullptr;
+  if (temp != nullptr) {
+    return Error::temporary(fmt::format(
+        "Host or domain name not found. Name service error for name={} type={}: Host not "
+        "found, try again{}",
+        host, temp == &a ? "A" : "AAAA", temp->error.empty() ? "" : " (" + temp->error + ")"));
+  }
+  return Error::temporary(fmt::format(
+      "Host or domain name not found. Name service error for name={} type=A: Host not found",
+      host));
+}
+
 // ---- the agent --------------------------------------------------------------------------
 
 void LmtpAgent::prepare(delivery::AgentMessage& message,
@@ -143,7 +178,8 @@ void LmtpAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
 
 // ---- the client's bookkeeping -------------------------------------------------------------
 
-LmtpClient::LmtpClient(event::Dispatcher& loop) : loop_(&loop) {}
+LmtpClient::LmtpClient(event::Dispatcher& loop, LmtpNameService names)
+    : loop_(&loop), names_(std::move(names)) {}
 
 LmtpClient::~LmtpClient() = default;
 

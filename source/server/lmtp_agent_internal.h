@@ -29,13 +29,14 @@ struct LmtpClient::Destination {
   size_t connections = 0;
 };
 
-// One connection: (resolve an inet name,) connect, run jobs until idle for the cache time.
-// It deletes itself once its handles are closed, after telling the client (connectionEnded).
+// One connection: (find an inet name's addresses,) connect, run jobs until idle for the
+// cache time. It deletes itself once its handles are closed, after telling the client
+// (connectionEnded).
 //
 //   Resolving --> Connecting --connected--> Session --Close action / error / abort--> Closed
-//   (inet names)      | refused, timeout: the job deferred 4.4.1, the destination's waiting
-//                     v                     jobs with it
-//                   Closed
+//   (inet names)   |  ^  refused, timeout: the next address (logged), and after the last one
+//                  v  |  the job deferred 4.4.1, the destination's waiting jobs with it
+//                 next address                                   -> Closed
 class LmtpClient::Connection {
  public:
   Connection(LmtpClient& client, Destination& dest, Pending first);
@@ -58,9 +59,12 @@ class LmtpClient::Connection {
   const config::LmtpTransportSettings& settings() const { return settings_->lmtp; }
 
   void resolve();
-  void onResolved(int status, addrinfo* res);
+  void onResolved();
+  void connectNext();
   void connectTo(const sockaddr* addr);
   void onConnect(int status);
+  // One address failed: the next one, or connectFailed(why) after the last.
+  void attemptFailed(const std::string& why);
   void connectFailed(const std::string& why);
 
   void onRead(ssize_t nread, const uv_buf_t* buf);
@@ -74,6 +78,7 @@ class LmtpClient::Connection {
   void arm(uint64_t seconds);
   void armForPhase();
   void onTimer();
+  void closeStream();
   void finish();
   void handleClosed();
 
@@ -83,12 +88,18 @@ class LmtpClient::Connection {
   LmtpDestination where_;
   uv_timer_t* timer_;
   uv_stream_t* stream_ = nullptr;  // a uv_pipe_t (unix) or uv_tcp_t (inet)
-  uv_getaddrinfo_t* resolving_ = nullptr;
-  int open_handles_ = 0;     // handles and the address lookup; deleted at zero
+  int open_handles_ = 0;     // handles and posted calls; deleted at zero
   uint64_t generation_ = 0;  // bumped when the stream closes: late write callbacks see it
   Stage stage_ = Stage::Resolving;
   bool closing_ = false;
   std::string relay_;  // the log's relay=
+  // An inet nexthop: its DNS lookups (A, AAAA), the addresses to try and the next one.
+  std::shared_ptr<dns::Resolver> resolver_;
+  std::vector<dns::QueryHandlePtr> queries_;
+  dns::Answer answers_[2];
+  int answered_ = 0;
+  std::vector<std::string> targets_;
+  size_t attempt_ = 0;
 
   std::optional<Pending> current_;
   uint64_t setup_done_ms_ = 0;        // when the current job's transaction began

@@ -1,9 +1,9 @@
-// LmtpClient::Connection, one LMTP connection: an inet name looked up (uv_getaddrinfo on the
-// pool), a unix or TCP socket connected, smtp::ClientSession in LMTP mode driven over it with
+// LmtpClient::Connection, one LMTP connection: an inet name's addresses found (hosts file,
+// then A and AAAA through the queue's resolver) and tried in turn, a unix or TCP socket
+// connected, smtp::ClientSession in LMTP mode driven over it with
 // a timer for every wait, each job's result reported, and the connection kept idle for the
 // next job until the cache time runs out. The pool's bookkeeping is in lmtp_agent.cc.
 #include <fmt/format.h>
-#include <netdb.h>
 
 #include <algorithm>
 #include <cstring>
@@ -61,52 +61,56 @@ void LmtpClient::Connection::start() {
 void LmtpClient::Connection::resolve() {
   stage_ = Stage::Resolving;
   relay_ = fmt::format("{}[{}]:{}", where_.host, where_.host, where_.port);
-  resolving_ = new uv_getaddrinfo_t;
-  resolving_->data = this;
-  ++open_handles_;  // the lookup runs on the pool; this object waits for its callback
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  std::string port = std::to_string(where_.port);
-  int rc = uv_getaddrinfo(
-      client_->loop_->loop(), resolving_,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto* c = static_cast<Connection*>(req->data);
-        delete req;
-        c->resolving_ = nullptr;
-        c->onResolved(status, res);
-        uv_freeaddrinfo(res);
-        c->handleClosed();
-      },
-      where_.host.c_str(), port.c_str(), &hints);
-  if (rc != 0) {
-    delete resolving_;
-    resolving_ = nullptr;
-    --open_handles_;
-    connectFailed(fmt::format("{}: {}", where_.host, uv_strerror(rc)));
+  std::shared_ptr<const dns::HostsFile> hosts =
+      client_->names_.hosts ? client_->names_.hosts() : nullptr;
+  targets_ = lmtpLocalAddresses(where_.host, hosts.get());
+  if (!targets_.empty()) return connectNext();
+  resolver_ = client_->names_.resolver ? client_->names_.resolver() : nullptr;
+  if (!resolver_) {
+    answers_[0].error = answers_[1].error = "no resolver";
+    ++open_handles_;  // answered through the loop, never inside submit()
+    client_->loop_->post([this] {
+      onResolved();
+      handleClosed();
+    });
+    return;
+  }
+  // Both families, as Postfix's lmtp with inet_protocols = all; answers come later on the loop.
+  for (int v6 = 0; v6 < 2; ++v6) {
+    queries_.push_back(resolver_->query(where_.host, v6 ? dns::Type::AAAA : dns::Type::A,
+                                        [this, v6](dns::Answer a) {
+                                          answers_[v6] = std::move(a);
+                                          if (++answered_ == 2) onResolved();
+                                        }));
   }
 }
 
-void LmtpClient::Connection::onResolved(int status, addrinfo* res) {
+void LmtpClient::Connection::onResolved() {
   if (closing_) return;
-  if (status != 0 || res == nullptr) {
+  Result<std::vector<std::string>> found = lmtpDnsAddresses(where_.host, answers_[0], answers_[1]);
+  if (!found) {
     // Postfix's lmtp: a name that does not resolve is a temporary problem of this host.
-    RelayResult r = deferredResult(
-        "4.4.3", fmt::format("Host or domain name not found. Name service error for name={} "
-                             "type=A: {}",
-                             where_.host, uv_strerror(status)));
+    RelayResult r = deferredResult("4.4.3", found.error().message());
     r.relay = "none";
     report(std::move(r));
     return finish();
   }
-  char ip[INET6_ADDRSTRLEN] = "";
-  if (res->ai_family == AF_INET6) {
-    uv_ip6_name(reinterpret_cast<sockaddr_in6*>(res->ai_addr), ip, sizeof ip);
-  } else {
-    uv_ip4_name(reinterpret_cast<sockaddr_in*>(res->ai_addr), ip, sizeof ip);
-  }
+  targets_ = std::move(*found);
+  connectNext();
+}
+
+void LmtpClient::Connection::connectNext() {
+  queries_.clear();  // done with (also from inside the last answer's callback: allowed)
+  if (attempt_ >= targets_.size()) return connectFailed(fmt::format("{}: no address", relay_));
+  const std::string& ip = targets_[attempt_++];
   relay_ = fmt::format("{}[{}]:{}", where_.host, ip, where_.port);
-  connectTo(res->ai_addr);
+  sockaddr_storage addr{};
+  int rc = ip.find(':') != std::string::npos
+               ? uv_ip6_addr(ip.c_str(), where_.port, reinterpret_cast<sockaddr_in6*>(&addr))
+               : uv_ip4_addr(ip.c_str(), where_.port, reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) return attemptFailed(fmt::format("connect to {}: {}", relay_, uv_strerror(rc)));
+  arm(settings().timeouts.connect);  // each address gets the whole connect timeout
+  connectTo(reinterpret_cast<const sockaddr*>(&addr));
 }
 
 void LmtpClient::Connection::connectTo(const sockaddr* addr) {
@@ -126,14 +130,20 @@ void LmtpClient::Connection::connectTo(const sockaddr* addr) {
   });
   if (rc != 0) {
     delete req;
-    connectFailed(fmt::format("connect to {}: {}", relay_, uv_strerror(rc)));
+    // Not inside the caller's call (submit): the failure comes back through the loop.
+    std::string why = fmt::format("connect to {}: {}", relay_, uv_strerror(rc));
+    ++open_handles_;
+    client_->loop_->post([this, why] {
+      if (!closing_) attemptFailed(why);
+      handleClosed();
+    });
   }
 }
 
 void LmtpClient::Connection::onConnect(int status) {
   if (closing_) return;
   if (status != 0) {
-    return connectFailed(fmt::format("connect to {}: {}", relay_, uv_strerror(status)));
+    return attemptFailed(fmt::format("connect to {}: {}", relay_, uv_strerror(status)));
   }
   stage_ = Stage::Session;
   smtp::client::Settings s;
@@ -153,6 +163,14 @@ void LmtpClient::Connection::onConnect(int status) {
         c->onRead(nread, buf);
       });
   armForPhase();
+}
+
+void LmtpClient::Connection::attemptFailed(const std::string& why) {
+  closeStream();
+  if (attempt_ >= targets_.size()) return connectFailed(why);
+  // Postfix's smtp_connect: each failed address is logged, then the next one is tried.
+  log::mail::info(log::Program::Lmtp, why);
+  connectNext();
 }
 
 void LmtpClient::Connection::connectFailed(const std::string& why) {
@@ -322,16 +340,32 @@ void LmtpClient::Connection::armForPhase() {
 void LmtpClient::Connection::onTimer() {
   switch (stage_) {
     case Stage::Resolving:
-      // The lookup cannot be interrupted once it runs; its callback finds us closing.
-      if (resolving_ != nullptr) uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));
+      queries_.clear();  // cancels them: their callbacks never run
       return connectFailed(fmt::format("{}: name lookup timed out", where_.host));
     case Stage::Connecting:
-      return connectFailed(fmt::format("connect to {}: Connection timed out", relay_));
+      return attemptFailed(fmt::format("connect to {}: Connection timed out", relay_));
     case Stage::Session:
       if (session_->idle()) return run(session_->quit());
       return run(session_->onTimeout());
     case Stage::Closed: return;
   }
+}
+
+// Closes the socket (a failed address, or the end); a pending connect is cancelled.
+void LmtpClient::Connection::closeStream() {
+  if (!stream_) return;
+  ++generation_;
+  uv_read_stop(stream_);
+  uv_close(reinterpret_cast<uv_handle_t*>(stream_), [](uv_handle_t* h) {
+    auto* c = static_cast<Connection*>(h->data);
+    if (h->type == UV_NAMED_PIPE) {
+      delete reinterpret_cast<uv_pipe_t*>(h);
+    } else {
+      delete reinterpret_cast<uv_tcp_t*>(h);
+    }
+    c->handleClosed();
+  });
+  stream_ = nullptr;
 }
 
 void LmtpClient::Connection::finish() {
@@ -342,20 +376,8 @@ void LmtpClient::Connection::finish() {
     // The session always reports before it closes; this is the safety net.
     report(deferredResult("4.4.2", "lost connection"));
   }
-  if (stream_) {
-    ++generation_;
-    uv_read_stop(stream_);
-    uv_close(reinterpret_cast<uv_handle_t*>(stream_), [](uv_handle_t* h) {
-      auto* c = static_cast<Connection*>(h->data);
-      if (h->type == UV_NAMED_PIPE) {
-        delete reinterpret_cast<uv_pipe_t*>(h);
-      } else {
-        delete reinterpret_cast<uv_tcp_t*>(h);
-      }
-      c->handleClosed();
-    });
-    stream_ = nullptr;
-  }
+  queries_.clear();
+  closeStream();
   uv_timer_stop(timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
     auto* c = static_cast<Connection*>(h->data);

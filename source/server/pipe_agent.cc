@@ -362,6 +362,11 @@ void reportAll(delivery::Delivery& d, RecipientReport::Status status, std::strin
   d.reports.assign(d.recipients.size(), r);
 }
 
+// The log names pipe(8)'s program (petrel/pipe[pid]: ... relay=NAME), as pflogsumm reads it.
+void logAsPipe(delivery::Delivery& d) {
+  for (RecipientReport& r : d.reports) r.program = log::Program::Pipe;
+}
+
 // One delivery's runs, one after the other.
 struct DeliveryRuns {
   delivery::Delivery* delivery = nullptr;
@@ -438,14 +443,19 @@ void PipeAgent::prepare(delivery::AgentMessage& message,
     // The admin's to fix; the mail waits (4.3.5, as for a transport without an agent).
     for (delivery::Delivery* d : deliveries) {
       reportAll(*d, S::Deferred, "4.3.5", who.error().message(), name_);
+      logAsPipe(*d);
     }
     return;
   }
   loadAgentContent(message, deliveries);
-  if (!message.content) return;  // unreadable queue file: reported deferred (4.3.0)
+  if (!message.content) {  // unreadable queue file: reported deferred (4.3.0)
+    for (delivery::Delivery* d : deliveries) logAsPipe(*d);
+    return;
+  }
   if (settings_->size_limit > 0 && message.content->size() > settings_->size_limit) {
     for (delivery::Delivery* d : deliveries) {
       reportAll(*d, S::Bounced, "5.2.3", "message file too big", name_);
+      logAsPipe(*d);
     }
   }
 }
@@ -489,6 +499,7 @@ void PipeAgent::deliver(const std::vector<delivery::Delivery*>& deliveries, Done
     delivery::Delivery& d = *dr.delivery;
     if (dr.next == dr.runs.size()) {
       d.reports = std::move(dr.reports);
+      logAsPipe(d);
       if (--state->open == 0) {
         if (state->in_deliver) {
           main->post([state] { state->done(); });

@@ -114,7 +114,9 @@ QueueManager::QueueManager(event::Dispatcher& main, Runtime& runtime,
       injector_([this](const std::string& id, int64_t arrival_us) { enqueued(id, arrival_us); }),
       relay_(std::move(relay)),
       smtp_agent_(*relay_),
-      lmtp_(std::make_unique<LmtpClient>(main)) {
+      lmtp_(std::make_unique<LmtpClient>(
+          main, LmtpNameService{[this] { return relay_->resolver(); },
+                                [this] { return rt_->hosts; }})) {
   relay_->configure(*rt_->snapshot().config);
   agents_ = makeTransportAgents({main, *rt_->snapshot().config, smtp_agent_, *relay_, *lmtp_});
   uv_timer_init(main.loop(), timer_);

@@ -33,6 +33,7 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
   if (ask.stage == smtp::Stage::Rcpt || ask.stage == smtp::Stage::Vrfy) q.who.address = ask.address;
   q.who.client = clientFacts();
   q.message_size = env.body_size;
+  q.declared_size = env.mail.size.value_or(0);
   if (ask.stage == smtp::Stage::EndOfData) {
     // The content stages speak first (they may wait for DNS answers); the end_of_data
     // restrictions only for a message they let in.

@@ -7,7 +7,6 @@
 #include <uv.h>
 
 #include <array>
-#include <ctime>
 #include <memory>
 #include <tuple>
 
@@ -18,6 +17,7 @@
 #include "petrel/log/mail_log.h"
 #include "petrel/policy/restrictions.h"
 #include "petrel/server/greylisting.h"
+#include "petrel/server/recipient_quota.h"
 
 namespace petrel::server {
 
@@ -314,7 +314,9 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
         snap_.router->blocking() || snap_.quota != nullptr,
         [self = shared_from_this()] {
           self->route();
-          self->checkQuota();
+          self->routed_ = checkRecipientQuota(self->snap_, self->q_.who.address,
+                                               self->q_.declared_size,
+                                               std::move(self->routed_), self->trace_);
         },
         [self = shared_from_this()] { self->finish(std::move(self->routed_)); });
   }
@@ -396,33 +398,6 @@ class StageRun : public std::enable_shared_from_this<StageRun> {
             fmt::format("<{}>: Recipient address rejected: {}", address, e.reason)));
         break;
     }
-  }
-
-  // delivery.quota at RCPT: an address that is one local mailbox, full, is refused (452 4.2.2,
-  // or 552 5.2.2 with over_quota: bounce). An alias with several members is not: a full member
-  // defers at delivery and the others get their mail. Runs where route() ran (the pool).
-  void checkQuota() {
-    if (snap_.quota == nullptr || !routed_.accepted() || routed_.expand.size() != 1) return;
-    const std::string& final_address = routed_.expand.front();
-    MailAddress final_parsed(final_address);
-    if (!final_parsed.hasDomain() || !snap_.router->isLocalDomain(final_parsed.domain())) return;
-    auto maildir = snap_.router->maildirFor(final_address);
-    if (!maildir) return;  // the router answered for it; delivery reports the problem
-    const std::string& address = q_.who.address;
-    auto full = snap_.quota->full(final_address, *maildir, int64_t(::time(nullptr)));
-    if (!full) {
-      log::mail::warning(log::Program::Smtpd, fmt::format("quota lookup for {} failed: {}",
-                                                          final_address, full.error().message()));
-      note(fmt::format("delivery.quota: lookup failed: {}", full.error().message()));
-      routed_ = smtp::Verdict::refuse(
-          smtp::Reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", address)));
-      return;
-    }
-    note(fmt::format("delivery.quota: mailbox {} {}", *maildir, *full ? "is full" : "has room"));
-    if (!*full) return;
-    bool bounce = snap_.quota->bounces();
-    routed_ = smtp::Verdict::refuse(smtp::Reply(bounce ? 552 : 452, bounce ? "5.2.2" : "4.2.2",
-                                                fmt::format("<{}>: Mailbox full", address)));
   }
 
   void refuse(smtp::Reply reply) { finish(smtp::Verdict::refuse(std::move(reply))); }

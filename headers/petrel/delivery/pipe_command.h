@@ -99,7 +99,7 @@ struct PipeVerdict {
 // The verdict as pipe(8) gives it: 0 delivered; output that starts with an enhanced status
 // code ("5.1.1 no such user") decides; a sysexits.h code maps as Postfix's sys_exits table
 // (75 and 71 defer, the others bounce with their codes); other codes bounce 5.3.0; a signal
-// defers 4.3.0; the time limit defers 4.3.0 (Postfix bounces; see docs/pipe.md). `output`
+// defers 4.3.0; the time limit bounces 5.3.0 (as Postfix's pipe_command.c). `output`
 // is already printable. `command` is argv[0] for the text.
 PipeVerdict pipeVerdict(const PipeExit& exit, std::string_view output, std::string_view command);
 

@@ -32,6 +32,10 @@ class MailboxQuota {
   // Whether the mailbox at `maildir` (absolute, ending in '/') is full for `address`: the
   // limit, then its usage (maildirUsage). Blocking. Errors are temporary.
   Result<bool> full(std::string_view address, const std::string& maildir, int64_t now) const;
+  // Whether a message of `bytes` more (MAIL FROM SIZE=) and one more message would go over a
+  // limit of `address` at `maildir` (quotaFits); with `bytes` 0 (no SIZE=), full(). Blocking.
+  Result<bool> wouldExceed(std::string_view address, const std::string& maildir, int64_t now,
+                           uint64_t bytes) const;
 
   // delivery.quota.over_quota: bounce (552 5.2.2, bounced at delivery) or defer (452 4.2.2).
   bool bounces() const { return bounce_; }

@@ -30,11 +30,15 @@ class HostsFile {
   std::optional<std::string> nameOf(const IpAddress& address) const;
   // Whether a line lists `name` (any of its names, case-insensitively) with `address`.
   bool lists(std::string_view name, const IpAddress& address) const;
+  // The addresses of the lines that list `name` (case-insensitively), as written, in file
+  // order and each once, as getaddrinfo() answers from the file ("localhost": 127.0.0.1, ::1).
+  std::vector<std::string> addressesOf(std::string_view name) const;
   size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
     IpAddress address;
+    std::string text;                // the address as written
     std::vector<std::string> names;  // lower case
   };
   std::vector<Entry> entries_;

@@ -18,7 +18,7 @@
 namespace petrel::log {
 
 // Which Postfix program a line impersonates; pflogsumm keys its parsing on these names.
-enum class Program { Master, Smtpd, Qmgr, Virtual, Smtp, Bounce, Cleanup, Lmtp };
+enum class Program { Master, Smtpd, Qmgr, Virtual, Smtp, Bounce, Cleanup, Lmtp, Pipe };
 
 struct LogSettings {
   std::string syslog_name = "petrel";

@@ -12,6 +12,8 @@
 //               server/transport_agents.cc) the DeliveryAgent: prepare() loads the content in
 //               the delivery job (shared with SmtpAgent), deliver() reads each nexthop and
 //               submits one job per delivery with the transport's settings.
+// An inet nexthop's host name is looked up in the hosts file, then with the queue's DNS
+// resolver (A, then AAAA), and each address is tried in turn when a connection fails.
 // Not here: TLS and AUTH over LMTP (a local socket needs neither), SMTP's MX logic (the
 // nexthop is a socket), retries and bounces (the queue's).
 #pragma once
@@ -23,10 +25,13 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "petrel/config/config.h"
 #include "petrel/core/result.h"
 #include "petrel/delivery/agent.h"
+#include "petrel/dns/hosts.h"
+#include "petrel/dns/resolver.h"
 #include "petrel/event/dispatcher.h"
 #include "petrel/server/relay_agent.h"
 #include "petrel/smtp/client_session.h"
@@ -48,6 +53,28 @@ struct LmtpDestination {
 // characters.
 Result<LmtpDestination> parseLmtpNexthop(std::string_view nexthop);
 
+// Where the addresses of an inet nexthop's host come from. Either may be null: no hosts
+// file; no DNS (a name not in the hosts file is then not found).
+struct LmtpNameService {
+  std::function<std::shared_ptr<dns::Resolver>()> resolver;  // the queue's (dns.servers)
+  std::function<std::shared_ptr<const dns::HostsFile>()> hosts;
+};
+
+// Addresses tried for one connection at most (Postfix's smtp_mx_address_limit is 5 per MX;
+// an LMTP nexthop is one host).
+inline constexpr size_t MaxLmtpAddresses = 10;
+
+// The addresses to try for `host`, in order, before DNS: an address literal itself; else the
+// hosts file's lines for the name (getaddrinfo's "files" source, so inet:localhost needs no
+// DNS server). Empty: ask DNS.
+std::vector<std::string> lmtpLocalAddresses(std::string_view host, const dns::HostsFile* hosts);
+// The addresses to try from DNS: the A answer's, then the AAAA answer's, in the order the
+// server sent them, each once, at most MaxLmtpAddresses. None is a temporary error in
+// Postfix's words ("Host or domain name not found. Name service error for name=H type=A:
+// Host not found[, try again]"): the nexthop is the admin's, so the mail waits.
+Result<std::vector<std::string>> lmtpDnsAddresses(std::string_view host, const dns::Answer& a,
+                                                  const dns::Answer& aaaa);
+
 class LmtpClient {
  public:
   // The settings a job brings from its transport; a connection keeps those it started with.
@@ -67,7 +94,7 @@ class LmtpClient {
   // "host[ip]:port", setup and transmission times.
   using Done = std::function<void(RelayResult)>;
 
-  explicit LmtpClient(event::Dispatcher& loop);
+  explicit LmtpClient(event::Dispatcher& loop, LmtpNameService names = {});
   ~LmtpClient();
 
   // `done` runs exactly once on the loop, never inside submit().
@@ -90,6 +117,7 @@ class LmtpClient {
   void maybeStopped();
 
   event::Dispatcher* loop_;
+  LmtpNameService names_;
   std::map<std::string, std::unique_ptr<Destination>> destinations_;
   std::set<Connection*> all_;
   size_t connections_ = 0;

@@ -74,6 +74,8 @@ class RelayAgent {
   void configure(const config::Config& cfg);
   // Replaces the resolver (reload with other dns.servers); lookups in flight keep the old one.
   void setResolver(dns::ResolverPtr resolver);
+  // The resolver in use (the LMTP client looks up inet nexthops with it too).
+  std::shared_ptr<dns::Resolver> resolver() const { return resolver_; }
 
   void submit(RelayJob job, Done done);
   // Shutdown: every job not finished gets its result now (waiting jobs an empty one, jobs in

@@ -46,6 +46,8 @@ struct StageQuery {
   // a later stage keeps the first, RCPT and VRFY turn their permit into its deferral. Not
   // used at DATA and END-OF-DATA (Postfix starts those afresh).
   std::optional<policy::Decision> defer_if_permit;
+  // RCPT: the SIZE= of MAIL FROM (0 when not given), for delivery.quota (recipient_quota.h).
+  uint64_t declared_size = 0;
 };
 
 // What the caller's loop offers checks. Null offload: blocking lookups run in place (a
@@ -63,6 +65,8 @@ struct StageVerdict {
   // An accepted CONNECT, HELO or MAIL: the DEFER_IF_PERMIT still pending (the query's own, or
   // one of its lists'), for the caller to pass on in the next stage's StageQuery.
   std::optional<policy::Decision> defer_if_permit;
+  // RCPT: the SIZE= of MAIL FROM (0 when not given), for delivery.quota (recipient_quota.h).
+  uint64_t declared_size = 0;
 };
 
 // The stages (smtp::stageBit) besides RCPT and VRFY at which the listener's restriction set

@@ -12,7 +12,11 @@
 # - carol, full (2 of 2 messages), gets 452 4.2.2 at RCPT; bob's third 12 KB message does
 #   not fit (36000 > 30000): deferred with dsn=4.2.2 (Mailbox full), not stored, then bounced
 #   at queue.max_lifetime (4.4.7, "message expired in queue: Mailbox full") to its sender;
-# - with over_quota: bounce, a full mailbox gets 552 5.2.2 at RCPT.
+# - with over_quota: bounce, a full mailbox gets 552 5.2.2 at RCPT;
+# - MAIL FROM SIZE=: one byte over what is left of alice's quota gets 452 4.2.2 at RCPT, what
+#   is left exactly gets 250 (smtplib), and Dovecot's own quota-status policy
+#   service (Postfix's check_policy_service peer, started on $QS_PORT) answers the same for
+#   the same sizes over the same maildirsize.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$IT_DIR/dovecot.sh"
 
@@ -78,7 +82,25 @@ cp "$A/maildirsize" "$T/maildirsize.before"
 USERS="alice:{PLAIN}pw::::$A::userdb_quota_rule=*:bytes=100000:messages=10
 bob:{PLAIN}pw::::$B::userdb_quota_rule=*:bytes=30000
 carol:{PLAIN}pw::::$C::userdb_quota_rule=*:messages=2"
-start_dovecot "$USERS"
+# Dovecot's quota-status (Postfix policy protocol): what Postfix + Dovecot would say at RCPT.
+# No grace (Petrel has none); recipients are looked up without their domain (passwd-file).
+pick_ports QS_PORT
+start_dovecot "$USERS" "
+auth_username_format = %Ln
+service quota-status {
+  executable = quota-status -p postfix
+  inet_listener {
+    address = 127.0.0.1
+    port = $QS_PORT
+  }
+  client_limit = 1
+}
+plugin {
+  quota_grace = 0
+  quota_status_success = DUNNO
+  quota_status_nouser = DUNNO
+  quota_status_overquota = \"452 4.2.2 Mailbox is full\"
+}"
 # getquota USER: prints "STORAGE used limit MESSAGE used limit" from GETQUOTAROOT INBOX.
 getquota() {
   dovecot_own "$MAIL_ROOT"
@@ -100,6 +122,55 @@ log "alice: Dovecot says '$Q', Petrel counted $BYTES bytes in $COUNT messages"
 assert_eq "STORAGE $(((BYTES + 1023) / 1024)) $(((100000 + 1023) / 1024)) MESSAGE 3 10" "$Q" "Dovecot's GETQUOTAROOT for alice"
 cmp -s "$A/maildirsize" "$T/maildirsize.before" ||
   fail "Dovecot rewrote Petrel's maildirsize: $(cat "$A/maildirsize")"
+
+# ---- SIZE= at RCPT, against Dovecot's quota-status ------------------------------------------
+# probe TO SIZE: MAIL FROM with SIZE=, RCPT, no DATA; prints the RCPT reply.
+probe() {
+  py - "$@" <<'PY'
+import os, smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(os.environ['SMTP_PORT']), timeout=30)
+s.ehlo('client.example.net')
+s.mail('s@example.net', ['SIZE=%s' % sys.argv[2]])
+code, text = s.rcpt(sys.argv[1])
+print(code, text.decode())
+s.rset()
+s.quit()
+PY
+}
+# quota_status TO SIZE: Dovecot's answer (the action) for that recipient and size.
+quota_status() {
+  py - "$@" <<'PY'
+import os, socket, sys
+s = socket.create_connection(('127.0.0.1', int(os.environ['QS_PORT'])), timeout=20)
+s.sendall(('request=smtpd_access_policy\nprotocol_state=RCPT\nsender=s@example.net\n'
+           'recipient=%s\nsize=%s\n\n' % (sys.argv[1], sys.argv[2])).encode())
+reply = b''
+while not reply.endswith(b'\n\n'):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    reply += chunk
+print(reply.decode().strip().removeprefix('action='))
+PY
+}
+export QS_PORT
+dovecot_own "$MAIL_ROOT"
+LEFT=$((100000 - BYTES))
+R="$(probe alice@example.test $((LEFT + 1)))"
+[[ "$R" == "452 4.2.2 <alice@example.test>: Mailbox full" ]] ||
+  fail "RCPT alice with SIZE=$((LEFT + 1)) (1 byte over): '$R'"
+assert_log "NOQUEUE: reject: RCPT from .*452 4\.2\.2 <alice@example\.test>: Mailbox full" \
+  "the SIZE= rejection logged"
+D="$(quota_status alice@example.test $((LEFT + 1)))"
+[[ "$D" == "452 4.2.2 Mailbox is full" ]] ||
+  fail "Dovecot's quota-status for SIZE=$((LEFT + 1)): '$D' ($(dovecot_log))"
+R="$(probe alice@example.test "$LEFT")"
+[[ "$R" == 250* ]] || fail "RCPT alice with SIZE=$LEFT (what is left): '$R'"
+D="$(quota_status alice@example.test "$LEFT")"
+[[ "$D" == DUNNO ]] || fail "Dovecot's quota-status for SIZE=$LEFT: '$D'"
+# The count did not move: nothing was delivered by the probes.
+cmp -s "$A/maildirsize" "$T/maildirsize.before" ||
+  fail "the SIZE= probes changed alice's maildirsize: $(cat "$A/maildirsize")"
 
 # ---- full at RCPT ----------------------------------------------------------------------------
 send carol@example.test c1 1 >/dev/null

@@ -15,6 +15,10 @@
 #   reaches alice's INBOX (through LMTP again);
 # - Dovecot stopped: the message is deferred (4.4.1, connect to ...), and delivered after the
 #   restart and `petrel queue flush`;
+# - an inet nexthop that is a host name: lmtp.example.test has two A records on the zone DNS
+#   (zone_dns.py on $DNS_PORT, Petrel's dns.servers), 127.0.0.2 first (nothing listens) then
+#   127.0.0.1 (Dovecot): the refused address is logged and the next one delivers; and
+#   inet:localhost comes from /etc/hosts without DNS;
 # - separately: Petrel's Maildir agent with Petrel's Sieve (global_before: fileinto "spam",
 #   addflag "\\Flagged") and Dovecot's IMAP lists the message in bob's spam with \Flagged;
 # - connection reuse against a scripted peer (rset_peer.py): the next message starts with RSET,
@@ -190,6 +194,43 @@ start_dovecot
 petrel queue flush >/dev/null || fail "petrel queue flush failed"
 wait_for 30 "the deferred message in INBOX after the flush" imap_has alice INBOX "while down"
 wait_for 10 "an empty queue" queue_empty
+stop_petrel
+
+# ---- 4b. a host name's addresses tried in turn; /etc/hosts before DNS ------------------------
+cat >"$T/zone" <<'ZONE'
+example.test. 60 IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 60
+lmtp.example.test. 60 IN A 127.0.0.2
+lmtp.example.test. 60 IN A 127.0.0.1
+ZONE
+start_zone_dns "$T/zone"
+write_config "
+dns: {servers: ['127.0.0.1:$DNS_PORT']}
+tables:
+  transport:
+    type: inline
+    map: {bob@example.test: 'lmtp:inet:lmtp.example.test:$LMTP_PORT',
+          alice@example.test: 'lmtp:inet:localhost:$LMTP_PORT'}
+relay:
+  transport: transport
+queue: {min_backoff: 1h}
+"
+start_petrel
+deferred_4b="$(log_count "status=deferred")"
+send s@example.net "by name" -- bob@example.test
+wait_for 20 "bob's mail over lmtp.example.test" imap_has bob INBOX "by name"
+R='lmtp\.example\.test'
+assert_log "petrel/lmtp\[[0-9]+\]: connect to $R\[127\.0\.0\.2\]:$LMTP_PORT: connection refused" \
+  "the refused first address logged"
+assert_log "petrel/lmtp\[[0-9]+\]: [0-9A-F]+: to=<bob@example.test>, relay=$R\[127\.0\.0\.1\]:$LMTP_PORT, .*dsn=2\.0\.0, status=sent" \
+  "bob delivered at the second address"
+grep -qx "lmtp.example.test A" "$DNS_QUERY_LOG" || fail "no A query: $(cat "$DNS_QUERY_LOG")"
+grep -qx "lmtp.example.test AAAA" "$DNS_QUERY_LOG" || fail "no AAAA query: $(cat "$DNS_QUERY_LOG")"
+send s@example.net "to localhost" -- alice@example.test
+wait_for 20 "alice's mail over inet:localhost" imap_has alice INBOX "to localhost"
+assert_log "petrel/lmtp\[[0-9]+\]: [0-9A-F]+: to=<alice@example.test>, relay=localhost\[(127\.0\.0\.1|::1)\]:$LMTP_PORT, " \
+  "alice delivered over inet:localhost"
+if grep -q "^localhost " "$DNS_QUERY_LOG"; then fail "localhost was asked of DNS"; fi
+assert_eq "$deferred_4b" "$(log_count "status=deferred")" "deferrals in the address scenario"
 stop_petrel
 grep -q "Error:\|Fatal:" "$DC/dovecot.log" && log "dovecot logged errors: $(grep "Error:\|Fatal:" "$DC/dovecot.log")"
 

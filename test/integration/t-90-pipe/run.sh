@@ -12,7 +12,9 @@
 # - code 75: deferred (queue list shows it, the log gives the reply); code 0 and `petrel
 #   queue flush`: delivered;
 # - code 67: bounced 5.1.1 with the script's output in the DSN alice receives;
-# - the sleeper is killed at its time limit and deferred 4.3.0; a missing program defers;
+# - the log names the program pipe (petrel/pipe[pid]: ..., as pipe(8)'s lines for pflogsumm);
+# - the sleeper is killed at its time limit and bounced 5.3.0 (as pipe(8)); a missing program
+#   defers;
 #   a message with Delivered-To: for the recipient bounces 5.4.6 (flag D's loop check);
 # - a stop while a program runs kills it and defers the mail (4.3.2);
 # - with /usr/lib/dovecot/dovecot-lda: one message delivered through it into a Maildir (the
@@ -108,6 +110,8 @@ wait_for 20 "the first delivery" log_has 'to=<bob\+tag@example\.test>, relay=pip
   fail "not delivered through piper"
 assert_log 'to=<bob\+tag@example\.test>, relay=piper, .*dsn=2\.0\.0, status=sent \(delivered via piper service \(script output for bob\+tag@example\.test: code 0 end\)\)' \
   "the delivery line with the program's output"
+assert_log 'petrel/pipe\[[0-9]+\]: [0-9A-F]+: to=<bob\+tag@example\.test>, relay=piper, ' \
+  "the delivery line under the program name pipe"
 REC="$(ls rec/*.json | head -1)"
 STDIN="${REC%.json}.stdin"
 REC="$REC" py <<'PY'
@@ -167,10 +171,15 @@ grep -q 'script output for bob@example.test: code 67 end' "$MAIL_ROOT/example.te
   fail "the DSN lacks the program's output: $(cat "$MAIL_ROOT/example.test/alice/new/$dsn")"
 grep -q 'Status: 5.1.1' "$MAIL_ROOT/example.test/alice/new/$dsn" || fail "the DSN lacks Status: 5.1.1"
 
-# 4. A program past its time limit: killed, deferred.
+# 4. A program past its time limit: killed, bounced 5.3.0 as pipe(8) does.
 send alice@example.test carol@example.test "slow"
-wait_for 20 "the time limit" log_has 'to=<carol@example\.test>, relay=slow, .*dsn=4\.3\.0, status=deferred \(command time limit exceeded: "'"$T"'/slow.sh"\. Command output: sleeping\)' ||
-  fail "the slow program was not deferred at its time limit"
+wait_for 20 "the time limit" log_has 'petrel/pipe\[[0-9]+\]: [0-9A-F]+: to=<carol@example\.test>, '\
+'relay=slow, .*dsn=5\.3\.0, status=bounced \(Command time limit exceeded: "'"$T"'/slow.sh"\. '\
+'Command output: sleeping\)' ||
+  fail "the slow program was not bounced at its time limit"
+wait_for 10 "carol's bounced recipient to leave the queue" \
+  eval '[[ $(db_count "recipients WHERE address = '"'carol@example.test'"'") -eq 0 ]]' ||
+  fail "carol's recipient is still queued after the bounce"
 alive_sleepers() {  # processes of the slow programs' groups that are not zombies
   local g
   for g in $(cat rec/slow.pgids 2>/dev/null); do

@@ -191,9 +191,11 @@ TEST(PipeCommandTest, ExitStatusVerdicts) {
   PipeExit timeout;
   timeout.timed_out = true;
   PipeVerdict tv = pipeVerdict(timeout, "partial", "/bin/prog");
-  EXPECT_EQ(tv.status, S::Deferred);
-  EXPECT_EQ(tv.dsn, "4.3.0");
-  EXPECT_EQ(tv.text, "command time limit exceeded: \"/bin/prog\". Command output: partial");
+  EXPECT_EQ(tv.status, S::Bounced);  // as Postfix's pipe(8), not a deferral
+  EXPECT_EQ(tv.dsn, "5.3.0");
+  EXPECT_EQ(tv.text, "Command time limit exceeded: \"/bin/prog\". Command output: partial");
+  PipeVerdict silent = pipeVerdict(timeout, "", "/bin/prog");
+  EXPECT_EQ(silent.text, "Command time limit exceeded: \"/bin/prog\"");
   PipeExit stopped;
   stopped.interrupted = true;
   EXPECT_EQ(pipeVerdict(stopped, "", "/bin/prog").dsn, "4.3.2");

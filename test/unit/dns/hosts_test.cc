@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace petrel::dns {
 namespace {
 
@@ -34,6 +37,14 @@ TEST(HostsFile, ListsAnyNameOfTheAddressCaseInsensitively) {
   EXPECT_TRUE(hosts.lists("ip6-loopback", ip("::1")));
   EXPECT_FALSE(hosts.lists("localhost", ip("127.0.1.1")));
   EXPECT_FALSE(hosts.lists("bogus.example", ip("127.0.0.1")));
+}
+
+TEST(HostsFile, AddressesOfANameInFileOrder) {
+  HostsFile hosts = HostsFile::parse(std::string(Debian) + "127.0.0.1 LocalHost\n");
+  EXPECT_EQ(hosts.addressesOf("localhost"), (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_EQ(hosts.addressesOf("Mail"), (std::vector<std::string>{"127.0.1.1"}));
+  EXPECT_TRUE(hosts.addressesOf("bogus.example").empty());
+  EXPECT_TRUE(hosts.addressesOf("mail.example").empty());
 }
 
 TEST(HostsFile, AMissingFileIsEmpty) {
