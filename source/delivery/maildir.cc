@@ -7,11 +7,15 @@
 // file; a failed directory fsync unlinks the delivered files it was meant to cover, so the
 // queue's retry does not produce a duplicate.
 //
+// Items marked find_existing (a recipient recovered after a crash or tried before) are first
+// looked up by their delivery key in new/ and cur/: one directory read per Maildir per batch.
+//
 // This file does no retries and no logging; of the quota it only applies the item's account
 // (the agent reads and updates maildirsize). It never reads a whole body file into memory
 // (MaildirChunkSize at a time).
 #include "petrel/delivery/maildir.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -20,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -54,11 +59,102 @@ std::string maildirHostName(const std::string& hostname) {
   return out.empty() ? "localhost" : out;
 }
 
-std::string uniqueName(const std::string& host) {
+// The key goes at the end of the delivery id (the part between the first two dots), where
+// Dovecot and other readers only expect something unique.
+std::string uniqueName(const std::string& host, const std::string& key) {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
-  return fmt::format("{}.M{}P{}Q{}.{}", now.tv_sec, now.tv_nsec / 1000, ::getpid(),
-                     delivery_counter.fetch_add(1, std::memory_order_relaxed), host);
+  return fmt::format("{}.M{}P{}Q{}{}.{}", now.tv_sec, now.tv_nsec / 1000, ::getpid(),
+                     delivery_counter.fetch_add(1, std::memory_order_relaxed), key, host);
+}
+
+bool allOf(std::string_view s, bool (*pred)(char)) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), pred);
+}
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isUpperHex(char c) { return isDigit(c) || (c >= 'A' && c <= 'F'); }
+
+// "K<hex>R<digits>" at the end of a delivery id, or "".
+std::string_view keyOf(std::string_view id) {
+  size_t k = id.rfind('K');
+  if (k == std::string_view::npos) return {};
+  std::string_view key = id.substr(k);
+  size_t r = key.find('R');
+  if (r == std::string_view::npos || !allOf(key.substr(1, r - 1), isUpperHex) ||
+      !allOf(key.substr(r + 1), isDigit)) {
+    return {};
+  }
+  return key;
+}
+
+// A file with a delivery key found in new/ or cur/.
+struct FoundFile {
+  std::string path;
+  std::string dir;  // its directory, for the fsync
+  uint64_t size = 0;
+  bool has_size = false;
+};
+using FoundKeys = std::map<std::string, FoundFile, std::less<>>;
+
+// Adds the keyed files of `host` in `maildir`'s new/ and cur/ to `found`. A missing directory
+// has none; any other failure to read one is an error (the item waits rather than risk a
+// second copy).
+Status scanMaildirKeys(const std::string& maildir, const std::string& host, FoundKeys& found) {
+  for (const char* sub : {"new", "cur"}) {
+    std::string dir = maildir + sub;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) continue;
+      return systemError("cannot read directory", dir, errno);
+    }
+    errno = 0;
+    while (const dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name.find('K') == std::string_view::npos) continue;  // cheap: most names have none
+      std::optional<MaildirName> parsed = parseMaildirName(name);
+      if (!parsed || parsed->key.empty() || parsed->host != host) continue;
+      found.try_emplace(parsed->key, FoundFile{fmt::format("{}/{}", dir, name), dir, parsed->size,
+                                               parsed->has_size});
+      errno = 0;
+    }
+    int err = errno;
+    ::closedir(d);
+    if (err != 0) return systemError("cannot read directory", dir, err);
+  }
+  return okStatus();
+}
+
+// The complete file of `key` in `maildir`, or nullopt. `scanned` caches each Maildir's keys
+// for the batch; a file an IMAP server moved from new/ to cur/ since is looked for again.
+Result<std::optional<FoundFile>> findExisting(const std::string& maildir, const std::string& key,
+                                              const std::string& host,
+                                              std::map<std::string, FoundKeys>& scanned) {
+  for (int pass = 0; pass < 2; ++pass) {
+    auto [it, added] = scanned.try_emplace(maildir);
+    if (added || pass > 0) {
+      it->second.clear();
+      if (Status s = scanMaildirKeys(maildir, host, it->second); !s) {
+        scanned.erase(it);
+        return s.error();
+      }
+    }
+    auto hit = it->second.find(key);
+    if (hit == it->second.end()) return std::optional<FoundFile>();
+    struct stat st {};
+    if (::stat(hit->second.path.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // renamed meanwhile (new/ -> cur/, flags changed)
+      return systemError("cannot stat", hit->second.path, errno);
+    }
+    // Files are renamed into new/ only once written and synced, so one that is there is
+    // whole; the size check guards against a file system that lost data anyway.
+    bool whole = !hit->second.has_size || uint64_t(st.st_size) == hit->second.size;
+    if (S_ISREG(st.st_mode) && whole) {
+      hit->second.size = uint64_t(st.st_size);
+      return std::optional<FoundFile>(hit->second);
+    }
+    return std::optional<FoundFile>();
+  }
+  return std::optional<FoundFile>();
 }
 
 std::string parentOf(const std::string& dir) {
@@ -264,7 +360,7 @@ Result<TmpFile> writeTmp(const MaildirItem& item, const std::string& host) {
   std::string name;
   TmpFile t;
   for (int attempt = 0; t.fd < 0; ++attempt) {
-    name = uniqueName(host);
+    name = uniqueName(host, item.key);
     t.tmp_path = maildir + "tmp/" + name;
     t.fd = ::open(t.tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (t.fd < 0 && (errno != EEXIST || attempt >= 3)) {
@@ -317,6 +413,36 @@ Result<std::string> finishTmp(TmpFile& t, bool fsync) {
 
 }  // namespace
 
+std::string maildirDeliveryKey(std::string_view queue_id, int64_t recipient_index) {
+  return fmt::format("K{}R{}", queue_id, recipient_index);
+}
+
+std::optional<MaildirName> parseMaildirName(std::string_view name) {
+  std::string_view base = name.substr(0, name.find(':'));
+  size_t dot1 = base.find('.');
+  if (dot1 == std::string_view::npos || !allOf(base.substr(0, dot1), isDigit)) {
+    return std::nullopt;
+  }
+  size_t dot2 = base.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || dot2 == dot1 + 1) return std::nullopt;
+  MaildirName out;
+  out.key = std::string(keyOf(base.substr(dot1 + 1, dot2 - dot1 - 1)));
+  std::string_view rest = base.substr(dot2 + 1);
+  size_t comma = rest.find(',');
+  out.host = std::string(rest.substr(0, comma));
+  // Dovecot's fields after the host: ",S=<size>,W=<virtual size>".
+  while (comma != std::string_view::npos) {
+    rest.remove_prefix(comma + 1);
+    comma = rest.find(',');
+    std::string_view field = rest.substr(0, comma);
+    if (field.size() > 2 && field.substr(0, 2) == "S=" && allOf(field.substr(2), isDigit)) {
+      auto [end, ec] = std::from_chars(field.data() + 2, field.data() + field.size(), out.size);
+      out.has_size = ec == std::errc() && end == field.data() + field.size();
+    }
+  }
+  return out;
+}
+
 Result<std::string> ensureMaildirFolder(const std::string& inbox, const std::string& folder,
                                         bool fsync) {
   std::string dir = inbox + "." + folder + "/";
@@ -363,11 +489,13 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
   // new/ directory -> indexes of the items renamed into it.
   std::map<std::string, std::vector<size_t>> renamed_into;
   std::vector<std::pair<size_t, TmpFile>> open_files;  // item index -> its open tmp file
+  std::map<std::string, FoundKeys> scanned;  // find_existing: each Maildir's keyed files
 
   for (size_t i = 0; i < items.size(); ++i) {
     MaildirItem& item = items[i];
     item.filename.clear();
     item.over_quota = false;
+    item.existing = false;
     item.result = okStatus();
     if (item.maildir.empty() || item.maildir.front() != '/' || item.maildir.back() != '/') {
       // Router::maildirFor() never returns such a path: a caller bug, not worth a bounce.
@@ -381,6 +509,21 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
         continue;
       }
       ensured.insert(item.maildir);
+    }
+    if (item.find_existing && !item.key.empty()) {
+      auto found = findExisting(item.maildir, item.key, host, scanned);
+      if (!found) {
+        item.result = found.error();
+        continue;
+      }
+      if (*found) {
+        // Stored by an attempt the journal did not record: done, once its entry is durable.
+        item.existing = true;
+        item.filename = (*found)->path;
+        item.size = (*found)->size;
+        renamed_into[(*found)->dir].push_back(i);
+        continue;
+      }
     }
     Result<TmpFile> written = writeTmp(item, host);
     if (!written) {
@@ -423,8 +566,9 @@ void deliverMaildirBatch(std::vector<MaildirItem>& items, bool fsync, const std:
       continue;
     }
     // The renames may not be durable; undo them so the queue's retry delivers exactly once.
+    // A file found again stays: the retry finds it again.
     for (size_t i : indexes) {
-      ::unlink(items[i].filename.c_str());
+      if (!items[i].existing) ::unlink(items[i].filename.c_str());
       items[i].filename.clear();
       items[i].result = synced.error();
     }

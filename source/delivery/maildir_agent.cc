@@ -199,6 +199,11 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
         MaildirItem item;
         item.maildir = d->target.maildir;
         item.flags = filing.flags;
+        // One copy per folder (decideFilings files a folder once), so the recipient's key
+        // and the folder name the copy; only a recipient that may have been stored before
+        // is looked for (maildir.h).
+        item.key = maildirDeliveryKey(m.id, m.recipients[index].idx);
+        item.find_existing = am.recheck || m.recipients[index].attempts > 0;
         if (!filing.folder.empty()) {
           auto folder = ensureMaildirFolder(d->target.maildir, filing.folder, fsync_);
           if (folder) {
@@ -233,7 +238,7 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
   // maildirsize: one appended line per mailbox for what this job stored in it (also for an
   // unlimited mailbox whose file Dovecot keeps).
   for (size_t j = 0; j < items.size(); ++j) {
-    if (item_accounts[j] == nullptr || items[j].filename.empty()) continue;
+    if (item_accounts[j] == nullptr || items[j].filename.empty() || items[j].existing) continue;
     item_accounts[j]->added_bytes += int64_t(items[j].size);
     item_accounts[j]->added_messages += 1;
   }
@@ -274,6 +279,13 @@ void MaildirAgent::deliver(const std::vector<Delivery*>& deliveries, Done done) 
           }
           break;
         }
+      }
+      bool found_again = span.count > 0;
+      for (size_t j = span.first; j < span.first + span.count; ++j) {
+        found_again = found_again && items[j].existing;
+      }
+      if (r.status == RecipientReport::Status::Delivered && found_again) {
+        r.text = "delivered to maildir (stored by an earlier attempt)";
       }
       if (r.status == RecipientReport::Status::Delivered) {
         generate(*d, d->recipients[k], pm, span.decision, r);

@@ -82,6 +82,7 @@ void QueueManager::remove(const std::string& id, std::function<void(Result<size_
               rt_->spool_slots->release((*spools)[k]);
             }
             scheduler_.erase(i);
+            recheck_.erase(i);
             log::mail::info(log::Program::Qmgr, fmt::format("{}: removed by operator", i));
             log::mail::removed(i);
           }

@@ -97,6 +97,7 @@ struct QueueManager::BatchResult {
   int64_t end_us = 0;
   Snapshot snap;  // the configuration the batch routed with
   delivery::AgentRegistry agents;  // and its agents (all but the job's Maildir agent)
+  std::unordered_set<std::string> recheck;  // ids of recheck_ when it started
 };
 
 struct QueueManager::RelayInFlight {
@@ -142,6 +143,8 @@ Status QueueManager::recover() {
   std::unordered_set<std::string> spool_files;
   for (auto& m : *all) {
     if (!m.spool_path.empty()) spool_files.insert(m.spool_path);
+    // The last run may have died between a delivery and its journal commit.
+    recheck_.insert(m.id);
     int64_t next = INT64_MAX;
     for (const auto& r : m.recipients) next = std::min(next, r.next_attempt);
     if (m.held) {
@@ -197,6 +200,11 @@ void QueueManager::launch(std::vector<std::string> ids) {
   batch->ids = std::move(ids);
   batch->snap = rt_->snapshot();
   batch->agents = agents_;  // asynchronous agents only prepare() in the job
+  if (!recheck_.empty()) {
+    for (const auto& id : batch->ids) {
+      if (recheck_.count(id) > 0) batch->recheck.insert(id);
+    }
+  }
   std::string path = rt_->journal->path();
   main_->offload([batch, path] { runBatch(*batch, batch->snap, path); },
                  [this, batch] { finishBatch(batch); });
@@ -246,6 +254,7 @@ void QueueManager::runBatch(BatchResult& batch, const Snapshot& snap, const std:
     mr.routed.message.stored = &m;
     mr.routed.message.sender = sender ? *sender : m.sender;
     mr.routed.message.header = header ? &header.value() : nullptr;
+    mr.routed.message.recheck = batch.recheck.count(mr.id) > 0;
     for (size_t ri = 0; ri < m.recipients.size(); ++ri) {
       RecipientResult rr;
       rr.rcpt = m.recipients[ri];
@@ -549,6 +558,7 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
   for (auto& mr : batch->messages) {
     if (!mr.found) {
       scheduler_.erase(mr.id);
+      recheck_.erase(mr.id);
       continue;
     }
     if (st && mr.bounce) {
@@ -565,6 +575,11 @@ void QueueManager::applied(const std::shared_ptr<BatchResult>& batch, const Stat
         log::mail::generatedCreated(mr.id, g.kind, g.message.id);
         injector_.committed(g.message);
       }
+    }
+    if (st) {
+      recheck_.erase(mr.id);
+    } else {
+      recheck_.insert(mr.id);  // delivered, maybe, but not recorded
     }
     // Deleted by the operator while this job read its body: its slot is free only now.
     if (auto held = release_after_job_.find(mr.id); held != release_after_job_.end()) {

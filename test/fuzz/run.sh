@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz pipe_argument_fuzz http_request_fuzz srs_reverse_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz maildir_name_fuzz pipe_argument_fuzz http_request_fuzz srs_reverse_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -302,6 +302,14 @@ printf '0S\n0 0\n' >"$work/seeds/maildirsize_fuzz/unlimited"
 printf '10C\n5 1\n99' >"$work/seeds/maildirsize_fuzz/partial"
 printf '1048576' >"$work/seeds/maildirsize_fuzz/bytes"
 printf '1048576,100' >"$work/seeds/maildirsize_fuzz/bytes-messages"
+# Maildir names as Petrel, Dovecot and older Petrel write them (new/ and cur/).
+mkdir -p "$work/seeds/maildir_name_fuzz"
+printf '1765148889.M123456P4242Q17K01A2B3C4D5E6R3.mail.example.test,S=1234' \
+  >"$work/seeds/maildir_name_fuzz/petrel"
+printf '1765148889.M1P2Q3K0AR1.mx.example.test,S=99,W=101:2,RS' >"$work/seeds/maildir_name_fuzz/cur"
+printf '1765148889.M680203P2925V0000000000000801I0001.host,S=77:2,' \
+  >"$work/seeds/maildir_name_fuzz/dovecot"
+printf '1765148889.M1P2Q3.mail.example.test,S=5' >"$work/seeds/maildir_name_fuzz/unkeyed"
 # ARC: byte 0 picks the parser (0 AAR, 1 AMS, 2 AS, 3 a whole message for the Validator);
 # the fields and messages of the public ARC suite's first scenarios.
 seed_arc() {
@@ -506,6 +514,12 @@ for t in "${targets[@]}"; do
   fi
   if [ "$t" = maildirsize_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/delivery/maildirsize.cc")
+    dict=""
+  fi
+  if [ "$t" = maildir_name_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/delivery/maildirsize.cc"
+             "$root/source/delivery/maildir.cc")
+    libs=(-lfmt)
     dict=""
   fi
   if [ "$t" = srs_reverse_fuzz ]; then

@@ -76,6 +76,11 @@ struct AgentMessage {
   // by every delivery of the message, never copied per target.
   std::shared_ptr<const std::string> content;
   bool content_8bit = false;  // `content` has an octet over 127
+  // An earlier attempt may have stored copies the journal does not know of: the message was
+  // recovered after a restart, or the commit of an attempt's results failed. Agents that can
+  // recognise their own deliveries (Maildir: the delivery key) look for them before writing,
+  // as they do for a recipient with attempts > 0; others deliver again (at least once).
+  bool recheck = false;
 };
 
 // The recipients of one message for one target.

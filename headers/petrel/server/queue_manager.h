@@ -23,6 +23,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "petrel/core/result.h"
@@ -121,6 +122,11 @@ class QueueManager {
   // The agents of the current config's transports (server/transport_agents.h); each delivery
   // job takes a copy, so a reload never pulls an agent from under a delivery.
   delivery::AgentRegistry agents_;
+  // Messages whose earlier attempt may have delivered without the journal knowing (recovered
+  // at start, or their results' commit failed): their next job sets AgentMessage::recheck.
+  // An id leaves once an attempt's results are committed (a deferred recipient then has
+  // attempts > 0, which the agents check themselves).
+  std::unordered_set<std::string> recheck_;
   size_t relays_ = 0;           // messages with relay jobs in flight
   uint64_t relay_bytes_ = 0;    // their content, held in memory
   size_t jobs_ = 0;             // delivery jobs on the thread pool
