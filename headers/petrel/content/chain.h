@@ -69,6 +69,9 @@ struct EndEdits {
   } logged;
   // A new envelope sender (a milter's SMFIR_CHGFROM), without angle brackets.
   std::optional<std::string> sender;
+  // A new body (a milter's SMFIR_REPLBODY): everything after the header section, CRLF line
+  // ends. The later stages' onEnd see it here (DKIM signing hashes it instead).
+  std::optional<std::string> body;
 };
 
 class ContentStage {
@@ -120,7 +123,8 @@ class ContentChain final : public smtp::BodySink {
     std::string top_fields;
     // Other end-of-data header changes (replace, remove), when some stage made any: the new
     // header section (top fields included) to write in place of the first `replaced_octets`
-    // octets of what the store holds; top_fields is then empty.
+    // octets of what the store holds; top_fields is then empty. A stage that replaced the
+    // body (EndEdits::body): the whole new message, in place of all the store holds.
     std::optional<std::string> header;
     size_t replaced_octets = 0;
     std::optional<std::string> hold;  // a stage asked to hold the message: the reason
@@ -146,6 +150,7 @@ class ContentChain final : public smtp::BodySink {
   smtp::BodySink* store_;
   HeaderSection section_;
   size_t written_header_octets_ = 0;
+  size_t written_octets_ = 0;  // everything given to the store
   // finish() in progress
   std::vector<Recipient>* recipients_ = nullptr;
   EndEdits end_edits_;
