@@ -6,7 +6,7 @@
 #   copy is delivered; a recipient our own checks refuse is shown to the milter (it asks,
 #   SMFIP_RCPT_REJ) with {rcpt_mailer} error; the milter's SMFIR_REPLBODY is the delivered body;
 # - HELO refused at HELO, MAIL refused (550) and tempfailed (451) at MAIL, and the next MAIL of
-#   the session goes on (the milter was told SMFIC_ABORT); SMFIR_DISCARD at MAIL: 250 at the
+#   the session goes on; after a RSET the milter is told SMFIC_ABORT; SMFIR_DISCARD at MAIL: 250 at the
 #   end of data and nothing delivered;
 # - CONNECT refused: the greeting is the milter's 554 5.7.1;
 # - per-stage timeouts: a milter that sleeps at RCPT (milter_command_timeout 1s) gets that
@@ -34,7 +34,7 @@ filters:
 start_petrel
 
 # session STEPS...: one SMTP session; each step prints "CMD CODE TEXT" (codes only matter).
-#   ehlo:NAME mail:ADDR rcpt:ADDR data:SUBJECT
+#   ehlo:NAME mail:ADDR rcpt:ADDR rset: data:SUBJECT
 session() {
   py - "$SMTP_PORT" "$@" <<'PY'
 import smtplib, sys
@@ -55,6 +55,8 @@ for step in steps:
         code, text = s.mail(arg)
     elif cmd == 'rcpt':
         code, text = s.rcpt(arg)
+    elif cmd == 'rset':
+        code, text = s.docmd('RSET')
     else:
         msg = ('From: <sender@example.net>\r\nTo: <alice@example.test>\r\nSubject: %s\r\n'
                '\r\nThe original body.\r\n' % arg).encode()
@@ -98,13 +100,15 @@ grep -q '^eom' "$MILTER_LOG" || fail "end of message not seen"
 
 # HELO and MAIL verdicts at those commands; the session goes on after them.
 out=$(session ehlo:reject-helo.example ehlo:client.example.net mail:reject-mail@example.net \
-  mail:temp-mail@example.net mail:sender@example.net rcpt:alice@example.test 'data:second')
+  mail:temp-mail@example.net mail:sender@example.net rcpt:alice@example.test rset: \
+  mail:sender@example.net rcpt:alice@example.test 'data:second')
 log "$out"
 grep -q '^ehlo 550 5.7.1 HELO refused by the milter' <<<"$out" || fail "HELO not refused: $out"
 grep -q '^mail 550 5.7.1 sender refused by the milter' <<<"$out" || fail "MAIL not refused: $out"
 grep -q '^mail 451 4.7.1 ' <<<"$out" || fail "MAIL not tempfailed: $out"
 grep -q '^data 250 ' <<<"$out" || fail "the message after the refused MAILs was not taken: $out"
 wait_for 20 "alice's second copy" maildir_has example.test/alice 2 || fail "not delivered"
+# The transaction reset after its RCPT: the milter heard SMFIC_ABORT before the next MAIL.
 grep -q '^abort' "$MILTER_LOG" || fail "the milter was never told SMFIC_ABORT"
 
 out=$(session ehlo:client.example.net mail:discard-mail@example.net rcpt:alice@example.test \
@@ -124,7 +128,7 @@ grep -q '^connect 554 5.7.1 connection refused by the milter' <<<"$out" ||
 
 # Per-stage timeouts: RCPT (milter_command_timeout), then end of message (content timeout).
 echo slow-rcpt >"$MODE"
-out=$(session ehlo:client.example.net mail:sender@example.net rcpt:alice@example.test \
+out=$(session ehlo:client.example.net mail:sender@example.net rcpt:alice@example.test rset: \
   mail:sender@example.net)
 log "$out"
 grep -q '^rcpt 451 4.7.1 Service unavailable - try again later' <<<"$out" ||
