@@ -189,7 +189,9 @@ Step Session::begin(std::vector<Item> items, std::string out) {
   for (const Item& i : items) {
     if (wanted(i.kind)) items_.push_back(i);
   }
-  if (!items_.empty() && items_.front().kind != Kind::Connect && items_.front().kind != Kind::Helo) {
+  const bool message = !items_.empty() && items_.front().kind != Kind::Connect &&
+                       items_.front().kind != Kind::Helo;
+  if (message) {
     message_open_ = true;
   }
   return advance(std::move(out));
@@ -289,7 +291,8 @@ void Session::encodeItem(const Item& item, std::string& out) const {
   switch (item.kind) {
     case Kind::Connect:
       withMacros(MacroStage::Connect);
-      out += milter::connect(facts_.client_name, facts_.family, facts_.client_port, facts_.client_addr);
+      out += milter::connect(facts_.client_name, facts_.family, facts_.client_port,
+                             facts_.client_addr);
       return;
     case Kind::Helo:
       withMacros(MacroStage::Helo);

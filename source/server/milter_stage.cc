@@ -134,8 +134,9 @@ void MilterStage::concluded(size_t i, const milter::Outcome& o) {
     case V::Accept: {
       model_->apply(o, *edits_, warnings);
       warn();
-      const bool replaced = std::any_of(o.modifications.begin(), o.modifications.end(),
-                                        [](const auto& m) { return m.kind == milter::reply::ReplaceBody; });
+      const bool replaced =
+          std::any_of(o.modifications.begin(), o.modifications.end(),
+                      [](const auto& m) { return m.kind == milter::reply::ReplaceBody; });
       if (replaced) {
         size_t header = 0;
         for (const auto& f : model_->fields()) header += f.raw.size();
