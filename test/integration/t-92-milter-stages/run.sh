@@ -4,7 +4,8 @@
 # - one SMTP session, one milter connection: connect, HELO, MAIL, each RCPT as it comes; bob
 #   refused by the milter at RCPT (550 5.7.1, its text, "milter-reject: RCPT") while alice's
 #   copy is delivered; a recipient our own checks refuse is shown to the milter (it asks,
-#   SMFIP_RCPT_REJ) with {rcpt_mailer} error; the milter's SMFIR_REPLBODY is the delivered body;
+#   SMFIP_RCPT_REJ) with {rcpt_mailer} error; the milter's SMFIR_REPLBODY is the delivered body,
+#   and dkim.sign's signature over it verifies (dkimpy);
 # - HELO refused at HELO, MAIL refused (550) and tempfailed (451) at MAIL, and the next MAIL of
 #   the session goes on; after a RSET the milter is told SMFIC_ABORT; SMFIR_DISCARD at MAIL:
 #   250 at the end of data and nothing delivered;
@@ -25,11 +26,16 @@ py_bg "$IT_DIR/t-92-milter-stages/stage_milter.py" "$MILTER_PORT" "$MILTER_LOG" 
 MILTER_PID=$PY_BG_PID
 wait_for 10 "the stage milter on port $MILTER_PORT" port_open "$MILTER_PORT"
 
+# dkim.sign signs what the milters leave (the replaced body) for this mynetworks client.
+"$PETREL" dkim keygen --domain example.net --selector s92 --out s92.key >s92.zone 2>/dev/null
 write_config "
 filters:
   milters: ['inet:127.0.0.1:$MILTER_PORT']
   milter_command_timeout: 1s
   milter_content_timeout: 1s
+dkim:
+  sign:
+    - {domain: example.net, selector: s92, key: '$T/s92.key'}
 "
 start_petrel
 
@@ -88,6 +94,19 @@ grep -q "^The milter's new body\." "$f" || fail "the body was not replaced: $(ca
 grep -q '^Second line\.' "$f" || fail "the replacement's second line is missing"
 if grep -q 'The original body' "$f"; then fail "the original body is still there"; fi
 grep -q '^X-Replaced: yes' "$f" || fail "X-Replaced missing"
+if /usr/bin/python3 -c 'import dkim' 2>/dev/null; then
+  FILE="$f" py <<'PY' || fail "dkimpy: see above"
+import dkim, os, re, sys
+text = ''.join(re.findall(r'"([^"]*)"', open('s92.zone').read()))
+def dnsfunc(name, timeout=5):
+    return text.encode() if name.decode().rstrip('.') == 's92._domainkey.example.net' else None
+raw = open(os.environ["FILE"], 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+if b'DKIM-Signature:' not in raw.split(b'\r\n\r\n', 1)[0]:
+    sys.exit('not signed by dkim.sign')
+if not dkim.verify(raw, dnsfunc=dnsfunc):
+    sys.exit('the signature does not verify over the replaced body')
+PY
+fi
 log_has 'NOQUEUE: milter-reject: RCPT from [^ ]*\[127\.0\.0\.1\]: 550 5\.7\.1 bob is refused'\
 ' by the milter; from=<sender@example\.net> to=<bob@example\.test>' || fail "no milter-reject line for bob"
 # The milter heard each stage once, as it happened, over one connection.
