@@ -31,8 +31,8 @@ wait_for 10 "the stage milter on port $MILTER_PORT" port_open "$MILTER_PORT"
 write_config "
 filters:
   milters: ['inet:127.0.0.1:$MILTER_PORT']
-  milter_command_timeout: 1s
-  milter_content_timeout: 1s
+  milter_command_timeout: 20s
+  milter_content_timeout: 20s
 dkim:
   sign:
     - {domain: example.net, selector: s92, key: '$T/s92.key'}
@@ -146,6 +146,14 @@ grep -q '^connect 554 5.7.1 connection refused by the milter' <<<"$out" ||
   fail "CONNECT not refused: $out"
 
 # Per-stage timeouts: RCPT (milter_command_timeout), then end of message (content timeout).
+stop_petrel
+write_config "
+filters:
+  milters: ['inet:127.0.0.1:$MILTER_PORT']
+  milter_command_timeout: 1s
+  milter_content_timeout: 1s
+"
+start_petrel
 echo slow-rcpt >"$MODE"
 out=$(session ehlo:client.example.net mail:sender@example.net rcpt:alice@example.test rset: \
   mail:sender@example.net)

@@ -1,7 +1,7 @@
 # A pymilter (libmilter) test milter for t-92: answers at each SMTP stage as it happens.
 # Listens on inet:PORT@127.0.0.1, writes one line per callback to LOG, and reads MODE_FILE at
 # each connect (a missing file is mode "normal"):
-#   connect  mode reject-connect: 550 5.7.1; mode slow-rcpt / slow-eom: sleeps 3s there
+#   connect  mode reject-connect: 550 5.7.1 (modes slow-rcpt, slow-eom: 5s asleep at RCPT, EOM)
 #   helo     a name starting with reject-helo: 550 5.7.1
 #   mail     reject-mail@...: 550 5.7.1; temp-mail@...: tempfail; discard-mail@...: discard
 #   rcpt     bob@...: 550 5.7.1 (only that recipient); logs {rcpt_mailer} (error for the
@@ -62,7 +62,7 @@ class StageMilter(Milter.Base):
     def envrcpt(self, to, *args):
         note("rcpt %s mailer=%s" % (to, self.getsymval("{rcpt_mailer}")))
         if self.mode == "slow-rcpt":
-            time.sleep(3)
+            time.sleep(5)
         if to.startswith("<bob@"):
             self.setreply("550", "5.7.1", "bob is refused by the milter")
             return Milter.REJECT
@@ -76,7 +76,7 @@ class StageMilter(Milter.Base):
     def eom(self):
         note("eom")
         if self.mode == "slow-eom":
-            time.sleep(3)
+            time.sleep(5)
         if "REPLACE" in self.subject:
             self.replacebody(b"The milter's new body.\r\nSecond line.\r\n")
             self.addheader("X-Replaced", "yes")
