@@ -44,6 +44,7 @@ void ContentChain::passBody(std::string_view content, size_t from) {
     if (!out.empty()) passBody(out, i + 1);
     return;
   }
+  written_octets_ += content.size();
   store_->append(content);
 }
 
@@ -66,6 +67,7 @@ void ContentChain::headerComplete() {
   for (auto& stage : stages_) stage->onHeader(section_.fields(), edits);
   std::string text = applyHeaderEdits(section_.fields(), edits, section_.rest());
   written_header_octets_ = text.size();
+  written_octets_ += text.size();
   store_->append(text);
   // A line that ended the section without being the empty line is body for the stages (it
   // went to the store with the section: an editing stage sees it as onBody, unedited).
@@ -116,7 +118,11 @@ void ContentChain::ended() {
   end.filter = std::move(edits.filter);
   end.sender = std::move(edits.sender);
   end.logged = edits.logged;
-  if (!edits.header.replace.empty() || !edits.header.remove.empty()) {
+  if (edits.body) {
+    // The body replaced: the message is written anew (header edits and top fields included).
+    end.replaced_octets = written_octets_;
+    end.header = applyHeaderEdits(section_.fields(), edits.header, "\r\n") + *edits.body;
+  } else if (!edits.header.replace.empty() || !edits.header.remove.empty()) {
     end.replaced_octets = written_header_octets_;
     end.header = applyHeaderEdits(section_.fields(), edits.header, section_.rest());
   } else {

@@ -208,6 +208,15 @@ void reject(std::string_view stage, std::string_view client, std::string_view re
           .client = client, .stage = stage, .text = reply});
 }
 
+void milterReject(std::string_view stage, std::string_view client, std::string_view reply,
+                  std::string_view from, std::string_view to, std::string_view proto,
+                  std::string_view helo) {
+  write(Program::Smtpd, fmt::format("NOQUEUE: milter-reject: {} from {}: {}; {}", stage, client,
+                                    reply, refusalTail(stage, from, to, proto, helo)));
+  notify({.kind = MailEvent::Kind::Rejected, .id = "NOQUEUE", .sender = from, .address = to,
+          .client = client, .stage = stage, .text = reply});
+}
+
 void rejectWarning(std::string_view stage, std::string_view client, std::string_view reply,
                    std::string_view from, std::string_view to, std::string_view proto,
                    std::string_view helo) {

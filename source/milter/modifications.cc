@@ -86,6 +86,7 @@ void HeaderModel::apply(const Outcome& outcome, content::EndEdits& edits,
   std::vector<Entry>& header = entries_;
   bool& header_touched = touched_;
   const bool lead = outcome.header_leading_space;
+  std::optional<std::string> body;  // this milter's SMFIR_REPLBODY chunks
   for (const Modification& m : outcome.modifications) {
     switch (m.kind) {
       case reply::AddHeader:
@@ -188,17 +189,33 @@ void HeaderModel::apply(const Outcome& outcome, content::EndEdits& edits,
         }
         break;
       case reply::ReplaceBody:
-        // The content seam cannot replace a body that is already stored (docs/milter.md).
-        if (std::find(warnings.begin(), warnings.end(),
-                      "SMFIR_REPLBODY is not supported: the message body is kept") ==
-            warnings.end()) {
-          warnings.push_back("SMFIR_REPLBODY is not supported: the message body is kept");
-        }
+        // The chunks make the new body; an earlier milter's replacement is replaced.
+        if (!body) body.emplace();
+        body->append(m.value);
         break;
       default:
         break;
     }
   }
+  if (body) edits.body = crlfBody(*body);
+}
+
+std::string crlfBody(std::string_view body) {
+  std::string out;
+  out.reserve(body.size() + body.size() / 32 + 2);
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < body.size() && body[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
+  }
+  if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
+  return out;
 }
 
 void HeaderModel::writeEdits(content::HeaderEdits& edits) const {

@@ -92,12 +92,13 @@ Options mtaOffer() {
   return o;
 }
 
-Session::Session(const MessageFacts& facts, const std::vector<content::HeaderField>& header,
-                 std::string_view body, MacroLists lists)
-    : facts_(facts), header_(header), body_(body), lists_(std::move(lists)) {}
+Session::Session(const MessageFacts& facts, MacroLists lists)
+    : facts_(facts), lists_(std::move(lists)) {}
 
 Step Session::start() {
   negotiating_ = true;
+  outcome_ = Outcome{};
+  outcome_.stage = "CONNECT";
   return Step{optionNegotiation(mtaOffer()), Wait::Command, false};
 }
 
@@ -105,16 +106,22 @@ void Session::fail(std::string why) {
   if (done_) return;
   done_ = true;
   outcome_.verdict = Outcome::Verdict::Failed;
+  outcome_.reply.reset();
   outcome_.failure = std::move(why);
   if (waiting_) outcome_.stage = stageName(waiting_->kind);
+  waiting_.reset();
 }
 
 Step Session::failNow(std::string why) {
   fail(std::move(why));
   Step s;
-  s.send = abort() + quit();
+  s.send = milter::abort() + milter::quit();
   s.done = true;
   return s;
+}
+
+bool Session::wantsRejectedRecipients() const {
+  return (negotiated_.protocol & proto::RcptRejected) != 0;
 }
 
 Step Session::negotiate(const Packet& p) {
@@ -131,30 +138,109 @@ Step Session::negotiate(const Packet& p) {
   }
   negotiated_ = *o;
   negotiated_.actions &= offer.actions;
-  outcome_.header_leading_space = (o->protocol & proto::HeaderLeadingSpace) != 0;
+  header_leading_space_ = (o->protocol & proto::HeaderLeadingSpace) != 0;
+  outcome_.header_leading_space = header_leading_space_;
   for (const auto& [stage, names] : o->symbol_lists) {
     std::vector<std::string> list;
     for (const std::string& w : words(names)) list.push_back(wireMacroName(w));
     lists_[size_t(stage)] = std::move(list);
   }
+  return begin({{Kind::Connect, 0}});
+}
+
+bool Session::wanted(Kind k) const {
   uint32_t f = negotiated_.protocol;
-  auto wanted = [f](uint32_t no) { return (f & no) == 0; };
-  if (wanted(proto::NoConnect)) items_.push_back({Kind::Connect, 0});
-  if (wanted(proto::NoHelo)) items_.push_back({Kind::Helo, 0});
-  if (wanted(proto::NoMail)) items_.push_back({Kind::Mail, 0});
-  if (wanted(proto::NoRcpt)) {
-    for (size_t i = 0; i < facts_.recipients.size(); ++i) items_.push_back({Kind::Rcpt, i});
+  auto want = [f](uint32_t no) { return (f & no) == 0; };
+  switch (k) {
+    case Kind::Connect: return want(proto::NoConnect);
+    case Kind::Helo: return want(proto::NoHelo);
+    case Kind::Mail: return want(proto::NoMail);
+    case Kind::Rcpt: return want(proto::NoRcpt);
+    case Kind::Data: return want(proto::NoData) && negotiated_.version >= 4;
+    case Kind::Header: return want(proto::NoHeaders);
+    case Kind::EndOfHeader: return want(proto::NoEndOfHeader);
+    case Kind::Body: return want(proto::NoBody);
+    case Kind::EndOfMessage: return true;
   }
-  if (wanted(proto::NoData) && o->version >= 4) items_.push_back({Kind::Data, 0});
-  if (wanted(proto::NoHeaders)) {
-    for (size_t i = 0; i < header_.size(); ++i) items_.push_back({Kind::Header, i});
+  return true;
+}
+
+// SMFIC_ABORT for a message the milter saw part of (Postfix sends it at the reset).
+std::string Session::abortIfOpen() {
+  if (!message_open_) return {};
+  message_open_ = false;
+  return milter::abort();
+}
+
+// A new stage: its commands (those the milter wants), sent up to the first it answers.
+Step Session::begin(std::vector<Item> items, std::string out) {
+  Outcome fresh;
+  fresh.header_leading_space = header_leading_space_;
+  if (!items.empty()) fresh.stage = stageName(items.front().kind);
+  outcome_ = std::move(fresh);
+  items_.clear();
+  next_ = 0;
+  waiting_.reset();
+  if (done_) {
+    // A closed conversation answers nothing (the driver applies the default action).
+    outcome_.verdict = Outcome::Verdict::Failed;
+    return Step{{}, Wait::None, true};
   }
-  if (wanted(proto::NoEndOfHeader)) items_.push_back({Kind::EndOfHeader, 0});
-  if (wanted(proto::NoBody)) {
-    for (size_t at = 0; at < body_.size(); at += BodyChunk) items_.push_back({Kind::Body, at});
+  for (const Item& i : items) {
+    if (wanted(i.kind)) items_.push_back(i);
   }
-  items_.push_back({Kind::EndOfMessage, 0});
-  return advance({});
+  const bool message = !items_.empty() && items_.front().kind != Kind::Connect &&
+                       items_.front().kind != Kind::Helo;
+  if (message) {
+    message_open_ = true;
+  }
+  return advance(std::move(out));
+}
+
+Step Session::helo() {
+  if (done_ || accepted_session_) return begin({});
+  std::string out = abortIfOpen();
+  skip_message_ = false;
+  return begin({{Kind::Helo, 0}}, std::move(out));
+}
+
+Step Session::mail() {
+  if (done_ || accepted_session_) return begin({});
+  std::string out = abortIfOpen();
+  skip_message_ = false;
+  return begin({{Kind::Mail, 0}}, std::move(out));
+}
+
+Step Session::rcpt(const MilterRecipient& r, bool rejected) {
+  if (idleForMessage() || (rejected && !wantsRejectedRecipients())) return begin({});
+  rcpt_ = r;
+  rcpt_rejected_ = rejected;
+  return begin({{Kind::Rcpt, 0}});
+}
+
+Step Session::data() {
+  if (idleForMessage()) return begin({});
+  return begin({{Kind::Data, 0}});
+}
+
+Step Session::content(const std::vector<content::HeaderField>& header, std::string_view body) {
+  if (idleForMessage()) return begin({});
+  header_ = &header;
+  body_ = body;
+  std::vector<Item> items;
+  for (size_t i = 0; i < header.size(); ++i) items.push_back({Kind::Header, i});
+  items.push_back({Kind::EndOfHeader, 0});
+  for (size_t at = 0; at < body.size(); at += BodyChunk) items.push_back({Kind::Body, at});
+  items.push_back({Kind::EndOfMessage, 0});
+  return begin(std::move(items));
+}
+
+Step Session::quit() {
+  if (done_) return Step{{}, Wait::None, true};
+  std::string out = abortIfOpen();
+  done_ = true;
+  out += milter::quit();
+  return Step{std::move(out), Wait::None, true};
 }
 
 bool Session::expectsReply(Kind k) const {
@@ -186,6 +272,11 @@ std::vector<std::pair<std::string, std::string>> Session::macroValues(
       if (at != std::string::npos) out.emplace_back(name, rcpt->address.substr(at + 1));
       continue;
     }
+    // Postfix names a recipient it refused with the error mailer.
+    if (rcpt != nullptr && rcpt_rejected_ && name == "{rcpt_mailer}") {
+      out.emplace_back(name, "error");
+      continue;
+    }
     auto it = facts_.macros.find(name);
     if (it != facts_.macros.end() && !it->second.empty()) out.emplace_back(name, it->second);
   }
@@ -195,51 +286,50 @@ std::vector<std::pair<std::string, std::string>> Session::macroValues(
 void Session::encodeItem(const Item& item, std::string& out) const {
   auto withMacros = [&](MacroStage stage, const MilterRecipient* rcpt = nullptr) {
     auto values = macroValues(stage, rcpt);
-    if (!values.empty()) out += macros(macroCommand(stage), values);
+    if (!values.empty()) out += milter::macros(macroCommand(stage), values);
   };
   switch (item.kind) {
     case Kind::Connect:
       withMacros(MacroStage::Connect);
-      out += connect(facts_.client_name, facts_.family, facts_.client_port, facts_.client_addr);
+      out += milter::connect(facts_.client_name, facts_.family, facts_.client_port,
+                             facts_.client_addr);
       return;
     case Kind::Helo:
       withMacros(MacroStage::Helo);
-      out += helo(facts_.helo);
+      out += milter::helo(facts_.helo);
       return;
     case Kind::Mail:
       withMacros(MacroStage::Mail);
-      out += mail(facts_.sender, facts_.sender_args);
+      out += milter::mail(facts_.sender, facts_.sender_args);
       return;
-    case Kind::Rcpt: {
-      const MilterRecipient& r = facts_.recipients[item.index];
-      withMacros(MacroStage::Rcpt, &r);
-      out += rcpt(r.address, r.args);
+    case Kind::Rcpt:
+      withMacros(MacroStage::Rcpt, &rcpt_);
+      out += milter::rcpt(rcpt_.address, rcpt_.args);
       return;
-    }
     case Kind::Data:
       withMacros(MacroStage::Data);
-      out += data();
+      out += milter::data();
       return;
     case Kind::Header: {
-      const content::HeaderField& f = header_[item.index];
-      out += header(f.name, headerValue(f, outcome_.header_leading_space));
+      const content::HeaderField& f = (*header_)[item.index];
+      out += milter::header(f.name, headerValue(f, header_leading_space_));
       return;
     }
     case Kind::EndOfHeader:
       withMacros(MacroStage::EndOfHeader);
-      out += endOfHeader();
+      out += milter::endOfHeader();
       return;
     case Kind::Body:
-      out += body(body_.substr(item.index, BodyChunk));
+      out += milter::body(body_.substr(item.index, BodyChunk));
       return;
     case Kind::EndOfMessage:
       withMacros(MacroStage::EndOfMessage);
-      out += endOfBody();
+      out += milter::endOfBody();
       return;
   }
 }
 
-// Sends commands until one that the milter answers.
+// Sends commands until one that the milter answers; none left: the stage is answered.
 Step Session::advance(std::string out) {
   while (next_ < items_.size()) {
     const Item item = items_[next_++];
@@ -250,8 +340,9 @@ Step Session::advance(std::string out) {
       return Step{std::move(out), content ? Wait::Content : Wait::Command, false};
     }
   }
-  // Unreachable: the end of message is always answered.
-  return finish(Outcome::Verdict::Continue);
+  waiting_.reset();
+  rcpt_rejected_ = false;
+  return Step{std::move(out), Wait::None, false};
 }
 
 std::string Session::stageName(Kind k) const {
@@ -269,18 +360,33 @@ std::string Session::stageName(Kind k) const {
   return "END-OF-MESSAGE";
 }
 
-Step Session::finish(Outcome::Verdict v, std::optional<smtp::Reply> reply) {
-  done_ = true;
+// The milter decided the stage: what that means for the rest of the session.
+Step Session::answer(Outcome::Verdict v, std::optional<smtp::Reply> reply) {
+  const Kind k = waiting_->kind;
+  waiting_.reset();
+  items_.clear();
+  next_ = 0;
+  if (rcpt_rejected_) {
+    // A recipient we refused anyway: what the milter thinks of it changes nothing.
+    rcpt_rejected_ = false;
+    return Step{{}, Wait::None, false};
+  }
   outcome_.verdict = v;
   outcome_.reply = std::move(reply);
-  if (waiting_) outcome_.stage = stageName(waiting_->kind);
-  // Anything sent before a verdict other than at the end of message may still be taken
-  // apart by the milter: abort first, as Postfix does, then quit.
-  Step s;
-  if (!waiting_ || waiting_->kind != Kind::EndOfMessage) s.send = abort();
-  s.send += quit();
-  s.done = true;
-  return s;
+  outcome_.stage = stageName(k);
+  const bool connection = k == Kind::Connect || k == Kind::Helo;
+  const bool decided = v != Outcome::Verdict::Continue;
+  if (v == Outcome::Verdict::Accept && connection) accepted_session_ = true;
+  if (k == Kind::EndOfMessage) {
+    message_open_ = false;  // the milter is ready for the next message
+    skip_message_ = true;
+  } else if (decided && !connection && !(k == Kind::Rcpt && v != Outcome::Verdict::Accept &&
+                                         v != Outcome::Verdict::Discard)) {
+    // A reject or tempfail at RCPT is that recipient's; any other verdict at a message stage
+    // is the message's.
+    skip_message_ = true;
+  }
+  return Step{{}, Wait::None, false};
 }
 
 Step Session::onPacket(const Packet& p) {
@@ -305,28 +411,28 @@ Step Session::onPacket(const Packet& p) {
   };
   switch (r->kind) {
     case reply::Continue:
-      if (at_end) return finish(Outcome::Verdict::Continue);
+      if (at_end) return answer(Outcome::Verdict::Continue);
       return advance({});
     case reply::Accept:
-      return finish(Outcome::Verdict::Accept);
+      return answer(Outcome::Verdict::Accept);
     case reply::Reject:
-      return finish(Outcome::Verdict::Reject,
+      return answer(Outcome::Verdict::Reject,
                     smtp::Reply(550, "5.7.1", std::string(NoReplyRejectText)));
     case reply::Tempfail:
     case reply::Shutdown:
     case reply::ConnectionFailed:
-      // Postfix answers SMFIR_SHUTDOWN with 421 and a disconnect; here the message is
-      // refused and the session goes on.
-      return finish(Outcome::Verdict::Tempfail,
+      // Postfix answers SMFIR_SHUTDOWN with 421 and a disconnect; here the stage is refused
+      // and the session goes on.
+      return answer(Outcome::Verdict::Tempfail,
                     smtp::Reply(451, "4.7.1", std::string(TempfailText)));
     case reply::Discard:
-      return finish(Outcome::Verdict::Discard);
+      return answer(Outcome::Verdict::Discard);
     case reply::ReplyCode: {
       auto reply = parseReplyCode(r->name);
       if (!reply) return failNow(fmt::format("malformed SMFIR_REPLYCODE \"{}\"",
                                              printable(r->name)));
       auto v = reply->temporary() ? Outcome::Verdict::Tempfail : Outcome::Verdict::Reject;
-      return finish(v, std::move(reply));
+      return answer(v, std::move(reply));
     }
     case reply::Skip:
       if (waiting_->kind != Kind::Body) return failNow("SMFIR_SKIP outside the body");

@@ -138,6 +138,14 @@ class DkimSigningStage final : public content::ContentStage {
   void onEndAsync(std::vector<content::Recipient>&, content::EndEdits& edits,
                   EndDone done) override {
     if (signers_.empty()) return done(std::nullopt);
+    if (edits.body) {
+      // A milter replaced the body (SMFIR_REPLBODY): the signature covers the new one.
+      signers_.clear();
+      for (size_t i : entries_) {
+        signers_.emplace_back((*setup_.keys)[i], setup_.now);
+        signers_.back().feedBody(*edits.body);
+      }
+    }
     auto job = std::make_shared<Shared>();
     job->stage = this;
     SigningJob& w = job->work;

@@ -5,16 +5,16 @@
 //               the first milter is shown; each next one sees it with the earlier milters'
 //               changes (milter::HeaderModel), as in Postfix
 //   onBody      the body is kept
-//   onEndAsync  milter 1 .. n, one connection each: connect (milter_connect_timeout), then the
-//               milter::Session's steps, each answer awaited with milter_command_timeout or
-//               (body, end of message) milter_content_timeout -> the outcome -> the next
-//               milter, or `done`
-// One Conversation object per connection owns the libuv handles; it is freed in the close
-// callback of its last handle. The stage going away (the client left) detaches it: no
-// callback reaches the stage after that.
+//   onEndAsync  milter 1 .. n over the session's connections (MilterClient::run): the
+//               content steps of its milter::Session, each answer awaited with
+//               milter_command_timeout or (body, end of message) milter_content_timeout ->
+//               the outcome -> the next milter, or `done`
+// The stage going away (the message abandoned) drops the answers still to come (alive_).
 #include "petrel/server/milter_stage.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "petrel/log/mail_log.h"
 
@@ -24,50 +24,18 @@ namespace {
 
 using config::Filters;
 
-class MilterStage;
-
-// One connection to one milter about one message.
-struct Conversation {
-  MilterStage* stage = nullptr;  // null once the stage is gone or the outcome was taken
-  std::string name;              // "inet:127.0.0.1:8891"
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle;
-  uv_timer_t timer;
-  uv_connect_t connect_req;
-  int open_handles = 0;
-  bool closed = false;
-  bool connected = false;
-  std::optional<std::string> early_error;  // found before any callback could run
-  std::vector<content::HeaderField> header;  // what this milter is shown
-  std::unique_ptr<milter::Session> session;
-  milter::PacketReader reader;
-  uint64_t command_ms = 0;
-  uint64_t content_ms = 0;
-  uint64_t waiting_ms = 0;  // the timeout that runs now
-  char read_buffer[16 * 1024];
-
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle); }
-  void write(std::string bytes);
-  void step(milter::Step st);
-  void failed(std::string why);
-  void close();
-};
-
-struct WriteRequest {
-  uv_write_t req;
-  std::string data;
-};
+std::string loggable(std::string_view text) {
+  std::string out;
+  for (char c : text) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+  return out;
+}
 
 class MilterStage final : public content::ContentStage {
  public:
   explicit MilterStage(MilterSetup setup) : setup_(std::move(setup)) {}
   ~MilterStage() override {
-    if (current_ != nullptr) {
-      current_->stage = nullptr;
-      current_->close();
-    }
+    // Gone while a milter reads the header and body from here (the message was abandoned).
+    if (running_) setup_.client->abandon(*running_);
   }
 
   void onHeader(const std::vector<content::HeaderField>& fields,
@@ -86,200 +54,110 @@ class MilterStage final : public content::ContentStage {
     done_ = std::move(done);
     next_ = 0;
     model_.emplace(stored_);
+    if (const auto& stage = setup_.client->discarded()) {
+      // A milter discarded the message at MAIL, RCPT or DATA.
+      logVerdict("milter-discard", *stage, "milter triggers DISCARD action");
+      edits_->discard = "milter triggers DISCARD action";
+      edits_->logged.discard = true;
+      return answer(std::nullopt);
+    }
     runNext();
   }
 
-  // The conversation is over (its session's outcome is final).
-  void concluded(Conversation* c);
-
  private:
   void runNext();
+  void concluded(size_t i, const milter::Outcome& o);
   void answer(std::optional<smtp::Reply> refusal);
   void logVerdict(std::string_view action, const std::string& stage, const std::string& text);
 
   MilterSetup setup_;
   std::vector<content::HeaderField> stored_;
   std::string body_;
+  std::vector<content::HeaderField> shown_;   // what the milter in turn is shown
   std::optional<milter::HeaderModel> model_;  // the header as the milters so far changed it
   content::EndEdits* edits_ = nullptr;
   EndDone done_;
   size_t next_ = 0;
-  Conversation* current_ = nullptr;
+  std::optional<size_t> running_;  // the milter that is being shown the message
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-std::string loggable(std::string_view text) {
-  std::string out;
-  for (char c : text) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
-  return out;
-}
-
-void onClosed(uv_handle_t* h) {
-  auto* c = static_cast<Conversation*>(h->data);
-  if (--c->open_handles == 0) delete c;
-}
-
-void onTimer(uv_timer_t* t) {
-  auto* c = static_cast<Conversation*>(t->data);
-  if (c->early_error) return c->failed(*c->early_error);
-  if (!c->connected) return c->failed("connect timeout");
-  uint64_t ms = c->waiting_ms;
-  c->failed(ms % 1000 == 0 ? fmt::format("timeout after {}s", ms / 1000)
-                           : fmt::format("timeout after {}ms", ms));
-}
-
-void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* c = static_cast<Conversation*>(h->data);
-  *buf = uv_buf_init(c->read_buffer, sizeof c->read_buffer);
-}
-
-void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  auto* c = static_cast<Conversation*>(s->data);
-  if (c->closed || nread == 0) return;
-  if (nread < 0) return c->failed(nread == UV_EOF ? "lost connection" : uv_strerror(int(nread)));
-  if (Status st = c->reader.feed(std::string_view(buf->base, size_t(nread))); !st) {
-    return c->failed(st.error().message());
-  }
-  while (!c->closed) {
-    auto p = c->reader.next();
-    if (!p) break;
-    c->step(c->session->onPacket(*p));
-  }
-}
-
-void onWrite(uv_write_t* req, int status) {
-  auto* w = static_cast<WriteRequest*>(req->data);
-  auto* c = static_cast<Conversation*>(req->handle->data);
-  delete w;
-  if (status < 0 && !c->closed) c->failed(uv_strerror(status));
-}
-
-void onConnect(uv_connect_t* req, int status) {
-  auto* c = static_cast<Conversation*>(req->data);
-  if (c->closed) return;
-  if (status < 0) return c->failed(fmt::format("connect: {}", uv_strerror(status)));
-  c->connected = true;
-  uv_read_start(c->stream(), &onAlloc, &onRead);
-  c->step(c->session->start());
-}
-
-void Conversation::write(std::string bytes) {
-  if (bytes.empty() || closed) return;
-  auto* w = new WriteRequest;
-  w->req.data = w;
-  w->data = std::move(bytes);
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  if (int rc = uv_write(&w->req, stream(), &buf, 1, &onWrite); rc != 0) {
-    delete w;
-    failed(uv_strerror(rc));
-  }
-}
-
-void Conversation::step(milter::Step st) {
-  write(std::move(st.send));
-  if (closed) return;
-  if (st.done) {
-    MilterStage* s = stage;
-    stage = nullptr;
-    close();
-    if (s != nullptr) s->concluded(this);
+void MilterStage::runNext() {
+  MilterClient& client = *setup_.client;
+  while (next_ < client.size()) {
+    const size_t i = next_++;
+    if (client.failed(i)) {
+      if (auto d = client.defaultReply()) {
+        logVerdict("milter-reject", "END-OF-MESSAGE", d->enhanced + " " + d->lines[0]);
+        edits_->logged.refusal = true;
+        return answer(std::move(*d));
+      }
+      continue;
+    }
+    if (client.idleForMessage(i)) continue;  // it decided earlier (SMFIR_ACCEPT)
+    shown_ = model_->fields();
+    std::weak_ptr<bool> alive = alive_;
+    running_ = i;
+    client.run(
+        i, [this](milter::Session& s) { return s.content(shown_, body_); },
+        [this, alive, i](milter::Outcome o) {
+          if (alive.expired()) return;
+          running_.reset();
+          concluded(i, o);
+        });
     return;
   }
-  if (st.wait != milter::Wait::None) {
-    waiting_ms = st.wait == milter::Wait::Content ? content_ms : command_ms;
-    uv_timer_start(&timer, &onTimer, waiting_ms, 0);
-  }
-}
-
-void Conversation::failed(std::string why) {
-  if (closed) return;
-  session->fail(std::move(why));
-  MilterStage* s = stage;
-  stage = nullptr;
-  close();
-  if (s != nullptr) s->concluded(this);
-}
-
-void Conversation::close() {
-  if (closed) return;
-  closed = true;
-  uv_timer_stop(&timer);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer), &onClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(stream()), &onClosed);
-}
-
-void MilterStage::runNext() {
-  if (next_ == setup_.milters.size()) {
-    model_->writeEdits(edits_->header);
-    return answer(std::nullopt);
-  }
-  const config::MilterEndpoint& ep = setup_.milters[next_++];
-  auto* c = new Conversation;
-  c->stage = this;
-  c->name = ep.text;
-  c->command_ms = setup_.command_timeout_ms;
-  c->content_ms = setup_.content_timeout_ms;
-  c->header = model_->fields();
-  c->session = std::make_unique<milter::Session>(setup_.facts, c->header, body_);
-  c->open_handles = 2;
-  uv_timer_init(setup_.loop, &c->timer);
-  c->timer.data = c;
-  c->connect_req.data = c;
-  current_ = c;
-  uv_timer_start(&c->timer, &onTimer, setup_.connect_timeout_ms, 0);
-  int rc = 0;
-  if (ep.kind == config::MilterEndpoint::Kind::Unix) {
-    uv_pipe_init(setup_.loop, &c->handle.pipe, 0);
-    c->handle.pipe.data = c;
-    uv_pipe_connect(&c->connect_req, &c->handle.pipe, ep.path.c_str(), &onConnect);
-  } else {
-    uv_tcp_init(setup_.loop, &c->handle.tcp);
-    c->handle.tcp.data = c;
-    sockaddr_storage addr{};
-    rc = uv_ip4_addr(ep.host.c_str(), ep.port, reinterpret_cast<sockaddr_in*>(&addr));
-    if (rc != 0) {
-      rc = uv_ip6_addr(ep.host.c_str(), ep.port, reinterpret_cast<sockaddr_in6*>(&addr));
-    }
-    if (rc == 0) {
-      rc = uv_tcp_connect(&c->connect_req, &c->handle.tcp, reinterpret_cast<sockaddr*>(&addr),
-                          &onConnect);
-    }
-  }
-  if (rc != 0) {
-    // Answered from the timer on the next turn, not inside onEndAsync.
-    c->early_error = fmt::format("connect: {}", uv_strerror(rc));
-    uv_timer_start(&c->timer, &onTimer, 0, 0);
-  }
+  model_->writeEdits(edits_->header);
+  answer(std::nullopt);
 }
 
 void MilterStage::logVerdict(std::string_view action, const std::string& stage,
                              const std::string& text) {
-  std::string to = setup_.facts.recipients.empty() ? "" : setup_.facts.recipients[0].address;
+  const milter::MessageFacts& f = setup_.client->facts();
+  std::string to = f.recipients.empty() ? "" : f.recipients[0].address;
   log::mail::milterAction(setup_.queue_id, action, stage.empty() ? "END-OF-MESSAGE" : stage,
-                          setup_.client, text, setup_.facts.sender, to, setup_.proto,
-                          setup_.facts.helo);
+                          setup_.client_log, text, f.sender, to, setup_.proto, f.helo);
 }
 
-void MilterStage::concluded(Conversation* c) {
-  current_ = nullptr;
-  const milter::Outcome& o = c->session->outcome();
+void MilterStage::concluded(size_t i, const milter::Outcome& o) {
+  MilterClient& client = *setup_.client;
   using V = milter::Outcome::Verdict;
   std::vector<std::string> warnings = o.warnings;
   auto warn = [&] {
     for (const std::string& w : warnings) {
-      log::mail::warning(log::Program::Cleanup,
-                         fmt::format("{}: milter {}: {}", setup_.queue_id, c->name, loggable(w)));
+      log::mail::warning(log::Program::Cleanup, fmt::format("{}: milter {}: {}", setup_.queue_id,
+                                                            client.name(i), loggable(w)));
     }
   };
   switch (o.verdict) {
     case V::Continue:
-    case V::Accept:
+    case V::Accept: {
       model_->apply(o, *edits_, warnings);
       warn();
+      const bool replaced =
+          std::any_of(o.modifications.begin(), o.modifications.end(),
+                      [](const auto& m) { return m.kind == milter::reply::ReplaceBody; });
+      if (replaced) {
+        size_t header = 0;
+        for (const auto& f : model_->fields()) header += f.raw.size();
+        if (setup_.max_message_size != 0 &&
+            header + edits_->body->size() > setup_.max_message_size) {
+          // It would never fit: as cleanup's "message size exceeds limit".
+          log::mail::warning(log::Program::Cleanup,
+                             fmt::format("{}: milter {}: the replacement body makes the message "
+                                         "larger than limits.message_size",
+                                         setup_.queue_id, client.name(i)));
+          edits_->body.reset();
+          return answer(smtp::Reply(552, "5.3.4", "Message size exceeds fixed limit"));
+        }
+        body_ = *edits_->body;  // what the next milter is shown
+      }
       if (edits_->hold && edits_->hold->starts_with("milter triggers HOLD")) {
         logVerdict("milter-hold", o.stage, loggable(*edits_->hold));
         edits_->logged.hold = true;
       }
       return runNext();
+    }
     case V::Reject:
     case V::Tempfail: {
       warn();
@@ -299,22 +177,12 @@ void MilterStage::concluded(Conversation* c) {
     case V::Failed:
       break;
   }
-  // Postfix: "warning: milter inet:127.0.0.1:8891: ..." and milter_default_action.
-  log::mail::warning(log::Program::Cleanup,
-                     fmt::format("{}: milter {}: {}", setup_.queue_id, c->name,
-                                 loggable(o.failure)));
-  switch (setup_.default_action) {
-    case Filters::MilterDefaultAction::Accept:
-      return runNext();
-    case Filters::MilterDefaultAction::Reject:
-      logVerdict("milter-reject", o.stage, "5.7.1 Command rejected");
-      edits_->logged.refusal = true;
-      return answer(smtp::Reply(550, "5.7.1", "Command rejected"));
-    case Filters::MilterDefaultAction::Tempfail:
-      logVerdict("milter-reject", o.stage, "4.7.1 Service unavailable - try again later");
-      edits_->logged.refusal = true;
-      return answer(smtp::Reply(451, "4.7.1", "Service unavailable - try again later"));
-  }
+  client.markFailed(i, o.failure, setup_.queue_id);
+  auto d = client.defaultReply();
+  if (!d) return runNext();
+  logVerdict("milter-reject", o.stage, d->enhanced + " " + d->lines[0]);
+  edits_->logged.refusal = true;
+  answer(std::move(*d));
 }
 
 void MilterStage::answer(std::optional<smtp::Reply> refusal) {
@@ -325,19 +193,17 @@ void MilterStage::answer(std::optional<smtp::Reply> refusal) {
 
 }  // namespace
 
-MilterSetup milterSetup(const MilterInputs& in, const smtp::Envelope& env) {
+milter::MilterRecipient milterRecipient(const smtp::RcptParams& r) {
+  milter::MilterRecipient mr;
+  mr.address = r.recipient.text;
+  if (!r.dsn_notify.empty()) mr.args.push_back("NOTIFY=" + r.dsn_notify);
+  if (!r.dsn_orcpt.empty()) mr.args.push_back("ORCPT=" + r.dsn_orcpt);
+  return mr;
+}
+
+milter::MessageFacts milterFacts(const MilterInputs& in, const smtp::Envelope& env) {
   const config::Config& cfg = *in.config;
-  MilterSetup s;
-  s.loop = in.loop;
-  s.milters = in.listener ? config::listenerMilters(cfg, *in.listener) : cfg.filters.milters;
-  s.default_action = cfg.filters.milter_default_action;
-  s.connect_timeout_ms = cfg.filters.milter_connect_timeout * 1000;
-  s.command_timeout_ms = cfg.filters.milter_command_timeout * 1000;
-  s.content_timeout_ms = cfg.filters.milter_content_timeout * 1000;
-  s.queue_id = in.queue_id;
-  s.client = in.client_log;
-  s.proto = in.client.protocol_name.empty() ? "SMTP" : in.client.protocol_name;
-  milter::MessageFacts& f = s.facts;
+  milter::MessageFacts f;
   f.client_name = in.client.client_name;
   f.client_addr = in.client_addr;
   f.client_port = in.client.client_port;
@@ -348,13 +214,7 @@ MilterSetup milterSetup(const MilterInputs& in, const smtp::Envelope& env) {
   if (!env.mail.body.empty()) f.sender_args.push_back("BODY=" + env.mail.body);
   if (env.mail.smtputf8) f.sender_args.push_back("SMTPUTF8");
   if (!env.mail.dsn_ret.empty()) f.sender_args.push_back("RET=" + env.mail.dsn_ret);
-  for (const auto& r : env.recipients) {
-    milter::MilterRecipient mr;
-    mr.address = r.params.recipient.text;
-    if (!r.params.dsn_notify.empty()) mr.args.push_back("NOTIFY=" + r.params.dsn_notify);
-    if (!r.params.dsn_orcpt.empty()) mr.args.push_back("ORCPT=" + r.params.dsn_orcpt);
-    f.recipients.push_back(std::move(mr));
-  }
+  for (const auto& r : env.recipients) f.recipients.push_back(milterRecipient(r.params));
   // The values of Postfix's milter macros (MILTER_README "Macros"), those we know.
   auto& m = f.macros;
   m["j"] = cfg.hostname;
@@ -377,7 +237,7 @@ MilterSetup milterSetup(const MilterInputs& in, const smtp::Envelope& env) {
   m["{mail_addr}"] = env.mail.sender.text;
   m["{mail_mailer}"] = "smtp";
   m["{rcpt_mailer}"] = "smtp";
-  return s;
+  return f;
 }
 
 std::unique_ptr<content::ContentStage> milterStage(MilterSetup setup) {

@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <tuple>
+#include <utility>
 
 #include "petrel/core/strings.h"
 #include "petrel/log/mail_log.h"
@@ -220,6 +221,7 @@ void SmtpConnection::greet() {
     settings.verdict_stages |= smtp::stageBit(smtp::Stage::Mail) | smtp::stageBit(smtp::Stage::Data);
     openProxy();
   }
+  openMilters(settings);
   if (!rate_exempt_ && (rate.messages > 0 || rate.recipients > 0 || rate.auth > 0 ||
                         rate.new_tls_sessions > 0)) {
     settings.rate_limit = [this](smtp::ClientEvent e) { return rateLimit(e); };
@@ -289,8 +291,9 @@ void SmtpConnection::run(smtp::Actions actions) {
       bool logged = end_refusal_logged_ && r->stage == smtp::Stage::EndOfData;
       end_refusal_logged_ = false;
       if (!logged) {
-        log::mail::reject(r->logStage(), client_, r->reply.oneLine(), r->from, r->to, protocol(),
-                          r->helo);
+        auto line = std::exchange(milter_refusal_, false) ? &log::mail::milterReject
+                                                          : &log::mail::reject;
+        line(r->logStage(), client_, r->reply.oneLine(), r->from, r->to, protocol(), r->helo);
       }
       rt_->metrics.countRejection(std::string(r->logStage()), r->reply.code, r->reply.enhanced);
     } else if (auto* p = std::get_if<smtp::Pregreet>(&action)) {
@@ -626,6 +629,7 @@ void SmtpConnection::closeNow() {
     store_.reset();
   }
   proxy_.reset();  // its answers no longer reach us; the filter drops a partial message
+  if (milters_) milters_->close();  // SMFIC_QUIT; their answers no longer reach us
   if (session_ && !session_->closed()) (void)session_->onPeerClosed();
   if (counted_) rt_->limiter.release(client_ip_);
   counted_ = false;

@@ -92,6 +92,7 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
                  return;
                }
                keepActions(stage, address, v);
+               if (relayToMilters(stage, address, v.verdict)) return;  // they answer later
                if (relayToProxy(stage, v.verdict)) return;  // the filter's reply comes later
                run(session_->onVerdict(std::move(v.verdict)));
                if (!closing_) {
@@ -104,6 +105,7 @@ std::optional<smtp::Verdict> SmtpConnection::askVerdict(const smtp::AskVerdict& 
   StageVerdict answered = std::move(*in_place_verdict_);
   in_place_verdict_.reset();
   keepActions(ask.stage, ask.address, answered);
+  if (relayToMilters(ask.stage, ask.address, answered.verdict)) return std::nullopt;
   if (relayToProxy(ask.stage, answered.verdict)) return std::nullopt;
   return std::move(answered.verdict);
 }
@@ -241,10 +243,12 @@ void SmtpConnection::startMessage() {
   }
   // The milters (filters.milters): after every stage that adds fields when the header ends,
   // since their header indexes count in the header as stored.
-  if (!config::listenerMilters(*snap_.config, *listener_).empty()) {
-    MilterInputs in{snap_.config.get(), listener_, clientFacts(), client_ip_, client_,
-                    session_->authenticatedUser(), queue_id_, worker_->dispatcher().loop()};
-    stages.push_back(milterStage(milterSetup(in, session_->envelope())));
+  if (milters_) {
+    updateMilterFacts(session_->envelope(), queue_id_);
+    std::string proto = clientFacts().protocol_name;
+    stages.push_back(milterStage(
+        MilterSetup{milters_.get(), snap_.config->limits.message_size, queue_id_, client_,
+                    proto.empty() ? "SMTP" : proto}));
   }
   // Last, so that it signs the header as the other stages leave it (dkim_signing_stage.h).
   if (auto sign = dkimSigningSetup(snap_, client_ip_, client_, protocol(),

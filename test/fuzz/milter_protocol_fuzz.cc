@@ -1,18 +1,21 @@
 // libFuzzer target for the milter protocol (source/milter/): the octets a milter sends, cut
 // into packets (PacketReader), taken apart (parseReply, parseOptions) and played against a
-// conversation (Session) about a small message; the modifications it ends with are applied
-// (applyModifications) and the header written.
+// conversation (Session) over a session with a small message: each stage answered starts the
+// next (HELO, MAIL, RCPT, DATA, the content, then quit); the modifications of the end of
+// message are applied (applyModifications) and the header written.
 //
 // Input: the milter's octets as they would arrive, in one piece. Besides crashes and sanitizer
 // reports it aborts when:
 //   - a packet comes out of the reader longer than MaxPacket;
-//   - the conversation answers after it said it was done, or sends nothing while not done
+//   - the conversation answers after it said it was done, or sends nothing while waiting
 //     unless the reply was a modification or SMFIR_PROGRESS;
+//   - a replacement body has a line end that is not CRLF;
 //   - the edited header has a line that does not end in CRLF, or a line after the first of a
 //     field that does not start with white space (a milter's value must not start a field).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,10 +64,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<content::HeaderField> header{{"From", "From: a@example.org\r\n"},
                                            {"Subject", "Subject: hi\r\n there\r\n"}};
   std::string body(70000, 'x');
-  Session session(facts, header, body);
+  Session session(facts);
   session.start();
   PacketReader reader;
   bool done = false;
+  int stage = 0;  // the next to start once one is answered
+  std::optional<Outcome> end;
+  auto next = [&]() -> Step {
+    switch (stage++) {
+      case 0: return session.helo();
+      case 1: return session.mail();
+      case 2: return session.rcpt(facts.recipients[0]);
+      case 3: return session.data();
+      case 4: return session.content(header, body);
+      default: return session.quit();
+    }
+  };
   if (reader.feed(input)) {
     while (auto p = reader.next()) {
       if (p->data.size() + 1 > MaxPacket) fail("packet over the limit");
@@ -76,14 +91,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    p->command == reply::AddRcpt || p->command == reply::AddRcptWithArgs ||
                    p->command == reply::DelRcpt || p->command == reply::ChangeFrom ||
                    p->command == reply::ReplaceBody || p->command == reply::Quarantine;
-      if (!done && !st.done && st.send.empty() && !quiet) fail("stalled without sending");
+      if (!done && !st.done && st.wait != Wait::None && st.send.empty() && !quiet) {
+        fail("stalled without sending");
+      }
+      // Each answered stage starts the next, until one waits again.
+      while (!done && !st.done && st.wait == Wait::None) {
+        if (stage == 5) end = session.outcome();
+        st = next();
+      }
       done = done || st.done;
     }
   }
   if (!done) session.fail("fuzz input ended");
   content::EndEdits edits;
   std::vector<std::string> warnings;
-  applyModifications(header, session.outcome(), edits, warnings);
+  applyModifications(header, end ? *end : session.outcome(), edits, warnings);
+  if (edits.body) {
+    const std::string& b = *edits.body;
+    for (size_t i = 0; i < b.size(); ++i) {
+      if ((b[i] == '\n' && (i == 0 || b[i - 1] != '\r')) ||
+          (b[i] == '\r' && (i + 1 == b.size() || b[i + 1] != '\n'))) {
+        fail("a replacement body line end that is not CRLF");
+      }
+    }
+  }
   std::vector<content::HeaderField> fields = header;
   checkHeader(content::applyHeaderEdits(fields, edits.header, "\r\n"));
   return 0;

@@ -70,6 +70,9 @@ struct EndEdits {
   } logged;
   // A new envelope sender (a milter's SMFIR_CHGFROM), without angle brackets.
   std::optional<std::string> sender;
+  // A new body (a milter's SMFIR_REPLBODY): everything after the header section, CRLF line
+  // ends. The later stages' onEnd see it here (DKIM signing hashes it instead).
+  std::optional<std::string> body;
 };
 
 class ContentStage {
@@ -133,7 +136,8 @@ class ContentChain final : public smtp::BodySink {
     std::string top_fields;
     // Other end-of-data header changes (replace, remove), when some stage made any: the new
     // header section (top fields included) to write in place of the first `replaced_octets`
-    // octets of what the store holds; top_fields is then empty.
+    // octets of what the store holds; top_fields is then empty. A stage that replaced the
+    // body (EndEdits::body): the whole new message, in place of all the store holds.
     std::optional<std::string> header;
     size_t replaced_octets = 0;
     std::optional<std::string> hold;  // a stage asked to hold the message: the reason
@@ -165,6 +169,7 @@ class ContentChain final : public smtp::BodySink {
   std::vector<bool> edits_body_;          // per stage: editsBody()
   std::vector<std::string> edit_buffers_;  // per editing stage: its output, reused
   bool flushed_ = false;
+  size_t written_octets_ = 0;  // everything given to the store
   // finish() in progress
   std::vector<Recipient>* recipients_ = nullptr;
   EndEdits end_edits_;

@@ -100,6 +100,11 @@ void contentCheck(std::string_view id, std::string_view action, std::string_view
 // A milter's verdict took effect (Postfix's cleanup/smtpd "milter-reject", "milter-discard",
 // "milter-hold"): "ID: milter-reject: END-OF-MESSAGE from unknown[IP]: 5.7.1 TEXT; from=<S>
 // to=<R> proto=ESMTP helo=<H>" (`action` "milter-reject" | "milter-discard" | "milter-hold").
+// A milter's refusal of an SMTP command (Postfix smtpd's "NOQUEUE: milter-reject: RCPT from
+// NAME[IP]: 550 5.7.1 Command rejected; from=<S> to=<R> proto=ESMTP helo=<H>").
+void milterReject(std::string_view stage, std::string_view client, std::string_view reply,
+                  std::string_view from, std::string_view to, std::string_view proto,
+                  std::string_view helo);
 void milterAction(std::string_view id, std::string_view action, std::string_view stage,
                   std::string_view client, std::string_view text, std::string_view from,
                   std::string_view to, std::string_view proto, std::string_view helo);

@@ -1,14 +1,10 @@
-// Milters on the SMTP path (filters.milters, docs/milter.md): a content stage that, at end of
-// data, talks to each configured milter in turn over its own connection (inet: or unix:, on
-// the session's loop, never blocking it) and applies what the milters decide before the
+// Milters on the SMTP path (filters.milters, docs/milter.md), the end of data: a content stage
+// that runs the header, end of header, body and end of message of each milter in turn over the
+// session's connections (milter_client.h) and applies what the milters decide before the
 // message is journaled: their verdicts as the end-of-data reply, their header and envelope
-// changes as the chain's edits, SMFIR_QUARANTINE as HOLD, SMFIR_DISCARD as DISCARD.
-//
-// The whole conversation (connect, HELO, MAIL, RCPT, DATA, header, body, end of message) runs
-// at end of data, from what the session knows then; the body is held in memory meanwhile
-// (bounded by limits.message_size). A milter that cannot be reached, times out or breaks the
-// protocol is handled as filters.milter_default_action says. What this stage does not do: the
-// protocol itself (milter/session.h), body replacement (logged and ignored).
+// changes as the chain's edits, SMFIR_REPLBODY as the new body, SMFIR_QUARANTINE as HOLD,
+// SMFIR_DISCARD (here or at an earlier stage) as DISCARD. The body is held in memory meanwhile
+// (bounded by limits.message_size). The protocol itself is milter/session.h.
 #pragma once
 
 #include <cstdint>
@@ -21,28 +17,23 @@
 #include "petrel/config/config.h"
 #include "petrel/content/chain.h"
 #include "petrel/milter/session.h"
+#include "petrel/server/milter_client.h"
 #include "petrel/policy/check.h"
 #include "petrel/smtp/server_session.h"
 
 namespace petrel::server {
 
 struct MilterSetup {
-  uv_loop_t* loop = nullptr;
-  std::vector<config::MilterEndpoint> milters;
-  config::Filters::MilterDefaultAction default_action =
-      config::Filters::MilterDefaultAction::Tempfail;
-  uint64_t connect_timeout_ms = 30'000;
-  uint64_t command_timeout_ms = 30'000;
-  uint64_t content_timeout_ms = 300'000;
-  // What the milters are told (the recipients as given in RCPT TO).
-  milter::MessageFacts facts;
+  MilterClient* client = nullptr;  // the session's; outlives the stage
+  // limits.message_size: what a replacement body (with the header) may come to; 0: no limit.
+  uint64_t max_message_size = 0;
   // For the log lines.
   std::string queue_id;
-  std::string client;  // "name[addr]"
+  std::string client_log;  // "name[addr]"
   std::string proto;
 };
 
-// What the session knows at DATA, as the milters are told it (the macros Postfix sends).
+// What the session knows now, as the milters are told it (the macros Postfix sends).
 struct MilterInputs {
   const config::Config* config = nullptr;
   const config::Listener* listener = nullptr;
@@ -53,7 +44,10 @@ struct MilterInputs {
   std::string queue_id;
   uv_loop_t* loop = nullptr;
 };
-MilterSetup milterSetup(const MilterInputs& in, const smtp::Envelope& env);
+// `env`: the transaction so far (with the MAIL or HELO being asked about).
+milter::MessageFacts milterFacts(const MilterInputs& in, const smtp::Envelope& env);
+// A recipient as the milters are told it (with NOTIFY= and ORCPT=).
+milter::MilterRecipient milterRecipient(const smtp::RcptParams& r);
 
 std::unique_ptr<content::ContentStage> milterStage(MilterSetup setup);
 

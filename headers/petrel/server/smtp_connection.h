@@ -19,6 +19,7 @@
 #include "petrel/server/client_name.h"
 #include "petrel/server/content_stages.h"
 #include "petrel/server/message_store.h"
+#include "petrel/server/milter_client.h"
 #include "petrel/server/proxy_filter.h"
 #include "petrel/server/stage_check.h"
 #include "petrel/server/runtime.h"
@@ -77,6 +78,10 @@ class SmtpConnection {
   void openProxy();
   std::vector<smtp::XforwardAttribute> xforwardAttributes() const;
   bool relayToProxy(smtp::Stage stage, const smtp::Verdict& ours);
+  // The milters (smtp_connection_milter.cc).
+  void openMilters(smtp::SessionSettings& settings);
+  void updateMilterFacts(const smtp::Envelope& env, const std::string& queue_id);
+  bool relayToMilters(smtp::Stage stage, const std::string& address, const smtp::Verdict& ours);
   void relayCommit(const smtp::Envelope& env);
 
   Worker* worker_;
@@ -95,6 +100,10 @@ class SmtpConnection {
   bool end_refusal_logged_ = false;
   std::string out_;
   std::unique_ptr<smtp::ServerSession> session_;
+  // The listener's milters, one connection each for the session (before chain_: its milter
+  // stage uses them until it is gone).
+  std::unique_ptr<MilterClient> milters_;
+  bool milter_refusal_ = false;  // the verdict being answered is a milter's (its log line)
   const config::Listener* listener_ = nullptr;  // points into snap_.config
   TlsStream stream_{{[this] { written(); }, [this](int) { writeFailed(); }}};  // TLS once started
   uint32_t auth_failures_ = 0;  // in this session, for the growing delay

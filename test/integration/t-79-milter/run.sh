@@ -9,12 +9,14 @@
 # - Subject REJECTME: refused at end of data with the milter's 550 5.7.1 text, logged as
 #   milter-reject; TEMPME: 451 4.7.1; DISCARDME: 250 and nothing delivered (milter-discard);
 #   HOLDME: accepted and held in the queue;
-# - the milter stopped: milter_default_action tempfail gives 451 4.7.1 "Service unavailable -
-#   try again later" with a warning naming the milter; then accept lets mail through; a milter
-#   that never answers (a silent server on $SILENT) times out after milter_command_timeout;
+# - the milter stopped: milter_default_action tempfail refuses the session at CONNECT (421 4.7.1
+#   "Service unavailable - try again later") with a warning naming the milter; then accept lets
+#   mail through; a milter that never answers (a silent server on $SILENT) times out after
+#   milter_command_timeout;
 # - opendkim (signing, on 127.0.0.1:$DKIM_PORT) after a second test milter (on a unix socket,
-#   so both endpoint kinds are used): the delivered
-#   message carries its DKIM-Signature over the changed Subject and dkimpy verifies it; a
+#   so both endpoint kinds are used): the delivered message has the body the test milter put
+#   in its place (SMFIR_REPLBODY) and carries opendkim's DKIM-Signature over that body and the
+#   changed Subject, and dkimpy verifies it; a
 #   second listener with `milters: []` passes a REJECTME message untouched.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -43,16 +45,17 @@ subject, port = sys.argv[1], int(sys.argv[2])
 msg = ('From: Sender <sender@example.net>\r\nTo: alice@example.test\r\nSubject: %s\r\n'
        'X-Remove-Me: yes\r\nMessage-ID: <%s@t79>\r\n\r\nHello milter.\r\n'
        % (subject, subject.replace(' ', '-'))).encode()
-s = smtplib.SMTP('127.0.0.1', port, timeout=30)
-s.ehlo('client.example.net')
-s.mail('sender@example.net')
-s.rcpt('alice@example.test')
 try:
+    s = smtplib.SMTP('127.0.0.1', port, timeout=30)
+    s.ehlo('client.example.net')
+    s.mail('sender@example.net')
+    s.rcpt('alice@example.test')
     code, text = s.data(msg)
-except smtplib.SMTPDataError as e:
+    s.quit()
+except (smtplib.SMTPConnectError, smtplib.SMTPDataError) as e:
+    # The milter refused the session at CONNECT (its default action), or the message.
     code, text = e.smtp_code, e.smtp_error
 print(code, text.decode())
-s.quit()
 PY
 }
 
@@ -107,10 +110,11 @@ maildir_has example.test/alice 1 || fail "a refused, discarded or held message w
 # The milter goes away: milter_default_action.
 kill "$MILTER_PID"
 wait_for 10 "the test milter to stop" not_running "$MILTER_PID"
+# The session opens the milter connection when the client connects: a 421 greeting.
 reply=$(send 'milter down')
-[[ "$reply" == "451 4.7.1 Service unavailable - try again later" ]] ||
+[[ "$reply" == "421 4.7.1 Service unavailable - try again later" ]] ||
   fail "with the milter down (tempfail) answered: $reply"
-log_has "warning: [0-9A-F]+: milter inet:127\.0\.0\.1:$MILTER_PORT: connect: " ||
+log_has "warning: milter inet:127\.0\.0\.1:$MILTER_PORT: connect: " ||
   fail "no warning naming the milter"
 stop_petrel
 write_config "
@@ -134,9 +138,9 @@ filters:
 "
 start_petrel
 reply=$(send 'silent milter')
-[[ "$reply" == "451 4.7.1 Service unavailable - try again later" ]] ||
+[[ "$reply" == "421 4.7.1 Service unavailable - try again later" ]] ||
   fail "with a silent milter answered: $reply"
-log_has "warning: [0-9A-F]+: milter inet:127\.0\.0\.1:$SILENT: timeout after 1s" ||
+log_has "warning: milter inet:127\.0\.0\.1:$SILENT: timeout after 1s" ||
   fail "no timeout warning"
 
 # opendkim as a signing milter after the test milter: it signs the header as the test milter
@@ -173,11 +177,13 @@ filters:
   milters: ['unix:$MILTER2_SOCKET', 'inet:127.0.0.1:$DKIM_PORT']
 "
 start_petrel
-reply=$(send 'to be signed')
+reply=$(send 'to be signed REPLACEBODY')
 [[ "$reply" == 250* ]] || fail "the message for opendkim answered: $reply"
 wait_for 20 "the signed message" maildir_has example.test/alice 3 || fail "not delivered"
 FILE=$(grep -l '^Subject: changed: to be signed' "$MAIL_ROOT"/example.test/alice/new/*) ||
   fail "no message with the changed Subject"
+grep -q '^Replaced by the test milter\.' "$FILE" || fail "the body was not replaced: $(cat "$FILE")"
+if grep -q '^Hello milter' "$FILE"; then fail "the old body is still there"; fi
 FILE="$FILE" py <<'PY' || fail "dkimpy: see above"
 import dkim, os, re, sys
 text = ''.join(re.findall(r'"([^"]*)"', open('m79.zone').read()))

@@ -3,6 +3,7 @@
 # it was told to LOG (one line per callback). At the end of each message, by its Subject:
 #   REJECTME   setreply 550 5.7.1 and reject     TEMPME     tempfail
 #   DISCARDME  discard                           HOLDME     quarantine, accept
+#   REPLACEBODY  (as well as the rest of "otherwise") the body replaced (SMFIR_REPLBODY)
 #   otherwise  add X-Test-Milter at the end, insert X-Top at the top, change Subject, delete
 #              X-Remove-Me, add the recipient bob@example.test, accept
 import sys
@@ -66,6 +67,8 @@ class TestMilter(Milter.Base):
         if "HOLDME" in s:
             self.quarantine("held by the test milter")
             return Milter.ACCEPT
+        if "REPLACEBODY" in s:
+            self.replacebody(b"Replaced by the test milter.\r\n")
         self.addheader("X-Test-Milter", "added")
         self.addheader("X-Top", "first", 0)
         self.chgheader("Subject", 1, "changed: " + s)
@@ -79,6 +82,6 @@ class TestMilter(Milter.Base):
 
 Milter.factory = TestMilter
 Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.ADDRCPT | Milter.DELRCPT |
-                 Milter.QUARANTINE)
+                 Milter.QUARANTINE | Milter.CHGBODY)
 note("ready")
 Milter.runmilter("t79", socket_spec, 30)

@@ -34,6 +34,7 @@ struct Recorder : ContentStage {
     for (auto& p : at_end.header.prepend) edits.header.prepend.push_back(p);
     for (auto& r : at_end.add_recipients) edits.add_recipients.push_back(r);
     for (auto& r : at_end.remove_recipients) edits.remove_recipients.push_back(r);
+    if (at_end.body) edits.body = at_end.body;
     return refusal;
   }
   bool mayRefuse() const override { return refusal.has_value(); }
@@ -94,6 +95,25 @@ TEST(ContentChainTest, EndOfDataEditsRecipientsAndHeader) {
   // Fields added at the end only go on top: the stored header is not rewritten.
   EXPECT_FALSE(end.header);
   EXPECT_EQ(end.top_fields, "X-Verdict: ok\r\n");
+}
+
+TEST(ContentChainTest, AReplacedBodyRewritesTheWholeMessage) {
+  Store store;
+  std::vector<std::unique_ptr<ContentStage>> stages;
+  auto* rec = new Recorder;
+  rec->at_end.header.prepend = {"X-Verdict: ok\r\n"};
+  rec->at_end.body = "new body\r\n";
+  stages.emplace_back(rec);
+  ContentChain chain(std::move(stages), store);
+  chain.append(Message);
+  std::vector<Recipient> rcpts;
+  auto end = chain.finish(rcpts);
+  // Everything the store holds is replaced: the header with its edits, then the new body.
+  ASSERT_TRUE(end.header);
+  EXPECT_EQ(end.replaced_octets, store.data.size());
+  EXPECT_EQ(*end.header,
+            "X-Verdict: ok\r\nFrom: a@example.test\r\nSubject: hi\r\n\r\nnew body\r\n");
+  EXPECT_TRUE(end.top_fields.empty());
 }
 
 TEST(ContentChainTest, ARefusalStopsTheStagesAfterIt) {

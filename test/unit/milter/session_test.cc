@@ -52,48 +52,85 @@ struct Fixture {
 
 Packet cont() { return Packet{'c', ""}; }
 
-TEST(MilterSessionTest, FullConversationWithEveryStep) {
+// Negotiated with `protocol` and the CONNECT answered (when it was sent).
+void ready(Session& s, uint32_t protocol, uint32_t actions = action::All) {
+  s.start();
+  Step st = s.onPacket(optneg(actions, protocol));
+  if (st.wait != Wait::None) st = s.onPacket(cont());
+  ASSERT_EQ(st.wait, Wait::None);
+  ASSERT_FALSE(st.done);
+}
+
+// Feeds `cont` until the stage is answered; the commands sent on the way.
+std::string untilAnswered(Session& s, Step st) {
+  std::string seen = commands(st.send);
+  while (st.wait != Wait::None && !st.done) {
+    st = s.onPacket(cont());
+    seen += commands(st.send);
+  }
+  return seen;
+}
+
+TEST(MilterSessionTest, EachStageWhenTheSessionReachesIt) {
   Fixture f;
-  Session s(f.facts, f.header, f.body);
+  Session s(f.facts);
   Step st = s.start();
   EXPECT_EQ(commands(st.send), "O");
   st = s.onPacket(optneg(action::AddHeaders, 0));
   EXPECT_EQ(commands(st.send), "DC");  // the connect macros, then connect
   EXPECT_EQ(st.wait, Wait::Command);
-  std::string seen = "DC";
-  while (!st.done) {
-    st = s.onPacket(cont());
-    seen += commands(st.send);
-  }
-  EXPECT_EQ(seen, "DCHDMDRDRDTLLDNBDEQ");
+  st = s.onPacket(cont());
+  EXPECT_EQ(st.wait, Wait::None);  // CONNECT answered
   EXPECT_EQ(s.outcome().verdict, Outcome::Verdict::Continue);
+  EXPECT_EQ(s.outcome().stage, "CONNECT");
+  EXPECT_EQ(untilAnswered(s, s.helo()), "H");  // no HELO macro has a value here
+  EXPECT_EQ(untilAnswered(s, s.mail()), "DM");
+  EXPECT_EQ(untilAnswered(s, s.rcpt(f.facts.recipients[0])), "DR");
+  EXPECT_EQ(untilAnswered(s, s.rcpt(f.facts.recipients[1])), "DR");
+  EXPECT_EQ(untilAnswered(s, s.data()), "DT");
+  EXPECT_EQ(untilAnswered(s, s.content(f.header, f.body)), "LLDNBDE");
+  EXPECT_EQ(s.outcome().verdict, Outcome::Verdict::Continue);
+  EXPECT_EQ(s.outcome().stage, "END-OF-MESSAGE");
+  // The next message: no abort (the milter finished the last one).
+  EXPECT_EQ(untilAnswered(s, s.mail()), "DM");
+  st = s.quit();
+  EXPECT_TRUE(st.done);
+  EXPECT_EQ(commands(st.send), "AQ");  // that message was left open
+  EXPECT_TRUE(s.closed());
 }
 
 TEST(MilterSessionTest, NoAndNoReplyFlagsShortenTheConversation) {
   Fixture f;
-  Session s(f.facts, f.header, f.body);
+  Session s(f.facts);
   s.start();
   Step st = s.onPacket(optneg(0, proto::NoConnect | proto::NoHelo | proto::NoRcpt |
                                      proto::NoReplyMail | proto::NoReplyData |
                                      proto::NoReplyHeader | proto::NoEndOfHeader | proto::NoBody));
-  // MAIL, DATA and the headers unanswered: all at once up to the end of message.
-  EXPECT_EQ(commands(st.send), "DMDTLLDE");
+  EXPECT_EQ(st.wait, Wait::None);  // CONNECT is not sent: answered at once
+  EXPECT_TRUE(st.send.empty());
+  st = s.helo();
+  EXPECT_EQ(st.wait, Wait::None);
+  EXPECT_TRUE(st.send.empty());
+  st = s.mail();
+  EXPECT_EQ(commands(st.send), "DM");  // not answered
+  EXPECT_EQ(st.wait, Wait::None);
+  st = s.rcpt(f.facts.recipients[0]);
+  EXPECT_TRUE(st.send.empty());
+  st = s.content(f.header, f.body);
+  EXPECT_EQ(commands(st.send), "LLDE");
   EXPECT_EQ(st.wait, Wait::Content);
   st = s.onPacket(cont());
-  EXPECT_TRUE(st.done);
-  EXPECT_EQ(commands(st.send), "Q");
+  EXPECT_EQ(st.wait, Wait::None);
+  EXPECT_FALSE(st.done);
 }
 
 TEST(MilterSessionTest, HeaderValuesWithoutTheLeadingSpaceUnlessAsked) {
   Fixture f;
   f.header = {field("Subject", "Subject: two\r\n lines\r\n")};
   for (bool lead : {false, true}) {
-    Session s(f.facts, f.header, f.body);
-    s.start();
-    Step st = s.onPacket(optneg(0, proto::NoConnect | proto::NoHelo | proto::NoMail |
-                                       proto::NoRcpt | proto::NoData |
-                                       (lead ? proto::HeaderLeadingSpace : 0)));
-    auto p = packets(st.send);
+    Session s(f.facts);
+    ready(s, proto::NoConnect | (lead ? proto::HeaderLeadingSpace : 0));
+    auto p = packets(s.content(f.header, f.body).send);
     ASSERT_EQ(p.size(), 1u);
     EXPECT_EQ(p[0].data, lead ? std::string("Subject\0 two\n lines\0", 20)
                               : std::string("Subject\0two\n lines\0", 19));
@@ -102,45 +139,109 @@ TEST(MilterSessionTest, HeaderValuesWithoutTheLeadingSpaceUnlessAsked) {
 
 TEST(MilterSessionTest, MacrosPerStageAndAsTheMilterAsks) {
   Fixture f;
-  Session s(f.facts, f.header, f.body);
+  Session s(f.facts);
   s.start();
-  // The milter wants {rcpt_addr} and i at RCPT only, and nothing unanswered.
+  // The milter wants {rcpt_addr} and i at RCPT only.
   Step st = s.onPacket(optneg(0, proto::NoConnect | proto::NoHelo | proto::NoMail,
                               be32(3) + std::string("{rcpt_addr} rcpt_host i\0", 24)));
-  auto p = packets(st.send);
+  EXPECT_EQ(st.wait, Wait::None);
+  auto p = packets(s.rcpt(f.facts.recipients[0]).send);
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0].command, 'D');
   EXPECT_EQ(p[0].data, std::string("R{rcpt_addr}\0b@example.com\0{rcpt_host}\0example.com\0i\0" "4F2A\0", 58));
   EXPECT_EQ(p[1].data, std::string("<b@example.com>\0", 16));
-  st = s.onPacket(cont());
-  p = packets(st.send);
+  s.onPacket(cont());
+  p = packets(s.rcpt(f.facts.recipients[1]).send);
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[1].data, std::string("<c@example.com>\0NOTIFY=NEVER\0", 29));
 }
 
-TEST(MilterSessionTest, RejectBeforeTheEndAbortsAndQuits) {
+TEST(MilterSessionTest, RejectAtRcptRefusesThatRecipientOnly) {
   Fixture f;
-  Session s(f.facts, f.header, f.body);
-  s.start();
-  s.onPacket(optneg(0, 0));            // connect sent
-  Step st = s.onPacket(cont());        // helo sent
-  st = s.onPacket(cont());             // mail sent
-  st = s.onPacket(Packet{'r', ""});
-  EXPECT_TRUE(st.done);
-  EXPECT_EQ(commands(st.send), "AQ");
+  Session s(f.facts);
+  ready(s, 0);
+  untilAnswered(s, s.mail());
+  s.rcpt(f.facts.recipients[0]);
+  Step st = s.onPacket(Packet{'r', ""});
+  EXPECT_EQ(st.wait, Wait::None);
+  EXPECT_FALSE(st.done);
   EXPECT_EQ(s.outcome().verdict, Outcome::Verdict::Reject);
-  EXPECT_EQ(s.outcome().stage, "MAIL");
+  EXPECT_EQ(s.outcome().stage, "RCPT");
   EXPECT_EQ(s.outcome().reply->oneLine(), "550 5.7.1 Command rejected");
+  EXPECT_FALSE(s.idleForMessage());
+  EXPECT_EQ(commands(s.rcpt(f.facts.recipients[1]).send), "DR");
+  s.onPacket(Packet{'t', ""});
+  EXPECT_EQ(s.outcome().reply->oneLine(), "451 4.7.1 Service unavailable - try again later");
+  EXPECT_EQ(commands(s.data().send), "DT");
 }
 
-Session* atEnd(Fixture& f, std::unique_ptr<Session>& holder, uint32_t actions = action::All) {
-  holder = std::make_unique<Session>(f.facts, f.header, f.body);
-  holder->start();
-  Step st = holder->onPacket(optneg(actions, proto::NoConnect | proto::NoHelo | proto::NoMail |
-                                                 proto::NoRcpt | proto::NoData | proto::NoHeaders |
-                                                 proto::NoEndOfHeader | proto::NoBody));
-  EXPECT_EQ(commands(st.send), "DE");
-  return holder.get();
+TEST(MilterSessionTest, RejectAtMailEndsItsPartInTheMessage) {
+  Fixture f;
+  Session s(f.facts);
+  ready(s, 0);
+  s.mail();
+  Step st = s.onPacket(Packet{'r', ""});
+  EXPECT_FALSE(st.done);
+  EXPECT_EQ(s.outcome().verdict, Outcome::Verdict::Reject);
+  EXPECT_EQ(s.outcome().stage, "MAIL");
+  EXPECT_TRUE(s.idleForMessage());
+  st = s.rcpt(f.facts.recipients[0]);
+  EXPECT_TRUE(st.send.empty());
+  EXPECT_EQ(st.wait, Wait::None);
+  EXPECT_EQ(s.outcome().verdict, Outcome::Verdict::Continue);
+  // The next transaction: the milter is told the last one is over.
+  EXPECT_EQ(commands(s.mail().send), "ADM");
+}
+
+TEST(MilterSessionTest, AcceptAtConnectEndsItsPartInTheSession) {
+  Fixture f;
+  Session s(f.facts);
+  s.start();
+  s.onPacket(optneg(0, 0));
+  s.onPacket(Packet{'a', ""});
+  EXPECT_EQ(s.outcome().verdict, Outcome::Verdict::Accept);
+  EXPECT_TRUE(s.helo().send.empty());
+  EXPECT_TRUE(s.mail().send.empty());
+  EXPECT_TRUE(s.content(f.header, f.body).send.empty());
+  EXPECT_EQ(commands(s.quit().send), "Q");
+}
+
+TEST(MilterSessionTest, AcceptOrDiscardAtAMessageStageEndsItsPartInTheMessage) {
+  for (char verdict : {'a', 'd'}) {
+    Fixture f;
+    Session s(f.facts);
+    ready(s, 0);
+    untilAnswered(s, s.mail());
+    s.rcpt(f.facts.recipients[0]);
+    s.onPacket(Packet{verdict, ""});
+    EXPECT_EQ(s.outcome().verdict,
+              verdict == 'a' ? Outcome::Verdict::Accept : Outcome::Verdict::Discard);
+    EXPECT_TRUE(s.idleForMessage());
+    EXPECT_TRUE(s.data().send.empty());
+    EXPECT_EQ(commands(s.helo().send), "AH");  // a new HELO resets the transaction
+    EXPECT_FALSE(s.idleForMessage());
+  }
+}
+
+TEST(MilterSessionTest, RejectedRecipientsOnlyForAMilterThatAsks) {
+  Fixture f;
+  Session s(f.facts);
+  ready(s, 0);
+  untilAnswered(s, s.mail());
+  Step st = s.rcpt(f.facts.recipients[0], true);
+  EXPECT_TRUE(st.send.empty());
+  EXPECT_EQ(st.wait, Wait::None);
+
+  Session t(f.facts);
+  ready(t, proto::RcptRejected);
+  untilAnswered(t, t.mail());
+  auto p = packets(t.rcpt(f.facts.recipients[0], true).send);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_NE(p[0].data.find(std::string("{rcpt_mailer}\0error\0", 20)), std::string::npos);
+  st = t.onPacket(Packet{'r', ""});  // what it thinks does not count
+  EXPECT_EQ(st.wait, Wait::None);
+  EXPECT_EQ(t.outcome().verdict, Outcome::Verdict::Continue);
+  EXPECT_FALSE(t.idleForMessage());
 }
 
 TEST(MilterSessionTest, RepliesAtTheEndOfMessage) {
@@ -158,64 +259,77 @@ TEST(MilterSessionTest, RepliesAtTheEndOfMessage) {
   };
   for (const Case& c : cases) {
     Fixture f;
-    std::unique_ptr<Session> holder;
-    Session* s = atEnd(f, holder);
-    Step st = s->onPacket(c.reply);
-    EXPECT_TRUE(st.done);
-    EXPECT_EQ(commands(st.send), "Q");
-    EXPECT_EQ(s->outcome().verdict, c.verdict);
-    EXPECT_EQ(s->outcome().reply ? s->outcome().reply->oneLine() : "", c.text);
+    Session s(f.facts);
+    ready(s, proto::NoHeaders | proto::NoEndOfHeader | proto::NoBody);
+    EXPECT_EQ(commands(s.content(f.header, f.body).send), "DE");
+    Step st = s.onPacket(c.reply);
+    EXPECT_EQ(st.wait, Wait::None);
+    EXPECT_FALSE(st.done);
+    EXPECT_EQ(s.outcome().verdict, c.verdict);
+    EXPECT_EQ(s.outcome().stage, "END-OF-MESSAGE");
+    EXPECT_EQ(s.outcome().reply ? s.outcome().reply->oneLine() : "", c.text);
+    EXPECT_EQ(commands(s.quit().send), "Q");  // the message is over for the milter
   }
 }
 
 TEST(MilterSessionTest, ProgressWaitsAndSkipJumpsToTheEnd) {
   Fixture f;
   f.body = std::string(BodyChunk * 3, 'x');
-  Session s(f.facts, f.header, f.body);
-  s.start();
-  Step st = s.onPacket(optneg(0, proto::NoConnect | proto::NoHelo | proto::NoMail |
-                                     proto::NoRcpt | proto::NoData | proto::NoHeaders |
-                                     proto::NoEndOfHeader | proto::Skip));
+  Session s(f.facts);
+  ready(s, proto::NoHeaders | proto::NoEndOfHeader | proto::Skip);
+  Step st = s.content(f.header, f.body);
   EXPECT_EQ(commands(st.send), "B");
   EXPECT_EQ(st.wait, Wait::Content);
   st = s.onPacket(Packet{'p', ""});
   EXPECT_TRUE(st.send.empty());
-  EXPECT_FALSE(st.done);
+  EXPECT_EQ(st.wait, Wait::Content);
   st = s.onPacket(Packet{'s', ""});
   EXPECT_EQ(commands(st.send), "DE");
 }
 
 TEST(MilterSessionTest, ModificationsOnlyAtTheEndAndOnlyNegotiated) {
   Fixture f;
-  std::unique_ptr<Session> holder;
-  Session* s = atEnd(f, holder, action::AddHeaders);
-  s->onPacket(Packet{'h', std::string("X-A\0one\0", 8)});
-  s->onPacket(Packet{'+', std::string("<x@y>\0", 6)});  // not negotiated
-  Step st = s->onPacket(cont());
-  EXPECT_TRUE(st.done);
-  ASSERT_EQ(s->outcome().modifications.size(), 1u);
-  EXPECT_EQ(s->outcome().warnings.size(), 1u);
+  Session s(f.facts);
+  ready(s, proto::NoHeaders | proto::NoEndOfHeader | proto::NoBody, action::AddHeaders);
+  s.content(f.header, f.body);
+  s.onPacket(Packet{'h', std::string("X-A\0one\0", 8)});
+  s.onPacket(Packet{'+', std::string("<x@y>\0", 6)});  // not negotiated
+  Step st = s.onPacket(cont());
+  EXPECT_EQ(st.wait, Wait::None);
+  ASSERT_EQ(s.outcome().modifications.size(), 1u);
+  EXPECT_EQ(s.outcome().warnings.size(), 1u);
 
-  Fixture g;
-  Session early(g.facts, g.header, g.body);
-  early.start();
-  early.onPacket(optneg(action::All, 0));
+  Session early(f.facts);
+  ready(early, 0);
+  early.mail();
   st = early.onPacket(Packet{'h', std::string("X-A\0one\0", 8)});
   EXPECT_TRUE(st.done);
+  EXPECT_EQ(commands(st.send), "AQ");
   EXPECT_EQ(early.outcome().verdict, Outcome::Verdict::Failed);
+  EXPECT_EQ(early.outcome().stage, "MAIL");
+  // Failed for the rest of the session: each later stage says so at once.
+  st = early.rcpt(f.facts.recipients[0]);
+  EXPECT_TRUE(st.done);
+  EXPECT_TRUE(st.send.empty());
 }
 
 TEST(MilterSessionTest, BadNegotiationFails) {
   Fixture f;
-  Session s(f.facts, f.header, f.body);
+  Session s(f.facts);
   s.start();
   Step st = s.onPacket(Packet{'O', be32(1) + be32(0) + be32(0)});
   EXPECT_TRUE(st.done);
   EXPECT_EQ(s.outcome().verdict, Outcome::Verdict::Failed);
-  Session t(f.facts, f.header, f.body);
+  EXPECT_EQ(s.outcome().stage, "CONNECT");
+  Session t(f.facts);
   t.start();
   st = t.onPacket(optneg(0, 0x400000));
   EXPECT_EQ(t.outcome().verdict, Outcome::Verdict::Failed);
+  Session u(f.facts);
+  u.start();
+  u.fail("timeout after 1s");
+  EXPECT_TRUE(u.closed());
+  EXPECT_EQ(u.outcome().failure, "timeout after 1s");
 }
 
 TEST(MilterSessionTest, ReplyCodes) {
@@ -278,7 +392,8 @@ TEST(MilterModificationsTest, EnvelopeQuarantineAndBody) {
                                {reply::DelRcpt, 0, "<old@example.com>", ""},
                                {reply::ChangeFrom, 0, "<s@example.net>", ""},
                                {reply::Quarantine, 0, "spam", ""},
-                               {reply::ReplaceBody, 0, "", "x"},
+                               {reply::ReplaceBody, 0, "", "new\nbo"},
+                               {reply::ReplaceBody, 0, "", "dy"},
                                {reply::AddHeader, 0, "Bad Name", "x"}}),
                      edits, warnings);
   ASSERT_EQ(edits.add_recipients.size(), 2u);
@@ -288,8 +403,15 @@ TEST(MilterModificationsTest, EnvelopeQuarantineAndBody) {
   EXPECT_EQ(edits.remove_recipients, std::vector<std::string>{"old@example.com"});
   EXPECT_EQ(edits.sender, "s@example.net");
   EXPECT_EQ(edits.hold, "milter triggers HOLD action: spam");
-  EXPECT_EQ(warnings.size(), 2u);  // the body, the bad name
+  EXPECT_EQ(edits.body, "new\r\nbody\r\n");  // the chunks joined, CRLF line ends
+  EXPECT_EQ(warnings.size(), 1u);  // the bad name
   EXPECT_TRUE(edits.header.empty());
+}
+
+TEST(MilterModificationsTest, ReplacementBodyLineEnds) {
+  EXPECT_EQ(crlfBody("a\r\nb\nc\rd"), "a\r\nb\r\nc\r\nd\r\n");
+  EXPECT_EQ(crlfBody(""), "");
+  EXPECT_EQ(crlfBody("x\r\n"), "x\r\n");
 }
 
 TEST(MilterModificationsTest, BadAddressesAndReasonsAreNotTaken) {

@@ -3,7 +3,8 @@
 // not; two selectors give two signatures; a body fed in chunks signs as the whole; a key that
 // fails leaves the message unsigned but accepted; with canonical maps the signature is over
 // the header as delivery rewrites it (and would fail over the header as received); the stage
-// answers later when the pool works and never after it is gone. Signatures are checked with
+// answers later when the pool works and never after it is gone; a body an earlier stage
+// replaced is the one signed. Signatures are checked with
 // dkim::Verifier and the keys of test/testdata/dkim/.
 #include "petrel/server/dkim_signing_stage.h"
 
@@ -170,6 +171,35 @@ TEST(DkimSigningStage, TwoSelectorsTwoSignaturesThatVerify) {
   }
   EXPECT_EQ(r[0].selector, "rsa1");
   EXPECT_EQ(r[1].selector, "ed1");
+}
+
+// A stage before signing that replaces the body at the end (a milter's SMFIR_REPLBODY).
+struct BodyReplacer : content::ContentStage {
+  std::optional<smtp::Reply> onEnd(std::vector<content::Recipient>&,
+                                   content::EndEdits& edits) override {
+    edits.body = "A new body.\r\n";
+    return std::nullopt;
+  }
+};
+
+TEST(DkimSigningStage, AReplacedBodyIsWhatIsSigned) {
+  Store store;
+  std::vector<std::unique_ptr<content::ContentStage>> stages;
+  stages.push_back(prependFields({"Received: from client.test by mx.example.test\r\n"}));
+  stages.push_back(std::make_unique<BodyReplacer>());
+  stages.push_back(dkimSigning(ours(keys({spec("example.test", "rsa1")}))));
+  content::ContentChain chain(std::move(stages), store);
+  chain.append(message());
+  std::vector<content::Recipient> rcpts;
+  auto end = chain.finish(rcpts);
+  ASSERT_TRUE(end.header);  // the whole message is written anew
+  EXPECT_EQ(end.replaced_octets, store.data.size());
+  const std::string& delivered = *end.header;
+  EXPECT_NE(delivered.find("\r\n\r\nA new body.\r\n"), std::string::npos) << delivered;
+  EXPECT_EQ(delivered.find("numbers"), std::string::npos);
+  auto r = verify(delivered);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].outcome, dkim::Outcome::Pass) << r[0].reason;
 }
 
 TEST(DkimSigningStage, ChunkedBodySignsAsTheWhole) {
