@@ -98,7 +98,7 @@ else
 fi
 
 # ---- git send-email (sendmail -i -f sender rcpt) --------------------------------------------
-if git send-email --help >/dev/null 2>&1; then
+if git send-email --help >/dev/null 2>&1 && perl -MMail::Address -e 1 2>/dev/null; then
   R="$T/repo"
   export HOME="$T" GIT_CONFIG_NOSYSTEM=1
   git init -q "$R"
@@ -109,7 +109,8 @@ if git send-email --help >/dev/null 2>&1; then
   git -C "$R" format-patch -q -1 -o "$T/patches"
   git -C "$R" -c user.name=Dev -c user.email=dev@example.test send-email --quiet \
     --sendmail-cmd="$SENDMAIL" --to=bob@example.test --from="Dev <dev@example.test>" \
-    --confirm=never --no-validate "$T"/patches/*.patch >/dev/null ||
+    --envelope-sender=dev@example.test --suppress-cc=all --confirm=never --no-validate \
+    "$T"/patches/*.patch >/dev/null ||
     fail "git send-email exited $?"
   wait_for 15 "the patch in bob's Maildir" eval \
     'grep -l "^Subject: \[PATCH\] add a file" "$MAIL_ROOT"/example.test/bob/new/* >/dev/null'

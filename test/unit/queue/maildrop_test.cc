@@ -31,7 +31,7 @@ TEST(MaildropTest, FormatAndParseBack) {
   EXPECT_EQ(*bytes,
             "PETREL-MAILDROP 1\nsender: alice@example.org\nrecipient: bob@example.org\n"
             "recipient: carol@example.net\nnotify: SUCCESS,FAILURE\nret: HDRS\nenvid: e1\n"
-            "body: 8BITMIME\nsize: 21\n\nSubject: x\r\n\r\nbody\r\n");
+            "body: 8BITMIME\nsize: 20\n\nSubject: x\r\n\r\nbody\r\n");
   auto r = parseMaildrop(*bytes, 1000);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->sender, "alice@example.org");
@@ -77,8 +77,8 @@ TEST(MaildropTest, MalformedRecords) {
     return r ? std::string() : r.error().message();
   };
   EXPECT_EQ(bad("garbage"), "not a maildrop record");
-  EXPECT_EQ(bad(good.substr(0, good.size() - 1)), "content is 20 octets, the record says 21");
-  EXPECT_EQ(bad(good + "x"), "content is 22 octets, the record says 21");
+  EXPECT_EQ(bad(good.substr(0, good.size() - 1)), "content is 19 octets, the record says 20");
+  EXPECT_EQ(bad(good + "x"), "content is 21 octets, the record says 20");
   EXPECT_EQ(bad(good.substr(0, 30)), "truncated record header");
   EXPECT_EQ(bad("PETREL-MAILDROP 1\nsender: a\nsize: 0\n\n"), "no recipients");
   EXPECT_EQ(bad("PETREL-MAILDROP 1\nrecipient: a\nsize: 0\n\n"), "no sender line");
@@ -88,7 +88,7 @@ TEST(MaildropTest, MalformedRecords) {
             "unexpected record line 'host'");
   EXPECT_EQ(bad("PETREL-MAILDROP 1\nsender: a\rb\nrecipient: b\nsize: 0\n\n"),
             "bad sender value");
-  auto big = parseMaildrop(good, 20);
+  auto big = parseMaildrop(good, 19);
   ASSERT_FALSE(big);
   EXPECT_FALSE(big.error().temporary());
   EXPECT_NE(big.error().message().find("too big"), std::string::npos);
