@@ -49,6 +49,9 @@ test_pkgs+=(dovecot-lmtpd dovecot-imapd)
 # SRS oracles of t-83-srs: python3-srs (Shevek's scheme in Python) and postsrsd (libsrs2 over
 # Postfix's tcp_table protocol; the test starts its own on loopback ports).
 test_pkgs+=(python3-srs postsrsd)
+# Real callers of `sendmail` for t-95-sendmail: bsd-mailx's mail(1) and git send-email (which
+# needs Mail::Address from libmailtools-perl, only a Recommends of git-email).
+test_pkgs+=(bsd-mailx git-email libmailtools-perl)
 bench_pkgs=(postfix libbenchmark-dev)
 # Heavy peers (suite 'heavy', scripts/test.sh's last step): the course's after-queue filter
 # stack of t-87-amavis-stack (test/integration/amavis.sh): amavisd-new with SpamAssassin and

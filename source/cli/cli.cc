@@ -19,6 +19,7 @@
 #include "dkim_command.h"
 #include "doctor_command.h"
 #include "probe_commands.h"
+#include "sendmail_command.h"
 #include "sieve_command.h"
 #include "user_command.h"
 
@@ -107,6 +108,13 @@ commands:
   sieve test SCRIPT MESSAGE [--from S] [--to R] [--delimiter D] [--global-dir DIR]
                            the actions the script takes for the message, one a line
                            (docs/sieve.md); exit 2 on a run-time error (implicit keep)
+  sendmail [FLAGS] [RCPT...]
+                           submit a message from standard input as sendmail(1) does
+                           (-t -i -f -F -N -R -V -B -bs -bp -q; docs/sendmail.md); also as
+                           `sendmail`, `mailq` and `newaliases` through a symlink. Exit 0
+                           when queued or left in the maildrop, 64 usage, 69 refused, 75
+                           cannot queue now
+  mailq                    the queue, as `queue list` (sendmail -bp)
   version                  print the version
 
 --config FILE defaults to /etc/petrel/petrel.yaml.
@@ -118,11 +126,20 @@ constexpr const char* DefaultConfig = "/etc/petrel/petrel.yaml";
 
 }  // namespace
 
+int sendmailMain(const std::string& name, const std::vector<std::string>& args) {
+  return sendmailCommand(name, args, "");
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args;
   std::string config_path = DefaultConfig;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    // sendmail's flags are its own (-h, -c, -C...): everything after the word is passed on.
+    if (args.empty() && (a == "sendmail" || a == "mailq" || a == "newaliases")) {
+      return sendmailCommand(a, std::vector<std::string>(argv + i + 1, argv + argc),
+                             config_path == DefaultConfig ? "" : config_path);
+    }
     if (a == "--config" || a == "-c") {
       if (i + 1 >= argc) {
         fmt::print(stderr, "petrel: --config needs a file\n");

@@ -24,6 +24,8 @@ Result<bool> rewritesHeadersOf(const Snapshot& snap, const queue::StoredMessage&
       break;
   }
   if (m.protocol.ends_with('A')) return true;
+  // Local submissions (sendmail, server/pickup.h) and mail of our own are local too.
+  if (m.client == "local") return true;
   // m.client is "host[ip]".
   size_t open = m.client.rfind('[');
   size_t close = m.client.rfind(']');

@@ -18,6 +18,8 @@ struct StringSink final : smtp::BodySink {
   std::string data;
 };
 
+}  // namespace
+
 // The signing stage over the whole message at once (we are on the pool: no offload).
 std::string dkimSigned(std::string content, const Snapshot& snap, const std::string& queue_id) {
   DkimSigningSetup setup;
@@ -35,8 +37,6 @@ std::string dkimSigned(std::string content, const Snapshot& snap, const std::str
   if (end.refusal || end.header) return content;  // the stage only adds fields on top
   return end.top_fields + store.data;
 }
-
-}  // namespace
 
 QueuedGenerated queueGenerated(delivery::GeneratedMessage&& g, const Snapshot& snap) {
   QueuedGenerated q;

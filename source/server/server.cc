@@ -17,6 +17,7 @@
 #include "petrel/log/mail_log.h"
 #include "petrel/server/config_checks.h"
 #include "petrel/server/control_commands.h"
+#include "petrel/server/pickup.h"
 #include "petrel/server/dashboard.h"
 #include "petrel/server/dmarc_report_job.h"
 #include "petrel/server/arc_sealing.h"
@@ -130,6 +131,7 @@ class Process {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<StatusEndpoint> status_;
   std::unique_ptr<RequestServer> control_;
+  std::unique_ptr<Pickup> pickup_;  // sendmail's submissions and the maildrop
   ControlCommands control_commands_;
   std::vector<uv_signal_t*> signals_;
   uv_timer_t refresh_timer_;
@@ -231,6 +233,14 @@ int Process::run() {
         handleControl(r, std::move(respond));
       });
   if (auto st = control_->listenUnix(cfg.state_dir + "/control.sock"); !st) {
+    log::mail::warning(log::Program::Master, fmt::format("fatal: {}", st.error().message()));
+    return 1;
+  }
+  pickup_ = std::make_unique<Pickup>(
+      loop_, *main_, rt_, MessageInjector([this](const std::string& id, int64_t arrival_us) {
+        qmgr_->enqueued(id, arrival_us);
+      }));
+  if (auto st = pickup_->start(cfg.state_dir); !st) {
     log::mail::warning(log::Program::Master, fmt::format("fatal: {}", st.error().message()));
     return 1;
   }
@@ -457,6 +467,7 @@ void Process::finishDrain() {
     dashboard_->stopTimer();
     if (notifier_) notifier_->close();
     control_->close();
+    pickup_->close();
     for (auto* s : signals_) {
       uv_close(reinterpret_cast<uv_handle_t*>(s),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
@@ -567,6 +578,11 @@ void Process::addControlCommands() {
                         });
   control_commands_.add("reload", false, [this](const std::string&, ControlCommands::Respond respond) {
     reload();
+    respond("ok\n");
+  });
+  control_commands_.add("pickup", false,
+                        [this](const std::string&, ControlCommands::Respond respond) {
+    pickup_->scan();  // the maildrop now (sendmail -q; files left while the server was down)
     respond("ok\n");
   });
 }

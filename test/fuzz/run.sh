@@ -24,7 +24,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${PETREL_FUZZ_DIR:-${TMPDIR:-/tmp}/petrel-fuzz}"
 export PETREL_FUZZ_HERE="$root/test/fuzz"
 cxx="${CXX:-clang++}"
-targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz maildir_name_fuzz pipe_argument_fuzz http_request_fuzz srs_reverse_fuzz)
+targets=(smtp_session_fuzz smtp_client_fuzz address_fuzz config_fuzz sasl_fuzz dns_response_fuzz lookup_table_fuzz header_rewrite_fuzz content_chain_fuzz policy_service_fuzz spf_record_fuzz access_action_fuzz dkim_signature_fuzz dkim_key_record_fuzz dmarc_record_fuzz public_suffix_fuzz arc_fields_fuzz sieve_script_fuzz mime_parser_fuzz milter_protocol_fuzz proxy_client_fuzz vacation_fuzz maildirsize_fuzz maildir_name_fuzz pipe_argument_fuzz http_request_fuzz srs_reverse_fuzz sendmail_fuzz)
 
 if ! command -v "$cxx" >/dev/null; then
   echo "run.sh: $cxx not found; see test/fuzz/README.md" >&2
@@ -295,6 +295,14 @@ printf 'com\nuk\nco.uk\n*.ck\n!www.ck\n\xe5\x85\xac\xe5\x8f\xb8.cn\ncn\n// ===BE
 if [ -r /usr/share/publicsuffix/public_suffix_list.dat ]; then
   head -c 20000 /usr/share/publicsuffix/public_suffix_list.dat >"$work/seeds/public_suffix_fuzz/debian"
 fi
+# sendmail: a maildrop record, a message with To/Cc/Bcc, a -bs dialog.
+mkdir -p "$work/seeds/sendmail_fuzz"
+printf '\0PETREL-MAILDROP 1\nsender: a@x\nrecipient: b@y\nnotify: SUCCESS\nsize: 3\n\nhi\n' \
+  >"$work/seeds/sendmail_fuzz/record"
+printf '\1To: a@x, b\nBcc: c@y\nCc: "d, e" <d@z>,\n f@z\n\nbody\n.\n' \
+  >"$work/seeds/sendmail_fuzz/message"
+printf '\2EHLO x\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\nSubject: s\n\n..x\n.\nQUIT\n' \
+  >"$work/seeds/sendmail_fuzz/dialog"
 # maildirsize files as Dovecot writes them, and quota table values.
 mkdir -p "$work/seeds/maildirsize_fuzz"
 printf '1000000S,100C\n12345 3\n-200 -1\n' >"$work/seeds/maildirsize_fuzz/file"
@@ -528,6 +536,13 @@ for t in "${targets[@]}"; do
              "$root/source/srs/srs.cc")
     libs=(-lssl -lcrypto -lfmt)
     dict=""
+  fi
+  if [ "$t" = sendmail_fuzz ]; then
+    sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"
+             "$root/source/content/header_section.cc" "$root"/source/sieve/*.cc
+             "$root/source/queue/maildrop.cc" "$root/source/cli/sendmail_message.cc"
+             "$root/source/cli/sendmail_smtp.cc")
+    dict="$root/test/fuzz/header.dict"
   fi
   if [ "$t" = sieve_script_fuzz ]; then
     sources=("$root/source/core/strings.cc" "$root/source/core/base64.cc"

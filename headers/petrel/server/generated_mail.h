@@ -24,4 +24,8 @@ struct QueuedGenerated {
 // May block when the router's tables do (the delivery job, or the pool).
 QueuedGenerated queueGenerated(delivery::GeneratedMessage&& g, const Snapshot& snap);
 
+// `content` with the DKIM signature of dkim.sign's entry for its From: domain on top, as our
+// own mail (unchanged when no entry applies or the key fails). Blocking: the pool.
+std::string dkimSigned(std::string content, const Snapshot& snap, const std::string& queue_id);
+
 }  // namespace petrel::server

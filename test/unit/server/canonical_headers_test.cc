@@ -69,6 +69,8 @@ TEST(CanonicalHeaders, LocalMeansMynetworksOrAuthenticated) {
   EXPECT_TRUE(*rewritesHeadersOf(snap, message("unknown[192.0.2.1]", "UTF8SMTPA")));
   EXPECT_FALSE(*rewritesHeadersOf(snap, message("unknown[192.0.2.1]", "ESMTPS")));
   EXPECT_FALSE(*rewritesHeadersOf(snap, message("garbage", "ESMTP")));
+  // sendmail's local submissions (server/pickup.h) and our own mail.
+  EXPECT_TRUE(*rewritesHeadersOf(snap, message("local", "LOCAL")));
 }
 
 TEST(CanonicalHeaders, AllAndNone) {
