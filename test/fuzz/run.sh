@@ -510,7 +510,9 @@ for t in "${targets[@]}"; do
              "$root/source/dkim/canonicalization.cc" "$root/source/dkim/verifier.cc"
              "$root/source/dkim/auth_results.cc" "$root/source/tls/crypto.cc" "$root/source/tls/ssl_helpers.cc"
              "$root/source/content/header_section.cc" "$root/source/arc/fields.cc"
-             "$root/source/arc/validator.cc")
+             "$root/source/arc/validator.cc" "$root/source/arc/sealer.cc"
+             "$root/source/dkim/signer.cc" "$root/source/server/arc_sealing.cc"
+             "$root/source/log/mail_log.cc")
     libs=(-lssl -lcrypto -lfmt)
     dict="$root/test/fuzz/header.dict"
   fi
